@@ -1,0 +1,1 @@
+"""Instrument roles: one small typed interface per role, plus lab drivers that speak a real command set."""

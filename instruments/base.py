@@ -1,0 +1,39 @@
+"""What every instrument driver has: a role, a transport, an identity, a safe state."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from instruments.transport.base import LineTransport
+from rig.errors import InstrumentOperationError
+
+
+class Instrument(ABC):
+    """A driver: vocabulary on top of a `LineTransport`; never builds its own transport."""
+
+    role = "instrument"
+
+    def __init__(self, transport: LineTransport) -> None:
+        self.transport = transport
+        self.role = transport.role
+
+    def identify(self) -> str:
+        """The instrument's own identity string (`*IDN?`): it goes into every report's provenance."""
+        return self.transport.query("*IDN?")
+
+    @abstractmethod
+    def safe(self) -> None:
+        """Put this instrument into the state in which it can do no harm to the DUT."""
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def _floats(self, answer: str, count: int, what: str) -> list[float]:
+        """Parse a comma-separated answer of exactly `count` numbers or blame the instrument."""
+        parts = answer.split(",")
+        if len(parts) != count:
+            raise InstrumentOperationError(self.role, f"{what}: expected {count} values, got {answer!r}")
+        try:
+            return [float(p) for p in parts]
+        except ValueError as exc:
+            raise InstrumentOperationError(self.role, f"{what}: not numbers: {answer!r}") from exc

@@ -1,0 +1,149 @@
+"""The vehicle side of the control and proximity pilots: interface and the lab driver of our board.
+
+The board's line protocol is documented in `docs/protocols/cp-emulator.md`; every action it
+performs is stamped with the board's own clock, so switching times and the edges it captures
+share one timebase.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+
+from instruments.base import Instrument
+from instruments.types import Edge, Reading
+from rig.errors import InstrumentOperationError, InvalidValue
+
+VEHICLE_STATES = ("A", "B", "C", "D", "E")
+"""A: unplugged; B: R3 only; C: R3 ∥ R2 (charging); D: R3 ∥ R2' (ventilation); E: CP shorted to PE."""
+
+MAX_VEHICLE_OHM = 100_000.0
+
+
+@dataclass(frozen=True)
+class CpMeasurement:
+    """CP waveform as the board's ADC sees it; duty in percent of the period high."""
+
+    high_v: float
+    low_v: float
+    frequency_hz: float
+    duty_pct: float
+    t_s: float
+
+
+class CpEmulator(Instrument):
+    """Vehicle CP/PP circuit: resistances, diode, PP coding, CP measurement, edge capture."""
+
+    role = "cp"
+
+    @abstractmethod
+    def set_state(self, state: str) -> float:
+        """Apply a vehicle state; returns the board time at which the switch happened."""
+
+    @abstractmethod
+    def set_resistance(self, ohm: float) -> float:
+        """Apply an arbitrary CP–PE resistance (through the diode), e.g. the ends of a tolerance band."""
+
+    @abstractmethod
+    def set_diode(self, present: bool) -> float:
+        """False shorts the vehicle diode: the EVSE's diode check must then refuse to charge."""
+
+    @abstractmethod
+    def set_pp(self, ohm: float | None) -> float:
+        """Present a cable coding on PP (None = open), for socket-outlet EVSEs."""
+
+    @abstractmethod
+    def measure_pp(self) -> Reading:
+        """PP–PE resistance of a tethered plug, in ohm."""
+
+    @abstractmethod
+    def measure_cp(self) -> CpMeasurement: ...
+
+    @abstractmethod
+    def output_present(self) -> Reading:
+        """1.0 when the board senses mains voltage on the vehicle side of the contactor."""
+
+    @abstractmethod
+    def start_capture(self) -> float:
+        """Clear the edge buffer and start capturing; returns the board time of the start."""
+
+    @abstractmethod
+    def read_edges(self) -> list[Edge]: ...
+
+    @abstractmethod
+    def time(self) -> float:
+        """Board time now, in seconds."""
+
+
+class WbrCpEmulator(CpEmulator):
+    """Driver of the wallbox-rig CP/PP emulator board (line protocol v1)."""
+
+    def _action(self, command: str) -> float:
+        answer = self.transport.query(command)
+        if answer.startswith("ERR"):
+            raise InstrumentOperationError(self.role, f"{command!r} refused: {answer}")
+        if not answer.startswith("OK "):
+            raise InstrumentOperationError(self.role, f"{command!r}: unexpected answer {answer!r}")
+        return self._floats(answer[3:], 1, command)[0]
+
+    def set_state(self, state: str) -> float:
+        if state not in VEHICLE_STATES:
+            raise InvalidValue(f"vehicle state must be one of {', '.join(VEHICLE_STATES)}, not {state!r}")
+        return self._action(f"STATE {state}")
+
+    def set_resistance(self, ohm: float) -> float:
+        if not 0 < ohm <= MAX_VEHICLE_OHM:
+            raise InvalidValue(f"CP resistance must be in (0, {MAX_VEHICLE_OHM:.0f}] ohm, not {ohm}")
+        return self._action(f"RES {ohm:.1f}")
+
+    def set_diode(self, present: bool) -> float:
+        return self._action(f"DIODE {1 if present else 0}")
+
+    def set_pp(self, ohm: float | None) -> float:
+        if ohm is None:
+            return self._action("PP OPEN")
+        if not 0 <= ohm <= MAX_VEHICLE_OHM:
+            raise InvalidValue(f"PP resistance must be in [0, {MAX_VEHICLE_OHM:.0f}] ohm, not {ohm}")
+        return self._action(f"PP {ohm:.1f}")
+
+    def measure_pp(self) -> Reading:
+        ohm, t = self._floats(self.transport.query("PP?"), 2, "PP?")
+        return Reading(ohm, "ohm", t)
+
+    def measure_cp(self) -> CpMeasurement:
+        hi, lo, f, d, t = self._floats(self.transport.query("MEAS:CP?"), 5, "MEAS:CP?")
+        return CpMeasurement(hi, lo, f, d, t)
+
+    def output_present(self) -> Reading:
+        level, t = self._floats(self.transport.query("OVP?"), 2, "OVP?")
+        return Reading(level, "", t)
+
+    def start_capture(self) -> float:
+        return self._action("CAP:START")
+
+    def read_edges(self) -> list[Edge]:
+        answer = self.transport.query("CAP:READ?")
+        count_text, _, body = answer.partition(";")
+        try:
+            count = int(count_text)
+        except ValueError as exc:
+            raise InstrumentOperationError(self.role, f"CAP:READ?: bad count in {answer!r}") from exc
+        items = body.split(";") if body else []
+        if len(items) != count:
+            raise InstrumentOperationError(self.role, f"CAP:READ?: said {count} edges, sent {len(items)}")
+        edges = []
+        for item in items:
+            parts = item.split(",")
+            if len(parts) != 3:
+                raise InstrumentOperationError(self.role, f"CAP:READ?: bad edge {item!r}")
+            try:
+                edges.append(Edge(float(parts[0]), parts[1], parts[2]))
+            except ValueError as exc:
+                raise InstrumentOperationError(self.role, f"CAP:READ?: bad time in {item!r}") from exc
+        return edges
+
+    def time(self) -> float:
+        return self._floats(self.transport.query("TIME?"), 1, "TIME?")[0]
+
+    def safe(self) -> None:
+        self._action("SAFE")

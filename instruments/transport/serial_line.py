@@ -1,0 +1,43 @@
+"""pyserial behind a `LineTransport`: real ports and `socket://host:port` alike (serial_for_url)."""
+
+from __future__ import annotations
+
+import serial
+
+from instruments.transport.base import LineTransport
+from rig.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
+
+
+class SerialLineTransport(LineTransport):
+    """Newline-terminated ASCII lines over anything pyserial opens by URL."""
+
+    def __init__(self, role: str, url: str, baudrate: int = 115200, timeout_s: float = 2.0,
+                 terminator: bytes = b"\n") -> None:
+        super().__init__(role)
+        self._terminator = terminator
+        try:
+            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout_s)
+        except (serial.SerialException, ValueError, OSError) as exc:
+            raise InstrumentInitError(role, f"cannot open {url!r}: {exc}") from exc
+        self.url = url
+
+    def _write(self, line: str) -> None:
+        try:
+            self._port.write(line.encode("ascii") + self._terminator)
+        except (serial.SerialException, OSError) as exc:
+            raise InstrumentOperationError(self.role, f"write to {self.url} failed: {exc}") from exc
+
+    def _read(self) -> str:
+        try:
+            raw = self._port.read_until(self._terminator)
+        except (serial.SerialException, OSError) as exc:
+            raise InstrumentOperationError(self.role, f"read from {self.url} failed: {exc}") from exc
+        if not raw.endswith(self._terminator):
+            raise InstrumentTimeout(self.role, f"no complete answer from {self.url} (got {raw!r})")
+        try:
+            return raw[: -len(self._terminator)].decode("ascii").rstrip("\r")
+        except UnicodeDecodeError as exc:
+            raise InstrumentOperationError(self.role, f"garbled answer {raw!r}") from exc
+
+    def close(self) -> None:
+        self._port.close()

@@ -1,0 +1,54 @@
+"""pyvisa behind a `LineTransport`: GPIB, USBTMC, VXI-11 and raw `::SOCKET` resources alike."""
+
+from __future__ import annotations
+
+import pyvisa
+import pyvisa.errors
+
+from instruments.transport.base import LineTransport
+from rig.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
+
+_managers: dict[str, pyvisa.ResourceManager] = {}
+
+
+def _manager(backend: str) -> pyvisa.ResourceManager:
+    """One ResourceManager per backend: opening one is slow and they are meant to be shared."""
+    if backend not in _managers:
+        _managers[backend] = pyvisa.ResourceManager(backend)
+    return _managers[backend]
+
+
+class VisaTransport(LineTransport):
+    """SCPI lines over a VISA resource; the backend is the rig file's `visa_library` (`@py` default)."""
+
+    def __init__(self, role: str, resource: str, backend: str = "@py", timeout_s: float = 2.0) -> None:
+        super().__init__(role)
+        self.resource = resource
+        try:
+            self._inst = _manager(backend).open_resource(
+                resource, read_termination="\n", write_termination="\n",
+                timeout=int(timeout_s * 1000))
+        except (pyvisa.errors.Error, ValueError, OSError) as exc:
+            raise InstrumentInitError(role, f"cannot open VISA resource {resource!r}: {exc}") from exc
+
+    def _write(self, line: str) -> None:
+        try:
+            self._inst.write(line)
+        except pyvisa.errors.VisaIOError as exc:
+            raise InstrumentOperationError(self.role, f"write {line!r} failed: {exc}") from exc
+
+    def _read(self) -> str:
+        try:
+            return self._inst.read().rstrip("\r")
+        except pyvisa.errors.VisaIOError as exc:
+            if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+                raise InstrumentTimeout(self.role, f"no answer from {self.resource}") from exc
+            raise InstrumentOperationError(self.role, f"read from {self.resource} failed: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise InstrumentOperationError(self.role, f"garbled answer from {self.resource}") from exc
+
+    def close(self) -> None:
+        try:
+            self._inst.close()
+        except pyvisa.errors.Error:
+            pass

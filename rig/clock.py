@@ -1,0 +1,81 @@
+"""One clock per rig: real time in the lab, the virtual lab's world time otherwise.
+
+Tests wait only through the clock.  On the virtual lab, `sleep(120)` asks the world to run its
+next 120 virtual seconds, which costs microseconds of wall time and is reproducible from the
+seed.  Timing *verdicts* never come from here: they come from instrument timestamps.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from instruments.transport.base import LineTransport
+from rig.errors import InstrumentOperationError, InvalidValue
+
+
+class Clock(ABC):
+    virtual: bool = False
+
+    @abstractmethod
+    def now(self) -> float:
+        """Seconds on the rig timebase (monotonic)."""
+
+    @abstractmethod
+    def sleep(self, seconds: float) -> None: ...
+
+    def wait_until(self, predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.01) -> bool:
+        """Poll `predicate` every `poll_s` until it holds or `timeout_s` passes; True if it held."""
+        if timeout_s < 0 or poll_s <= 0:
+            raise InvalidValue(f"wait_until needs timeout_s >= 0 and poll_s > 0, got {timeout_s}, {poll_s}")
+        deadline = self.now() + timeout_s
+        while True:
+            if predicate():
+                return True
+            remaining = deadline - self.now()
+            if remaining <= 0:
+                return False
+            self.sleep(min(poll_s, remaining))
+
+    def close(self) -> None:
+        """Release whatever the clock holds."""
+
+
+class RealClock(Clock):
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class VirtualClock(Clock):
+    """Drives the virtual lab's world time over its control endpoint (`ADV s`, `TIME?`)."""
+
+    virtual = True
+
+    def __init__(self, transport: LineTransport) -> None:
+        self._transport = transport
+        self._now = self._ask("TIME?")
+
+    def _ask(self, command: str) -> float:
+        answer = self._transport.query(command)
+        text = answer[3:] if answer.startswith("OK ") else answer
+        try:
+            return float(text)
+        except ValueError as exc:
+            raise InstrumentOperationError("clock", f"{command!r}: unexpected answer {answer!r}") from exc
+
+    def now(self) -> float:
+        self._now = self._ask("TIME?")
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds < 0:
+            raise InvalidValue(f"cannot sleep a negative time ({seconds} s)")
+        self._now = self._ask(f"ADV {seconds:.9f}")
+
+    def close(self) -> None:
+        self._transport.close()

@@ -1,0 +1,48 @@
+"""Driver names → `module:Class`, imported only when a rig file asks for them.
+
+A lab adds its own driver without forking: an entry point in the group `wallbox_rig.drivers`
+named `ROLE.NAME` (e.g. `analyser.hioki-pw3390 = mylab.hioki:PW3390`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+ENTRY_POINT_GROUP = "wallbox_rig.drivers"
+
+ROLES: dict[str, str] = {
+    "cp": "CP/PP emulator (vehicle side of the control and proximity pilots)",
+    "analyser": "power analyser on the wallbox output",
+    "source": "programmable AC source feeding the wallbox",
+    "load": "electronic AC load standing in for the vehicle's charger",
+    "fault_box": "fault-injection box (residual current, weld, PE, temperature, PS_1/PS_2)",
+    "led": "LED sensor (camera or colour sensor)",
+    "meter": "Modbus meter emulator",
+}
+
+BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
+    "cp": {"wbr-cpemu": "instruments.cp_emulator:WbrCpEmulator"},
+    "analyser": {"yokogawa-wt": "instruments.power_analyser:YokogawaWT"},
+    "source": {"keysight-ac6800": "instruments.ac_source:KeysightAC6800"},
+    "load": {"chroma-63800": "instruments.ac_load:Chroma63800"},
+}
+
+VIRTUAL_LAB = "sim.lab:start_virtual_lab"
+"""The virtual lab's launcher; imported lazily so that `rig/` never depends on `sim/`."""
+
+
+def available_drivers(role: str) -> dict[str, str]:
+    drivers = dict(BUILTIN_DRIVERS.get(role, {}))
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        ep_role, _, name = ep.name.partition(".")
+        if ep_role == role and name:
+            drivers[name] = ep.value
+    return drivers
+
+
+def load_object(target: str) -> Any:
+    """Import `module:attr` on demand."""
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)

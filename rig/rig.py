@@ -1,0 +1,217 @@
+"""`Rig`: opens what a rig file describes, and always leaves the DUT in the safe state.
+
+Safe state (DESIGN.md): fault injection off, CP emulator to state A, load off, source to its
+configured idle.  Every step is attempted even when an earlier one fails; the failures are
+raised together afterwards, so one dead instrument never leaves another one live.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from instruments.ac_load import AcLoad
+from instruments.ac_source import AcSource
+from instruments.base import Instrument
+from instruments.cp_emulator import CpEmulator
+from instruments.power_analyser import PowerAnalyser
+from instruments.transport.factory import open_line_transport
+from rig.clock import Clock, RealClock, VirtualClock
+from rig.config import REPO_ROOT, RigConfig, load_rig_file
+from rig.errors import ConfigError, RigError, SafetyRefusal
+from rig.profile import Profile, load_profile
+from rig.registry import VIRTUAL_LAB, available_drivers, load_object
+
+log = logging.getLogger("wallbox_rig.rig")
+
+
+@dataclass
+class SafeStateReport:
+    """What the last safe-state pass did, for the report and for tests of failing safe."""
+
+    steps: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+class Rig:
+    def __init__(self, config: RigConfig, profile: Profile, sim_overrides: dict[str, str] | None = None,
+                 live: bool = False) -> None:
+        self.config = config
+        self.profile = profile
+        self.sim_overrides = dict(sim_overrides or {})
+        self.live = live
+        self.instruments: dict[str, Instrument] = {}
+        self.identities: dict[str, str] = {}
+        self.clock: Clock = RealClock()
+        self.lab: Any = None
+        self.last_safe_state = SafeStateReport()
+        self.energised = False
+
+    @classmethod
+    def from_file(cls, path: str | Path, profile: str | None = None,
+                  sim_overrides: dict[str, str] | None = None, live: bool = False) -> Rig:
+        config = load_rig_file(path)
+        return cls(config, load_profile(profile or config.profile, config.path.parent), sim_overrides, live)
+
+    # --- opening and closing -------------------------------------------------------------
+    def open(self) -> Rig:
+        try:
+            endpoints: dict[str, str] = {}
+            if self.config.virtual:
+                start = load_object(VIRTUAL_LAB)
+                knobs = dict(self.config.sim_dut)
+                knobs.update(self.sim_overrides)
+                self.lab = start(seed=self.config.sim["seed"], knobs=knobs,  # type: ignore[index]
+                                 realtime=self.config.sim["realtime"], source_file=str(self.config.path))  # type: ignore[index]
+                endpoints = self.lab.endpoints
+            if self.config.clock == "virtual":
+                assert self.config.clock_address is not None
+                address = self._resolve(self.config.clock_address, endpoints, "clock.address")
+                self.clock = VirtualClock(open_line_transport("clock", address, {}))
+            for role, inst in self.config.instruments.items():
+                target = available_drivers(role)[inst.driver]
+                cls = load_object(target)
+                addresses = [self._resolve(a, endpoints, f"instruments.{role}.address") for a in inst.addresses]
+                transports = [open_line_transport(role, a, inst.settings) for a in addresses]
+                self.instruments[role] = cls(*transports)
+                self.identities[role] = self.instruments[role].identify()
+            if isinstance(self.instruments.get("analyser"), PowerAnalyser):
+                self.analyser.configure()
+                self.analyser.start_integration()
+            self.safe_state()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _resolve(self, address: str, endpoints: dict[str, str], key: str) -> str:
+        if not address.startswith("sim:"):
+            return address
+        name = address[4:]
+        if name not in endpoints:
+            raise ConfigError(self.config.path, key, f"a virtual lab endpoint ({', '.join(sorted(endpoints))})",
+                              address)
+        return endpoints[name]
+
+    def close(self) -> None:
+        try:
+            if self.instruments:
+                self.safe_state(raise_failures=False)
+        finally:
+            for inst in self.instruments.values():
+                try:
+                    inst.close()
+                except Exception as exc:  # noqa: BLE001 - closing must reach every instrument
+                    log.warning("closing %s failed: %s", inst.role, exc)
+            self.instruments.clear()
+            self.clock.close()
+            if self.lab is not None:
+                self.lab.stop()
+                self.lab = None
+
+    def __enter__(self) -> Rig:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- roles ---------------------------------------------------------------------------
+    def has(self, role: str) -> bool:
+        return role in self.instruments
+
+    def _role(self, role: str, kind: type) -> Any:
+        inst = self.instruments.get(role)
+        if inst is None:
+            raise RigError(f"this rig ({self.config.path}) has no {role!r} instrument")
+        if not isinstance(inst, kind):
+            raise RigError(f"the {role!r} driver {type(inst).__name__} is not a {kind.__name__}")
+        return inst
+
+    @property
+    def cp(self) -> CpEmulator:
+        return self._role("cp", CpEmulator)
+
+    @property
+    def analyser(self) -> PowerAnalyser:
+        return self._role("analyser", PowerAnalyser)
+
+    @property
+    def source(self) -> AcSource:
+        return self._role("source", AcSource)
+
+    @property
+    def load(self) -> AcLoad:
+        return self._role("load", AcLoad)
+
+    # --- power and safety ----------------------------------------------------------------
+    def energise(self) -> None:
+        """Switch the DUT's supply on; a lab rig refuses unless it was opened with `live=True`."""
+        if not self.config.virtual and not self.live:
+            raise SafetyRefusal(f"{self.config.path}: a lab rig energises the DUT only with --live")
+        safety = self.config.safety
+        self.source.set_voltage(safety.source_idle_v)
+        self.source.set_frequency(safety.source_idle_hz)
+        self.source.set_output(True)
+        self.energised = True
+
+    def safe_state(self, raise_failures: bool = True) -> SafeStateReport:
+        report = SafeStateReport()
+
+        def step(name: str, action: Any) -> None:
+            try:
+                action()
+                report.steps.append(name)
+            except Exception as exc:  # noqa: BLE001 - every step must be tried
+                report.failures.append(f"{name}: {exc}")
+                log.error("safe state step %s failed: %s", name, exc)
+
+        if "fault_box" in self.instruments:
+            step("fault injection off", self.instruments["fault_box"].safe)
+        if "cp" in self.instruments:
+            step("CP emulator to state A", self.cp.safe)
+        if "load" in self.instruments:
+            step("load off", self.load.safe)
+        if "source" in self.instruments:
+            safety = self.config.safety
+            if safety.source_idle_on and self.energised:
+                step("source to idle", lambda: (self.source.set_voltage(safety.source_idle_v),
+                                                self.source.set_frequency(safety.source_idle_hz)))
+            else:
+                step("source off", lambda: self.source.set_output(False))
+        self.last_safe_state = report
+        if self.lab is not None:
+            self.lab.journal("safe_state", ok=not report.failures, steps=report.steps, failures=report.failures)
+        if report.failures and raise_failures:
+            raise RigError("safe state incomplete: " + "; ".join(report.failures))
+        return report
+
+    # --- provenance ----------------------------------------------------------------------
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "rig_file": str(self.config.path),
+            "rig_name": self.config.name,
+            "virtual_lab": self.config.virtual,
+            "seed": self.config.sim["seed"] if self.config.sim else None,
+            "sim_knobs": self.lab.knob_values() if self.lab is not None else None,
+            "drivers": {role: inst.driver for role, inst in self.config.instruments.items()},
+            "identities": dict(self.identities),
+            "calibration_due": {role: inst.calibration_due for role, inst in self.config.instruments.items()
+                                if inst.calibration_due},
+            "profile": self.profile.id,
+            "profile_file": str(self.profile.path),
+            "dut_firmware": self.config.dut.firmware,
+            "dut_serial": self.config.dut.serial,
+            "git_commit": git_commit(),
+        }
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

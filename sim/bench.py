@@ -1,0 +1,161 @@
+"""Simulated bench instruments over SCPI: power analyser (WT), AC source (AC6800), AC loads (63800)."""
+
+from __future__ import annotations
+
+from sim.plant import Plant
+from sim.scpi import ScpiFrontEnd
+from sim.world import World
+
+
+class SimAnalyser(ScpiFrontEnd):
+    """Three elements on the wallbox output; integrates energy on virtual time."""
+
+    name = "analyser"
+    idn = "YOKOGAWA,WT1803E,SIM00001,F1.00"
+
+    def __init__(self, world: World, plant: Plant) -> None:
+        super().__init__(world)
+        self.plant = plant
+        self.items: dict[int, tuple[str, str]] = {}
+        self.energy_wh = 0.0
+        self.integrating = False
+        self.integ_start_s = 0.0
+        self._last_t = 0.0
+        self._last_p = 0.0
+        plant.listen(self._integrate)
+        for pattern in (":COMMunicate:HEADer", ":COMMunicate:VERBose", ":NUMeric:FORMat",
+                        ":NUMeric:NORMal:NUMBer"):
+            self.command(pattern, lambda s, a: None)
+        self.command(":NUMeric:NORMal:ITEM<n>", self._item)
+        self.command(":NUMeric:NORMal:VALue?", self._values)
+        self.command(":INTEGrate:RESet", self._reset)
+        self.command(":INTEGrate:STARt", self._start)
+        self.command(":INTEGrate:STOP", self._stop)
+
+    def _integrate(self) -> None:
+        now = self.world.now
+        if self.integrating:
+            self.energy_wh += self._last_p * (now - self._last_t) / 3600.0
+        self._last_t = now
+        self._last_p = sum(self.plant.phase_power_w(k) for k in range(3))
+
+    def _item(self, suffix: str, args: list[str]) -> None:
+        if len(args) != 2 or not suffix:
+            self.bad_value()
+            return None
+        self.items[int(suffix)] = (args[0].upper(), args[1].upper())
+        return None
+
+    def _reset(self, s: str, a: list[str]) -> None:
+        self._integrate()
+        self.energy_wh = 0.0
+        self.integ_start_s = self.world.now
+
+    def _start(self, s: str, a: list[str]) -> None:
+        self._integrate()
+        self.integrating = True
+        self.integ_start_s = self.world.now
+
+    def _stop(self, s: str, a: list[str]) -> None:
+        self._integrate()
+        self.integrating = False
+
+    def _value(self, function: str, element: str) -> float:
+        noise = 1 + self.world.rng.gauss(0, 2e-4)
+        if function in ("U", "I", "P"):
+            phase = int(element) - 1 if element.isdigit() else -1
+            if not 0 <= phase < 3:
+                return float("nan")
+            value = {"U": self.plant.output_voltage_v, "I": self.plant.phase_current_a,
+                     "P": self.plant.phase_power_w}[function](phase)
+            return value * noise
+        if function == "WP":
+            return self.energy_wh
+        if function == "TIME":
+            return self.world.now - self.integ_start_s if self.integrating else 0.0
+        return float("nan")
+
+    def _values(self, s: str, a: list[str]) -> str:
+        self._integrate()
+        return ",".join(f"{self._value(*self.items[n]):.6E}" for n in sorted(self.items))
+
+
+class SimSource(ScpiFrontEnd):
+    name = "source"
+    idn = "Keysight Technologies,AC6803B,SIM00001,A.01.00"
+
+    def __init__(self, world: World, plant: Plant) -> None:
+        super().__init__(world)
+        self.plant = plant
+        self.command("VOLTage", self._volt)
+        self.command("VOLTage?", lambda s, a: f"{plant.mains.voltage_v:.2f}")
+        self.command("FREQuency", self._freq)
+        self.command("FREQuency?", lambda s, a: f"{plant.mains.frequency_hz:.3f}")
+        self.command("OUTPut", self._output)
+        self.command("OUTPut?", lambda s, a: "1" if plant.mains.on else "0")
+        self.command("MEASure:VOLTage:AC?",
+                     lambda s, a: f"{(plant.mains.voltage_v if plant.mains.on else 0.0):.3f}")
+
+    def _number(self, args: list[str], low: float, high: float) -> float | None:
+        try:
+            value = float(args[0])
+        except (IndexError, ValueError):
+            value = None
+        if value is None or not low <= value <= high:
+            self.bad_value()
+            return None
+        return value
+
+    def _volt(self, s: str, a: list[str]) -> None:
+        value = self._number(a, 0, 310)
+        if value is not None:
+            self.plant.mains.voltage_v = value
+            self.plant.changed()
+
+    def _freq(self, s: str, a: list[str]) -> None:
+        value = self._number(a, 40, 500)
+        if value is not None:
+            self.plant.mains.frequency_hz = value
+            self.plant.changed()
+
+    def _output(self, s: str, a: list[str]) -> None:
+        arg = a[0].upper() if a else ""
+        if arg not in ("ON", "OFF", "1", "0"):
+            self.bad_value()
+            return
+        self.plant.mains.on = arg in ("ON", "1")
+        self.world.record("mains", on=self.plant.mains.on)
+        self.plant.changed()
+
+
+class SimLoad(ScpiFrontEnd):
+    """One single-phase load unit on `phase` (0-based)."""
+
+    idn = "CHROMA,63803,SIM0000{n},1.00"
+
+    def __init__(self, world: World, plant: Plant, phase: int) -> None:
+        super().__init__(world)
+        self.plant, self.phase = plant, phase
+        self.name = f"load{phase + 1}"
+        self.idn = self.idn.format(n=phase + 1)
+        self.command("MODE", lambda s, a: None if a and a[0].upper() in ("CURR", "CC") else self.bad_value())
+        self.command("CURRent", self._current)
+        self.command("LOAD", self._load)
+        self.command("MEASure:CURRent?", lambda s, a: f"{plant.phase_current_a(phase):.4f}")
+
+    def _current(self, s: str, a: list[str]) -> None:
+        try:
+            value = float(a[0])
+        except (IndexError, ValueError):
+            self.bad_value()
+            return
+        self.plant.load.current_a[self.phase] = value
+        self.plant.changed()
+
+    def _load(self, s: str, a: list[str]) -> None:
+        arg = a[0].upper() if a else ""
+        if arg not in ("ON", "OFF"):
+            self.bad_value()
+            return
+        self.plant.load.on[self.phase] = arg == "ON"
+        self.plant.changed()

@@ -1,0 +1,98 @@
+"""Assemble the virtual lab: world, plant, simulated wallbox, instrument front ends, endpoints."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from sim.bench import SimAnalyser, SimLoad, SimSource
+from sim.cp_board import CpBoard
+from sim.params import resolve_knobs
+from sim.plant import Plant
+from sim.server import LOOPBACK, FrontEnd, LineServer
+from sim.wallbox import SimulatedWallbox
+from sim.world import World
+
+
+class ClockControl(FrontEnd):
+    """`TIME?` and `ADV seconds`: how a client steps virtual time (refused in real-time mode)."""
+
+    name = "clock"
+
+    def __init__(self, world: World, realtime: bool) -> None:
+        super().__init__(world)
+        self.realtime = realtime
+
+    def handle(self, line: str) -> str | None:
+        cmd, _, arg = line.partition(" ")
+        if cmd.upper() == "TIME?":
+            return f"{self.world.now:.9f}"
+        if cmd.upper() == "ADV":
+            if self.realtime:
+                return "ERR 4 the lab runs in real time"
+            try:
+                seconds = float(arg)
+            except ValueError:
+                return "ERR 3 bad number"
+            if seconds < 0:
+                return "ERR 3 bad number"
+            return f"OK {self.world.advance(seconds):.9f}"
+        return "ERR 1 unknown command"
+
+
+class VirtualLab:
+    def __init__(self, seed: int, knobs: Mapping[str, object], realtime: bool = False,
+                 source_file: str = "") -> None:
+        overrides = dict(knobs)
+        overrides.setdefault("seed", seed)
+        self.knobs = resolve_knobs(overrides)
+        self.world = World(self.knobs["seed"])
+        self.plant = Plant(self.world, self.knobs["phases"], self.knobs["cable_pp_ohm"])
+        self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs)
+        self.frontends: dict[str, FrontEnd] = {
+            "clock": ClockControl(self.world, realtime),
+            "cp": CpBoard(self.world, self.plant),
+            "analyser": SimAnalyser(self.world, self.plant),
+            "source": SimSource(self.world, self.plant),
+            **{f"load{k + 1}": SimLoad(self.world, self.plant, k) for k in range(3)},
+        }
+        self.servers = {name: LineServer(fe) for name, fe in self.frontends.items()}
+        self.world.record("lab_started", source_file=source_file, knobs=self.knobs)
+        self._stop = threading.Event()
+        self._realtime_thread: threading.Thread | None = None
+        if realtime:
+            self._realtime_thread = threading.Thread(target=self._run_realtime, daemon=True, name="sim-realtime")
+            self._realtime_thread.start()
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Addresses as a lab user would type them: pyserial URL for the board, VISA for SCPI."""
+        ports = {name: server.port for name, server in self.servers.items()}
+        out = {"clock": f"socket://{LOOPBACK}:{ports['clock']}", "cp": f"socket://{LOOPBACK}:{ports['cp']}"}
+        for name in ("analyser", "source", "load1", "load2", "load3"):
+            out[name] = f"TCPIP0::{LOOPBACK}::{ports[name]}::SOCKET"
+        return out
+
+    def knob_values(self) -> dict[str, Any]:
+        return dict(self.knobs)
+
+    def journal(self, event: str, **data: Any) -> None:
+        with self.world.lock:
+            self.world.record(event, **data)
+
+    def _run_realtime(self) -> None:
+        start = time.monotonic() - self.world.now
+        while not self._stop.wait(0.001):
+            self.world.advance_to(time.monotonic() - start)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for server in self.servers.values():
+            server.stop()
+
+
+def start_virtual_lab(seed: int, knobs: Mapping[str, object], realtime: bool = False,
+                      source_file: str = "") -> VirtualLab:
+    return VirtualLab(seed, knobs, realtime, source_file)

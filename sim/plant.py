@@ -1,0 +1,67 @@
+"""The bench wiring as one model: mains, the wallbox's contactor, the vehicle circuit, the load.
+
+Components change the plant through its setters; the plant then tells every listener (the
+wallbox firmware, the CP board's edge capture, the analyser's integrator) at the world's now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sim.cp_circuit import Generator, Vehicle, cp_levels
+from sim.world import World
+
+
+@dataclass
+class Mains:
+    on: bool = False
+    voltage_v: float = 230.0
+    frequency_hz: float = 50.0
+
+
+@dataclass
+class Load:
+    on: list[bool] = field(default_factory=lambda: [False, False, False])
+    current_a: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+
+
+class Plant:
+    def __init__(self, world: World, phases: int, plug_pp_ohm: float) -> None:
+        self.world = world
+        self.phases = phases
+        self.plug_pp_ohm = plug_pp_ohm  # the tethered plug's own PP-PE resistor
+        self.mains = Mains()
+        self.vehicle = Vehicle()
+        self.generator = Generator()
+        self.contactor_closed = False
+        self.load = Load()
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        self._listeners.append(callback)
+
+    def changed(self) -> None:
+        for callback in list(self._listeners):
+            callback()
+
+    # --- derived quantities ----------------------------------------------------------------
+    def cp(self) -> tuple[float, float]:
+        return cp_levels(self.generator, self.vehicle)
+
+    def output_voltage_v(self, phase: int) -> float:
+        """Vehicle-side L-N voltage of `phase` (0-based)."""
+        if self.mains.on and self.contactor_closed and phase < self.phases:
+            return self.mains.voltage_v
+        return 0.0
+
+    def output_present(self) -> bool:
+        return self.output_voltage_v(0) > 50.0
+
+    def phase_current_a(self, phase: int) -> float:
+        if self.load.on[phase] and self.output_voltage_v(phase) > 0:
+            return self.load.current_a[phase]
+        return 0.0
+
+    def phase_power_w(self, phase: int) -> float:
+        return self.output_voltage_v(phase) * self.phase_current_a(phase)

@@ -1,0 +1,67 @@
+"""Just enough SCPI parsing for the simulated instruments: short/long mnemonics, suffixes, errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sim.server import FrontEnd
+from sim.world import World
+
+Handler = Callable[[str, list[str]], str | None]
+_NODE = re.compile(r"^([A-Z]+)([a-z]*)(<n>)?$")
+
+
+def _node_matches(pattern: str, node: str) -> str | None:
+    """'' if `node` fits `pattern` (e.g. 'ITEM<n>' ~ 'ITEM3' → '3'), else None."""
+    m = _NODE.match(pattern)
+    if not m:
+        return "" if pattern.upper() == node.upper() else None
+    short, rest, numbered = m.group(1), m.group(2), m.group(3)
+    node_up = node.upper()
+    suffix = ""
+    if numbered:
+        digits = re.search(r"\d+$", node_up)
+        if digits:
+            suffix = digits.group(0)
+            node_up = node_up[: -len(suffix)]
+    if node_up in (short, (short + rest).upper()):
+        return suffix
+    return None
+
+
+class ScpiFrontEnd(FrontEnd):
+    """Dispatch on the header; unknown headers queue -113 as a real instrument does."""
+
+    idn = "SIM,INSTRUMENT,0,0"
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.errors: list[str] = []
+        self._commands: list[tuple[list[str], bool, Handler]] = []
+        self.command("*IDN?", lambda s, a: self.idn)
+        self.command("*RST", lambda s, a: None)
+        self.command("*CLS", lambda s, a: self.errors.clear())
+        self.command("SYSTem:ERRor?", lambda s, a: self.errors.pop(0) if self.errors else '0,"No error"')
+
+    def command(self, pattern: str, handler: Handler) -> None:
+        query = pattern.endswith("?")
+        nodes = pattern.rstrip("?").lstrip(":").split(":")
+        self._commands.append((nodes, query, handler))
+
+    def handle(self, line: str) -> str | None:
+        header, _, args = line.strip().partition(" ")
+        query = header.endswith("?")
+        nodes = header.rstrip("?").lstrip(":").split(":")
+        for pattern, is_query, handler in self._commands:
+            if is_query != query or len(pattern) != len(nodes):
+                continue
+            suffixes = [_node_matches(p, n) for p, n in zip(pattern, nodes)]
+            if all(s is not None for s in suffixes):
+                suffix = "".join(s for s in suffixes if s)
+                return handler(suffix, [a.strip() for a in args.split(",")] if args else [])
+        self.errors.append('-113,"Undefined header"')
+        return '-113,"Undefined header"' if query else None
+
+    def bad_value(self) -> None:
+        self.errors.append('-224,"Illegal parameter value"')

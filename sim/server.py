@@ -1,0 +1,65 @@
+"""Loopback line servers: each simulated instrument answers its real wire protocol on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import socketserver
+import threading
+from abc import ABC, abstractmethod
+
+from sim.world import World
+
+log = logging.getLogger("wallbox_rig.sim")
+
+LOOPBACK = "127.0.0.1"
+
+
+class FrontEnd(ABC):
+    """One simulated instrument: turns a command line into an answer (None: no answer)."""
+
+    name = "frontend"
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    @abstractmethod
+    def handle(self, line: str) -> str | None: ...
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class LineServer:
+    """Serves one front end on an ephemeral loopback port, one thread per connection."""
+
+    def __init__(self, frontend: FrontEnd, port: int = 0) -> None:
+        self.frontend = frontend
+        world = frontend.world
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                for raw in self.rfile:
+                    line = raw.decode("ascii", "replace").strip()
+                    if not line:
+                        continue
+                    with world.lock:
+                        try:
+                            answer = frontend.handle(line)
+                        except Exception as exc:  # noqa: BLE001 - a bad command must not kill the lab
+                            log.exception("%s: %r failed", frontend.name, line)
+                            answer = f"ERR internal {exc}"
+                    if answer is not None:
+                        self.wfile.write(answer.encode("ascii") + b"\n")
+                        self.wfile.flush()
+
+        self._server = _Server((LOOPBACK, port), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=f"sim-{frontend.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
