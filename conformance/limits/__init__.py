@@ -1,0 +1,67 @@
+"""Limits as data: every number a conformance test judges against, with its clause and source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from rig.config import Table, read_toml
+
+LIMITS_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    low: float | None
+    high: float | None
+    unit: str
+    clause: str
+    source: str
+
+
+@cache
+def _document(name: str) -> dict[str, Any]:
+    return read_toml(LIMITS_DIR / f"{name}.toml")
+
+
+def limit(document: str, name: str) -> Limit:
+    """`limit("iec61851", "pwm_frequency")`: a missing or mistyped entry names file and key."""
+    path = LIMITS_DIR / f"{document}.toml"
+    table = Table(_document(document), path).table(name, required=True)
+    assert table is not None
+    low = table.get("low", float, None)
+    high = table.get("high", float, None)
+    return Limit(name, low, high, table.get("unit", str), table.get("clause", str, ""), table.get("source", str))
+
+
+@dataclass(frozen=True)
+class DutyRow:
+    duty_min_pct: float
+    duty_max_pct: float
+    amps_per_pct: float
+    duty_offset_pct: float
+    source: str
+
+    def current_a(self, duty_pct: float) -> float:
+        return (duty_pct - self.duty_offset_pct) * self.amps_per_pct
+
+
+def current_to_duty_rows() -> list[DutyRow]:
+    path = LIMITS_DIR / "iec61851.toml"
+    rows = []
+    for k, raw in enumerate(_document("iec61851")["current_to_duty"]):
+        t = Table(raw, path, f"current_to_duty[{k}]")
+        rows.append(DutyRow(t.get("duty_min_pct", float), t.get("duty_max_pct", float),
+                            t.get("amps_per_pct", float), t.get("duty_offset_pct", float), t.get("source", str)))
+    return rows
+
+
+def expected_duty_pct(current_a: float) -> tuple[float, str]:
+    """The duty an EVSE must show to offer `current_a`, and the row's source."""
+    for row in current_to_duty_rows():
+        if row.current_a(row.duty_min_pct) <= current_a <= row.current_a(row.duty_max_pct):
+            return current_a / row.amps_per_pct + row.duty_offset_pct, row.source
+    raise ValueError(f"{current_a} A cannot be offered by PWM (outside the duty table)")

@@ -1,0 +1,1 @@
+"""The conformance suite: one requirement per test, limits from `conformance/limits/`."""

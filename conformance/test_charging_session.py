@@ -1,0 +1,147 @@
+"""A first IEC 61851-1 charging session: plug in, offer, charge, stop, unplug.
+
+Each test: arrange (DUT idle in A1, capture running) → act (the vehicle emulator switches) →
+measure (instrument timestamps and readings) → judge (limits from conformance/limits).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.limits import expected_duty_pct, limit
+from fixtures.evidence import ConformanceFailure, Evidence
+from fixtures.timing import delay_s, first_edge
+from instruments.ac_load import AcLoad
+from instruments.cp_emulator import CpEmulator
+from instruments.power_analyser import PowerAnalyser
+from rig.clock import Clock
+from rig.rig import Rig
+
+pytestmark = pytest.mark.needs("cp")
+
+CHARGE_ARRANGE_TIMEOUT_S = 10.0
+"""How long an arrange step waits for the contactor before it declares the precondition unmet."""
+CHARGE_DWELL_S = 1.0
+"""Time spent charging before the act step, so the event starts from a settled C2."""
+
+
+def offered_current_a(rig: Rig) -> float:
+    """What the DUT should offer: the installer's setting, capped by a tethered cable's rating."""
+    configured = rig.config.dut.configured_current_a
+    if configured is None:
+        configured = float(rig.profile.value("electrical.default_current_a"))
+    if rig.profile.value("connector.kind") == "tethered":
+        configured = min(configured, float(rig.profile.value("connector.cable_rating_a")))
+    return configured
+
+
+def plug_in(cp: CpEmulator, clock: Clock) -> float:
+    t_b = cp.set_state("B")
+    clock.sleep(limit("rig", "b2_observation").high or 0.0)
+    return t_b
+
+
+def start_charging(cp: CpEmulator, clock: Clock) -> float:
+    """Plug in, ask for power, wait for the contactor; returns the board time it closed."""
+    plug_in(cp, clock)
+    t_c = cp.set_state("C")
+    if not clock.wait_until(lambda: cp.output_present().value == 1, CHARGE_ARRANGE_TIMEOUT_S):
+        raise ConformanceFailure(f"precondition: the contactor did not close within {CHARGE_ARRANGE_TIMEOUT_S} s "
+                                 "of state C, so this test cannot judge what follows")
+    edge = first_edge(cp.read_edges(), "OVP", "1", t_c)
+    assert edge is not None, "the board saw output voltage but captured no OVP edge"
+    clock.sleep(CHARGE_DWELL_S)
+    return edge.t_s
+
+
+@pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (CP PWM frequency 1 kHz)")
+def test_pwm_frequency_is_1_khz_in_b2(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
+    """The CP PWM the EVSE starts after plug-in runs at 1 kHz (980-1020 Hz)."""
+    plug_in(cp, clock)
+    m = cp.measure_cp()
+    evidence.check("PWM frequency in B2", m.frequency_hz, limit("iec61851", "pwm_frequency"), t_s=m.t_s)
+
+
+@pytest.mark.requirement(wb_id="WB-EL-03", clause="IEC 61851-1:2017 Annex A (duty cycle for the maximum current)")
+def test_duty_cycle_offers_configured_current_in_b2(cp: CpEmulator, clock: Clock, rig: Rig,
+                                                    evidence: Evidence) -> None:
+    """In B2 the duty cycle offers the installer's current setting (within the pulse-width accuracy)."""
+    offered = offered_current_a(rig)
+    expected, source = expected_duty_pct(offered)
+    evidence.parameters["offered_current_a"] = offered
+    plug_in(cp, clock)
+    m = cp.measure_cp()
+    evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s,
+                    note=f"expected {expected:.3f} % for {offered:g} A ({source})")
+    evidence.check("duty cycle error", m.duty_pct - expected, limit("iec61851", "duty_tolerance"), t_s=m.t_s)
+
+
+@pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (B2 -> C2)")
+def test_contactor_closes_within_3_s_after_b2_to_c2(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
+    """When the vehicle asks for power (B2 -> C2), the EVSE closes the contactor within 3 s."""
+    lim = limit("iec61851", "contactor_close_after_c")
+    assert lim.high is not None
+    plug_in(cp, clock)
+    t_c = cp.set_state("C")
+    clock.sleep(lim.high * 1.5)
+    edges = cp.read_edges()
+    closing = delay_s(edges, t_c, "OVP", "1")
+    evidence.trace("B2 to C2", edges, {"vehicle: C": t_c, **({"contactor closed": t_c + closing}
+                                                              if closing != float("inf") else {})},
+                   window=(t_c, t_c + lim.high))
+    evidence.check("contactor closing time after C", closing, lim, t_s=t_c,
+                   note="from the board's switch to C to output voltage on the vehicle side")
+
+
+@pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> B2)")
+def test_contactor_opens_within_100_ms_after_c_to_b(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
+    """When the vehicle stops asking for power (C2 -> B2), the contactor opens within 100 ms."""
+    lim = limit("iec61851", "contactor_open_after_c_to_b")
+    assert lim.high is not None
+    start_charging(cp, clock)
+    t_b = cp.set_state("B")
+    clock.sleep(max(1.0, lim.high * 5))
+    edges = cp.read_edges()
+    opening = delay_s(edges, t_b, "OVP", "0")
+    evidence.trace("C2 to B2", edges,
+                   {"vehicle: B": t_b, **({"contactor open": t_b + opening} if opening != float("inf") else {})},
+                   window=(t_b, t_b + lim.high))
+    evidence.check("contactor opening time after C -> B", opening, lim, t_s=t_b)
+
+
+@pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> A)")
+def test_contactor_opens_within_100_ms_after_unplug(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
+    """When the vehicle is unplugged while charging (C2 -> A), the contactor opens within 100 ms."""
+    lim = limit("iec61851", "contactor_open_after_unplug")
+    assert lim.high is not None
+    start_charging(cp, clock)
+    t_a = cp.set_state("A")
+    clock.sleep(max(1.0, lim.high * 5))
+    edges = cp.read_edges()
+    opening = delay_s(edges, t_a, "OVP", "0")
+    evidence.trace("C2 to A", edges,
+                   {"vehicle: A": t_a, **({"contactor open": t_a + opening} if opening != float("inf") else {})},
+                   window=(t_a, t_a + lim.high))
+    evidence.check("contactor opening time after unplug", opening, lim, t_s=t_a)
+
+
+@pytest.mark.needs("cp", "load", "analyser")
+@pytest.mark.requirement(wb_id="WB-EL-01", clause="IEC 61851-1:2017 (mode 3 supply on the EVSE's phases)")
+def test_charging_current_flows_on_every_supplied_phase(cp: CpEmulator, clock: Clock, load: AcLoad,
+                                                        analyser: PowerAnalyser, rig: Rig,
+                                                        evidence: Evidence) -> None:
+    """In C2 the vehicle's draw flows on every phase the profile supplies, and energy is delivered."""
+    phases = int(rig.profile.value("electrical.phases"))
+    draw = min(16.0, offered_current_a(rig))
+    start_charging(cp, clock)
+    load.set_current(draw)
+    load.set_on(True)
+    before = analyser.read()
+    clock.sleep(2.0)
+    after = analyser.read()
+    fraction = limit("rig", "phase_current_fraction")
+    for k in range(phases):
+        evidence.record(f"L{k + 1} voltage", after.phases[k].u_v, "V", t_s=after.t_s)
+        evidence.check(f"L{k + 1} current / load setpoint", after.phases[k].i_a / draw, fraction, t_s=after.t_s,
+                       note=f"load set to {draw:g} A per phase")
+    evidence.record("energy delivered in 2 s", after.energy_wh - before.energy_wh, "Wh", t_s=after.t_s)

@@ -1,0 +1,1 @@
+"""Evidence → Allure attachments, plots, run summaries."""

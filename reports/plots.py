@@ -1,0 +1,68 @@
+"""Waveform plots a person reads faster than a table: CP level, PWM and contactor around an event."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+
+def _steps(edges: list[Any], channel: str, t0: float, t1: float, initial: float) -> tuple[list[float], list[float]]:
+    ts, vs = [t0], [initial]
+    for e in edges:
+        if e.channel == channel and t0 <= e.t_s <= t1:
+            ts.append(e.t_s)
+            vs.append(float(e.value))
+    ts.append(t1)
+    vs.append(vs[-1])
+    return ts, vs
+
+
+def _level_before(edges: list[Any], channel: str, t0: float, default: float) -> float:
+    level = default
+    for e in edges:
+        if e.channel == channel and e.t_s < t0:
+            level = float(e.value)
+    return level
+
+
+def timing_plot(trace: Any, title: str) -> bytes:
+    """PNG: CP high level (V) above, PWM and output voltage (contactor) below, markers and limit window."""
+    # Zoom on what matters (markers and the limit window); levels before it come from earlier edges.
+    times = list(trace.markers.values()) or [e.t_s for e in trace.edges] or [0.0]
+    if trace.window:
+        times += list(trace.window)
+    span = max(max(times) - min(times), 0.05)
+    t0, t1 = min(times) - 0.3 * span, max(times) + 0.3 * span
+    fig, (ax_cp, ax_dig) = plt.subplots(2, 1, sharex=True, figsize=(8, 4.2),
+                                        gridspec_kw={"height_ratios": [2, 1]})
+    ts, vs = _steps(trace.edges, "CPH", t0, t1, _level_before(trace.edges, "CPH", t0, 12.0))
+    ax_cp.step([t - t0 for t in ts], vs, where="post", color="tab:blue", label="CP high level")
+    ax_cp.set_ylabel("CP (V)")
+    ax_cp.set_ylim(-1, 13.5)
+    for channel, offset, color in (("PWM", 0.0, "tab:orange"), ("OVP", 1.5, "tab:red")):
+        ts, vs = _steps(trace.edges, channel, t0, t1, _level_before(trace.edges, channel, t0, 0.0))
+        ax_dig.step([t - t0 for t in ts], [v + offset for v in vs], where="post", color=color,
+                    label="PWM on" if channel == "PWM" else "output voltage (contactor closed)")
+    ax_dig.set_yticks([0, 1, 1.5, 2.5], ["off", "PWM", "open", "closed"])
+    ax_dig.set_xlabel(f"time since {t0:.3f} s (instrument timebase)")
+    for k, (name, t) in enumerate(sorted(trace.markers.items(), key=lambda kv: kv[1])):
+        for ax in (ax_cp, ax_dig):
+            ax.axvline(t - t0, color="grey", linestyle="--", linewidth=0.8)
+        ax_cp.annotate(f"{name} ({t:.3f} s)", (t - t0, 12.9 - 1.3 * k), fontsize=7, ha="left",
+                       xytext=(3, 0), textcoords="offset points")
+    if trace.window:
+        for ax in (ax_cp, ax_dig):
+            ax.axvspan(trace.window[0] - t0, trace.window[1] - t0, color="tab:green", alpha=0.12)
+    ax_cp.legend(loc="lower right", fontsize=7)
+    ax_dig.legend(loc="lower right", fontsize=7)
+    ax_cp.set_title(title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
