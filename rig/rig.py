@@ -61,11 +61,7 @@ class Rig:
         try:
             endpoints: dict[str, str] = {}
             if self.config.virtual:
-                start = load_object(VIRTUAL_LAB)
-                knobs = dict(self.config.sim_dut)
-                knobs.update(self.sim_overrides)
-                self.lab = start(seed=self.config.sim["seed"], knobs=knobs,  # type: ignore[index]
-                                 realtime=self.config.sim["realtime"], source_file=str(self.config.path))  # type: ignore[index]
+                self.lab = self._start_lab()
                 endpoints = self.lab.endpoints
             if self.config.clock == "virtual":
                 assert self.config.clock_address is not None
@@ -86,6 +82,20 @@ class Rig:
             self.close()
             raise
         return self
+
+    def _start_lab(self) -> Any:
+        start = load_object(VIRTUAL_LAB)
+        knobs = {**self.config.sim_dut, **self.sim_overrides}
+        sim = self.config.sim or {}
+        try:
+            return start(seed=sim["seed"], knobs=knobs, realtime=sim["realtime"], source_file=str(self.config.path))
+        except ValueError as exc:
+            knob = getattr(exc, "knob", None)
+            if knob is None:
+                raise
+            hint = "given with --sim-set" if knob in self.sim_overrides else ""
+            raise ConfigError(self.config.path, f"sim.dut.{knob}", getattr(exc, "expected", "a valid value"),
+                              getattr(exc, "found", None), hint=hint) from exc
 
     def _resolve(self, address: str, endpoints: dict[str, str], key: str) -> str:
         if not address.startswith("sim:"):

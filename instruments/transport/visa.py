@@ -34,7 +34,7 @@ class VisaTransport(LineTransport):
     def _write(self, line: str) -> None:
         try:
             self._inst.write(line)
-        except pyvisa.errors.VisaIOError as exc:
+        except (pyvisa.errors.VisaIOError, OSError) as exc:
             raise InstrumentOperationError(self.role, f"write {line!r} failed: {exc}") from exc
 
     def _read(self) -> str:
@@ -46,6 +46,8 @@ class VisaTransport(LineTransport):
             raise InstrumentOperationError(self.role, f"read from {self.resource} failed: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise InstrumentOperationError(self.role, f"garbled answer from {self.resource}") from exc
+        except OSError as exc:
+            raise InstrumentOperationError(self.role, f"connection to {self.resource} lost: {exc}") from exc
 
     def close(self) -> None:
         try:

@@ -1,0 +1,160 @@
+"""`wallbox-rig`: the main jobs behind one command.
+
+    wallbox-rig run [--rig FILE] [--profile NAME] [--sim-set NAME=VALUE]... [--out DIR] [-- PYTEST ARGS]
+    wallbox-rig rig check FILE
+    wallbox-rig sim serve [--rig FILE] [--realtime] [--sim-set NAME=VALUE]...
+    wallbox-rig sim params [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from rig.config import DEFAULT_RIG, REPO_ROOT, load_rig_file
+from rig.errors import RigError
+from rig.profile import load_profile
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _sim_sets(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"wallbox-rig: --sim-set expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    config = load_rig_file(args.rig)
+    if config.virtual:
+        from sim.params import resolve_knobs
+        resolve_knobs({**config.sim_dut, **_sim_sets(args.sim_set)})  # fail fast, before pytest starts
+    out = Path(args.out) if args.out else REPO_ROOT / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    suite = Path(__file__).resolve().parent.parent / "conformance"
+    pytest_args = [str(suite), "--rig", args.rig, "--wbr-out", str(out), "--alluredir", str(out / "allure-results"),
+                   "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-rfE"]
+    if args.profile:
+        pytest_args += ["--profile", args.profile]
+    for item in args.sim_set:
+        pytest_args += ["--sim-set", item]
+    if args.live:
+        pytest_args.append("--live")
+    pytest_args += args.pytest_args
+    print(f"wallbox-rig: running the conformance suite on {args.rig} (results in {out})", flush=True)
+    code = pytest.main(pytest_args)
+    summary_path = out / "summary.json"
+    if not summary_path.exists():
+        print(f"wallbox-rig: the run ended before writing {summary_path} (pytest exit {int(code)})")
+        return EXIT_FAILED
+    summary = json.loads(summary_path.read_text())
+    counts = summary["counts"]
+    print(f"\nwallbox-rig: {counts['passed']} passed, {counts['failed']} failed, {counts['broken']} broken, "
+          f"{counts['skipped']} skipped; virtual time {summary['virtual_time_s']} s, wall time "
+          f"{summary['wall_time_s']} s, seed {summary['seed']}")
+    print(f"wallbox-rig: report {out / 'report.md'}; Allure results {out / 'allure-results'}")
+    bad = counts["failed"] + counts["broken"]
+    return EXIT_OK if bad == 0 and int(code) in (0, 5) and summary["total"] > 0 else EXIT_FAILED
+
+
+def cmd_rig_check(args: argparse.Namespace) -> int:
+    config = load_rig_file(args.file)
+    profile = load_profile(args.profile or config.profile, config.path.parent)
+    print(f"{config.path}: OK — rig {config.name!r}, profile {profile.id} ({profile.name}), "
+          f"clock {config.clock}{', virtual lab' if config.virtual else ''}")
+    for role, inst in config.instruments.items():
+        due = f", calibration due {inst.calibration_due}" if inst.calibration_due else ""
+        print(f"  {role:9s} {inst.driver:16s} {', '.join(inst.addresses)}{due}")
+    if config.virtual:
+        from sim.params import resolve_knobs
+        resolve_knobs({**config.sim_dut, "seed": config.sim["seed"]})  # type: ignore[index]
+    return EXIT_OK
+
+
+def cmd_sim_params(args: argparse.Namespace) -> int:
+    from sim.params import KNOBS
+    if args.json:
+        print(json.dumps([{"name": k.name, "default": k.default, "unit": k.unit, "meaning": k.meaning,
+                           "low": k.low, "high": k.high, "choices": k.choices} for k in KNOBS], indent=2))
+        return EXIT_OK
+    for k in KNOBS:
+        print(f"{k.name:28s} {str(k.default):>8s} {k.unit:5s} {k.meaning}")
+    return EXIT_OK
+
+
+def cmd_sim_serve(args: argparse.Namespace) -> int:
+    from sim.lab import start_virtual_lab
+
+    config = load_rig_file(args.rig)
+    if not config.virtual:
+        raise RigError(f"{config.path} has no [sim] table: it describes a lab bench, not the virtual lab")
+    knobs = {**config.sim_dut, **_sim_sets(args.sim_set)}
+    lab = start_virtual_lab(seed=config.sim["seed"], knobs=knobs, realtime=args.realtime,  # type: ignore[index]
+                            source_file=str(config.path))
+    print(f"virtual lab ({'real time' if args.realtime else 'stepped: send ADV <seconds> to the clock'}), "
+          "on 127.0.0.1 only:")
+    for name, address in lab.endpoints.items():
+        print(f"  {name:9s} {address}")
+    print("The wallbox is unpowered until the source's output is on (OUTP ON). Ctrl-C stops.", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lab.stop()
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wallbox-rig", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the conformance suite and write a report")
+    run.add_argument("--rig", default=str(DEFAULT_RIG), help="rig file (default: the virtual lab)")
+    run.add_argument("--profile", help="DUT profile name or file (default: the rig file's)")
+    run.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
+    run.add_argument("--out", help="output folder (default: reports/out/<timestamp>)")
+    run.add_argument("--live", action="store_true", help="allow a lab rig to energise the DUT")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    run.set_defaults(func=cmd_run)
+
+    rig = sub.add_parser("rig", help="rig files").add_subparsers(dest="rig_command", required=True)
+    check = rig.add_parser("check", help="validate a rig file without touching hardware")
+    check.add_argument("file")
+    check.add_argument("--profile")
+    check.set_defaults(func=cmd_rig_check)
+
+    sim = sub.add_parser("sim", help="the virtual lab").add_subparsers(dest="sim_command", required=True)
+    params = sim.add_parser("params", help="list the simulated wallbox's knobs")
+    params.add_argument("--json", action="store_true")
+    params.set_defaults(func=cmd_sim_params)
+    serve = sim.add_parser("serve", help="run the virtual lab on its own and print its endpoints")
+    serve.add_argument("--rig", default=str(DEFAULT_RIG))
+    serve.add_argument("--realtime", action="store_true", help="advance virtual time with the wall clock")
+    serve.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
+    serve.set_defaults(func=cmd_sim_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (RigError, ValueError) as exc:
+        print(f"wallbox-rig: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

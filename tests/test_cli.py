@@ -1,0 +1,70 @@
+"""The `wallbox-rig` command as a user meets it: exit codes, one-line errors, the standalone lab."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from rig.config import REPO_ROOT
+
+
+def test_rig_check_accepts_the_shipped_rigs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rig", "check", str(REPO_ROOT / "rigs" / "lab-example.toml")]) == 0
+    assert "yokogawa-wt" in capsys.readouterr().out
+
+
+def test_rig_check_rejects_a_bad_file_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text((REPO_ROOT / "rigs" / "sim.toml").read_text().replace("rated_current_a = 32", "rated_current_a = -4"))
+    assert main(["rig", "check", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "rated_current_a" in err
+
+
+def test_run_refuses_an_unknown_knob_before_starting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--sim-set", "warp=9"]) == 2
+    assert "known knob" in capsys.readouterr().err
+
+
+def test_sim_params_json_lists_every_knob_with_default_and_unit(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "params", "--json"]) == 0
+    knobs = {k["name"]: k for k in json.loads(capsys.readouterr().out)}
+    for name in ("rated_current_a", "pwm_frequency_hz", "pwm_duty_offset_pct", "contactor_close_delay_ms",
+                 "contactor_open_delay_ms", "seed"):
+        assert name in knobs and knobs[name]["meaning"]
+    assert knobs["contactor_open_delay_ms"]["unit"] == "ms"
+
+
+def _ask(address: str, line: str) -> str:
+    host, port = address.removeprefix("socket://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(line.encode() + b"\n")
+        return sock.makefile().readline().strip()
+
+
+def test_sim_serve_speaks_to_a_plain_socket_client() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "sim", "serve"], stdout=subprocess.PIPE, text=True)
+    try:
+        endpoints = {}
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            parts = line.split()
+            if len(parts) == 2 and "127.0.0.1" in parts[1]:
+                endpoints[parts[0]] = parts[1]
+            if line.startswith("The wallbox"):
+                break
+        assert {"clock", "cp", "analyser", "source"} <= set(endpoints)
+        assert all("127.0.0.1" in a for a in endpoints.values())
+        assert _ask(endpoints["cp"], "*IDN?").startswith("WALLBOX-RIG,CPEMU")
+        assert _ask(endpoints["clock"], "ADV 2.5") == f"OK {2.5:.9f}"
+        assert _ask(endpoints["cp"], "TIME?") == f"{2.5:.6f}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0

@@ -1,0 +1,146 @@
+"""Byte-exact, ordered, fully consumed exchanges for every lab driver.
+
+Scripts follow the instruments' own documents: the CP board's docs/protocols/cp-emulator.md;
+Yokogawa WT1800 IM WT1801-17EN numeric commands; Keysight AC6800 SCPI reference; Chroma 63800
+remote commands.  A driver that sends one byte more, less or in another order fails here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from instruments.ac_load import Chroma63800
+from instruments.ac_source import KeysightAC6800
+from instruments.cp_emulator import WbrCpEmulator
+from instruments.power_analyser import YokogawaWT
+from instruments.transport.scripted import ScriptedTransport, ScriptMismatch, expected_protocol
+from instruments.types import Edge
+from rig.errors import InstrumentOperationError, InvalidValue
+
+
+def test_cp_emulator_state_change_returns_board_time() -> None:
+    with expected_protocol([("STATE C", "OK 12.345678")]) as t:
+        assert WbrCpEmulator(t).set_state("C") == pytest.approx(12.345678)
+
+
+def test_cp_emulator_measure_parses_five_fields() -> None:
+    with expected_protocol([("MEAS:CP?", "8.970,-11.980,1000.00,53.330,4.000000")]) as t:
+        m = WbrCpEmulator(t).measure_cp()
+    assert (m.high_v, m.low_v, m.frequency_hz, m.duty_pct, m.t_s) == (8.97, -11.98, 1000.0, 53.33, 4.0)
+
+
+def test_cp_emulator_resistance_diode_pp_commands() -> None:
+    steps = [("RES 1870.0", "OK 1.0"), ("DIODE 0", "OK 2.0"), ("PP 220.0", "OK 3.0"), ("PP OPEN", "OK 4.0"),
+             ("PP?", "219.8,5.0"), ("OVP?", "1,6.0"), ("TIME?", "7.5"), ("SAFE", "OK 8.0")]
+    with expected_protocol(steps) as t:
+        emu = WbrCpEmulator(t)
+        assert emu.set_resistance(1870) == 1.0
+        assert emu.set_diode(False) == 2.0
+        assert emu.set_pp(220) == 3.0
+        assert emu.set_pp(None) == 4.0
+        assert emu.measure_pp().value == pytest.approx(219.8)
+        assert emu.output_present().value == 1.0
+        assert emu.time() == 7.5
+        emu.safe()
+
+
+def test_cp_emulator_edge_capture() -> None:
+    with expected_protocol([("CAP:START", "OK 1.0"), ("CAP:READ?", "2;1.5,VEH,C;2.0,OVP,1"),
+                            ("CAP:READ?", "0")]) as t:
+        emu = WbrCpEmulator(t)
+        emu.start_capture()
+        assert emu.read_edges() == [Edge(1.5, "VEH", "C"), Edge(2.0, "OVP", "1")]
+        assert emu.read_edges() == []
+
+
+def test_cp_emulator_rejects_bad_values_before_any_io() -> None:
+    with expected_protocol([]) as t:
+        emu = WbrCpEmulator(t)
+        with pytest.raises(InvalidValue):
+            emu.set_state("X")
+        with pytest.raises(InvalidValue):
+            emu.set_resistance(-5)
+
+
+@pytest.mark.parametrize("answer", ["ERR 1 unknown command", "garbage", "OK notanumber"])
+def test_cp_emulator_refusal_or_garbage_is_an_operation_error(answer: str) -> None:
+    with expected_protocol([("STATE B", answer)]) as t:
+        with pytest.raises(InstrumentOperationError):
+            WbrCpEmulator(t).set_state("B")
+
+
+def test_cp_emulator_edge_count_mismatch_is_an_operation_error() -> None:
+    with expected_protocol([("CAP:READ?", "3;1.0,OVP,1")]) as t:
+        with pytest.raises(InstrumentOperationError, match="said 3 edges"):
+            WbrCpEmulator(t).read_edges()
+
+
+def test_yokogawa_configure_selects_eleven_items() -> None:
+    items = ["U,1", "I,1", "P,1", "U,2", "I,2", "P,2", "U,3", "I,3", "P,3", "WP,SIGMA", "TIME,1"]
+    steps = [(":COMMUNICATE:HEADER OFF", None), (":NUMERIC:FORMAT ASCII", None), (":NUMERIC:NORMAL:NUMBER 11", None)]
+    steps += [(f":NUMERIC:NORMAL:ITEM{n} {item}", None) for n, item in enumerate(items, start=1)]
+    steps += [(":INTEGRATE:RESET", None), (":INTEGRATE:START", None)]
+    with expected_protocol(steps) as t:
+        wt = YokogawaWT(t)
+        wt.configure()
+        wt.start_integration()
+
+
+def test_yokogawa_read_maps_values_to_phases() -> None:
+    answer = "230.1E+00,16.0E+00,3681.6E+00,229.9E+00,15.9E+00,3655.4E+00,230.0E+00,16.1E+00,3703.0E+00,2.5E+00,4.0E+00"
+    with expected_protocol([(":NUMERIC:NORMAL:VALUE?", answer)]) as t:
+        rec = YokogawaWT(t).read()
+    assert rec.phases[1].i_a == pytest.approx(15.9)
+    assert rec.energy_wh == pytest.approx(2.5) and rec.t_s == pytest.approx(4.0)
+    assert rec.p_total_w == pytest.approx(3681.6 + 3655.4 + 3703.0)
+
+
+def test_yokogawa_short_answer_is_an_operation_error() -> None:
+    with expected_protocol([(":NUMERIC:NORMAL:VALUE?", "230.0,16.0")]) as t:
+        with pytest.raises(InstrumentOperationError, match="expected 11 values"):
+            YokogawaWT(t).read()
+
+
+def test_keysight_source_checks_the_error_queue_after_each_setting() -> None:
+    steps = [("VOLT 230.00", None), ("SYST:ERR?", '+0,"No error"'), ("FREQ 50.000", None),
+             ("SYST:ERR?", '+0,"No error"'), ("OUTP ON", None), ("SYST:ERR?", '+0,"No error"'), ("OUTP?", "1")]
+    with expected_protocol(steps) as t:
+        src = KeysightAC6800(t)
+        src.set_voltage(230)
+        src.set_frequency(50)
+        src.set_output(True)
+        assert src.output_is_on()
+
+
+def test_keysight_source_reports_an_instrument_error() -> None:
+    with expected_protocol([("VOLT 300.00", None), ("SYST:ERR?", '-222,"Data out of range"')]) as t:
+        with pytest.raises(InstrumentOperationError, match="-222"):
+            KeysightAC6800(t).set_voltage(300)
+
+
+def test_keysight_source_rejects_out_of_range_before_io() -> None:
+    with expected_protocol([]) as t, pytest.raises(InvalidValue):
+        KeysightAC6800(t).set_voltage(400)
+
+
+def test_chroma_load_sets_every_phase_unit() -> None:
+    units = [ScriptedTransport([("MODE CURR", None), ("CURR 16.000", None), ("LOAD ON", None),
+                                ("MEAS:CURR?", f"{15.9 + k / 10:.1f}")], role="load") for k in range(3)]
+    load = Chroma63800(*units)
+    load.set_current(16)
+    load.set_on(True)
+    assert [r.value for r in load.measure_current()] == pytest.approx([15.9, 16.0, 16.1])
+    for unit in units:
+        unit.assert_consumed()
+
+
+def test_scripted_transport_catches_a_wrong_command() -> None:
+    with pytest.raises(ScriptMismatch, match="expected 'OUTP OFF'"):
+        with expected_protocol([("OUTP OFF", None)]) as t:
+            t.write("OUTP ON")
+
+
+def test_scripted_transport_catches_an_unused_step() -> None:
+    with pytest.raises(ScriptMismatch, match="not consumed"):
+        with expected_protocol([("OUTP OFF", None)]):
+            pass

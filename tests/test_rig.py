@@ -1,0 +1,80 @@
+"""The rig over real loopback wire protocols: opening, the clock, failing safe, refusing to energise."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from instruments.transport.scripted import ScriptedTransport
+from rig.config import REPO_ROOT
+from rig.errors import ConfigError, RigError, SafetyRefusal
+from rig.rig import Rig
+
+SIM = REPO_ROOT / "rigs" / "sim.toml"
+
+
+@pytest.fixture
+def sim_rig() -> Iterator[Rig]:
+    with Rig.from_file(SIM) as rig:
+        rig.energise()
+        rig.clock.sleep(10)
+        yield rig
+
+
+def test_rig_opens_every_role_and_records_identities(sim_rig: Rig) -> None:
+    assert set(sim_rig.identities) == {"cp", "analyser", "source", "load"}
+    assert sim_rig.identities["analyser"].startswith("YOKOGAWA")
+    prov = sim_rig.provenance()
+    assert prov["seed"] == 1 and prov["drivers"]["cp"] == "wbr-cpemu" and prov["profile"] == "bmw-wallbox-plus"
+
+
+def test_virtual_clock_moves_instrument_time_exactly(sim_rig: Rig) -> None:
+    t0 = sim_rig.cp.time()
+    sim_rig.clock.sleep(120.0)
+    assert sim_rig.cp.time() - t0 == pytest.approx(120.0, abs=1e-6)
+
+
+def test_wait_until_returns_as_soon_as_the_condition_holds(sim_rig: Rig) -> None:
+    t_c = (sim_rig.cp.set_state("B"), sim_rig.clock.sleep(1.0), sim_rig.cp.set_state("C"))[2]
+    assert sim_rig.clock.wait_until(lambda: sim_rig.cp.output_present().value == 1, 5.0, poll_s=0.01)
+    assert sim_rig.cp.time() - t_c == pytest.approx(0.5, abs=0.011)  # default close delay, 10 ms polls
+    assert not sim_rig.clock.wait_until(lambda: False, 0.2)
+
+
+def test_safe_state_tries_every_step_when_one_instrument_fails(sim_rig: Rig) -> None:
+    sim_rig.cp.set_state("C")
+    good = sim_rig.load.transport
+    sim_rig.load.units = (ScriptedTransport([], role="load"),)  # a dead load: every command fails
+    try:
+        with pytest.raises(RigError, match="load off"):
+            sim_rig.safe_state()
+        report = sim_rig.last_safe_state
+        assert "CP emulator to state A" in report.steps and "source to idle" in report.steps
+        assert sim_rig.cp.measure_cp().high_v > 11.0
+    finally:
+        sim_rig.load.units = (good,)
+
+
+def test_safe_state_is_journalled_by_the_virtual_lab(sim_rig: Rig) -> None:
+    sim_rig.safe_state()
+    events = [e for e in sim_rig.lab.world.journal if e["event"] == "safe_state"]
+    assert events and events[-1]["ok"] is True
+
+
+def test_lab_rig_refuses_to_energise_without_live() -> None:
+    rig = Rig.from_file(REPO_ROOT / "rigs" / "lab-example.toml")
+    with pytest.raises(SafetyRefusal, match="--live"):
+        rig.energise()
+
+
+def test_unknown_knob_is_a_config_error_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"\[sim.dut.warp_drive\].*known knob.*--sim-set"):
+        Rig.from_file(SIM, sim_overrides={"warp_drive": "1"}).open()
+
+
+def test_unreachable_instrument_is_a_rig_error(tmp_path) -> None:
+    path = tmp_path / "rig.toml"
+    path.write_text(SIM.read_text().replace('address = "sim:analyser"', 'address = "TCPIP0::127.0.0.1::1::SOCKET"'))
+    with pytest.raises(RigError, match="analyser"):
+        Rig.from_file(path).open()

@@ -1,0 +1,116 @@
+"""The virtual lab's physics and firmware, checked directly against the circuit and the product."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.cp_circuit import Generator, Vehicle, VEHICLE_STATE_OHM, cp_levels
+from sim.lab import VirtualLab
+from sim.params import KnobError, resolve_knobs
+from sim.wallbox import cable_rating_a, classify, duty_for_current
+
+
+@pytest.mark.parametrize("state, nominal", [("A", 12.0), ("B", 9.0), ("C", 6.0), ("D", 3.0)])
+def test_cp_high_level_sits_at_the_nominal_state_voltage(state: str, nominal: float) -> None:
+    vehicle = Vehicle(state=state, r_ohm=VEHICLE_STATE_OHM[state])
+    high, low = cp_levels(Generator(mode="pwm", duty_pct=50), vehicle)
+    assert high == pytest.approx(nominal, abs=0.1)
+    assert low == pytest.approx(-12.0)
+
+
+def test_shorted_diode_lifts_the_low_level() -> None:
+    vehicle = Vehicle(state="C", r_ohm=VEHICLE_STATE_OHM["C"], diode_ok=False)
+    _, low = cp_levels(Generator(mode="pwm", duty_pct=50), vehicle)
+    assert -10.0 < low < -5.0
+
+
+def test_cp_short_and_unpowered_generator_read_zero() -> None:
+    assert cp_levels(Generator(mode="pwm"), Vehicle(shorted=True, r_ohm=None)) == (0.0, 0.0)
+    assert cp_levels(Generator(mode="off"), Vehicle()) == (0.0, 0.0)
+
+
+def test_firmware_duty_mapping_and_cable_coding() -> None:
+    assert duty_for_current(32) == pytest.approx(53.333, abs=1e-3)
+    assert duty_for_current(6) == pytest.approx(10.0)
+    assert duty_for_current(63) == pytest.approx(89.2)
+    assert (cable_rating_a(220), cable_rating_a(1500), cable_rating_a(5000)) == (32.0, 13.0, 0.0)
+    assert [classify(v) for v in (12, 9, 6, 3, 0, -12)] == ["A", "B", "C", "D", "E", "F"]
+
+
+def test_knobs_validate_names_and_values() -> None:
+    assert resolve_knobs({"contactor_open_delay_ms": "150"})["contactor_open_delay_ms"] == 150.0
+    assert resolve_knobs({"diode_check": "off"})["diode_check"] is False
+    with pytest.raises(KnobError, match="known knob"):
+        resolve_knobs({"nope": 1})
+    with pytest.raises(KnobError, match=r"in \[0"):
+        resolve_knobs({"rated_current_a": -1})
+    with pytest.raises(KnobError, match="one of 1, 3"):
+        resolve_knobs({"phases": "2"})
+
+
+def _session(lab: VirtualLab) -> list[tuple[str, bool]]:
+    """Power on, plug in, charge, unplug; return (EVSE state, contactor) after each step."""
+    cp, world = lab.frontends["cp"], lab.world
+    out = []
+    for command, wait in (("", 0.0), ("STATE B", 1.0), ("STATE C", 1.0), ("STATE B", 1.0), ("STATE A", 1.0)):
+        with world.lock:
+            if command:
+                cp.handle(command)
+            else:
+                lab.frontends["source"].handle("OUTP ON")
+        world.advance(wait or lab.knobs["boot_time_s"] + 0.1)
+        out.append((lab.wallbox.state, lab.plant.contactor_closed))
+    return out
+
+
+def test_wallbox_walks_a_charging_session() -> None:
+    lab = VirtualLab(seed=3, knobs={})
+    try:
+        assert _session(lab) == [("A1", False), ("B2", False), ("C2", True), ("B2", False), ("A1", False)]
+    finally:
+        lab.stop()
+
+
+def test_diode_check_refuses_to_close_with_a_shorted_diode() -> None:
+    lab = VirtualLab(seed=3, knobs={})
+    try:
+        lab.frontends["cp"].handle("DIODE 0")
+        assert _session(lab)[2] == ("F", False)
+    finally:
+        lab.stop()
+
+
+def test_same_seed_same_measurements() -> None:
+    def run(seed: int) -> list[str | None]:
+        lab = VirtualLab(seed=seed, knobs={})
+        try:
+            _session(lab)
+            return [lab.frontends["cp"].handle("MEAS:CP?") for _ in range(3)]
+        finally:
+            lab.stop()
+
+    assert run(7) == run(7)
+    assert run(7) != run(8)
+
+
+def test_virtual_time_only_moves_when_advanced() -> None:
+    lab = VirtualLab(seed=1, knobs={})
+    try:
+        assert lab.frontends["clock"].handle("TIME?") == f"{0.0:.9f}"
+        assert lab.frontends["clock"].handle("ADV 120") == f"OK {120.0:.9f}"
+        assert lab.frontends["clock"].handle("ADV -1").startswith("ERR")
+    finally:
+        lab.stop()
+
+
+def test_scpi_front_end_queues_an_error_for_an_unknown_header() -> None:
+    lab = VirtualLab(seed=1, knobs={})
+    try:
+        source = lab.frontends["source"]
+        assert source.handle("VOLTAGE 230") is None
+        assert source.handle("volt?") == "230.00"
+        source.handle("BOGUS 1")
+        assert source.handle("SYST:ERR?") == '-113,"Undefined header"'
+        assert source.handle("SYSTEM:ERROR?") == '0,"No error"'
+    finally:
+        lab.stop()
