@@ -93,36 +93,33 @@ def test_contactor_closes_within_3_s_after_b2_to_c2(cp: CpEmulator, clock: Clock
                    note="from the board's switch to C to output voltage on the vehicle side")
 
 
+def judge_opening_after(vehicle_state: str, limit_name: str, cp: CpEmulator, clock: Clock,
+                        evidence: Evidence) -> None:
+    """Charge, switch the vehicle to `vehicle_state`, judge the time to contactor open."""
+    lim = limit("iec61851", limit_name)
+    assert lim.high is not None
+    start_charging(cp, clock)
+    t_act = cp.set_state(vehicle_state)
+    clock.sleep(max(1.0, lim.high * 5))
+    edges = cp.read_edges()
+    opening = delay_s(edges, t_act, "OVP", "0")
+    markers = {f"vehicle: {vehicle_state}": t_act}
+    if opening != float("inf"):
+        markers["contactor open"] = t_act + opening
+    evidence.trace(f"C2 to {vehicle_state}", edges, markers, window=(t_act, t_act + lim.high))
+    evidence.check(f"contactor opening time after C -> {vehicle_state}", opening, lim, t_s=t_act)
+
+
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> B2)")
 def test_contactor_opens_within_100_ms_after_c_to_b(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """When the vehicle stops asking for power (C2 -> B2), the contactor opens within 100 ms."""
-    lim = limit("iec61851", "contactor_open_after_c_to_b")
-    assert lim.high is not None
-    start_charging(cp, clock)
-    t_b = cp.set_state("B")
-    clock.sleep(max(1.0, lim.high * 5))
-    edges = cp.read_edges()
-    opening = delay_s(edges, t_b, "OVP", "0")
-    evidence.trace("C2 to B2", edges,
-                   {"vehicle: B": t_b, **({"contactor open": t_b + opening} if opening != float("inf") else {})},
-                   window=(t_b, t_b + lim.high))
-    evidence.check("contactor opening time after C -> B", opening, lim, t_s=t_b)
+    judge_opening_after("B", "contactor_open_after_c_to_b", cp, clock, evidence)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> A)")
 def test_contactor_opens_within_100_ms_after_unplug(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """When the vehicle is unplugged while charging (C2 -> A), the contactor opens within 100 ms."""
-    lim = limit("iec61851", "contactor_open_after_unplug")
-    assert lim.high is not None
-    start_charging(cp, clock)
-    t_a = cp.set_state("A")
-    clock.sleep(max(1.0, lim.high * 5))
-    edges = cp.read_edges()
-    opening = delay_s(edges, t_a, "OVP", "0")
-    evidence.trace("C2 to A", edges,
-                   {"vehicle: A": t_a, **({"contactor open": t_a + opening} if opening != float("inf") else {})},
-                   window=(t_a, t_a + lim.high))
-    evidence.check("contactor opening time after unplug", opening, lim, t_s=t_a)
+    judge_opening_after("A", "contactor_open_after_unplug", cp, clock, evidence)
 
 
 @pytest.mark.needs("cp", "load", "analyser")

@@ -50,9 +50,9 @@ def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any]) -> s
              f"- commit: {prov.get('git_commit')}  virtual time: {summary.get('virtual_time_s')} s  "
              f"wall time: {summary.get('wall_time_s')} s",
              "- counts: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()), "",
-             "| test | requirement | outcome |", "|---|---|---|"]
+             "| test | requirement | clause | outcome |", "|---|---|---|---|"]
     for r in records:
-        lines.append(f"| {r['name']} | {r.get('requirement', '')} | {r['outcome']} |")
+        lines.append(f"| {r['name']} | {r.get('requirement') or '-'} | {r.get('clause') or '-'} | {r['outcome']} |")
     lines += ["", "## Measurements", "", "| test | measurement | value | limits | margin | verdict | source |",
               "|---|---|---|---|---|---|---|"]
     for r in records:

@@ -100,5 +100,5 @@ def test_run_writes_report_allure_results_junit_and_evidence(runs: dict, tmp_pat
     results = [json.loads(p.read_text()) for p in (out / "allure-results").glob("*-result.json")]
     labels = {(lab["name"], lab["value"]) for r in results for lab in r["labels"]}
     assert ("requirement", "WB-EL-03") in labels and ("epic", "IEC 61851-1:2017") in labels
-    plot = out / "evidence" / OPEN_C_B / "C2 to B2.png"
+    plot = out / "evidence" / OPEN_C_B / "C2 to B.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
