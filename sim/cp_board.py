@@ -71,7 +71,7 @@ class CpBoard(FrontEnd):
                 ohm = float(arg)
             except ValueError:
                 return "ERR 3 bad number"
-            if ohm <= 0:
+            if not 0 < ohm < float("inf"):
                 return "ERR 3 bad number"
             vehicle.state, vehicle.shorted, vehicle.r_ohm = "R", False, ohm
             return self._apply(f"R{ohm:.0f}")
@@ -85,9 +85,12 @@ class CpBoard(FrontEnd):
                 vehicle.pp_ohm = None
             else:
                 try:
-                    vehicle.pp_ohm = float(arg)
+                    pp = float(arg)
                 except ValueError:
                     return "ERR 3 bad number"
+                if not 0 <= pp < float("inf"):
+                    return "ERR 3 bad number"
+                vehicle.pp_ohm = pp
             return self._apply(f"PP{arg.strip().upper()}")
         if cmd == "PP?":
             return f"{self.plant.plug_pp_ohm * (1 + noise(0, 0.001)):.1f},{self.world.now:.6f}"

@@ -16,6 +16,9 @@ from sim.wallbox import SimulatedWallbox
 from sim.world import World
 
 
+MAX_STEP_S = 7 * 24 * 3600.0
+
+
 class ClockControl(FrontEnd):
     """`TIME?` and `ADV seconds`: how a client steps virtual time (refused in real-time mode)."""
 
@@ -36,7 +39,7 @@ class ClockControl(FrontEnd):
                 seconds = float(arg)
             except ValueError:
                 return "ERR 3 bad number"
-            if seconds < 0:
+            if not 0 <= seconds <= MAX_STEP_S:  # also rejects nan and inf
                 return "ERR 3 bad number"
             return f"OK {self.world.advance(seconds):.9f}"
         return "ERR 1 unknown command"
