@@ -68,6 +68,13 @@ KNOBS: tuple[Knob, ...] = (
     Knob("contactor_close_delay_ms", 500.0, "ms", "vehicle asks for power (C) to contacts closed", 0, 60_000),
     Knob("contactor_open_delay_ms", 40.0, "ms", "vehicle leaves C (to B or A) to contacts open", 0, 60_000),
     Knob("diode_check", True, "", "the firmware checks the -12 V level (vehicle diode) before closing"),
+    Knob("classifies_b_up_to_ohm", 6500.0, "ohm", "largest vehicle resistance the firmware still reads as B", 100,
+         100_000),
+    Knob("state_e_open_delay_ms", 20.0, "ms", "CP shorted to PE (E) while charging to contacts open", 0, 60_000),
+    Knob("fault_hold_s", 1.0, "s", "time the firmware holds state F (-12 V) before it re-evaluates", 0, 600),
+    Knob("overcurrent_trip_s", 6.5, "s", "time over (offer + 0.5 A) x 1.1 before the firmware stops charging", 0,
+         3600),
+    Knob("overcurrent_detection", True, "", "the firmware supervises the vehicle's current at all"),
     Knob("ventilation_supported", False, "", "the wallbox charges in state D (ventilation)"),
 )
 

@@ -1,24 +1,30 @@
 """The simulated wallbox: mode 3 EVSE firmware written from the product's point of view.
 
 It reads its own CP level, decides what the vehicle wants, drives its generator and contactor
-with the delays its knobs give, and never looks at the conformance suite's limits.
+with the delays its knobs give, supervises the vehicle's current, and never looks at the
+conformance suite's limits.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sim.cp_circuit import Generator, Vehicle, cp_levels
 from sim.plant import Plant
 from sim.world import Event, World
 
-# The firmware's own reading of the CP level (high half of the waveform), in volts.
-_LEVEL_BANDS = ((10.5, "A"), (7.5, "B"), (4.5, "C"), (1.5, "D"), (-1.5, "E"))
+# The firmware's own reading of the CP level (high half of the waveform), in volts; the A/B
+# boundary comes from the `classifies_b_up_to_ohm` knob.
+_LOWER_BANDS = ((7.5, "B"), (4.5, "C"), (1.5, "D"), (-1.5, "E"))
 _DIODE_OK_BELOW_V = -10.5
 _MIN_OFFER_A = 6.0
+_OVERCURRENT_OFFSET_A, _OVERCURRENT_FACTOR = 0.5, 1.1
 
 
-def classify(high_v: float) -> str:
-    for floor, letter in _LEVEL_BANDS:
+def classify(high_v: float, a_floor_v: float = 10.5) -> str:
+    if high_v >= a_floor_v:
+        return "A"
+    for floor, letter in _LOWER_BANDS:
         if high_v >= floor:
             return letter
     return "F"
@@ -40,16 +46,19 @@ def cable_rating_a(pp_ohm: float) -> float:
 
 
 class SimulatedWallbox:
-    """States: off, boot, A1, B1, B2, C1, C2, D-refused, F (fault)."""
+    """States: off, boot, A1, B1, B2, C1, C2, D-refused, E, F (fault)."""
 
     def __init__(self, world: World, plant: Plant, knobs: dict[str, Any]) -> None:
         self.world, self.plant, self.knobs = world, plant, knobs
         self.state = "off"
         self.cp_letter = "E"
         self._pending: Event | None = None
+        self._overcurrent: Event | None = None
         self._powered = False
         plant.generator.amplitude_v = knobs["cp_generator_v"]
         plant.generator.frequency_hz = knobs["pwm_frequency_hz"]
+        probe = Generator(mode="dc", amplitude_v=knobs["cp_generator_v"])
+        self.a_floor_v = cp_levels(probe, Vehicle(r_ohm=knobs["classifies_b_up_to_ohm"]))[0]
         plant.listen(self._on_plant_change)
 
     # --- helpers -----------------------------------------------------------------------------
@@ -94,45 +103,54 @@ class SimulatedWallbox:
             return
         if self.state in ("off", "boot"):
             return
-        letter = classify(self.plant.cp()[0])
+        self._supervise_current()
+        if self.state == "F":
+            return  # the generator sits at -12 V: the vehicle cannot be read until the hold ends
+        letter = classify(self.plant.cp()[0], self.a_floor_v)
         if letter != self.cp_letter:
             self.cp_letter = letter
             self._cp_changed(letter)
 
     def _power_changed(self) -> None:
         self._cancel()
+        self._stop_overcurrent_timer()
         if self._powered:
             self._set_state("boot")
-            self._pending = self.world.schedule(self.knobs["boot_time_s"], self._booted)
+            self._pending = self.world.schedule(self.knobs["boot_time_s"], self._ready)
         else:
             self._set_state("off")
             self.cp_letter = "E"
             self._contactor(False)   # the coil loses its supply with the wallbox
             self._generator("off")
 
-    def _booted(self) -> None:
+    def _ready(self) -> None:
+        """Boot finished or a fault hold ended: +12 V, then read the vehicle afresh."""
         self._pending = None
         self._set_state("A1")
         self._generator("dc")
-        self.cp_letter = classify(self.plant.cp()[0])
+        self.cp_letter = classify(self.plant.cp()[0], self.a_floor_v)
         self._cp_changed(self.cp_letter)
 
     def _cp_changed(self, letter: str) -> None:
-        closed_or_closing = self.state in ("C2",)
+        charging = self.state == "C2"
+        if self.state == "E" and letter != "E":
+            self._generator("dc")
+            self._settle("A1")
         if letter == "A":
             self._generator("dc")
-            self._leave_charging("A1") if closed_or_closing else self._settle("A1")
+            self._leave_charging("A1") if charging else self._settle("A1")
         elif letter == "B":
-            if closed_or_closing:
+            if charging:
                 self._leave_charging("B2")
             elif self.state in ("A1", "B1", "C1", "D-refused", "B2"):
                 self._enter_b()
         elif letter in ("C", "D"):
             self._vehicle_asks_for_power(letter)
-        elif letter in ("E", "F"):
-            self._set_state("F")
-            self._cancel()
-            self._contactor(False)
+        elif letter == "E":
+            self._set_state("E")
+            self._later(self.knobs["state_e_open_delay_ms"], self._open)
+        else:
+            self._fault("CP below -1.5 V")
 
     def _settle(self, state: str) -> None:
         self._cancel()
@@ -159,8 +177,7 @@ class SimulatedWallbox:
             self._settle("D-refused")
             return
         if self.knobs["diode_check"] and self.plant.cp()[1] > _DIODE_OK_BELOW_V:
-            self._set_state("F")
-            self._generator("neg")
+            self._fault("vehicle diode missing or shorted")
             return
         self._set_state("C2")
         self._later(self.knobs["contactor_close_delay_ms"], self._close)
@@ -176,3 +193,31 @@ class SimulatedWallbox:
     def _open(self) -> None:
         self._pending = None
         self._contactor(False)
+
+    def _fault(self, reason: str) -> None:
+        """State F: contactor open, -12 V on CP, held, then back to A1 to re-read the vehicle."""
+        self.world.record("evse_fault", reason=reason)
+        self._cancel()
+        self._stop_overcurrent_timer()
+        self._set_state("F")
+        self._contactor(False)
+        self._generator("neg")
+        self._pending = self.world.schedule(self.knobs["fault_hold_s"], self._ready)
+
+    # --- current supervision -----------------------------------------------------------------
+    def _supervise_current(self) -> None:
+        if not self.knobs["overcurrent_detection"] or not self.plant.contactor_closed:
+            self._stop_overcurrent_timer()
+            return
+        limit = (self.offered_current_a() + _OVERCURRENT_OFFSET_A) * _OVERCURRENT_FACTOR
+        over = max(self.plant.phase_current_a(k) for k in range(3)) > limit
+        if over and self._overcurrent is None:
+            self._overcurrent = self.world.schedule(self.knobs["overcurrent_trip_s"],
+                                                    lambda: self._fault("vehicle draws more than offered"))
+        elif not over:
+            self._stop_overcurrent_timer()
+
+    def _stop_overcurrent_timer(self) -> None:
+        if self._overcurrent is not None:
+            self._overcurrent.cancel()
+            self._overcurrent = None

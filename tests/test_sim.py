@@ -75,7 +75,11 @@ def test_diode_check_refuses_to_close_with_a_shorted_diode() -> None:
     lab = VirtualLab(seed=3, knobs={})
     try:
         lab.frontends["cp"].handle("DIODE 0")
-        assert _session(lab)[2] == ("F", False)
+        steps = _session(lab)
+        assert not any(closed for _, closed in steps)
+        faults = [e for e in lab.world.journal if e["event"] == "evse_fault"]
+        assert faults and "diode" in faults[0]["reason"]
+        assert not any(e["event"] == "contactor" for e in lab.world.journal)
     finally:
         lab.stop()
 
@@ -112,5 +116,44 @@ def test_scpi_front_end_queues_an_error_for_an_unknown_header() -> None:
         source.handle("BOGUS 1")
         assert source.handle("SYST:ERR?") == '-113,"Undefined header"'
         assert source.handle("SYSTEM:ERROR?") == '0,"No error"'
+    finally:
+        lab.stop()
+
+
+def test_fault_is_held_then_the_vehicle_is_read_again() -> None:
+    lab = VirtualLab(seed=3, knobs={"fault_hold_s": 2.0})
+    try:
+        cp = lab.frontends["cp"]
+        lab.frontends["source"].handle("OUTP ON")
+        lab.world.advance(lab.knobs["boot_time_s"] + 0.1)
+        cp.handle("DIODE 0")
+        cp.handle("STATE B")
+        lab.world.advance(1.0)
+        cp.handle("STATE C")
+        lab.world.advance(1.0)
+        assert lab.wallbox.state == "F" and lab.plant.generator.mode == "neg"
+        cp.handle("SAFE")
+        lab.world.advance(1.1)
+        assert lab.wallbox.state == "A1" and lab.plant.cp()[0] > 11
+    finally:
+        lab.stop()
+
+
+def test_overcurrent_trips_after_the_knob_time_and_not_before() -> None:
+    lab = VirtualLab(seed=3, knobs={"overcurrent_trip_s": 5.0})
+    try:
+        _session(lab)  # ends unplugged; plug in and charge again
+        cp, world = lab.frontends["cp"], lab.world
+        cp.handle("STATE B")
+        world.advance(1.0)
+        cp.handle("STATE C")
+        world.advance(1.0)
+        for k in range(3):
+            lab.frontends[f"load{k + 1}"].handle("CURR 40")
+            lab.frontends[f"load{k + 1}"].handle("LOAD ON")
+        world.advance(4.9)
+        assert lab.plant.contactor_closed
+        world.advance(0.2)
+        assert not lab.plant.contactor_closed and lab.wallbox.state == "F"
     finally:
         lab.stop()
