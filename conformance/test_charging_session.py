@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from conformance.limits import expected_duty_pct, limit
-from fixtures.evidence import ConformanceFailure, Evidence
-from fixtures.timing import delay_s, first_edge
+from conformance.session import offered_current_a, plug_in, start_charging
+from fixtures.evidence import Evidence
+from fixtures.timing import delay_s
 from instruments.ac_load import AcLoad
 from instruments.cp_emulator import CpEmulator
 from instruments.power_analyser import PowerAnalyser
@@ -18,40 +19,6 @@ from rig.clock import Clock
 from rig.rig import Rig
 
 pytestmark = pytest.mark.needs("cp")
-
-CHARGE_ARRANGE_TIMEOUT_S = 10.0
-"""How long an arrange step waits for the contactor before it declares the precondition unmet."""
-CHARGE_DWELL_S = 1.0
-"""Time spent charging before the act step, so the event starts from a settled C2."""
-
-
-def offered_current_a(rig: Rig) -> float:
-    """What the DUT should offer: the installer's setting, capped by a tethered cable's rating."""
-    configured = rig.config.dut.configured_current_a
-    if configured is None:
-        configured = float(rig.profile.value("electrical.default_current_a"))
-    if rig.profile.value("connector.kind") == "tethered":
-        configured = min(configured, float(rig.profile.value("connector.cable_rating_a")))
-    return configured
-
-
-def plug_in(cp: CpEmulator, clock: Clock) -> float:
-    t_b = cp.set_state("B")
-    clock.sleep(limit("rig", "b2_observation").high or 0.0)
-    return t_b
-
-
-def start_charging(cp: CpEmulator, clock: Clock) -> float:
-    """Plug in, ask for power, wait for the contactor; returns the board time it closed."""
-    plug_in(cp, clock)
-    t_c = cp.set_state("C")
-    if not clock.wait_until(lambda: cp.output_present().value == 1, CHARGE_ARRANGE_TIMEOUT_S):
-        raise ConformanceFailure(f"precondition: the contactor did not close within {CHARGE_ARRANGE_TIMEOUT_S} s "
-                                 "of state C, so this test cannot judge what follows")
-    edge = first_edge(cp.read_edges(), "OVP", "1", t_c)
-    assert edge is not None, "the board saw output voltage but captured no OVP edge"
-    clock.sleep(CHARGE_DWELL_S)
-    return edge.t_s
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (CP PWM frequency 1 kHz)")

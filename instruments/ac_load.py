@@ -46,10 +46,12 @@ class Chroma63800(AcLoad):
         for unit in self.units:
             unit.write("MODE CURR")
             unit.write(f"CURR {amps:.3f}")
+            self._sync(unit)
 
     def set_on(self, on: bool) -> None:
         for unit in self.units:
             unit.write(f"LOAD {'ON' if on else 'OFF'}")
+            self._sync(unit)
 
     def measure_current(self) -> list[Reading]:
         return [Reading(self._floats(unit.query("MEAS:CURR?"), 1, "MEAS:CURR?")[0], "A", float("nan"))

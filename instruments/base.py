@@ -21,6 +21,16 @@ class Instrument(ABC):
         """The instrument's own identity string (`*IDN?`): it goes into every report's provenance."""
         return self.transport.query("*IDN?")
 
+    def _sync(self, transport: LineTransport | None = None) -> None:
+        """Wait until the instrument has applied every command sent so far (IEEE 488.2 `*OPC?`).
+
+        Write-only settings give no answer, so without this a query on another connection (the
+        analyser, the clock) may overtake them, in the lab as in the virtual lab.
+        """
+        answer = (transport or self.transport).query("*OPC?").strip()
+        if answer not in ("1", "+1"):
+            raise InstrumentOperationError(self.role, f"*OPC?: expected 1, got {answer!r}")
+
     @abstractmethod
     def safe(self) -> None:
         """Put this instrument into the state in which it can do no harm to the DUT."""

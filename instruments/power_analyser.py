@@ -61,10 +61,12 @@ class YokogawaWT(PowerAnalyser):
         self.transport.write(f":NUMERIC:NORMAL:NUMBER {len(self._ITEMS)}")
         for n, item in enumerate(self._ITEMS, start=1):
             self.transport.write(f":NUMERIC:NORMAL:ITEM{n} {item}")
+        self._sync()
 
     def start_integration(self) -> None:
         self.transport.write(":INTEGRATE:RESET")
         self.transport.write(":INTEGRATE:START")
+        self._sync()
 
     def read(self) -> AnalyserRecord:
         values = self._floats(self.transport.query(":NUMERIC:NORMAL:VALUE?"), len(self._ITEMS),

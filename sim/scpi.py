@@ -42,6 +42,7 @@ class ScpiFrontEnd(FrontEnd):
         self.command("*IDN?", lambda s, a: self.idn)
         self.command("*RST", lambda s, a: None)
         self.command("*CLS", lambda s, a: self.errors.clear())
+        self.command("*OPC?", lambda s, a: "1")  # commands are applied in order, so all are complete
         self.command("SYSTem:ERRor?", lambda s, a: self.errors.pop(0) if self.errors else '0,"No error"')
 
     def command(self, pattern: str, handler: Handler) -> None:

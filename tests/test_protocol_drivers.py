@@ -79,7 +79,7 @@ def test_yokogawa_configure_selects_eleven_items() -> None:
     items = ["U,1", "I,1", "P,1", "U,2", "I,2", "P,2", "U,3", "I,3", "P,3", "WP,SIGMA", "TIME,1"]
     steps = [(":COMMUNICATE:HEADER OFF", None), (":NUMERIC:FORMAT ASCII", None), (":NUMERIC:NORMAL:NUMBER 11", None)]
     steps += [(f":NUMERIC:NORMAL:ITEM{n} {item}", None) for n, item in enumerate(items, start=1)]
-    steps += [(":INTEGRATE:RESET", None), (":INTEGRATE:START", None)]
+    steps += [("*OPC?", "1"), (":INTEGRATE:RESET", None), (":INTEGRATE:START", None), ("*OPC?", "1")]
     with expected_protocol(steps) as t:
         wt = YokogawaWT(t)
         wt.configure()
@@ -124,8 +124,9 @@ def test_keysight_source_rejects_out_of_range_before_io() -> None:
 
 
 def test_chroma_load_sets_every_phase_unit() -> None:
-    units = [ScriptedTransport([("MODE CURR", None), ("CURR 16.000", None), ("LOAD ON", None),
-                                ("MEAS:CURR?", f"{15.9 + k / 10:.1f}")], role="load") for k in range(3)]
+    units = [ScriptedTransport([("MODE CURR", None), ("CURR 16.000", None), ("*OPC?", "1"), ("LOAD ON", None),
+                                ("*OPC?", "1"), ("MEAS:CURR?", f"{15.9 + k / 10:.1f}")], role="load")
+             for k in range(3)]
     load = Chroma63800(*units)
     load.set_current(16)
     load.set_on(True)
@@ -144,3 +145,9 @@ def test_scripted_transport_catches_an_unused_step() -> None:
     with pytest.raises(ScriptMismatch, match="not consumed"):
         with expected_protocol([("OUTP OFF", None)]):
             pass
+
+
+def test_a_sync_that_does_not_answer_1_is_an_operation_error() -> None:
+    with expected_protocol([("LOAD OFF", None), ("*OPC?", "0")]) as t:
+        with pytest.raises(InstrumentOperationError, match=r"\*OPC\?"):
+            Chroma63800(t).set_on(False)

@@ -65,3 +65,31 @@ def expected_duty_pct(current_a: float) -> tuple[float, str]:
         if row.current_a(row.duty_min_pct) <= current_a <= row.current_a(row.duty_max_pct):
             return current_a / row.amps_per_pct + row.duty_offset_pct, row.source
     raise ValueError(f"{current_a} A cannot be offered by PWM (outside the duty table)")
+
+
+def profile_limit(profile: Any, key: str, unit: str, clause: str, scale: float = 1.0,
+                  low: bool = False) -> Limit:
+    """A limit the IEC text leaves unconfirmed, taken from the DUT profile (`section.key`).
+
+    `scale` converts the profile's unit to `unit`; `low` makes it a lower bound instead of an upper one.
+    """
+    value = float(profile.value(key)) * scale
+    source = f"DUT profile {profile.id}: {key} (unconfirmed in IEC text; iec-facts.md)"
+    return Limit(key, value if low else None, None if low else value, unit, clause, source)
+
+
+@dataclass(frozen=True)
+class PpCoding:
+    rating_a: float
+    low: float
+    high: float
+    source: str
+
+
+def pp_codings() -> list[PpCoding]:
+    path = LIMITS_DIR / "iec61851.toml"
+    out = []
+    for k, raw in enumerate(_document("iec61851")["pp_coding"]):
+        t = Table(raw, path, f"pp_coding[{k}]")
+        out.append(PpCoding(t.get("rating_a", float), t.get("low", float), t.get("high", float), t.get("source", str)))
+    return out
