@@ -43,7 +43,7 @@ def timing_plot(trace: Any, title: str) -> bytes:
     ts, vs = _steps(trace.edges, "CPH", t0, t1, _level_before(trace.edges, "CPH", t0, 12.0))
     ax_cp.step([t - t0 for t in ts], vs, where="post", color="tab:blue", label="CP high level")
     ax_cp.set_ylabel("CP (V)")
-    ax_cp.set_ylim(-1, 13.5)
+    ax_cp.set_ylim(-13.5, 13.5)  # down to state F (-12 V)
     for channel, offset, color in (("PWM", 0.0, "tab:orange"), ("OVP", 1.5, "tab:red")):
         ts, vs = _steps(trace.edges, channel, t0, t1, _level_before(trace.edges, channel, t0, 0.0))
         ax_dig.step([t - t0 for t in ts], [v + offset for v in vs], where="post", color=color,
@@ -53,7 +53,7 @@ def timing_plot(trace: Any, title: str) -> bytes:
     for k, (name, t) in enumerate(sorted(trace.markers.items(), key=lambda kv: kv[1])):
         for ax in (ax_cp, ax_dig):
             ax.axvline(t - t0, color="grey", linestyle="--", linewidth=0.8)
-        ax_cp.annotate(f"{name} ({t:.3f} s)", (t - t0, 12.9 - 1.3 * k), fontsize=7, ha="left",
+        ax_cp.annotate(f"{name} ({t:.3f} s)", (t - t0, 11.5 - 2.5 * k), fontsize=7, ha="left",
                        xytext=(3, 0), textcoords="offset points")
     if trace.window:
         for ax in (ax_cp, ax_dig):
