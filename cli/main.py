@@ -15,21 +15,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from rig.config import DEFAULT_RIG, REPO_ROOT, load_rig_file
+from rig.config import DEFAULT_RIG, REPO_ROOT, load_rig_file, parse_assignments
 from rig.errors import RigError
 from rig.profile import load_profile
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def _sim_sets(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"wallbox-rig: --sim-set expects NAME=VALUE, got {item!r}")
-        out[name.strip()] = value.strip()
-    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -38,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = load_rig_file(args.rig)
     if config.virtual:
         from sim.params import resolve_knobs
-        resolve_knobs({**config.sim_dut, **_sim_sets(args.sim_set)})  # fail fast, before pytest starts
+        resolve_knobs({**config.sim_dut, **parse_assignments(args.sim_set)})  # fail fast, before pytest starts
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     suite = Path(__file__).resolve().parent.parent / "conformance"
@@ -98,7 +88,7 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     config = load_rig_file(args.rig)
     if not config.virtual:
         raise RigError(f"{config.path} has no [sim] table: it describes a lab bench, not the virtual lab")
-    knobs = {**config.sim_dut, **_sim_sets(args.sim_set)}
+    knobs = {**config.sim_dut, **parse_assignments(args.sim_set)}
     lab = start_virtual_lab(seed=config.sim["seed"], knobs=knobs, realtime=args.realtime,  # type: ignore[index]
                             source_file=str(config.path))
     print(f"virtual lab ({'real time' if args.realtime else 'stepped: send ADV <seconds> to the clock'}), "

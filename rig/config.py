@@ -200,3 +200,14 @@ def load_rig_file(path: str | Path) -> RigConfig:
                         dut_table.get("configured_current_a", float, None))
 
     return RigConfig(path, name, profile, clock_kind, clock_address, instruments, safety, dut, sim, sim_dut)
+
+
+def parse_assignments(items: list[str], option: str = "--sim-set") -> dict[str, str]:
+    """`["a=1", "b = x"]` → `{"a": "1", "b": "x"}`; anything without a name and '=' is refused."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{option} expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
