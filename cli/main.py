@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rig.config import DEFAULT_RIG, REPO_ROOT, load_rig_file, parse_assignments
 from rig.errors import RigError
-from rig.profile import load_profile
+from rig.rig import Rig, sim_knobs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -27,8 +27,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_rig_file(args.rig)
     if config.virtual:
-        from sim.params import resolve_knobs
-        resolve_knobs({**config.sim_dut, **parse_assignments(args.sim_set)})  # fail fast, before pytest starts
+        sim_knobs(config, parse_assignments(args.sim_set))  # fail fast, before pytest starts
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     suite = Path(__file__).resolve().parent.parent / "conformance"
@@ -59,15 +58,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_rig_check(args: argparse.Namespace) -> int:
     config = load_rig_file(args.file)
-    profile = load_profile(args.profile or config.profile, config.path.parent)
+    profile = Rig.from_config(config, args.profile).profile  # resolves, opens nothing
     print(f"{config.path}: OK — rig {config.name!r}, profile {profile.id} ({profile.name}), "
           f"clock {config.clock}{', virtual lab' if config.virtual else ''}")
     for role, inst in config.instruments.items():
         due = f", calibration due {inst.calibration_due}" if inst.calibration_due else ""
         print(f"  {role:9s} {inst.driver:16s} {', '.join(inst.addresses)}{due}")
     if config.virtual:
-        from sim.params import resolve_knobs
-        resolve_knobs({**config.sim_dut, "seed": config.sim["seed"]})  # type: ignore[index]
+        sim_knobs(config)
     return EXIT_OK
 
 
@@ -88,9 +86,8 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     config = load_rig_file(args.rig)
     if not config.virtual:
         raise RigError(f"{config.path} has no [sim] table: it describes a lab bench, not the virtual lab")
-    knobs = {**config.sim_dut, **parse_assignments(args.sim_set)}
-    lab = start_virtual_lab(seed=config.sim["seed"], knobs=knobs, realtime=args.realtime,  # type: ignore[index]
-                            source_file=str(config.path))
+    knobs = sim_knobs(config, parse_assignments(args.sim_set))
+    lab = start_virtual_lab(seed=knobs["seed"], knobs=knobs, realtime=args.realtime, source_file=str(config.path))
     print(f"virtual lab ({'real time' if args.realtime else 'stepped: send ADV <seconds> to the clock'}), "
           "on 127.0.0.1 only:")
     for name, address in lab.endpoints.items():

@@ -31,6 +31,8 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
 
 VIRTUAL_LAB = "sim.lab:start_virtual_lab"
 """The virtual lab's launcher; imported lazily so that `rig/` never depends on `sim/`."""
+VIRTUAL_LAB_KNOBS = "sim.params:resolve_knobs"
+"""Validates the simulated wallbox's knobs (same lazy import)."""
 
 
 def available_drivers(role: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from rig.clock import Clock, RealClock, VirtualClock
 from rig.config import REPO_ROOT, RigConfig, load_rig_file
 from rig.errors import ConfigError, RigError, SafetyRefusal
 from rig.profile import Profile, load_profile
-from rig.registry import VIRTUAL_LAB, available_drivers, load_object
+from rig.registry import VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
 
 log = logging.getLogger("wallbox_rig.rig")
 
@@ -51,10 +51,15 @@ class Rig:
         self.energised = False
 
     @classmethod
+    def from_config(cls, config: RigConfig, profile: str | None = None,
+                    sim_overrides: dict[str, str] | None = None, live: bool = False) -> Rig:
+        """`profile` (a name or file) overrides the rig file's; relative paths are the rig file's."""
+        return cls(config, load_profile(profile or config.profile, config.path.parent), sim_overrides, live)
+
+    @classmethod
     def from_file(cls, path: str | Path, profile: str | None = None,
                   sim_overrides: dict[str, str] | None = None, live: bool = False) -> Rig:
-        config = load_rig_file(path)
-        return cls(config, load_profile(profile or config.profile, config.path.parent), sim_overrides, live)
+        return cls.from_config(load_rig_file(path), profile, sim_overrides, live)
 
     # --- opening and closing -------------------------------------------------------------
     def open(self) -> Rig:
@@ -84,18 +89,10 @@ class Rig:
         return self
 
     def _start_lab(self) -> Any:
-        start = load_object(VIRTUAL_LAB)
-        knobs = {**self.config.sim_dut, **self.sim_overrides}
+        knobs = sim_knobs(self.config, self.sim_overrides)
         sim = self.config.sim or {}
-        try:
-            return start(seed=sim["seed"], knobs=knobs, realtime=sim["realtime"], source_file=str(self.config.path))
-        except ValueError as exc:
-            knob = getattr(exc, "knob", None)
-            if knob is None:
-                raise
-            hint = "given with --sim-set" if knob in self.sim_overrides else ""
-            raise ConfigError(self.config.path, f"sim.dut.{knob}", getattr(exc, "expected", "a valid value"),
-                              getattr(exc, "found", None), hint=hint) from exc
+        return load_object(VIRTUAL_LAB)(seed=knobs["seed"], knobs=knobs, realtime=sim["realtime"],
+                                        source_file=str(self.config.path))
 
     def _resolve(self, address: str, endpoints: dict[str, str], key: str) -> str:
         if not address.startswith("sim:"):
@@ -204,7 +201,7 @@ class Rig:
             "rig_file": str(self.config.path),
             "rig_name": self.config.name,
             "virtual_lab": self.config.virtual,
-            "seed": self.config.sim["seed"] if self.config.sim else None,
+            "seed": self.lab.knob_values()["seed"] if self.lab is not None else None,
             "sim_knobs": self.lab.knob_values() if self.lab is not None else None,
             "drivers": {role: inst.driver for role, inst in self.config.instruments.items()},
             "identities": dict(self.identities),
@@ -216,6 +213,22 @@ class Rig:
             "dut_serial": self.config.dut.serial,
             "git_commit": git_commit(),
         }
+
+
+def sim_knobs(config: RigConfig, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """The simulated wallbox's knobs for a virtual-lab rig: `[sim] seed`, then `[sim.dut]`, then
+    `--sim-set`, validated; a bad one is a `ConfigError` naming the rig file and the key."""
+    overrides = dict(overrides or {})
+    raw: dict[str, object] = {"seed": (config.sim or {}).get("seed", 1), **config.sim_dut, **overrides}
+    try:
+        return dict(load_object(VIRTUAL_LAB_KNOBS)(raw))
+    except ValueError as exc:
+        knob = getattr(exc, "knob", None)
+        if knob is None:
+            raise
+        raise ConfigError(config.path, f"sim.dut.{knob}", getattr(exc, "expected", "a valid value"),
+                          getattr(exc, "found", None),
+                          hint="given with --sim-set" if knob in overrides else "") from exc
 
 
 def git_commit() -> str:
