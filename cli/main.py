@@ -26,8 +26,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     config = load_rig_file(args.rig)
-    if config.virtual:
-        sim_knobs(config, parse_assignments(args.sim_set))  # fail fast, before pytest starts
+    if config.virtual:  # fail fast, before pytest starts
+        sim_knobs(config, parse_assignments(args.sim_set), Rig.from_config(config, args.profile).profile.id)
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     suite = Path(__file__).resolve().parent.parent / "conformance"
@@ -39,6 +39,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += ["--sim-set", item]
     if args.live:
         pytest_args.append("--live")
+    if args.no_plots:
+        pytest_args.append("--wbr-no-plots")
     pytest_args += args.pytest_args
     print(f"wallbox-rig: running the conformance suite on {args.rig} (results in {out})", flush=True)
     code = pytest.main(pytest_args)
@@ -65,7 +67,7 @@ def cmd_rig_check(args: argparse.Namespace) -> int:
         due = f", calibration due {inst.calibration_due}" if inst.calibration_due else ""
         print(f"  {role:9s} {inst.driver:16s} {', '.join(inst.addresses)}{due}")
     if config.virtual:
-        sim_knobs(config)
+        sim_knobs(config, profile_id=profile.id)
     return EXIT_OK
 
 
@@ -86,7 +88,7 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     config = load_rig_file(args.rig)
     if not config.virtual:
         raise RigError(f"{config.path} has no [sim] table: it describes a lab bench, not the virtual lab")
-    knobs = sim_knobs(config, parse_assignments(args.sim_set))
+    knobs = sim_knobs(config, parse_assignments(args.sim_set), Rig.from_config(config, args.profile).profile.id)
     lab = start_virtual_lab(seed=knobs["seed"], knobs=knobs, realtime=args.realtime, source_file=str(config.path))
     print(f"virtual lab ({'real time' if args.realtime else 'stepped: send ADV <seconds> to the clock'}), "
           "on 127.0.0.1 only:")
@@ -113,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
     run.add_argument("--out", help="output folder (default: reports/out/<timestamp>)")
     run.add_argument("--live", action="store_true", help="allow a lab rig to energise the DUT")
+    run.add_argument("--no-plots", action="store_true", help="keep raw traces but render no waveform plots")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
 
@@ -128,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     params.set_defaults(func=cmd_sim_params)
     serve = sim.add_parser("serve", help="run the virtual lab on its own and print its endpoints")
     serve.add_argument("--rig", default=str(DEFAULT_RIG))
+    serve.add_argument("--profile", help="DUT profile the simulated wallbox impersonates (default: the rig file's)")
     serve.add_argument("--realtime", action="store_true", help="advance virtual time with the wall clock")
     serve.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
     serve.set_defaults(func=cmd_sim_serve)

@@ -5,27 +5,65 @@ They only drive the vehicle emulator and the clock; judging stays in the tests.
 
 from __future__ import annotations
 
-from conformance.limits import limit
+from conformance.limits import limit, pp_codings
 from fixtures.evidence import ConformanceFailure
 from fixtures.timing import first_edge
 from instruments.cp_emulator import CpEmulator
 from rig.clock import Clock
+from rig.profile import Profile
 from rig.rig import Rig
 
 CHARGE_ARRANGE_TIMEOUT_S = 10.0
 """How long an arrange step waits for the contactor before it declares the precondition unmet."""
+MIN_OFFER_A = 6.0
+"""IEC 61851-1 Annex A: the smallest current a PWM offer can carry (10 % duty)."""
 CHARGE_DWELL_S = 1.0
 """Time spent charging before the act step, so the event starts from a settled C2."""
 
 
-def offered_current_a(rig: Rig) -> float:
-    """What the DUT should offer: the installer's setting, capped by a tethered cable's rating."""
+def socket_outlet(profile: Profile) -> bool:
+    """A socket-outlet EVSE reads the cable's PP coding; a tethered one carries its own."""
+    return profile.value("connector.kind") == "socket"
+
+
+def socket_test_cable() -> tuple[float, float]:
+    """(PP ohm, rated A) of the cable the rig plugs into a socket outlet before each test."""
+    ohm = limit("rig", "socket_test_cable").low
+    assert ohm is not None
+    coding = next(c for c in pp_codings() if c.low <= ohm <= c.high)
+    return ohm, coding.rating_a
+
+
+def cable_rating_a(profile: Profile) -> float:
+    if socket_outlet(profile):
+        return socket_test_cable()[1]
+    return float(profile.value("connector.cable_rating_a"))
+
+
+def configured_current_a(rig: Rig) -> float:
+    """The installer's setting as the rig file declares it (else the profile's default)."""
     configured = rig.config.dut.configured_current_a
     if configured is None:
         configured = float(rig.profile.value("electrical.default_current_a"))
-    if rig.profile.value("connector.kind") == "tethered":
-        configured = min(configured, float(rig.profile.value("connector.cable_rating_a")))
     return configured
+
+
+def offered_current_a(rig: Rig, setting_a: float | None = None) -> float:
+    """What the DUT should offer for a setting: capped by the cable's rating; below 6 A nothing."""
+    setting = configured_current_a(rig) if setting_a is None else setting_a
+    offer = min(setting, cable_rating_a(rig.profile))
+    return offer if offer >= MIN_OFFER_A else 0.0
+
+
+def settable_currents(profile: Profile) -> list[float]:
+    """The settings the catalogue checks: every one of a discrete set; a range at its ends and inside."""
+    kind = profile.value("electrical.settable_currents_kind")
+    values = [float(v) for v in profile.value("electrical.settable_currents_a")]
+    if kind == "discrete":
+        return values
+    low, high = values
+    inside = {low + 1.0, round((low + high) / 2.0), high - 1.0}
+    return sorted({low, high} | {v for v in inside if low < v < high})
 
 
 def observe_b2(clock: Clock) -> None:

@@ -31,6 +31,15 @@ class Instrument(ABC):
         if answer not in ("1", "+1"):
             raise InstrumentOperationError(self.role, f"*OPC?: expected 1, got {answer!r}")
 
+    def _action(self, command: str) -> float:
+        """Send a command of our own line protocols (`OK <t>` / `ERR <code> <text>`); returns `<t>`."""
+        answer = self.transport.query(command)
+        if answer.startswith("ERR"):
+            raise InstrumentOperationError(self.role, f"{command!r} refused: {answer}")
+        if not answer.startswith("OK "):
+            raise InstrumentOperationError(self.role, f"{command!r}: unexpected answer {answer!r}")
+        return self._floats(answer[3:], 1, command)[0]
+
     @abstractmethod
     def safe(self) -> None:
         """Put this instrument into the state in which it can do no harm to the DUT."""

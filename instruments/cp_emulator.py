@@ -53,8 +53,12 @@ class CpEmulator(Instrument):
         """Present a cable coding on PP (None = open), for socket-outlet EVSEs."""
 
     @abstractmethod
+    def set_pe(self, connected: bool) -> float:
+        """False breaks the vehicle's PE return (loss of PE): its CP resistors float."""
+
+    @abstractmethod
     def measure_pp(self) -> Reading:
-        """PP–PE resistance of a tethered plug, in ohm."""
+        """PP–PE resistance on the vehicle connector (a tethered plug's resistor), in ohm; inf when open."""
 
     @abstractmethod
     def measure_cp(self) -> CpMeasurement: ...
@@ -78,14 +82,6 @@ class CpEmulator(Instrument):
 class WbrCpEmulator(CpEmulator):
     """Driver of the wallbox-rig CP/PP emulator board (line protocol v1)."""
 
-    def _action(self, command: str) -> float:
-        answer = self.transport.query(command)
-        if answer.startswith("ERR"):
-            raise InstrumentOperationError(self.role, f"{command!r} refused: {answer}")
-        if not answer.startswith("OK "):
-            raise InstrumentOperationError(self.role, f"{command!r}: unexpected answer {answer!r}")
-        return self._floats(answer[3:], 1, command)[0]
-
     def set_state(self, state: str) -> float:
         if state not in VEHICLE_STATES:
             raise InvalidValue(f"vehicle state must be one of {', '.join(VEHICLE_STATES)}, not {state!r}")
@@ -106,8 +102,14 @@ class WbrCpEmulator(CpEmulator):
             raise InvalidValue(f"PP resistance must be in [0, {MAX_VEHICLE_OHM:.0f}] ohm, not {ohm}")
         return self._action(f"PP {ohm:.1f}")
 
+    def set_pe(self, connected: bool) -> float:
+        return self._action(f"PE {1 if connected else 0}")
+
     def measure_pp(self) -> Reading:
-        ohm, t = self._floats(self.transport.query("PP?"), 2, "PP?")
+        answer = self.transport.query("PP?")
+        if answer.upper().startswith("OPEN,"):
+            answer = "inf" + answer[4:]
+        ohm, t = self._floats(answer, 2, "PP?")
         return Reading(ohm, "ohm", t)
 
     def measure_cp(self) -> CpMeasurement:

@@ -29,8 +29,11 @@ def label_test(module: str, wb_id: str, clause: str, story: str, profile: str) -
         allure.dynamic.parameter("profile", profile)
 
 
-def attach_evidence(evidence: Any, folder: Path | None) -> None:
-    """Attach to Allure and, when a run folder is given, keep the same files there."""
+def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> None:
+    """Attach to Allure and, when a run folder is given, keep the same files there.
+
+    `plots=False` keeps the raw traces but skips rendering (a quarter second each), for runs
+    that only want verdicts, such as the suite's self-test."""
     from reports.plots import timing_plot
 
     rows = evidence.as_dicts()
@@ -43,9 +46,11 @@ def attach_evidence(evidence: Any, folder: Path | None) -> None:
     for trace in evidence.traces:
         edges = "t_s,channel,value\n" + "".join(f"{e.t_s:.6f},{e.channel},{e.value}\n" for e in trace.edges)
         allure.attach(edges, name=f"{trace.name} edges", attachment_type=allure.attachment_type.CSV)
-        png = timing_plot(trace, f"{evidence.test_id.split('::')[-1]}: {trace.name}")
-        allure.attach(png, name=f"{trace.name} waveform", attachment_type=allure.attachment_type.PNG)
+        png = timing_plot(trace, f"{evidence.test_id.split('::')[-1]}: {trace.name}") if plots else None
+        if png is not None:
+            allure.attach(png, name=f"{trace.name} waveform", attachment_type=allure.attachment_type.PNG)
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{trace.name}-edges.csv").write_text(edges)
-            (folder / f"{trace.name}.png").write_bytes(png)
+            if png is not None:
+                (folder / f"{trace.name}.png").write_bytes(png)

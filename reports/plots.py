@@ -38,8 +38,11 @@ def timing_plot(trace: Any, title: str) -> bytes:
         times += list(trace.window)
     span = max(max(times) - min(times), 0.05)
     t0, t1 = min(times) - 0.3 * span, max(times) + 0.3 * span
-    fig, (ax_cp, ax_dig) = plt.subplots(2, 1, sharex=True, figsize=(8, 4.2),
-                                        gridspec_kw={"height_ratios": [2, 1]})
+    duty_shown = any(e.channel == "DUTY" for e in trace.edges)
+    rows = 3 if duty_shown else 2
+    fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(8, 4.2 + 1.6 * (rows - 2)),
+                             gridspec_kw={"height_ratios": [2, 1, 1][:rows]})
+    ax_cp, ax_dig = axes[0], axes[1]
     ts, vs = _steps(trace.edges, "CPH", t0, t1, _level_before(trace.edges, "CPH", t0, 12.0))
     ax_cp.step([t - t0 for t in ts], vs, where="post", color="tab:blue", label="CP high level")
     ax_cp.set_ylabel("CP (V)")
@@ -49,14 +52,19 @@ def timing_plot(trace: Any, title: str) -> bytes:
         ax_dig.step([t - t0 for t in ts], [v + offset for v in vs], where="post", color=color,
                     label="PWM on" if channel == "PWM" else "output voltage (contactor closed)")
     ax_dig.set_yticks([0, 1, 1.5, 2.5], ["off", "PWM", "open", "closed"])
-    ax_dig.set_xlabel(f"time since {t0:.3f} s (instrument timebase)")
+    if duty_shown:
+        ts, vs = _steps(trace.edges, "DUTY", t0, t1, _level_before(trace.edges, "DUTY", t0, 0.0))
+        axes[2].step([t - t0 for t in ts], vs, where="post", color="tab:purple", label="PWM duty (offer)")
+        axes[2].set_ylabel("duty (%)")
+        axes[2].legend(loc="lower right", fontsize=7)
+    axes[-1].set_xlabel(f"time since {t0:.3f} s (instrument timebase)")
     for k, (name, t) in enumerate(sorted(trace.markers.items(), key=lambda kv: kv[1])):
-        for ax in (ax_cp, ax_dig):
+        for ax in axes:
             ax.axvline(t - t0, color="grey", linestyle="--", linewidth=0.8)
         ax_cp.annotate(f"{name} ({t:.3f} s)", (t - t0, 11.5 - 2.5 * k), fontsize=7, ha="left",
                        xytext=(3, 0), textcoords="offset points")
     if trace.window:
-        for ax in (ax_cp, ax_dig):
+        for ax in axes:
             ax.axvspan(trace.window[0] - t0, trace.window[1] - t0, color="tab:green", alpha=0.12)
     ax_cp.legend(loc="lower right", fontsize=7)
     ax_dig.legend(loc="lower right", fontsize=7)

@@ -142,10 +142,16 @@ def load_rig_file(path: str | Path) -> RigConfig:
     sim: dict[str, Any] | None = None
     sim_dut: dict[str, Any] = {}
     if sim_table is not None:
-        sim_table.reject_unknown({"seed", "dut", "realtime"})
-        sim = {"seed": sim_table.get("seed", int, 1), "realtime": sim_table.get("realtime", bool, False)}
+        sim_table.reject_unknown({"seed", "dut", "realtime", "dut_for_profile"})
+        sim = {"seed": sim_table.get("seed", int, 1), "realtime": sim_table.get("realtime", bool, False),
+               "dut_for_profile": {}}
         dut_knobs = sim_table.table("dut")
         sim_dut = dict(dut_knobs.data) if dut_knobs else {}
+        per_profile = sim_table.table("dut_for_profile")
+        for profile_id in per_profile.data if per_profile else ():
+            knobs = per_profile.table(profile_id)  # type: ignore[union-attr]
+            assert knobs is not None
+            sim["dut_for_profile"][profile_id] = dict(knobs.data)
 
     clock = root.table("clock", required=True)
     assert clock is not None

@@ -20,6 +20,7 @@ ROLES: dict[str, str] = {
     "fault_box": "fault-injection box (residual current, weld, PE, temperature, PS_1/PS_2)",
     "led": "LED sensor (camera or colour sensor)",
     "meter": "Modbus meter emulator",
+    "installer": "the DUT's installer interface (current setting, pause), bridged to what the DUT speaks",
 }
 
 BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
@@ -27,6 +28,7 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "analyser": {"yokogawa-wt": "instruments.power_analyser:YokogawaWT"},
     "source": {"keysight-ac6800": "instruments.ac_source:KeysightAC6800"},
     "load": {"chroma-63800": "instruments.ac_load:Chroma63800"},
+    "installer": {"wbr-installer": "instruments.installer:WbrInstaller"},
 }
 
 VIRTUAL_LAB = "sim.lab:start_virtual_lab"

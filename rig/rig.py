@@ -17,6 +17,7 @@ from instruments.ac_load import AcLoad
 from instruments.ac_source import AcSource
 from instruments.base import Instrument
 from instruments.cp_emulator import CpEmulator
+from instruments.installer import Installer
 from instruments.power_analyser import PowerAnalyser
 from instruments.transport.factory import open_line_transport
 from rig.clock import Clock, RealClock, VirtualClock
@@ -89,7 +90,7 @@ class Rig:
         return self
 
     def _start_lab(self) -> Any:
-        knobs = sim_knobs(self.config, self.sim_overrides)
+        knobs = sim_knobs(self.config, self.sim_overrides, self.profile.id)
         sim = self.config.sim or {}
         return load_object(VIRTUAL_LAB)(seed=knobs["seed"], knobs=knobs, realtime=sim["realtime"],
                                         source_file=str(self.config.path))
@@ -153,6 +154,10 @@ class Rig:
     def load(self) -> AcLoad:
         return self._role("load", AcLoad)
 
+    @property
+    def installer(self) -> Installer:
+        return self._role("installer", Installer)
+
     # --- power and safety ----------------------------------------------------------------
     def energise(self) -> None:
         """Switch the DUT's supply on; a lab rig refuses unless it was opened with `live=True`."""
@@ -181,6 +186,8 @@ class Rig:
             step("CP emulator to state A", self.cp.safe)
         if "load" in self.instruments:
             step("load off", self.load.safe)
+        if "installer" in self.instruments:
+            step("installer setting restored", self.installer.safe)
         if "source" in self.instruments:
             safety = self.config.safety
             if safety.source_idle_on and self.energised:
@@ -215,19 +222,23 @@ class Rig:
         }
 
 
-def sim_knobs(config: RigConfig, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+def sim_knobs(config: RigConfig, overrides: dict[str, str] | None = None,
+              profile_id: str | None = None) -> dict[str, Any]:
     """The simulated wallbox's knobs for a virtual-lab rig: `[sim] seed`, then `[sim.dut]`, then
-    `--sim-set`, validated; a bad one is a `ConfigError` naming the rig file and the key."""
+    `[sim.dut_for_profile.PROFILE]` (the virtual lab builds the product the profile names, e.g. a
+    socket outlet), then `--sim-set`, validated; a bad one is a `ConfigError` naming file and key."""
     overrides = dict(overrides or {})
-    raw: dict[str, object] = {"seed": (config.sim or {}).get("seed", 1), **config.sim_dut, **overrides}
+    sim = config.sim or {}
+    per_profile = dict(sim.get("dut_for_profile", {}).get(profile_id, {}))
+    raw: dict[str, object] = {"seed": sim.get("seed", 1), **config.sim_dut, **per_profile, **overrides}
     try:
         return dict(load_object(VIRTUAL_LAB_KNOBS)(raw))
     except ValueError as exc:
         knob = getattr(exc, "knob", None)
         if knob is None:
             raise
-        raise ConfigError(config.path, f"sim.dut.{knob}", getattr(exc, "expected", "a valid value"),
-                          getattr(exc, "found", None),
+        key = f"sim.dut_for_profile.{profile_id}.{knob}" if knob in per_profile else f"sim.dut.{knob}"
+        raise ConfigError(config.path, key, getattr(exc, "expected", "a valid value"), getattr(exc, "found", None),
                           hint="given with --sim-set" if knob in overrides else "") from exc
 
 

@@ -34,11 +34,14 @@ class CpBoard(FrontEnd):
         if abs(high - self._last_cph) > CPH_EDGE_V:
             self._last_cph = high
             self._edge("CPH", f"{high:.2f}")
-        for channel, value in (("PWM", "1" if self.plant.generator.mode == "pwm" else "0"),
+        gen = self.plant.generator
+        for channel, value in (("PWM", "1" if gen.mode == "pwm" else "0"),
+                               ("DUTY", f"{gen.duty_pct:.2f}" if gen.mode == "pwm" else ""),
                                ("OVP", "1" if self.plant.output_present() else "0")):
             if self._last.get(channel) != value:
                 self._last[channel] = value
-                self._edge(channel, value)
+                if value:
+                    self._edge(channel, value)
 
     # --- commands ----------------------------------------------------------------------------
     def _ok(self) -> str:
@@ -92,8 +95,15 @@ class CpBoard(FrontEnd):
                     return "ERR 3 bad number"
                 vehicle.pp_ohm = pp
             return self._apply(f"PP{arg.strip().upper()}")
+        if cmd == "PE":
+            if arg.strip() not in ("0", "1"):
+                return "ERR 3 bad number"
+            vehicle.pe_ok = arg.strip() == "1"
+            return self._apply(f"PE{arg.strip()}")
         if cmd == "PP?":
-            return f"{self.plant.plug_pp_ohm * (1 + noise(0, 0.001)):.1f},{self.world.now:.6f}"
+            pp = self.plant.pp_ohm()
+            reading = "OPEN" if pp is None else f"{pp * (1 + noise(0, 0.001)):.1f}"
+            return f"{reading},{self.world.now:.6f}"
         if cmd == "MEAS:CP?":
             high, low = self.plant.cp()
             gen = self.plant.generator
@@ -113,5 +123,6 @@ class CpBoard(FrontEnd):
             return f"{len(self.edges)};{body}" if body else "0"
         if cmd == "SAFE":
             vehicle.state, vehicle.shorted, vehicle.r_ohm, vehicle.diode_ok = "A", False, None, True
+            vehicle.pe_ok, vehicle.pp_ohm = True, None
             return self._apply("A")
         return "ERR 1 unknown command"

@@ -35,6 +35,7 @@ class Vehicle:
     r_ohm: float | None = None  # None: open circuit (unplugged)
     diode_ok: bool = True
     shorted: bool = False       # state E: CP tied to PE
+    pe_ok: bool = True          # False: the vehicle's PE return is broken, so its resistors float
     pp_ohm: float | None = None
 
 
@@ -52,7 +53,7 @@ def _divide(v_gen: float, vehicle: Vehicle, positive: bool) -> float:
     if vehicle.shorted:
         return 0.0
     r = vehicle.r_ohm
-    if r is None:
+    if r is None or not vehicle.pe_ok:
         return v_gen
     conducts = positive or not vehicle.diode_ok
     if not conducts:

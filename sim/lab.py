@@ -9,6 +9,7 @@ from typing import Any
 
 from sim.bench import SimAnalyser, SimLoad, SimSource
 from sim.cp_board import CpBoard
+from sim.installer import InstallerPort
 from sim.params import resolve_knobs
 from sim.plant import Plant
 from sim.server import LOOPBACK, FrontEnd, LineServer
@@ -52,11 +53,13 @@ class VirtualLab:
         overrides.setdefault("seed", seed)
         self.knobs = resolve_knobs(overrides)
         self.world = World(self.knobs["seed"])
-        self.plant = Plant(self.world, self.knobs["phases"], self.knobs["cable_pp_ohm"])
+        tethered = self.knobs["connector"] == "tethered"
+        self.plant = Plant(self.world, self.knobs["phases"], self.knobs["pp_resistance_ohm"] if tethered else None)
         self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs)
         self.frontends: dict[str, FrontEnd] = {
             "clock": ClockControl(self.world, realtime),
             "cp": CpBoard(self.world, self.plant),
+            "installer": InstallerPort(self.world, self.wallbox),
             "analyser": SimAnalyser(self.world, self.plant),
             "source": SimSource(self.world, self.plant),
             **{f"load{k + 1}": SimLoad(self.world, self.plant, k) for k in range(3)},
@@ -73,7 +76,7 @@ class VirtualLab:
     def endpoints(self) -> dict[str, str]:
         """Addresses as a lab user would type them: pyserial URL for the board, VISA for SCPI."""
         ports = {name: server.port for name, server in self.servers.items()}
-        out = {"clock": f"socket://{LOOPBACK}:{ports['clock']}", "cp": f"socket://{LOOPBACK}:{ports['cp']}"}
+        out = {name: f"socket://{LOOPBACK}:{ports[name]}" for name in ("clock", "cp", "installer")}
         for name in ("analyser", "source", "load1", "load2", "load3"):
             out[name] = f"TCPIP0::{LOOPBACK}::{ports[name]}::SOCKET"
         return out

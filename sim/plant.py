@@ -27,10 +27,10 @@ class Load:
 
 
 class Plant:
-    def __init__(self, world: World, phases: int, plug_pp_ohm: float) -> None:
+    def __init__(self, world: World, phases: int, plug_pp_ohm: float | None) -> None:
         self.world = world
         self.phases = phases
-        self.plug_pp_ohm = plug_pp_ohm  # the tethered plug's own PP-PE resistor
+        self.plug_pp_ohm = plug_pp_ohm  # the tethered plug's own PP-PE resistor; None: socket outlet
         self.mains = Mains()
         self.vehicle = Vehicle()
         self.generator = Generator()
@@ -48,6 +48,10 @@ class Plant:
     # --- derived quantities ----------------------------------------------------------------
     def cp(self) -> tuple[float, float]:
         return cp_levels(self.generator, self.vehicle)
+
+    def pp_ohm(self) -> float | None:
+        """PP-PE resistance seen on the vehicle side: the tethered plug's, or the cable the board presents."""
+        return self.plug_pp_ohm if self.plug_pp_ohm is not None else self.vehicle.pp_ohm
 
     def output_voltage_v(self, phase: int) -> float:
         """Vehicle-side L-N voltage of `phase` (0-based)."""

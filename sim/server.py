@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import socketserver
 import threading
 from abc import ABC, abstractmethod
@@ -39,6 +40,10 @@ class LineServer:
         world = frontend.world
 
         class Handler(socketserver.StreamRequestHandler):
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def handle(self) -> None:
                 for raw in self.rfile:
                     line = raw.decode("ascii", "replace").strip()

@@ -7,42 +7,59 @@ conformance suite's limits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sim.cp_circuit import Generator, Vehicle, cp_levels
 from sim.plant import Plant
 from sim.world import Event, World
 
-# The firmware's own reading of the CP level (high half of the waveform), in volts; the A/B
-# boundary comes from the `classifies_b_up_to_ohm` knob.
-_LOWER_BANDS = ((7.5, "B"), (4.5, "C"), (1.5, "D"), (-1.5, "E"))
+_E_FLOOR_V, _F_CEILING_V = 1.5, -1.5   # between them the firmware reads state E (CP at PE)
+_DESIGN_GENERATOR_V = 12.0             # the thresholds are designed for the nominal generator level
 _DIODE_OK_BELOW_V = -10.5
 _MIN_OFFER_A = 6.0
 _OVERCURRENT_OFFSET_A, _OVERCURRENT_FACTOR = 0.5, 1.1
+_PP_CODES = ((100.0, 63.0), (220.0, 32.0), (680.0, 20.0), (1500.0, 13.0))
 
 
-def classify(high_v: float, a_floor_v: float = 10.5) -> str:
-    if high_v >= a_floor_v:
-        return "A"
-    for floor, letter in _LOWER_BANDS:
-        if high_v >= floor:
-            return letter
-    return "F"
-
-
-def duty_for_current(amps: float) -> float:
+def duty_for_current(amps: float, six_amp_duty_pct: float = 10.0) -> float:
     """Firmware's current → duty mapping (IEC 61851-1 Annex A, as the product implements it)."""
+    if amps <= _MIN_OFFER_A:
+        return six_amp_duty_pct
     if amps <= 51.0:
         return amps / 0.6
     return amps / 2.5 + 64.0
 
 
-def cable_rating_a(pp_ohm: float) -> float:
-    """The firmware's reading of a Type 2 PP coding resistor."""
-    for ohm, amps in ((100.0, 63.0), (220.0, 32.0), (680.0, 20.0), (1500.0, 13.0)):
+def cable_rating_a(pp_ohm: float | None) -> float:
+    """The firmware's reading of a Type 2 PP coding resistor; 0 for open, short or no known coding."""
+    if pp_ohm is None:
+        return 0.0
+    for ohm, amps in _PP_CODES:
         if abs(pp_ohm - ohm) <= 0.4 * ohm:
             return amps
     return 0.0
+
+
+class CpClassifier:
+    """The firmware's CP level thresholds, designed (at the nominal 12 V generator) from the largest
+    resistance it must read as B and the range it must read as C; a generator off its nominal
+    level therefore shifts what the firmware sees, as on real hardware."""
+
+    def __init__(self, b_up_to_ohm: float, c_up_to_ohm: float, c_down_to_ohm: float) -> None:
+        def level(ohm: float) -> float:
+            return cp_levels(Generator(mode="dc", amplitude_v=_DESIGN_GENERATOR_V), Vehicle(r_ohm=ohm))[0]
+
+        self.a_floor_v = level(b_up_to_ohm)
+        self.b_floor_v = level(c_up_to_ohm)
+        self.c_floor_v = level(c_down_to_ohm)
+
+    def __call__(self, high_v: float) -> str:
+        for floor, letter in ((self.a_floor_v, "A"), (self.b_floor_v, "B"), (self.c_floor_v, "C"),
+                              (_E_FLOOR_V, "D"), (_F_CEILING_V, "E")):
+            if high_v >= floor:
+                return letter
+        return "F"
 
 
 class SimulatedWallbox:
@@ -52,48 +69,100 @@ class SimulatedWallbox:
         self.world, self.plant, self.knobs = world, plant, knobs
         self.state = "off"
         self.cp_letter = "E"
-        self._pending: Event | None = None
-        self._overcurrent: Event | None = None
+        self.setting_a = float(knobs["rated_current_a"])  # the installer's setting; survives power cycles
+        self.paused = False
+        self._timers: dict[str, Event] = {}
         self._powered = False
+        self._saw_b = False          # the vehicle passed through B since it was plugged in
+        self._woken = False          # the wake-up step happened for this plug-in
+        self._last_duty_s = -1e9
         plant.generator.amplitude_v = knobs["cp_generator_v"]
         plant.generator.frequency_hz = knobs["pwm_frequency_hz"]
-        probe = Generator(mode="dc", amplitude_v=knobs["cp_generator_v"])
-        self.a_floor_v = cp_levels(probe, Vehicle(r_ohm=knobs["classifies_b_up_to_ohm"]))[0]
+        self.classify = CpClassifier(knobs["classifies_b_up_to_ohm"],
+                                     knobs["classifies_c_up_to_ohm"], knobs["classifies_c_down_to_ohm"])
         plant.listen(self._on_plant_change)
 
-    # --- helpers -----------------------------------------------------------------------------
+    # --- timers ------------------------------------------------------------------------------
+    def _start(self, name: str, delay_s: float, action: Callable[[], None]) -> None:
+        self._stop(name)
+
+        def fire() -> None:
+            self._timers.pop(name, None)
+            action()
+
+        self._timers[name] = self.world.schedule(delay_s, fire)
+
+    def _stop(self, *names: str) -> None:
+        for name in names:
+            event = self._timers.pop(name, None)
+            if event is not None:
+                event.cancel()
+
+    def _running(self, name: str) -> bool:
+        return name in self._timers
+
+    # --- installer interface -----------------------------------------------------------------
+    def set_setting(self, amps: float) -> None:
+        self.world.record("installer_setting", amps=amps)
+        self.setting_a = amps
+        self._apply_offer()
+
+    def set_paused(self, paused: bool) -> None:
+        self.world.record("installer_pause", paused=paused)
+        self.paused = paused
+        self._apply_offer()
+
+    # --- what is offered ---------------------------------------------------------------------
+    def _cable_limit_a(self) -> float:
+        """The cable's rating as the firmware reads it; +inf where the firmware does not cap by it."""
+        rating = cable_rating_a(self.plant.pp_ohm())
+        if self.knobs["connector"] == "tethered":
+            return rating
+        if rating == 0.0:
+            return 0.0 if self.knobs["pp_invalid_blocks"] else float("inf")
+        return rating if self.knobs["pp_caps_offer"] else float("inf")
+
+    def offered_current_a(self) -> float:
+        if self.paused:
+            return 0.0
+        setting = self.setting_a
+        if setting == 0 and self.knobs["zero_setting_offers_min"]:
+            setting = _MIN_OFFER_A
+        offer = min(setting, self._cable_limit_a())
+        return offer if offer >= _MIN_OFFER_A else 0.0
+
+    def _duty(self) -> float:
+        return duty_for_current(self.offered_current_a(), self.knobs["min_current_duty_pct"]) \
+            + self.knobs["pwm_duty_offset_pct"]
+
+    # --- outputs -----------------------------------------------------------------------------
     def _set_state(self, state: str) -> None:
         if state != self.state:
             self.world.record("evse_state", old=self.state, new=state)
             self.state = state
 
-    def _later(self, delay_ms: float, action: Any) -> None:
-        self._cancel()
-        self._pending = self.world.schedule(delay_ms / 1000.0, action)
-
-    def _cancel(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-
-    def offered_current_a(self) -> float:
-        offer = self.knobs["rated_current_a"]
-        offer = min(offer, cable_rating_a(self.knobs["cable_pp_ohm"]))
-        return offer if offer >= _MIN_OFFER_A else 0.0
-
-    def _generator(self, mode: str) -> None:
+    def _generator(self, mode: str, duty_pct: float = 100.0) -> None:
         gen = self.plant.generator
-        duty = duty_for_current(self.offered_current_a()) + self.knobs["pwm_duty_offset_pct"]
-        if gen.mode != mode or (mode == "pwm" and gen.duty_pct != duty):
-            gen.mode = mode
-            gen.duty_pct = duty if mode == "pwm" else (100.0 if mode == "dc" else 0.0)
+        duty = duty_pct if mode == "pwm" else (100.0 if mode == "dc" else 0.0)
+        if gen.mode != mode or gen.duty_pct != duty:
+            if mode == "pwm":
+                self._last_duty_s = self.world.now
+            gen.mode, gen.duty_pct = mode, duty
             self.plant.changed()
+
+    def _pwm_on(self) -> None:
+        self._generator("pwm", self._duty())
 
     def _contactor(self, closed: bool) -> None:
         if self.plant.contactor_closed != closed:
             self.plant.contactor_closed = closed
             self.world.record("contactor", closed=closed)
             self.plant.changed()
+
+    @property
+    def _supplying(self) -> bool:
+        """Contactor closed, or about to close for a C2 already accepted."""
+        return self.plant.contactor_closed or self._running("close")
 
     # --- reactions ---------------------------------------------------------------------------
     def _on_plant_change(self) -> None:
@@ -106,17 +175,16 @@ class SimulatedWallbox:
         self._supervise_current()
         if self.state == "F":
             return  # the generator sits at -12 V: the vehicle cannot be read until the hold ends
-        letter = classify(self.plant.cp()[0], self.a_floor_v)
+        letter = self.classify(self.plant.cp()[0])
         if letter != self.cp_letter:
             self.cp_letter = letter
             self._cp_changed(letter)
 
     def _power_changed(self) -> None:
-        self._cancel()
-        self._stop_overcurrent_timer()
+        self._stop(*list(self._timers))
         if self._powered:
             self._set_state("boot")
-            self._pending = self.world.schedule(self.knobs["boot_time_s"], self._ready)
+            self._start("sequence", self.knobs["boot_time_s"], self._ready)
         else:
             self._set_state("off")
             self.cp_letter = "E"
@@ -125,99 +193,154 @@ class SimulatedWallbox:
 
     def _ready(self) -> None:
         """Boot finished or a fault hold ended: +12 V, then read the vehicle afresh."""
-        self._pending = None
         self._set_state("A1")
+        self._saw_b = False
         self._generator("dc")
-        self.cp_letter = classify(self.plant.cp()[0], self.a_floor_v)
+        self.cp_letter = self.classify(self.plant.cp()[0])
         self._cp_changed(self.cp_letter)
 
     def _cp_changed(self, letter: str) -> None:
-        charging = self.state == "C2"
+        if letter not in ("C", "D"):
+            self._stop("c1_cutoff")
+        if letter != "B":
+            self._stop("wake_up")
+            if self._running("wake_up_end"):  # the vehicle reacted: the wake-up step ends early
+                self._stop("wake_up_end")
+                if letter in ("C", "D") and self.offered_current_a() > 0:
+                    self._pwm_on()
         if self.state == "E" and letter != "E":
             self._generator("dc")
-            self._settle("A1")
+            self._set_state("A1")
         if letter == "A":
+            self._saw_b = self._woken = False
             self._generator("dc")
-            self._leave_charging("A1") if charging else self._settle("A1")
+            self._leave_supply("A1")
         elif letter == "B":
-            if charging:
-                self._leave_charging("B2")
-            elif self.state in ("A1", "B1", "C1", "D-refused", "B2"):
+            self._saw_b = True
+            if self._supplying:
+                self._leave_supply("B2" if self.plant.generator.mode == "pwm" else "B1")
+            else:
                 self._enter_b()
         elif letter in ("C", "D"):
             self._vehicle_asks_for_power(letter)
         elif letter == "E":
+            self._stop("sequence", "close")
             self._set_state("E")
-            self._later(self.knobs["state_e_open_delay_ms"], self._open)
+            self._start("open", self.knobs["state_e_open_delay_ms"] / 1000.0, lambda: self._contactor(False))
         else:
             self._fault("CP below -1.5 V")
 
-    def _settle(self, state: str) -> None:
-        self._cancel()
-        self._set_state(state)
+    def _leave_supply(self, next_state: str) -> None:
+        """The vehicle left C: stop any pending close, open after the firmware's delay."""
+        self._stop("sequence", "close")
+        self._set_state(next_state)
+        if self.plant.contactor_closed:
+            self._start("open", self.knobs["contactor_open_delay_ms"] / 1000.0, lambda: self._contactor(False))
 
     def _enter_b(self) -> None:
+        self._stop("sequence")
         if self.plant.generator.mode == "pwm":
-            self._settle("B2")
+            self._set_state("B2")
+            self._arm_wake_up()
             return
         self._set_state("B1")
         if self.offered_current_a() > 0:
-            self._later(self.knobs["b2_pwm_delay_ms"], self._pwm_on)
+            self._start("sequence", self.knobs["b2_pwm_delay_ms"] / 1000.0, self._b2)
 
-    def _pwm_on(self) -> None:
-        self._pending = None
-        self._generator("pwm")
+    def _b2(self) -> None:
+        self._pwm_on()
         self._set_state("B2")
+        self._arm_wake_up()
+
+    def _arm_wake_up(self) -> None:
+        if self.knobs["wake_up_enabled"] and not self._woken and not self._running("wake_up"):
+            self._start("wake_up", self.knobs["wake_up_after_s"], self._wake_up)
+
+    def _wake_up(self) -> None:
+        """A.5.3: one x1 step, so that a vehicle that fell asleep in B2 notices the offer again."""
+        self._woken = True
+        self.world.record("wake_up")
+        self._generator("dc")
+        self._set_state("B1")
+        self._start("wake_up_end", self.knobs["wake_up_step_s"], self._apply_offer)
 
     def _vehicle_asks_for_power(self, letter: str) -> None:
-        if self.plant.generator.mode != "pwm":
-            self._settle("C1")
+        self._stop("sequence")
+        if not self._saw_b and self.knobs["closes_on_a_to_c_jump"]:
+            self._set_state("C1")
+            self._start("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
+            return
+        if self.plant.generator.mode != "pwm" or not self._saw_b:
+            if not self.plant.contactor_closed:
+                self._set_state("C1")  # no offer (x1): the vehicle waits, nothing closes
             return
         if letter == "D" and not self.knobs["ventilation_supported"]:
-            self._settle("D-refused")
+            self._leave_supply("D-refused")
             return
         if self.knobs["diode_check"] and self.plant.cp()[1] > _DIODE_OK_BELOW_V:
             self._fault("vehicle diode missing or shorted")
             return
         self._set_state("C2")
-        self._later(self.knobs["contactor_close_delay_ms"], self._close)
+        self._stop("open")
+        if not self.plant.contactor_closed:
+            self._start("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
 
-    def _close(self) -> None:
-        self._pending = None
-        self._contactor(True)
+    # --- offer changes (installer setting, pause, wake-up end) -------------------------------
+    def _apply_offer(self) -> None:
+        """Bring the generator to the current offer; duty changes at most once per the update interval."""
+        if self.state not in ("B1", "B2", "C1", "C2") or self._running("wake_up_end"):
+            return  # not plugged in, or mid wake-up step: the offer takes effect later
+        offer = self.offered_current_a()
+        pwm = self.plant.generator.mode == "pwm"
+        if offer == 0.0:
+            self._stop("duty_update", "sequence")
+            if pwm:
+                self._generator("dc")
+                self._set_state("B1" if self.state == "B2" else "C1")
+                if self.state == "C1" and self._supplying:
+                    self._stop("close")
+                    self._start("c1_cutoff", self.knobs["c1_cutoff_s"], self._c1_cutoff)
+            return
+        if not pwm:
+            self._pwm_on()
+            self._stop("c1_cutoff")
+            if self.state == "B1":
+                self._set_state("B2")
+                self._arm_wake_up()
+            elif self._saw_b:
+                self._vehicle_asks_for_power(self.cp_letter)
+            return
+        if self._duty() == self.plant.generator.duty_pct:
+            self._stop("duty_update")
+            return
+        wait = self._last_duty_s + self.knobs["pwm_update_min_interval_s"] - self.world.now
+        if wait <= 0:
+            self._pwm_on()
+        elif not self._running("duty_update"):
+            self._start("duty_update", wait, self._apply_offer)
 
-    def _leave_charging(self, next_state: str) -> None:
-        self._set_state(next_state)
-        self._later(self.knobs["contactor_open_delay_ms"], self._open)
-
-    def _open(self) -> None:
-        self._pending = None
+    def _c1_cutoff(self) -> None:
+        self.world.record("c1_cutoff")
         self._contactor(False)
 
+    # --- faults and current supervision ------------------------------------------------------
     def _fault(self, reason: str) -> None:
         """State F: contactor open, -12 V on CP, held, then back to A1 to re-read the vehicle."""
         self.world.record("evse_fault", reason=reason)
-        self._cancel()
-        self._stop_overcurrent_timer()
+        self._stop(*list(self._timers))
         self._set_state("F")
         self._contactor(False)
         self._generator("neg")
-        self._pending = self.world.schedule(self.knobs["fault_hold_s"], self._ready)
+        self._start("sequence", self.knobs["fault_hold_s"], self._ready)
 
-    # --- current supervision -----------------------------------------------------------------
     def _supervise_current(self) -> None:
-        if not self.knobs["overcurrent_detection"] or not self.plant.contactor_closed:
-            self._stop_overcurrent_timer()
+        if not self.knobs["overcurrent_detection"] or self.state != "C2" or not self.plant.contactor_closed:
+            self._stop("overcurrent")
             return
         limit = (self.offered_current_a() + _OVERCURRENT_OFFSET_A) * _OVERCURRENT_FACTOR
         over = max(self.plant.phase_current_a(k) for k in range(3)) > limit
-        if over and self._overcurrent is None:
-            self._overcurrent = self.world.schedule(self.knobs["overcurrent_trip_s"],
-                                                    lambda: self._fault("vehicle draws more than offered"))
+        if over and not self._running("overcurrent"):
+            self._start("overcurrent", self.knobs["overcurrent_trip_s"],
+                        lambda: self._fault("vehicle draws more than offered"))
         elif not over:
-            self._stop_overcurrent_timer()
-
-    def _stop_overcurrent_timer(self) -> None:
-        if self._overcurrent is not None:
-            self._overcurrent.cancel()
-            self._overcurrent = None
+            self._stop("overcurrent")

@@ -7,7 +7,7 @@ import pytest
 from sim.cp_circuit import Generator, Vehicle, VEHICLE_STATE_OHM, cp_levels
 from sim.lab import VirtualLab
 from sim.params import KnobError, resolve_knobs
-from sim.wallbox import cable_rating_a, classify, duty_for_current
+from sim.wallbox import CpClassifier, cable_rating_a, duty_for_current
 
 
 @pytest.mark.parametrize("state, nominal", [("A", 12.0), ("B", 9.0), ("C", 6.0), ("D", 3.0)])
@@ -34,6 +34,7 @@ def test_firmware_duty_mapping_and_cable_coding() -> None:
     assert duty_for_current(6) == pytest.approx(10.0)
     assert duty_for_current(63) == pytest.approx(89.2)
     assert (cable_rating_a(220), cable_rating_a(1500), cable_rating_a(5000)) == (32.0, 13.0, 0.0)
+    classify = CpClassifier(b_up_to_ohm=6500, c_up_to_ohm=1500, c_down_to_ohm=500)
     assert [classify(v) for v in (12, 9, 6, 3, 0, -12)] == ["A", "B", "C", "D", "E", "F"]
 
 

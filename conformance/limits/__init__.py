@@ -78,9 +78,22 @@ def profile_limit(profile: Any, key: str, unit: str, clause: str, scale: float =
     return Limit(key, value if low else None, None if low else value, unit, clause, source)
 
 
+def decoded_current_a(duty_pct: float) -> float:
+    """The maximum current a vehicle reads from a duty: the table rows plus the 8-10 % = 6 A region;
+    0 where the duty allows no charging."""
+    region = limit("iec61851", "six_amp_region")
+    if region.low is not None and region.high is not None and region.low <= duty_pct < region.high:
+        return 6.0
+    for row in current_to_duty_rows():
+        if row.duty_min_pct <= duty_pct <= row.duty_max_pct:
+            return row.current_a(duty_pct)
+    return 0.0
+
+
 @dataclass(frozen=True)
 class PpCoding:
     rating_a: float
+    nominal: float
     low: float
     high: float
     source: str
@@ -91,5 +104,6 @@ def pp_codings() -> list[PpCoding]:
     out = []
     for k, raw in enumerate(_document("iec61851")["pp_coding"]):
         t = Table(raw, path, f"pp_coding[{k}]")
-        out.append(PpCoding(t.get("rating_a", float), t.get("low", float), t.get("high", float), t.get("source", str)))
+        out.append(PpCoding(t.get("rating_a", float), t.get("nominal", float), t.get("low", float),
+                            t.get("high", float), t.get("source", str)))
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pyvisa
 import pyvisa.errors
 
@@ -18,6 +20,21 @@ def _manager(backend: str) -> pyvisa.ResourceManager:
     return _managers[backend]
 
 
+def _disable_nagle(inst: object) -> None:
+    """NI-VISA opens raw sockets with VI_ATTR_TCPIP_NODELAY on; pyvisa-py leaves Nagle on and its
+    attribute setter for it raises UnknownAttribute (pyvisa-py; also nominal-io/instro#156). With
+    Nagle on, a query right after a write-only setting waits for the instrument's delayed ACK
+    (~40 ms on Linux), so the socket is reached directly; other backends are left as they are."""
+    sessions = getattr(getattr(inst, "visalib", None), "sessions", None)
+    sock = getattr(sessions.get(getattr(inst, "session", None)), "interface", None) if isinstance(sessions, dict) \
+        else None
+    if isinstance(sock, socket.socket):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # slower, not wrong
+
+
 class VisaTransport(LineTransport):
     """SCPI lines over a VISA resource; the backend is the rig file's `visa_library` (`@py` default)."""
 
@@ -30,6 +47,8 @@ class VisaTransport(LineTransport):
                 timeout=int(timeout_s * 1000))
         except (pyvisa.errors.Error, ValueError, OSError) as exc:
             raise InstrumentInitError(role, f"cannot open VISA resource {resource!r}: {exc}") from exc
+        if resource.upper().endswith("::SOCKET"):
+            _disable_nagle(self._inst)
 
     def _write(self, line: str) -> None:
         try:

@@ -1,0 +1,28 @@
+"""What every conformance test shares: the cable in a socket outlet, and the profile's settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.session import settable_currents, socket_outlet, socket_test_cable
+from fixtures.plugin import dut_profile
+from instruments.cp_emulator import CpEmulator
+from rig.rig import Rig
+
+
+@pytest.fixture
+def cp(idle_dut: Rig) -> CpEmulator:
+    """The vehicle emulator; on a socket-outlet EVSE the rig's test cable is plugged into the socket
+    first (PP coded, vehicle still unplugged), as a driver does before reaching the car."""
+    board = idle_dut.cp
+    if socket_outlet(idle_dut.profile):
+        board.set_pp(socket_test_cable()[0])
+    return board
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`setting_a`: every settable current of the run's DUT profile (ids like `16A`)."""
+    if "setting_a" in metafunc.fixturenames:
+        profile = dut_profile(metafunc.config)
+        values = settable_currents(profile) if profile is not None else [float("nan")]
+        metafunc.parametrize("setting_a", values, ids=[f"{v:g}A" for v in values])
