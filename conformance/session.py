@@ -5,7 +5,7 @@ They only drive the vehicle emulator and the clock; judging stays in the tests.
 
 from __future__ import annotations
 
-from conformance.limits import limit, pp_codings
+from conformance.limits import decoded_current_a, limit, pp_codings
 from fixtures.evidence import ConformanceFailure
 from fixtures.timing import first_edge
 from instruments.cp_emulator import CpEmulator
@@ -53,6 +53,11 @@ def offered_current_a(rig: Rig, setting_a: float | None = None) -> float:
     setting = configured_current_a(rig) if setting_a is None else setting_a
     offer = min(setting, cable_rating_a(rig.profile))
     return offer if offer >= MIN_OFFER_A else 0.0
+
+
+def measured_offer_a(cp: CpEmulator) -> float:
+    """The current the EVSE offers right now, read from its duty as a vehicle reads it."""
+    return round(decoded_current_a(cp.measure_cp().duty_pct), 1)
 
 
 def settable_currents(profile: Profile) -> list[float]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.limits import Limit, limit, profile_limit
-from conformance.session import observe_b2, offered_current_a, plug_in, start_charging
+from conformance.session import measured_offer_a, observe_b2, plug_in, start_charging
 from fixtures.evidence import ConformanceFailure, Evidence
 from fixtures.timing import count_edges, delay_s, first_edge, markers, pulses
 from instruments.ac_load import AcLoad
@@ -122,9 +122,9 @@ def test_charging_stops_when_the_vehicle_draws_more_than_offered(cp: CpEmulator,
     lim = profile_limit(rig.profile, "control_pilot.overcurrent_stop_within_s", "s",
                         "IEC 61851-1:2017 Annex A (overcurrent by the vehicle)")
     assert lim.high is not None
-    offered = offered_current_a(rig)
     excess = limit("rig", "overcurrent_excess").low or 0.0
     start_charging(cp, clock)
+    offered = measured_offer_a(cp)  # what this EVSE offers, so the excess is over its own offer
     load.set_current(offered)
     load.set_on(True)
     clock.sleep(1.0)
@@ -208,8 +208,8 @@ def test_vehicle_that_keeps_drawing_after_pwm_is_removed_is_cut_off(cp: CpEmulat
     latest = profile_limit(rig.profile, "control_pilot.c1_contactor_open_within_s", "s", grace.clause)
     lim = Limit("c1_cutoff", grace.low, latest.high, "s", grace.clause, f"{grace.source}; latest: {latest.source}")
     assert lim.high is not None
-    offered = offered_current_a(rig)
     start_charging(cp, clock)
+    offered = measured_offer_a(cp)  # a vehicle draws what is offered, no more
     load.set_current(offered)
     load.set_on(True)
     clock.sleep(1.0)

@@ -297,6 +297,7 @@ class SimulatedWallbox:
             if pwm:
                 self._generator("dc")
                 self._set_state("B1" if self.state == "B2" else "C1")
+                self._stop("overcurrent")  # nothing is offered now: the C1 cut-off takes over
                 if self.state == "C1" and self._supplying:
                     self._stop("close")
                     self._start("c1_cutoff", self.knobs["c1_cutoff_s"], self._c1_cutoff)

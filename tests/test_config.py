@@ -98,3 +98,16 @@ def test_unknown_profile_lists_the_known_ones() -> None:
 def test_missing_profile_fact_names_the_profile_file() -> None:
     with pytest.raises(ConfigError, match=r"bmw-wallbox-plus.toml: \[electrical.nonexistent\]"):
         load_profile("bmw-wallbox-plus").value("electrical.nonexistent")
+
+
+def test_sim_knobs_follow_the_profile_the_virtual_lab_impersonates(tmp_path: Path) -> None:
+    from rig.rig import sim_knobs
+
+    config = load_rig_file(REPO_ROOT / "rigs" / "sim.toml")
+    assert sim_knobs(config, profile_id="bmw-wallbox-plus")["connector"] == "tethered"
+    assert sim_knobs(config, profile_id="generic-iec61851")["connector"] == "socket"
+    assert sim_knobs(config, {"connector": "tethered"}, "generic-iec61851")["connector"] == "tethered"
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text().replace('connector = "socket"', 'connector = "plug"')
+    with pytest.raises(ConfigError) as err:
+        sim_knobs(load_rig_file(write(tmp_path, text)), profile_id="generic-iec61851")
+    assert "sim.dut_for_profile.generic-iec61851.connector" in str(err.value) and "tethered, socket" in str(err.value)

@@ -12,6 +12,7 @@ import pytest
 from instruments.ac_load import Chroma63800
 from instruments.ac_source import KeysightAC6800
 from instruments.cp_emulator import WbrCpEmulator
+from instruments.installer import WbrInstaller
 from instruments.power_analyser import YokogawaWT
 from instruments.transport.scripted import ScriptedTransport, ScriptMismatch, expected_protocol
 from instruments.types import Edge
@@ -151,3 +152,28 @@ def test_a_sync_that_does_not_answer_1_is_an_operation_error() -> None:
     with expected_protocol([("LOAD OFF", None), ("*OPC?", "0")]) as t:
         with pytest.raises(InstrumentOperationError, match=r"\*OPC\?"):
             Chroma63800(t).set_on(False)
+
+
+def test_installer_driver_speaks_its_line_protocol() -> None:
+    steps = [("CURR 16.0", "OK 1.0"), ("CURR?", "16.0,1.5"), ("PAUSE 1", "OK 2.0"), ("PAUSE 0", "OK 3.0"),
+             ("SAFE", "OK 4.0")]
+    with expected_protocol(steps) as t:
+        inst = WbrInstaller(t)
+        assert inst.set_current_a(16) == 1.0
+        assert inst.current_a() == 16.0
+        assert inst.set_paused(True) == 2.0 and inst.set_paused(False) == 3.0
+        inst.safe()
+    with expected_protocol([]) as t:
+        for bad in (-1.0, 81.0, float("nan")):
+            with pytest.raises(InvalidValue):
+                WbrInstaller(t).set_current_a(bad)
+    with expected_protocol([("CURR 6.0", "ERR 3 bad number")]) as t:
+        with pytest.raises(InstrumentOperationError, match="refused"):
+            WbrInstaller(t).set_current_a(6)
+
+
+def test_cp_emulator_pe_and_open_pp() -> None:
+    with expected_protocol([("PE 0", "OK 1.0"), ("PE 1", "OK 2.0"), ("PP?", "OPEN,3.0")]) as t:
+        emu = WbrCpEmulator(t)
+        assert emu.set_pe(False) == 1.0 and emu.set_pe(True) == 2.0
+        assert emu.measure_pp().value == float("inf")

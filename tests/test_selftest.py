@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from rig.config import REPO_ROOT
+
 CLOSE_TEST = "test_contactor_closes_within_3_s_after_b2_to_c2"
 OPEN_C_B = "test_contactor_opens_within_100_ms_after_c_to_b"
 OPEN_C_A = "test_contactor_opens_within_100_ms_after_unplug"
@@ -24,45 +26,93 @@ DUTY = "test_duty_cycle_offers_configured_current_in_b2"
 PHASES = "test_charging_current_flows_on_every_supplied_phase"
 CP_HIGH = "test_cp_generator_high_level_is_12_v_in_state_a"
 CP_LOW = "test_cp_generator_low_level_is_minus_12_v_in_b2"
-B_LOW = "test_state_b_is_recognised_at_both_ends_of_the_resistance_band[low]"
-B_HIGH = "test_state_b_is_recognised_at_both_ends_of_the_resistance_band[high]"
+B_BAND = "test_state_b_is_recognised_at_both_ends_of_the_resistance_band"
+C_BAND = "test_state_c_is_recognised_at_both_ends_of_the_resistance_band"
 DIODE = "test_shorted_vehicle_diode_prevents_charging_and_signals_a_fault"
 STATE_E = "test_contactor_opens_when_cp_is_shorted_to_pe_while_charging"
 STATE_D = "test_state_d_is_honoured_as_the_profile_declares_ventilation"
 OVERCURRENT = "test_charging_stops_when_the_vehicle_draws_more_than_offered"
+A_TO_C = "test_direct_jump_from_a_to_c_never_closes_without_an_offer"
+PE_LOSS = "test_contactor_opens_when_the_vehicle_loses_pe_while_charging"
+C1 = "test_vehicle_that_keeps_drawing_after_pwm_is_removed_is_cut_off"
+WAKE = "test_wake_up_step_in_b2_is_as_the_profile_declares"
 PP = "test_tethered_plug_codes_at_least_the_rated_current"
-ALL_TESTS = {CLOSE_TEST, OPEN_C_B, OPEN_C_A, FREQ, DUTY, PHASES, CP_HIGH, CP_LOW, B_LOW, B_HIGH, DIODE, STATE_E,
-             STATE_D, OVERCURRENT, PP}
+SOCKET_OFFER = "test_socket_outlet_offer_never_exceeds_the_cable_rating"
+SOCKET_INVALID = "test_socket_outlet_refuses_to_charge_on_an_invalid_coding"
+SETTABLE = "test_duty_cycle_offers_each_settable_current"
+DUTY_5S = "test_offered_duty_changes_at_most_once_per_5_s"
+
+
+def p(test: str, *ids: str) -> set[str]:
+    """Parametrised test names: `p(B_BAND, "low")` → {"...[low]"}."""
+    return {f"{test}[{i}]" for i in ids}
+
+
+BMW_SETTINGS = ("6A", "10A", "12A", "16A", "20A", "24A", "32A")  # and 0A, which offers nothing
+MINI_SETTINGS = ("6A", "7A", "19A", "31A", "32A")
+CABLES = ("13A-cable", "20A-cable", "32A-cable", "63A-cable")
+INVALID_PP = ("open", "short", "below-window", "above-window")
+SOCKET_TESTS = p(SOCKET_OFFER, *CABLES) | p(SOCKET_INVALID, *INVALID_PP)
+COMMON = ({CLOSE_TEST, OPEN_C_B, OPEN_C_A, FREQ, DUTY, PHASES, CP_HIGH, CP_LOW, DIODE, STATE_E, STATE_D, OVERCURRENT,
+           A_TO_C, PE_LOSS, C1, WAKE, PP, DUTY_5S} | p(B_BAND, "low", "high") | p(C_BAND, "low", "high")
+          | SOCKET_TESTS)
+TESTS_ON = {  # every test a run of the profile holds, and those it skips
+    "bmw-wallbox-plus": (COMMON | p(SETTABLE, "0A", *BMW_SETTINGS), SOCKET_TESTS),
+    "mini-wallbox-plus": (COMMON | p(SETTABLE, *MINI_SETTINGS), SOCKET_TESTS),
+    "generic-iec61851": (COMMON | p(SETTABLE, *MINI_SETTINGS), {PP}),
+}
+WAKE_UP_PROFILE = "generic-with-wake-up"
+"""The generic profile declaring A.5.3 wake-up (written by the fixture): no shipped profile has it."""
+TESTS_ON[WAKE_UP_PROFILE] = TESTS_ON["generic-iec61851"]
 
 # (case id, profile, knobs, tests expected red)
 CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
     ("bmw-conforms", "bmw-wallbox-plus", (), set()),
     ("mini-conforms", "mini-wallbox-plus", (), set()),
     ("generic-conforms", "generic-iec61851", (), set()),
-    ("open-delay-150ms", "bmw-wallbox-plus", ("contactor_open_delay_ms=150",), {OPEN_C_B, OPEN_C_A}),
-    ("close-delay-3.5s", "bmw-wallbox-plus", ("contactor_close_delay_ms=3500",), {CLOSE_TEST}),
+    # Loss of PE reads as an unplug (CP at +12 V), so the same opening delay judges all three.
+    ("open-delay-150ms", "bmw-wallbox-plus", ("contactor_open_delay_ms=150",), {OPEN_C_B, OPEN_C_A, PE_LOSS}),
+    ("close-delay-3.5s", "bmw-wallbox-plus", ("contactor_close_delay_ms=3500",), {CLOSE_TEST} | p(C_BAND, "low", "high")),
     ("pwm-1030Hz", "bmw-wallbox-plus", ("pwm_frequency_hz=1030",), {FREQ}),
     ("pwm-970Hz", "mini-wallbox-plus", ("pwm_frequency_hz=970",), {FREQ}),
-    ("duty-offset-0.8%", "bmw-wallbox-plus", ("pwm_duty_offset_pct=0.8",), {DUTY}),
+    ("duty-offset-0.8%", "bmw-wallbox-plus", ("pwm_duty_offset_pct=0.8",), {DUTY, DUTY_5S} | p(SETTABLE, *BMW_SETTINGS)),
     ("offers-16A-not-32A", "bmw-wallbox-plus", ("rated_current_a=16",), {DUTY}),
     ("one-phase-switched", "bmw-wallbox-plus", ("phases=1",), {PHASES}),
     ("open-delay-73ms", "bmw-wallbox-plus", ("contactor_open_delay_ms=73",), set()),
     # An 11 V generator also pulls 1870 ohm below the firmware's B floor (7.4 V): physics, not a side effect.
-    ("generator-11V", "bmw-wallbox-plus", ("cp_generator_v=11",), {CP_HIGH, CP_LOW, B_LOW}),
-    ("b-only-up-to-4k", "mini-wallbox-plus", ("classifies_b_up_to_ohm=4000",), {B_HIGH}),
+    ("generator-11V", "bmw-wallbox-plus", ("cp_generator_v=11",), {CP_HIGH, CP_LOW} | p(B_BAND, "low")),
+    ("b-only-up-to-4k", "mini-wallbox-plus", ("classifies_b_up_to_ohm=4000",), p(B_BAND, "high")),
+    ("c-only-up-to-1k", "mini-wallbox-plus", ("classifies_c_up_to_ohm=1000",), p(C_BAND, "high")),
+    ("c-only-down-to-750", "bmw-wallbox-plus", ("classifies_c_down_to_ohm=750",), p(C_BAND, "low")),
     ("no-diode-check", "bmw-wallbox-plus", ("diode_check=false",), {DIODE}),
     ("state-e-150ms", "bmw-wallbox-plus", ("state_e_open_delay_ms=150",), {STATE_E}),
     ("charges-in-d", "bmw-wallbox-plus", ("ventilation_supported=true",), {STATE_D}),
+    # After its diode fault the firmware re-reads the vehicle, finds C with no B before it, and closes:
+    # the diode test catches the same bug from the other side.
+    ("closes-on-a-to-c", "bmw-wallbox-plus", ("closes_on_a_to_c_jump=true",), {A_TO_C, DIODE}),
     ("overcurrent-15s", "mini-wallbox-plus", ("overcurrent_trip_s=15",), {OVERCURRENT}),
     ("no-overcurrent-check", "bmw-wallbox-plus", ("overcurrent_detection=false",), {OVERCURRENT}),
-    # A 680 ohm plug codes 20 A: the firmware then offers 20 A, so the duty test goes red with it.
-    ("plug-codes-20A", "bmw-wallbox-plus", ("cable_pp_ohm=680",), {PP, DUTY}),
+    # A 680 ohm plug codes 20 A: the firmware then offers 20 A, so every duty above it goes red too.
+    ("plug-codes-20A", "bmw-wallbox-plus", ("pp_resistance_ohm=680",), {PP, DUTY, DUTY_5S} | p(SETTABLE, "24A", "32A")),
+    ("6A-shown-as-8%", "bmw-wallbox-plus", ("min_current_duty_pct=8",), p(SETTABLE, "6A")),
+    ("0A-offers-6A", "bmw-wallbox-plus", ("zero_setting_offers_min=true",), p(SETTABLE, "0A")),
+    ("duty-updates-every-1s", "mini-wallbox-plus", ("pwm_update_min_interval_s=1",), {DUTY_5S}),
+    ("c1-cutoff-after-3s", "bmw-wallbox-plus", ("c1_cutoff_s=3",), {C1}),
+    ("c1-cutoff-after-15s", "mini-wallbox-plus", ("c1_cutoff_s=15",), {C1}),
+    ("wake-up-not-declared", "bmw-wallbox-plus", ("wake_up_enabled=true",), {WAKE}),
+    ("wake-up-declared", WAKE_UP_PROFILE, ("wake_up_enabled=true",), set()),
+    ("wake-up-step-5s", WAKE_UP_PROFILE, ("wake_up_enabled=true", "wake_up_step_s=5"), {WAKE}),
+    ("socket-ignores-cable", "generic-iec61851", ("pp_caps_offer=false",), p(SOCKET_OFFER, "13A-cable", "20A-cable")),
+    ("socket-charges-without-coding", "generic-iec61851", ("pp_invalid_blocks=false",), p(SOCKET_INVALID, *INVALID_PP)),
 ]
-SKIPPED_ON = {"generic-iec61851": {PP}}
+PLOTTED = "bmw-conforms"
+"""The one case rendered with plots (its report is checked); the rest only need verdicts."""
 
 
-def run_suite(out: Path, profile: str, knobs: tuple[str, ...]) -> tuple[int, list[dict], dict]:
+def run_suite(out: Path, profile: str, knobs: tuple[str, ...], plots: bool) -> tuple[int, list[dict], dict]:
     cmd = [sys.executable, "-m", "cli.main", "run", "--profile", profile, "--out", str(out)]
+    if not plots:
+        cmd.append("--no-plots")
     for knob in knobs:
         cmd += ["--sim-set", knob]
     proc = subprocess.run(cmd + ["--", "-q"], capture_output=True, text=True, timeout=600)
@@ -74,11 +124,22 @@ def run_suite(out: Path, profile: str, knobs: tuple[str, ...]) -> tuple[int, lis
     return proc.returncode, records, summary
 
 
+def wake_up_profile(folder: Path) -> Path:
+    """The generic profile, declaring the A.5.3 wake-up (same id, so the rig file's socket outlet holds)."""
+    text = (REPO_ROOT / "rig" / "profiles" / "generic-iec61851.toml").read_text()
+    assert "wake_up = false" in text
+    path = folder / f"{WAKE_UP_PROFILE}.toml"
+    path.write_text(text.replace("wake_up = false", "wake_up = true"))
+    return path
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, list[dict], dict]]:
     base = tmp_path_factory.mktemp("selftest")
+    profiles = {WAKE_UP_PROFILE: str(wake_up_profile(base))}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {case: pool.submit(run_suite, base / case, profile, knobs) for case, profile, knobs, _ in CASES}
+        futures = {case: pool.submit(run_suite, base / case, profiles.get(profile, profile), knobs, case == PLOTTED)
+                   for case, profile, knobs, _ in CASES}
         return {case: f.result() for case, f in futures.items()}
 
 
@@ -87,13 +148,15 @@ def test_suite_goes_red_exactly_on_its_knob(runs: dict, case: str, profile: str,
                                            expected_red: set[str]) -> None:
     code, records, summary = runs[case]
     outcomes = {r["name"]: r["outcome"] for r in records}
-    assert set(outcomes) == ALL_TESTS, f"the suite ran {sorted(outcomes)}"
+    held, skipped = TESTS_ON[profile]
+    assert set(outcomes) == held, f"the suite ran {sorted(set(outcomes) ^ held)} unexpectedly (or not)"
     red = {name for name, outcome in outcomes.items() if outcome not in ("passed", "skipped")}
     assert red == expected_red
-    assert {n for n, o in outcomes.items() if o == "skipped"} == SKIPPED_ON.get(profile, set())
+    assert {n for n, o in outcomes.items() if o == "skipped"} == skipped
     assert all(outcomes[name] == "failed" for name in expected_red), f"red must be failed, not broken: {outcomes}"
     assert code == (1 if expected_red else 0)
-    assert summary["counts"]["failed"] == len(expected_red) and summary["provenance"]["profile"] == profile
+    assert summary["counts"]["failed"] == len(expected_red)
+    assert summary["provenance"]["profile"] == profile.replace(WAKE_UP_PROFILE, "generic-iec61851")
 
 
 def test_measured_c_to_b_opening_equals_the_simulated_delay(runs: dict) -> None:
@@ -102,6 +165,22 @@ def test_measured_c_to_b_opening_equals_the_simulated_delay(runs: dict) -> None:
         record = next(r for r in records if r["name"] == name)
         judged = [m for m in record["measurements"] if m["verdict"] != "info"]
         assert judged and judged[0]["value"] == pytest.approx(0.073, abs=0.001)
+
+
+def judged(runs: dict, case: str, test: str) -> list[dict]:
+    _, records, _ = runs[case]
+    record = next(r for r in records if r["name"] == test)
+    return [m for m in record["measurements"] if m["verdict"] != "info"]
+
+
+def test_measured_times_equal_the_simulated_behaviour(runs: dict) -> None:
+    """The catalogue measures what the simulated firmware does, from board time stamps alone."""
+    assert judged(runs, "bmw-conforms", C1)[0]["value"] == pytest.approx(6.5, abs=0.001)          # c1_cutoff_s
+    assert judged(runs, "bmw-conforms", PE_LOSS)[0]["value"] == pytest.approx(0.040, abs=0.001)   # open delay
+    assert judged(runs, "mini-conforms", DUTY_5S)[0]["value"] == pytest.approx(5.2, abs=0.001)   # update interval
+    steps, length = judged(runs, "wake-up-declared", WAKE)
+    assert steps["value"] == 1 and length["value"] == pytest.approx(3.5, abs=0.001)              # wake_up_step_s
+    assert judged(runs, "wake-up-step-5s", WAKE)[1]["verdict"] == "fail"
 
 
 def test_a_failed_verdict_carries_value_limit_and_source(runs: dict) -> None:
@@ -118,7 +197,7 @@ def test_run_writes_report_allure_results_junit_and_evidence(runs: dict, tmp_pat
     out = Path(summary["out_dir"])
     assert code == 0 and summary["virtual_time_s"] > 0 and summary["seed"] == 1
     assert summary["provenance"]["identities"]["cp"].startswith("WALLBOX-RIG")
-    assert (out / "junit.xml").read_text().count("<testcase") == len(ALL_TESTS)
+    assert (out / "junit.xml").read_text().count("<testcase") == len(TESTS_ON["bmw-wallbox-plus"][0])
     assert "| test_pwm_frequency_is_1_khz_in_b2 |" in (out / "report.md").read_text()
     results = [json.loads(p.read_text()) for p in (out / "allure-results").glob("*-result.json")]
     labels = {(lab["name"], lab["value"]) for r in results for lab in r["labels"]}

@@ -158,3 +158,80 @@ def test_overcurrent_trips_after_the_knob_time_and_not_before() -> None:
         assert not lab.plant.contactor_closed and lab.wallbox.state == "F"
     finally:
         lab.stop()
+
+
+def _step(lab: VirtualLab, frontend: str, command: str, then_s: float) -> str | None:
+    with lab.world.lock:
+        answer = lab.frontends[frontend].handle(command)
+    lab.world.advance(then_s)
+    return answer
+
+
+def _charging_lab(**knobs: object) -> VirtualLab:
+    lab = VirtualLab(seed=3, knobs=knobs)
+    _step(lab, "source", "OUTP ON", lab.knobs["boot_time_s"] + 0.1)
+    return lab
+
+
+def test_duty_follows_the_installer_no_faster_than_the_update_interval() -> None:
+    lab = _charging_lab()
+    try:
+        _step(lab, "cp", "STATE B", 1.0)
+        start = lab.plant.generator.duty_pct
+        _step(lab, "installer", "CURR 16", 1.0)       # 1.9 s after PWM came on: must wait
+        assert lab.plant.generator.duty_pct == start
+        _step(lab, "installer", "CURR 20", 4.0)
+        assert lab.plant.generator.duty_pct == pytest.approx(20 / 0.6)  # the latest setting, once
+        assert _step(lab, "installer", "CURR 999", 0.0).startswith("ERR 3")
+        _step(lab, "installer", "SAFE", 6.0)
+        assert lab.plant.generator.duty_pct == pytest.approx(32 / 0.6)
+    finally:
+        lab.stop()
+
+
+def test_pause_in_c2_opens_after_the_c1_cutoff_unless_the_vehicle_leaves() -> None:
+    lab = _charging_lab(c1_cutoff_s=6.5)
+    try:
+        _step(lab, "cp", "STATE B", 1.0)
+        _step(lab, "cp", "STATE C", 1.0)
+        assert lab.plant.contactor_closed
+        _step(lab, "installer", "PAUSE 1", 6.4)
+        assert lab.wallbox.state == "C1" and lab.plant.contactor_closed
+        lab.world.advance(0.2)
+        assert not lab.plant.contactor_closed
+        _step(lab, "installer", "PAUSE 0", 0.1)
+        assert lab.wallbox.state == "C2"
+    finally:
+        lab.stop()
+
+
+def test_socket_outlet_caps_by_the_cable_and_refuses_an_invalid_coding() -> None:
+    lab = _charging_lab(connector="socket")
+    try:
+        _step(lab, "cp", "PP 680", 0.0)
+        _step(lab, "cp", "STATE B", 1.0)
+        assert lab.plant.generator.duty_pct == pytest.approx(20 / 0.6)
+        _step(lab, "cp", "STATE A", 1.0)
+        _step(lab, "cp", "PP OPEN", 0.0)
+        _step(lab, "cp", "STATE B", 1.0)
+        _step(lab, "cp", "STATE C", 2.0)
+        assert lab.plant.generator.mode == "dc" and not lab.plant.contactor_closed
+        assert lab.frontends["cp"].handle("PP?").startswith("OPEN,")
+    finally:
+        lab.stop()
+
+
+def test_pe_loss_reads_as_unplugged_and_wake_up_steps_once() -> None:
+    lab = _charging_lab(wake_up_enabled=True, wake_up_after_s=30, wake_up_step_s=3.5)
+    try:
+        _step(lab, "cp", "STATE B", 30.2)
+        assert lab.plant.generator.mode == "dc"          # in the step
+        lab.world.advance(3.5)
+        assert lab.plant.generator.mode == "pwm"
+        lab.world.advance(60)
+        assert [e["event"] for e in lab.world.journal].count("wake_up") == 1
+        _step(lab, "cp", "STATE C", 1.0)
+        _step(lab, "cp", "PE 0", 0.1)
+        assert lab.wallbox.state == "A1" and not lab.plant.contactor_closed
+    finally:
+        lab.stop()
