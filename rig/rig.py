@@ -40,6 +40,8 @@ class SafeStateReport:
 class Rig:
     def __init__(self, config: RigConfig, profile: Profile, sim_overrides: dict[str, str] | None = None,
                  live: bool = False) -> None:
+        self.lab_journal: Path | None = None
+        """Where the virtual lab writes its journal as it goes (set before `open`), if anywhere."""
         self.config = config
         self.profile = profile
         self.sim_overrides = dict(sim_overrides or {})
@@ -93,7 +95,8 @@ class Rig:
         knobs = sim_knobs(self.config, self.sim_overrides, self.profile.id)
         sim = self.config.sim or {}
         return load_object(VIRTUAL_LAB)(seed=knobs["seed"], knobs=knobs, realtime=sim["realtime"],
-                                        source_file=str(self.config.path))
+                                        source_file=str(self.config.path),
+                                        journal_path=str(self.lab_journal) if self.lab_journal else None)
 
     def _resolve(self, address: str, endpoints: dict[str, str], key: str) -> str:
         if not address.startswith("sim:"):

@@ -48,11 +48,11 @@ class ClockControl(FrontEnd):
 
 class VirtualLab:
     def __init__(self, seed: int, knobs: Mapping[str, object], realtime: bool = False,
-                 source_file: str = "") -> None:
+                 source_file: str = "", journal_path: str | None = None) -> None:
         overrides = dict(knobs)
         overrides.setdefault("seed", seed)
         self.knobs = resolve_knobs(overrides)
-        self.world = World(self.knobs["seed"])
+        self.world = World(self.knobs["seed"], journal_path)
         tethered = self.knobs["connector"] == "tethered"
         self.plant = Plant(self.world, self.knobs["phases"], self.knobs["pp_resistance_ohm"] if tethered else None)
         self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs)
@@ -97,8 +97,11 @@ class VirtualLab:
         self._stop.set()
         for server in self.servers.values():
             server.stop()
+        with self.world.lock:
+            self.world.record("lab_stopped")
+            self.world.close()
 
 
 def start_virtual_lab(seed: int, knobs: Mapping[str, object], realtime: bool = False,
-                      source_file: str = "") -> VirtualLab:
-    return VirtualLab(seed, knobs, realtime, source_file)
+                      source_file: str = "", journal_path: str | None = None) -> VirtualLab:
+    return VirtualLab(seed, knobs, realtime, source_file, journal_path)

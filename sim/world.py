@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +31,11 @@ class World:
     and a run is reproducible from its seed and its command sequence.
     """
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, journal_path: str | None = None) -> None:
         self.now = 0.0
+        # Journal lines also go to a file as they happen (with host wall time), so a run that is
+        # killed still shows what the lab did last, e.g. that the safe state was reached.
+        self._sink = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
         self.rng = random.Random(seed)
         self.lock = threading.RLock()
         self._queue: list[Event] = []
@@ -57,4 +62,12 @@ class World:
             return self.now
 
     def record(self, event: str, **data: Any) -> None:
-        self.journal.append({"t_s": self.now, "event": event, **data})
+        entry = {"t_s": self.now, "event": event, **data}
+        self.journal.append(entry)
+        if self._sink is not None and not self._sink.closed:
+            self._sink.write(json.dumps({**entry, "wall_s": time.time()}, default=str) + "\n")
+            self._sink.flush()
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()

@@ -8,23 +8,44 @@ from abc import ABC, abstractmethod
 traffic_log = logging.getLogger("wallbox_rig.traffic")
 """All instrument traffic goes through this one logger (`-o log_cli_level=DEBUG` shows it)."""
 
+QUIET_S = 0.2
+"""After an unfinished exchange, input is dropped until the instrument stays quiet this long."""
+
 
 class LineTransport(ABC):
     """Send one command line, optionally read one answer line; terminators are the transport's job."""
 
     def __init__(self, role: str) -> None:
         self.role = role
+        self._out_of_step = False
 
     def write(self, line: str) -> None:
+        self._resync()
         traffic_log.debug("%s >> %s", self.role, line)
         self._write(line)
 
     def query(self, line: str) -> str:
+        self._resync()
         traffic_log.debug("%s >> %s", self.role, line)
+        self._out_of_step = True  # until the answer is read: Ctrl-C, a timeout or an error may land between
         self._write(line)
         answer = self._read()
+        self._out_of_step = False
         traffic_log.debug("%s << %s", self.role, answer)
         return answer
+
+    def _resync(self) -> None:
+        """After an exchange that did not finish (interrupted, timed out), the instrument's late
+        answer may still be on its way; reading it as the answer to the next command is how a safe
+        state goes wrong, so it is discarded first."""
+        if self._out_of_step:
+            stale = self._discard_input()
+            traffic_log.debug("%s: discarded %r after an unfinished exchange", self.role, stale)
+            self._out_of_step = False
+
+    def _discard_input(self) -> bytes:
+        """Read and drop whatever arrives until the line is quiet; returns what was dropped."""
+        return b""
 
     @abstractmethod
     def _write(self, line: str) -> None: ...

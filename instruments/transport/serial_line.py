@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import serial
 
-from instruments.transport.base import LineTransport
+from instruments.transport.base import QUIET_S, LineTransport
 from rig.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
 
 
@@ -38,6 +38,19 @@ class SerialLineTransport(LineTransport):
             return raw[: -len(self._terminator)].decode("ascii").rstrip("\r")
         except UnicodeDecodeError as exc:
             raise InstrumentOperationError(self.role, f"garbled answer {raw!r}") from exc
+
+    def _discard_input(self) -> bytes:
+        dropped = b""
+        timeout = self._port.timeout
+        try:
+            self._port.timeout = QUIET_S
+            while chunk := self._port.read(4096):
+                dropped += chunk
+        except (serial.SerialException, OSError) as exc:
+            raise InstrumentOperationError(self.role, f"resynchronising {self.url} failed: {exc}") from exc
+        finally:
+            self._port.timeout = timeout
+        return dropped
 
     def close(self) -> None:
         self._port.close()

@@ -7,7 +7,7 @@ import socket
 import pyvisa
 import pyvisa.errors
 
-from instruments.transport.base import LineTransport
+from instruments.transport.base import QUIET_S, LineTransport
 from rig.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
 
 _managers: dict[str, pyvisa.ResourceManager] = {}
@@ -67,6 +67,22 @@ class VisaTransport(LineTransport):
             raise InstrumentOperationError(self.role, f"garbled answer from {self.resource}") from exc
         except OSError as exc:
             raise InstrumentOperationError(self.role, f"connection to {self.resource} lost: {exc}") from exc
+
+    def _discard_input(self) -> bytes:
+        dropped = b""
+        timeout = self._inst.timeout
+        try:
+            self._inst.timeout = int(QUIET_S * 1000)
+            while True:
+                dropped += self._inst.read_raw()
+        except pyvisa.errors.VisaIOError as exc:
+            if exc.error_code != pyvisa.constants.StatusCode.error_timeout:
+                raise InstrumentOperationError(self.role, f"resynchronising {self.resource} failed: {exc}") from exc
+        except OSError as exc:
+            raise InstrumentOperationError(self.role, f"resynchronising {self.resource} failed: {exc}") from exc
+        finally:
+            self._inst.timeout = timeout
+        return dropped
 
     def close(self) -> None:
         try:

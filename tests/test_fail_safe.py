@@ -1,0 +1,86 @@
+"""A killed run fails safe: real `wallbox-rig run` processes are interrupted at random moments,
+and the virtual lab's journal (written as it happens) must show the safe state reached after the
+signal, with every finished test's result already on disk.
+
+SIGKILL is not among them: nothing in-process can react to it (the in-process virtual lab dies
+with the run); a lab bench needs a hardware watchdog or interlock for that case.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rig.config import REPO_ROOT
+
+RUN_LIMIT_S = 120.0
+OPENING, BOOTING = -1, 0
+"""Moments before the first test: the lab is up but the rig still opening; the DUT powered and booting."""
+# (signal, finished tests before the kill, or one of the moments above)
+KILLS = [(signal.SIGINT, OPENING), (signal.SIGTERM, BOOTING), (signal.SIGINT, BOOTING)] + [
+    (sig, random.Random(f"kill-{k}").randint(1, 25)) for k, sig in enumerate((signal.SIGINT, signal.SIGTERM) * 2)]
+MOMENT = {OPENING: "opening", BOOTING: "booting"}
+
+
+def _lines(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]  # every line must parse
+
+
+def _kill_run(out: Path, sig: signal.Signals, after_tests: int) -> tuple[int, float]:
+    cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--out", str(out), "--", "-q"]
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + RUN_LIMIT_S
+    journal, tests = out / "lab-journal.jsonl", out / "tests.jsonl"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if after_tests == OPENING:
+            ready = journal.exists()
+        elif after_tests == BOOTING:
+            ready = journal.exists() and '"event": "mains", "on": true' in journal.read_text()
+        else:
+            ready = tests.exists() and len(tests.read_text().splitlines()) >= after_tests
+        if ready:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, f"the run ended before the kill:\n{proc.stdout.read() if proc.stdout else ''}"
+    t_kill = time.time()
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"the run did not end within 60 s of {sig.name}") from None
+    return proc.returncode, t_kill
+
+
+@pytest.mark.parametrize("sig, after_tests", KILLS,
+                         ids=[f"{s.name}-{MOMENT.get(n) or f'after-{n}-tests'}" for s, n in KILLS])
+def test_interrupted_run_reaches_the_safe_state_and_keeps_finished_results(tmp_path: Path, sig: signal.Signals,
+                                                                           after_tests: int) -> None:
+    code, t_kill = _kill_run(tmp_path, sig, after_tests)
+    assert code != 0, "an interrupted run must not exit 0"
+    journal = _lines(tmp_path / "lab-journal.jsonl")
+    assert journal[-1]["event"] == "lab_stopped"
+    energised = [e for e in journal if e["event"] == "mains" and e["on"]]
+    if not energised:  # killed while opening: nothing may be switched on afterwards either
+        assert after_tests == OPENING, "the rig never powered the DUT"
+        return
+    safe = [e for e in journal if e["event"] == "safe_state" and e["wall_s"] >= t_kill]
+    assert safe, "no safe state journaled after the signal"
+    assert safe[-1]["ok"] and "CP emulator to state A" in safe[-1]["steps"] and "load off" in safe[-1]["steps"]
+    after = journal[journal.index(safe[-1]) + 1:]
+    assert not any(e["event"] == "contactor" and e["closed"] for e in after), "the contactor closed after safe state"
+    finished = _lines(tmp_path / "tests.jsonl")
+    assert len(finished) >= max(after_tests, 0) and all(r["outcome"] in ("passed", "failed", "broken", "skipped")
+                                                for r in finished)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"] and summary["total"] == len(finished)
+    print(f"{sig.name} after {after_tests} tests: safe state {safe[0]['wall_s'] - t_kill:.3f} s after the signal")
