@@ -1,6 +1,7 @@
 """`wallbox-rig`: the main jobs behind one command.
 
     wallbox-rig run [--rig FILE] [--profile NAME] [--sim-set NAME=VALUE]... [--out DIR] [-- PYTEST ARGS]
+    wallbox-rig report RUN_DIR [--previous DIR] [--margin-drop F]
     wallbox-rig rig check FILE
     wallbox-rig sim serve [--rig FILE] [--realtime] [--sim-set NAME=VALUE]...
     wallbox-rig sim params [--json]
@@ -53,9 +54,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nwallbox-rig: {counts['passed']} passed, {counts['failed']} failed, {counts['broken']} broken, "
           f"{counts['skipped']} skipped; virtual time {summary['virtual_time_s']} s, wall time "
           f"{summary['wall_time_s']} s, seed {summary['seed']}")
-    print(f"wallbox-rig: report {out / 'report.md'}; Allure results {out / 'allure-results'}")
+    from reports.build import build_reports
+    build_reports(out)
+    print(f"wallbox-rig: certification matrix {out / 'matrix.html'} (also .md, .csv); report {out / 'report.md'}; "
+          f"Allure results {out / 'allure-results'}")
     bad = counts["failed"] + counts["broken"]
     return EXIT_OK if bad == 0 and int(code) in (0, 5) and summary["total"] > 0 else EXIT_FAILED
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports.build import build_reports
+
+    written = build_reports(Path(args.run_dir), Path(args.previous) if args.previous else None, args.margin_drop)
+    for path in written:
+        print(f"wallbox-rig: wrote {path}")
+    return EXIT_OK
 
 
 def cmd_rig_check(args: argparse.Namespace) -> int:
@@ -118,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true", help="keep raw traces but render no waveform plots")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     run.set_defaults(func=cmd_run)
+
+    report = sub.add_parser("report", help="build the certification matrix (HTML, Markdown, CSV) of a run folder")
+    report.add_argument("run_dir", help="a folder written by `wallbox-rig run`")
+    report.add_argument("--previous", help="an earlier run folder to compare with (trend)")
+    report.add_argument("--margin-drop", type=float, default=0.2,
+                        help="list margins that lost more than this fraction since --previous (default 0.2)")
+    report.set_defaults(func=cmd_report)
 
     rig = sub.add_parser("rig", help="rig files").add_subparsers(dest="rig_command", required=True)
     check = rig.add_parser("check", help="validate a rig file without touching hardware")

@@ -1,0 +1,171 @@
+"""The certification pre-check matrix: every requirement → its tests → verdict → key measurement.
+
+Requirements are those the DUT profile carries (WB-…) and every clause the catalogue tests; one
+that no test covers is listed as **not covered**, one whose tests did not run as **not run**,
+never left out. Built from a run folder alone (`tests.jsonl`, `summary.json`, `catalogue.json`),
+so it can be rebuilt later or on another machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rig.errors import RigError
+from rig.profile import load_profile
+
+VERDICT_ORDER = ("fail", "broken", "pass", "skipped", "not run", "not covered")
+"""Worst first: a requirement takes the worst verdict of its tests."""
+_FROM_OUTCOME = {"failed": "fail", "broken": "broken", "passed": "pass", "skipped": "skipped"}
+
+
+@dataclass
+class Row:
+    requirement: str
+    document: str
+    context: str
+    tests: list[dict[str, Any]] = field(default_factory=list)   # catalogue entries
+    results: list[dict[str, Any]] = field(default_factory=list)  # records of those that ran
+    verdict: str = "not covered"
+    key: dict[str, Any] | None = None                            # the measurement that decides it
+
+
+@dataclass
+class RunData:
+    folder: Path
+    summary: dict[str, Any]
+    records: list[dict[str, Any]]
+    catalogue: list[dict[str, Any]]
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RigError(f"{path}: missing; is {path.parent} a wallbox-rig run folder ({what})?") from None
+    except json.JSONDecodeError as exc:
+        raise RigError(f"{path}: not valid JSON ({exc})") from None
+
+
+def load_run(folder: Path) -> RunData:
+    """A run folder as written by `wallbox-rig run`; a line cut off by a kill is skipped, not fatal."""
+    records = []
+    tests = folder / "tests.jsonl"
+    if not tests.exists():
+        raise RigError(f"{tests}: missing; is {folder} a wallbox-rig run folder?")
+    for line in tests.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    summary = _read_json(folder / "summary.json", "written when the run ends")
+    catalogue_path = folder / "catalogue.json"
+    catalogue = _read_json(catalogue_path, "written at collection") if catalogue_path.exists() else records
+    return RunData(folder, summary, records, catalogue)
+
+
+def _worst(verdicts: list[str]) -> str:
+    return min(verdicts, key=VERDICT_ORDER.index) if verdicts else "not run"
+
+
+def _key_measurement(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The judged measurement nearest its limit (the failing one, if any), with its test's name."""
+    judged = [(m, r["name"]) for r in results for m in r.get("measurements", []) if m.get("verdict") != "info"]
+    if not judged:
+        return None
+    # A failing one first; then a band limit nearest its edge (an exact-count limit, e.g. "0 closures",
+    # always has margin 0 and says less about how close the DUT came).
+    m, test = min(judged, key=lambda mt: (mt[0]["verdict"] != "fail", mt[0].get("low") == mt[0].get("high"),
+                                          _margin(mt[0])))
+    return {**m, "test": test}
+
+
+def _margin(m: dict[str, Any]) -> float:
+    margin = m.get("margin")
+    return margin if isinstance(margin, (int, float)) and not math.isnan(margin) else -math.inf
+
+
+def build_rows(run: RunData) -> list[Row]:
+    prov = run.summary.get("provenance", {})
+    rows: dict[str, Row] = {}
+    profile_file = prov.get("profile_file")
+    if profile_file:
+        profile = load_profile(str(profile_file))
+        for section, table in profile.data.items():
+            if isinstance(table, dict):
+                for rid in table.get("requirements", []):
+                    rows[rid] = Row(rid, f"Product manual ({profile.value('profile.name')})", section)
+    for entry in run.catalogue:
+        for rid, document in ((entry.get("requirement"), "Product manual"), (entry.get("clause"), None)):
+            if not rid:
+                continue
+            doc = document or rid.split(" Annex")[0].split(" A.")[0].split(",")[0].split(" (")[0]
+            row = rows.setdefault(rid, Row(rid, doc if document is None else f"{document}", entry.get("family", "")))
+            row.tests.append(entry)
+    by_id = {r.get("nodeid"): r for r in run.records}
+    for row in rows.values():
+        row.results = [by_id[t["nodeid"]] for t in row.tests if t.get("nodeid") in by_id]
+        if not row.tests:
+            row.verdict = "not covered"
+        else:
+            row.verdict = _worst([_FROM_OUTCOME.get(r["outcome"], "broken") for r in row.results])
+        row.key = _key_measurement(row.results)
+    return sorted(rows.values(), key=lambda r: (not r.requirement.startswith("WB-"), r.document, r.requirement))
+
+
+def limits_text(m: dict[str, Any]) -> str:
+    low, high, unit = m.get("low"), m.get("high"), m.get("unit", "")
+    if low is not None and high is not None:
+        text = f"[{low:g}, {high:g}]" if low != high else f"= {low:g}"
+    elif high is not None:
+        text = f"<= {high:g}"
+    elif low is not None:
+        text = f">= {low:g}"
+    else:
+        return "-"
+    return f"{text} {unit}".rstrip()
+
+
+def value_text(m: dict[str, Any]) -> str:
+    value = m.get("value")
+    return f"{value:.6g} {m.get('unit', '')}".rstrip() if isinstance(value, (int, float)) else str(value)
+
+
+def verdict_counts(rows: list[Row]) -> dict[str, int]:
+    return {v: sum(1 for r in rows if r.verdict == v) for v in VERDICT_ORDER}
+
+
+def matrix_csv(rows: list[Row]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["requirement", "document", "verdict", "tests", "key measurement", "value", "unit", "low",
+                     "high", "margin", "source"])
+    for row in rows:
+        k = row.key or {}
+        writer.writerow([row.requirement, row.document, row.verdict, " ".join(t["name"] for t in row.tests),
+                         k.get("name", ""), k.get("value", ""), k.get("unit", ""), k.get("low", ""),
+                         k.get("high", ""), k.get("margin", ""), k.get("source", "")])
+    return buf.getvalue()
+
+
+def matrix_markdown(run: RunData, rows: list[Row]) -> str:
+    prov = run.summary.get("provenance", {})
+    counts = verdict_counts(rows)
+    lines = [f"# Certification pre-check: {prov.get('profile', '?')}", "",
+             f"Run {run.folder.name}; rig {prov.get('rig_file')}; commit {prov.get('git_commit')}; seed "
+             f"{prov.get('seed')}.", "",
+             "Requirements: " + ", ".join(f"{v} {n}" for v, n in counts.items() if n), "",
+             "| requirement | document | verdict | tests | key measurement | value | limit | margin |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        k = row.key
+        tests = "<br>".join(t["name"] for t in row.tests) or "—"
+        key = (k["name"], value_text(k), limits_text(k), f"{k['margin']:.4g}" if isinstance(k.get("margin"), (int, float))
+               else "-") if k else ("—", "", "", "")
+        lines.append(f"| {row.requirement} | {row.document} | **{row.verdict}** | {tests} | " + " | ".join(key) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,64 @@
+"""The certification matrix and the trend, built from real run folders of the virtual lab."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from reports.build import build_reports
+from reports.matrix import build_rows, load_run
+from rig.errors import RigError
+
+
+def _run(out: Path, *extra: str) -> None:
+    cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--out", str(out), *extra]
+    subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("reports")
+    selection = ["--", "-q", "-k", "frequency or diode or opens_within or settable"]
+    _run(base / "before", *selection)
+    _run(base / "after", "--sim-set", "diode_check=false", "--sim-set", "contactor_open_delay_ms=90", *selection)
+    return base / "before", base / "after"
+
+
+def test_matrix_lists_every_requirement_and_never_drops_one(two_runs: tuple[Path, Path]) -> None:
+    before, _ = two_runs
+    rows = {r.requirement: r for r in build_rows(load_run(before))}
+    el03 = rows["WB-EL-03"]  # the configured-current test is deselected: listed, not run
+    assert el03.verdict == "pass" and len(el03.tests) == 9 and len(el03.results) == 8
+    assert rows["WB-RC-01"].verdict == "not covered"           # in the profile, no test yet
+    state_e = next(r for k, r in rows.items() if "state E" in k)
+    assert state_e.verdict == "not run" and state_e.tests      # in the catalogue, deselected by -k
+    diode = next(r for k, r in rows.items() if "diode check" in k)
+    assert diode.verdict == "pass" and diode.key is not None and diode.key["name"].startswith("contactor closures")
+
+
+def test_report_writes_html_markdown_csv_and_trend(two_runs: tuple[Path, Path]) -> None:
+    before, after = two_runs
+    written = build_reports(after, previous=before, margin_drop=0.2)
+    assert {p.name for p in written} == {"matrix.html", "matrix.md", "matrix.csv", "trend.json"}
+    trend = json.loads((after / "trend.json").read_text())
+    assert [t[0] for t in trend["new_failures"]] == ["test_shorted_vehicle_diode_prevents_charging_and_signals_a_fault"]
+    shrunk = {s["test"] for s in trend["shrunk_margins"]}
+    assert shrunk == {"test_contactor_opens_within_100_ms_after_c_to_b", "test_contactor_opens_within_100_ms_after_unplug"}
+    page = (after / "matrix.html").read_text()
+    assert "<script" not in page and "http" not in page.split("<body>")[1]  # offline, self-contained
+    HTMLParser().feed(page)
+    assert page.count("v-fail") >= 2 and "not covered" in page and "Trend against" in page
+    csv_rows = (after / "matrix.csv").read_text().splitlines()
+    assert csv_rows[0].startswith("requirement,document,verdict") and any(",fail," in r for r in csv_rows)
+
+
+def test_report_on_a_folder_that_is_not_a_run_says_so(tmp_path: Path) -> None:
+    with pytest.raises(RigError, match="tests.jsonl: missing"):
+        build_reports(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "report", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode != 0 and "tests.jsonl" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
