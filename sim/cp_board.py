@@ -44,9 +44,6 @@ class CpBoard(FrontEnd):
                     self._edge(channel, value)
 
     # --- commands ----------------------------------------------------------------------------
-    def _ok(self) -> str:
-        return f"OK {self.world.now:.6f}"
-
     def _apply(self, channel_value: str) -> str:
         self._edge("VEH", channel_value)
         self.plant.changed()

@@ -18,9 +18,6 @@ class InstallerPort(FrontEnd):
         self.wallbox = wallbox
         self.initial_a = wallbox.setting_a
 
-    def _ok(self) -> str:
-        return f"OK {self.world.now:.6f}"
-
     def handle(self, line: str) -> str | None:
         cmd, _, arg = line.partition(" ")
         cmd = cmd.upper()

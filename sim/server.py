@@ -26,6 +26,10 @@ class FrontEnd(ABC):
     @abstractmethod
     def handle(self, line: str) -> str | None: ...
 
+    def _ok(self) -> str:
+        """`OK <t>` of our own line protocols: the action took effect at world time t."""
+        return f"OK {self.world.now:.6f}"
+
 
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
