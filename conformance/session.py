@@ -1,13 +1,16 @@
 """Arrange steps shared by the conformance families: plug in, start charging, what is offered.
 
-They only drive the vehicle emulator and the clock; judging stays in the tests.
+They drive the vehicle emulator and the clock; the one shared judgement is the contactor's
+opening time after an act while charging, which several families make.
 """
 
 from __future__ import annotations
 
-from conformance.limits import decoded_current_a, limit, pp_codings
-from fixtures.evidence import ConformanceFailure
-from fixtures.timing import first_edge
+from collections.abc import Callable
+
+from conformance.limits import Limit, decoded_current_a, limit, pp_codings
+from fixtures.evidence import ConformanceFailure, Evidence
+from fixtures.timing import delay_s, first_edge
 from instruments.cp_emulator import CpEmulator
 from rig.clock import Clock
 from rig.profile import Profile
@@ -93,3 +96,17 @@ def start_charging(cp: CpEmulator, clock: Clock) -> float:
     assert edge is not None, "the board saw output voltage but captured no OVP edge"
     clock.sleep(CHARGE_DWELL_S)
     return edge.t_s
+
+
+def judge_contactor_opening(cp: CpEmulator, clock: Clock, evidence: Evidence, lim: Limit,
+                            act: Callable[[], float], act_label: str, trace_name: str, measurement: str) -> None:
+    """Charge, perform `act` (returns its board time), judge the time to contactor open against `lim`."""
+    assert lim.high is not None
+    start_charging(cp, clock)
+    t_act = act()
+    clock.sleep(max(1.0, lim.high * 5))
+    edges = cp.read_edges()
+    opening = delay_s(edges, t_act, "OVP", "0")
+    marks = {act_label: t_act, **({"contactor open": t_act + opening} if opening != float("inf") else {})}
+    evidence.trace(trace_name, edges, marks, window=(t_act, t_act + lim.high))
+    evidence.check(measurement, opening, lim, t_s=t_act)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.limits import expected_duty_pct, limit
-from conformance.session import offered_current_a, plug_in, start_charging
+from conformance.session import judge_contactor_opening, offered_current_a, plug_in, start_charging
 from fixtures.evidence import Evidence
 from fixtures.timing import delay_s
 from instruments.ac_load import AcLoad
@@ -63,18 +63,9 @@ def test_contactor_closes_within_3_s_after_b2_to_c2(cp: CpEmulator, clock: Clock
 def judge_opening_after(vehicle_state: str, limit_name: str, cp: CpEmulator, clock: Clock,
                         evidence: Evidence) -> None:
     """Charge, switch the vehicle to `vehicle_state`, judge the time to contactor open."""
-    lim = limit("iec61851", limit_name)
-    assert lim.high is not None
-    start_charging(cp, clock)
-    t_act = cp.set_state(vehicle_state)
-    clock.sleep(max(1.0, lim.high * 5))
-    edges = cp.read_edges()
-    opening = delay_s(edges, t_act, "OVP", "0")
-    markers = {f"vehicle: {vehicle_state}": t_act}
-    if opening != float("inf"):
-        markers["contactor open"] = t_act + opening
-    evidence.trace(f"C2 to {vehicle_state}", edges, markers, window=(t_act, t_act + lim.high))
-    evidence.check(f"contactor opening time after C -> {vehicle_state}", opening, lim, t_s=t_act)
+    judge_contactor_opening(cp, clock, evidence, limit("iec61851", limit_name), lambda: cp.set_state(vehicle_state),
+                            f"vehicle: {vehicle_state}", f"C2 to {vehicle_state}",
+                            f"contactor opening time after C -> {vehicle_state}")
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> B2)")

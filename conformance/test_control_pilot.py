@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.limits import Limit, limit, profile_limit
-from conformance.session import measured_offer_a, observe_b2, plug_in, start_charging
+from conformance.session import judge_contactor_opening, measured_offer_a, observe_b2, plug_in, start_charging
 from fixtures.evidence import ConformanceFailure, Evidence
 from fixtures.timing import count_edges, delay_s, first_edge, markers, pulses
 from instruments.ac_load import AcLoad
@@ -85,15 +85,8 @@ def test_contactor_opens_when_cp_is_shorted_to_pe_while_charging(cp: CpEmulator,
     """A CP-PE short while charging (state E) opens the contactor within the profile's deadline."""
     lim = profile_limit(rig.profile, "control_pilot.e_f_contactor_open_ms", "s",
                         "IEC 61851-1:2017 Annex A (state E)", scale=0.001)
-    assert lim.high is not None
-    start_charging(cp, clock)
-    t_e = cp.set_state("E")
-    clock.sleep(max(1.0, lim.high * 5))
-    edges = cp.read_edges()
-    opening = delay_s(edges, t_e, "OVP", "0")
-    evidence.trace("C2 to E", edges, markers(CP_shorted=t_e, contactor_open=t_e + opening),
-                   window=(t_e, t_e + lim.high))
-    evidence.check("contactor opening time after CP short", opening, lim, t_s=t_e)
+    judge_contactor_opening(cp, clock, evidence, lim, lambda: cp.set_state("E"), "CP shorted", "C2 to E",
+                            "contactor opening time after CP short")
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state D: ventilation required)")
@@ -185,16 +178,9 @@ def test_contactor_opens_when_the_vehicle_loses_pe_while_charging(cp: CpEmulator
                                                                   evidence: Evidence) -> None:
     """A broken PE return while charging leaves the vehicle's resistors floating: CP reads as A
     (vehicle gone), so the contactor opens as after an unplug."""
-    lim = limit("iec61851", "contactor_open_after_unplug")
-    assert lim.high is not None
-    start_charging(cp, clock)
-    t_pe = cp.set_pe(False)
-    clock.sleep(max(1.0, lim.high * 5))
-    edges = cp.read_edges()
-    opening = delay_s(edges, t_pe, "OVP", "0")
-    evidence.trace("PE lost in C2", edges, markers(PE_lost=t_pe, contactor_open=t_pe + opening),
-                   window=(t_pe, t_pe + lim.high))
-    evidence.check("contactor opening time after loss of PE", opening, lim, t_s=t_pe)
+    judge_contactor_opening(cp, clock, evidence, limit("iec61851", "contactor_open_after_unplug"),
+                            lambda: cp.set_pe(False), "PE lost", "PE lost in C2",
+                            "contactor opening time after loss of PE")
 
 
 @pytest.mark.needs("cp", "installer", "load")
