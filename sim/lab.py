@@ -53,24 +53,32 @@ class VirtualLab:
         overrides.setdefault("seed", seed)
         self.knobs = resolve_knobs(overrides)
         self.world = World(self.knobs["seed"], journal_path)
-        tethered = self.knobs["connector"] == "tethered"
-        self.plant = Plant(self.world, self.knobs["phases"], self.knobs["pp_resistance_ohm"] if tethered else None)
-        self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs)
-        self.frontends: dict[str, FrontEnd] = {
-            "clock": ClockControl(self.world, realtime),
-            "cp": CpBoard(self.world, self.plant),
-            "installer": InstallerPort(self.world, self.wallbox),
-            "analyser": SimAnalyser(self.world, self.plant),
-            "source": SimSource(self.world, self.plant),
-            **{f"load{k + 1}": SimLoad(self.world, self.plant, k) for k in range(3)},
-        }
-        self.servers = {name: LineServer(fe) for name, fe in self.frontends.items()}
-        self.world.record("lab_started", source_file=source_file, knobs=self.knobs)
+        self.servers: dict[str, LineServer] = {}
         self._stop = threading.Event()
         self._realtime_thread: threading.Thread | None = None
-        if realtime:
-            self._realtime_thread = threading.Thread(target=self._run_realtime, daemon=True, name="sim-realtime")
-            self._realtime_thread.start()
+        try:  # interrupted half-way (Ctrl-C while a rig opens), it still closes what it started
+            tethered = self.knobs["connector"] == "tethered"
+            self.plant = Plant(self.world, self.knobs["phases"],
+                               self.knobs["pp_resistance_ohm"] if tethered else None)
+            self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs)
+            self.frontends: dict[str, FrontEnd] = {
+                "clock": ClockControl(self.world, realtime),
+                "cp": CpBoard(self.world, self.plant),
+                "installer": InstallerPort(self.world, self.wallbox),
+                "analyser": SimAnalyser(self.world, self.plant),
+                "source": SimSource(self.world, self.plant),
+                **{f"load{k + 1}": SimLoad(self.world, self.plant, k) for k in range(3)},
+            }
+            for name, frontend in self.frontends.items():
+                self.servers[name] = LineServer(frontend)
+            self.world.record("lab_started", source_file=source_file, knobs=self.knobs)
+            if realtime:
+                self._realtime_thread = threading.Thread(target=self._run_realtime, daemon=True,
+                                                         name="sim-realtime")
+                self._realtime_thread.start()
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def endpoints(self) -> dict[str, str]:
