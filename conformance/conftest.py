@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from conformance.injection import recover_if_stuck
 from conformance.session import settable_currents, socket_outlet, socket_test_cable
 from fixtures.plugin import dut_profile
 from instruments.cp_emulator import CpEmulator
+from instruments.fault_box import FaultBox
 from rig.rig import Rig
 
 
@@ -26,3 +30,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         profile = dut_profile(metafunc.config)
         values = settable_currents(profile) if profile is not None else [float("nan")]
         metafunc.parametrize("setting_a", values, ids=[f"{v:g}A" for v in values])
+
+
+@pytest.fixture
+def fault_box(idle_dut: Rig) -> Iterator[FaultBox]:
+    """The fault box; afterwards every injection is removed and a DUT left latched is recovered by
+    the documented procedure (power cycle), so the next test starts from A1."""
+    box = idle_dut.fault_box
+    yield box
+    recover_if_stuck(idle_dut, idle_dut.clock)

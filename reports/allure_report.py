@@ -34,7 +34,7 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
 
     `plots=False` keeps the raw traces but skips rendering (a quarter second each), for runs
     that only want verdicts, such as the suite's self-test."""
-    from reports.plots import timing_plot
+    from reports.plots import series_plot, timing_plot
 
     rows = evidence.as_dicts()
     if rows:
@@ -54,3 +54,18 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
             (folder / f"{trace.name}-edges.csv").write_text(edges)
             if png is not None:
                 (folder / f"{trace.name}.png").write_bytes(png)
+    for series in getattr(evidence, "series_list", []):
+        names = list(series.columns)
+        rows = sorted({t for points in series.columns.values() for t, _ in points})
+        lookup = [dict(points) for points in series.columns.values()]
+        text = "t_s," + ",".join(f'"{n}"' for n in names) + "\n" + "".join(
+            f"{t:.6f}," + ",".join(f"{col[t]:.6g}" if t in col else "" for col in lookup) + "\n" for t in rows)
+        allure.attach(text, name=f"{series.name} data", attachment_type=allure.attachment_type.CSV)
+        png = series_plot(series, f"{evidence.test_id.split('::')[-1]}: {series.name}") if plots else None
+        if png is not None:
+            allure.attach(png, name=f"{series.name} plot", attachment_type=allure.attachment_type.PNG)
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{series.name}-data.csv").write_text(text)
+            if png is not None:
+                (folder / f"{series.name}.png").write_bytes(png)

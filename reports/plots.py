@@ -74,3 +74,33 @@ def timing_plot(trace: Any, title: str) -> bytes:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return buf.getvalue()
+
+
+def series_plot(series: Any, title: str) -> bytes:
+    """PNG: one step panel per column (shared time axis), limit bands shaded, markers as lines."""
+    columns = [(name, points) for name, points in series.columns.items() if points]
+    rows = max(1, len(columns))
+    fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(8, 1.2 + 1.9 * rows), squeeze=False)
+    times = [t for _, points in columns for t, _ in points] + list(series.markers.values())
+    t0 = min(times) if times else 0.0
+    for ax, (name, points) in zip(axes[:, 0], columns):
+        ax.step([t - t0 for t, _ in points], [v for _, v in points], where="post", color="tab:blue")
+        ax.set_ylabel(name, fontsize=8)
+        low, high = series.bands.get(name, (None, None))
+        if low is not None or high is not None:
+            ax.axhspan(low if low is not None else ax.get_ylim()[0], high if high is not None else ax.get_ylim()[1],
+                       color="tab:green", alpha=0.12, label="limits")
+            ax.legend(loc="best", fontsize=7)
+        ax.grid(alpha=0.3)
+    for k, (name, t) in enumerate(sorted(series.markers.items(), key=lambda kv: kv[1])):
+        for ax in axes[:, 0]:
+            ax.axvline(t - t0, color="tab:red", linestyle="--", linewidth=0.8)
+        axes[0, 0].annotate(f"{name} ({t:.3f} s)", (t - t0, 1.0 - 0.12 * (k % 6)), xycoords=("data", "axes fraction"),
+                            fontsize=7, ha="left", va="top", xytext=(3, 0), textcoords="offset points")
+    axes[-1, 0].set_xlabel(f"time since {t0:.3f} s (instrument timebase)")
+    axes[0, 0].set_title(title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()

@@ -29,6 +29,7 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "source": {"keysight-ac6800": "instruments.ac_source:KeysightAC6800"},
     "load": {"chroma-63800": "instruments.ac_load:Chroma63800"},
     "installer": {"wbr-installer": "instruments.installer:WbrInstaller"},
+    "fault_box": {"wbr-faultbox": "instruments.fault_box:WbrFaultBox"},
 }
 
 VIRTUAL_LAB = "sim.lab:start_virtual_lab"

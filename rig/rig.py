@@ -17,9 +17,10 @@ from instruments.ac_load import AcLoad
 from instruments.ac_source import AcSource
 from instruments.base import Instrument
 from instruments.cp_emulator import CpEmulator
+from instruments.fault_box import FaultBox
 from instruments.installer import Installer
 from instruments.power_analyser import PowerAnalyser
-from instruments.transport.factory import open_line_transport
+from instruments.transport.factory import open_line_transport, open_transport
 from rig.clock import Clock, RealClock, VirtualClock
 from rig.config import REPO_ROOT, RigConfig, load_rig_file
 from rig.errors import ConfigError, RigError, SafetyRefusal
@@ -79,7 +80,7 @@ class Rig:
                 target = available_drivers(role)[inst.driver]
                 cls = load_object(target)
                 addresses = [self._resolve(a, endpoints, f"instruments.{role}.address") for a in inst.addresses]
-                transports = [open_line_transport(role, a, inst.settings) for a in addresses]
+                transports = [open_transport(role, a, inst.settings) for a in addresses]
                 self.instruments[role] = cls(*transports)
                 self.identities[role] = self.instruments[role].identify()
             if isinstance(self.instruments.get("analyser"), PowerAnalyser):
@@ -160,6 +161,10 @@ class Rig:
     @property
     def installer(self) -> Installer:
         return self._role("installer", Installer)
+
+    @property
+    def fault_box(self) -> FaultBox:
+        return self._role("fault_box", FaultBox)
 
     # --- power and safety ----------------------------------------------------------------
     def energise(self) -> None:

@@ -9,10 +9,12 @@ from typing import Any
 
 from sim.bench import SimAnalyser, SimLoad, SimSource
 from sim.cp_board import CpBoard
+from sim.fault_box import SimFaultBox
 from sim.installer import InstallerPort
 from sim.params import resolve_knobs
 from sim.plant import Plant
 from sim.server import LOOPBACK, FrontEnd, LineServer
+from sim.socketcand import SocketcandServer
 from sim.wallbox import SimulatedWallbox
 from sim.world import World
 
@@ -54,6 +56,7 @@ class VirtualLab:
         self.knobs = resolve_knobs(overrides)
         self.world = World(self.knobs["seed"], journal_path)
         self.servers: dict[str, LineServer] = {}
+        self.can_servers: dict[str, SocketcandServer] = {}
         self._stop = threading.Event()
         self._realtime_thread: threading.Thread | None = None
         try:  # interrupted half-way (Ctrl-C while a rig opens), it still closes what it started
@@ -71,6 +74,8 @@ class VirtualLab:
             }
             for name, frontend in self.frontends.items():
                 self.servers[name] = LineServer(frontend)
+            self.fault_box = SimFaultBox(self.world, self.plant)
+            self.can_servers["fault_box"] = SocketcandServer(self.fault_box)
             self.world.record("lab_started", source_file=source_file, knobs=self.knobs)
             if realtime:
                 self._realtime_thread = threading.Thread(target=self._run_realtime, daemon=True,
@@ -82,11 +87,13 @@ class VirtualLab:
 
     @property
     def endpoints(self) -> dict[str, str]:
-        """Addresses as a lab user would type them: pyserial URL for the board, VISA for SCPI."""
+        """Addresses as a lab user would type them: pyserial URL for the board, VISA for SCPI, a
+        python-can socketcand port for the fault box."""
         ports = {name: server.port for name, server in self.servers.items()}
         out = {name: f"socket://{LOOPBACK}:{ports[name]}" for name in ("clock", "cp", "installer")}
         for name in ("analyser", "source", "load1", "load2", "load3"):
             out[name] = f"TCPIP0::{LOOPBACK}::{ports[name]}::SOCKET"
+        out.update({name: server.address for name, server in self.can_servers.items()})
         return out
 
     def knob_values(self) -> dict[str, Any]:
@@ -103,7 +110,7 @@ class VirtualLab:
 
     def stop(self) -> None:
         self._stop.set()
-        for server in self.servers.values():
+        for server in [*self.servers.values(), *self.can_servers.values()]:
             server.stop()
         with self.world.lock:
             self.world.record("lab_stopped")

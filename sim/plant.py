@@ -21,6 +21,18 @@ class Mains:
 
 
 @dataclass
+class Injection:
+    """What the fault box applies to the bench (all off is the box's safe state)."""
+
+    residual_ma: dict[str, float] = field(default_factory=lambda: {"ac": 0.0, "dc": 0.0})
+    weld: list[bool] = field(default_factory=lambda: [False, False, False])
+    pe_open: bool = False
+    sensor_override_c: float | None = None
+    chamber_c: float | None = None
+    grid_contact: tuple[bool, bool] = (False, False)
+
+
+@dataclass
 class Load:
     on: list[bool] = field(default_factory=lambda: [False, False, False])
     current_a: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
@@ -36,6 +48,8 @@ class Plant:
         self.generator = Generator()
         self.contactor_closed = False
         self.load = Load()
+        self.injection = Injection()
+        self.room_c = 25.0  # ambient when no chamber setpoint is given
         self._listeners: list[Callable[[], None]] = []
 
     def listen(self, callback: Callable[[], None]) -> None:
@@ -54,10 +68,20 @@ class Plant:
         return self.plug_pp_ohm if self.plug_pp_ohm is not None else self.vehicle.pp_ohm
 
     def output_voltage_v(self, phase: int) -> float:
-        """Vehicle-side L-N voltage of `phase` (0-based)."""
-        if self.mains.on and self.contactor_closed and phase < self.phases:
+        """Vehicle-side L-N voltage of `phase` (0-based); a welded pole conducts with the coil released."""
+        if self.mains.on and phase < self.phases and (self.contactor_closed or self.injection.weld[phase]):
             return self.mains.voltage_v
         return 0.0
+
+    def residual_flowing_ma(self, channel: str) -> float:
+        """The fault box draws its residual current from output L1 to PE: it flows only while L1 is
+        live and PE is connected, so opening the contactor is what stops it."""
+        if self.output_voltage_v(0) > 50.0 and not self.injection.pe_open:
+            return self.injection.residual_ma[channel]
+        return 0.0
+
+    def ambient_c(self) -> float:
+        return self.injection.chamber_c if self.injection.chamber_c is not None else self.room_c
 
     def output_present(self) -> bool:
         return self.output_voltage_v(0) > 50.0

@@ -12,6 +12,7 @@ from typing import Any
 
 from sim.cp_circuit import Generator, Vehicle, cp_levels
 from sim.plant import Plant
+from sim.protection import Protections
 from sim.world import Event, World
 
 _E_FLOOR_V, _F_CEILING_V = 1.5, -1.5   # between them the firmware reads state E (CP at PE)
@@ -63,7 +64,8 @@ class CpClassifier:
 
 
 class SimulatedWallbox:
-    """States: off, boot, A1, B1, B2, C1, C2, D-refused, E, F (fault)."""
+    """States: off, boot, A1, B1, B2, C1, C2, D-refused, E, F (fault; latched until power-off for
+    residual current and welding)."""
 
     def __init__(self, world: World, plant: Plant, knobs: dict[str, Any]) -> None:
         self.world, self.plant, self.knobs = world, plant, knobs
@@ -76,10 +78,14 @@ class SimulatedWallbox:
         self._saw_b = False          # the vehicle passed through B since it was plugged in
         self._woken = False          # the wake-up step happened for this plug-in
         self._last_duty_s = -1e9
+        self._latched: str | None = None   # a fault that only a power cycle clears
+        self._cold_load = False            # an interrupted session waits its random delay
+        self._needs_replug = False         # the firmware does not resume an interrupted session
         plant.generator.amplitude_v = knobs["cp_generator_v"]
         plant.generator.frequency_hz = knobs["pwm_frequency_hz"]
         self.classify = CpClassifier(knobs["classifies_b_up_to_ohm"],
                                      knobs["classifies_c_up_to_ohm"], knobs["classifies_c_down_to_ohm"])
+        self.protection = Protections(self)
         plant.listen(self._on_plant_change)
 
     # --- timers ------------------------------------------------------------------------------
@@ -100,6 +106,10 @@ class SimulatedWallbox:
 
     def _running(self, name: str) -> bool:
         return name in self._timers
+
+    def _stop_session_timers(self) -> None:
+        """Everything but the temperature sampling, which runs as long as the wallbox is powered."""
+        self._stop(*[name for name in self._timers if name != "temperature"])
 
     # --- installer interface -----------------------------------------------------------------
     def set_setting(self, amps: float) -> None:
@@ -123,12 +133,12 @@ class SimulatedWallbox:
         return rating if self.knobs["pp_caps_offer"] else float("inf")
 
     def offered_current_a(self) -> float:
-        if self.paused:
+        if self.paused or self._cold_load or self._needs_replug:
             return 0.0
         setting = self.setting_a
         if setting == 0 and self.knobs["zero_setting_offers_min"]:
             setting = _MIN_OFFER_A
-        offer = min(setting, self._cable_limit_a())
+        offer = min(setting, self._cable_limit_a(), self.protection.thermal_cap_a(setting))
         return offer if offer >= _MIN_OFFER_A else 0.0
 
     def _duty(self) -> float:
@@ -158,6 +168,8 @@ class SimulatedWallbox:
             self.plant.contactor_closed = closed
             self.world.record("contactor", closed=closed)
             self.plant.changed()
+            if not closed:
+                self.protection.after_opening()
 
     @property
     def _supplying(self) -> bool:
@@ -172,6 +184,7 @@ class SimulatedWallbox:
             return
         if self.state in ("off", "boot"):
             return
+        self.protection.on_plant_change()
         self._supervise_current()
         if self.state == "F":
             return  # the generator sits at -12 V: the vehicle cannot be read until the hold ends
@@ -184,20 +197,47 @@ class SimulatedWallbox:
         self._stop(*list(self._timers))
         if self._powered:
             self._set_state("boot")
-            self._start("sequence", self.knobs["boot_time_s"], self._ready)
+            self._start("sequence", self.knobs["boot_time_s"], lambda: self._ready(after_boot=True))
         else:
             self._set_state("off")
             self.cp_letter = "E"
-            self._contactor(False)   # the coil loses its supply with the wallbox
+            self._latched = None     # the documented recovery: cut the supply (WB-TR-01)
+            self._cold_load = self._needs_replug = False
             self._generator("off")
+            self._contactor(False)   # the coil loses its supply with the wallbox
 
-    def _ready(self) -> None:
-        """Boot finished or a fault hold ended: +12 V, then read the vehicle afresh."""
+    def _ready(self, after_boot: bool = False) -> None:
+        """Boot finished or a fault hold ended: checks, +12 V, then read the vehicle afresh.
+
+        After a power-up with a vehicle still connected, the interrupted session resumes only
+        after a random delay (cold-load pickup), so that a street of wallboxes does not restart
+        at once."""
+        if after_boot:
+            self.protection.start_sampling()
+        reason = self.protection.blocked_reason()
+        if reason is not None:
+            self._fault(reason)
+            return
+        if self.protection.check_weld():
+            return
         self._set_state("A1")
         self._saw_b = False
         self._generator("dc")
         self.cp_letter = self.classify(self.plant.cp()[0])
+        if after_boot and self.cp_letter in ("B", "C", "D"):
+            if self.knobs["restarts_after_mains_loss"]:
+                self._cold_load = True
+                low, high = self.knobs["cold_load_delay_min_s"], self.knobs["cold_load_delay_max_s"]
+                delay = float(round(self.world.rng.uniform(low, max(low, high))))
+                self.world.record("cold_load_delay", delay_s=delay)
+                self._start("cold_load", delay, self._cold_load_over)
+            else:
+                self._needs_replug = True
         self._cp_changed(self.cp_letter)
+
+    def _cold_load_over(self) -> None:
+        self._cold_load = False
+        self._apply_offer()
 
     def _cp_changed(self, letter: str) -> None:
         if letter not in ("C", "D"):
@@ -212,7 +252,7 @@ class SimulatedWallbox:
             self._generator("dc")
             self._set_state("A1")
         if letter == "A":
-            self._saw_b = self._woken = False
+            self._saw_b = self._woken = self._needs_replug = False
             self._generator("dc")
             self._leave_supply("A1")
         elif letter == "B":
@@ -239,6 +279,8 @@ class SimulatedWallbox:
 
     def _enter_b(self) -> None:
         self._stop("sequence")
+        if not self.plant.contactor_closed and self.protection.check_weld():
+            return  # pre-session check: a live output with the contactor open is a weld
         if self.plant.generator.mode == "pwm":
             self._set_state("B2")
             self._arm_wake_up()
@@ -266,13 +308,17 @@ class SimulatedWallbox:
 
     def _vehicle_asks_for_power(self, letter: str) -> None:
         self._stop("sequence")
-        if not self._saw_b and self.knobs["closes_on_a_to_c_jump"]:
+        if not self._saw_b and self.knobs["closes_on_a_to_c_jump"] and not self.plant.contactor_closed:
             self._set_state("C1")
             self._start("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
             return
-        if self.plant.generator.mode != "pwm" or not self._saw_b:
+        if self.plant.generator.mode != "pwm":
             if not self.plant.contactor_closed:
                 self._set_state("C1")  # no offer (x1): the vehicle waits, nothing closes
+                if self.offered_current_a() > 0 and not self._running("wake_up_end"):
+                    # C without a B first (a jump, or a vehicle that stayed in C over a power cut):
+                    # offer first, close only once the offer stands (x2)
+                    self._start("sequence", self.knobs["b2_pwm_delay_ms"] / 1000.0, self._offer_in_c)
             return
         if letter == "D" and not self.knobs["ventilation_supported"]:
             self._leave_supply("D-refused")
@@ -280,10 +326,16 @@ class SimulatedWallbox:
         if self.knobs["diode_check"] and self.plant.cp()[1] > _DIODE_OK_BELOW_V:
             self._fault("vehicle diode missing or shorted")
             return
+        if not self.plant.contactor_closed and self.protection.check_weld():
+            return  # never close onto a welded pole's live output
         self._set_state("C2")
         self._stop("open")
         if not self.plant.contactor_closed:
             self._start("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
+
+    def _offer_in_c(self) -> None:
+        self._pwm_on()
+        self._vehicle_asks_for_power(self.cp_letter)
 
     # --- offer changes (installer setting, pause, wake-up end) -------------------------------
     def _apply_offer(self) -> None:
@@ -308,7 +360,7 @@ class SimulatedWallbox:
             if self.state == "B1":
                 self._set_state("B2")
                 self._arm_wake_up()
-            elif self._saw_b:
+            elif self.cp_letter in ("C", "D"):
                 self._vehicle_asks_for_power(self.cp_letter)
             return
         if self._duty() == self.plant.generator.duty_pct:
@@ -325,14 +377,19 @@ class SimulatedWallbox:
         self._contactor(False)
 
     # --- faults and current supervision ------------------------------------------------------
-    def _fault(self, reason: str) -> None:
-        """State F: contactor open, -12 V on CP, held, then back to A1 to re-read the vehicle."""
-        self.world.record("evse_fault", reason=reason)
-        self._stop(*list(self._timers))
+    def _fault(self, reason: str, latched: bool = False) -> None:
+        """State F: contactor open, -12 V on CP; held, then back to A1 to re-read the vehicle, or,
+        latched, until the supply is cut."""
+        self.world.record("evse_fault", reason=reason, latched=latched)
+        self._stop_session_timers()
         self._set_state("F")
-        self._contactor(False)
         self._generator("neg")
-        self._start("sequence", self.knobs["fault_hold_s"], self._ready)
+        self._contactor(False)
+        if latched:
+            self._latched = reason
+            self._stop("weld_check")
+        else:
+            self._start("sequence", self.knobs["fault_hold_s"], self._ready)
 
     def _supervise_current(self) -> None:
         if not self.knobs["overcurrent_detection"] or self.state != "C2" or not self.plant.contactor_closed:

@@ -107,3 +107,9 @@ def pp_codings() -> list[PpCoding]:
         out.append(PpCoding(t.get("rating_a", float), t.get("nominal", float), t.get("low", float),
                             t.get("high", float), t.get("source", str)))
     return out
+
+
+def profile_band(profile: Any, key: str, unit: str, clause: str) -> Limit:
+    """A [low, high] window from the DUT profile (a product promise or an unconfirmed threshold)."""
+    low, high = (float(v) for v in profile.value(key))
+    return Limit(key, low, high, unit, clause, f"DUT profile {profile.id}: {key}")

@@ -14,6 +14,14 @@ def is_visa_resource(address: str) -> bool:
         "TCPIP", "GPIB", "USB", "ASRL", "VXI", "PXI"}
 
 
+def open_transport(role: str, address: str, settings: Mapping[str, Any]) -> Any:
+    """A CAN port (`can:INTERFACE:CHANNEL`) for frame-based instruments; a line transport otherwise."""
+    if address.startswith("can:"):
+        from instruments.transport.can_bus import CanTransport
+        return CanTransport(role, address, settings)
+    return open_line_transport(role, address, settings)
+
+
 def open_line_transport(role: str, address: str, settings: Mapping[str, Any]) -> LineTransport:
     """VISA resource strings go to pyvisa; ports and `socket://`/`rfc2217://` URLs go to pyserial."""
     timeout_s = float(settings.get("timeout_s", 2.0))
@@ -26,5 +34,5 @@ def open_line_transport(role: str, address: str, settings: Mapping[str, Any]) ->
         return SerialLineTransport(role, address, baudrate=int(settings.get("baudrate", 115200)),
                                    timeout_s=timeout_s)
     raise InvalidValue(f"{role}: cannot tell how to reach {address!r}: expected a VISA resource "
-                       "(TCPIP0::host::port::SOCKET, GPIB0::7::INSTR, …), a serial port (/dev/ttyUSB0, COM3) "
-                       "or a pyserial URL (socket://host:port)")
+                       "(TCPIP0::host::port::SOCKET, GPIB0::7::INSTR, …), a serial port (/dev/ttyUSB0, COM3), "
+                       "a pyserial URL (socket://host:port) or a CAN port (can:socketcan:can0)")

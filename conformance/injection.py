@@ -1,0 +1,121 @@
+"""Arrange, act and measure steps of the fault-injection families: ramps that find a threshold,
+steps that time a trip, the state-F check, and the documented recovery (power cycle).
+
+Trip times come from the fault box alone (the injection's acknowledgement and the box's own
+report that the current stopped flowing): one instrument, one timebase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from conformance.limits import Limit, limit
+from fixtures.evidence import ConformanceFailure
+from instruments.cp_emulator import CpEmulator
+from instruments.fault_box import FaultBox
+from rig.clock import Clock
+from rig.errors import RigError
+from rig.rig import Rig
+
+INF = float("inf")
+POWER_OFF_S = 5.0
+"""How long the supply stays off in the documented recovery (breaker off, unplug, breaker on)."""
+BOOT_TIMEOUT_S = 120.0
+STATE_F = Limit("state_f_level", -13.0, -11.0, "V", "IEC 61851-1:2017 Annex A (state F)",
+                "SIE: state F -12 V, -13...-11 V: EVSE not available / fault")
+
+
+@dataclass
+class Ramp:
+    """A ramp's record: the levels applied (box time, value) and where it tripped, if it did."""
+
+    unit: str
+    points: list[tuple[float, float]] = field(default_factory=list)
+    tripped_at: float | None = None
+    t_trip: float = INF
+
+    def flowing(self) -> list[tuple[float, float]]:
+        """What flowed: the applied levels, and zero from the trip on."""
+        return self.points + ([(self.t_trip, 0.0)] if self.t_trip != INF else [])
+
+
+def interrupted_after(box: FaultBox, channel: str, after_s: float) -> float:
+    """Box time at which the `channel` residual current stopped flowing after `after_s` (inf: never)."""
+    times = [e.t_s for e in box.events() if e.kind == "interrupted" and e.channel == channel and e.t_s >= after_s]
+    return min(times) if times else INF
+
+
+def residual_ramp(box: FaultBox, clock: Clock, channel: str, start: float, stop: float) -> Ramp:
+    """Raise the residual current in rig steps, each held for the rig's dwell, until it stops flowing."""
+    step = limit("rig", "rcd_ramp_step").high or 0.5
+    dwell = limit("rig", f"rcd_{channel}_ramp_dwell").high or 1.0
+    ramp = Ramp("mA")
+    level = start
+    while level <= stop + 1e-9:
+        t = box.set_residual_ma(channel, level)
+        ramp.points.append((t, level))
+        clock.sleep(dwell)
+        t_trip = interrupted_after(box, channel, t)
+        if t_trip != INF:
+            ramp.tripped_at, ramp.t_trip = level, t_trip
+            break
+        level = round(level + step, 6)
+    box.set_residual_ma(channel, 0.0)
+    return ramp
+
+
+def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, observe_s: float) -> tuple[float, float]:
+    """Step from 0 to `milliamps`; (box time of the step, seconds until the current stopped)."""
+    t_on = box.set_residual_ma(channel, milliamps)
+    clock.sleep(observe_s)
+    t_off = interrupted_after(box, channel, t_on)
+    box.set_residual_ma(channel, 0.0)
+    return t_on, t_off - t_on
+
+
+def cp_high_v(cp: CpEmulator) -> float:
+    return cp.measure_cp().high_v
+
+
+def idle(cp: CpEmulator) -> bool:
+    m = cp.measure_cp()
+    return m.high_v > 10.5 and m.frequency_hz == 0 and cp.output_present().value == 0
+
+
+def power_cycle(rig: Rig, clock: Clock) -> None:
+    """WB-TR-01's documented recovery: supply off, vehicle unplugged, supply back; wait for A1."""
+    rig.cp.set_state("A")
+    rig.source.set_output(False)
+    clock.sleep(POWER_OFF_S)
+    rig.energise()
+    if not clock.wait_until(lambda: idle(rig.cp), BOOT_TIMEOUT_S, poll_s=0.5):
+        raise RigError(f"the DUT did not come back to A1 within {BOOT_TIMEOUT_S:.0f} s of a power cycle")
+
+
+def recover_if_stuck(rig: Rig, clock: Clock) -> None:
+    """After a fault test: if the DUT does not idle on its own (a latched fault), power-cycle it, so
+    that the next test starts from A1 whatever this one left behind."""
+    rig.fault_box.safe()
+    rig.cp.safe()
+    if not clock.wait_until(lambda: idle(rig.cp), 5.0, poll_s=0.25):
+        power_cycle(rig, clock)
+
+
+def require(condition: bool, what: str) -> None:
+    """A precondition of the act step; unmet, the test cannot judge (and says so)."""
+    if not condition:
+        raise ConformanceFailure(f"precondition: {what}")
+
+
+def hold(clock: Clock, seconds: float, sample_s: float,
+         probe: Callable[[], tuple[float, float]]) -> list[tuple[float, float]]:
+    """Sample `probe` (instrument time, value) every `sample_s` of clock time for `seconds`."""
+    out = []
+    end = clock.now() + seconds
+    while True:
+        out.append(probe())
+        remaining = end - clock.now()
+        if remaining <= 0:
+            return out
+        clock.sleep(min(sample_s, remaining))

@@ -1,0 +1,157 @@
+"""Residual current: the DUT's built-in detection, AC (WB-RC-01) and smooth DC (WB-RC-02).
+
+The fault box draws a residual current from the output L1 to PE while the DUT charges; the box
+itself reports when that current stops flowing, so each trip time is a difference of two box
+timestamps.  Thresholds are found by ramps of 0.5 mA and reported with the margin to the band.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.injection import INF, STATE_F, cp_high_v, power_cycle, residual_ramp, step_trip_time
+from conformance.limits import Limit, limit, profile_band
+from conformance.session import start_charging
+from fixtures.evidence import Evidence
+from fixtures.timing import count_edges, first_edge
+from instruments.cp_emulator import CpEmulator
+from instruments.fault_box import FaultBox
+from rig.clock import Clock
+from rig.rig import Rig
+
+pytestmark = pytest.mark.needs("cp", "fault_box")
+
+REQUIREMENT = {"ac": "WB-RC-01", "dc": "WB-RC-02"}
+CLAUSE = {"ac": "IEC 62955 / EN 61008-1 (AC residual current, type A)", "dc": "IEC 62955 (RDC-DD, smooth DC)"}
+
+
+def channels(clause: str) -> list[object]:
+    """`ac` and `dc`, each marked with its own requirement ID."""
+    return [pytest.param(ch, id=ch, marks=pytest.mark.requirement(wb_id=REQUIREMENT[ch], clause=f"{CLAUSE[ch]}: {clause}"))
+            for ch in ("ac", "dc")]
+
+
+def band(rig: Rig, channel: str) -> Limit:
+    return profile_band(rig.profile, f"residual_current.{channel}_trip_band_ma", "mA", CLAUSE[channel])
+
+
+@pytest.mark.parametrize("channel", channels("no trip below the detection band"))
+def test_residual_current_just_below_the_band_does_not_trip(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
+                                                            rig: Rig, channel: str, evidence: Evidence) -> None:
+    """A residual current one ramp step below the product's band, held longer than the slowest
+    allowed trip, never interrupts charging."""
+    lim = band(rig, channel)
+    assert lim.low is not None
+    level = lim.low - (limit("rig", "rcd_ramp_step").high or 0.5)
+    hold_s = limit("rig", "rcd_no_trip_hold").high or 20.0
+    start_charging(cp, clock)
+    t_on = fault_box.set_residual_ma(channel, level)
+    clock.sleep(hold_s)
+    events = [e for e in fault_box.events() if e.channel == channel and e.kind == "interrupted"]
+    fault_box.set_residual_ma(channel, 0.0)
+    evidence.parameters.update(channel=channel, injected_ma=level, held_s=hold_s)
+    evidence.series(f"{channel} held below the band", {f"injected {channel.upper()} (mA)": [(t_on, level),
+                                                                                            (t_on + hold_s, level)]},
+                    {"injection on": t_on, **{"interrupted": e.t_s for e in events[:1]}},
+                    {f"injected {channel.upper()} (mA)": (lim.low, lim.high)})
+    evidence.check(f"interruptions at {level:g} mA {channel.upper()} held {hold_s:g} s", len(events),
+                   Limit("no_trip_below_band", 0, 0, "", lim.clause, f"{lim.source} (nothing trips below the band)"))
+
+
+@pytest.mark.parametrize("channel", channels("trip threshold"))
+def test_residual_current_trip_threshold_lies_in_the_band(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
+                                                          rig: Rig, channel: str, evidence: Evidence) -> None:
+    """A ramp in 0.5 mA steps from half the band's lower end finds the threshold; it lies in the band."""
+    lim = band(rig, channel)
+    assert lim.low is not None and lim.high is not None
+    start_charging(cp, clock)
+    start = round(lim.low * (limit("rig", "rcd_ramp_start").high or 0.5), 1)
+    ramp = residual_ramp(fault_box, clock, channel, start, lim.high + 5 * (limit("rig", "rcd_ramp_step").high or 0.5))
+    name = f"{channel.upper()} residual current (mA)"
+    evidence.series(f"{channel} ramp", {f"injected {name}": ramp.points, f"flowing {name}": ramp.flowing()},
+                    {"trip": ramp.t_trip} if ramp.t_trip != INF else {},
+                    {f"injected {name}": (lim.low, lim.high)})
+    evidence.check(f"{channel.upper()} trip threshold", ramp.tripped_at if ramp.tripped_at is not None else INF, lim,
+                   t_s=ramp.t_trip if ramp.t_trip != INF else None,
+                   note=f"ramp {start:g} mA upward in {limit('rig', 'rcd_ramp_step').high:g} mA steps")
+
+
+@pytest.mark.parametrize("multiple", [1, 2, 5], ids=["1x", "2x", "5x"])
+@pytest.mark.requirement(wb_id="WB-RC-01", clause="EN 61008-1 / IEC 62955 (type A trip times)")
+def test_ac_residual_current_trips_within_the_type_a_time(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
+                                                          rig: Rig, multiple: int, evidence: Evidence) -> None:
+    """A step to 1, 2 and 5 times the rated residual current (the band's upper end, 30 mA) opens the
+    contactor within 300, 150 and 40 ms."""
+    rated = band(rig, "ac").high
+    assert rated is not None
+    lim = limit("protection", f"rcd_ac_trip_time_{multiple}x")
+    assert lim.high is not None
+    start_charging(cp, clock)
+    level = rated * multiple
+    t_on, trip_s = step_trip_time(fault_box, clock, "ac", level, max(1.0, 10 * lim.high))
+    evidence.parameters.update(injected_ma=level)
+    evidence.series(f"step to {level:g} mA", {"injected AC residual current (mA)": [(t_on, level)] + (
+        [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + 10 * lim.high, level)])},
+        {"step": t_on, **({"trip": t_on + trip_s} if trip_s != INF else {})})
+    evidence.check(f"trip time at {multiple} x {rated:g} mA", trip_s, lim, t_s=t_on)
+
+
+@pytest.mark.requirement(wb_id="WB-RC-02", clause="IEC 62955 (RDC-DD: 6 mA smooth DC)")
+def test_dc_residual_current_at_the_band_top_trips_within_10_s(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
+                                                               rig: Rig, evidence: Evidence) -> None:
+    """A step to 6 mA smooth DC (the band's upper end) opens the contactor within 10 s."""
+    level = band(rig, "dc").high
+    assert level is not None
+    lim = limit("protection", "rcd_dc_trip_time")
+    assert lim.high is not None
+    start_charging(cp, clock)
+    t_on, trip_s = step_trip_time(fault_box, clock, "dc", level, lim.high * 1.5)
+    evidence.series(f"step to {level:g} mA DC", {"injected DC residual current (mA)": [(t_on, level)] + (
+        [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + lim.high * 1.5, level)])},
+        {"step": t_on, **({"trip": t_on + trip_s} if trip_s != INF else {})})
+    evidence.check(f"trip time at {level:g} mA DC", trip_s, lim, t_s=t_on)
+
+
+@pytest.mark.needs("cp", "fault_box", "source")
+@pytest.mark.requirement(wb_id="WB-TR-01", clause="IEC 62955 (after a trip); product manual (recovery)")
+def test_residual_current_trip_signals_a_fault_and_recovers_as_the_manual_says(
+        cp: CpEmulator, fault_box: FaultBox, clock: Clock, rig: Rig, evidence: Evidence) -> None:
+    """After an AC trip the contactor is open and state F is shown; with the profile's latch, the
+    fault holds through unplugging and re-plugging, and the manual's recovery (supply off, unplug,
+    supply on) brings charging back."""
+    rated = band(rig, "ac").high
+    assert rated is not None
+    latched = bool(rig.profile.value("residual_current.latch_until_power_cycle"))
+    observe = limit("rig", "fault_observation").high or 5.0
+    start_charging(cp, clock)
+    t_on, trip_s = step_trip_time(fault_box, clock, "ac", rated, observe)
+    f_level = cp_high_v(cp)
+    fault_box.set_residual_ma("ac", 0.0)
+    clock.sleep(limit("rig", "latch_observation").high or 60.0)
+    t_replug = cp.set_state("A")
+    clock.sleep(2.0)
+    cp.set_state("B")
+    clock.sleep(limit("rig", "b2_observation").high or 3.0)
+    cp.set_state("C")
+    clock.sleep(observe)
+    edges = cp.read_edges()
+    closures_after_replug = count_edges(edges, "OVP", "1", t_replug)
+    evidence.trace("trip, replug", edges, {"injection": t_on, **({"trip": t_on + trip_s} if trip_s != INF else {}),
+                                           "replug": t_replug})
+    evidence.check("trip time at the rated residual current", trip_s, limit("protection", "rcd_ac_trip_time_1x"),
+                   t_s=t_on)
+    evidence.check("CP level after the trip (state F)", f_level, STATE_F)
+    expected = 0 if latched else 1
+    evidence.check("closures after the fault cleared and the vehicle re-plugged", min(closures_after_replug, 1),
+                   Limit("latch", expected, expected, "", "product manual WB-TR-01",
+                         f"DUT profile {rig.profile.id}: residual_current.latch_until_power_cycle = {latched}"))
+    if latched:
+        power_cycle(rig, clock)
+        t_back = cp.set_state("B")
+        clock.sleep(limit("rig", "b2_observation").high or 3.0)
+        cp.set_state("C")
+        clock.sleep(observe)
+        back = first_edge(cp.read_edges(), "OVP", "1", t_back)
+        evidence.check("closures after the documented recovery", 1 if back is not None else 0,
+                       Limit("recovered", 1, 1, "", "product manual WB-TR-01",
+                             "WB-TR-01: cut supply, unplug, restore supply"))

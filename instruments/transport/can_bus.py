@@ -1,0 +1,83 @@
+"""python-can behind one small frame transport: the only module that imports `can`.
+
+A rig file names a CAN port as `can:INTERFACE:CHANNEL`, the python-can interface and channel a
+lab already uses (`can:socketcan:can0`, `can:pcan:PCAN_USBBUS1`, `can:kvaser:0`); socketcand
+adds the daemon's address (`can:socketcand:can0@192.0.2.20:29536`), which is also how the
+virtual lab serves its fault box.  Errors are wrapped by phase like every other transport.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import can
+
+from instruments.transport.base import traffic_log
+from rig.errors import InstrumentInitError, InstrumentOperationError, InvalidValue
+
+logging.getLogger("can").setLevel(logging.ERROR)  # python-can's own debug chatter would drown the traffic log
+
+
+@dataclass(frozen=True)
+class Frame:
+    arbitration_id: int
+    data: bytes
+
+
+def parse_can_address(address: str) -> dict[str, Any]:
+    """`can:INTERFACE:CHANNEL[@HOST:PORT]` → python-can `Bus` arguments; a bad form says what is expected."""
+    expected = ("a CAN port as can:INTERFACE:CHANNEL (can:socketcan:can0, can:pcan:PCAN_USBBUS1) or "
+                "can:socketcand:CHANNEL@HOST:PORT")
+    scheme, _, rest = address.partition(":")
+    interface, _, channel = rest.partition(":")
+    if scheme != "can" or not interface or not channel:
+        raise InvalidValue(f"{address!r} is not {expected}")
+    args: dict[str, Any] = {"interface": interface, "channel": channel}
+    if interface == "socketcand":
+        channel, at, hostport = channel.partition("@")
+        host, _, port = hostport.rpartition(":")
+        if not at or not host or not port.isdigit():
+            raise InvalidValue(f"{address!r}: socketcand needs CHANNEL@HOST:PORT ({expected})")
+        args.update(channel=channel, host=host, port=int(port), tcp_tune=True)
+    return args
+
+
+class CanTransport:
+    """Send and receive classical CAN frames on one bus; every frame goes to the traffic log."""
+
+    def __init__(self, role: str, address: str, settings: Mapping[str, Any]) -> None:
+        self.role = role
+        self.address = address
+        args = parse_can_address(address)
+        if "bitrate" in settings and args["interface"] != "socketcand":
+            args["bitrate"] = int(settings["bitrate"])
+        self.timeout_s = float(settings.get("timeout_s", 2.0))
+        try:
+            self._bus = can.Bus(**args)
+        except (can.CanError, OSError, ValueError, ImportError, TimeoutError) as exc:
+            raise InstrumentInitError(role, f"cannot open CAN port {address!r}: {exc}") from exc
+
+    def send(self, arbitration_id: int, data: bytes) -> None:
+        traffic_log.debug("%s >> %03X %s", self.role, arbitration_id, data.hex(" "))
+        try:
+            self._bus.send(can.Message(arbitration_id=arbitration_id, data=data, is_extended_id=False))
+        except (can.CanError, OSError) as exc:
+            raise InstrumentOperationError(self.role, f"sending {arbitration_id:03X} on {self.address} failed: "
+                                           f"{exc}") from exc
+
+    def receive(self, timeout_s: float) -> Frame | None:
+        """The next frame, or None when none arrives within `timeout_s`."""
+        try:
+            msg = self._bus.recv(timeout=timeout_s)
+        except (can.CanError, OSError) as exc:
+            raise InstrumentOperationError(self.role, f"receiving on {self.address} failed: {exc}") from exc
+        if msg is None or msg.is_error_frame:
+            return None
+        traffic_log.debug("%s << %03X %s", self.role, msg.arbitration_id, bytes(msg.data).hex(" "))
+        return Frame(msg.arbitration_id, bytes(msg.data))
+
+    def close(self) -> None:
+        self._bus.shutdown()
