@@ -14,6 +14,7 @@ from conformance.limits import Limit, limit
 from fixtures.evidence import ConformanceFailure
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
+from instruments.types import Edge
 from rig.clock import Clock
 from rig.errors import RigError
 from rig.rig import Rig
@@ -72,6 +73,13 @@ def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, 
     t_off = interrupted_after(box, channel, t_on)
     box.set_residual_ma(channel, 0.0)
     return t_on, t_off - t_on
+
+
+def first_fault(edges: list[Edge], after_s: float) -> float:
+    """Board time at which CP first went to the state-F level after `after_s` (inf: never)."""
+    low = STATE_F.high if STATE_F.high is not None else -11.0
+    times = [e.t_s for e in edges if e.channel == "CPH" and e.t_s >= after_s and float(e.value) <= low]
+    return min(times) if times else INF
 
 
 def cp_high_v(cp: CpEmulator) -> float:
