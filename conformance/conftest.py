@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.injection import recover_if_stuck
+from conformance.injection import recover
 from conformance.session import settable_currents, socket_outlet, socket_test_cable
 from fixtures.plugin import dut_profile
 from instruments.cp_emulator import CpEmulator
@@ -34,8 +34,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def fault_box(idle_dut: Rig) -> Iterator[FaultBox]:
-    """The fault box; afterwards every injection is removed and a DUT left latched is recovered by
-    the documented procedure (power cycle), so the next test starts from A1."""
+    """The fault box; afterwards every injection is removed and the DUT recovered by the documented
+    procedure (power cycle), so the next test starts from A1 with nothing latched."""
     box = idle_dut.fault_box
     yield box
-    recover_if_stuck(idle_dut, idle_dut.clock)
+    if idle_dut.has("source"):
+        recover(idle_dut, idle_dut.clock)
+    else:
+        box.safe()

@@ -120,6 +120,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("overtemp_derate_fraction", 0.5, "", "derated offer as a fraction of the setting (at least 6 A)", 0, 1),
     Knob("overtemp_stop_c", 71.0, "degC", "internal temperature at which the firmware stops charging", -60, 200),
     Knob("overtemp_resume_c", 60.0, "degC", "internal temperature below which derating and stop clear", -60, 200),
+    Knob("overtemp_auto_resume", True, "", "after an over-temperature stop, charging resumes by itself once cooled "
+         "(else only after a power cycle)"),
     Knob("undertemp_stop_c", -45.0, "degC", "internal temperature below which the firmware will not charge", -100,
          100),
     Knob("temperature_sample_s", 1.0, "s", "period of the firmware's temperature sampling", 0.01, 60),

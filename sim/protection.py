@@ -84,13 +84,17 @@ class Protections:
             self.box._start("weld_check", self.knobs["weld_check_after_open_ms"] / 1000.0, self.check_weld)
 
     # --- temperature -------------------------------------------------------------------------
-    def start_sampling(self) -> None:
+    def start_sampling(self, power_up: bool = False) -> None:
+        if power_up:
+            self.thermal_state = "normal"  # the firmware starts afresh; the first sample decides
         self.box._start("temperature", self.knobs["temperature_sample_s"], self._sample)
 
     def _sample(self) -> None:
         celsius = self.thermal.sensor_c()
         k, state = self.knobs, self.thermal_state
-        if celsius >= k["overtemp_stop_c"]:
+        if state == "stopped" and not k["overtemp_auto_resume"]:
+            pass  # held until the supply is cycled
+        elif celsius >= k["overtemp_stop_c"]:
             state = "stopped"
         elif celsius >= k["overtemp_derate_c"] and state != "stopped":
             state = "derated"

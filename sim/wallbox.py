@@ -213,7 +213,7 @@ class SimulatedWallbox:
         after a random delay (cold-load pickup), so that a street of wallboxes does not restart
         at once."""
         if after_boot:
-            self.protection.start_sampling()
+            self.protection.start_sampling(power_up=True)
         reason = self.protection.blocked_reason()
         if reason is not None:
             self._fault(reason)

@@ -1,0 +1,172 @@
+"""Supply faults (WB-PR-01: over-voltage, under-voltage, earth fault): the AC source ramps or
+steps the DUT's supply, the fault box interrupts its PE; the contactor's state comes from the CP
+board's output-voltage sense.
+
+Thresholds and response times are not in the manual or public IEC text: they are DUT profile
+data (unconfirmed; vendor practice in iec-facts.md).  Times run on the CP board's clock, from a
+board reading taken just before the act, so the measured delay can only come out longer.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.injection import INF, Ramp, hold
+from conformance.limits import Limit, limit, profile_band, profile_limit
+from conformance.session import start_charging
+from fixtures.evidence import Evidence
+from fixtures.timing import count_edges, first_edge, markers
+from instruments.ac_source import AcSource
+from instruments.cp_emulator import CpEmulator
+from instruments.fault_box import FaultBox
+from rig.clock import Clock
+from rig.rig import Rig
+
+pytestmark = [pytest.mark.needs("cp", "source"),
+              pytest.mark.requirement(wb_id="WB-PR-01", clause="product manual: over-/under-voltage protection")]
+
+NOMINAL_V = 230.0
+NOMINAL_HZ = 50.0
+MAINS_LOSS_S = 2.0
+BOOT_ALLOWANCE_S = 30.0
+"""Rig convention: power-up to ready, on top of the cold-load delay the profile declares."""
+
+
+def response(rig: Rig) -> Limit:
+    return profile_limit(rig.profile, "protection.supply_response_within_s", "s", "supply supervision (WB-PR-01)")
+
+
+def voltage_ramp(cp: CpEmulator, source: AcSource, clock: Clock, direction: int, until_v: float,
+                 dwell_s: float) -> Ramp:
+    """Step the supply away from nominal, each step held `dwell_s`, until the output goes dead."""
+    step = (limit("rig", "supply_ramp_step").high or 2.0) * direction
+    ramp = Ramp("V")
+    volts = NOMINAL_V + step
+    while (volts - until_v) * direction <= 1e-9:
+        t = cp.time()
+        source.set_voltage(volts)
+        ramp.points.append((t, volts))
+        clock.sleep(dwell_s)
+        reading = cp.output_present()
+        if reading.value == 0:
+            ramp.tripped_at, ramp.t_trip = volts, reading.t_s
+            break
+        volts += step
+    return ramp
+
+
+@pytest.mark.parametrize("side", ["over", "under"])
+def test_supply_voltage_out_of_range_stops_charging_inside_the_profile_window(
+        cp: CpEmulator, source: AcSource, clock: Clock, rig: Rig, side: str, evidence: Evidence) -> None:
+    """A supply ramp away from 230 V (2 V steps, each held the profile's response time) stops
+    charging at a voltage inside the profile's trip window."""
+    window = profile_band(rig.profile, f"protection.{side}voltage_trip_v", "V", f"{side}-voltage protection (WB-PR-01)")
+    assert window.low is not None and window.high is not None
+    dwell = response(rig).high or 6.0
+    start_charging(cp, clock)
+    direction = 1 if side == "over" else -1
+    ramp = voltage_ramp(cp, source, clock, direction, (window.high + 10) if side == "over" else (window.low - 10), dwell)
+    source.set_voltage(NOMINAL_V)
+    evidence.series(f"{side}-voltage ramp", {"supply voltage (V)": ramp.points},
+                    {"output dead": ramp.t_trip} if ramp.t_trip != INF else {},
+                    {"supply voltage (V)": (window.low, window.high)})
+    evidence.check(f"supply voltage at which charging stopped ({side}-voltage)",
+                   ramp.tripped_at if ramp.tripped_at is not None else INF * direction, window,
+                   t_s=ramp.t_trip if ramp.t_trip != INF else None)
+
+
+def test_charging_resumes_once_the_supply_voltage_is_back_in_range(cp: CpEmulator, source: AcSource, clock: Clock,
+                                                                   rig: Rig, evidence: Evidence) -> None:
+    """After an over-voltage stop, 230 V brings the contactor back, with the vehicle still plugged in,
+    within the profile's resume time."""
+    window = profile_band(rig.profile, "protection.overvoltage_trip_v", "V", "over-voltage protection (WB-PR-01)")
+    resume = profile_limit(rig.profile, "protection.resume_within_s", "s", "supply supervision (WB-PR-01)")
+    assert window.high is not None and resume.high is not None
+    start_charging(cp, clock)
+    t_over = cp.time()
+    source.set_voltage(window.high + 4.0)
+    clock.sleep(response(rig).high or 6.0)
+    assert cp.output_present().value == 0, "precondition: the DUT kept charging above its over-voltage window"
+    t_back = cp.time()
+    source.set_voltage(NOMINAL_V)
+    clock.sleep(resume.high * 1.5)
+    edges = cp.read_edges()
+    closed = first_edge(edges, "OVP", "1", t_back)
+    t_closed = closed.t_s if closed is not None else INF
+    evidence.trace("over-voltage and back", edges, markers(over_voltage=t_over, back_to_230_V=t_back,
+                                                           contactor_closed=t_closed), window=(t_back, t_back + resume.high))
+    evidence.check("time from 230 V back to contactor closed", t_closed - t_back, resume, t_s=t_back)
+
+
+@pytest.mark.parametrize("end", ["low", "high"])
+def test_supply_frequency_out_of_range_stops_charging(cp: CpEmulator, source: AcSource, clock: Clock, rig: Rig,
+                                                      end: str, evidence: Evidence) -> None:
+    """A supply frequency at the profile's out-of-range values stops charging within the response time."""
+    low, high = (float(v) for v in rig.profile.value("protection.frequency_out_of_range_hz"))
+    hz = low if end == "low" else high
+    lim = response(rig)
+    assert lim.high is not None
+    start_charging(cp, clock)
+    t_act = cp.time()
+    source.set_frequency(hz)
+    clock.sleep(lim.high * 1.5)
+    source.set_frequency(NOMINAL_HZ)
+    edges = cp.read_edges()
+    opened = first_edge(edges, "OVP", "0", t_act)
+    t_open = opened.t_s if opened is not None else INF
+    evidence.parameters["frequency_hz"] = hz
+    evidence.trace(f"supply at {hz:g} Hz", edges, markers(frequency_set=t_act, contactor_open=t_open),
+                   window=(t_act, t_act + lim.high))
+    evidence.check(f"time to stop at {hz:g} Hz", t_open - t_act, lim, t_s=t_act)
+
+
+@pytest.mark.needs("cp", "source", "fault_box")
+@pytest.mark.requirement(wb_id="WB-PR-01", clause="product manual: earth fault protection (supply PE interrupted)")
+def test_interrupted_supply_pe_stops_charging(cp: CpEmulator, source: AcSource, fault_box: FaultBox, clock: Clock,
+                                              rig: Rig, evidence: Evidence) -> None:
+    """With the supply PE interrupted while charging, the contactor opens within the profile's time."""
+    lim = profile_limit(rig.profile, "protection.pe_open_stop_within_s", "s", "earth fault protection (WB-PR-01)")
+    assert lim.high is not None
+    start_charging(cp, clock)
+    t_act = cp.time()
+    fault_box.set_pe_open(True)
+    clock.sleep(lim.high * 2)
+    edges = cp.read_edges()
+    opened = first_edge(edges, "OVP", "0", t_act)
+    t_open = opened.t_s if opened is not None else INF
+    evidence.trace("supply PE interrupted", edges, markers(PE_open=t_act, contactor_open=t_open),
+                   window=(t_act, t_act + lim.high))
+    evidence.check("time from PE interrupted to contactor open", t_open - t_act, lim, t_s=t_act)
+
+
+@pytest.mark.requirement(wb_id="WB-CL-01", clause="product manual: restart after a power outage")
+def test_session_interrupted_by_a_mains_loss_resumes_by_itself_offer_first(cp: CpEmulator, source: AcSource,
+                                                                          clock: Clock, rig: Rig,
+                                                                          evidence: Evidence) -> None:
+    """A mains loss while charging: once the supply is back, the DUT resumes the session without
+    the vehicle re-plugging, offers PWM before it closes, and does so within its cold-load delay
+    (plus a boot allowance)."""
+    delay_low, delay_high = (float(v) for v in rig.profile.value("cold_load.delay_range_s"))
+    lim = Limit("resume_after_mains_loss", None, delay_high + BOOT_ALLOWANCE_S
+                + (limit("iec61851", "contactor_close_after_c").high or 3.0), "s", "WB-CL-01",
+                f"DUT profile {rig.profile.id}: cold_load.delay_range_s = [{delay_low:g}, {delay_high:g}] "
+                f"+ rig boot allowance {BOOT_ALLOWANCE_S:g} s + close 3 s (Table A.6)")
+    assert lim.high is not None
+    start_charging(cp, clock)
+    t_off = cp.time()
+    source.set_output(False)
+    clock.sleep(MAINS_LOSS_S)
+    t_on = cp.time()
+    source.set_output(True)
+    samples = hold(clock, lim.high * 1.2, 5.0, lambda: (lambda r: (r.t_s, r.value))(cp.output_present()))
+    edges = cp.read_edges()
+    closed = first_edge(edges, "OVP", "1", t_on)
+    offer = first_edge(edges, "PWM", "1", t_on)
+    t_closed = closed.t_s if closed is not None else INF
+    t_offer = offer.t_s if offer is not None else INF
+    evidence.series("mains loss", {"output live (0/1)": samples}, markers(mains_off=t_off, mains_on=t_on,
+                                                                           PWM_offer=t_offer, contactor_closed=t_closed))
+    evidence.check("closures before the PWM offer after the mains returned", count_edges(edges, "OVP", "1", t_on, t_offer),
+                   Limit("offer_first", 0, 0, "", "IEC 61851-1:2017 Annex A (x1/x2)",
+                         "PHX p. 26: the EVSE supplies only in x2 (C2)"))
+    evidence.check("time from mains back to contactor closed", t_closed - t_on, lim, t_s=t_on)

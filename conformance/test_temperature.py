@@ -1,0 +1,156 @@
+"""Temperature (WB-TH-01, WB-TH-02): the fault box overrides the DUT's temperature sensor in a
+ramp, or sets the thermal chamber; the offer is read from the CP duty as a vehicle reads it.
+
+The manual gives no thresholds: the latest stop temperature and the resume time are DUT profile
+data (unconfirmed; vendor practice in iec-facts.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from conformance.injection import INF, hold
+from conformance.limits import Limit, limit, profile_limit
+from conformance.session import measured_offer_a, offered_current_a, start_charging
+from fixtures.evidence import Evidence
+from instruments.ac_load import AcLoad
+from instruments.cp_emulator import CpEmulator
+from instruments.fault_box import FaultBox
+from rig.clock import Clock
+from rig.rig import Rig
+
+pytestmark = pytest.mark.needs("cp", "fault_box")
+
+RAMP_FROM_C = 40.0
+"""Sensor-override ramps start here, below any derating threshold a wallbox uses (iec-facts.md)."""
+COOLED_C = 25.0
+OFFER_SAMPLE_S = 60.0
+"""How often the offer is read during a chamber soak."""
+
+
+@dataclass
+class ThermalRamp:
+    temperatures: list[tuple[float, float]] = field(default_factory=list)
+    offers: list[tuple[float, float]] = field(default_factory=list)
+    stop_c: float = INF
+    t_stop: float = INF
+
+    def derated_offers(self, full_a: float) -> list[float]:
+        return [a for _, a in self.offers if 0 < a < full_a]
+
+
+def ramp_until_stop(cp: CpEmulator, box: FaultBox, clock: Clock, up_to_c: float) -> ThermalRamp:
+    step = limit("rig", "temperature_ramp_step").high or 1.0
+    dwell = limit("rig", "temperature_ramp_dwell").high or 6.0
+    ramp = ThermalRamp()
+    celsius = RAMP_FROM_C
+    while celsius <= up_to_c + 1e-9:
+        t = box.set_temperature("sensor", celsius)
+        ramp.temperatures.append((t, celsius))
+        clock.sleep(dwell)
+        m = cp.measure_cp()
+        offer = measured_offer_a(cp)
+        ramp.offers.append((m.t_s, offer))
+        if offer == 0:
+            ramp.stop_c, ramp.t_stop = celsius, m.t_s
+            break
+        celsius += step
+    return ramp
+
+
+def record_ramp(evidence: Evidence, ramp: ThermalRamp, stop_by: float, extra: dict[str, float] | None = None) -> None:
+    evidence.series("temperature ramp", {"sensor temperature (degC)": ramp.temperatures,
+                                         "offered current (A)": ramp.offers},
+                    {**({"stop": ramp.t_stop} if ramp.t_stop != INF else {}), **(extra or {})},
+                    {"sensor temperature (degC)": (None, stop_by)})
+
+
+def stop_limit(rig: Rig) -> Limit:
+    return profile_limit(rig.profile, "temperature.stop_by_c", "degC", "over-temperature stop (WB-TH-02)")
+
+
+@pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: stops charging on over-temperature")
+def test_over_temperature_stops_charging(cp: CpEmulator, fault_box: FaultBox, clock: Clock, rig: Rig,
+                                         evidence: Evidence) -> None:
+    """A rising sensor temperature makes the DUT withdraw its offer by the profile's latest stop temperature."""
+    lim = stop_limit(rig)
+    assert lim.high is not None
+    start_charging(cp, clock)
+    ramp = ramp_until_stop(cp, fault_box, clock, lim.high + 5.0)
+    record_ramp(evidence, ramp, lim.high)
+    evidence.check("sensor temperature at which charging stopped", ramp.stop_c, lim, t_s=ramp.t_stop,
+                   note=f"ramp from {RAMP_FROM_C:g} degC in {limit('rig', 'temperature_ramp_step').high:g} degC steps")
+
+
+@pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: high temperature may first reduce the current")
+def test_over_temperature_reduces_the_current_before_it_stops(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
+                                                              rig: Rig, evidence: Evidence) -> None:
+    """Where the profile declares derating, the ramp shows a reduced offer before the stop."""
+    if not rig.profile.value("temperature.derates_before_stop"):
+        pytest.skip(f"DUT profile {rig.profile.id} declares no derating before the stop")
+    lim = stop_limit(rig)
+    assert lim.high is not None
+    full = offered_current_a(rig)
+    start_charging(cp, clock)
+    ramp = ramp_until_stop(cp, fault_box, clock, lim.high + 5.0)
+    record_ramp(evidence, ramp, lim.high)
+    derated = ramp.derated_offers(full)
+    if derated:
+        evidence.record("lowest derated offer", min(derated), "A")
+    evidence.check("ramp steps with a reduced (non-zero) offer", len(derated),
+                   Limit("derates", 1, None, "", "WB-TH-02",
+                         f"DUT profile {rig.profile.id}: temperature.derates_before_stop = true"))
+
+
+@pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: resumes by itself once cooled down")
+def test_charging_resumes_by_itself_after_cooling(cp: CpEmulator, fault_box: FaultBox, clock: Clock, rig: Rig,
+                                                  evidence: Evidence) -> None:
+    """After an over-temperature stop, a cooled sensor brings the full offer and the contactor back
+    without the vehicle being re-plugged, within the profile's resume time."""
+    lim = stop_limit(rig)
+    resume = profile_limit(rig.profile, "temperature.resume_within_s", "s", "resume after cooling (WB-TH-02)")
+    assert lim.high is not None and resume.high is not None
+    full = offered_current_a(rig)
+    start_charging(cp, clock)
+    ramp = ramp_until_stop(cp, fault_box, clock, lim.high + 5.0)
+    assert ramp.t_stop != INF, "precondition: the DUT never stopped, so resuming cannot be judged"
+    t_cool = fault_box.set_temperature("sensor", COOLED_C)
+    ramp.temperatures.append((t_cool, COOLED_C))
+    back = INF
+    samples = hold(clock, resume.high * 1.5, 1.0, lambda: (cp.measure_cp().t_s, measured_offer_a(cp)))
+    for t, offer in samples:
+        ramp.offers.append((t, offer))
+        if back == INF and offer >= full and cp.output_present().value == 1:
+            back = t
+    record_ramp(evidence, ramp, lim.high, {"cooled": t_cool, **({"full offer": back} if back != INF else {})})
+    evidence.check("time from cooling to full offer again", back - t_cool, resume, t_s=t_cool)
+
+
+@pytest.mark.parametrize("end", ["coldest", "hottest"])
+@pytest.mark.needs("cp", "fault_box", "load")
+@pytest.mark.requirement(wb_id="WB-TH-01", clause="product manual: operating temperature range")
+def test_full_current_at_the_ends_of_the_operating_temperature_range(cp: CpEmulator, fault_box: FaultBox,
+                                                                     load: AcLoad, clock: Clock, rig: Rig, end: str,
+                                                                     evidence: Evidence) -> None:
+    """Soaked unplugged in the chamber at the coldest and hottest operating ambient, the DUT then
+    offers its full current through a second soak while the vehicle draws it (self-heating included)."""
+    low, high = (float(v) for v in rig.profile.value("temperature.operating_c"))
+    ambient = low if end == "coldest" else high
+    full = offered_current_a(rig)
+    soak = limit("rig", "thermal_soak").high or 3600.0
+    evidence.parameters.update(ambient_c=ambient, soak_s=soak)
+    t_chamber = fault_box.set_temperature("chamber", ambient)
+    clock.sleep(soak)  # the enclosure takes the ambient before the vehicle arrives
+    start_charging(cp, clock)
+    load.set_current(full)
+    load.set_on(True)
+    offers = hold(clock, soak, OFFER_SAMPLE_S, lambda: (cp.measure_cp().t_s, measured_offer_a(cp)))
+    load.set_on(False)
+    evidence.series(f"soak at {ambient:g} degC", {"offered current (A)": offers}, {"chamber set": t_chamber},
+                    {"offered current (A)": (full, None)})
+    evidence.check(f"lowest offer during {soak:g} s at {ambient:g} degC", min(a for _, a in offers),
+                   Limit("full_current", full, None, "A", "WB-TH-01",
+                         f"DUT profile {rig.profile.id}: temperature.operating_c = [{low:g}, {high:g}]; "
+                         "full current anywhere in it"))
