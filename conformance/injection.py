@@ -20,6 +20,8 @@ from rig.errors import RigError
 from rig.rig import Rig
 
 INF = float("inf")
+SETTLE_S = 1e-6
+"""A remainder of a hold shorter than this is floating-point dust, not time left to wait."""
 POWER_OFF_S = 5.0
 """How long the supply stays off in the documented recovery (breaker off, unplug, breaker on)."""
 BOOT_TIMEOUT_S = 120.0
@@ -122,6 +124,6 @@ def hold(clock: Clock, seconds: float, sample_s: float,
     while True:
         out.append(probe())
         remaining = end - clock.now()
-        if remaining <= 0:
+        if remaining <= SETTLE_S:
             return out
         clock.sleep(min(sample_s, remaining))

@@ -20,7 +20,7 @@ from typing import Any
 import cantools
 
 from instruments.base import Instrument
-from instruments.transport.can_bus import CanTransport
+from instruments.transport.base import FrameTransport
 from rig.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
 
 MAX_RESIDUAL_MA = 600.0
@@ -95,8 +95,8 @@ def fault_box_dbc() -> Any:
 class WbrFaultBox(FaultBox):
     """Driver of the wallbox-rig fault box (protocol 1.x) over any python-can interface."""
 
-    def __init__(self, transport: CanTransport) -> None:
-        if not isinstance(transport, CanTransport):
+    def __init__(self, transport: FrameTransport) -> None:
+        if not isinstance(transport, FrameTransport):
             raise InvalidValue(f"the fault box talks CAN: give it a can:INTERFACE:CHANNEL address, not "
                                f"{getattr(transport, 'url', transport)!r}")
         super().__init__(transport)  # type: ignore[arg-type]

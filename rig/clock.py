@@ -15,6 +15,10 @@ from instruments.transport.base import LineTransport
 from rig.errors import InstrumentOperationError, InvalidValue
 
 
+TIME_RESOLUTION_S = 1e-9
+"""The finest time step the rig asks for (the virtual lab's `ADV` takes nanoseconds)."""
+
+
 class Clock(ABC):
     virtual: bool = False
 
@@ -34,7 +38,7 @@ class Clock(ABC):
             if predicate():
                 return True
             remaining = deadline - self.now()
-            if remaining <= 0:
+            if remaining <= TIME_RESOLUTION_S:  # a rounding remainder must not spin the loop
                 return False
             self.sleep(min(poll_s, remaining))
 
@@ -75,6 +79,8 @@ class VirtualClock(Clock):
     def sleep(self, seconds: float) -> None:
         if seconds < 0:
             raise InvalidValue(f"cannot sleep a negative time ({seconds} s)")
+        if 0 < seconds < TIME_RESOLUTION_S:
+            seconds = TIME_RESOLUTION_S  # asked to wait at all, the world moves: loops on remainders end
         self._now = self._ask(f"ADV {seconds:.9f}")
 
     def close(self) -> None:

@@ -367,7 +367,7 @@ class SimulatedWallbox:
             self._stop("duty_update")
             return
         wait = self._last_duty_s + self.knobs["pwm_update_min_interval_s"] - self.world.now
-        if wait <= 0:
+        if wait <= 1e-9:  # a float remainder is no reason to wait (and would fire at the same instant)
             self._pwm_on()
         elif not self._running("duty_update"):
             self._start("duty_update", wait, self._apply_offer)

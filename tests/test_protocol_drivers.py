@@ -12,11 +12,13 @@ import pytest
 from instruments.ac_load import Chroma63800
 from instruments.ac_source import KeysightAC6800
 from instruments.cp_emulator import WbrCpEmulator
+from instruments.fault_box import ResidualEvent, WbrFaultBox
 from instruments.installer import WbrInstaller
 from instruments.power_analyser import YokogawaWT
-from instruments.transport.scripted import ScriptedTransport, ScriptMismatch, expected_protocol
+from instruments.transport.base import Frame
+from instruments.transport.scripted import ScriptedFrameTransport, ScriptedTransport, ScriptMismatch, expected_protocol
 from instruments.types import Edge
-from rig.errors import InstrumentOperationError, InvalidValue
+from rig.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
 
 
 def test_cp_emulator_state_change_returns_board_time() -> None:
@@ -177,3 +179,63 @@ def test_cp_emulator_pe_and_open_pp() -> None:
         emu = WbrCpEmulator(t)
         assert emu.set_pe(False) == 1.0 and emu.set_pe(True) == 2.0
         assert emu.measure_pp().value == float("inf")
+
+
+# --- fault box: CAN frames of instruments/dbc/wbr_fault_box.dbc (docs/protocols/fault-box.md) ----
+def _f(arbitration_id: int, hex_bytes: str) -> Frame:
+    return Frame(arbitration_id, bytes.fromhex(hex_bytes))
+
+
+ACK_1 = _f(0x320, "01 00 4e 61 bc 00 00 00")        # Seq 1, ok, 12.345678 s
+
+
+def _box(steps: list) -> tuple[WbrFaultBox, ScriptedFrameTransport]:
+    transport = ScriptedFrameTransport(steps)
+    return WbrFaultBox(transport), transport
+
+
+def test_fault_box_residual_current_frame_and_box_time() -> None:
+    box, t = _box([(_f(0x311, "01 b8 0b"), [ACK_1])])   # FB_ResidualAc Seq 1, 30.00 mA
+    assert box.set_residual_ma("ac", 30.0) == pytest.approx(12.345678)
+    t.assert_consumed()
+
+
+def test_fault_box_keeps_events_that_arrive_before_the_answer() -> None:
+    interrupted = _f(0x322, "02 b8 0b f6 c2 bc 00 00")   # Kind 2 (interrupted), AC, 30 mA, 12.370678 s
+    readback = _f(0x321, "04 00 00 26 02 c6 02 91")      # Seq 4: DC 5.5 mA flowing, 71.0 degC, chamber, L1, PS1
+    box, t = _box([(_f(0x311, "01 b8 0b"), [ACK_1]), (_f(0x313, "02 05"), [interrupted, _f(0x320, "02 00 00 00 00 00 00 00")]),
+                   (_f(0x315, "03 01 70 fe"), [_f(0x320, "03 00 00 00 00 00 00 00")]), (_f(0x31E, "04"), [readback])])
+    box.set_residual_ma("ac", 30.0)
+    box.set_weld([1, 3])
+    box.set_temperature("sensor", -40.0)
+    events = box.events()
+    t.assert_consumed()
+    assert events == [ResidualEvent("interrupted", "ac", 30.0, pytest.approx(12.370678))]
+
+
+def test_fault_box_readback_and_identity() -> None:
+    box, t = _box([(_f(0x31F, "01"), [_f(0x323, "01 01 00 01 00 00 00 00")]),
+                   (_f(0x31E, "02"), [_f(0x321, "02 00 00 26 02 c6 02 91")])])
+    assert box.identify() == "WALLBOX-RIG,FAULTBOX,00000001,1.0"
+    state = box.readback()
+    t.assert_consumed()
+    assert (state.dc_flowing_ma, state.temperature_c, state.temperature_mode) == (5.5, 71.0, "chamber")
+    assert state.weld == (True, False, False) and state.ps1_closed and not state.ps2_closed
+
+
+def test_fault_box_refusal_timeout_and_bad_values() -> None:
+    box, _ = _box([(_f(0x311, "01 b8 0b"), [_f(0x320, "01 01 20 bc be 00 00 00")]), (_f(0x310, "02"), [])])
+    with pytest.raises(InstrumentOperationError, match="out_of_range"):
+        box.set_residual_ma("ac", 30.0)
+    with pytest.raises(InstrumentTimeout, match="no FB_Ack"):
+        box.safe()
+    for bad in (lambda: box.set_residual_ma("ac", 700), lambda: box.set_residual_ma("ac", float("nan")),
+                lambda: box.set_residual_ma("x", 1), lambda: box.set_weld([4]),
+                lambda: box.set_temperature("oven", 20), lambda: box.set_temperature("sensor", 500)):
+        with pytest.raises(InvalidValue):
+            bad()
+
+
+def test_fault_box_refuses_a_line_transport() -> None:
+    with pytest.raises(InvalidValue, match="talks CAN"):
+        WbrFaultBox(ScriptedTransport([]))  # type: ignore[arg-type]

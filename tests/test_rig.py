@@ -79,3 +79,14 @@ def test_unreachable_instrument_is_a_rig_error(tmp_path) -> None:
     path.write_text(SIM.read_text().replace('address = "sim:analyser"', 'address = "TCPIP0::127.0.0.1::1::SOCKET"'))
     with pytest.raises(RigError, match="analyser"):
         Rig.from_file(path).open()
+
+
+def test_waits_end_even_when_a_float_remainder_is_left(sim_rig: Rig) -> None:
+    """0.1 s steps never sum to exactly 1 s; a wait must not spin on the remainder."""
+    clock = sim_rig.clock
+    for _ in range(7):
+        clock.sleep(0.1)
+    assert clock.wait_until(lambda: False, 0.3, poll_s=0.1) is False
+    start = clock.now()
+    clock.sleep(1e-12)
+    assert clock.now() > start

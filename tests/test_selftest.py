@@ -41,6 +41,23 @@ SOCKET_OFFER = "test_socket_outlet_offer_never_exceeds_the_cable_rating"
 SOCKET_INVALID = "test_socket_outlet_refuses_to_charge_on_an_invalid_coding"
 SETTABLE = "test_duty_cycle_offers_each_settable_current"
 DUTY_5S = "test_offered_duty_changes_at_most_once_per_5_s"
+R_BELOW = "test_residual_current_just_below_the_band_does_not_trip"
+R_BAND = "test_residual_current_trip_threshold_lies_in_the_band"
+R_TIME = "test_ac_residual_current_trips_within_the_type_a_time"
+R_DC_TIME = "test_dc_residual_current_at_the_band_top_trips_within_10_s"
+R_LATCH = "test_residual_current_trip_signals_a_fault_and_recovers_as_the_manual_says"
+W_AFTER = "test_welded_pole_is_detected_after_the_contactor_opens"
+W_NEXT = "test_welded_contactor_never_starts_a_new_session"
+W_BEFORE = "test_weld_present_before_a_session_prevents_it"
+T_STOP = "test_over_temperature_stops_charging"
+T_DERATE = "test_over_temperature_reduces_the_current_before_it_stops"
+T_RESUME = "test_charging_resumes_by_itself_after_cooling"
+T_RANGE = "test_full_current_at_the_ends_of_the_operating_temperature_range"
+S_WINDOW = "test_supply_voltage_out_of_range_stops_charging_inside_the_profile_window"
+S_RESUME = "test_charging_resumes_once_the_supply_voltage_is_back_in_range"
+S_FREQ = "test_supply_frequency_out_of_range_stops_charging"
+S_PE = "test_interrupted_supply_pe_stops_charging"
+S_MAINS = "test_session_interrupted_by_a_mains_loss_resumes_by_itself_offer_first"
 
 
 def p(test: str, *ids: str) -> set[str]:
@@ -56,10 +73,14 @@ SOCKET_TESTS = p(SOCKET_OFFER, *CABLES) | p(SOCKET_INVALID, *INVALID_PP)
 COMMON = ({CLOSE_TEST, OPEN_C_B, OPEN_C_A, FREQ, DUTY, PHASES, CP_HIGH, CP_LOW, DIODE, STATE_E, STATE_D, OVERCURRENT,
            A_TO_C, PE_LOSS, C1, WAKE, PP, DUTY_5S} | p(B_BAND, "low", "high") | p(C_BAND, "low", "high")
           | SOCKET_TESTS)
+FAULTS = ({R_DC_TIME, R_LATCH, W_AFTER, W_NEXT, W_BEFORE, T_STOP, T_DERATE, T_RESUME, S_RESUME, S_PE, S_MAINS}
+          | p(R_BELOW, "ac", "dc") | p(R_BAND, "ac", "dc") | p(R_TIME, "1x", "2x", "5x") | p(T_RANGE, "coldest", "hottest")
+          | p(S_WINDOW, "over", "under") | p(S_FREQ, "low", "high"))
+COMMON |= FAULTS
 TESTS_ON = {  # every test a run of the profile holds, and those it skips
     "bmw-wallbox-plus": (COMMON | p(SETTABLE, "0A", *BMW_SETTINGS), SOCKET_TESTS),
     "mini-wallbox-plus": (COMMON | p(SETTABLE, *MINI_SETTINGS), SOCKET_TESTS),
-    "generic-iec61851": (COMMON | p(SETTABLE, *MINI_SETTINGS), {PP}),
+    "generic-iec61851": (COMMON | p(SETTABLE, *MINI_SETTINGS), {PP, T_DERATE}),  # declares no derating
 }
 WAKE_UP_PROFILE = "generic-with-wake-up"
 """The generic profile declaring A.5.3 wake-up (written by the fixture): no shipped profile has it."""
@@ -89,7 +110,8 @@ CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
     ("charges-in-d", "bmw-wallbox-plus", ("ventilation_supported=true",), {STATE_D}),
     # After its diode fault the firmware re-reads the vehicle, finds C with no B before it, and closes:
     # the diode test catches the same bug from the other side.
-    ("closes-on-a-to-c", "bmw-wallbox-plus", ("closes_on_a_to_c_jump=true",), {A_TO_C, DIODE}),
+    # ... and so does the mains-loss restart, where the vehicle sits in C while the DUT boots.
+    ("closes-on-a-to-c", "bmw-wallbox-plus", ("closes_on_a_to_c_jump=true",), {A_TO_C, DIODE, S_MAINS}),
     ("overcurrent-15s", "mini-wallbox-plus", ("overcurrent_trip_s=15",), {OVERCURRENT}),
     ("no-overcurrent-check", "bmw-wallbox-plus", ("overcurrent_detection=false",), {OVERCURRENT}),
     # A 680 ohm plug codes 20 A: the firmware then offers 20 A, so every duty above it goes red too.
@@ -104,6 +126,28 @@ CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
     ("wake-up-step-5s", WAKE_UP_PROFILE, ("wake_up_enabled=true", "wake_up_step_s=5"), {WAKE}),
     ("socket-ignores-cable", "generic-iec61851", ("pp_caps_offer=false",), p(SOCKET_OFFER, "13A-cable", "20A-cable")),
     ("socket-charges-without-coding", "generic-iec61851", ("pp_invalid_blocks=false",), p(SOCKET_INVALID, *INVALID_PP)),
+    # --- fault injection ---
+    # No trip at the rated 30 mA: the 1x trip time is infinite, and so is the latch test's trip.
+    ("rcd-ac-trips-at-32mA", "bmw-wallbox-plus", ("rcd_ac_trip_ma=32",), p(R_BAND, "ac") | p(R_TIME, "1x") | {R_LATCH}),
+    ("rcd-ac-trips-at-14mA", "mini-wallbox-plus", ("rcd_ac_trip_ma=14",), p(R_BELOW, "ac") | p(R_BAND, "ac")),
+    ("rcd-ac-200ms", "bmw-wallbox-plus", ("rcd_ac_trip_time_ms=200",), p(R_TIME, "2x", "5x")),
+    ("rcd-dc-trips-at-6.5mA", "bmw-wallbox-plus", ("rcd_dc_trip_ma=6.5",), p(R_BAND, "dc") | {R_DC_TIME}),
+    ("rcd-dc-trips-at-2.5mA", "generic-iec61851", ("rcd_dc_trip_ma=2.5",), p(R_BELOW, "dc") | p(R_BAND, "dc")),
+    ("rcd-dc-12s", "mini-wallbox-plus", ("rcd_dc_trip_time_ms=12000",), {R_DC_TIME}),
+    ("rcd-no-latch", "bmw-wallbox-plus", ("rcd_latch=false",), {R_LATCH}),
+    ("no-weld-detection", "bmw-wallbox-plus", ("weld_detection=false",), {W_AFTER, W_NEXT, W_BEFORE}),
+    ("weld-check-after-3s", "mini-wallbox-plus", ("weld_check_after_open_ms=3000",), {W_AFTER}),
+    ("no-derating", "bmw-wallbox-plus", ("overtemp_derate_c=80",), {T_DERATE}),
+    ("stops-at-90C", "bmw-wallbox-plus", ("overtemp_stop_c=90",), {T_STOP, T_RESUME}),
+    ("no-resume-after-cooling", "mini-wallbox-plus", ("overtemp_auto_resume=false",), {T_RESUME}),
+    ("hot-enclosure", "bmw-wallbox-plus", ("thermal_rise_c=30",), p(T_RANGE, "hottest")),
+    ("stops-below-minus-30C", "bmw-wallbox-plus", ("undertemp_stop_c=-30",), p(T_RANGE, "coldest")),
+    ("overvoltage-at-280V", "bmw-wallbox-plus", ("overvoltage_v=280",), p(S_WINDOW, "over") | {S_RESUME}),
+    ("undervoltage-at-175V", "mini-wallbox-plus", ("undervoltage_v=175",), p(S_WINDOW, "under")),
+    ("slow-supply-supervision", "bmw-wallbox-plus", ("supply_fault_delay_s=10",), {S_RESUME} | p(S_FREQ, "low", "high")),
+    ("charges-at-70Hz", "bmw-wallbox-plus", ("supply_max_hz=75",), p(S_FREQ, "high")),
+    ("no-pe-monitoring", "generic-iec61851", ("pe_monitoring=false",), {S_PE}),
+    ("no-restart-after-mains-loss", "bmw-wallbox-plus", ("restarts_after_mains_loss=false",), {S_MAINS}),
 ]
 PLOTTED = "bmw-conforms"
 """The one case rendered with plots (its report is checked); the rest only need verdicts."""
@@ -181,6 +225,14 @@ def test_measured_times_equal_the_simulated_behaviour(runs: dict) -> None:
     steps, length = judged(runs, "wake-up-declared", WAKE)
     assert steps["value"] == 1 and length["value"] == pytest.approx(3.5, abs=0.001)              # wake_up_step_s
     assert judged(runs, "wake-up-step-5s", WAKE)[1]["verdict"] == "fail"
+    assert judged(runs, "bmw-conforms", f"{R_BAND}[ac]")[0]["value"] == 22.0                      # rcd_ac_trip_ma
+    assert judged(runs, "bmw-conforms", f"{R_BAND}[dc]")[0]["value"] == 4.5                       # rcd_dc_trip_ma
+    assert judged(runs, "bmw-conforms", f"{R_TIME}[5x]")[0]["value"] == pytest.approx(0.025, abs=1e-6)
+    assert judged(runs, "bmw-conforms", R_DC_TIME)[0]["value"] == pytest.approx(0.400, abs=1e-6)
+    assert judged(runs, "bmw-conforms", W_AFTER)[1]["value"] == pytest.approx(0.040 + 0.200, abs=1e-6)
+    assert judged(runs, "bmw-conforms", f"{S_WINDOW}[over]")[0]["value"] == 266.0                # first step > 264 V
+    assert judged(runs, "bmw-conforms", f"{S_WINDOW}[under]")[0]["value"] == 194.0               # first step < 195 V
+    assert judged(runs, "bmw-conforms", T_STOP)[0]["value"] == 71.0                              # overtemp_stop_c
 
 
 def test_a_failed_verdict_carries_value_limit_and_source(runs: dict) -> None:

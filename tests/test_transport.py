@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from instruments.transport.factory import open_line_transport
+from rig.errors import InstrumentInitError, InvalidValue
 from sim.lab import VirtualLab
 
 
@@ -33,3 +34,39 @@ def test_an_interrupted_query_does_not_shift_later_answers(lab: VirtualLab, endp
         assert transport.query(query).startswith(answer_starts)
     finally:
         transport.close()
+
+
+def test_can_addresses_parse_to_python_can_arguments() -> None:
+    from instruments.transport.can_bus import parse_can_address
+    assert parse_can_address("can:socketcan:can0") == {"interface": "socketcan", "channel": "can0"}
+    assert parse_can_address("can:socketcand:vcan0@127.0.0.1:29536") == {
+        "interface": "socketcand", "channel": "vcan0", "host": "127.0.0.1", "port": 29536, "tcp_tune": True}
+    for bad in ("can:socketcan", "cab:pcan:PCAN_USBBUS1", "can::can0", "can:socketcand:vcan0", "can:socketcand:v@h:x"):
+        with pytest.raises(InvalidValue, match="can:INTERFACE:CHANNEL"):
+            parse_can_address(bad)
+
+
+def test_can_transport_round_trip_on_a_python_can_bus() -> None:
+    """Our transport on a real python-can interface (the in-process virtual bus): frames both ways."""
+    import can
+
+    from instruments.transport.can_bus import CanTransport
+    transport = CanTransport("fault_box", "can:virtual:wbr-test", {"timeout_s": 0.5})
+    peer = can.Bus(interface="virtual", channel="wbr-test")
+    try:
+        transport.send(0x311, b"\x01\xb8\x0b")
+        msg = peer.recv(timeout=1.0)
+        assert msg is not None and (msg.arbitration_id, bytes(msg.data)) == (0x311, b"\x01\xb8\x0b")
+        peer.send(can.Message(arbitration_id=0x320, data=b"\x01\x00", is_extended_id=False))
+        frame = transport.receive(1.0)
+        assert frame is not None and (frame.arbitration_id, frame.data) == (0x320, b"\x01\x00")
+        assert transport.receive(0.01) is None
+    finally:
+        peer.shutdown()
+        transport.close()
+
+
+def test_an_unknown_can_interface_is_an_init_error_naming_the_address() -> None:
+    from instruments.transport.can_bus import CanTransport
+    with pytest.raises(InstrumentInitError, match="can:nosuchiface:0"):
+        CanTransport("fault_box", "can:nosuchiface:0", {})

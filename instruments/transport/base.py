@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 traffic_log = logging.getLogger("wallbox_rig.traffic")
 """All instrument traffic goes through this one logger (`-o log_cli_level=DEBUG` shows it)."""
@@ -52,6 +53,32 @@ class LineTransport(ABC):
 
     @abstractmethod
     def _read(self) -> str: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One classical CAN frame (11-bit identifier)."""
+
+    arbitration_id: int
+    data: bytes
+
+
+class FrameTransport(ABC):
+    """Send frames, receive frames: what a CAN instrument's driver talks through."""
+
+    def __init__(self, role: str, timeout_s: float) -> None:
+        self.role = role
+        self.timeout_s = timeout_s
+
+    @abstractmethod
+    def send(self, arbitration_id: int, data: bytes) -> None: ...
+
+    @abstractmethod
+    def receive(self, timeout_s: float) -> Frame | None:
+        """The next frame, or None when none arrives within `timeout_s`."""
 
     @abstractmethod
     def close(self) -> None: ...

@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import can
 
-from instruments.transport.base import traffic_log
+from instruments.transport.base import Frame, FrameTransport, traffic_log
 from rig.errors import InstrumentInitError, InstrumentOperationError, InvalidValue
 
 logging.getLogger("can").setLevel(logging.ERROR)  # python-can's own debug chatter would drown the traffic log
-
-
-@dataclass(frozen=True)
-class Frame:
-    arbitration_id: int
-    data: bytes
 
 
 def parse_can_address(address: str) -> dict[str, Any]:
@@ -45,16 +38,15 @@ def parse_can_address(address: str) -> dict[str, Any]:
     return args
 
 
-class CanTransport:
+class CanTransport(FrameTransport):
     """Send and receive classical CAN frames on one bus; every frame goes to the traffic log."""
 
     def __init__(self, role: str, address: str, settings: Mapping[str, Any]) -> None:
-        self.role = role
+        super().__init__(role, float(settings.get("timeout_s", 2.0)))
         self.address = address
         args = parse_can_address(address)
         if "bitrate" in settings and args["interface"] != "socketcand":
             args["bitrate"] = int(settings["bitrate"])
-        self.timeout_s = float(settings.get("timeout_s", 2.0))
         try:
             self._bus = can.Bus(**args)
         except (can.CanError, OSError, ValueError, ImportError, TimeoutError) as exc:
@@ -69,7 +61,6 @@ class CanTransport:
                                            f"{exc}") from exc
 
     def receive(self, timeout_s: float) -> Frame | None:
-        """The next frame, or None when none arrives within `timeout_s`."""
         try:
             msg = self._bus.recv(timeout=timeout_s)
         except (can.CanError, OSError) as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from instruments.transport.base import LineTransport
+from instruments.transport.base import Frame, FrameTransport, LineTransport
 
 Step = tuple[str, str | None]
 
@@ -64,3 +64,37 @@ def expected_protocol(steps: Sequence[Step]) -> Iterator[ScriptedTransport]:
     transport = ScriptedTransport(steps)
     yield transport
     transport.assert_consumed()
+
+
+FrameStep = tuple[Frame, Sequence[Frame]]
+
+
+class ScriptedFrameTransport(FrameTransport):
+    """Frames instead of lines: each step is (frame the driver must send, frames the bus answers)."""
+
+    def __init__(self, steps: Sequence[FrameStep], role: str = "scripted") -> None:
+        super().__init__(role, timeout_s=0.0)
+        self._steps = list(steps)
+        self._pos = 0
+        self._inbox: list[Frame] = []
+
+    def send(self, arbitration_id: int, data: bytes) -> None:
+        sent = Frame(arbitration_id, bytes(data))
+        if self._pos >= len(self._steps):
+            raise ScriptMismatch(f"unexpected extra frame {sent} after the script ended")
+        expected, answers = self._steps[self._pos]
+        if sent != expected:
+            raise ScriptMismatch(f"step {self._pos}: expected {expected}, driver sent {sent}")
+        self._pos += 1
+        self._inbox.extend(answers)
+
+    def receive(self, timeout_s: float) -> Frame | None:
+        return self._inbox.pop(0) if self._inbox else None
+
+    def close(self) -> None:
+        pass
+
+    def assert_consumed(self) -> None:
+        if self._pos != len(self._steps) or self._inbox:
+            raise ScriptMismatch(f"script not consumed: step {self._pos} of {len(self._steps)}, "
+                                 f"{len(self._inbox)} answers unread")
