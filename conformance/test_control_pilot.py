@@ -45,7 +45,8 @@ def test_cp_generator_low_level_is_minus_12_v_in_b2(cp: CpEmulator, clock: Clock
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state B recognised across the R3 tolerance band)")
 def test_state_b_is_recognised_at_both_ends_of_the_resistance_band(cp: CpEmulator, clock: Clock, end: str,
                                                                    evidence: Evidence) -> None:
-    """A vehicle at either end of the state-B resistance band is recognised: the EVSE starts PWM (B2)."""
+    """A vehicle at either end of the state-B resistance band is recognised: the EVSE starts PWM (B2)
+    and supplies nothing (read as C, it would close)."""
     band = limit("iec61851", "state_b_resistance_band")
     ohm = band.low if end == "low" else band.high
     assert ohm is not None
@@ -57,6 +58,9 @@ def test_state_b_is_recognised_at_both_ends_of_the_resistance_band(cp: CpEmulato
     evidence.trace(f"B at {ohm:.0f} ohm", edges, markers(vehicle_R=t_r, PWM_on=t_r + to_pwm),
                    window=(t_r, t_r + (limit("rig", "b2_observation").high or 0.0)))
     evidence.check(f"time to PWM with {ohm:.0f} ohm", to_pwm, limit("rig", "b2_observation"), t_s=t_r)
+    evidence.check(f"contactor closures with {ohm:.0f} ohm (a vehicle in B asks for no power)",
+                   count_edges(edges, "OVP", "1", t_r),
+                   Limit("no_closure_in_b", 0, 0, "", "IEC 61851-1:2017 Annex A (state B: no supply)", band.source))
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (diode check before closing)")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from instruments.transport.factory import address_problem
 from rig.errors import ConfigError
 from rig.registry import ROLES, available_drivers
 
@@ -186,6 +187,10 @@ def load_rig_file(path: str | Path) -> RigConfig:
         if sim is None and any(a.startswith("sim:") for a in addresses):
             raise ConfigError(path, table.key("address"), "a real instrument address on a rig without [sim]",
                               address)
+        for a in addresses:
+            problem = None if a.startswith("sim:") else address_problem(a)
+            if problem is not None:
+                raise ConfigError(path, table.key("address"), problem, a)
         settings = {k: v for k, v in table.data.items() if k not in {"driver", "address", "calibration_due"}}
         due = table.get("calibration_due", str, None)
         instruments[role] = InstrumentConfig(role, driver, addresses, settings, due)

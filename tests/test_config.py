@@ -49,6 +49,9 @@ def test_lab_example_is_a_real_time_rig_with_three_load_units() -> None:
     (('address = "/dev/ttyACM0"', 'address = 5'), "instruments.cp.address", "a string or list"),
     (('address = "/dev/ttyACM0"', 'address = "sim:cp"'), "instruments.cp.address", "a real instrument address"),
     (('name = "t"', 'nmae = "t"'), "rig.nmae", "one of name, profile"),
+    (('address = "/dev/ttyACM0"', 'address = "ttyACM0"'), "instruments.cp.address", "a VISA resource"),
+    (('address = "/dev/ttyACM0"', 'address = "can:socketcand:vcan0"'), "instruments.cp.address",
+     "can:socketcand:CHANNEL@HOST:PORT"),
 ])
 def test_bad_rig_file_names_file_key_and_expectation(tmp_path: Path, edit: tuple[str, str], key: str,
                                                      expected: str) -> None:

@@ -15,27 +15,10 @@ from typing import Any
 import can
 
 from instruments.transport.base import Frame, FrameTransport, traffic_log
-from rig.errors import InstrumentInitError, InstrumentOperationError, InvalidValue
+from instruments.transport.factory import parse_can_address
+from rig.errors import InstrumentInitError, InstrumentOperationError
 
 logging.getLogger("can").setLevel(logging.ERROR)  # python-can's own debug chatter would drown the traffic log
-
-
-def parse_can_address(address: str) -> dict[str, Any]:
-    """`can:INTERFACE:CHANNEL[@HOST:PORT]` → python-can `Bus` arguments; a bad form says what is expected."""
-    expected = ("a CAN port as can:INTERFACE:CHANNEL (can:socketcan:can0, can:pcan:PCAN_USBBUS1) or "
-                "can:socketcand:CHANNEL@HOST:PORT")
-    scheme, _, rest = address.partition(":")
-    interface, _, channel = rest.partition(":")
-    if scheme != "can" or not interface or not channel:
-        raise InvalidValue(f"{address!r} is not {expected}")
-    args: dict[str, Any] = {"interface": interface, "channel": channel}
-    if interface == "socketcand":
-        channel, at, hostport = channel.partition("@")
-        host, _, port = hostport.rpartition(":")
-        if not at or not host or not port.isdigit():
-            raise InvalidValue(f"{address!r}: socketcand needs CHANNEL@HOST:PORT ({expected})")
-        args.update(channel=channel, host=host, port=int(port), tcp_tune=True)
-    return args
 
 
 class CanTransport(FrameTransport):

@@ -9,9 +9,49 @@ from instruments.transport.base import LineTransport
 from rig.errors import InvalidValue
 
 
+SERIAL_PREFIXES = ("socket://", "rfc2217://", "loop://", "/dev/", "COM")
+ADDRESS_FORMS = ("a VISA resource (TCPIP0::host::port::SOCKET, GPIB0::7::INSTR, …), a serial port "
+                 "(/dev/ttyUSB0, COM3), a pyserial URL (socket://host:port) or a CAN port (can:socketcan:can0)")
+
+
+CAN_FORMS = ("a CAN port as can:INTERFACE:CHANNEL (can:socketcan:can0, can:pcan:PCAN_USBBUS1) or "
+             "can:socketcand:CHANNEL@HOST:PORT")
+
+
 def is_visa_resource(address: str) -> bool:
     return "::" in address and address.split("::", 1)[0].rstrip("0123456789").upper() in {
         "TCPIP", "GPIB", "USB", "ASRL", "VXI", "PXI"}
+
+
+def parse_can_address(address: str) -> dict[str, Any]:
+    """`can:INTERFACE:CHANNEL[@HOST:PORT]` → python-can `Bus` arguments; a bad form says what is expected."""
+    expected = CAN_FORMS
+    scheme, _, rest = address.partition(":")
+    interface, _, channel = rest.partition(":")
+    if scheme != "can" or not interface or not channel:
+        raise InvalidValue(f"{address!r} is not {expected}")
+    args: dict[str, Any] = {"interface": interface, "channel": channel}
+    if interface == "socketcand":
+        channel, at, hostport = channel.partition("@")
+        host, _, port = hostport.rpartition(":")
+        if not at or not host or not port.isdigit():
+            raise InvalidValue(f"{address!r}: socketcand needs CHANNEL@HOST:PORT ({expected})")
+        args.update(channel=channel, host=host, port=int(port), tcp_tune=True)
+    return args
+
+
+def address_problem(address: str) -> str | None:
+    """What a valid address looks like, if `address` is not one; None if a transport can reach it.
+    Checked when a rig file is loaded (`rig check`), before anything is opened."""
+    if address.startswith("can:"):
+        try:
+            parse_can_address(address)
+        except InvalidValue:
+            return CAN_FORMS
+        return None
+    if is_visa_resource(address) or address.startswith(SERIAL_PREFIXES):
+        return None
+    return ADDRESS_FORMS
 
 
 def open_transport(role: str, address: str, settings: Mapping[str, Any]) -> Any:
@@ -29,10 +69,8 @@ def open_line_transport(role: str, address: str, settings: Mapping[str, Any]) ->
         from instruments.transport.visa import VisaTransport
         return VisaTransport(role, address, backend=str(settings.get("visa_library", "@py")),
                              timeout_s=timeout_s)
-    if address.startswith(("socket://", "rfc2217://", "loop://", "/dev/", "COM")):
+    if address.startswith(SERIAL_PREFIXES):
         from instruments.transport.serial_line import SerialLineTransport
         return SerialLineTransport(role, address, baudrate=int(settings.get("baudrate", 115200)),
                                    timeout_s=timeout_s)
-    raise InvalidValue(f"{role}: cannot tell how to reach {address!r}: expected a VISA resource "
-                       "(TCPIP0::host::port::SOCKET, GPIB0::7::INSTR, …), a serial port (/dev/ttyUSB0, COM3), "
-                       "a pyserial URL (socket://host:port) or a CAN port (can:socketcan:can0)")
+    raise InvalidValue(f"{role}: cannot tell how to reach {address!r}: expected {ADDRESS_FORMS}")
