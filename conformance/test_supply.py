@@ -9,6 +9,8 @@ board reading taken just before the act, so the measured delay can only come out
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from conformance.injection import INF, Ramp, hold
@@ -30,6 +32,22 @@ NOMINAL_HZ = 50.0
 MAINS_LOSS_S = 2.0
 BOOT_ALLOWANCE_S = 30.0
 """Rig convention: power-up to ready, on top of the cold-load delay the profile declares."""
+
+
+def judge_stop(cp: CpEmulator, clock: Clock, evidence: Evidence, lim: Limit, act: Callable[[], object],
+               act_label: str, trace_name: str, measurement: str) -> None:
+    """While charging: board time, `act`, then the time until the output is dead, against `lim`."""
+    assert lim.high is not None
+    start_charging(cp, clock)
+    t_act = cp.time()
+    act()
+    clock.sleep(lim.high * 1.5)
+    edges = cp.read_edges()
+    opened = first_edge(edges, "OVP", "0", t_act)
+    t_open = opened.t_s if opened is not None else INF
+    evidence.trace(trace_name, edges, {act_label: t_act, **({"contactor open": t_open} if t_open != INF else {})},
+                   window=(t_act, t_act + lim.high))
+    evidence.check(measurement, t_open - t_act, lim, t_s=t_act)
 
 
 def response(rig: Rig) -> Limit:
@@ -104,20 +122,12 @@ def test_supply_frequency_out_of_range_stops_charging(cp: CpEmulator, source: Ac
     """A supply frequency at the profile's out-of-range values stops charging within the response time."""
     low, high = (float(v) for v in rig.profile.value("protection.frequency_out_of_range_hz"))
     hz = low if end == "low" else high
-    lim = response(rig)
-    assert lim.high is not None
-    start_charging(cp, clock)
-    t_act = cp.time()
-    source.set_frequency(hz)
-    clock.sleep(lim.high * 1.5)
-    source.set_frequency(NOMINAL_HZ)
-    edges = cp.read_edges()
-    opened = first_edge(edges, "OVP", "0", t_act)
-    t_open = opened.t_s if opened is not None else INF
     evidence.parameters["frequency_hz"] = hz
-    evidence.trace(f"supply at {hz:g} Hz", edges, markers(frequency_set=t_act, contactor_open=t_open),
-                   window=(t_act, t_act + lim.high))
-    evidence.check(f"time to stop at {hz:g} Hz", t_open - t_act, lim, t_s=t_act)
+    try:
+        judge_stop(cp, clock, evidence, response(rig), lambda: source.set_frequency(hz), "frequency set",
+                   f"supply at {hz:g} Hz", f"time to stop at {hz:g} Hz")
+    finally:
+        source.set_frequency(NOMINAL_HZ)
 
 
 @pytest.mark.needs("cp", "source", "fault_box")
@@ -126,17 +136,8 @@ def test_interrupted_supply_pe_stops_charging(cp: CpEmulator, source: AcSource, 
                                               rig: Rig, evidence: Evidence) -> None:
     """With the supply PE interrupted while charging, the contactor opens within the profile's time."""
     lim = profile_limit(rig.profile, "protection.pe_open_stop_within_s", "s", "earth fault protection (WB-PR-01)")
-    assert lim.high is not None
-    start_charging(cp, clock)
-    t_act = cp.time()
-    fault_box.set_pe_open(True)
-    clock.sleep(lim.high * 2)
-    edges = cp.read_edges()
-    opened = first_edge(edges, "OVP", "0", t_act)
-    t_open = opened.t_s if opened is not None else INF
-    evidence.trace("supply PE interrupted", edges, markers(PE_open=t_act, contactor_open=t_open),
-                   window=(t_act, t_act + lim.high))
-    evidence.check("time from PE interrupted to contactor open", t_open - t_act, lim, t_s=t_act)
+    judge_stop(cp, clock, evidence, lim, lambda: fault_box.set_pe_open(True), "PE open", "supply PE interrupted",
+               "time from PE interrupted to contactor open")
 
 
 @pytest.mark.requirement(wb_id="WB-CL-01", clause="product manual: restart after a power outage")
