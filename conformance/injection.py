@@ -11,20 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conformance.limits import Limit, limit
-from fixtures.evidence import ConformanceFailure
+from fixtures.plugin import READY_TIMEOUT_S, dut_idle
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from instruments.types import Edge
-from rig.clock import Clock
+from rig.clock import TIME_RESOLUTION_S, Clock
 from rig.errors import RigError
 from rig.rig import Rig
 
 INF = float("inf")
-SETTLE_S = 1e-6
-"""A remainder of a hold shorter than this is floating-point dust, not time left to wait."""
 POWER_OFF_S = 5.0
 """How long the supply stays off in the documented recovery (breaker off, unplug, breaker on)."""
-BOOT_TIMEOUT_S = 120.0
 STATE_F = Limit("state_f_level", -13.0, -11.0, "V", "IEC 61851-1:2017 Annex A (state F)",
                 "SIE: state F -12 V, -13...-11 V: EVSE not available / fault")
 
@@ -33,7 +30,6 @@ STATE_F = Limit("state_f_level", -13.0, -11.0, "V", "IEC 61851-1:2017 Annex A (s
 class Ramp:
     """A ramp's record: the levels applied (box time, value) and where it tripped, if it did."""
 
-    unit: str
     points: list[tuple[float, float]] = field(default_factory=list)
     tripped_at: float | None = None
     t_trip: float = INF
@@ -53,7 +49,7 @@ def residual_ramp(box: FaultBox, clock: Clock, channel: str, start: float, stop:
     """Raise the residual current in rig steps, each held for the rig's dwell, until it stops flowing."""
     step = limit("rig", "rcd_ramp_step").high or 0.5
     dwell = limit("rig", f"rcd_{channel}_ramp_dwell").high or 1.0
-    ramp = Ramp("mA")
+    ramp = Ramp()
     level = start
     while level <= stop + 1e-9:
         t = box.set_residual_ma(channel, level)
@@ -88,19 +84,14 @@ def cp_high_v(cp: CpEmulator) -> float:
     return cp.measure_cp().high_v
 
 
-def idle(cp: CpEmulator) -> bool:
-    m = cp.measure_cp()
-    return m.high_v > 10.5 and m.frequency_hz == 0 and cp.output_present().value == 0
-
-
 def power_cycle(rig: Rig, clock: Clock) -> None:
     """WB-TR-01's documented recovery: supply off, vehicle unplugged, supply back; wait for A1."""
     rig.cp.set_state("A")
     rig.source.set_output(False)
     clock.sleep(POWER_OFF_S)
     rig.energise()
-    if not clock.wait_until(lambda: idle(rig.cp), BOOT_TIMEOUT_S, poll_s=0.5):
-        raise RigError(f"the DUT did not come back to A1 within {BOOT_TIMEOUT_S:.0f} s of a power cycle")
+    if not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5):
+        raise RigError(f"the DUT did not come back to A1 within {READY_TIMEOUT_S:.0f} s of a power cycle")
 
 
 def recover(rig: Rig, clock: Clock) -> None:
@@ -108,12 +99,6 @@ def recover(rig: Rig, clock: Clock) -> None:
     next test starts from a fresh A1 whatever this one left latched, derated or half-tripped."""
     rig.fault_box.safe()
     power_cycle(rig, clock)
-
-
-def require(condition: bool, what: str) -> None:
-    """A precondition of the act step; unmet, the test cannot judge (and says so)."""
-    if not condition:
-        raise ConformanceFailure(f"precondition: {what}")
 
 
 def hold(clock: Clock, seconds: float, sample_s: float,
@@ -124,6 +109,6 @@ def hold(clock: Clock, seconds: float, sample_s: float,
     while True:
         out.append(probe())
         remaining = end - clock.now()
-        if remaining <= SETTLE_S:
+        if remaining <= TIME_RESOLUTION_S:
             return out
         clock.sleep(min(sample_s, remaining))

@@ -58,7 +58,7 @@ def voltage_ramp(cp: CpEmulator, source: AcSource, clock: Clock, direction: int,
                  dwell_s: float) -> Ramp:
     """Step the supply away from nominal, each step held `dwell_s`, until the output goes dead."""
     step = (limit("rig", "supply_ramp_step").high or 2.0) * direction
-    ramp = Ramp("V")
+    ramp = Ramp()
     volts = NOMINAL_V + step
     while (volts - until_v) * direction <= 1e-9:
         t = cp.time()

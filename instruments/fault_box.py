@@ -13,13 +13,12 @@ import math
 from abc import abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import cantools
 
 from instruments.base import Instrument
+from instruments.dbc import fault_box_dbc
 from instruments.transport.base import FrameTransport
 from rig.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
 
@@ -85,13 +84,6 @@ class FaultBox(Instrument):
         """Residual-current events reported since the last call, oldest first."""
 
 
-@cache
-def fault_box_dbc() -> Any:
-    """The box's message catalogue, shipped with the rig (`instruments/dbc/wbr_fault_box.dbc`)."""
-    text = resources.files("instruments").joinpath("dbc/wbr_fault_box.dbc").read_text()
-    return cantools.database.load_string(text, database_format="dbc")
-
-
 class WbrFaultBox(FaultBox):
     """Driver of the wallbox-rig fault box (protocol 1.x) over any python-can interface."""
 
@@ -139,10 +131,10 @@ class WbrFaultBox(FaultBox):
                 status = self.db.get_message_by_name("FB_Ack").get_signal_by_name("Status").choices
                 raise InstrumentOperationError(self.role, f"command {seq} refused: "
                                                f"{status.get(decoded['Status'], decoded['Status'])}")
-            if frame.arbitration_id in (wanted, ack_id):
-                if frame.arbitration_id != wanted:
-                    raise InstrumentOperationError(self.role, f"expected {answer} for {seq}, got FB_Ack")
-                return dict(decoded)
+            if frame.arbitration_id != wanted:
+                raise InstrumentOperationError(self.role, f"expected {answer} for {seq}, got "
+                                               f"{self.db.get_message_by_frame_id(frame.arbitration_id).name}")
+            return dict(decoded)
 
     def _command(self, message: str, **signals: Any) -> float:
         return float(self._await(self._send(message, **signals), "FB_Ack")["Time"])

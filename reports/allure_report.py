@@ -36,36 +36,31 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
     that only want verdicts, such as the suite's self-test."""
     from reports.plots import series_plot, timing_plot
 
+    test = evidence.test_id.split("::")[-1]
+
+    def keep(name: str, file: str, content: str | bytes) -> None:
+        """Attach to Allure and write the same bytes into the run folder."""
+        png = isinstance(content, bytes)
+        allure.attach(content, name=name,
+                      attachment_type=allure.attachment_type.PNG if png else allure.attachment_type.CSV)
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / file
+            path.write_bytes(content) if png else path.write_text(content)
+
     rows = evidence.as_dicts()
     if rows:
-        text = measurement_csv(rows)
-        allure.attach(text, name="measurements", attachment_type=allure.attachment_type.CSV)
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "measurements.csv").write_text(text)
+        keep("measurements", "measurements.csv", measurement_csv(rows))
     for trace in evidence.traces:
-        edges = "t_s,channel,value\n" + "".join(f"{e.t_s:.6f},{e.channel},{e.value}\n" for e in trace.edges)
-        allure.attach(edges, name=f"{trace.name} edges", attachment_type=allure.attachment_type.CSV)
-        png = timing_plot(trace, f"{evidence.test_id.split('::')[-1]}: {trace.name}") if plots else None
-        if png is not None:
-            allure.attach(png, name=f"{trace.name} waveform", attachment_type=allure.attachment_type.PNG)
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{trace.name}-edges.csv").write_text(edges)
-            if png is not None:
-                (folder / f"{trace.name}.png").write_bytes(png)
-    for series in getattr(evidence, "series_list", []):
-        names = list(series.columns)
-        rows = sorted({t for points in series.columns.values() for t, _ in points})
+        keep(f"{trace.name} edges", f"{trace.name}-edges.csv",
+             "t_s,channel,value\n" + "".join(f"{e.t_s:.6f},{e.channel},{e.value}\n" for e in trace.edges))
+        if plots:
+            keep(f"{trace.name} waveform", f"{trace.name}.png", timing_plot(trace, f"{test}: {trace.name}"))
+    for series in evidence.series_list:
+        times = sorted({t for points in series.columns.values() for t, _ in points})
         lookup = [dict(points) for points in series.columns.values()]
-        text = "t_s," + ",".join(f'"{n}"' for n in names) + "\n" + "".join(
-            f"{t:.6f}," + ",".join(f"{col[t]:.6g}" if t in col else "" for col in lookup) + "\n" for t in rows)
-        allure.attach(text, name=f"{series.name} data", attachment_type=allure.attachment_type.CSV)
-        png = series_plot(series, f"{evidence.test_id.split('::')[-1]}: {series.name}") if plots else None
-        if png is not None:
-            allure.attach(png, name=f"{series.name} plot", attachment_type=allure.attachment_type.PNG)
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{series.name}-data.csv").write_text(text)
-            if png is not None:
-                (folder / f"{series.name}.png").write_bytes(png)
+        keep(f"{series.name} data", f"{series.name}-data.csv",
+             "t_s," + ",".join(f'"{n}"' for n in series.columns) + "\n" + "".join(
+                 f"{t:.6f}," + ",".join(f"{col[t]:.6g}" if t in col else "" for col in lookup) + "\n" for t in times))
+        if plots:
+            keep(f"{series.name} plot", f"{series.name}.png", series_plot(series, f"{test}: {series.name}"))

@@ -4,12 +4,11 @@ bridges, PE, the DUT's temperature sensor, the chamber, the grid operator's cont
 
 from __future__ import annotations
 
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import cantools
 
+from instruments.dbc import fault_box_dbc
 from sim.plant import Plant
 from sim.socketcand import CanNode
 from sim.world import World
@@ -21,20 +20,13 @@ FLOWING, INTERRUPTED = 1, 2
 CHANNELS = ("ac", "dc")
 
 
-@cache
-def _dbc() -> Any:
-    # The DBC is the box's published interface, shared with every client, as a vendor's would be.
-    return cantools.database.load_string(
-        resources.files("instruments").joinpath("dbc/wbr_fault_box.dbc").read_text(), database_format="dbc")
-
-
 class SimFaultBox(CanNode):
     name = "fault_box"
 
     def __init__(self, world: World, plant: Plant) -> None:
         super().__init__(world)
         self.plant = plant
-        self.db = _dbc()
+        self.db = fault_box_dbc()
         self._commanding = False
         self._flowing = {ch: 0.0 for ch in CHANNELS}
         plant.listen(self._watch)

@@ -13,6 +13,10 @@ from sim.cp_circuit import Generator, Vehicle, cp_levels
 from sim.world import World
 
 
+LIVE_V = 50.0
+"""An output above this many volts is live (the CP board's sense, the firmware's weld check)."""
+
+
 @dataclass
 class Mains:
     on: bool = False
@@ -76,7 +80,7 @@ class Plant:
     def residual_flowing_ma(self, channel: str) -> float:
         """The fault box draws its residual current from output L1 to PE: it flows only while L1 is
         live and PE is connected, so opening the contactor is what stops it."""
-        if self.output_voltage_v(0) > 50.0 and not self.injection.pe_open:
+        if self.output_present() and not self.injection.pe_open:
             return self.injection.residual_ma[channel]
         return 0.0
 
@@ -84,7 +88,7 @@ class Plant:
         return self.injection.chamber_c if self.injection.chamber_c is not None else self.room_c
 
     def output_present(self) -> bool:
-        return self.output_voltage_v(0) > 50.0
+        return self.output_voltage_v(0) > LIVE_V
 
     def phase_current_a(self, phase: int) -> float:
         if self.load.on[phase] and self.output_voltage_v(phase) > 0:

@@ -5,15 +5,15 @@ flows, a voltage that is present, a temperature with its time constant), never a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from sim.plant import LIVE_V
 from sim.thermal import ThermalModel
 
 if TYPE_CHECKING:
     from sim.wallbox import SimulatedWallbox
 
 _HARDWARE_RATED_A = 32.0   # the current the enclosure's thermal design is rated for
-_LIVE_V = 50.0
 _MIN_OFFER_A = 6.0
 
 
@@ -70,7 +70,7 @@ class Protections:
     def weld_present(self) -> bool:
         if not self.knobs["weld_detection"] or self.plant.contactor_closed:
             return False
-        return any(self.plant.output_voltage_v(k) > _LIVE_V for k in range(self.plant.phases))
+        return any(self.plant.output_voltage_v(k) > LIVE_V for k in range(self.plant.phases))
 
     def check_weld(self) -> bool:
         """True (and a latched fault) when the output is live although the contactor is open."""
@@ -100,7 +100,7 @@ class Protections:
             state = "derated"
         elif celsius < k["undertemp_stop_c"]:
             state = "too_cold"
-        elif celsius < k["overtemp_resume_c"] and celsius >= k["undertemp_stop_c"]:
+        elif celsius < k["overtemp_resume_c"]:
             state = "normal"
         if state != self.thermal_state:
             self.world.record("thermal", state=state, sensor_c=round(celsius, 2))
@@ -114,6 +114,3 @@ class Protections:
         if self.thermal_state == "derated":
             return max(_MIN_OFFER_A, setting_a * self.knobs["overtemp_derate_fraction"])
         return float("inf")
-
-    def describe(self) -> dict[str, Any]:
-        return {"thermal_state": self.thermal_state, "internal_c": round(self.thermal.internal_c(), 2)}

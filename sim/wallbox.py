@@ -78,7 +78,6 @@ class SimulatedWallbox:
         self._saw_b = False          # the vehicle passed through B since it was plugged in
         self._woken = False          # the wake-up step happened for this plug-in
         self._last_duty_s = -1e9
-        self._latched: str | None = None   # a fault that only a power cycle clears
         self._cold_load = False            # an interrupted session waits its random delay
         self._needs_replug = False         # the firmware does not resume an interrupted session
         plant.generator.amplitude_v = knobs["cp_generator_v"]
@@ -201,7 +200,6 @@ class SimulatedWallbox:
         else:
             self._set_state("off")
             self.cp_letter = "E"
-            self._latched = None     # the documented recovery: cut the supply (WB-TR-01)
             self._cold_load = self._needs_replug = False
             self._generator("off")
             self._contactor(False)   # the coil loses its supply with the wallbox
@@ -279,7 +277,7 @@ class SimulatedWallbox:
 
     def _enter_b(self) -> None:
         self._stop("sequence")
-        if not self.plant.contactor_closed and self.protection.check_weld():
+        if self.protection.check_weld():
             return  # pre-session check: a live output with the contactor open is a weld
         if self.plant.generator.mode == "pwm":
             self._set_state("B2")
@@ -326,7 +324,7 @@ class SimulatedWallbox:
         if self.knobs["diode_check"] and self.plant.cp()[1] > _DIODE_OK_BELOW_V:
             self._fault("vehicle diode missing or shorted")
             return
-        if not self.plant.contactor_closed and self.protection.check_weld():
+        if self.protection.check_weld():
             return  # never close onto a welded pole's live output
         self._set_state("C2")
         self._stop("open")
@@ -385,8 +383,7 @@ class SimulatedWallbox:
         self._set_state("F")
         self._generator("neg")
         self._contactor(False)
-        if latched:
-            self._latched = reason
+        if latched:  # no hold timer: only cutting the supply (WB-TR-01) brings it back
             self._stop("weld_check")
         else:
             self._start("sequence", self.knobs["fault_hold_s"], self._ready)
