@@ -1,6 +1,6 @@
-"""Supply faults (WB-PR-01: over-voltage, under-voltage, earth fault): the AC source ramps or
-steps the DUT's supply, the fault box interrupts its PE; the contactor's state comes from the CP
-board's output-voltage sense.
+"""Supply faults (WB-PR-01: over-voltage, under-voltage incl. the loss of one phase, earth fault):
+the AC source ramps or steps the DUT's supply, the fault box interrupts its PE; the contactor's
+state comes from the CP board's output-voltage sense.
 
 Thresholds and response times are not in the manual or public IEC text: they are DUT profile
 data (unconfirmed; vendor practice in iec-facts.md).  Times run on the CP board's clock, from a
@@ -93,27 +93,73 @@ def test_supply_voltage_out_of_range_stops_charging_inside_the_profile_window(
                    t_s=ramp.t_trip if ramp.t_trip != INF else None)
 
 
+def judge_resume(cp: CpEmulator, clock: Clock, rig: Rig, evidence: Evidence, away: Callable[[], object],
+                 back: Callable[[], object], cause: str) -> None:
+    """While charging, `away` must stop the DUT; after `back`, the contactor must close again, the
+    vehicle still plugged in, within the profile's resume time."""
+    resume = profile_limit(rig.profile, "protection.resume_within_s", "s", "supply supervision (WB-PR-01)")
+    assert resume.high is not None
+    start_charging(cp, clock)
+    t_away = cp.time()
+    away()
+    clock.sleep(response(rig).high or 6.0)
+    assert cp.output_present().value == 0, f"precondition: the DUT kept charging with {cause}"
+    t_back = cp.time()
+    back()
+    clock.sleep(resume.high * 1.5)
+    edges = cp.read_edges()
+    closed = first_edge(edges, "OVP", "1", t_back)
+    t_closed = closed.t_s if closed is not None else INF
+    evidence.trace(f"{cause} and back", edges, markers(**{cause.replace(" ", "_"): t_away}, supply_back=t_back,
+                                                      contactor_closed=t_closed), window=(t_back, t_back + resume.high))
+    evidence.check(f"time from the supply back (after {cause}) to contactor closed", t_closed - t_back, resume, t_s=t_back)
+
+
 def test_charging_resumes_once_the_supply_voltage_is_back_in_range(cp: CpEmulator, source: AcSource, clock: Clock,
                                                                    rig: Rig, evidence: Evidence) -> None:
     """After an over-voltage stop, 230 V brings the contactor back, with the vehicle still plugged in,
     within the profile's resume time."""
     window = profile_band(rig.profile, "protection.overvoltage_trip_v", "V", "over-voltage protection (WB-PR-01)")
-    resume = profile_limit(rig.profile, "protection.resume_within_s", "s", "supply supervision (WB-PR-01)")
-    assert window.high is not None and resume.high is not None
-    start_charging(cp, clock)
-    t_over = cp.time()
-    source.set_voltage(window.high + 4.0)
-    clock.sleep(response(rig).high or 6.0)
-    assert cp.output_present().value == 0, "precondition: the DUT kept charging above its over-voltage window"
-    t_back = cp.time()
-    source.set_voltage(NOMINAL_V)
-    clock.sleep(resume.high * 1.5)
-    edges = cp.read_edges()
-    closed = first_edge(edges, "OVP", "1", t_back)
-    t_closed = closed.t_s if closed is not None else INF
-    evidence.trace("over-voltage and back", edges, markers(over_voltage=t_over, back_to_230_V=t_back,
-                                                           contactor_closed=t_closed), window=(t_back, t_back + resume.high))
-    evidence.check("time from 230 V back to contactor closed", t_closed - t_back, resume, t_s=t_back)
+    assert window.high is not None
+    judge_resume(cp, clock, rig, evidence, lambda: source.set_voltage(window.high + 4.0),
+                 lambda: source.set_voltage(NOMINAL_V), "over-voltage")
+
+
+def three_phase_source(rig: Rig, source: AcSource) -> None:
+    """Phase loss needs a three-phase DUT and a source that sets one phase alone; else skip, saying which."""
+    if int(rig.profile.value("electrical.phases")) < 3:
+        pytest.skip(f"DUT profile {rig.profile.id} is single-phase: no phase to lose")
+    if source.phases < 3:
+        pytest.skip(f"the rig's source ({type(source).__name__}) sets all phases together; "
+                    f"phase loss needs a three-phase source driver such as ametek-lx")
+
+
+@pytest.mark.parametrize("lost", [2, 3])
+@pytest.mark.requirement(wb_id="WB-PR-01", clause="product manual: under-voltage protection (loss of one phase)")
+def test_loss_of_one_phase_stops_charging(cp: CpEmulator, source: AcSource, clock: Clock, rig: Rig, lost: int,
+                                          evidence: Evidence) -> None:
+    """A three-phase supply loses L2 or L3 while charging: a lost phase is an under-voltage on that
+    phase, so the contactor opens within the profile's supply response time.  L1 feeds the DUT's
+    electronics, so losing it is the mains-loss case below; the output sense stays on live L1."""
+    three_phase_source(rig, source)
+    evidence.parameters["lost_phase"] = f"L{lost}"
+    try:
+        judge_stop(cp, clock, evidence, response(rig), lambda: source.set_phase_voltage(lost, 0.0), f"L{lost} lost",
+                   f"loss of L{lost}", f"time from L{lost} lost to contactor open")
+    finally:
+        source.set_voltage(NOMINAL_V)
+
+
+@pytest.mark.requirement(wb_id="WB-PR-01", clause="product manual: under-voltage protection (loss of one phase)")
+def test_charging_resumes_once_the_lost_phase_returns(cp: CpEmulator, source: AcSource, clock: Clock, rig: Rig,
+                                                     evidence: Evidence) -> None:
+    """After a stop for a lost L3, the phase's return brings the contactor back within the resume time."""
+    three_phase_source(rig, source)
+    try:
+        judge_resume(cp, clock, rig, evidence, lambda: source.set_phase_voltage(3, 0.0),
+                     lambda: source.set_phase_voltage(3, NOMINAL_V), "loss of L3")
+    finally:
+        source.set_voltage(NOMINAL_V)
 
 
 @pytest.mark.parametrize("end", ["low", "high"])

@@ -1,7 +1,11 @@
-"""Programmable AC source feeding the wallbox: voltage, frequency, output on/off.
+"""Programmable AC source feeding the wallbox: voltage (all phases or one), frequency, output.
 
-Lab driver: Keysight AC6800 series SCPI (AC6800 Operating and Service Guide, SCPI command
-reference: `VOLTage`, `FREQuency`, `OUTPut`, `MEASure:VOLTage:AC?`, `SYSTem:ERRor?`).
+Lab drivers:
+- `keysight-ac6800`: Keysight AC6800 series, single-phase (AC6800 Operating and Service Guide,
+  SCPI reference: `VOLTage`, `FREQuency`, `OUTPut`, `MEASure:VOLTage:AC?`, `SYSTem:ERRor?`).
+- `ametek-lx`: AMETEK / California Instruments Lx/Ls Series II, three-phase (Lx/Ls Series II
+  Programming Manual: `INSTrument:COUPle ALL|NONE` sends settings to every phase or only to the
+  phase chosen by `INSTrument:NSELect 1|2|3`; the same `VOLT`/`FREQ`/`OUTP` subsystems).
 """
 
 from __future__ import annotations
@@ -18,10 +22,17 @@ FREQUENCY_RANGE_HZ = (40.0, 500.0)
 
 class AcSource(Instrument):
     role = "source"
+    phases = 1
+    """Phases the source can set one by one; phase loss on a three-phase DUT needs 3."""
 
     @abstractmethod
     def set_voltage(self, volts: float) -> None:
         """Line-to-neutral rms voltage on every phase."""
+
+    def set_phase_voltage(self, phase: int, volts: float) -> None:
+        """Line-to-neutral rms voltage on one phase (1-based), the others unchanged: a lost phase is 0 V."""
+        raise InvalidValue(f"this source sets all phases together ({type(self).__name__} has {self.phases} phase); "
+                           f"a per-phase voltage needs a three-phase driver such as ametek-lx")
 
     @abstractmethod
     def set_frequency(self, hz: float) -> None: ...
@@ -35,37 +46,64 @@ class AcSource(Instrument):
     @abstractmethod
     def measure_voltage(self) -> Reading: ...
 
+    def safe(self) -> None:
+        """The source's safe state is the rig's configured idle, applied by `Rig.safe_state`."""
 
-class KeysightAC6800(AcSource):
+
+def _checked(value: float, span: tuple[float, float], what: str, unit: str) -> float:
+    lo, hi = span
+    if not lo <= value <= hi:
+        raise InvalidValue(f"source {what} must be in [{lo}, {hi}] {unit}, not {value}")
+    return value
+
+
+class ScpiAcSource(AcSource):
+    """The SCPI both families share; every setting is followed by a look at the error queue."""
+
     def set_voltage(self, volts: float) -> None:
-        lo, hi = VOLTAGE_RANGE_V
-        if not lo <= volts <= hi:
-            raise InvalidValue(f"source voltage must be in [{lo}, {hi}] V, not {volts}")
-        self.transport.write(f"VOLT {volts:.2f}")
-        self._check_error()
+        self._setting(f"VOLT {_checked(volts, VOLTAGE_RANGE_V, 'voltage', 'V'):.2f}")
 
     def set_frequency(self, hz: float) -> None:
-        lo, hi = FREQUENCY_RANGE_HZ
-        if not lo <= hz <= hi:
-            raise InvalidValue(f"source frequency must be in [{lo}, {hi}] Hz, not {hz}")
-        self.transport.write(f"FREQ {hz:.3f}")
-        self._check_error()
+        self._setting(f"FREQ {_checked(hz, FREQUENCY_RANGE_HZ, 'frequency', 'Hz'):.3f}")
 
     def set_output(self, on: bool) -> None:
-        self.transport.write(f"OUTP {'ON' if on else 'OFF'}")
-        self._check_error()
+        self._setting(f"OUTP {'ON' if on else 'OFF'}")
 
     def output_is_on(self) -> bool:
         return self.transport.query("OUTP?").strip() == "1"
 
     def measure_voltage(self) -> Reading:
-        # The AC6800 does not stamp its readings; a source reading is evidence, never a timing verdict.
+        # Sources do not stamp their readings; a source reading is evidence, never a timing verdict.
         return Reading(self._floats(self.transport.query("MEAS:VOLT:AC?"), 1, "MEAS:VOLT:AC?")[0], "V", float("nan"))
 
-    def _check_error(self) -> None:
+    def _setting(self, command: str) -> None:
+        self.transport.write(command)
         answer = self.transport.query("SYST:ERR?")
         if not answer.startswith(("0,", "+0,")):
-            raise InstrumentOperationError(self.role, f"source reports {answer}")
+            raise InstrumentOperationError(self.role, f"source reports {answer} after {command!r}")
 
-    def safe(self) -> None:
-        """The source's safe state is the rig's configured idle, applied by `Rig.safe_state`."""
+
+class KeysightAC6800(ScpiAcSource):
+    """Single-phase: a three-phase DUT sees the same voltage on L1, L2 and L3 (phases bridged)."""
+
+
+class AmetekLx(ScpiAcSource):
+    """Three-phase; commands go to all phases (coupled) except while one phase is being set."""
+
+    phases = 3
+
+    def set_voltage(self, volts: float) -> None:
+        # Coupling is front-panel state too: a bench left uncoupled would set one phase only.
+        self._setting("INST:COUP ALL")
+        super().set_voltage(volts)
+
+    def set_phase_voltage(self, phase: int, volts: float) -> None:
+        if phase not in (1, 2, 3):
+            raise InvalidValue(f"source phase must be 1, 2 or 3, not {phase}")
+        value = _checked(volts, VOLTAGE_RANGE_V, "voltage", "V")
+        self._setting("INST:COUP NONE")
+        try:
+            self._setting(f"INST:NSEL {phase}")
+            self._setting(f"VOLT {value:.2f}")
+        finally:
+            self._setting("INST:COUP ALL")

@@ -26,7 +26,8 @@ ROLES: dict[str, str] = {
 BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "cp": {"wbr-cpemu": "instruments.cp_emulator:WbrCpEmulator"},
     "analyser": {"yokogawa-wt": "instruments.power_analyser:YokogawaWT"},
-    "source": {"keysight-ac6800": "instruments.ac_source:KeysightAC6800"},
+    "source": {"keysight-ac6800": "instruments.ac_source:KeysightAC6800",
+               "ametek-lx": "instruments.ac_source:AmetekLx"},
     "load": {"chroma-63800": "instruments.ac_load:Chroma63800"},
     "installer": {"wbr-installer": "instruments.installer:WbrInstaller"},
     "fault_box": {"wbr-faultbox": "instruments.fault_box:WbrFaultBox"},

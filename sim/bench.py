@@ -81,20 +81,27 @@ class SimAnalyser(ScpiFrontEnd):
 
 
 class SimSource(ScpiFrontEnd):
+    """A three-phase source: settings go to every phase while coupled (`INST:COUP ALL`, the
+    default, which is all a single-phase driver ever uses), else to the phase `INST:NSEL` chose."""
+
     name = "source"
-    idn = "Keysight Technologies,AC6803B,SIM00001,A.01.00"
+    idn = "AMETEK,LX4500-3,SIM00001,1.00"
 
     def __init__(self, world: World, plant: Plant) -> None:
         super().__init__(world)
         self.plant = plant
+        self.coupled, self.selected = True, 0
+        self.command("INSTrument:COUPle", self._couple)
+        self.command("INSTrument:COUPle?", lambda s, a: "ALL" if self.coupled else "NONE")
+        self.command("INSTrument:NSELect", self._select)
+        self.command("INSTrument:NSELect?", lambda s, a: str(self.selected + 1))
         self.command("VOLTage", self._volt)
-        self.command("VOLTage?", lambda s, a: f"{plant.mains.voltage_v:.2f}")
+        self.command("VOLTage?", lambda s, a: f"{plant.mains.phase_v[self.selected]:.2f}")
         self.command("FREQuency", self._freq)
         self.command("FREQuency?", lambda s, a: f"{plant.mains.frequency_hz:.3f}")
         self.command("OUTPut", self._output)
         self.command("OUTPut?", lambda s, a: "1" if plant.mains.on else "0")
-        self.command("MEASure:VOLTage:AC?",
-                     lambda s, a: f"{(plant.mains.voltage_v if plant.mains.on else 0.0):.3f}")
+        self.command("MEASure:VOLTage:AC?", lambda s, a: f"{plant.mains.phase_live_v(self.selected):.3f}")
 
     def _number(self, args: list[str], low: float, high: float) -> float | None:
         try:
@@ -106,11 +113,28 @@ class SimSource(ScpiFrontEnd):
             return None
         return value
 
+    def _couple(self, s: str, a: list[str]) -> None:
+        arg = a[0].upper() if a else ""
+        if arg not in ("ALL", "NONE"):
+            self.bad_value()
+            return
+        self.coupled = arg == "ALL"
+
+    def _select(self, s: str, a: list[str]) -> None:
+        value = self._number(a, 1, 3)
+        if value is not None and value == int(value):
+            self.selected = int(value) - 1
+        elif value is not None:
+            self.bad_value()
+
     def _volt(self, s: str, a: list[str]) -> None:
         value = self._number(a, 0, 310)
-        if value is not None:
-            self.plant.mains.voltage_v = value
-            self.plant.changed()
+        if value is None:
+            return
+        for phase in (range(3) if self.coupled else [self.selected]):
+            self.plant.mains.phase_v[phase] = value
+        self.world.record("supply_voltage", phase_v=list(self.plant.mains.phase_v))
+        self.plant.changed()
 
     def _freq(self, s: str, a: list[str]) -> None:
         value = self._number(a, 40, 500)

@@ -111,6 +111,7 @@ KNOBS: tuple[Knob, ...] = (
          0, 60_000),
     Knob("overvoltage_v", 264.0, "V", "supply L-N voltage above which the firmware stops charging", 0, 400),
     Knob("undervoltage_v", 195.0, "V", "supply L-N voltage below which the firmware stops charging", 0, 400),
+    Knob("phase_supervision", True, "", "every installed phase is supervised (a lost L2/L3 is an under-voltage); off: L1 only"),
     Knob("supply_min_hz", 45.0, "Hz", "supply frequency below which the firmware stops charging", 0, 100),
     Knob("supply_max_hz", 65.0, "Hz", "supply frequency above which the firmware stops charging", 0, 1000),
     Knob("supply_fault_delay_s", 1.0, "s", "time a supply fault must last before the firmware stops", 0, 600),

@@ -19,9 +19,14 @@ LIVE_V = 50.0
 
 @dataclass
 class Mains:
+    """The AC source's output: one L-N voltage per phase (a lost phase is 0 V), one frequency."""
+
     on: bool = False
-    voltage_v: float = 230.0
+    phase_v: list[float] = field(default_factory=lambda: [230.0, 230.0, 230.0])
     frequency_hz: float = 50.0
+
+    def phase_live_v(self, phase: int) -> float:
+        return self.phase_v[phase] if self.on else 0.0
 
 
 @dataclass
@@ -73,8 +78,8 @@ class Plant:
 
     def output_voltage_v(self, phase: int) -> float:
         """Vehicle-side L-N voltage of `phase` (0-based); a welded pole conducts with the coil released."""
-        if self.mains.on and phase < self.phases and (self.contactor_closed or self.injection.weld[phase]):
-            return self.mains.voltage_v
+        if phase < self.phases and (self.contactor_closed or self.injection.weld[phase]):
+            return self.mains.phase_live_v(phase)
         return 0.0
 
     def residual_flowing_ma(self, channel: str) -> float:

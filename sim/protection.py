@@ -51,10 +51,13 @@ class Protections:
 
     def supply_fault(self) -> str | None:
         mains = self.plant.mains
-        if mains.voltage_v > self.knobs["overvoltage_v"]:
-            return f"over-voltage {mains.voltage_v:.1f} V"
-        if mains.voltage_v < self.knobs["undervoltage_v"]:
-            return f"under-voltage {mains.voltage_v:.1f} V"
+        supervised = range(self.plant.phases) if self.knobs["phase_supervision"] else range(1)
+        for phase in supervised:
+            volts = mains.phase_v[phase]
+            if volts > self.knobs["overvoltage_v"]:
+                return f"over-voltage on L{phase + 1}: {volts:.1f} V"
+            if volts < self.knobs["undervoltage_v"]:
+                return f"under-voltage on L{phase + 1}: {volts:.1f} V"
         if not self.knobs["supply_min_hz"] <= mains.frequency_hz <= self.knobs["supply_max_hz"]:
             return f"supply frequency {mains.frequency_hz:.2f} Hz"
         return None

@@ -19,6 +19,7 @@ _E_FLOOR_V, _F_CEILING_V = 1.5, -1.5   # between them the firmware reads state E
 _DESIGN_GENERATOR_V = 12.0             # the thresholds are designed for the nominal generator level
 _DIODE_OK_BELOW_V = -10.5
 _MIN_OFFER_A = 6.0
+_ELECTRONICS_MIN_V = 85.0  # the electronics' wide-range supply sits on L1 (single-phase use: 100-240 V, WB-EL-02)
 _OVERCURRENT_OFFSET_A, _OVERCURRENT_FACTOR = 0.5, 1.1
 _PP_CODES = ((100.0, 63.0), (220.0, 32.0), (680.0, 20.0), (1500.0, 13.0))
 
@@ -177,8 +178,9 @@ class SimulatedWallbox:
 
     # --- reactions ---------------------------------------------------------------------------
     def _on_plant_change(self) -> None:
-        if self.plant.mains.on != self._powered:
-            self._powered = self.plant.mains.on
+        powered = self.plant.mains.phase_live_v(0) >= _ELECTRONICS_MIN_V
+        if powered != self._powered:
+            self._powered = powered
             self._power_changed()
             return
         if self.state in ("off", "boot"):

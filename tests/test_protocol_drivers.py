@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from instruments.ac_load import Chroma63800
-from instruments.ac_source import KeysightAC6800
+from instruments.ac_source import AmetekLx, KeysightAC6800
 from instruments.cp_emulator import WbrCpEmulator
 from instruments.fault_box import ResidualEvent, WbrFaultBox
 from instruments.installer import WbrInstaller
@@ -239,3 +239,29 @@ def test_fault_box_refusal_timeout_and_bad_values() -> None:
 def test_fault_box_refuses_a_line_transport() -> None:
     with pytest.raises(InvalidValue, match="talks CAN"):
         WbrFaultBox(ScriptedTransport([]))  # type: ignore[arg-type]
+
+
+def test_three_phase_source_sets_one_phase_uncoupled_and_recouples() -> None:
+    ok = '+0,"No error"'
+    steps = [("INST:COUP NONE", None), ("SYST:ERR?", ok), ("INST:NSEL 2", None), ("SYST:ERR?", ok),
+             ("VOLT 0.00", None), ("SYST:ERR?", ok), ("INST:COUP ALL", None), ("SYST:ERR?", ok),
+             ("INST:COUP ALL", None), ("SYST:ERR?", ok), ("VOLT 230.00", None), ("SYST:ERR?", ok)]
+    with expected_protocol(steps) as t:
+        src = AmetekLx(t)
+        src.set_phase_voltage(2, 0.0)
+        src.set_voltage(230.0)
+
+
+def test_three_phase_source_recouples_even_when_the_phase_setting_fails() -> None:
+    ok = '+0,"No error"'
+    steps = [("INST:COUP NONE", None), ("SYST:ERR?", ok), ("INST:NSEL 3", None), ("SYST:ERR?", ok),
+             ("VOLT 0.00", None), ("SYST:ERR?", '-222,"Data out of range"'), ("INST:COUP ALL", None), ("SYST:ERR?", ok)]
+    with expected_protocol(steps) as t, pytest.raises(InstrumentOperationError, match="-222"):
+        AmetekLx(t).set_phase_voltage(3, 0.0)
+
+
+def test_single_phase_source_refuses_a_phase_voltage_before_io() -> None:
+    with expected_protocol([]) as t, pytest.raises(InvalidValue, match="ametek-lx"):
+        KeysightAC6800(t).set_phase_voltage(2, 0.0)
+    with expected_protocol([]) as t, pytest.raises(InvalidValue, match="phase must be"):
+        AmetekLx(t).set_phase_voltage(4, 0.0)
