@@ -5,6 +5,7 @@
     wallbox-rig rig check FILE
     wallbox-rig sim serve [--rig FILE] [--realtime] [--sim-set NAME=VALUE]...
     wallbox-rig sim params [--json]
+    wallbox-rig sim fleet [--count K] [--vehicle-a A] [--out DIR] [--sim-set NAME=VALUE]...
 """
 
 from __future__ import annotations
@@ -118,6 +119,27 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_sim_fleet(args: argparse.Namespace) -> int:
+    from reports.plots import fleet_plot
+    from sim.fleet import compare
+
+    if not 1 <= args.count <= 10_000:
+        raise ValueError(f"--count must be in [1, 10000], not {args.count}")
+    curves = compare(args.count, parse_assignments(args.sim_set), args.vehicle_a)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["t_s," + ",".join(f'"{c.label} (A)"' for c in curves)]
+    lines += [f"{pts[0][0]:.3f}," + ",".join(f"{p[1]:.3f}" for p in pts) for pts in zip(*(c.points for c in curves))]
+    (out / "fleet.csv").write_text("\n".join(lines) + "\n")
+    (out / "fleet.png").write_bytes(fleet_plot(curves, f"{args.count} wallboxes on one feeder, "
+                                                       f"{args.vehicle_a:g} A per vehicle, after one outage"))
+    for c in curves:
+        print(f"{c.label:24s} steepest rise {c.steepest_rise_a():7.1f} A within 1 s on L1; half the load back after "
+              f"{c.time_to_fraction_s(0.5):6.1f} s, all after {c.time_to_fraction_s(1.0):6.1f} s (of {c.peak_a:.0f} A)")
+    print(f"plot {out / 'fleet.png'}, data {out / 'fleet.csv'}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wallbox-rig", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--realtime", action="store_true", help="advance virtual time with the wall clock")
     serve.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
     serve.set_defaults(func=cmd_sim_serve)
+    fleet = sim.add_parser("fleet", help="K simulated wallboxes on one feeder restart after one outage, "
+                                          "with and without the cold-load delay")
+    fleet.add_argument("--count", type=int, default=50, help="wallboxes on the feeder (default 50)")
+    fleet.add_argument("--vehicle-a", type=float, default=16.0, help="each vehicle's draw per phase (default 16 A)")
+    fleet.add_argument("--out", default="reports/out/fleet", help="folder for fleet.png and fleet.csv")
+    fleet.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
+    fleet.set_defaults(func=cmd_sim_fleet)
     return parser
 
 

@@ -5,7 +5,9 @@ Lab drivers:
   SCPI reference: `VOLTage`, `FREQuency`, `OUTPut`, `MEASure:VOLTage:AC?`, `SYSTem:ERRor?`).
 - `ametek-lx`: AMETEK / California Instruments Lx/Ls Series II, three-phase (Lx/Ls Series II
   Programming Manual: `INSTrument:COUPle ALL|NONE` sends settings to every phase or only to the
-  phase chosen by `INSTrument:NSELect 1|2|3`; the same `VOLT`/`FREQ`/`OUTP` subsystems).
+  phase chosen by `INSTrument:NSELect 1|2|3`; the same `VOLT`/`FREQ`/`OUTP` subsystems; a
+  dropout is a pulse transient: `VOLTage:MODE PULSe`, `VOLTage:TRIGgered`, `PULSe:WIDTh`,
+  `PULSe:COUNt`, then `INITiate` and `TRIGger`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from rig.errors import InstrumentOperationError, InvalidValue
 
 VOLTAGE_RANGE_V = (0.0, 310.0)
 FREQUENCY_RANGE_HZ = (40.0, 500.0)
+DROPOUT_MAX_S = 10.0
+"""Longer interruptions are outages: switch the output off and on."""
 
 
 class AcSource(Instrument):
     role = "source"
     phases = 1
     """Phases the source can set one by one; phase loss on a three-phase DUT needs 3."""
+    timed_dropout = False
+    """The source times a dropout itself (a pulse transient); dip tests need it."""
 
     @abstractmethod
     def set_voltage(self, volts: float) -> None:
@@ -33,6 +39,12 @@ class AcSource(Instrument):
         """Line-to-neutral rms voltage on one phase (1-based), the others unchanged: a lost phase is 0 V."""
         raise InvalidValue(f"this source sets all phases together ({type(self).__name__} has {self.phases} phase); "
                            f"a per-phase voltage needs a three-phase driver such as ametek-lx")
+
+    def dropout(self, duration_s: float) -> None:
+        """Every phase to 0 V for `duration_s`, timed by the source itself (a host cannot time a
+        half-cycle dip), then back to the programmed voltage."""
+        raise InvalidValue(f"{type(self).__name__} has no timed dropout; a dip test needs a source with "
+                           f"pulse transients such as ametek-lx")
 
     @abstractmethod
     def set_frequency(self, hz: float) -> None: ...
@@ -91,6 +103,7 @@ class AmetekLx(ScpiAcSource):
     """Three-phase; commands go to all phases (coupled) except while one phase is being set."""
 
     phases = 3
+    timed_dropout = True
 
     def set_voltage(self, volts: float) -> None:
         # Coupling is front-panel state too: a bench left uncoupled would set one phase only.
@@ -107,3 +120,14 @@ class AmetekLx(ScpiAcSource):
             self._setting(f"VOLT {value:.2f}")
         finally:
             self._setting("INST:COUP ALL")
+
+    def dropout(self, duration_s: float) -> None:
+        if not 0.0 < duration_s <= DROPOUT_MAX_S:
+            raise InvalidValue(f"dropout must last (0, {DROPOUT_MAX_S}] s, not {duration_s}")
+        self._setting("INST:COUP ALL")
+        self._setting("VOLT:TRIG 0")
+        self._setting(f"PULS:WIDT {duration_s:.4f}")
+        self._setting("PULS:COUN 1")
+        self._setting("VOLT:MODE PULS")
+        self._setting("INIT")
+        self.transport.write("TRIG")

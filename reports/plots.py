@@ -104,3 +104,51 @@ def series_plot(series: Any, title: str) -> bytes:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return buf.getvalue()
+
+
+def distribution_plot(dist: Any, title: str) -> bytes:
+    """PNG: histogram (left) and empirical CDF (right), each against the uniform reference when given."""
+    xs = sorted(dist.samples)
+    fig, (ax_hist, ax_cdf) = plt.subplots(1, 2, figsize=(9, 3.4))
+    low, high = dist.reference if dist.reference else (xs[0], xs[-1]) if xs else (0.0, 1.0)
+    bins = max(5, min(30, round(len(xs) ** 0.5)))
+    ax_hist.hist(xs, bins=bins, range=(low, high) if high > low else None, color="tab:blue", alpha=0.8,
+                 edgecolor="white")
+    if dist.reference and xs:
+        ax_hist.axhline(len(xs) / bins, color="tab:red", linestyle="--", linewidth=1, label="uniform")
+        ax_hist.legend(fontsize=7)
+    ax_hist.set_xlabel(f"{dist.name} ({dist.unit})", fontsize=8)
+    ax_hist.set_ylabel("trials", fontsize=8)
+    if xs:
+        ax_cdf.step(xs, [(k + 1) / len(xs) for k in range(len(xs))], where="post", color="tab:blue",
+                    label=f"empirical ({len(xs)} trials)")
+    if dist.reference:
+        ax_cdf.plot([low, high], [0.0, 1.0], color="tab:red", linestyle="--", linewidth=1, label="uniform")
+    ax_cdf.set_xlabel(f"{dist.name} ({dist.unit})", fontsize=8)
+    ax_cdf.set_ylabel("fraction of trials", fontsize=8)
+    ax_cdf.legend(fontsize=7, loc="lower right")
+    for ax in (ax_hist, ax_cdf):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def fleet_plot(curves: Any, title: str) -> bytes:
+    """PNG: the feeder's current after the mains returns, one line per fleet variant."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for curve in curves:
+        ax.step([t for t, _ in curve.points], [a for _, a in curve.points], where="post", label=curve.label)
+    ax.set_xlabel("time since the mains returned (s)", fontsize=8)
+    ax.set_ylabel("feeder current on L1 (A)", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()

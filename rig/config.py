@@ -102,6 +102,16 @@ class SafetyConfig:
 
 
 @dataclass(frozen=True)
+class SuiteConfig:
+    """How much the suite does on this rig: statistics cost minutes per trial in a lab, none in the virtual lab."""
+
+    cold_load_trials: int = 50
+
+
+SUITE_LIMITS = {"cold_load_trials": (20, 10_000)}
+
+
+@dataclass(frozen=True)
 class DutConfig:
     """Station facts about the DUT on the bench: its identity and how the installer set it up."""
 
@@ -122,6 +132,7 @@ class RigConfig:
     dut: DutConfig
     sim: dict[str, Any] | None = None
     sim_dut: dict[str, Any] = field(default_factory=dict)
+    suite: SuiteConfig = field(default_factory=SuiteConfig)
 
     @property
     def virtual(self) -> bool:
@@ -131,7 +142,7 @@ class RigConfig:
 def load_rig_file(path: str | Path) -> RigConfig:
     path = Path(path)
     root = Table(read_toml(path), path)
-    root.reject_unknown({"rig", "clock", "sim", "instruments", "safety", "dut"})
+    root.reject_unknown({"rig", "clock", "sim", "instruments", "safety", "dut", "suite"})
 
     rig = root.table("rig", required=True)
     assert rig is not None
@@ -210,7 +221,18 @@ def load_rig_file(path: str | Path) -> RigConfig:
         dut = DutConfig(dut_table.get("firmware", str, "unknown"), dut_table.get("serial", str, "unknown"),
                         dut_table.get("configured_current_a", float, None))
 
-    return RigConfig(path, name, profile, clock_kind, clock_address, instruments, safety, dut, sim, sim_dut)
+    suite_table = root.table("suite")
+    suite = SuiteConfig()
+    if suite_table is not None:
+        suite_table.reject_unknown(set(SUITE_LIMITS))
+        trials = suite_table.get("cold_load_trials", int, suite.cold_load_trials)
+        low, high = SUITE_LIMITS["cold_load_trials"]
+        if not low <= trials <= high:
+            raise ConfigError(path, "suite.cold_load_trials", f"an integer in [{low}, {high}]", trials,
+                              hint="fewer trials cannot tell a random delay from a handful of values")
+        suite = SuiteConfig(trials)
+
+    return RigConfig(path, name, profile, clock_kind, clock_address, instruments, safety, dut, sim, sim_dut, suite)
 
 
 def parse_assignments(items: list[str], option: str = "--sim-set") -> dict[str, str]:

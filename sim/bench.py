@@ -102,6 +102,13 @@ class SimSource(ScpiFrontEnd):
         self.command("OUTPut", self._output)
         self.command("OUTPut?", lambda s, a: "1" if plant.mains.on else "0")
         self.command("MEASure:VOLTage:AC?", lambda s, a: f"{plant.mains.phase_live_v(self.selected):.3f}")
+        self.pulse = {"mode": "FIX", "level_v": 0.0, "width_s": 0.0, "count": 1, "armed": False}
+        self.command("VOLTage:MODE", lambda s, a: self._pulse_setting("mode", a, ("FIX", "FIXED", "PULS", "PULSE")))
+        self.command("VOLTage:TRIGgered", lambda s, a: self._pulse_number("level_v", a, 0, 310))
+        self.command("PULSe:WIDTh", lambda s, a: self._pulse_number("width_s", a, 1e-4, 10))
+        self.command("PULSe:COUNt", lambda s, a: self._pulse_number("count", a, 1, 1))
+        self.command("INITiate", lambda s, a: self.pulse.update(armed=True))
+        self.command("TRIGger", self._trigger)
 
     def _number(self, args: list[str], low: float, high: float) -> float | None:
         try:
@@ -112,6 +119,35 @@ class SimSource(ScpiFrontEnd):
             self.bad_value()
             return None
         return value
+
+    def _pulse_setting(self, key: str, a: list[str], allowed: tuple[str, ...]) -> None:
+        value = a[0].upper() if a else ""
+        if value not in allowed:
+            self.bad_value()
+            return
+        self.pulse[key] = value[:4]
+
+    def _pulse_number(self, key: str, a: list[str], low: float, high: float) -> None:
+        value = self._number(a, low, high)
+        if value is not None:
+            self.pulse[key] = value
+
+    def _trigger(self, s: str, a: list[str]) -> None:
+        """A pulse transient: every phase at the triggered level for the width, then back."""
+        if not self.pulse["armed"] or self.pulse["mode"] != "PULS":
+            self.errors.append('-211,"Trigger ignored"')
+            return
+        self.pulse["armed"] = False
+        before = list(self.plant.mains.phase_v)
+        self.plant.mains.phase_v[:] = [self.pulse["level_v"]] * 3
+        self.world.record("supply_dip", level_v=self.pulse["level_v"], width_s=self.pulse["width_s"])
+        self.plant.changed()
+
+        def restore() -> None:
+            self.plant.mains.phase_v[:] = before
+            self.plant.changed()
+
+        self.world.schedule(self.pulse["width_s"], restore)
 
     def _couple(self, s: str, a: list[str]) -> None:
         arg = a[0].upper() if a else ""

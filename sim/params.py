@@ -130,9 +130,16 @@ KNOBS: tuple[Knob, ...] = (
          0, 200),
     Knob("thermal_time_constant_s", 600.0, "s", "thermal time constant of the enclosure", 0, 100_000),
     Knob("restarts_after_mains_loss", True, "", "a session interrupted by a mains loss resumes by itself"),
-    Knob("cold_load_delay_min_s", 1.0, "s", "shortest random delay before an interrupted session resumes", 0, 3600),
-    Knob("cold_load_delay_max_s", 120.0, "s", "longest random delay before an interrupted session resumes", 0,
-         3600),
+    Knob("cold_load_min_s", 1.0, "s", "shortest random delay before an interrupted session resumes", 0, 3600),
+    Knob("cold_load_max_s", 120.0, "s", "longest random delay before an interrupted session resumes", 0, 3600),
+    Knob("cold_load_distribution", "uniform", "", "how the delay is drawn: uniform, fixed (the midpoint), "
+         "steps (one of 4 values)", choices=("uniform", "fixed", "steps")),
+    Knob("cold_load_seed_per_boot", True, "", "the delay PRNG is seeded afresh at each boot (off: the same "
+         "sequence after every power cut)"),
+    Knob("cold_load_every_boot", True, "", "a power cut during the delay means a fresh delay at the next power-up "
+         "(off: the session then resumes at once)"),
+    Knob("hold_up_ms", 40.0, "ms", "supply loss the electronics ride through without a reset (bulk capacitor)",
+         0, 10_000),
 )
 
 KNOB_BY_NAME = {k.name: k for k in KNOBS}

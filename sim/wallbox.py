@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sim.cold_load import ColdLoadDelay
 from sim.cp_circuit import Generator, Vehicle, cp_levels
 from sim.plant import Plant
 from sim.protection import Protections
@@ -80,12 +81,14 @@ class SimulatedWallbox:
         self._woken = False          # the wake-up step happened for this plug-in
         self._last_duty_s = -1e9
         self._cold_load = False            # an interrupted session waits its random delay
+        self._cut_while_waiting = False    # the last power cut came while that delay ran
         self._needs_replug = False         # the firmware does not resume an interrupted session
         plant.generator.amplitude_v = knobs["cp_generator_v"]
         plant.generator.frequency_hz = knobs["pwm_frequency_hz"]
         self.classify = CpClassifier(knobs["classifies_b_up_to_ohm"],
                                      knobs["classifies_c_up_to_ohm"], knobs["classifies_c_down_to_ohm"])
         self.protection = Protections(self)
+        self.cold_load = ColdLoadDelay(knobs, world.rng)
         plant.listen(self._on_plant_change)
 
     # --- timers ------------------------------------------------------------------------------
@@ -108,8 +111,8 @@ class SimulatedWallbox:
         return name in self._timers
 
     def _stop_session_timers(self) -> None:
-        """Everything but the temperature sampling, which runs as long as the wallbox is powered."""
-        self._stop(*[name for name in self._timers if name != "temperature"])
+        """Everything but what runs as long as the wallbox is powered: temperature sampling, supply hold-up."""
+        self._stop(*[name for name in self._timers if name not in ("temperature", "hold_up")])
 
     # --- installer interface -----------------------------------------------------------------
     def set_setting(self, amps: float) -> None:
@@ -178,11 +181,16 @@ class SimulatedWallbox:
 
     # --- reactions ---------------------------------------------------------------------------
     def _on_plant_change(self) -> None:
-        powered = self.plant.mains.phase_live_v(0) >= _ELECTRONICS_MIN_V
-        if powered != self._powered:
-            self._powered = powered
+        supplied = self.plant.mains.phase_live_v(0) >= _ELECTRONICS_MIN_V
+        if supplied:
+            self._stop("hold_up")
+        if supplied and not self._powered:
+            self._powered = True
             self._power_changed()
             return
+        if not supplied and self._powered and not self._running("hold_up"):
+            # the bulk capacitor carries the electronics (CP generator, contactor coil) through a short dip
+            self._start("hold_up", self.knobs["hold_up_ms"] / 1000.0, self._supply_lost)
         if self.state in ("off", "boot"):
             return
         self.protection.on_plant_change()
@@ -194,14 +202,20 @@ class SimulatedWallbox:
             self.cp_letter = letter
             self._cp_changed(letter)
 
+    def _supply_lost(self) -> None:
+        self._powered = False
+        self._power_changed()
+
     def _power_changed(self) -> None:
         self._stop(*list(self._timers))
         if self._powered:
+            self.cold_load.booted()
             self._set_state("boot")
             self._start("sequence", self.knobs["boot_time_s"], lambda: self._ready(after_boot=True))
         else:
             self._set_state("off")
             self.cp_letter = "E"
+            self._cut_while_waiting = self._cold_load
             self._cold_load = self._needs_replug = False
             self._generator("off")
             self._contactor(False)   # the coil loses its supply with the wallbox
@@ -227,8 +241,9 @@ class SimulatedWallbox:
         if after_boot and self.cp_letter in ("B", "C", "D"):
             if self.knobs["restarts_after_mains_loss"]:
                 self._cold_load = True
-                low, high = self.knobs["cold_load_delay_min_s"], self.knobs["cold_load_delay_max_s"]
-                delay = float(round(self.world.rng.uniform(low, max(low, high))))
+                delay = self.cold_load.draw_s()
+                if self._cut_while_waiting and not self.knobs["cold_load_every_boot"]:
+                    delay = 0.0  # this firmware counts the delay as served once it started
                 self.world.record("cold_load_delay", delay_s=delay)
                 self._start("cold_load", delay, self._cold_load_over)
             else:
@@ -253,6 +268,8 @@ class SimulatedWallbox:
             self._set_state("A1")
         if letter == "A":
             self._saw_b = self._woken = self._needs_replug = False
+            self._cold_load = False  # the interrupted session is over; a new plug-in is a new session
+            self._stop("cold_load")
             self._generator("dc")
             self._leave_supply("A1")
         elif letter == "B":

@@ -1,0 +1,80 @@
+"""The cold-load statistics, the fleet view and the suite settings behind them."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from conformance.stats import distinct_values, ecdf, kolmogorov_q, ks_uniform
+from rig.config import REPO_ROOT, load_rig_file
+from rig.errors import ConfigError
+from sim.fleet import compare
+
+
+def test_ks_matches_the_tabulated_critical_value() -> None:
+    # Kolmogorov's asymptotic 5 % point is lambda = 1.358 (Smirnov's table)
+    assert kolmogorov_q(1.358) == pytest.approx(0.05, abs=0.001)
+    assert kolmogorov_q(0.1) == 1.0
+
+
+def test_ks_accepts_uniform_draws_and_rejects_a_cluster() -> None:
+    rng = random.Random(7)
+    uniform = [rng.uniform(1, 120) for _ in range(200)]
+    assert ks_uniform(uniform, 1, 120).p_value > 0.05
+    clustered = [rng.uniform(50, 60) for _ in range(50)]
+    result = ks_uniform(clustered, 1, 120)
+    assert result.p_value < 1e-6 and result.d > 0.4
+
+
+def test_ks_distance_of_an_even_grid_is_one_over_n() -> None:
+    grid = [1 + 119 * (k + 0.5) / 100 for k in range(100)]
+    assert ks_uniform(grid, 1, 120).d == pytest.approx(0.005, abs=1e-9)
+
+
+def test_distinct_values_at_a_resolution_and_the_ecdf() -> None:
+    assert distinct_values([1.0, 1.004, 1.02, 60.0], 0.01) == 3
+    assert ecdf([3.0, 1.0, 2.0]) == [(1.0, 1 / 3), (2.0, 2 / 3), (3.0, 1.0)]
+    with pytest.raises(ValueError):
+        ks_uniform([], 1, 120)
+
+
+def test_fleet_with_delay_spreads_the_restart_that_a_fleet_without_steps() -> None:
+    random_delay, no_delay = compare(20, {"seed": 3}, vehicle_a=16.0)
+    assert random_delay.points[-1][1] == no_delay.points[-1][1] == 20 * 16.0
+    assert no_delay.steepest_rise_a() == 20 * 16.0          # everyone at once, after the boot
+    assert random_delay.steepest_rise_a() <= 4 * 16.0       # a few vehicles per second at most
+    assert random_delay.time_to_fraction_s(1.0) > 60.0 > no_delay.time_to_fraction_s(1.0)
+
+
+def test_fleet_command_writes_plot_and_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "fleet", "--count", "5", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "fleet.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "fleet.csv").read_text().splitlines()[0].startswith("t_s,")
+    assert "steepest rise" in capsys.readouterr().out
+    assert main(["sim", "fleet", "--count", "0", "--out", str(tmp_path)]) == 2
+    assert "--count" in capsys.readouterr().err
+
+
+def _sim_rig() -> str:
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
+    assert "cold_load_trials = 50" in text
+    return text
+
+
+@pytest.mark.parametrize("value, fragment", [("5", "[20, 10000]"), ('"many"', "cold_load_trials")])
+def test_bad_trial_count_names_file_and_key(tmp_path: Path, value: str, fragment: str) -> None:
+    rig = tmp_path / "rig.toml"
+    rig.write_text(_sim_rig().replace("cold_load_trials = 50", f"cold_load_trials = {value}"))
+    with pytest.raises(ConfigError) as err:
+        load_rig_file(rig)
+    assert str(rig) in str(err.value) and fragment in str(err.value)
+
+
+def test_trial_count_is_read_from_the_rig_file(tmp_path: Path) -> None:
+    rig = tmp_path / "rig.toml"
+    rig.write_text(_sim_rig().replace("cold_load_trials = 50", "cold_load_trials = 500"))
+    assert load_rig_file(rig).suite.cold_load_trials == 500
+    assert load_rig_file(REPO_ROOT / "rigs" / "sim.toml").suite.cold_load_trials == 50
