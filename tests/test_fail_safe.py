@@ -14,11 +14,13 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from fixtures.plugin import _signals_deferred
 from rig.config import REPO_ROOT
 
 RUN_LIMIT_S = 120.0
@@ -90,3 +92,21 @@ def test_interrupted_run_reaches_the_safe_state_and_keeps_finished_results(tmp_p
     assert summary["interrupted"], summary["exit_status"]
     assert summary["total"] == len(finished)
     print(f"{sig.name} after {after_tests} tests: safe state {safe[0]['wall_s'] - t_kill:.3f} s after the signal")
+
+
+def test_signals_deferred_holds_ctrl_c_until_the_block_ends_even_when_another_thread_gets_it() -> None:
+    """Regression: a signal mask held only the main thread; a SIGINT landing on a server thread
+    still interrupted the record-and-write pair."""
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, daemon=True)
+    worker.start()
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_deferred():
+            signal.pthread_kill(worker.ident, signal.SIGINT)   # delivered on another thread
+            os.kill(os.getpid(), signal.SIGINT)                # and to the process
+            time.sleep(0.05)                                    # the handler has run by now
+            done.append("both statements ran")
+    stop.set()
+    assert done == ["both statements ran"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
