@@ -31,6 +31,8 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "load": {"chroma-63800": "instruments.ac_load:Chroma63800"},
     "installer": {"wbr-installer": "instruments.installer:WbrInstaller"},
     "fault_box": {"wbr-faultbox": "instruments.fault_box:WbrFaultBox"},
+    "led": {"wbr-ledsense": "instruments.led.sensor_board:WbrLedSense",
+            "opencv-camera": "instruments.led.camera:OpenCvCamera"},
 }
 
 VIRTUAL_LAB = "sim.lab:start_virtual_lab"

@@ -11,6 +11,7 @@ from sim.bench import SimAnalyser, SimLoad, SimSource
 from sim.cp_board import CpBoard
 from sim.fault_box import SimFaultBox
 from sim.installer import InstallerPort
+from sim.led_sensor import LedSensorBoard
 from sim.params import resolve_knobs
 from sim.plant import Plant
 from sim.server import LOOPBACK, FrontEnd, LineServer
@@ -68,6 +69,7 @@ class VirtualLab:
                 "clock": ClockControl(self.world, realtime),
                 "cp": CpBoard(self.world, self.plant),
                 "installer": InstallerPort(self.world, self.wallbox),
+                "led": LedSensorBoard(self.world, self.wallbox.led_show),
                 "analyser": SimAnalyser(self.world, self.plant),
                 "source": SimSource(self.world, self.plant),
                 **{f"load{k + 1}": SimLoad(self.world, self.plant, k) for k in range(3)},
@@ -90,7 +92,7 @@ class VirtualLab:
         """Addresses as a lab user would type them: pyserial URL for the board, VISA for SCPI, a
         python-can socketcand port for the fault box."""
         ports = {name: server.port for name, server in self.servers.items()}
-        out = {name: f"socket://{LOOPBACK}:{ports[name]}" for name in ("clock", "cp", "installer")}
+        out = {name: f"socket://{LOOPBACK}:{ports[name]}" for name in ("clock", "cp", "installer", "led")}
         for name in ("analyser", "source", "load1", "load2", "load3"):
             out[name] = f"TCPIP0::{LOOPBACK}::{ports[name]}::SOCKET"
         out.update({name: server.address for name, server in self.can_servers.items()})

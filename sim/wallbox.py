@@ -12,6 +12,7 @@ from typing import Any
 
 from sim.cold_load import ColdLoadDelay
 from sim.cp_circuit import Generator, Vehicle, cp_levels
+from sim.led_bar import LedShow, show_for
 from sim.plant import Plant
 from sim.protection import Protections
 from sim.world import Event, World
@@ -113,6 +114,9 @@ class SimulatedWallbox:
     def _stop_session_timers(self) -> None:
         """Everything but what runs as long as the wallbox is powered: temperature sampling, supply hold-up."""
         self._stop(*[name for name in self._timers if name not in ("temperature", "hold_up")])
+
+    def led_show(self) -> LedShow:
+        return show_for(self.state, self.paused, self._cold_load, self.knobs)
 
     # --- installer interface -----------------------------------------------------------------
     def set_setting(self, amps: float) -> None:

@@ -122,7 +122,9 @@ CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
     # After its diode fault the firmware re-reads the vehicle, finds C with no B before it, and closes:
     # the diode test catches the same bug from the other side.
     # ... and so does the mains-loss restart, where the vehicle sits in C while the DUT boots.
-    ("closes-on-a-to-c", "bmw-wallbox-plus", ("closes_on_a_to_c_jump=true",), {A_TO_C, DIODE, S_MAINS}),
+    # ... and the cold-load trials, which all restart with the vehicle sitting in C.
+    ("closes-on-a-to-c", "bmw-wallbox-plus", ("closes_on_a_to_c_jump=true",),
+     {A_TO_C, DIODE, S_MAINS, CL_RANGE, CL_RANDOM, CL_REPEAT}),
     ("overcurrent-15s", "mini-wallbox-plus", ("overcurrent_trip_s=15",), {OVERCURRENT}),
     ("no-overcurrent-check", "bmw-wallbox-plus", ("overcurrent_detection=false",), {OVERCURRENT}),
     # A 680 ohm plug codes 20 A: the firmware then offers 20 A, so every duty above it goes red too.
@@ -161,7 +163,8 @@ CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
     ("no-phase-supervision", "mini-wallbox-plus", ("phase_supervision=false",), PHASE_LOSS),
     ("charges-at-70Hz", "bmw-wallbox-plus", ("supply_max_hz=75",), p(S_FREQ, "high")),
     ("no-pe-monitoring", "generic-iec61851", ("pe_monitoring=false",), {S_PE}),
-    ("no-restart-after-mains-loss", "bmw-wallbox-plus", ("restarts_after_mains_loss=false",), {S_MAINS}),
+    ("no-restart-after-mains-loss", "bmw-wallbox-plus", ("restarts_after_mains_loss=false",),
+     {S_MAINS, CL_RANGE, CL_RANDOM, CL_REPEAT}),
     # --- cold-load pickup ---
     ("cold-load-125-to-130s", "bmw-wallbox-plus", ("cold_load_min_s=125", "cold_load_max_s=130"), {CL_RANGE, CL_REPEAT}),
     ("cold-load-under-1s", "mini-wallbox-plus", ("cold_load_min_s=0.1", "cold_load_max_s=0.9"), {CL_RANGE, CL_REPEAT}),

@@ -11,7 +11,8 @@ from rig.errors import InvalidValue
 
 SERIAL_PREFIXES = ("socket://", "rfc2217://", "loop://", "/dev/", "COM")
 ADDRESS_FORMS = ("a VISA resource (TCPIP0::host::port::SOCKET, GPIB0::7::INSTR, …), a serial port "
-                 "(/dev/ttyUSB0, COM3), a pyserial URL (socket://host:port) or a CAN port (can:socketcan:can0)")
+                 "(/dev/ttyUSB0, COM3), a pyserial URL (socket://host:port), a CAN port (can:socketcan:can0) "
+                 "or a video source (video:0, video:rtsp://…, video:/path/clip.avi)")
 
 
 CAN_FORMS = ("a CAN port as can:INTERFACE:CHANNEL (can:socketcan:can0, can:pcan:PCAN_USBBUS1) or "
@@ -51,11 +52,17 @@ def address_problem(address: str) -> str | None:
         return None
     if is_visa_resource(address) or address.startswith(SERIAL_PREFIXES):
         return None
+    if address.startswith("video:") and len(address) > len("video:"):
+        return None
     return ADDRESS_FORMS
 
 
 def open_transport(role: str, address: str, settings: Mapping[str, Any]) -> Any:
-    """A CAN port (`can:INTERFACE:CHANNEL`) for frame-based instruments; a line transport otherwise."""
+    """A CAN port (`can:INTERFACE:CHANNEL`) for frame-based instruments, a video source (`video:…`)
+    for a camera; a line transport otherwise."""
+    if address.startswith("video:"):
+        from instruments.transport.video import VideoTransport
+        return VideoTransport(role, address, settings)
     if address.startswith("can:"):
         from instruments.transport.can_bus import CanTransport
         return CanTransport(role, address, settings)

@@ -1,0 +1,72 @@
+"""`opencv-camera`: the LED bar through a camera.  A region of interest per segment (rig file:
+`roi_S1 = [x, y, w, h]` … `roi_S4` in `[instruments.led]`), its mean colour per frame, decoded
+from the camera's gamma (`gamma`, default 2.2) back to linear light for the classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from instruments.led import SEGMENTS, LedSample, LedSensor, Wait, check_recording
+from rig.errors import InstrumentOperationError, InvalidValue
+
+
+def parse_rois(settings: Mapping[str, Any]) -> dict[str, tuple[int, int, int, int]]:
+    rois = {}
+    for name in SEGMENTS:
+        value = settings.get(f"roi_{name}")
+        if (not isinstance(value, list) or len(value) != 4
+                or not all(isinstance(v, int) and v >= 0 for v in value) or value[2] == 0 or value[3] == 0):
+            raise InvalidValue(f"led: roi_{name} must be [x, y, width, height] in pixels (width, height > 0), "
+                               f"not {value!r}")
+        rois[name] = (value[0], value[1], value[2], value[3])
+    return rois
+
+
+def segment_rgb(frame: np.ndarray, rois: Mapping[str, tuple[int, int, int, int]],
+                gamma: float = 2.2) -> tuple[tuple[float, float, float], ...]:
+    """Mean linear (r, g, b) 0..1 in each segment's region of a BGR frame."""
+    height, width = frame.shape[:2]
+    out = []
+    for name in SEGMENTS:
+        x, y, w, h = rois[name]
+        if x + w > width or y + h > height:
+            raise InvalidValue(f"led: roi_{name} {[x, y, w, h]} lies outside the {width}x{height} frame")
+        b, g, r = frame[y:y + h, x:x + w].reshape(-1, 3).mean(axis=0) / 255.0
+        out.append(tuple(float(v) ** gamma for v in (r, g, b)))
+    return tuple(out)  # type: ignore[return-value]
+
+
+class OpenCvCamera(LedSensor):
+    def __init__(self, transport: Any) -> None:  # a VideoTransport, not a line transport
+        self.transport = transport
+        self.role = transport.role
+        self.rois = parse_rois(transport.settings)
+        self.gamma = float(transport.settings.get("gamma", 2.2))
+
+    def identify(self) -> str:
+        return self.transport.describe()
+
+    def record(self, seconds: float, rate_hz: float, wait: Wait) -> list[LedSample]:
+        """Frames over `seconds` of the camera's own time (a file plays as fast as it decodes; a live
+        camera delivers in real time, so `wait` is not needed), thinned to about `rate_hz`."""
+        check_recording(seconds, rate_hz)
+        out: list[LedSample] = []
+        t0: float | None = None
+        next_t = -np.inf
+        while True:
+            frame = self.transport.read()
+            if frame is None:
+                break
+            t, image = frame
+            t0 = t if t0 is None else t0
+            if t - t0 >= seconds:
+                break
+            if t >= next_t:
+                out.append(LedSample(t, segment_rgb(image, self.rois, self.gamma)))
+                next_t = t + 1.0 / rate_hz * 0.999
+        if not out:
+            raise InstrumentOperationError(self.role, f"no frames from {self.transport.address}")
+        return out
