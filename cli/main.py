@@ -6,6 +6,8 @@
     wallbox-rig sim serve [--rig FILE] [--realtime] [--sim-set NAME=VALUE]...
     wallbox-rig sim params [--json]
     wallbox-rig sim fleet [--count K] [--vehicle-a A] [--out DIR] [--sim-set NAME=VALUE]...
+    wallbox-rig sim led-clip [--out FILE] [--colour C] [--pattern P] [--period S] [--s4 red] [--bad-day]
+    wallbox-rig led classify SOURCE --rig FILE [--seconds S] [--rate HZ]
 """
 
 from __future__ import annotations
@@ -140,6 +142,56 @@ def cmd_sim_fleet(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_led_classify(args: argparse.Namespace) -> int:
+    """What the classifier sees in a camera (or a recorded clip), segment by segment: for setting
+    up regions and exposure on a bench before a run."""
+    from instruments.led.camera import OpenCvCamera, parse_rois
+    from instruments.led.classifier import classify
+    from instruments.transport.video import VideoTransport
+
+    config = load_rig_file(args.rig)
+    led = config.instruments.get("led")
+    if led is None:
+        raise RigError(f"{config.path}: no [instruments.led] table: the camera's regions (roi_S1 … roi_S4) live there")
+    try:
+        parse_rois(led.settings)
+    except ValueError as exc:
+        raise RigError(f"{config.path}: [instruments.led]: {exc}") from None
+    source = args.source if args.source.startswith("video:") else f"video:{args.source}"
+    camera = OpenCvCamera(VideoTransport("led", source, led.settings))
+    try:
+        print(f"{camera.identify()}, {args.seconds:g} s at {args.rate:g} Hz")
+        samples = camera.record(args.seconds, args.rate, _NoWait())
+        for state in classify(samples):
+            rate = f"{state.frequency_hz:5.2f} Hz" if state.frequency_hz else "       -"
+            print(f"  {state.segment}  {state.colour or '-':7s} {state.pattern:9s} {rate}  peak {state.level:.2f}")
+    finally:
+        camera.close()
+    return EXIT_OK
+
+
+class _NoWait:
+    """A camera delivers frames in its own time; nothing to wait for."""
+
+    def sleep(self, seconds: float) -> None:
+        return None
+
+
+def cmd_sim_led_clip(args: argparse.Namespace) -> int:
+    """A clip of the virtual camera looking at the bar, to rehearse `led classify` without a bench."""
+    import random
+
+    from sim.led_bar import LedShow, rgb
+    from sim.led_camera import CameraConditions, clip, write_clip
+
+    show = LedShow(args.colour, args.pattern, args.period, args.s4)
+    cond = CameraConditions.random(random.Random(args.seed)) if args.bad_day else CameraConditions()
+    frames = clip(lambda t: rgb(show, t), args.seconds, cond, seed=args.seed)
+    write_clip(args.out, frames, cond.fps)
+    print(f"{args.out}: {len(frames)} frames at {cond.fps:g} fps of {show}; regions as in rigs/lab-example.toml")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wallbox-rig", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +236,24 @@ def build_parser() -> argparse.ArgumentParser:
     fleet.add_argument("--out", default="reports/out/fleet", help="folder for fleet.png and fleet.csv")
     fleet.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
     fleet.set_defaults(func=cmd_sim_fleet)
+    led_clip = sim.add_parser("led-clip", help="write a clip of the virtual camera looking at the LED bar")
+    led_clip.add_argument("--out", default="led-clip.avi")
+    led_clip.add_argument("--colour", default="blue", choices=("blue", "yellow", "red", "green", "white"))
+    led_clip.add_argument("--pattern", default="sweeping", choices=("off", "solid", "blinking", "breathing", "sweeping"))
+    led_clip.add_argument("--period", type=float, default=2.0, help="pattern period in s")
+    led_clip.add_argument("--s4", choices=("red",), default=None, help="S4 solid red (communication module defect)")
+    led_clip.add_argument("--seconds", type=float, default=8.0)
+    led_clip.add_argument("--seed", type=int, default=1)
+    led_clip.add_argument("--bad-day", action="store_true", help="random noise, blur, bleed, exposure and white balance")
+    led_clip.set_defaults(func=cmd_sim_led_clip)
+
+    led = sub.add_parser("led", help="the LED sensor").add_subparsers(dest="led_command", required=True)
+    classify_cmd = led.add_parser("classify", help="print what the classifier sees, segment by segment")
+    classify_cmd.add_argument("source", help="camera index (0), stream URL or video file")
+    classify_cmd.add_argument("--rig", required=True, help="rig file whose [instruments.led] gives roi_S1 … roi_S4")
+    classify_cmd.add_argument("--seconds", type=float, default=8.0)
+    classify_cmd.add_argument("--rate", type=float, default=20.0, help="samples per second")
+    classify_cmd.set_defaults(func=cmd_led_classify)
     return parser
 
 

@@ -34,7 +34,7 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
 
     `plots=False` keeps the raw traces but skips rendering (a quarter second each), for runs
     that only want verdicts, such as the suite's self-test."""
-    from reports.plots import distribution_plot, series_plot, timing_plot
+    from reports.plots import distribution_plot, led_strip, series_plot, timing_plot
 
     test = evidence.test_id.split("::")[-1]
 
@@ -64,6 +64,12 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
                  f"{t:.6f}," + ",".join(f"{col[t]:.6g}" if t in col else "" for col in lookup) + "\n" for t in times))
         if plots:
             keep(f"{series.name} plot", f"{series.name}.png", series_plot(series, f"{test}: {series.name}"))
+    for strip in evidence.led_timelines:
+        header = "t_s," + ",".join(f"S{k + 1}_{c}" for k in range(4) for c in "rgb")
+        keep(f"{strip.name} LED samples", f"{strip.name}-led.csv", header + "\n" + "".join(
+            f"{t:.4f}," + ",".join(f"{v:.4f}" for seg in rgb for v in seg) + "\n" for t, rgb in strip.samples))
+        if plots:
+            keep(f"{strip.name} LED timeline", f"{strip.name}-led.png", led_strip(strip, f"{test}: {strip.name}"))
     for dist in evidence.distributions:
         keep(f"{dist.name} samples", f"{dist.name}-samples.csv",
              f"trial,{dist.name} ({dist.unit})\n" + "".join(f"{k + 1},{x:.6f}\n" for k, x in enumerate(dist.samples)))

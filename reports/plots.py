@@ -152,3 +152,29 @@ def fleet_plot(curves: Any, title: str) -> bytes:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return buf.getvalue()
+
+
+def led_strip(strip: Any, title: str) -> bytes:
+    """PNG: one row per segment, its colour over time (as the eye sees it), the classifier's
+    reading written beside each row."""
+    import numpy as np
+
+    samples = strip.samples
+    times = [t for t, _ in samples]
+    rows = np.array([[seg for seg in rgb] for _, rgb in samples], dtype=float).transpose(1, 0, 2)  # (seg, n, 3)
+    peak = max(float(rows.max()), 1e-6)
+    image = np.power(np.clip(rows / peak, 0.0, 1.0), 1 / 2.2)
+    fig, ax = plt.subplots(figsize=(9, 2.4))
+    t0 = times[0] if times else 0.0
+    ax.imshow(image, aspect="auto", interpolation="nearest",
+              extent=(0.0, (times[-1] - t0) if times else 1.0, len(rows) - 0.5, -0.5))
+    ax.set_yticks(range(len(rows)), [f"S{k + 1}" for k in range(len(rows))], fontsize=8)
+    for k, state in enumerate(strip.states):
+        ax.annotate(state, (1.01, k), xycoords=("axes fraction", "data"), fontsize=7, va="center")
+    ax.set_xlabel(f"time since {t0:.3f} s (sensor timebase)", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()

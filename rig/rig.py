@@ -19,6 +19,7 @@ from instruments.base import Instrument
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from instruments.installer import Installer
+from instruments.led import LedSensor
 from instruments.power_analyser import PowerAnalyser
 from instruments.transport.factory import open_line_transport, open_transport
 from rig.clock import Clock, RealClock, VirtualClock
@@ -165,6 +166,10 @@ class Rig:
     @property
     def fault_box(self) -> FaultBox:
         return self._role("fault_box", FaultBox)
+
+    @property
+    def led(self) -> LedSensor:
+        return self._role("led", LedSensor)
 
     # --- power and safety ----------------------------------------------------------------
     def energise(self) -> None:

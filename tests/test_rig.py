@@ -23,8 +23,9 @@ def sim_rig() -> Iterator[Rig]:
 
 
 def test_rig_opens_every_role_and_records_identities(sim_rig: Rig) -> None:
-    assert set(sim_rig.identities) == {"cp", "installer", "fault_box", "analyser", "source", "load"}
+    assert set(sim_rig.identities) == {"cp", "installer", "fault_box", "analyser", "source", "load", "led"}
     assert sim_rig.identities["analyser"].startswith("YOKOGAWA")
+    assert sim_rig.identities["led"].startswith("WALLBOX-RIG,LEDSENSE-4")
     assert sim_rig.identities["fault_box"].startswith("WALLBOX-RIG,FAULTBOX")
     prov = sim_rig.provenance()
     assert prov["seed"] == 1 and prov["drivers"]["cp"] == "wbr-cpemu" and prov["profile"] == "bmw-wallbox-plus"

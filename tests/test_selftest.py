@@ -79,10 +79,16 @@ CL_RANGE = "test_every_restart_delay_lies_in_the_declared_range"
 CL_RANDOM = "test_restart_delays_are_random"
 CL_REPEAT = "test_outages_during_the_delay_each_restart_the_wait"
 CL_DIP = "test_short_dip_is_ridden_through_without_a_restart"
+L_STANDBY = "test_standby_shows_the_standby_pattern"
+L_CHARGING = "test_charging_shows_the_charging_pattern"
+L_INIT = "test_initialising_shows_the_sweep"
+L_PAUSED = "test_paused_shows_the_sweep"
+L_FAULT = "test_fault_shows_red"
+LED = {L_STANDBY, L_CHARGING, L_INIT, L_PAUSED, L_FAULT}
 
 PHASE_LOSS = p(S_PHASE, "2", "3") | {S_PHASE_RESUME}
 FAULTS = ({R_DC_TIME, R_LATCH, W_AFTER, W_NEXT, W_BEFORE, T_STOP, T_DERATE, T_RESUME, S_RESUME, S_PE, S_MAINS}
-          | PHASE_LOSS | {CL_RANGE, CL_RANDOM, CL_REPEAT, CL_DIP}
+          | PHASE_LOSS | {CL_RANGE, CL_RANDOM, CL_REPEAT, CL_DIP} | LED
           | p(R_BELOW, "ac", "dc") | p(R_BAND, "ac", "dc") | p(R_TIME, "1x", "2x", "5x") | p(T_RANGE, "coldest", "hottest")
           | p(S_WINDOW, "over", "under") | p(S_FREQ, "low", "high"))
 COMMON |= FAULTS
@@ -173,6 +179,14 @@ CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
     ("cold-load-same-seed-every-boot", "bmw-wallbox-plus", ("cold_load_seed_per_boot=false",), {CL_RANDOM}),
     ("cold-load-served-once", "bmw-wallbox-plus", ("cold_load_every_boot=false",), {CL_REPEAT}),
     ("no-hold-up", "mini-wallbox-plus", ("hold_up_ms=0",), {CL_DIP}),
+    # --- LED bar ---
+    ("led-green-bar", "bmw-wallbox-plus", ("led_colour=green",), LED - {L_FAULT}),
+    ("led-charging-solid", "mini-wallbox-plus", ("led_charging=solid",), {L_CHARGING}),
+    ("led-charging-blinks", "bmw-wallbox-plus", ("led_charging=blinking",), {L_CHARGING}),
+    ("led-standby-breathing", "bmw-wallbox-plus", ("led_standby=breathing",), {L_STANDBY}),
+    ("led-boot-solid", "mini-wallbox-plus", ("led_initialising=solid",), {L_INIT}),
+    ("led-paused-blinking", "bmw-wallbox-plus", ("led_paused=blinking",), {L_PAUSED}),
+    ("led-fault-yellow", "bmw-wallbox-plus", ("led_fault_colour=yellow",), {L_FAULT}),
 ]
 PLOTTED = "bmw-conforms"
 """The one case rendered with plots (its report is checked); the rest only need verdicts."""

@@ -55,18 +55,21 @@ class OpenCvCamera(LedSensor):
         check_recording(seconds, rate_hz)
         out: list[LedSample] = []
         t0: float | None = None
-        next_t = -np.inf
+        due = -np.inf                      # the next sample's scheduled time
+        half_frame = 0.5 / self.transport.fps
         while True:
             frame = self.transport.read()
             if frame is None:
                 break
             t, image = frame
-            t0 = t if t0 is None else t0
+            if t0 is None:
+                t0 = due = t
             if t - t0 >= seconds:
                 break
-            if t >= next_t:
+            if t + half_frame >= due:      # the frame nearest each scheduled time
                 out.append(LedSample(t, segment_rgb(image, self.rois, self.gamma)))
-                next_t = t + 1.0 / rate_hz * 0.999
+                while due <= t + half_frame:
+                    due += 1.0 / rate_hz
         if not out:
             raise InstrumentOperationError(self.role, f"no frames from {self.transport.address}")
         return out

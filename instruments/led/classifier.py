@@ -23,7 +23,7 @@ DARK_LEVEL = 0.15          # below this fraction of full scale a segment's peak 
 OFF_FRACTION = 0.3         # a segment peaking below this fraction of the bar's brightest is off (bleed)
 SOLID_DEPTH = 0.4          # modulation depth (p95 - p5) / p95 below which the light is steady
 STEP = 0.45               # a sample-to-sample change this large (of the swing) is a switched edge
-WHITE_SATURATION = 0.3
+WHITE_SATURATION = 0.5   # white through a +/-20 % white balance stays below; LED colours sit above 0.8
 HUES = ((18.0, "red"), (75.0, "yellow"), (165.0, "green"), (270.0, "blue"), (330.0, "magenta"), (360.0, "red"))
 
 

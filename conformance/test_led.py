@@ -1,0 +1,114 @@
+"""LED status (WB-LED-01 … 04): the bar shows what the manual's table says for each situation.
+
+The LED sensor (a colour sensor board or a camera) records the four segments; the classifier
+(`instruments.led.classifier`) says per segment off / solid / blinking / breathing / sweeping and
+which colour; the test compares with the DUT profile's `[led]` table.  The recording is attached
+as a timeline strip (colour per segment over time) with the classifier's reading beside it.
+Blink and breathing rates are reported, not judged: the manuals name none.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.limits import Limit, limit
+from conformance.session import plug_in, start_charging
+from fixtures.evidence import Evidence
+from fixtures.plugin import READY_TIMEOUT_S, dut_idle
+from instruments.cp_emulator import CpEmulator
+from instruments.fault_box import FaultBox
+from instruments.installer import Installer
+from instruments.led import LedSensor
+from instruments.led.classifier import SegmentState, classify, summary
+from rig.clock import Clock
+from rig.errors import RigError
+from rig.rig import Rig
+
+pytestmark = pytest.mark.needs("cp", "led")
+
+ANY_LIT = "lit"
+"""Expected pattern that accepts any lit pattern (the manual gives only the colour)."""
+RCD_TRIP_MA = 60.0
+"""Twice the rated 30 mA: every conforming DUT trips, within 150 ms (IEC 62955)."""
+
+
+def observe(led: LedSensor, clock: Clock, evidence: Evidence, name: str, seconds: float | None = None) -> list[SegmentState]:
+    window = seconds if seconds is not None else (limit("rig", "led_observation").high or 8.0)
+    samples = led.record(window, limit("rig", "led_sample_rate").high or 20.0, clock)
+    states = classify(samples)
+    evidence.led_timeline(name, [(s.t_s, list(s.rgb)) for s in samples], [s.describe() for s in states])
+    for state in states:
+        if state.frequency_hz:
+            evidence.record(f"{state.segment} {state.pattern} rate", state.frequency_hz, "Hz")
+    return states
+
+
+def judge(evidence: Evidence, rig: Rig, states: list[SegmentState], expected: list[tuple[str, str]],
+          situation: str, wb_id: str) -> None:
+    """Every segment as expected: `expected` is (pattern, colour) per segment S1-S4."""
+    matches = sum(1 for state, (pattern, colour) in zip(states, expected)
+                  if state.colour == colour and (state.pattern == pattern or (pattern == ANY_LIT and state.pattern != "off")))
+    wanted = ", ".join(f"S{k + 1} {colour} {pattern}" for k, (pattern, colour) in enumerate(expected))
+    evidence.check(f"segments as the manual shows {situation}", matches,
+                   Limit(f"led_{situation}", 4, 4, "", wb_id, f"DUT profile {rig.profile.id} [led]: {wanted}"),
+                   note=f"seen: {summary(states)}")
+
+
+def bar(rig: Rig, key: str, colour_key: str = "led.colour") -> list[tuple[str, str]]:
+    return [(str(rig.profile.value(key)), str(rig.profile.value(colour_key)))] * 4
+
+
+@pytest.mark.requirement(wb_id="WB-LED-02", clause="product manual: LED bar, standby")
+def test_standby_shows_the_standby_pattern(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
+    """Ready with no vehicle: the standby pattern in the product's colour (BMW blue, MINI yellow)."""
+    judge(evidence, rig, observe(rig.led, clock, evidence, "standby"), bar(rig, "led.standby"), "in standby", "WB-LED-02")
+
+
+@pytest.mark.requirement(wb_id="WB-LED-03", clause="product manual: LED bar, charging")
+def test_charging_shows_the_charging_pattern(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
+    """Charging (C2, contactor closed): BMW breathing blue, MINI slowly blinking yellow."""
+    start_charging(cp, clock)
+    judge(evidence, rig, observe(rig.led, clock, evidence, "charging"), bar(rig, "led.charging"), "while charging",
+          "WB-LED-03")
+
+
+@pytest.mark.requirement(wb_id="WB-LED-01", clause="product manual: LED bar, initialising")
+def test_initialising_shows_the_sweep(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
+    """Right after power-up, while the DUT initialises: the sweep, left to right."""
+    if not rig.has("source"):
+        pytest.skip("watching the boot needs the source to power the DUT up")
+    rig.source.set_output(False)
+    clock.sleep(limit("rig", "cold_load_outage").high or 2.0)
+    rig.energise()
+    clock.sleep(limit("rig", "led_boot_lead").high or 0.5)
+    states = observe(rig.led, clock, evidence, "initialising", (limit("rig", "led_observation").high or 8.0) / 2)
+    if not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5):
+        raise RigError(f"the DUT did not come back to A1 within {READY_TIMEOUT_S:.0f} s of power-up")
+    judge(evidence, rig, states, bar(rig, "led.initialising"), "while initialising", "WB-LED-01")
+
+
+@pytest.mark.needs("cp", "led", "installer")
+@pytest.mark.requirement(wb_id="WB-LED-01", clause="product manual: LED bar, temporarily out of service / paused")
+def test_paused_shows_the_sweep(rig: Rig, cp: CpEmulator, installer: Installer, clock: Clock,
+                                evidence: Evidence) -> None:
+    """Paused from the installer interface with a vehicle plugged in: the out-of-service pattern."""
+    plug_in(cp, clock)
+    installer.set_paused(True)
+    try:
+        states = observe(rig.led, clock, evidence, "paused")
+    finally:
+        installer.set_paused(False)
+    judge(evidence, rig, states, bar(rig, "led.paused"), "while paused", "WB-LED-01")
+
+
+@pytest.mark.needs("cp", "led", "fault_box")
+@pytest.mark.requirement(wb_id="WB-LED-04", clause="product manual: LED bar, fault (after a residual-current trip)")
+def test_fault_shows_red(rig: Rig, cp: CpEmulator, fault_box: FaultBox, clock: Clock, evidence: Evidence) -> None:
+    """After a residual-current trip the whole bar is red (any lit pattern: the manual says only red)."""
+    start_charging(cp, clock)
+    fault_box.set_residual_ma("ac", RCD_TRIP_MA)
+    clock.sleep(limit("rig", "fault_observation").high or 2.0)
+    fault_box.set_residual_ma("ac", 0.0)
+    states = observe(rig.led, clock, evidence, "fault")
+    judge(evidence, rig, states, [(ANY_LIT, str(rig.profile.value("led.fault_colour")))] * 4, "in a fault", "WB-LED-04")
+
