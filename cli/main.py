@@ -185,7 +185,7 @@ def cmd_sim_led_clip(args: argparse.Namespace) -> int:
     from sim.led_camera import CameraConditions, clip, write_clip
 
     show = LedShow(args.colour, args.pattern, args.period, args.s4)
-    cond = CameraConditions.random(random.Random(args.seed)) if args.bad_day else CameraConditions()
+    cond = CameraConditions.bad_day(random.Random(args.seed)) if args.bad_day else CameraConditions()
     frames = clip(lambda t: rgb(show, t), args.seconds, cond, seed=args.seed)
     write_clip(args.out, frames, cond.fps)
     print(f"{args.out}: {len(frames)} frames at {cond.fps:g} fps of {show}; regions as in rigs/lab-example.toml")

@@ -1,4 +1,4 @@
-"""LED status (WB-LED-01 … 04): the bar shows what the manual's table says for each situation.
+"""LED status (WB-LED-01 … 06): the bar shows what the manual's table says for each situation.
 
 The LED sensor (a colour sensor board or a camera) records the four segments; the classifier
 (`instruments.led.classifier`) says per segment off / solid / blinking / breathing / sweeping and
@@ -58,15 +58,31 @@ def bar(rig: Rig, key: str, colour_key: str = "led.colour") -> list[tuple[str, s
     return [(str(rig.profile.value(key)), str(rig.profile.value(colour_key)))] * 4
 
 
+def defect_bar(rig: Rig, key: str) -> list[tuple[str, str]]:
+    """S1-S3 in the pattern `key` and the bar colour, S4 solid in the defect colour."""
+    return bar(rig, key)[:3] + [("solid", str(rig.profile.value("led.comms_defect_segment4")))]
+
+
+def comms_module(rig: Rig, defective: bool) -> None:
+    """These tests need the bench's DUT as the rig file declares it (`[dut] comms_module`)."""
+    declared = rig.config.dut.comms_module == "defective"
+    if declared != defective:
+        pytest.skip("the rig file declares this DUT's communication module "
+                    + ("defective: its standby and charging bars are WB-LED-05/06's" if declared
+                       else "working (set [dut] comms_module = \"defective\" on a bench with a failed module)"))
+
+
 @pytest.mark.requirement(wb_id="WB-LED-02", clause="product manual: LED bar, standby")
 def test_standby_shows_the_standby_pattern(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """Ready with no vehicle: the standby pattern in the product's colour (BMW blue, MINI yellow)."""
+    comms_module(rig, defective=False)
     judge(evidence, rig, observe(rig.led, clock, evidence, "standby"), bar(rig, "led.standby"), "in standby", "WB-LED-02")
 
 
 @pytest.mark.requirement(wb_id="WB-LED-03", clause="product manual: LED bar, charging")
 def test_charging_shows_the_charging_pattern(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """Charging (C2, contactor closed): BMW breathing blue, MINI slowly blinking yellow."""
+    comms_module(rig, defective=False)
     start_charging(cp, clock)
     judge(evidence, rig, observe(rig.led, clock, evidence, "charging"), bar(rig, "led.charging"), "while charging",
           "WB-LED-03")
@@ -112,3 +128,29 @@ def test_fault_shows_red(rig: Rig, cp: CpEmulator, fault_box: FaultBox, clock: C
     states = observe(rig.led, clock, evidence, "fault")
     judge(evidence, rig, states, [(ANY_LIT, str(rig.profile.value("led.fault_colour")))] * 4, "in a fault", "WB-LED-04")
 
+
+
+@pytest.mark.parametrize("vehicle", ["A", "B"])
+@pytest.mark.requirement(wb_id="WB-LED-05", clause="product manual: LED bar, communication module defective in standby")
+def test_defective_comms_module_in_standby_shows_s4_red(rig: Rig, cp: CpEmulator, clock: Clock, vehicle: str,
+                                                         evidence: Evidence) -> None:
+    """With the communication module defective, in standby (no vehicle: A1; plugged in: B2):
+    S1-S3 in the bar colour, S4 red."""
+    comms_module(rig, defective=True)
+    if vehicle == "B":
+        plug_in(cp, clock)
+    states = observe(rig.led, clock, evidence, f"comms defect, vehicle {vehicle}")
+    judge(evidence, rig, states, defect_bar(rig, "led.comms_defect_standby"),
+          f"with a defective communication module, vehicle in {vehicle}", "WB-LED-05")
+
+
+@pytest.mark.requirement(wb_id="WB-LED-06", clause="product manual: LED bar, communication module defective while charging")
+def test_defective_comms_module_while_charging_shows_s4_red(rig: Rig, cp: CpEmulator, clock: Clock,
+                                                            evidence: Evidence) -> None:
+    """With the communication module defective, while charging: S1-S3 breathing (BMW) or pulsing
+    (MINI) in the bar colour, S4 red."""
+    comms_module(rig, defective=True)
+    start_charging(cp, clock)
+    states = observe(rig.led, clock, evidence, "comms defect, charging")
+    judge(evidence, rig, states, defect_bar(rig, "led.comms_defect_charging"),
+          "with a defective communication module while charging", "WB-LED-06")

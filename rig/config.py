@@ -109,6 +109,7 @@ class SuiteConfig:
 
 
 SUITE_LIMITS = {"cold_load_trials": (20, 10_000)}
+COMMS_MODULE_STATES = ("working", "defective")
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ class DutConfig:
     firmware: str = "unknown"
     serial: str = "unknown"
     configured_current_a: float | None = None
+    comms_module: str = "working"
+    """"defective" on a bench set up with a failed communication module (WB-LED-05/06 then apply)."""
 
 
 @dataclass(frozen=True)
@@ -217,9 +220,12 @@ def load_rig_file(path: str | Path) -> RigConfig:
     dut_table = root.table("dut")
     dut = DutConfig()
     if dut_table is not None:
-        dut_table.reject_unknown({"firmware", "serial", "configured_current_a"})
+        dut_table.reject_unknown({"firmware", "serial", "configured_current_a", "comms_module"})
+        comms = dut_table.get("comms_module", str, "working")
+        if comms not in COMMS_MODULE_STATES:
+            raise ConfigError(path, "dut.comms_module", " or ".join(f'"{c}"' for c in COMMS_MODULE_STATES), comms)
         dut = DutConfig(dut_table.get("firmware", str, "unknown"), dut_table.get("serial", str, "unknown"),
-                        dut_table.get("configured_current_a", float, None))
+                        dut_table.get("configured_current_a", float, None), comms)
 
     suite_table = root.table("suite")
     suite = SuiteConfig()

@@ -58,9 +58,6 @@ def rgb(show: LedShow, t: float) -> list[tuple[float, float, float]]:
     return out
 
 
-STANDBY_STATES = ("A1", "A2", "B1", "B2", "C1", "E")
-
-
 def show_for(state: str, paused: bool, waiting: bool, knobs: dict) -> LedShow:
     """What the firmware shows for its situation: off unpowered, the initialising pattern while
     booting, the fault colour in F, the paused pattern while paused or waiting out a cold-load
@@ -74,7 +71,9 @@ def show_for(state: str, paused: bool, waiting: bool, knobs: dict) -> LedShow:
     if state == "F":
         return LedShow(knobs["led_fault_colour"], "solid", period)
     if state == "C2":
-        return LedShow(colour, knobs["led_charging"], period, "red" if comms == "charging" else None)
+        if comms in ("charging", "both"):
+            return LedShow(colour, knobs["led_comms_defect_charging"], period, "red")
+        return LedShow(colour, knobs["led_charging"], period)
     if paused or waiting:
         return LedShow(colour, knobs["led_paused"], period)
-    return LedShow(colour, knobs["led_standby"], period, "red" if comms == "standby" else None)
+    return LedShow(colour, knobs["led_standby"], period, "red" if comms in ("standby", "both") else None)

@@ -38,7 +38,7 @@ class CameraConditions:
     ambient: float = 0.03                # housing and room light
 
     @staticmethod
-    def random(rng: random.Random) -> CameraConditions:
+    def bad_day(rng: random.Random) -> CameraConditions:
         """Conditions a bench might have on a bad day: each factor drawn over a realistic span."""
         return CameraConditions(fps=rng.choice((15.0, 25.0, 30.0)), noise_dn=rng.uniform(1.0, 8.0),
                                 blur_px=rng.uniform(0.5, 4.0), bleed=rng.uniform(0.0, 0.3),

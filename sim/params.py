@@ -151,8 +151,10 @@ KNOBS: tuple[Knob, ...] = (
     Knob("led_paused", "sweeping", "", "pattern while paused or waiting out a cold-load delay",
          choices=("sweeping", "solid", "blinking", "breathing", "off")),
     Knob("led_period_s", 2.0, "s", "period of the blinking, breathing and sweeping patterns", 0.2, 20),
-    Knob("comms_module_fault", "none", "", "a defective communication module shows S4 red in this situation",
-         choices=("none", "standby", "charging")),
+    Knob("comms_module_fault", "none", "", "where the firmware shows a defective communication module (S4 red): "
+         "none, standby, charging or both", choices=("none", "standby", "charging", "both")),
+    Knob("led_comms_defect_charging", "breathing", "", "S1-S3 pattern while charging with the module defect",
+         choices=("breathing", "blinking", "solid", "sweeping", "off")),
     Knob("hold_up_ms", 40.0, "ms", "supply loss the electronics ride through without a reset (bulk capacitor)",
          0, 10_000),
 )

@@ -52,7 +52,7 @@ def test_classifier_reads_random_scenes_through_a_bad_camera() -> None:
     rng = random.Random(2026)
     wrong = []
     for _ in range(CLIPS):
-        show, cond = random_show(rng), CameraConditions.random(rng)
+        show, cond = random_show(rng), CameraConditions.bad_day(rng)
         seen = classify(camera_samples(show, cond, 6.0, rng.randrange(1 << 30)))
         if not correct(show, seen):
             wrong.append((show, cond, [s.describe() for s in seen]))

@@ -84,19 +84,27 @@ L_CHARGING = "test_charging_shows_the_charging_pattern"
 L_INIT = "test_initialising_shows_the_sweep"
 L_PAUSED = "test_paused_shows_the_sweep"
 L_FAULT = "test_fault_shows_red"
+L_COMMS_STANDBY = "test_defective_comms_module_in_standby_shows_s4_red"
+L_COMMS_CHARGING = "test_defective_comms_module_while_charging_shows_s4_red"
 LED = {L_STANDBY, L_CHARGING, L_INIT, L_PAUSED, L_FAULT}
+COMMS_DEFECT_TESTS = p(L_COMMS_STANDBY, "A", "B") | {L_COMMS_CHARGING}
 
 PHASE_LOSS = p(S_PHASE, "2", "3") | {S_PHASE_RESUME}
 FAULTS = ({R_DC_TIME, R_LATCH, W_AFTER, W_NEXT, W_BEFORE, T_STOP, T_DERATE, T_RESUME, S_RESUME, S_PE, S_MAINS}
-          | PHASE_LOSS | {CL_RANGE, CL_RANDOM, CL_REPEAT, CL_DIP} | LED
+          | PHASE_LOSS | {CL_RANGE, CL_RANDOM, CL_REPEAT, CL_DIP} | LED | COMMS_DEFECT_TESTS
           | p(R_BELOW, "ac", "dc") | p(R_BAND, "ac", "dc") | p(R_TIME, "1x", "2x", "5x") | p(T_RANGE, "coldest", "hottest")
           | p(S_WINDOW, "over", "under") | p(S_FREQ, "low", "high"))
 COMMON |= FAULTS
 TESTS_ON = {  # every test a run of the profile holds, and those it skips
-    "bmw-wallbox-plus": (COMMON | p(SETTABLE, "0A", *BMW_SETTINGS), SOCKET_TESTS),
-    "mini-wallbox-plus": (COMMON | p(SETTABLE, *MINI_SETTINGS), SOCKET_TESTS),
-    "generic-iec61851": (COMMON | p(SETTABLE, *MINI_SETTINGS), {PP, T_DERATE}),  # declares no derating
+    "bmw-wallbox-plus": (COMMON | p(SETTABLE, "0A", *BMW_SETTINGS), SOCKET_TESTS | COMMS_DEFECT_TESTS),
+    "mini-wallbox-plus": (COMMON | p(SETTABLE, *MINI_SETTINGS), SOCKET_TESTS | COMMS_DEFECT_TESTS),
+    # the generic profile declares no derating
+    "generic-iec61851": (COMMON | p(SETTABLE, *MINI_SETTINGS), {PP, T_DERATE} | COMMS_DEFECT_TESTS),
 }
+COMMS_DEFECT = "bmw-with-comms-defect"
+"""The BMW profile on rigs/sim-comms-defect.toml: a bench whose DUT has a failed communication module."""
+RIGS = {COMMS_DEFECT: ("rigs/sim-comms-defect.toml", "bmw-wallbox-plus")}
+TESTS_ON[COMMS_DEFECT] = (TESTS_ON["bmw-wallbox-plus"][0], SOCKET_TESTS | {L_STANDBY, L_CHARGING})
 WAKE_UP_PROFILE = "generic-with-wake-up"
 """The generic profile declaring A.5.3 wake-up (written by the fixture): no shipped profile has it."""
 TESTS_ON[WAKE_UP_PROFILE] = TESTS_ON["generic-iec61851"]
@@ -187,13 +195,20 @@ CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
     ("led-boot-solid", "mini-wallbox-plus", ("led_initialising=solid",), {L_INIT}),
     ("led-paused-blinking", "bmw-wallbox-plus", ("led_paused=blinking",), {L_PAUSED}),
     ("led-fault-yellow", "bmw-wallbox-plus", ("led_fault_colour=yellow",), {L_FAULT}),
+    ("comms-defect-shown", COMMS_DEFECT, (), set()),
+    ("comms-defect-not-shown", COMMS_DEFECT, ("comms_module_fault=none",), COMMS_DEFECT_TESTS),
+    ("comms-defect-standby-only", COMMS_DEFECT, ("comms_module_fault=standby",), {L_COMMS_CHARGING}),
+    ("comms-defect-charging-blinks", COMMS_DEFECT, ("led_comms_defect_charging=blinking",), {L_COMMS_CHARGING}),
 ]
 PLOTTED = "bmw-conforms"
 """The one case rendered with plots (its report is checked); the rest only need verdicts."""
 
 
 def run_suite(out: Path, profile: str, knobs: tuple[str, ...], plots: bool) -> tuple[int, list[dict], dict]:
+    rig, profile = RIGS.get(profile, (None, profile))
     cmd = [sys.executable, "-m", "cli.main", "run", "--profile", profile, "--out", str(out)]
+    if rig is not None:
+        cmd += ["--rig", str(REPO_ROOT / rig)]
     if not plots:
         cmd.append("--no-plots")
     for knob in knobs:

@@ -11,7 +11,6 @@ stays far below the bar's brightest is off, however much its neighbours bleed in
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -129,7 +128,3 @@ def _sweeps(t: np.ndarray, states: list[SegmentState], normalised: dict[int, np.
 
 def summary(states: Sequence[SegmentState]) -> str:
     return ", ".join(f"{s.segment} {s.describe()}" for s in states)
-
-
-def period_s(freq_hz: float | None) -> float:
-    return 1.0 / freq_hz if freq_hz else math.inf
