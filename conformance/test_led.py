@@ -1,4 +1,4 @@
-"""LED status (WB-LED-01 … 06): the bar shows what the manual's table says for each situation.
+"""LED status (WB-LED-01 … 07): the bar shows what the manual's table says for each situation.
 
 The LED sensor (a colour sensor board or a camera) records the four segments; the classifier
 (`instruments.led.classifier`) says per segment off / solid / blinking / breathing / sweeping and
@@ -154,3 +154,21 @@ def test_defective_comms_module_while_charging_shows_s4_red(rig: Rig, cp: CpEmul
     states = observe(rig.led, clock, evidence, "comms defect, charging")
     judge(evidence, rig, states, defect_bar(rig, "led.comms_defect_charging"),
           "with a defective communication module while charging", "WB-LED-06")
+
+
+@pytest.mark.needs("cp", "led", "installer")
+@pytest.mark.requirement(wb_id="WB-LED-07", clause="product manual: LED bar, communication module defective during a firmware update")
+def test_defective_comms_module_during_firmware_update_shows_s4_red(rig: Rig, cp: CpEmulator, installer: Installer,
+                                                                    clock: Clock, evidence: Evidence) -> None:
+    """With the communication module defective, during a firmware update started from the
+    installer interface: S1-S3 sweeping in the bar colour, S4 red; the DUT comes back afterwards."""
+    comms_module(rig, defective=True)
+    installer.start_firmware_update()
+    clock.sleep(limit("rig", "led_boot_lead").high or 0.5)
+    states = observe(rig.led, clock, evidence, "comms defect, firmware update",
+                     (limit("rig", "led_observation").high or 8.0) / 2)
+    back_within = limit("rig", "firmware_update_max").high or 900.0
+    if not clock.wait_until(lambda: not installer.firmware_updating() and dut_idle(rig), back_within, poll_s=1.0):
+        raise RigError(f"the DUT did not come back to A1 within {back_within:g} s of the firmware update")
+    judge(evidence, rig, states, defect_bar(rig, "led.comms_defect_firmware_update"),
+          "with a defective communication module during a firmware update", "WB-LED-07")

@@ -32,6 +32,13 @@ class Installer(Instrument):
     def set_paused(self, paused: bool) -> float:
         """Pause: the EVSE withdraws its offer (x1) without the vehicle doing anything."""
 
+    @abstractmethod
+    def start_firmware_update(self) -> float:
+        """Start a firmware update (the image the DUT already runs); the DUT reboots when done."""
+
+    @abstractmethod
+    def firmware_updating(self) -> bool: ...
+
 
 class WbrInstaller(Installer):
     """Driver of the wallbox-rig installer line protocol (v1)."""
@@ -46,6 +53,12 @@ class WbrInstaller(Installer):
 
     def set_paused(self, paused: bool) -> float:
         return self._action(f"PAUSE {1 if paused else 0}")
+
+    def start_firmware_update(self) -> float:
+        return self._action("FWUPDATE")
+
+    def firmware_updating(self) -> bool:
+        return self._floats(self.transport.query("FWUPDATE?"), 2, "FWUPDATE?")[0] == 1.0
 
     def safe(self) -> None:
         """Back to the configuration the DUT was set up with, not paused."""

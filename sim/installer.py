@@ -39,6 +39,12 @@ class InstallerPort(FrontEnd):
                 return "ERR 3 bad number"
             self.wallbox.set_paused(arg.strip() == "1")
             return self._ok()
+        if cmd == "FWUPDATE":
+            if not self.wallbox.start_firmware_update():
+                return f"ERR 4 busy: no update in state {self.wallbox.state}"
+            return self._ok()
+        if cmd == "FWUPDATE?":
+            return f"{1 if self.wallbox.state == 'update' else 0},{self.world.now:.6f}"
         if cmd == "SAFE":
             if self.wallbox.paused:
                 self.wallbox.set_paused(False)

@@ -60,7 +60,7 @@ def rgb(show: LedShow, t: float) -> list[tuple[float, float, float]]:
 
 def show_for(state: str, paused: bool, waiting: bool, knobs: dict) -> LedShow:
     """What the firmware shows for its situation: off unpowered, the initialising pattern while
-    booting, the fault colour in F, the paused pattern while paused or waiting out a cold-load
+    booting, the update pattern during a firmware update, the fault colour in F, the paused pattern while paused or waiting out a cold-load
     delay, the charging pattern in C2, standby otherwise; a defective communication module takes S4."""
     colour, period = knobs["led_colour"], knobs["led_period_s"]
     comms = knobs["comms_module_fault"]
@@ -68,12 +68,15 @@ def show_for(state: str, paused: bool, waiting: bool, knobs: dict) -> LedShow:
         return LedShow(colour, "off", period)
     if state == "boot":
         return LedShow(colour, knobs["led_initialising"], period)
+    if state == "update":
+        return LedShow(colour, knobs["led_firmware_update"], period,
+                       "red" if comms in ("firmware_update", "all") else None)
     if state == "F":
         return LedShow(knobs["led_fault_colour"], "solid", period)
     if state == "C2":
-        if comms in ("charging", "both"):
+        if comms in ("charging", "all"):
             return LedShow(colour, knobs["led_comms_defect_charging"], period, "red")
         return LedShow(colour, knobs["led_charging"], period)
     if paused or waiting:
         return LedShow(colour, knobs["led_paused"], period)
-    return LedShow(colour, knobs["led_standby"], period, "red" if comms in ("standby", "both") else None)
+    return LedShow(colour, knobs["led_standby"], period, "red" if comms in ("standby", "all") else None)

@@ -152,7 +152,12 @@ KNOBS: tuple[Knob, ...] = (
          choices=("sweeping", "solid", "blinking", "breathing", "off")),
     Knob("led_period_s", 2.0, "s", "period of the blinking, breathing and sweeping patterns", 0.2, 20),
     Knob("comms_module_fault", "none", "", "where the firmware shows a defective communication module (S4 red): "
-         "none, standby, charging or both", choices=("none", "standby", "charging", "both")),
+         "none, standby, charging, firmware_update or all",
+         choices=("none", "standby", "charging", "firmware_update", "all")),
+    Knob("led_firmware_update", "sweeping", "", "S1-S3 pattern during a firmware update",
+         choices=("sweeping", "solid", "blinking", "breathing", "off")),
+    Knob("firmware_update_s", 30.0, "s", "how long an installer-started firmware update takes before the reboot",
+         1, 3600),
     Knob("led_comms_defect_charging", "breathing", "", "S1-S3 pattern while charging with the module defect",
          choices=("breathing", "blinking", "solid", "sweeping", "off")),
     Knob("hold_up_ms", 40.0, "ms", "supply loss the electronics ride through without a reset (bulk capacitor)",

@@ -129,6 +129,23 @@ class SimulatedWallbox:
         self.paused = paused
         self._apply_offer()
 
+    def start_firmware_update(self) -> bool:
+        """An installer-started update: refused while supplying or faulted; the bar shows the update
+        pattern, nothing is offered, then the wallbox reboots into the image."""
+        if self.state in ("off", "boot", "update", "F") or self._supplying:
+            return False
+        self.world.record("firmware_update", duration_s=self.knobs["firmware_update_s"])
+        self._stop_session_timers()
+        self._generator("dc")
+        self._set_state("update")
+        self._start("sequence", self.knobs["firmware_update_s"], self._reboot)
+        return True
+
+    def _reboot(self) -> None:
+        self._generator("off")  # the controller restarts: no CP until it is up again
+        self._set_state("boot")
+        self._start("sequence", self.knobs["boot_time_s"], lambda: self._ready(after_boot=True))
+
     # --- what is offered ---------------------------------------------------------------------
     def _cable_limit_a(self) -> float:
         """The cable's rating as the firmware reads it; +inf where the firmware does not cap by it."""
@@ -195,7 +212,7 @@ class SimulatedWallbox:
         if not supplied and self._powered and not self._running("hold_up"):
             # the bulk capacitor carries the electronics (CP generator, contactor coil) through a short dip
             self._start("hold_up", self.knobs["hold_up_ms"] / 1000.0, self._supply_lost)
-        if self.state in ("off", "boot"):
+        if self.state in ("off", "boot", "update"):
             return
         self.protection.on_plant_change()
         self._supervise_current()

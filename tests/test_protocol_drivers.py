@@ -265,3 +265,17 @@ def test_single_phase_source_refuses_a_phase_voltage_before_io() -> None:
         KeysightAC6800(t).set_phase_voltage(2, 0.0)
     with expected_protocol([]) as t, pytest.raises(InvalidValue, match="phase must be"):
         AmetekLx(t).set_phase_voltage(4, 0.0)
+
+
+def test_installer_firmware_update_and_its_progress() -> None:
+    steps = [("FWUPDATE", "OK 5.000000"), ("FWUPDATE?", "1,5.5"), ("FWUPDATE?", "0,40.0")]
+    with expected_protocol(steps) as t:
+        installer = WbrInstaller(t)
+        assert installer.start_firmware_update() == 5.0
+        assert installer.firmware_updating() and not installer.firmware_updating()
+
+
+def test_installer_refused_firmware_update_is_an_operation_error() -> None:
+    with expected_protocol([("FWUPDATE", "ERR 4 busy: no update in state C2")]) as t:
+        with pytest.raises(InstrumentOperationError, match="busy"):
+            WbrInstaller(t).start_firmware_update()

@@ -86,8 +86,9 @@ L_PAUSED = "test_paused_shows_the_sweep"
 L_FAULT = "test_fault_shows_red"
 L_COMMS_STANDBY = "test_defective_comms_module_in_standby_shows_s4_red"
 L_COMMS_CHARGING = "test_defective_comms_module_while_charging_shows_s4_red"
+L_COMMS_UPDATE = "test_defective_comms_module_during_firmware_update_shows_s4_red"
 LED = {L_STANDBY, L_CHARGING, L_INIT, L_PAUSED, L_FAULT}
-COMMS_DEFECT_TESTS = p(L_COMMS_STANDBY, "A", "B") | {L_COMMS_CHARGING}
+COMMS_DEFECT_TESTS = p(L_COMMS_STANDBY, "A", "B") | {L_COMMS_CHARGING, L_COMMS_UPDATE}
 
 PHASE_LOSS = p(S_PHASE, "2", "3") | {S_PHASE_RESUME}
 FAULTS = ({R_DC_TIME, R_LATCH, W_AFTER, W_NEXT, W_BEFORE, T_STOP, T_DERATE, T_RESUME, S_RESUME, S_PE, S_MAINS}
@@ -197,7 +198,10 @@ CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
     ("led-fault-yellow", "bmw-wallbox-plus", ("led_fault_colour=yellow",), {L_FAULT}),
     ("comms-defect-shown", COMMS_DEFECT, (), set()),
     ("comms-defect-not-shown", COMMS_DEFECT, ("comms_module_fault=none",), COMMS_DEFECT_TESTS),
-    ("comms-defect-standby-only", COMMS_DEFECT, ("comms_module_fault=standby",), {L_COMMS_CHARGING}),
+    ("comms-defect-standby-only", COMMS_DEFECT, ("comms_module_fault=standby",), {L_COMMS_CHARGING, L_COMMS_UPDATE}),
+    ("comms-defect-update-only", COMMS_DEFECT, ("comms_module_fault=firmware_update",),
+     p(L_COMMS_STANDBY, "A", "B") | {L_COMMS_CHARGING}),
+    ("comms-defect-update-solid", COMMS_DEFECT, ("led_firmware_update=solid",), {L_COMMS_UPDATE}),
     ("comms-defect-charging-blinks", COMMS_DEFECT, ("led_comms_defect_charging=blinking",), {L_COMMS_CHARGING}),
 ]
 PLOTTED = "bmw-conforms"
