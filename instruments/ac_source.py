@@ -130,4 +130,5 @@ class AmetekLx(ScpiAcSource):
         self._setting("PULS:COUN 1")
         self._setting("VOLT:MODE PULS")
         self._setting("INIT")
-        self.transport.write("TRIG")
+        # a settled answer after TRIG: the dip has begun before any other connection (the clock) moves on
+        self._setting("TRIG")
