@@ -17,10 +17,24 @@ def _epic(wb_id: str, clause: str) -> str:
     return "Product manual" if wb_id else "wallbox-rig"
 
 
+SEVERITY_BY_FAMILY = {
+    # a non-conformance here can hurt a person or leave a conductor live
+    "residual current": "blocker", "welding": "blocker",
+    # protection against damage to the vehicle, the cable or the installation
+    "supply": "critical", "temperature": "critical", "control pilot": "critical", "proximity": "critical",
+    # the session works, but not as promised
+    "charging session": "normal", "duty cycle": "normal", "cold load": "normal",
+    # what the user is told
+    "led": "minor",
+}
+"""Allure severity per family; a family not listed is "normal"."""
+
+
 def label_test(module: str, wb_id: str, clause: str, story: str, profile: str) -> None:
     family = module.rsplit(".", 1)[-1].removeprefix("test_").replace("_", " ")
     allure.dynamic.epic(_epic(wb_id, clause))
     allure.dynamic.feature(family)
+    allure.dynamic.severity(allure.severity_level(SEVERITY_BY_FAMILY.get(family, "normal")))
     allure.dynamic.story(story)
     for requirement in (wb_id, clause):
         if requirement:
@@ -75,3 +89,26 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
              f"trial,{dist.name} ({dist.unit})\n" + "".join(f"{k + 1},{x:.6f}\n" for k, x in enumerate(dist.samples)))
         if plots:
             keep(f"{dist.name} histogram and CDF", f"{dist.name}.png", distribution_plot(dist, f"{test}: {dist.name}"))
+
+
+def write_environment(results_dir: Path, provenance: dict[str, Any]) -> Path:
+    """`environment.properties`: what the Allure report shows as the run's environment (rig,
+    drivers, instrument identities, calibration dates, DUT, seed, commit)."""
+    rows = {"rig.file": provenance.get("rig_file"), "rig.name": provenance.get("rig_name"),
+            "virtual_lab": provenance.get("virtual_lab"), "seed": provenance.get("seed"),
+            "dut.profile": provenance.get("profile"), "dut.firmware": provenance.get("dut_firmware"),
+            "dut.serial": provenance.get("dut_serial"), "git.commit": provenance.get("git_commit")}
+    for role, driver in (provenance.get("drivers") or {}).items():
+        rows[f"driver.{role}"] = driver
+    for role, identity in (provenance.get("identities") or {}).items():
+        rows[f"identity.{role}"] = identity
+    for role, due in (provenance.get("calibration_due") or {}).items():
+        rows[f"calibration_due.{role}"] = due
+
+    def escaped(value: object) -> str:  # java.util.Properties: a backslash escapes, a line ends the value
+        return str(value).replace("\\", "\\\\").replace("\n", "\\n")
+
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / "environment.properties"
+    path.write_text("".join(f"{key}={escaped(value)}\n" for key, value in rows.items() if value is not None))
+    return path

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reports.allure_report import write_environment
 from reports.build import build_reports
 from reports.matrix import build_rows, load_run
 from rig.errors import RigError
@@ -63,3 +64,22 @@ def test_report_on_a_folder_that_is_not_a_run_says_so(tmp_path: Path) -> None:
         build_reports(tmp_path)
     proc = subprocess.run([sys.executable, "-m", "cli.main", "report", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode != 0 and "tests.jsonl" in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_allure_results_carry_environment_and_severity(two_runs: tuple[Path, Path]) -> None:
+    before, _ = two_runs
+    env = dict(line.split("=", 1) for line in (before / "allure-results" / "environment.properties").read_text()
+               .splitlines())
+    assert env["dut.profile"] == "bmw-wallbox-plus" and env["driver.source"] == "ametek-lx"
+    assert env["identity.cp"].startswith("WALLBOX-RIG,CPEMU") and env["seed"] == "1" and env["git.commit"]
+    severities = {}
+    for path in (before / "allure-results").glob("*-result.json"):
+        result = json.loads(path.read_text())
+        labels = {label["name"]: label["value"] for label in result["labels"]}
+        severities[labels["feature"]] = labels["severity"]
+    assert severities["control pilot"] == "critical" and severities["charging session"] == "normal"
+
+
+def test_environment_values_are_escaped_for_java_properties(tmp_path: Path) -> None:
+    path = write_environment(tmp_path, {"rig_file": "C:\\rigs\\bench.toml", "dut_serial": "a\nb"})
+    assert path.read_text() == "rig.file=C:\\\\rigs\\\\bench.toml\ndut.serial=a\\nb\n"
