@@ -68,6 +68,10 @@ class CpEmulator(Instrument):
         """1.0 when the board senses mains voltage on the vehicle side of the contactor."""
 
     @abstractmethod
+    def interlock_closed(self) -> Reading:
+        """1.0 when the bench's interlock loop (door switch, emergency stop) into the board is closed."""
+
+    @abstractmethod
     def start_capture(self) -> float:
         """Clear the edge buffer and start capturing; returns the board time of the start."""
 
@@ -118,6 +122,10 @@ class WbrCpEmulator(CpEmulator):
 
     def output_present(self) -> Reading:
         level, t = self._floats(self.transport.query("OVP?"), 2, "OVP?")
+        return Reading(level, "", t)
+
+    def interlock_closed(self) -> Reading:
+        level, t = self._floats(self.transport.query("ILK?"), 2, "ILK?")
         return Reading(level, "", t)
 
     def start_capture(self) -> float:

@@ -99,6 +99,9 @@ class SafetyConfig:
     source_idle_on: bool = True
     source_idle_v: float = 230.0
     source_idle_hz: float = 50.0
+    interlock: bool | None = None
+    """Energise only with the interlock loop closed (read by the CP board); None: on a lab rig, not
+    in the virtual lab."""
 
 
 @dataclass(frozen=True)
@@ -212,10 +215,11 @@ def load_rig_file(path: str | Path) -> RigConfig:
     safety_table = root.table("safety")
     safety = SafetyConfig()
     if safety_table is not None:
-        safety_table.reject_unknown({"source_idle_on", "source_idle_v", "source_idle_hz"})
+        safety_table.reject_unknown({"source_idle_on", "source_idle_v", "source_idle_hz", "interlock"})
         safety = SafetyConfig(safety_table.get("source_idle_on", bool, True),
                               safety_table.get("source_idle_v", float, 230.0),
-                              safety_table.get("source_idle_hz", float, 50.0))
+                              safety_table.get("source_idle_hz", float, 50.0),
+                              safety_table.get("interlock", bool, None))
 
     dut_table = root.table("dut")
     dut = DutConfig()

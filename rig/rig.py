@@ -176,6 +176,14 @@ class Rig:
         """Switch the DUT's supply on; a lab rig refuses unless it was opened with `live=True`."""
         if not self.config.virtual and not self.live:
             raise SafetyRefusal(f"{self.config.path}: a lab rig energises the DUT only with --live")
+        interlock = self.config.safety.interlock
+        if interlock is None:
+            interlock = not self.config.virtual
+        if interlock:
+            closed = self.cp.interlock_closed()
+            if closed.value != 1:
+                raise SafetyRefusal(f"{self.config.path}: the interlock is open (CP board input ILK: bench door "
+                                    "or emergency stop), so the DUT is not energised; close it and start again")
         safety = self.config.safety
         self.source.set_voltage(safety.source_idle_v)
         self.source.set_frequency(safety.source_idle_hz)

@@ -18,6 +18,7 @@ class CpBoard(FrontEnd):
         super().__init__(world)
         self.plant = plant
         self.capturing = False
+        self.interlock_closed = True  # the virtual bench's door is shut
         self.edges: list[tuple[float, str, str]] = []
         self._last: dict[str, str] = {}
         self._last_cph = 0.0
@@ -109,6 +110,8 @@ class CpBoard(FrontEnd):
             duty = gen.duty_pct + noise(0, 0.01) if pwm else (100.0 if high > 0.5 else 0.0)
             return (f"{high + noise(0, 0.01):.3f},{low + noise(0, 0.01):.3f},{freq:.2f},{duty:.3f},"
                     f"{self.world.now:.6f}")
+        if cmd == "ILK?":
+            return f"{1 if self.interlock_closed else 0},{self.world.now:.6f}"
         if cmd == "OVP?":
             return f"{1 if self.plant.output_present() else 0},{self.world.now:.6f}"
         if cmd == "CAP:START":

@@ -279,3 +279,9 @@ def test_installer_refused_firmware_update_is_an_operation_error() -> None:
     with expected_protocol([("FWUPDATE", "ERR 4 busy: no update in state C2")]) as t:
         with pytest.raises(InstrumentOperationError, match="busy"):
             WbrInstaller(t).start_firmware_update()
+
+
+def test_cp_board_reads_the_interlock_input() -> None:
+    with expected_protocol([("ILK?", "0,7.250000")]) as t:
+        reading = WbrCpEmulator(t).interlock_closed()
+    assert reading.value == 0 and reading.t_s == 7.25

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,27 @@ def test_waits_end_even_when_a_float_remainder_is_left(sim_rig: Rig) -> None:
     start = clock.now()
     clock.sleep(1e-12)
     assert clock.now() > start
+
+
+def test_rig_with_an_interlock_refuses_to_energise_while_it_is_open(tmp_path: Path) -> None:
+    rig_file = tmp_path / "interlocked.toml"
+    rig_file.write_text((REPO_ROOT / "rigs" / "sim.toml").read_text().replace(
+        "[safety]\n", "[safety]\ninterlock = true\n"))
+    rig = Rig.from_file(rig_file).open()
+    try:
+        rig.energise()                                   # closed: energised as usual
+        rig.lab.frontends["cp"].interlock_closed = False  # someone opens the bench door
+        rig.source.set_output(False)
+        with pytest.raises(SafetyRefusal, match="interlock is open.*not energised"):
+            rig.energise()
+        assert not rig.source.output_is_on()
+    finally:
+        rig.close()
+
+
+def test_interlock_setting_must_be_a_boolean(tmp_path: Path) -> None:
+    rig_file = tmp_path / "bad.toml"
+    rig_file.write_text((REPO_ROOT / "rigs" / "sim.toml").read_text().replace(
+        "[safety]\n", '[safety]\ninterlock = "yes"\n'))
+    with pytest.raises(ConfigError, match=r"safety.interlock"):
+        Rig.from_file(rig_file)
