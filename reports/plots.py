@@ -11,6 +11,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 
+def _png(fig: Any) -> bytes:
+    """Lay out, render at report resolution, and free the figure (a long run draws hundreds)."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def _steps(edges: list[Any], channel: str, t0: float, t1: float, initial: float) -> tuple[list[float], list[float]]:
     ts, vs = [t0], [initial]
     for e in edges:
@@ -69,11 +78,7 @@ def timing_plot(trace: Any, title: str) -> bytes:
     ax_cp.legend(loc="lower right", fontsize=7)
     ax_dig.legend(loc="lower right", fontsize=7)
     ax_cp.set_title(title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def series_plot(series: Any, title: str) -> bytes:
@@ -99,11 +104,7 @@ def series_plot(series: Any, title: str) -> bytes:
                             fontsize=7, ha="left", va="top", xytext=(3, 0), textcoords="offset points")
     axes[-1, 0].set_xlabel(f"time since {t0:.3f} s (instrument timebase)")
     axes[0, 0].set_title(title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def distribution_plot(dist: Any, title: str) -> bytes:
@@ -130,11 +131,7 @@ def distribution_plot(dist: Any, title: str) -> bytes:
     for ax in (ax_hist, ax_cdf):
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def fleet_plot(curves: Any, title: str) -> bytes:
@@ -147,11 +144,7 @@ def fleet_plot(curves: Any, title: str) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def led_strip(strip: Any, title: str) -> bytes:
@@ -173,8 +166,4 @@ def led_strip(strip: Any, title: str) -> bytes:
         ax.annotate(state, (1.01, k), xycoords=("axes fraction", "data"), fontsize=7, va="center")
     ax.set_xlabel(f"time since {t0:.3f} s (sensor timebase)", fontsize=8)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
