@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from instruments.transport.base import LineTransport
+from rig import interrupts
 from rig.errors import InstrumentOperationError, InvalidValue
 
 
@@ -35,6 +36,7 @@ class Clock(ABC):
             raise InvalidValue(f"wait_until needs timeout_s >= 0 and poll_s > 0, got {timeout_s}, {poll_s}")
         deadline = self.now() + timeout_s
         while True:
+            interrupts.check()
             if predicate():
                 return True
             remaining = deadline - self.now()
@@ -50,9 +52,17 @@ class RealClock(Clock):
     def now(self) -> float:
         return time.monotonic()
 
+    CHUNK_S = 0.1
+    """A long wait looks for a stop request this often (a signal does not end `time.sleep`)."""
+
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+        end = time.monotonic() + seconds
+        while True:
+            interrupts.check()
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(self.CHUNK_S, remaining))
 
 
 class VirtualClock(Clock):
@@ -79,6 +89,7 @@ class VirtualClock(Clock):
     def sleep(self, seconds: float) -> None:
         if seconds < 0:
             raise InvalidValue(f"cannot sleep a negative time ({seconds} s)")
+        interrupts.check()
         if 0 < seconds < TIME_RESOLUTION_S:
             seconds = TIME_RESOLUTION_S  # asked to wait at all, the world moves: loops on remainders end
         self._now = self._ask(f"ADV {seconds:.9f}")

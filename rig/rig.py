@@ -24,6 +24,7 @@ from instruments.power_analyser import PowerAnalyser
 from instruments.transport.factory import open_line_transport, open_transport
 from rig.clock import Clock, RealClock, VirtualClock
 from rig.config import REPO_ROOT, RigConfig, load_rig_file
+from rig import interrupts
 from rig.errors import ConfigError, RigError, SafetyRefusal
 from rig.profile import Profile, load_profile
 from rig.registry import VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
@@ -174,6 +175,7 @@ class Rig:
     # --- power and safety ----------------------------------------------------------------
     def energise(self) -> None:
         """Switch the DUT's supply on; a lab rig refuses unless it was opened with `live=True`."""
+        interrupts.check()  # a stop asked for while the rig opened: nothing is switched on
         if not self.config.virtual and not self.live:
             raise SafetyRefusal(f"{self.config.path}: a lab rig energises the DUT only with --live")
         interlock = self.config.safety.interlock

@@ -22,7 +22,10 @@ from pathlib import Path
 import pytest
 
 from fixtures.plugin import _Interrupts
+from rig import interrupts
+from rig.clock import RealClock
 from rig.config import REPO_ROOT
+from rig.rig import Rig
 
 RUN_LIMIT_S = 120.0
 OPENING, BOOTING = -1, 0
@@ -95,30 +98,42 @@ def test_interrupted_run_reaches_the_safe_state_and_keeps_finished_results(tmp_p
     print(f"{sig.name} after {after_tests} tests: safe state {safe[0]['wall_s'] - t_kill:.3f} s after the signal")
 
 
-def test_a_signal_between_test_phases_stops_the_run_after_the_test_instead_of_raising() -> None:
+def test_a_signal_is_acted_on_at_the_rigs_next_wait_never_where_it_lands() -> None:
     """Regression: a SIGTERM landing in pytest's or allure's bookkeeping right after a test raised
-    there, broke allure's state (every later test an error) and the run ended "not interrupted"."""
-    interrupts = _Interrupts()
+    there, broke allure's state (every later test an error) and the run ended "not interrupted".
+    Now the handler only records it; the rig's clock raises at its next wait."""
+    handler = _Interrupts()
     session = types.SimpleNamespace(shouldstop=False)
-    interrupts.session = session  # type: ignore[assignment]
+    handler.session = session  # type: ignore[assignment]
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     stop = threading.Event()
     worker = threading.Thread(target=stop.wait, daemon=True)
     worker.start()
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, interrupts.handle)
+            signal.signal(signum, handler.handle)
         signal.pthread_kill(worker.ident, signal.SIGTERM)       # lands on another thread
-        time.sleep(0.05)
-        assert session.shouldstop and interrupts.pending == signal.SIGTERM
-        with pytest.raises(KeyboardInterrupt):                  # no new test phase starts
-            with interrupts.phase():
-                pass
-        with interrupts.phase(may_refuse=False):                 # teardown still runs, and inside a
-            with pytest.raises(KeyboardInterrupt):               # phase a signal interrupts at once
-                os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)                      # and on this one
+        time.sleep(0.05)                                          # nothing raised where they landed
+        assert session.shouldstop and interrupts.requested() in (signal.SIGINT, signal.SIGTERM)
+        with pytest.raises(KeyboardInterrupt):                    # the rig's next wait stops
+            RealClock().sleep(30.0)
+        with pytest.raises(KeyboardInterrupt):
+            RealClock().wait_until(lambda: False, 30.0)
     finally:
         stop.set()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        interrupts.clear()
+        for signum, handler_before in previous.items():
+            signal.signal(signum, handler_before)
+
+
+def test_a_stop_asked_for_while_the_rig_opens_energises_nothing() -> None:
+    rig = Rig.from_file(REPO_ROOT / "rigs" / "sim.toml").open()
+    try:
+        interrupts.request(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            rig.energise()
+        assert not rig.source.output_is_on()
+    finally:
+        interrupts.clear()
+        rig.close()
