@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from conformance.limits import Limit, limit
 from fixtures.plugin import READY_TIMEOUT_S, dut_idle
+from instruments.ac_source import AcSource
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from instruments.types import Edge
@@ -22,6 +23,8 @@ from rig.rig import Rig
 INF = float("inf")
 POWER_OFF_S = 5.0
 """How long the supply stays off in the documented recovery (breaker off, unplug, breaker on)."""
+BOOT_ALLOWANCE_S = 30.0
+"""Rig convention: power-up to the DUT reading the vehicle again."""
 STATE_F = Limit("state_f_level", -13.0, -11.0, "V", "IEC 61851-1:2017 Annex A (state F)",
                 "SIE: state F -12 V, -13...-11 V: EVSE not available / fault")
 
@@ -92,6 +95,22 @@ def power_cycle(rig: Rig, clock: Clock) -> None:
     rig.energise()
     if not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5):
         raise RigError(f"the DUT did not come back to A1 within {READY_TIMEOUT_S:.0f} s of a power cycle")
+
+
+def outage(cp: CpEmulator, source: AcSource, clock: Clock) -> float:
+    """Mains off for the rig's outage time, then on; returns the board time just before it came back."""
+    source.set_output(False)
+    clock.sleep(limit("rig", "mains_outage").high or 2.0)
+    t_back = cp.time()
+    source.set_output(True)
+    return t_back
+
+
+def restart_within_s(rig: Rig) -> float:
+    """The latest an interrupted session may close again after the mains returns: the profile's
+    longest cold-load delay, the rig's boot allowance, and Table A.6's 3 s to close."""
+    high = float(rig.profile.value("cold_load.delay_range_s")[1])
+    return high + BOOT_ALLOWANCE_S + (limit("iec61851", "contactor_close_after_c").high or 3.0)
 
 
 def recover(rig: Rig, clock: Clock) -> None:

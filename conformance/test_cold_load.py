@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance.injection import INF
+from conformance.injection import BOOT_ALLOWANCE_S, INF, outage, restart_within_s
 from conformance.limits import Limit, limit
 from conformance.session import start_charging
 from conformance.stats import distinct_values, ks_uniform
@@ -38,8 +38,6 @@ pytestmark = [pytest.mark.needs("cp", "source"),
 
 GENERATOR_UP_V = 3.0
 """A CP high level above this after an outage: the DUT's generator is back (state C reads 6 V)."""
-BOOT_ALLOWANCE_S = 30.0
-"""Rig convention: power-up to the DUT reading the vehicle (the mains-loss test uses the same)."""
 POLL_S = 10.0
 """How often the rig looks whether charging restarted; the times come from edges, not from this."""
 REPEATED_OUTAGES = 3
@@ -84,15 +82,6 @@ def restart_after(cp: CpEmulator, clock: Clock, t_back: float, timeout_s: float)
     return Restart(t_back, generator_up(edges, t_back), offer.t_s if offer else INF, closed.t_s if closed else INF)
 
 
-def outage(cp: CpEmulator, source: AcSource, clock: Clock) -> float:
-    """Mains off for the rig's outage time, then on; returns the board time just before it came back."""
-    source.set_output(False)
-    clock.sleep(limit("rig", "cold_load_outage").high or 2.0)
-    t_back = cp.time()
-    source.set_output(True)
-    return t_back
-
-
 def trials(rig: Rig, config: pytest.Config) -> list[Restart]:
     """The rig's number of outage trials while charging; run once per session, judged by several tests."""
     cache = config.stash.setdefault(_TRIALS, {})
@@ -100,8 +89,8 @@ def trials(rig: Rig, config: pytest.Config) -> list[Restart]:
         return cache[id(rig)]
     cp, source, clock = rig.cp, rig.source, rig.clock
     low, high = delay_range(rig)
-    timeout = high + BOOT_ALLOWANCE_S + (limit("iec61851", "contactor_close_after_c").high or 3.0)
-    outage_s = limit("rig", "cold_load_outage").high or 2.0
+    timeout = restart_within_s(rig)
+    outage_s = limit("rig", "mains_outage").high or 2.0
     count = rig.config.suite.cold_load_trials
     out: list[Restart] = []
     start_charging(cp, clock)
@@ -174,7 +163,7 @@ def test_outages_during_the_delay_each_restart_the_wait(rig: Rig, cp: CpEmulator
     """Power cut again and again just as the DUT is back up and waiting: no closing in between, and
     after the last return the DUT again waits a delay inside the declared range."""
     low, high = delay_range(rig)
-    timeout = high + BOOT_ALLOWANCE_S + (limit("iec61851", "contactor_close_after_c").high or 3.0)
+    timeout = restart_within_s(rig)
     start_charging(cp, clock)
     t_first = cp.time()
     for _ in range(REPEATED_OUTAGES):

@@ -94,7 +94,7 @@ def test_initialising_shows_the_sweep(rig: Rig, cp: CpEmulator, clock: Clock, ev
     if not rig.has("source"):
         pytest.skip("watching the boot needs the source to power the DUT up")
     rig.source.set_output(False)
-    clock.sleep(limit("rig", "cold_load_outage").high or 2.0)
+    clock.sleep(limit("rig", "mains_outage").high or 2.0)
     rig.energise()
     clock.sleep(limit("rig", "led_boot_lead").high or 0.5)
     states = observe(rig.led, clock, evidence, "initialising", (limit("rig", "led_observation").high or 8.0) / 2)

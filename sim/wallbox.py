@@ -143,6 +143,10 @@ class SimulatedWallbox:
 
     def _reboot(self) -> None:
         self._generator("off")  # the controller restarts: no CP until it is up again
+        self._boot()
+
+    def _boot(self) -> None:
+        self.cold_load.booted()
         self._set_state("boot")
         self._start("sequence", self.knobs["boot_time_s"], lambda: self._ready(after_boot=True))
 
@@ -230,9 +234,7 @@ class SimulatedWallbox:
     def _power_changed(self) -> None:
         self._stop(*list(self._timers))
         if self._powered:
-            self.cold_load.booted()
-            self._set_state("boot")
-            self._start("sequence", self.knobs["boot_time_s"], lambda: self._ready(after_boot=True))
+            self._boot()
         else:
             self._set_state("off")
             self.cp_letter = "E"
