@@ -8,6 +8,9 @@
     wallbox-rig sim fleet [--count K] [--vehicle-a A] [--out DIR] [--sim-set NAME=VALUE]...
     wallbox-rig sim led-clip [--out FILE] [--colour C] [--pattern P] [--period S] [--s4 red] [--bad-day]
     wallbox-rig led classify SOURCE --rig FILE [--seconds S] [--rate HZ]
+    wallbox-rig meter models
+    wallbox-rig meter serve --model MODEL [--tcp HOST:PORT | --serial PORT] [--framer socket|rtu] [--id N]
+                            [--baud B] [--parity N|E|O] [--stopbits 1|2] [--scenario FILE]
 """
 
 from __future__ import annotations
@@ -118,6 +121,49 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         lab.stop()
+    return EXIT_OK
+
+
+def cmd_meter_models(args: argparse.Namespace) -> int:
+    from instruments.meter.registers import load_map, model_names
+
+    for name in model_names():
+        m = load_map(name)
+        d = m.defaults
+        print(f"{name:22s} {m.title:30s} {m.phases}-phase  FC{'/'.join(map(str, m.functions))}  "
+              f"defaults id {d['id']}, {d['baud']} {d['parity']}{d['stopbits']}  ({len(m.registers)} registers)")
+    return EXIT_OK
+
+
+def cmd_meter_serve(args: argparse.Namespace) -> int:
+    from instruments.meter.emulator import WbrMeterEmulator
+    from instruments.meter.scenario import household, load_scenario
+    from instruments.transport.modbus import ModbusEndpoint
+
+    scenario = load_scenario(args.scenario) if args.scenario else household()
+    address = f"tcp://{args.tcp}" if args.serial is None else args.serial
+    settings = {"model": args.model, "framer": args.framer,
+                **{k: v for k, v in (("id", args.id), ("baud", args.baud), ("parity", args.parity),
+                                     ("stopbits", args.stopbits)) if v is not None}}
+    endpoint = ModbusEndpoint("meter", address, settings)
+    meter = WbrMeterEmulator(endpoint)
+    start = time.monotonic()
+    meter.update(scenario.at(0.0), 0.0)
+    line = meter.line
+    framing = "RTU" if endpoint.rtu else "Modbus TCP"
+    where = address if endpoint.port is None else address.rsplit(":", 1)[0] + f":{endpoint.port}"
+    print(f"serving {meter.meter_map.title} ({line['model']}) as id {line['id']} on {where} ({framing}, "
+          f"{line['baud']} {line['parity']}{line['stopbits']}); {'scenario ' + args.scenario if args.scenario else 'a household'}. "
+          "Ctrl-C stops.", flush=True)
+    try:
+        while True:
+            time.sleep(0.5)
+            t = time.monotonic() - start
+            meter.update(scenario.at(t), t)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        meter.close()
     return EXIT_OK
 
 
@@ -254,6 +300,23 @@ def build_parser() -> argparse.ArgumentParser:
     classify_cmd.add_argument("--seconds", type=float, default=8.0)
     classify_cmd.add_argument("--rate", type=float, default=20.0, help="samples per second")
     classify_cmd.set_defaults(func=cmd_led_classify)
+
+    meter = sub.add_parser("meter", help="the Modbus meter emulator").add_subparsers(dest="meter_command", required=True)
+    models = meter.add_parser("models", help="list the meter models the emulator serves")
+    models.set_defaults(func=cmd_meter_models)
+    serve_meter = meter.add_parser("serve", help="serve one meter model for any Modbus master")
+    serve_meter.add_argument("--model", required=True, help="see `wallbox-rig meter models`")
+    where = serve_meter.add_mutually_exclusive_group()
+    where.add_argument("--tcp", default="127.0.0.1:5020", metavar="HOST:PORT", help="listen here (default %(default)s)")
+    where.add_argument("--serial", metavar="PORT", help="RS485 port (/dev/ttyUSB0, COM3): RTU framing")
+    serve_meter.add_argument("--framer", choices=("socket", "rtu"), default="socket",
+                             help="on --tcp: Modbus TCP (socket) or RTU framing over TCP")
+    serve_meter.add_argument("--id", type=int, help="Modbus id (default: the meter's)")
+    serve_meter.add_argument("--baud", type=int)
+    serve_meter.add_argument("--parity", choices=("N", "E", "O"))
+    serve_meter.add_argument("--stopbits", type=int, choices=(1, 2))
+    serve_meter.add_argument("--scenario", help="TOML: [grid] or [[steps]] (instruments/meter/scenario.py)")
+    serve_meter.set_defaults(func=cmd_meter_serve)
     return parser
 
 

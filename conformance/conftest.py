@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from conformance.grid import Building
 from conformance.injection import recover
 from conformance.session import settable_currents, socket_outlet, socket_test_cable
 from fixtures.plugin import dut_profile
@@ -42,3 +43,15 @@ def fault_box(idle_dut: Rig) -> Iterator[FaultBox]:
         recover(idle_dut, idle_dut.clock)
     else:
         box.safe()
+
+
+@pytest.fixture
+def building(idle_dut: Rig) -> Iterator[Building]:
+    """The household and PV behind the meter, the vehicle following the offer; afterwards the
+    emulator serves the rig file's meter again (the installer's SAFE restores the DUT's setup)."""
+    yield Building(idle_dut)
+    meter = idle_dut.meter
+    meter.set_fault("none")
+    default = str(idle_dut.config.instruments["meter"].settings.get("model", meter.line["model"]))
+    if meter.line["model"] != default:
+        meter.serve(default)

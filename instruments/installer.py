@@ -10,11 +10,27 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
+from dataclasses import dataclass
 
 from instruments.base import Instrument
 from rig.errors import InvalidValue
 
 MAX_SETTING_A = 80.0
+ENERGY_MODES = ("off", "load", "solar")
+
+
+@dataclass(frozen=True)
+class MeterStatus:
+    """The DUT's meter configuration and what it reports about the meter: ok, none (no meter
+    data), lost (stopped answering), stale (frozen values)."""
+
+    model: str
+    device_id: int
+    baud: int
+    parity: str
+    stopbits: int
+    status: str
+    t_s: float
 
 
 class Installer(Instrument):
@@ -39,6 +55,18 @@ class Installer(Instrument):
     @abstractmethod
     def firmware_updating(self) -> bool: ...
 
+    @abstractmethod
+    def configure_meter(self, model: str, device_id: int, baud: int, parity: str, stopbits: int = 1) -> float:
+        """Enter the Smart-Energy meter's model and communication parameters (WB-MB-04); "none" removes it."""
+
+    @abstractmethod
+    def meter_status(self) -> MeterStatus: ...
+
+    @abstractmethod
+    def configure_energy(self, mode: str, grid_limit_a: float, failsafe_a: float, dimming_w: float) -> float:
+        """Energy management: mode off, load (WB-LM-01) or solar (WB-PV-01), the grid connection's
+        limit per phase, the current without meter data, the power while dimmed (WB-PS-01)."""
+
 
 class WbrInstaller(Installer):
     """Driver of the wallbox-rig installer line protocol (v1)."""
@@ -59,6 +87,31 @@ class WbrInstaller(Installer):
 
     def firmware_updating(self) -> bool:
         return self._floats(self.transport.query("FWUPDATE?"), 2, "FWUPDATE?")[0] == 1.0
+
+    def configure_meter(self, model: str, device_id: int, baud: int, parity: str, stopbits: int = 1) -> float:
+        if any(c in model for c in ", \n") or not model:
+            raise InvalidValue(f"meter model must be one word, not {model!r}")
+        if not 0 <= device_id <= 247 or parity not in ("N", "E", "O") or stopbits not in (1, 2) or baud <= 0:
+            raise InvalidValue(f"meter parameters out of range: id {device_id}, {baud} baud, parity {parity!r}, "
+                               f"{stopbits} stop bits")
+        return self._action(f"METER {model},{device_id},{baud},{parity},{stopbits}")
+
+    def meter_status(self) -> MeterStatus:
+        answer = self.transport.query("METER?")
+        parts = answer.split(",")
+        if len(parts) != 7:
+            raise InvalidValue(f"METER?: expected 7 fields, got {answer!r}")
+        model, device_id, baud, parity, stopbits, status, t_s = parts
+        numbers = self._floats(",".join([device_id, baud, stopbits, t_s]), 4, "METER?")
+        return MeterStatus(model, int(numbers[0]), int(numbers[1]), parity, int(numbers[2]), status, numbers[3])
+
+    def configure_energy(self, mode: str, grid_limit_a: float, failsafe_a: float, dimming_w: float) -> float:
+        if mode not in ENERGY_MODES:
+            raise InvalidValue(f"energy mode must be one of {', '.join(ENERGY_MODES)}, not {mode!r}")
+        values = (grid_limit_a, failsafe_a, dimming_w)
+        if not all(math.isfinite(v) and v >= 0 for v in values):
+            raise InvalidValue(f"energy limits must be finite and >= 0, not {values}")
+        return self._action(f"EMS {mode},{grid_limit_a:.1f},{failsafe_a:.1f},{dimming_w:.0f}")
 
     def safe(self) -> None:
         """Back to the configuration the DUT was set up with, not paused."""

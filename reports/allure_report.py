@@ -22,6 +22,8 @@ SEVERITY_BY_FAMILY = {
     "residual current": "blocker", "welding": "blocker",
     # protection against damage to the vehicle, the cable or the installation
     "supply": "critical", "temperature": "critical", "control pilot": "critical", "proximity": "critical",
+    # the building's main fuse and the grid operator's dimming order
+    "load management": "critical", "meter": "critical", "dimming": "critical",
     # the session works, but not as promised
     "charging session": "normal", "duty cycle": "normal", "cold load": "normal",
     # what the user is told

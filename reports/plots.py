@@ -84,6 +84,8 @@ def timing_plot(trace: Any, title: str) -> bytes:
 def series_plot(series: Any, title: str) -> bytes:
     """PNG: one step panel per column (shared time axis), limit bands shaded, markers as lines."""
     columns = [(name, points) for name, points in series.columns.items() if points]
+    if getattr(series, "overlay", False):
+        return _overlay_plot(series, columns, title)
     rows = max(1, len(columns))
     fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(8, 1.2 + 1.9 * rows), squeeze=False)
     times = [t for _, points in columns for t, _ in points] + list(series.markers.values())
@@ -104,6 +106,28 @@ def series_plot(series: Any, title: str) -> bytes:
                             fontsize=7, ha="left", va="top", xytext=(3, 0), textcoords="offset points")
     axes[-1, 0].set_xlabel(f"time since {t0:.3f} s (instrument timebase)")
     axes[0, 0].set_title(title, fontsize=9)
+    return _png(fig)
+
+
+def _overlay_plot(series: Any, columns: list[tuple[str, list[tuple[float, float]]]], title: str) -> bytes:
+    """PNG: every column in one panel, each band edge as a dashed limit line, markers as lines."""
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    times = [t for _, points in columns for t, _ in points] + list(series.markers.values())
+    t0 = min(times) if times else 0.0
+    for name, points in columns:
+        ax.step([t - t0 for t, _ in points], [v for _, v in points], where="post", label=name, linewidth=1.2)
+    for name, (low, high) in series.bands.items():
+        for edge in (low, high):
+            if edge is not None:
+                ax.axhline(edge, color="tab:red", linestyle="--", linewidth=1.2, label=f"{name}: {edge:g}")
+    for k, (name, t) in enumerate(sorted(series.markers.items(), key=lambda kv: kv[1])):
+        ax.axvline(t - t0, color="grey", linestyle=":", linewidth=0.8)
+        ax.annotate(name, (t - t0, 1.0 - 0.06 * (k % 8)), xycoords=("data", "axes fraction"), fontsize=7,
+                    ha="left", va="top", xytext=(3, 0), textcoords="offset points")
+    ax.set_xlabel(f"time since {t0:.3f} s (instrument timebase)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=7, ncol=2)
+    ax.set_title(title, fontsize=9)
     return _png(fig)
 
 

@@ -209,6 +209,8 @@ def load_rig_file(path: str | Path) -> RigConfig:
             if problem is not None:
                 raise ConfigError(path, table.key("address"), problem, a)
         settings = {k: v for k, v in table.data.items() if k not in {"driver", "address", "calibration_due"}}
+        if role == "meter":
+            _check_meter_settings(path, table, settings)
         due = table.get("calibration_due", str, None)
         instruments[role] = InstrumentConfig(role, driver, addresses, settings, due)
 
@@ -254,3 +256,20 @@ def parse_assignments(items: list[str], option: str = "--sim-set") -> dict[str, 
             raise ValueError(f"{option} expects NAME=VALUE, got {item!r}")
         out[name.strip()] = value.strip()
     return out
+
+
+def _check_meter_settings(path: Path, table: Table, settings: dict[str, Any]) -> None:
+    """The meter emulator's model and line settings, checked before anything is opened."""
+    from instruments.meter.registers import model_names
+    from instruments.transport.modbus import BAUDS, PARITIES
+    checks = {
+        "model": (lambda v: v in model_names(), f"a meter model ({', '.join(model_names())})"),
+        "id": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 247, "a Modbus id 1…247"),
+        "baud": (lambda v: v in BAUDS, f"a baud rate ({', '.join(map(str, BAUDS))})"),
+        "parity": (lambda v: v in PARITIES, "N, E or O"),
+        "stopbits": (lambda v: v in (1, 2), "1 or 2"),
+        "framer": (lambda v: v in ("socket", "rtu"), '"socket" (Modbus TCP) or "rtu"'),
+    }
+    for key, (ok, expected) in checks.items():
+        if key in settings and not ok(settings[key]):
+            raise ConfigError(path, table.key(key), expected, settings[key])

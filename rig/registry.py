@@ -33,6 +33,7 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "fault_box": {"wbr-faultbox": "instruments.fault_box:WbrFaultBox"},
     "led": {"wbr-ledsense": "instruments.led.sensor_board:WbrLedSense",
             "opencv-camera": "instruments.led.camera:OpenCvCamera"},
+    "meter": {"wbr-meter": "instruments.meter.emulator:WbrMeterEmulator"},
 }
 
 VIRTUAL_LAB = "sim.lab:start_virtual_lab"

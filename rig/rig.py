@@ -20,6 +20,7 @@ from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from instruments.installer import Installer
 from instruments.led import LedSensor
+from instruments.meter import MeterEmulator
 from instruments.power_analyser import PowerAnalyser
 from instruments.transport.factory import open_line_transport, open_transport
 from rig.clock import Clock, RealClock, VirtualClock
@@ -99,7 +100,18 @@ class Rig:
         sim = self.config.sim or {}
         return load_object(VIRTUAL_LAB)(seed=knobs["seed"], knobs=knobs, realtime=sim["realtime"],
                                         source_file=str(self.config.path),
-                                        journal_path=str(self.lab_journal) if self.lab_journal else None)
+                                        journal_path=str(self.lab_journal) if self.lab_journal else None,
+                                        rs485=self._rs485_line())
+
+    def _rs485_line(self) -> dict[str, Any] | None:
+        """The virtual lab's RS485 converter runs at the meter's line settings as the rig file gives
+        them (else the model's defaults), as a bench's converter is set up once."""
+        meter = self.config.instruments.get("meter")
+        if meter is None:
+            return None
+        from instruments.meter.registers import load_map
+        defaults = load_map(str(meter.settings.get("model", "inepro-pro380"))).defaults
+        return {key: meter.settings.get(key, defaults[key]) for key in ("baud", "parity", "stopbits")}
 
     def _resolve(self, address: str, endpoints: dict[str, str], key: str) -> str:
         if not address.startswith("sim:"):
@@ -172,6 +184,10 @@ class Rig:
     def led(self) -> LedSensor:
         return self._role("led", LedSensor)
 
+    @property
+    def meter(self) -> MeterEmulator:
+        return self._role("meter", MeterEmulator)
+
     # --- power and safety ----------------------------------------------------------------
     def energise(self) -> None:
         """Switch the DUT's supply on; a lab rig refuses unless it was opened with `live=True`."""
@@ -211,6 +227,8 @@ class Rig:
             step("load off", self.load.safe)
         if "installer" in self.instruments:
             step("installer setting restored", self.installer.safe)
+        if "meter" in self.instruments:
+            step("meter emulator answers truthfully", self.meter.safe)
         if "source" in self.instruments:
             safety = self.config.safety
             if safety.source_idle_on and self.energised:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from sim.cp_board import CpBoard
 from sim.fault_box import SimFaultBox
 from sim.installer import InstallerPort
 from sim.led_sensor import LedSensorBoard
+from sim.meter_link import MeterLink, UartSettings
 from sim.params import resolve_knobs
 from sim.plant import Plant
 from sim.server import LOOPBACK, FrontEnd, LineServer
@@ -51,7 +53,8 @@ class ClockControl(FrontEnd):
 
 class VirtualLab:
     def __init__(self, seed: int, knobs: Mapping[str, object], realtime: bool = False,
-                 source_file: str = "", journal_path: str | None = None) -> None:
+                 source_file: str = "", journal_path: str | None = None,
+                 rs485: Mapping[str, Any] | None = None) -> None:
         overrides = dict(knobs)
         overrides.setdefault("seed", seed)
         self.knobs = resolve_knobs(overrides)
@@ -64,7 +67,13 @@ class VirtualLab:
             tethered = self.knobs["connector"] == "tethered"
             self.plant = Plant(self.world, self.knobs["phases"],
                                self.knobs["pp_resistance_ohm"] if tethered else None)
-            self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs)
+            # The RS485 line to the Smart-Energy meter: the rig's meter emulator listens on this
+            # port (RTU framing over TCP, like a serial-to-Ethernet converter), the wallbox is the
+            # master.  The converter's UART settings are the bench's (`rs485`).
+            self.rs485_port = _free_port()
+            line = UartSettings(int(rs485["baud"]), str(rs485["parity"]), int(rs485["stopbits"])) if rs485 else None
+            self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs,
+                                            MeterLink(f"socket://{LOOPBACK}:{self.rs485_port}", line))
             self.frontends: dict[str, FrontEnd] = {
                 "clock": ClockControl(self.world, realtime),
                 "cp": CpBoard(self.world, self.plant),
@@ -96,6 +105,7 @@ class VirtualLab:
         for name in ("analyser", "source", "load1", "load2", "load3"):
             out[name] = f"TCPIP0::{LOOPBACK}::{ports[name]}::SOCKET"
         out.update({name: server.address for name, server in self.can_servers.items()})
+        out["rs485"] = f"socket://{LOOPBACK}:{self.rs485_port}"
         return out
 
     def knob_values(self) -> dict[str, Any]:
@@ -112,6 +122,10 @@ class VirtualLab:
 
     def stop(self) -> None:
         self._stop.set()
+        wallbox = getattr(self, "wallbox", None)
+        if wallbox is not None:
+            with self.world.lock:
+                wallbox.energy.stop()
         for server in [*self.servers.values(), *self.can_servers.values()]:
             server.stop()
         with self.world.lock:
@@ -119,6 +133,14 @@ class VirtualLab:
             self.world.close()
 
 
+def _free_port() -> int:
+    """A loopback port nobody listens on now (the meter emulator binds it when the rig opens)."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
 def start_virtual_lab(seed: int, knobs: Mapping[str, object], realtime: bool = False,
-                      source_file: str = "", journal_path: str | None = None) -> VirtualLab:
-    return VirtualLab(seed, knobs, realtime, source_file, journal_path)
+                      source_file: str = "", journal_path: str | None = None,
+                      rs485: Mapping[str, Any] | None = None) -> VirtualLab:
+    return VirtualLab(seed, knobs, realtime, source_file, journal_path, rs485)

@@ -162,6 +162,30 @@ KNOBS: tuple[Knob, ...] = (
          choices=("breathing", "blinking", "solid", "sweeping", "off")),
     Knob("hold_up_ms", 40.0, "ms", "supply loss the electronics ride through without a reset (bulk capacitor)",
          0, 10_000),
+    # energy management: the installer configures meter and mode (installer METER / EMS); these bend the firmware
+    Knob("meter_model", "", "", "meter model the firmware polls whatever was configured ('' = as configured)",
+         choices=("", "none", "inepro-pro380", "inepro-pro2", "janitza-b23", "janitza-b21", "schneider-a9mem3150",
+                  "siemens-7kt1665")),
+    Knob("meter_id", 0, "", "Modbus id the firmware polls whatever was configured (0 = as configured)", 0, 247),
+    Knob("meter_baud", 0, "baud", "baud rate the firmware's UART runs at whatever was configured (0 = as "
+         "configured)", 0, 115_200),
+    Knob("meter_parity", "", "", "parity of the firmware's UART whatever was configured ('' = as configured)",
+         choices=("", "N", "E", "O")),
+    Knob("meter_poll_interval_s", 1.0, "s", "time between two polls of the meter", 0.1, 600),
+    Knob("meter_lost_after_s", 5.0, "s", "no valid answer this long: the meter is reported lost", 0.1, 3600),
+    Knob("meter_stale_after_s", 15.0, "s", "the same words this long: the meter is reported frozen (0: never)",
+         0, 3600),
+    Knob("load_management", True, "", "the firmware limits charging by the grid connection's remaining capacity "
+         "when configured (WB-LM-01)"),
+    Knob("grid_limit_a", 0.0, "A", "grid-connection limit per phase the firmware uses (0 = as configured)", 0, 1000),
+    Knob("failsafe_current_a", -1.0, "A", "current offered without meter data (-1 = as configured)", -1, 80),
+    Knob("dimming_limit_w", 0.0, "W", "charging power while the grid operator's contact is closed (0 = as "
+         "configured)", 0, 100_000),
+    Knob("lm_response_s", 1.0, "s", "meter reading to a new offer cap (the controller's response time)", 0, 600),
+    Knob("lm_pauses_below_min", True, "", "with less than 6 A left the firmware pauses (off: keeps offering 6 A)"),
+    Knob("solar_charging", True, "", "in solar mode the offer follows the PV surplus (WB-PV-01)"),
+    Knob("solar_min_current_a", 6.0, "A", "solar mode with too little surplus: the limited PV + grid current",
+         0, 80),
 )
 
 KNOB_BY_NAME = {k.name: k for k in KNOBS}

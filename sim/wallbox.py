@@ -12,7 +12,9 @@ from typing import Any
 
 from sim.cold_load import ColdLoadDelay
 from sim.cp_circuit import Generator, Vehicle, cp_levels
+from sim.energy import EnergyManager
 from sim.led_bar import LedShow, show_for
+from sim.meter_link import MeterLink
 from sim.plant import Plant
 from sim.protection import Protections
 from sim.world import Event, World
@@ -70,7 +72,7 @@ class SimulatedWallbox:
     """States: off, boot, A1, B1, B2, C1, C2, D-refused, E, F (fault; latched until power-off for
     residual current and welding)."""
 
-    def __init__(self, world: World, plant: Plant, knobs: dict[str, Any]) -> None:
+    def __init__(self, world: World, plant: Plant, knobs: dict[str, Any], meter_link: MeterLink | None = None) -> None:
         self.world, self.plant, self.knobs = world, plant, knobs
         self.state = "off"
         self.cp_letter = "E"
@@ -90,6 +92,10 @@ class SimulatedWallbox:
                                      knobs["classifies_c_up_to_ohm"], knobs["classifies_c_down_to_ohm"])
         self.protection = Protections(self)
         self.cold_load = ColdLoadDelay(knobs, world.rng)
+        self.energy = EnergyManager(world, knobs, meter_link or MeterLink(None, None),
+                                    phases=lambda: int(knobs["phases"]), own_current_a=plant.phase_current_a,
+                                    dimmed=lambda: any(plant.injection.grid_contact), changed=self._apply_offer)
+        self._dimmed = False
         plant.listen(self._on_plant_change)
 
     # --- timers ------------------------------------------------------------------------------
@@ -166,7 +172,7 @@ class SimulatedWallbox:
         setting = self.setting_a
         if setting == 0 and self.knobs["zero_setting_offers_min"]:
             setting = _MIN_OFFER_A
-        offer = min(setting, self._cable_limit_a(), self.protection.thermal_cap_a(setting))
+        offer = min(setting, self._cable_limit_a(), self.protection.thermal_cap_a(setting), self.energy.cap_a)
         return offer if offer >= _MIN_OFFER_A else 0.0
 
     def _duty(self) -> float:
@@ -218,6 +224,11 @@ class SimulatedWallbox:
             self._start("hold_up", self.knobs["hold_up_ms"] / 1000.0, self._supply_lost)
         if self.state in ("off", "boot", "update"):
             return
+        dimmed = any(self.plant.injection.grid_contact)
+        if dimmed != self._dimmed:   # the grid operator's contact PS_1/PS_2 (WB-PS-01)
+            self._dimmed = dimmed
+            self.world.record("grid_operator_contact", dimmed=dimmed)
+            self.energy.reevaluate()
         self.protection.on_plant_change()
         self._supervise_current()
         if self.state == "F":
@@ -234,9 +245,11 @@ class SimulatedWallbox:
     def _power_changed(self) -> None:
         self._stop(*list(self._timers))
         if self._powered:
+            self.energy.start()
             self._boot()
         else:
             self._set_state("off")
+            self.energy.stop()
             self.cp_letter = "E"
             self._cut_while_waiting = self._cold_load
             self._cold_load = self._needs_replug = False

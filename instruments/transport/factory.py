@@ -11,7 +11,8 @@ from rig.errors import InvalidValue
 
 SERIAL_PREFIXES = ("socket://", "rfc2217://", "loop://", "/dev/", "COM")
 ADDRESS_FORMS = ("a VISA resource (TCPIP0::host::port::SOCKET, GPIB0::7::INSTR, …), a serial port "
-                 "(/dev/ttyUSB0, COM3), a pyserial URL (socket://host:port), a CAN port (can:socketcan:can0) "
+                 "(/dev/ttyUSB0, COM3), a pyserial URL (socket://host:port), a Modbus TCP port for the meter emulator "
+                 "(tcp://host:port), a CAN port (can:socketcan:can0) "
                  "or a video source (video:0, video:rtsp://…, video:/path/clip.avi)")
 
 
@@ -50,7 +51,7 @@ def address_problem(address: str) -> str | None:
         except InvalidValue:
             return CAN_FORMS
         return None
-    if is_visa_resource(address) or address.startswith(SERIAL_PREFIXES):
+    if is_visa_resource(address) or address.startswith((*SERIAL_PREFIXES, "tcp://")):
         return None
     if address.startswith("video:") and len(address) > len("video:"):
         return None
@@ -59,7 +60,11 @@ def address_problem(address: str) -> str | None:
 
 def open_transport(role: str, address: str, settings: Mapping[str, Any]) -> Any:
     """A CAN port (`can:INTERFACE:CHANNEL`) for frame-based instruments, a video source (`video:…`)
-    for a camera; a line transport otherwise."""
+    for a camera, a Modbus server endpoint for the meter emulator (the DUT is the master, so the
+    rig listens); a line transport otherwise."""
+    if role == "meter":
+        from instruments.transport.modbus import ModbusEndpoint
+        return ModbusEndpoint(role, address, settings)
     if address.startswith("video:"):
         from instruments.transport.video import VideoTransport
         return VideoTransport(role, address, settings)

@@ -1,0 +1,183 @@
+"""The building around the DUT, for the energy-management families (WB-MB, WB-LM, WB-PV, WB-PS).
+
+Behind the Smart-Energy meter sit a household load and a PV array the test sets, and the DUT's
+own draw, which the power analyser measures.  A vehicle (the electronic load) follows the
+offer it reads from the CP duty, as an EV must.  Every step of the loop reads the duty, sets
+the vehicle's draw, reads the analyser and tells the meter emulator what the grid connection
+carries now; the DUT polls the meter whenever it likes.  Each sample carries the analyser's
+time stamp, so every verdict is on instrument time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conformance.limits import limit
+from conformance.session import MIN_OFFER_A, cable_rating_a, configured_current_a, measured_offer_a
+from fixtures.evidence import Evidence
+from instruments.meter import GridState
+from rig.rig import Rig
+
+MIN_CURRENT_A = 0.5
+"""A phase carrying less than this is not in use."""
+MIN_LINE_V = 50.0
+"""Below this the analyser sees an open contactor, not the grid: the grid voltage is the supply's."""
+
+
+@dataclass(frozen=True)
+class GridSample:
+    t_s: float
+    grid_a: tuple[float, float, float]        # per phase at the grid connection (magnitude)
+    grid_p_w: float                           # total; import > 0, export < 0
+    charging_a: tuple[float, float, float]    # the DUT's output per phase
+    charging_p_w: float
+    offer_a: float                            # as the vehicle reads it from the duty
+    supplied_v: float                         # sum of the voltages of the phases the DUT supplies
+
+    @property
+    def offered_w(self) -> float:
+        """The power the offer allows on the phases in use."""
+        return self.offer_a * self.supplied_v
+
+
+class Building:
+    """Household load (A per phase on `house_phases`), PV production (W, spread over the phases)."""
+
+    def __init__(self, rig: Rig, house_phases: int = 3) -> None:
+        self.rig = rig
+        self.house_phases = house_phases
+        self.house_a = 0.0
+        self.pv_w = 0.0
+        self.ev_max_a = min(configured_current_a(rig), cable_rating_a(rig.profile))
+        self.samples: list[GridSample] = []
+        self.marks: dict[str, float] = {}
+        self._draw_a: float | None = None
+        self._supply_v = rig.config.safety.source_idle_v
+
+    # --- what the test changes -----------------------------------------------------------
+    def set_house(self, amps: float, label: str | None = None) -> float:
+        self.house_a = amps
+        return self._mark(label or f"household {amps:g} A")
+
+    def set_pv(self, watts: float, label: str | None = None) -> float:
+        self.pv_w = watts
+        return self._mark(label or f"PV {watts:g} W")
+
+    def _mark(self, label: str) -> float:
+        """Where a change happened on the analyser's timebase: the next record's time."""
+        t = self.step()
+        self.marks[label] = t
+        return t
+
+    # --- the loop --------------------------------------------------------------------------
+    def vehicle_on(self) -> None:
+        self.rig.load.set_current(0.0)
+        self._draw_a = 0.0
+        self.rig.load.set_on(True)
+
+    def run(self, seconds: float) -> list[GridSample]:
+        """Follow the building for `seconds` of rig time; returns the samples taken."""
+        step_s = limit("rig", "grid_loop_step").high or 0.5
+        first = len(self.samples)
+        end = self.rig.clock.now() + seconds
+        while self.rig.clock.now() < end:
+            self.step()
+            self.rig.clock.sleep(step_s)
+        return self.samples[first:]
+
+    def step(self) -> float:
+        rig = self.rig
+        offer = measured_offer_a(rig.cp)
+        draw = min(offer, self.ev_max_a) if offer >= MIN_OFFER_A else 0.0   # x1: the vehicle stops
+        if draw != self._draw_a:
+            rig.load.set_current(draw)
+            self._draw_a = draw
+        record = rig.analyser.read()
+        phases = list(record.phases)[:3]
+        u = [p.u_v if p.u_v > MIN_LINE_V else self._supply_v for p in phases] + [self._supply_v] * (3 - len(phases))
+        ev = [p.i_a for p in phases] + [0.0] * (3 - len(phases))
+        net = [(self.house_a if k < self.house_phases else 0.0) + ev[k] - self.pv_w / 3.0 / u[k] for k in range(3)]
+        state = GridState(u_v=(u[0], u[1], u[2]), i_a=(abs(net[0]), abs(net[1]), abs(net[2])),
+                          p_w=(u[0] * net[0], u[1] * net[1], u[2] * net[2]))
+        rig.meter.update(state, record.t_s)
+        supplied = sum(u[k] for k in range(3) if ev[k] > MIN_CURRENT_A) or u[0]
+        self.samples.append(GridSample(record.t_s, state.i_a, sum(state.p_w), (ev[0], ev[1], ev[2]),
+                                       record.p_total_w, offer, supplied))
+        return record.t_s
+
+    # --- evidence --------------------------------------------------------------------------
+    def plot(self, evidence: Evidence, name: str, grid_limit_a: float | None = None, phases: int = 3,
+             power: bool = False) -> None:
+        """Grid current per phase, charging current and the offer over time, with the limit, in one panel
+        (or the powers, for the solar and dimming families)."""
+        s = self.samples
+        if power:
+            columns = {"grid import (W)": [(x.t_s, x.grid_p_w) for x in s],
+                       "charging power (W)": [(x.t_s, x.charging_p_w) for x in s]}
+        else:
+            columns = {f"grid L{k + 1} (A)": [(x.t_s, x.grid_a[k]) for x in s] for k in range(phases)}
+            columns["charging L1 (A)"] = [(x.t_s, x.charging_a[0]) for x in s]
+            columns["offer (A)"] = [(x.t_s, x.offer_a) for x in s]
+        bands = {"grid limit (A)": (None, grid_limit_a)} if grid_limit_a is not None else {}
+        evidence.series(name, columns, self.marks, bands, overlay=True)
+
+
+def over_limit_spans(samples: list[GridSample], limit_a: float, phases: int) -> list[tuple[float, float]]:
+    """(start, duration) of every stretch in which a phase's grid current exceeded `limit_a`; a
+    stretch still open at the end lasts until the last sample."""
+    spans: list[tuple[float, float]] = []
+    start: float | None = None
+    for x in samples:
+        over = max(x.grid_a[:phases]) > limit_a
+        if over and start is None:
+            start = x.t_s
+        elif not over and start is not None:
+            spans.append((start, x.t_s - start))
+            start = None
+    if start is not None and samples:
+        spans.append((start, samples[-1].t_s - start))
+    return spans
+
+
+def first_time(samples: list[GridSample], after_s: float, holds: object) -> float | None:
+    """The first sample time at or after `after_s` at which `holds(sample)` is true."""
+    for x in samples:
+        if x.t_s >= after_s and holds(x):  # type: ignore[operator]
+            return x.t_s
+    return None
+
+
+def grid_limit_a() -> float:
+    value = limit("rig", "grid_limit").high
+    assert value is not None
+    return value
+
+
+def failsafe_a() -> float:
+    value = limit("rig", "failsafe_current").high
+    assert value is not None
+    return value
+
+
+def configure_energy(rig: Rig, mode: str, model: str | None = None, **line: object) -> dict[str, object]:
+    """Arrange: the emulator serves `model` (the rig file's when None); the installer enters the
+    meter as the emulator answers it (or with `line` overrides, to enter it wrongly) and the energy
+    mode with the rig's grid limit and failsafe current and the profile's dimming power.
+    Returns what was entered."""
+    meter = rig.meter
+    if model is not None and model != meter.line["model"]:
+        # the bench's RS485 line keeps its settings (a converter is set up once): only the map changes
+        meter.serve(model, **{k: v for k, v in meter.line.items() if k != "model"})
+    entered = {**meter.line, **line}
+    rig.installer.configure_meter(str(entered["model"]), int(entered["id"]), int(entered["baud"]),  # type: ignore[arg-type]
+                                  str(entered["parity"]), int(entered["stopbits"]))  # type: ignore[arg-type]
+    dimming_w = float(rig.profile.value("energy.dimming_limit_w"))
+    rig.installer.configure_energy(mode, grid_limit_a(), failsafe_a(), dimming_w)
+    return entered
+
+
+def require_energy_feature(rig: Rig, feature: str) -> None:
+    """Skip where the DUT profile declares no such energy feature (a generic EVSE has none)."""
+    import pytest
+    if not rig.profile.value(f"energy.{feature}", bool):
+        pytest.skip(f"DUT profile {rig.profile.id} declares no {feature.replace('_', ' ')} ([energy] {feature})")

@@ -1,0 +1,61 @@
+"""Grid-operator dimming (WB-PS-01, §14a EnWG) through the PS_1/PS_2 contact input.
+
+The fault box closes the grid operator's contact while a vehicle charges: the charging power
+must come down to the DUT profile's dimming limit, and, §14a EnWG, the offer must still allow at
+least 4.2 kW.  Opened again, charging returns to the configured current.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.grid import Building, configure_energy, first_time, require_energy_feature
+from conformance.limits import Limit, limit
+from conformance.session import offered_current_a, start_charging
+from fixtures.evidence import Evidence
+from rig.rig import Rig
+
+pytestmark = pytest.mark.needs("cp", "load", "analyser", "meter", "installer", "fault_box")
+
+
+@pytest.mark.requirement(wb_id="WB-PS-01", clause="§14a EnWG")
+def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: Building, evidence: Evidence) -> None:
+    """WB-PS-01: contact closed → charging power at most the dimming limit, offer never below
+    §14a's 4.2 kW; contact open → back to the configured current."""
+    rig = idle_dut
+    require_energy_feature(rig, "dimming")
+    configure_energy(rig, "off")
+    building.vehicle_on()
+    start_charging(rig.cp, rig.clock)
+    building.run(10.0)
+    respond = limit("rig", "dimming_response").high or 30.0
+    margin = limit("rig", "dimming_margin").high or 100.0
+    dim_w = float(rig.profile.value("energy.dimming_limit_w"))
+    floor_w = float(rig.profile.value("energy.dimming_floor_w"))
+
+    rig.fault_box.set_grid_contact(True, False)
+    t_close = building.step()
+    building.marks["PS_1 closed"] = t_close
+    building.run(respond + 10.0)
+    rig.fault_box.set_grid_contact(False, False)
+    t_open = building.step()
+    building.marks["PS_1 open"] = t_open
+    building.run(respond)
+    building.plot(evidence, "charging power", power=True)
+
+    dimmed = first_time(building.samples, t_close, lambda x: x.charging_p_w <= dim_w + margin)
+    evidence.check("dimmed after the contact closed", (dimmed - t_close) if dimmed is not None else float("inf"),
+                   limit("rig", "dimming_response"), t_s=t_close)
+    held = [x for x in building.samples if t_close + respond <= x.t_s < t_open]
+    evidence.check("charging power while dimmed", max(x.charging_p_w for x in held),
+                   Limit("dimmed_power", None, dim_w + margin, "W", "WB-PS-01",
+                         f"DUT profile {rig.profile.id}: energy.dimming_limit_w + rig dimming_margin"))
+    offered_w = min(x.offered_w for x in held)
+    evidence.check("power the dimmed offer allows", offered_w,
+                   Limit("dimming_floor", floor_w - margin, None, "W", "§14a EnWG",
+                         f"DUT profile {rig.profile.id}: energy.dimming_floor_w (§14a EnWG, iec-facts.md)"))
+    expected = offered_current_a(rig)
+    back = first_time(building.samples, t_open, lambda x: x.offer_a >= expected - 0.5)
+    evidence.check("back to the configured current after the contact opened",
+                   (back - t_open) if back is not None else float("inf"), limit("rig", "dimming_response"), t_s=t_open,
+                   note=f"configured offer {expected:g} A")

@@ -1,0 +1,137 @@
+"""Load-optimised charging (WB-LM-01) with every supported Smart-Energy meter (WB-MB-01, WB-MB-03).
+
+The DUT polls the meter emulator as Modbus master; the household load behind the meter steps
+up and down while a vehicle charges.  Judged on the analyser's timebase: the grid connection's
+current per phase exceeds the configured limit for no longer than the response allowance; the
+charging current comes back when the load falls; with less than 6 A left the DUT pauses rather
+than offer less than IEC 61851-1's minimum or overload the connection.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.grid import (Building, configure_energy, first_time, grid_limit_a, over_limit_spans,
+                              require_energy_feature)
+from conformance.limits import Limit, limit
+from conformance.session import MIN_OFFER_A, start_charging
+from fixtures.evidence import Evidence
+from fixtures.plugin import dut_profile
+from rig.rig import Rig
+
+pytestmark = pytest.mark.needs("cp", "load", "analyser", "meter", "installer")
+
+HOUSE_LOW_A = 5.0
+"""Household load that leaves the vehicle most of the connection."""
+HOUSE_HIGH_A = 15.0
+"""A household step (oven, heat pump) that takes most of what the vehicle had."""
+HOUSE_FULL_A = 21.0
+"""Less than 6 A left: the DUT must pause."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`model`: every meter the DUT profile supports (WB-MB-03)."""
+    if "model" in metafunc.fixturenames:
+        profile = dut_profile(metafunc.config)
+        models = list(profile.value("meter.models")) if profile is not None else []
+        metafunc.parametrize("model", models or ["none"])
+
+
+def _arrange(rig: Rig, building: Building, model: str | None) -> tuple[float, int]:
+    require_energy_feature(rig, "load_management")
+    if model == "none":
+        pytest.skip(f"DUT profile {rig.profile.id} lists no supported meter ([meter] models)")
+    configure_energy(rig, "load", model)
+    phases = rig.meter.phases
+    building.house_phases = phases
+    building.set_house(HOUSE_LOW_A)
+    building.vehicle_on()
+    start_charging(rig.cp, rig.clock)
+    return grid_limit_a(), phases
+
+
+def _judge_excursions(evidence: Evidence, building: Building, limit_a: float, phases: int) -> None:
+    tolerance = limit("rig", "grid_limit_tolerance").high or 0.0
+    spans = over_limit_spans(building.samples, limit_a + tolerance, phases)
+    longest = max((d for _, d in spans), default=0.0)
+    evidence.record("stretches above the grid limit", len(spans), "")
+    evidence.check("longest stretch above the grid limit", longest, limit("rig", "load_management_response"),
+                   t_s=max(spans, key=lambda s: s[1])[0] if spans else None,
+                   note=f"grid limit {limit_a:g} A + {tolerance:g} A tolerance, on {phases} phase(s)")
+
+
+@pytest.mark.requirement(wb_id="WB-LM-01", clause="WB-MB-03")
+def test_grid_current_stays_within_limit_as_household_load_steps(idle_dut: Rig, building: Building,
+                                                                 evidence: Evidence, model: str) -> None:
+    """WB-LM-01 with each meter of WB-MB-03: the household load steps up, the DUT lowers its offer
+    so the grid connection stays within its limit; it steps down, the current comes back."""
+    rig = idle_dut
+    limit_a, phases = _arrange(rig, building, model)
+    settle = limit("rig", "load_management_settle").high or 30.0
+    building.run(settle)
+    t_up = building.set_house(HOUSE_HIGH_A)
+    building.run(settle)
+    t_down = building.set_house(HOUSE_LOW_A)
+    building.run(settle)
+    building.plot(evidence, "grid connection", limit_a, phases)
+
+    _judge_excursions(evidence, building, limit_a, phases)
+    expected = min(building.ev_max_a, limit_a - HOUSE_LOW_A)
+    back = first_time(building.samples, t_down, lambda x: x.offer_a >= expected - 1.0)
+    evidence.check("charging current back after the load fell", (back - t_down) if back is not None else float("inf"),
+                   limit("rig", "load_management_recovery"), t_s=t_down,
+                   note=f"offer back to {expected - 1.0:g} A or more ({expected:g} A free)")
+    lowered = [x.offer_a for x in building.samples if t_up + 15.0 <= x.t_s < t_down]
+    evidence.record("offer while the household drew more", min(lowered, default=float("nan")), "A")
+
+
+@pytest.mark.requirement(wb_id="WB-LM-01", clause="IEC 61851-1 Annex A")
+def test_pauses_rather_than_overloading_when_less_than_6_a_is_left(idle_dut: Rig, building: Building,
+                                                                   evidence: Evidence) -> None:
+    """WB-LM-01 and the IEC minimum: with less than 6 A left, the DUT neither offers less than 6 A
+    nor overloads the connection with 6 A: it pauses, and resumes when the load falls."""
+    rig = idle_dut
+    limit_a, phases = _arrange(rig, building, None)
+    settle = limit("rig", "load_management_settle").high or 30.0
+    building.run(settle)
+    t_full = building.set_house(HOUSE_FULL_A)
+    building.run(settle)
+    t_down = building.set_house(HOUSE_LOW_A)
+    building.run(settle)
+    building.plot(evidence, "grid connection", limit_a, phases)
+
+    below = [x for x in building.samples if 0.0 < x.offer_a < MIN_OFFER_A - 0.05]
+    evidence.check("offers below 6 A", len(below), Limit("offers_below_min", None, 0, "", "IEC 61851-1 Annex A",
+                                                          "IEC 61851-1 Annex A: 6 A is the smallest PWM offer"),
+                   t_s=below[0].t_s if below else None)
+    _judge_excursions(evidence, building, limit_a, phases)
+    paused = first_time(building.samples, t_full, lambda x: x.offer_a == 0.0)
+    evidence.check("paused after the household took the connection",
+                   (paused - t_full) if paused is not None else float("inf"),
+                   limit("rig", "load_management_response"), t_s=t_full,
+                   note=f"{limit_a - HOUSE_FULL_A:g} A left of {limit_a:g} A")
+    back = first_time(building.samples, t_down, lambda x: x.offer_a >= MIN_OFFER_A)
+    evidence.check("charging again after the load fell", (back - t_down) if back is not None else float("inf"),
+                   limit("rig", "load_management_recovery"), t_s=t_down)
+
+
+@pytest.mark.requirement(wb_id="WB-MB-01")
+def test_dut_reads_the_meter_as_modbus_master(idle_dut: Rig, building: Building, evidence: Evidence) -> None:
+    """WB-MB-01: the wallbox is the Modbus master of the RS485 line: it polls the meter on its own
+    and reports the meter as present."""
+    rig = idle_dut
+    require_energy_feature(rig, "load_management")
+    configure_energy(rig, "load")
+    before = rig.meter.polls()
+    t0 = building.step()
+    building.run(limit("rig", "load_management_settle").high or 30.0)
+    polls = rig.meter.polls() - before
+    seconds = building.samples[-1].t_s - t0
+    evidence.check("polls the meter received", polls, Limit("meter_polls", 1, None, "", "WB-MB-01",
+                                                            "WB-MB-01: the wallbox is the master and polls"))
+    if polls:
+        evidence.record("poll interval", seconds / polls, "s")
+    status = rig.installer.meter_status()
+    evidence.check("DUT reports the meter present", 1.0 if status.status == "ok" else 0.0,
+                   Limit("meter_present", 1, 1, "", "WB-MB-01", "installer interface METER? status"),
+                   note=f"status {status.status!r}")

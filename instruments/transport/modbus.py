@@ -1,0 +1,205 @@
+"""pymodbus behind one module: the register server the meter emulator answers through.
+
+Where it listens comes from the address's form: a serial port (`/dev/ttyUSB0`, `COM3`: RTU on
+RS485), `socket://HOST:PORT` (RTU framing over TCP, as a serial-to-Ethernet converter or the
+virtual lab's RS485 line carries it), or `tcp://HOST:PORT` (Modbus TCP; `framer = "rtu"` in the
+settings serves RTU framing there instead).  The register layout is pymodbus `SimDevice`/`SimData`
+data; a read is answered by a callback that computes the words when asked; anything outside
+the declared ranges is an illegal address.  A meter answers only its own id, as on a real bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rig.errors import InstrumentInitError, InvalidValue
+
+log = logging.getLogger("wallbox_rig.traffic")
+
+ADDRESS_FORMS = "a serial port (/dev/ttyUSB0, COM3), socket://HOST:PORT (RTU over TCP) or tcp://HOST:PORT (Modbus TCP)"
+PARITIES = ("N", "E", "O")
+BAUDS = (300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+
+ReadHandler = Callable[[int, int, int], "list[int] | str"]
+"""(function code, first wire address, count) → the words, or the name of a Modbus exception."""
+PacketHook = Callable[[bytes, bool], bytes]
+"""(frame as it would go out, RTU framing?) → the frame that goes out (b"" for none)."""
+
+
+@dataclass(frozen=True)
+class LineSettings:
+    device_id: int
+    baud: int
+    parity: str
+    stopbits: int
+
+    def check(self) -> LineSettings:
+        if not 1 <= self.device_id <= 247:
+            raise InvalidValue(f"meter id must be 1…247 (Modbus unit addresses), not {self.device_id}")
+        if self.baud not in BAUDS:
+            raise InvalidValue(f"meter baud rate must be one of {', '.join(map(str, BAUDS))}, not {self.baud}")
+        if self.parity not in PARITIES:
+            raise InvalidValue(f"meter parity must be N, E or O, not {self.parity!r}")
+        if self.stopbits not in (1, 2):
+            raise InvalidValue(f"meter stop bits must be 1 or 2, not {self.stopbits}")
+        return self
+
+
+def address_problem(address: str) -> str | None:
+    if address.startswith(("socket://", "tcp://")):
+        host, _, port = address.split("://", 1)[1].rpartition(":")
+        return None if host and port.isdigit() else ADDRESS_FORMS
+    if address.startswith(("/dev/", "COM")):
+        return None
+    return ADDRESS_FORMS
+
+
+class ModbusEndpoint:
+    """Where the emulator serves; nothing is opened until `start`."""
+
+    def __init__(self, role: str, address: str, settings: Mapping[str, Any]) -> None:
+        if address_problem(address):
+            raise InvalidValue(f"{role}: cannot serve Modbus on {address!r}: expected {ADDRESS_FORMS}")
+        self.role, self.address, self.settings = role, address, dict(settings)
+        self._server: _Server | None = None
+
+    @property
+    def rtu(self) -> bool:
+        return not self.address.startswith("tcp://") or self.settings.get("framer", "socket") == "rtu"
+
+    def start(self, runs: list[tuple[int, list[int]]], line: LineSettings, on_read: ReadHandler,
+              on_send: PacketHook) -> None:
+        self.stop()
+        self._server = _Server(self, runs, line.check(), on_read, on_send)
+
+    @property
+    def port(self) -> int | None:
+        return self._server.port if self._server else None
+
+    def requests(self) -> int:
+        return self._server.requests if self._server else 0
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def close(self) -> None:
+        self.stop()
+
+
+def _pymodbus() -> Any:
+    import pymodbus.exceptions
+    import pymodbus.server
+    import pymodbus.simulator
+    import pymodbus.simulator.simcore
+    from pymodbus import FramerType
+    from pymodbus.constants import ExcCodes
+    return pymodbus, FramerType, ExcCodes
+
+
+class _Server:
+    """One pymodbus server on its own asyncio loop thread."""
+
+    def __init__(self, endpoint: ModbusEndpoint, runs: list[tuple[int, list[int]]], line: LineSettings,
+                 on_read: ReadHandler, on_send: PacketHook) -> None:
+        pymodbus, framer_type, exc_codes = _pymodbus()
+        sim = pymodbus.simulator
+        self.requests = 0
+        self.port: int | None = None
+        self._loop = asyncio.new_event_loop()
+        server_ref = self
+
+        async def action(fc: int, start: int, address: int, count: int, registers: list[int],
+                         values: list[int] | None) -> Any:
+            if values is not None:
+                return exc_codes.ILLEGAL_FUNCTION   # a meter's measurements are read-only
+            words = on_read(fc, address, count)
+            if isinstance(words, str):
+                return getattr(exc_codes, words)
+            registers[address - start: address - start + count] = words
+            return None
+
+        class StrictCore(sim.simcore.SimCore):
+            """Only the configured id answers: a request for another id gets no answer at all."""
+
+            async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1) -> Any:
+                if device_id not in self.devices:
+                    raise pymodbus.exceptions.NoSuchIdException(str(device_id))
+                server_ref.requests += 1
+                return await super().async_getValues(device_id, func_code, address, count)
+
+            async def async_setValues(self, device_id: int, func_code: int, address: int, values: Any) -> Any:
+                if device_id not in self.devices:
+                    raise pymodbus.exceptions.NoSuchIdException(str(device_id))
+                server_ref.requests += 1
+                return await super().async_setValues(device_id, func_code, address, values)
+
+        simdata = [sim.SimData(start, values=words, datatype=sim.DataType.REGISTERS) for start, words in runs]
+        device = sim.SimDevice(id=line.device_id, simdata=simdata, action=action)
+
+        def trace(sending: bool, data: bytes) -> bytes:
+            return on_send(data, endpoint.rtu) if sending else data
+
+        address = endpoint.address
+        common: dict[str, Any] = {"ignore_missing_devices": True, "trace_packet": trace}
+        if address.startswith("tcp://"):
+            host, _, port = address[6:].rpartition(":")
+            framer = framer_type.RTU if endpoint.rtu else framer_type.SOCKET
+            make = lambda: pymodbus.server.ModbusTcpServer(device, framer=framer, address=(host, int(port)), **common)  # noqa: E731
+        else:
+            make = lambda: pymodbus.server.ModbusSerialServer(  # noqa: E731
+                device, framer=framer_type.RTU, port=address, baudrate=line.baud, parity=line.parity,
+                stopbits=line.stopbits, **common)
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        async def main() -> None:
+            try:
+                self._server = make()
+                self._server.context = StrictCore(device)
+                await self._server.serve_forever(background=True)
+                sockets = getattr(self._server.transport, "sockets", None)
+                if sockets:
+                    self.port = sockets[0].getsockname()[1]
+            except BaseException as exc:  # noqa: BLE001 - reported to the opening thread
+                failure.append(exc)
+            finally:
+                ready.set()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._loop.create_task(main())
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name=f"{endpoint.role}-modbus", daemon=True)
+        self._thread.start()
+        if not ready.wait(10.0) or failure:
+            self.stop()
+            why = failure[0] if failure else "no answer from the server thread within 10 s"
+            raise InstrumentInitError(endpoint.role, f"cannot serve Modbus on {address}: {why}")
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            server = getattr(self, "_server", None)
+            if server is not None:
+                await server.shutdown()
+
+        if self._loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(5.0)
+            except Exception as exc:  # noqa: BLE001 - stopping must go on
+                log.warning("stopping the Modbus server: %s", exc)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5.0)
+
+
+def rtu_crc(frame: bytes) -> bytes:
+    """The RTU CRC of `frame` (pymodbus's own), low byte first, to re-seal an edited frame."""
+    from pymodbus.framer.rtu import FramerRTU
+    return FramerRTU.compute_CRC(frame).to_bytes(2, "big")

@@ -1,0 +1,170 @@
+"""The simulated wallbox's energy management: load-optimised and solar charging on what the
+Smart-Energy meter reports, the grid operator's dimming contact, and the fallback when the
+meter is missing, silent or frozen (WB-MB-04, WB-LM-01, WB-PV-01, WB-PS-01).
+
+The installer configures it (installer interface `METER`, `EMS`); the knobs bend the firmware.
+The result is a cap on the offer, which the wallbox applies like any other offer change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sim.meter_link import POLLS, MeterLink, MeterReading, UartSettings
+from sim.world import Event, World
+
+NOMINAL_V = 230.0
+DIM_FLOOR_W = 4200.0   # §14a EnWG: a dimmed controllable consumer keeps at least 4.2 kW
+MODES = ("off", "load", "solar")
+_MARGIN_A = 0.05   # kept in hand below the limit, so the meter's last digit does not move the offer
+
+
+@dataclass(frozen=True)
+class MeterConfig:
+    model: str = "none"
+    device_id: int = 1
+    baud: int = 9600
+    parity: str = "E"
+    stopbits: int = 1
+
+
+@dataclass(frozen=True)
+class EmsConfig:
+    mode: str = "off"
+    grid_limit_a: float = 32.0
+    failsafe_a: float = 6.0
+    dimming_w: float = DIM_FLOOR_W
+
+
+class EnergyManager:
+    def __init__(self, world: World, knobs: dict[str, Any], link: MeterLink, phases: Callable[[], int],
+                 own_current_a: Callable[[int], float], dimmed: Callable[[], bool], changed: Callable[[], None]) -> None:
+        self.world, self.knobs, self.link = world, knobs, link
+        self._phases, self._own, self._dimmed, self._changed = phases, own_current_a, dimmed, changed
+        self.meter = MeterConfig()
+        self.ems = EmsConfig()
+        self.status = "none"            # none | ok | lost | stale
+        self.cap_a = math.inf
+        self._target_a = math.inf
+        self._lm_cap_a = math.inf
+        self._last_ok_s = -math.inf
+        self._last_raw: tuple[int, ...] | None = None
+        self._raw_since_s = 0.0
+        self._poll_event: Event | None = None
+        self._apply_event: Event | None = None
+
+    # --- installer ---------------------------------------------------------------------------
+    def configure_meter(self, meter: MeterConfig) -> None:
+        self.world.record("meter_config", **meter.__dict__)
+        self.meter = meter
+        self.link.close()
+        self.status = "none"
+        self._last_ok_s = -math.inf
+        self._last_raw = None
+        self._evaluate()
+
+    def configure_ems(self, ems: EmsConfig) -> None:
+        self.world.record("ems_config", **ems.__dict__)
+        self.ems = ems
+        self._evaluate()
+
+    def effective_meter(self) -> MeterConfig:
+        """The configuration as this firmware applies it (a knob may override what was entered)."""
+        k = self.knobs
+        return replace(self.meter, model=k["meter_model"] or self.meter.model,
+                       device_id=k["meter_id"] or self.meter.device_id, baud=k["meter_baud"] or self.meter.baud,
+                       parity=k["meter_parity"] or self.meter.parity)
+
+    # --- running -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Powered up: poll while a meter is configured."""
+        self.stop()
+        self._poll_event = self.world.schedule(self.knobs["meter_poll_interval_s"], self._poll)
+
+    def stop(self) -> None:
+        for event in (self._poll_event, self._apply_event):
+            if event is not None:
+                event.cancel()
+        self._poll_event = self._apply_event = None
+        self.link.close()
+
+    def _poll(self) -> None:
+        self._poll_event = self.world.schedule(self.knobs["meter_poll_interval_s"], self._poll)
+        meter = self.effective_meter()
+        reading: MeterReading | None = None
+        if meter.model != "none" and meter.model in POLLS:
+            reading = self.link.poll(meter.model, meter.device_id,
+                                     UartSettings(meter.baud, meter.parity, meter.stopbits))
+        now = self.world.now
+        if reading is not None:
+            if reading.raw != self._last_raw:
+                self._last_raw, self._raw_since_s = reading.raw, now
+            self._last_ok_s = now
+        stale_after = self.knobs["meter_stale_after_s"]
+        if meter.model == "none":
+            status = "none"
+        elif now - self._last_ok_s > self.knobs["meter_lost_after_s"]:
+            status = "lost" if self._last_ok_s > -math.inf else "none"
+        elif stale_after > 0 and now - self._raw_since_s > stale_after:
+            status = "stale"
+        else:
+            status = "ok"
+        if status != self.status:
+            self.world.record("meter_status", old=self.status, new=status)
+            self.status = status
+        self._evaluate(reading if status == "ok" else None)
+
+    def reevaluate(self) -> None:
+        """An input other than the meter changed (the dimming contact)."""
+        self._evaluate(None)
+
+    def _evaluate(self, reading: MeterReading | None = None) -> None:
+        target = self._target(reading)
+        if target == self._target_a:
+            return
+        self._target_a = target
+        if self._apply_event is None:
+            self._apply_event = self.world.schedule(self.knobs["lm_response_s"], self._apply)
+
+    def _apply(self) -> None:
+        self._apply_event = None
+        if self._target_a != self.cap_a:
+            self.world.record("ems_cap", amps=self._target_a, status=self.status)
+            self.cap_a = self._target_a
+            self._changed()
+
+    def _target(self, reading: MeterReading | None) -> float:
+        """The cap from the last good reading (kept across a missed poll), the fallback when the
+        meter is missing, then the dimming contact on top."""
+        k, ems = self.knobs, self.ems
+        if ems.mode == "off" or not k["load_management"]:
+            cap = math.inf
+        elif self.status != "ok":
+            cap = ems.failsafe_a if k["failsafe_current_a"] < 0 else k["failsafe_current_a"]
+        else:
+            if reading is not None:
+                self._lm_cap_a = self._load_cap(reading)
+            cap = self._lm_cap_a
+        if self._dimmed():
+            dim_w = k["dimming_limit_w"] or ems.dimming_w
+            cap = min(cap, math.ceil(dim_w / (self._phases() * NOMINAL_V) * 100) / 100)
+        return cap
+
+    def _load_cap(self, reading: MeterReading) -> float:
+        """WB-LM-01: what the grid connection has left per phase; WB-PV-01: the PV surplus, never
+        below the minimum current (PV + grid, deliberately limited)."""
+        k, ems, phases = self.knobs, self.ems, self._phases()
+        limit = k["grid_limit_a"] or ems.grid_limit_a
+        own = [self._own(p) for p in range(3)]
+        house = max(reading.currents_a[p] - own[p] for p in range(phases))
+        cap = math.floor((limit - house - _MARGIN_A) * 10) / 10
+        if ems.mode == "solar" and k["solar_charging"]:
+            surplus_w = sum(own[:phases]) * NOMINAL_V - reading.power_w
+            solar = math.floor((surplus_w / (phases * NOMINAL_V) - _MARGIN_A) * 10) / 10
+            cap = min(cap, max(solar, k["solar_min_current_a"]))
+        if cap < 6.0 and not k["lm_pauses_below_min"]:
+            cap = 6.0
+        return cap
