@@ -14,7 +14,7 @@ import pytest
 from conformance.grid import Building, configure_energy, failsafe_a, first_time, require_energy_feature
 from conformance.limits import Limit, limit
 from conformance.session import start_charging
-from fixtures.evidence import Evidence
+from fixtures.evidence import ConformanceFailure, Evidence
 from rig.rig import Rig
 
 pytestmark = pytest.mark.needs("cp", "load", "analyser", "meter", "installer")
@@ -81,6 +81,10 @@ def test_falls_back_to_failsafe_current_when_meter_data_stops(idle_dut: Rig, bui
     building.run(limit("rig", "load_management_settle").high or 30.0)
     before = building.samples[-1].offer_a
     evidence.record("offer with the meter working", before, "A")
+    status = rig.installer.meter_status().status
+    if status != "ok" or abs(before - failsafe_a()) <= (limit("rig", "failsafe_tolerance").high or 0.5):
+        raise ConformanceFailure(f"precondition: with the meter answering correctly the DUT reports {status!r} and "
+                                 f"offers {before:g} A, so a fallback to the failsafe current cannot be told apart")
     rig.meter.set_fault(fault)
     t_act = building.step()
     building.marks[f"meter fault: {fault}"] = t_act

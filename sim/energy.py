@@ -108,6 +108,8 @@ class EnergyManager:
             status = "none"
         elif now - self._last_ok_s > self.knobs["meter_lost_after_s"]:
             status = "lost" if self._last_ok_s > -math.inf else "none"
+        elif reading is None:
+            status = self.status   # a missed poll between good ones changes nothing yet
         elif stale_after > 0 and now - self._raw_since_s > stale_after:
             status = "stale"
         else:

@@ -285,3 +285,22 @@ def test_cp_board_reads_the_interlock_input() -> None:
     with expected_protocol([("ILK?", "0,7.250000")]) as t:
         reading = WbrCpEmulator(t).interlock_closed()
     assert reading.value == 0 and reading.t_s == 7.25
+
+
+def test_installer_enters_the_meter_and_the_energy_mode() -> None:
+    steps = [("METER janitza-b23,1,19200,N,1", "OK 3.000000"),
+             ("METER?", "janitza-b23,1,19200,N,1,ok,4.500000"),
+             ("EMS solar,25.0,8.0,4200", "OK 5.000000")]
+    with expected_protocol(steps) as t:
+        installer = WbrInstaller(t)
+        assert installer.configure_meter("janitza-b23", 1, 19200, "N", 1) == 3.0
+        status = installer.meter_status()
+        assert (status.model, status.baud, status.parity, status.status, status.t_s) == ("janitza-b23", 19200, "N", "ok", 4.5)
+        assert installer.configure_energy("solar", 25, 8, 4200) == 5.0
+    with expected_protocol([]) as t:
+        with pytest.raises(InvalidValue, match="parity"):
+            WbrInstaller(t).configure_meter("inepro-pro380", 1, 9600, "X")
+        with pytest.raises(InvalidValue, match="energy mode"):
+            WbrInstaller(t).configure_energy("turbo", 25, 8, 4200)
+    with expected_protocol([("METER?", "inepro-pro380,1,9600,E")]) as t, pytest.raises(InvalidValue, match="7 fields"):
+        WbrInstaller(t).meter_status()

@@ -35,7 +35,8 @@ def test_matrix_lists_every_requirement_and_never_drops_one(two_runs: tuple[Path
     rows = {r.requirement: r for r in build_rows(load_run(before))}
     el03 = rows["WB-EL-03"]  # the configured-current test is deselected: listed, not run
     assert el03.verdict == "pass" and len(el03.tests) == 9 and len(el03.results) == 8
-    assert rows["WB-MB-01"].verdict == "not covered"           # in the profile, no test yet (Modbus, #6)
+    assert rows["WB-MB-02"].verdict == "not covered"           # in the profile, no test (cable length)
+    assert rows["WB-MB-01"].verdict == "not run" and rows["WB-MB-01"].tests  # in the catalogue, deselected
     assert rows["WB-RC-01"].verdict == "not run" and rows["WB-RC-01"].tests  # in the catalogue, deselected
     state_e = next(r for k, r in rows.items() if "state E" in k)
     assert state_e.verdict == "not run" and state_e.tests      # in the catalogue, deselected by -k

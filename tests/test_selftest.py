@@ -88,6 +88,22 @@ L_COMMS_STANDBY = "test_defective_comms_module_in_standby_shows_s4_red"
 L_COMMS_CHARGING = "test_defective_comms_module_while_charging_shows_s4_red"
 L_COMMS_UPDATE = "test_defective_comms_module_during_firmware_update_shows_s4_red"
 LED = {L_STANDBY, L_CHARGING, L_INIT, L_PAUSED, L_FAULT}
+LM = "test_grid_current_stays_within_limit_as_household_load_steps"
+LM_FLOOR = "test_pauses_rather_than_overloading_when_less_than_6_a_is_left"
+MB_MASTER = "test_dut_reads_the_meter_as_modbus_master"
+MB_MISMATCH = "test_no_meter_data_when_parameters_do_not_match"
+MB_FAULT = "test_falls_back_to_failsafe_current_when_meter_data_stops"
+PV_FOLLOW = "test_charging_follows_pv_surplus_without_grid_import"
+PV_LIMITED = "test_too_little_surplus_charges_limited_from_pv_and_grid"
+DIM = "test_dimming_contact_limits_power_and_keeps_4_2_kw"
+METERS = ("inepro-pro2", "inepro-pro380", "janitza-b21", "janitza-b23", "schneider-a9mem3150", "siemens-7kt1665")
+LM_ALL = p(LM, *METERS)
+MISMATCHES = p(MB_MISMATCH, "baud", "id", "parity")
+METER_FAULTS = p(MB_FAULT, "crc", "no_answer", "stale", "wrong_id")
+ENERGY = LM_ALL | MISMATCHES | METER_FAULTS | {LM_FLOOR, MB_MASTER, PV_FOLLOW, PV_LIMITED, DIM}
+NO_METER_DATA = LM_ALL | METER_FAULTS | {LM_FLOOR, MB_MASTER, PV_FOLLOW, PV_LIMITED}
+"""What goes red when the DUT never gets meter data although the meter is entered right: every
+load and solar test, and every fault test's precondition (a working meter first)."""
 COMMS_DEFECT_TESTS = p(L_COMMS_STANDBY, "A", "B") | {L_COMMS_CHARGING, L_COMMS_UPDATE}
 
 PHASE_LOSS = p(S_PHASE, "2", "3") | {S_PHASE_RESUME}
@@ -95,12 +111,12 @@ FAULTS = ({R_DC_TIME, R_LATCH, W_AFTER, W_NEXT, W_BEFORE, T_STOP, T_DERATE, T_RE
           | PHASE_LOSS | {CL_RANGE, CL_RANDOM, CL_REPEAT, CL_DIP} | LED | COMMS_DEFECT_TESTS
           | p(R_BELOW, "ac", "dc") | p(R_BAND, "ac", "dc") | p(R_TIME, "1x", "2x", "5x") | p(T_RANGE, "coldest", "hottest")
           | p(S_WINDOW, "over", "under") | p(S_FREQ, "low", "high"))
-COMMON |= FAULTS
+COMMON |= FAULTS | ENERGY
 TESTS_ON = {  # every test a run of the profile holds, and those it skips
     "bmw-wallbox-plus": (COMMON | p(SETTABLE, "0A", *BMW_SETTINGS), SOCKET_TESTS | COMMS_DEFECT_TESTS),
     "mini-wallbox-plus": (COMMON | p(SETTABLE, *MINI_SETTINGS), SOCKET_TESTS | COMMS_DEFECT_TESTS),
     # the generic profile declares no derating
-    "generic-iec61851": (COMMON | p(SETTABLE, *MINI_SETTINGS), {PP, T_DERATE} | COMMS_DEFECT_TESTS),
+    "generic-iec61851": (COMMON | p(SETTABLE, *MINI_SETTINGS), {PP, T_DERATE} | COMMS_DEFECT_TESTS | ENERGY),
 }
 COMMS_DEFECT = "bmw-with-comms-defect"
 """The BMW profile on rigs/sim-comms-defect.toml: a bench whose DUT has a failed communication module."""
@@ -204,6 +220,29 @@ CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
      p(L_COMMS_STANDBY, "A", "B") | {L_COMMS_CHARGING}),
     ("comms-defect-update-solid", COMMS_DEFECT, ("led_firmware_update=solid",), {L_COMMS_UPDATE}),
     ("comms-defect-charging-blinks", COMMS_DEFECT, ("led_comms_defect_charging=blinking",), {L_COMMS_CHARGING}),
+    # --- Smart-Energy meter and energy management ---
+    # Firmware that polls another model, address, baud rate or parity than entered gets no meter data;
+    # the forced model's own LM case still passes (the emulator then serves that very model).
+    ("meter-model-forced", "bmw-wallbox-plus", ("meter_model=siemens-7kt1665",),
+     NO_METER_DATA - p(LM, "siemens-7kt1665")),
+    ("meter-id-forced", "mini-wallbox-plus", ("meter_id=2",), NO_METER_DATA),
+    ("meter-baud-forced", "bmw-wallbox-plus", ("meter_baud=19200",), NO_METER_DATA),
+    ("meter-parity-forced", "mini-wallbox-plus", ("meter_parity=N",), NO_METER_DATA),
+    # A poll every 45 s: which fault tests see it depends on where the polls fall (seed 1, these do).
+    ("meter-polled-every-45s", "bmw-wallbox-plus", ("meter_poll_interval_s=45",),
+     LM_ALL | {LM_FLOOR, PV_FOLLOW, PV_LIMITED} | p(MB_FAULT, "crc", "stale", "wrong_id")),
+    ("no-load-management", "mini-wallbox-plus", ("load_management=false",),
+     LM_ALL | MISMATCHES | METER_FAULTS | {LM_FLOOR, PV_FOLLOW, PV_LIMITED}),
+    ("grid-limit-32A", "bmw-wallbox-plus", ("grid_limit_a=32",), LM_ALL | {LM_FLOOR}),
+    ("failsafe-16A", "bmw-wallbox-plus", ("failsafe_current_a=16",), MISMATCHES | METER_FAULTS),
+    ("lm-response-12s", "bmw-wallbox-plus", ("lm_response_s=12",), LM_ALL | {LM_FLOOR}),
+    ("offers-6A-instead-of-pausing", "mini-wallbox-plus", ("lm_pauses_below_min=false",), {LM_FLOOR}),
+    ("meter-lost-after-40s", "mini-wallbox-plus", ("meter_lost_after_s=40",), p(MB_FAULT, "crc", "no_answer", "wrong_id")),
+    ("meter-never-stale", "bmw-wallbox-plus", ("meter_stale_after_s=0",), p(MB_FAULT, "stale")),
+    ("no-solar-charging", "bmw-wallbox-plus", ("solar_charging=false",), {PV_FOLLOW, PV_LIMITED}),
+    ("solar-limited-at-10A", "mini-wallbox-plus", ("solar_min_current_a=10",), {PV_FOLLOW, PV_LIMITED}),
+    ("dims-to-6kW", "mini-wallbox-plus", ("dimming_limit_w=6000",), {DIM}),
+    ("dims-below-4.2kW", "bmw-wallbox-plus", ("dimming_limit_w=3500",), {DIM}),
 ]
 PLOTTED = "bmw-conforms"
 """The one case rendered with plots (its report is checked); the rest only need verdicts."""
