@@ -64,12 +64,12 @@ class EnergyManager:
         self.status = "none"
         self._last_ok_s = -math.inf
         self._last_raw = None
-        self._evaluate()
+        self._evaluate(immediate=True)
 
     def configure_ems(self, ems: EmsConfig) -> None:
         self.world.record("ems_config", **ems.__dict__)
         self.ems = ems
-        self._evaluate()
+        self._evaluate(immediate=True)
 
     def effective_meter(self) -> MeterConfig:
         """The configuration as this firmware applies it (a knob may override what was entered)."""
@@ -123,12 +123,19 @@ class EnergyManager:
         """An input other than the meter changed (the dimming contact)."""
         self._evaluate(None)
 
-    def _evaluate(self, reading: MeterReading | None = None) -> None:
+    def _evaluate(self, reading: MeterReading | None = None, immediate: bool = False) -> None:
+        """A new target takes effect after the controller's response time; a new configuration at
+        once (the firmware starts from what it was told, not from the old setting)."""
         target = self._target(reading)
-        if target == self._target_a:
+        if target == self._target_a and not immediate:
             return
         self._target_a = target
-        if self._apply_event is None:
+        if immediate:
+            if self._apply_event is not None:
+                self._apply_event.cancel()
+                self._apply_event = None
+            self._apply()
+        elif self._apply_event is None:
             self._apply_event = self.world.schedule(self.knobs["lm_response_s"], self._apply)
 
     def _apply(self) -> None:

@@ -24,7 +24,8 @@ def sim_rig() -> Iterator[Rig]:
 
 
 def test_rig_opens_every_role_and_records_identities(sim_rig: Rig) -> None:
-    assert set(sim_rig.identities) == {"cp", "installer", "fault_box", "analyser", "source", "load", "led"}
+    assert set(sim_rig.identities) == {"cp", "installer", "fault_box", "analyser", "source", "load", "led", "meter"}
+    assert sim_rig.identities["meter"] == "WALLBOX-RIG,METER-EMULATOR,inepro-pro380,1@9600E1"
     assert sim_rig.identities["analyser"].startswith("YOKOGAWA")
     assert sim_rig.identities["led"].startswith("WALLBOX-RIG,LEDSENSE-4")
     assert sim_rig.identities["fault_box"].startswith("WALLBOX-RIG,FAULTBOX")
