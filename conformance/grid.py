@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from conformance.limits import limit
 from conformance.session import MIN_OFFER_A, cable_rating_a, configured_current_a, measured_offer_a
-from fixtures.evidence import Evidence
+from fixtures.evidence import Evidence, step
 from instruments.meter import GridState
 from rig.rig import Rig
 
@@ -79,10 +79,12 @@ class Building:
         """Follow the building for `seconds` of rig time; returns the samples taken."""
         step_s = limit("rig", "grid_loop_step").high or 0.5
         first = len(self.samples)
-        end = self.rig.clock.now() + seconds
-        while self.rig.clock.now() < end:
-            self.step()
-            self.rig.clock.sleep(step_s)
+        with step("act and measure", f"{seconds:g} s of the building: household {self.house_a:g} A per phase, "
+                                     f"PV {self.pv_w:g} W, the vehicle following the offer"):
+            end = self.rig.clock.now() + seconds
+            while self.rig.clock.now() < end:
+                self.step()
+                self.rig.clock.sleep(step_s)
         return self.samples[first:]
 
     def step(self) -> float:
@@ -164,6 +166,12 @@ def configure_energy(rig: Rig, mode: str, model: str | None = None, **line: obje
     meter as the emulator answers it (or with `line` overrides, to enter it wrongly) and the energy
     mode with the rig's grid limit and failsafe current and the profile's dimming power.
     Returns what was entered."""
+    with step("arrange", f"meter {model or rig.meter.line['model']} entered{' with ' + str(line) if line else ''}, "
+                         f"energy mode {mode}"):
+        return _configure_energy(rig, mode, model, **line)
+
+
+def _configure_energy(rig: Rig, mode: str, model: str | None, **line: object) -> dict[str, object]:
     meter = rig.meter
     if model is not None and model != meter.line["model"]:
         # the bench's RS485 line keeps its settings (a converter is set up once): only the map changes

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conformance.limits import Limit, limit
+from fixtures.evidence import step
 from fixtures.plugin import READY_TIMEOUT_S, dut_idle
 from instruments.ac_source import AcSource
 from instruments.cp_emulator import CpEmulator
@@ -89,20 +90,23 @@ def cp_high_v(cp: CpEmulator) -> float:
 
 def power_cycle(rig: Rig, clock: Clock) -> None:
     """WB-TR-01's documented recovery: supply off, vehicle unplugged, supply back; wait for A1."""
-    rig.cp.set_state("A")
-    rig.source.set_output(False)
-    clock.sleep(POWER_OFF_S)
-    rig.energise()
-    if not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5):
-        raise RigError(f"the DUT did not come back to A1 within {READY_TIMEOUT_S:.0f} s of a power cycle")
+    with step("arrange", "power cycle (WB-TR-01): supply off, vehicle unplugged, supply on, wait for A1"):
+        rig.cp.set_state("A")
+        rig.source.set_output(False)
+        clock.sleep(POWER_OFF_S)
+        rig.energise()
+        if not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5):
+            raise RigError(f"the DUT did not come back to A1 within {READY_TIMEOUT_S:.0f} s of a power cycle")
 
 
 def outage(cp: CpEmulator, source: AcSource, clock: Clock) -> float:
     """Mains off for the rig's outage time, then on; returns the board time just before it came back."""
-    source.set_output(False)
-    clock.sleep(limit("rig", "mains_outage").high or 2.0)
-    t_back = cp.time()
-    source.set_output(True)
+    seconds = limit("rig", "mains_outage").high or 2.0
+    with step("act", f"mains outage of {seconds:g} s"):
+        source.set_output(False)
+        clock.sleep(seconds)
+        t_back = cp.time()
+        source.set_output(True)
     return t_back
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from conformance.limits import Limit, decoded_current_a, limit, pp_codings
-from fixtures.evidence import ConformanceFailure, Evidence
+from fixtures.evidence import ConformanceFailure, Evidence, step
 from fixtures.timing import delay_s, first_edge
 from instruments.cp_emulator import CpEmulator
 from rig.clock import Clock
@@ -80,21 +80,23 @@ def observe_b2(clock: Clock) -> None:
 
 
 def plug_in(cp: CpEmulator, clock: Clock) -> float:
-    t_b = cp.set_state("B")
-    observe_b2(clock)
+    with step("arrange", "plug in (A → B) and give the EVSE its observation window"):
+        t_b = cp.set_state("B")
+        observe_b2(clock)
     return t_b
 
 
 def start_charging(cp: CpEmulator, clock: Clock) -> float:
     """Plug in, ask for power, wait for the contactor, charge a moment; returns when it closed."""
     plug_in(cp, clock)
-    t_c = cp.set_state("C")
-    if not clock.wait_until(lambda: cp.output_present().value == 1, CHARGE_ARRANGE_TIMEOUT_S):
-        raise ConformanceFailure(f"precondition: the contactor did not close within {CHARGE_ARRANGE_TIMEOUT_S} s "
-                                 "of state C, so this test cannot judge what follows")
-    edge = first_edge(cp.read_edges(), "OVP", "1", t_c)
-    assert edge is not None, "the board saw output voltage but captured no OVP edge"
-    clock.sleep(CHARGE_DWELL_S)
+    with step("arrange", "ask for power (B → C), wait for the contactor, charge a moment"):
+        t_c = cp.set_state("C")
+        if not clock.wait_until(lambda: cp.output_present().value == 1, CHARGE_ARRANGE_TIMEOUT_S):
+            raise ConformanceFailure(f"precondition: the contactor did not close within {CHARGE_ARRANGE_TIMEOUT_S} s "
+                                     "of state C, so this test cannot judge what follows")
+        edge = first_edge(cp.read_edges(), "OVP", "1", t_c)
+        assert edge is not None, "the board saw output voltage but captured no OVP edge"
+        clock.sleep(CHARGE_DWELL_S)
     return edge.t_s
 
 

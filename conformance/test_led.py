@@ -13,7 +13,7 @@ import pytest
 
 from conformance.limits import Limit, limit
 from conformance.session import plug_in, start_charging
-from fixtures.evidence import Evidence
+from fixtures.evidence import Evidence, step
 from fixtures.plugin import READY_TIMEOUT_S, dut_idle
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
@@ -34,7 +34,8 @@ RCD_TRIP_MA = 60.0
 
 def observe(led: LedSensor, clock: Clock, evidence: Evidence, name: str, seconds: float | None = None) -> list[SegmentState]:
     window = seconds if seconds is not None else (limit("rig", "led_observation").high or 8.0)
-    samples = led.record(window, limit("rig", "led_sample_rate").high or 20.0, clock)
+    with step("measure", f"record the LED bar for {window:g} s ({name})"):
+        samples = led.record(window, limit("rig", "led_sample_rate").high or 20.0, clock)
     states = classify(samples)
     evidence.led_timeline(name, [(s.t_s, list(s.rgb)) for s in samples], [s.describe() for s in states])
     for state in states:

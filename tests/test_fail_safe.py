@@ -137,3 +137,30 @@ def test_a_stop_asked_for_while_the_rig_opens_energises_nothing() -> None:
     finally:
         interrupts.clear()
         rig.close()
+
+
+def test_a_test_killed_by_its_timeout_is_broken_and_the_run_goes_on_safely(tmp_path: Path) -> None:
+    """pytest-timeout's per-test limit, on a virtual lab that runs in real time: the cold-load trials
+    (minutes of real waiting) are cut off; that is the rig's failure (broken, never failed), the
+    test before it keeps its result, the DUT is put in the safe state afterwards, the run ends."""
+    rig_file = tmp_path / "realtime.toml"
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
+    rig_file.write_text(text.replace("[sim]\nseed = 1", "[sim]\nseed = 1\nrealtime = true")
+                        .replace('kind = "virtual"\naddress = "sim:clock"', 'kind = "real"'))
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--rig", str(rig_file), "--out", str(out), "--",
+           "-q", "-o", "timeout=25", "-k", "pwm_frequency_is_1_khz or every_restart_delay_lies"]
+    started = time.time()
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    finished = {r["name"]: r for r in _lines(out / "tests.jsonl")}
+    assert finished["test_pwm_frequency_is_1_khz_in_b2"]["outcome"] == "passed"
+    killed = finished["test_every_restart_delay_lies_in_the_declared_range"]
+    assert killed["outcome"] == "broken" and "Timeout" in killed["message"], killed
+    journal = _lines(out / "lab-journal.jsonl")
+    limit_hit = started + 25.0   # the earliest the per-test limit can have fired
+    safe = [e for e in journal if e["event"] == "safe_state" and e["wall_s"] > limit_hit]
+    assert safe and safe[-1]["ok"] and journal[-1]["event"] == "lab_stopped"
+    after = journal[journal.index(safe[-1]) + 1:]
+    assert not any(e["event"] == "contactor" and e["closed"] for e in after), "the contactor closed after safe state"
+    assert not json.loads((out / "summary.json").read_text())["interrupted"]
