@@ -8,13 +8,12 @@ from typing import Any
 
 import allure
 
+from reports.matrix import source_document
 from reports.results import measurement_csv
 
 
 def _epic(wb_id: str, clause: str) -> str:
-    if clause.startswith("IEC"):
-        return clause.split(" Annex")[0].split(",")[0]
-    return "Product manual" if wb_id else "wallbox-rig"
+    return source_document(wb_id, clause)
 
 
 SEVERITY_BY_FAMILY = {

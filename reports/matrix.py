@@ -19,6 +19,20 @@ from typing import Any
 from rig.errors import RigError
 from rig.profile import load_profile
 
+DOCUMENTS = (("IEC 61851", "IEC 61851-1"), ("IEC 62955", "IEC 62955 / EN 61008"), ("EN 61008", "IEC 62955 / EN 61008"),
+             ("§14a", "§14a EnWG"), ("WB-", "Product manual"))
+"""A cited clause → the document it belongs to (Allure's epic, the matrix's section)."""
+
+
+def source_document(wb_id: str, clause: str) -> str:
+    """The source document a test answers to: its clause's standard, else the product manual."""
+    for prefix, document in DOCUMENTS:
+        if clause.startswith(prefix):
+            return document
+    if wb_id:
+        return "Product manual"
+    return clause.split(" (")[0].split(",")[0] if clause else "wallbox-rig"
+
 VERDICT_ORDER = ("fail", "broken", "pass", "skipped", "not run", "not covered")
 """Worst first: a requirement takes the worst verdict of its tests."""
 _FROM_OUTCOME = {"failed": "fail", "broken": "broken", "passed": "pass", "skipped": "skipped"}
@@ -104,7 +118,7 @@ def build_rows(run: RunData) -> list[Row]:
         for rid, document in ((entry.get("requirement"), "Product manual"), (entry.get("clause"), None)):
             if not rid:
                 continue
-            doc = document or rid.split(" Annex")[0].split(" A.")[0].split(",")[0].split(" (")[0]
+            doc = document or source_document("", rid)
             row = rows.setdefault(rid, Row(rid, doc if document is None else f"{document}", entry.get("family", "")))
             row.tests.append(entry)
     by_id = {r.get("nodeid"): r for r in run.records}
