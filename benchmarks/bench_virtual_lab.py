@@ -33,11 +33,18 @@ def suite_once() -> dict:
 
 
 def round_trips(n: int) -> dict[str, float]:
+    from sim.meter_link import MeterLink, UartSettings
+
     out = {}
     with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
+        line = rig.meter.line
+        uart = UartSettings(int(line["baud"]), str(line["parity"]), int(line["stopbits"]))  # type: ignore[arg-type]
+        link = MeterLink(rig.lab.endpoints["rs485"], uart)
         for name, call in (("cp MEAS:CP? (pyserial socket://)", rig.cp.measure_cp),
                            ("analyser VALUE? (pyvisa-py SOCKET)", rig.analyser.read),
-                           ("clock ADV 1 ms", lambda: rig.clock.sleep(0.001))):
+                           ("clock ADV 1 ms", lambda: rig.clock.sleep(0.001)),
+                           ("meter poll, the DUT's reads (pymodbus RTU over TCP)",
+                            lambda: link.poll(str(line["model"]), int(line["id"]), uart))):  # type: ignore[arg-type]
             samples = []
             for _ in range(n):
                 t0 = time.perf_counter()

@@ -92,7 +92,6 @@ class EnergyManager:
         self.link.close()
 
     def _poll(self) -> None:
-        self._poll_event = self.world.schedule(self.knobs["meter_poll_interval_s"], self._poll)
         meter = self.effective_meter()
         reading: MeterReading | None = None
         if meter.model != "none" and meter.model in POLLS:
@@ -117,6 +116,11 @@ class EnergyManager:
         if status != self.status:
             self.world.record("meter_status", old=self.status, new=status)
             self.status = status
+        # without a meter answering, the firmware retries at a slower pace
+        interval = self.knobs["meter_poll_interval_s"]
+        if status in ("none", "lost") and meter.model != "none":
+            interval = max(interval, self.knobs["meter_retry_interval_s"])
+        self._poll_event = self.world.schedule(interval, self._poll)
         self._evaluate(reading if status == "ok" else None)
 
     def reevaluate(self) -> None:

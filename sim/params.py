@@ -172,6 +172,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("meter_parity", "", "", "parity of the firmware's UART whatever was configured ('' = as configured)",
          choices=("", "N", "E", "O")),
     Knob("meter_poll_interval_s", 1.0, "s", "time between two polls of the meter", 0.1, 600),
+    Knob("meter_retry_interval_s", 5.0, "s", "time between two polls while no meter answers", 0.1, 600),
     Knob("meter_lost_after_s", 5.0, "s", "no valid answer this long: the meter is reported lost", 0.1, 3600),
     Knob("meter_stale_after_s", 15.0, "s", "the same words this long: the meter is reported frozen (0: never)",
          0, 3600),
