@@ -148,7 +148,9 @@ def cmd_meter_serve(args: argparse.Namespace) -> int:
     endpoint = ModbusEndpoint("meter", address, settings)
     meter = WbrMeterEmulator(endpoint)
     start = time.monotonic()
-    meter.update(scenario.at(0.0), 0.0)
+    first = scenario.at(0.0)
+    meter.set_energy(first.e_import_wh, first.e_export_wh)
+    meter.update(first, 0.0)
     line = meter.line
     framing = "RTU" if endpoint.rtu else "Modbus TCP"
     where = address if endpoint.port is None else address.rsplit(":", 1)[0] + f":{endpoint.port}"

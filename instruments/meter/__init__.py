@@ -79,6 +79,10 @@ class MeterEmulator(Instrument):
         """What the meter measures from now on; `t_s` (rig time) advances the energy registers."""
 
     @abstractmethod
+    def set_energy(self, import_wh: float, export_wh: float) -> None:
+        """Where the energy registers stand now (a meter on a real installation has years on it)."""
+
+    @abstractmethod
     def set_fault(self, fault: str) -> None:
         """One of `FAULTS`; "none" answers correctly again."""
 

@@ -81,6 +81,13 @@ class WbrMeterEmulator(MeterEmulator):
             self._state = GridState(state.u_v, state.i_a, state.p_w, state.f_hz, *energy)
             self._t_s = t_s
 
+    def set_energy(self, import_wh: float, export_wh: float) -> None:
+        if not (import_wh >= 0 and export_wh >= 0):
+            raise InvalidValue(f"energy registers start at 0 Wh or more, not {import_wh}, {export_wh}")
+        with self._lock:
+            self._state = GridState(self._state.u_v, self._state.i_a, self._state.p_w, self._state.f_hz,
+                                    import_wh, export_wh)
+
     def set_fault(self, fault: str) -> None:
         if fault not in FAULTS:
             raise InvalidValue(f"meter fault must be one of {', '.join(FAULTS)}, not {fault!r}")
