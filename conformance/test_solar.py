@@ -54,9 +54,10 @@ def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building
         surplus_w = pv_w - house_w
         worst_import = max(x.grid_p_w for x in plateau)
         mean_charging = sum(x.charging_p_w for x in plateau) / len(plateau)
+        usable_w = min(surplus_w, building.ev_max_a * plateau[-1].supplied_v)   # what the vehicle can take
         evidence.check(f"grid import with {pv_w:g} W PV", worst_import, limit("rig", "solar_import_max"),
                        t_s=t_step, note=f"surplus about {surplus_w:.0f} W")
-        evidence.check(f"charging power below the surplus with {pv_w:g} W PV", surplus_w - mean_charging,
+        evidence.check(f"charging power below the usable surplus with {pv_w:g} W PV", usable_w - mean_charging,
                        Limit("solar_follow", 0 - (limit("rig", "solar_import_max").high or 0.0),
                              limit("rig", "solar_follow_margin").high, "W", "WB-PV-01",
                              "rig: solar_follow_margin (uses the surplus, not just the minimum)"), t_s=t_step)
