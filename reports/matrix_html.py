@@ -13,10 +13,11 @@ h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:2em;border
 .meta{color:#555;font-size:.9em} .meta td{padding:1px 12px 1px 0;vertical-align:top}
 table.m{border-collapse:collapse;width:100%;font-size:.88em}
 table.m th{background:#eef1f5;text-align:left;position:sticky;top:0}
-table.m th,table.m td{border:1px solid #d5dae1;padding:4px 7px;vertical-align:top;overflow-wrap:anywhere}
+table.m th,table.m td{border:1px solid #d5dae1;padding:4px 7px;vertical-align:top}
+table.m td:first-child,table.m th{white-space:nowrap} ul.tests{overflow-wrap:anywhere}
 table.m td.num{white-space:nowrap}
 table.m tr:nth-child(even) td{background:#fafbfc}
-.v{display:inline-block;min-width:6.5em;text-align:center;border-radius:3px;padding:1px 6px;font-weight:600}
+.v{display:inline-block;white-space:nowrap;min-width:6.5em;text-align:center;border-radius:3px;padding:1px 6px;font-weight:600}
 .v-pass{background:#d4f4dd;color:#0b5d1e} .v-fail{background:#fbd5d5;color:#8a1111}
 .v-broken{background:#ffe8b3;color:#7a4b00} .v-skipped{background:#e4e7eb;color:#444}
 .v-not-run{background:#e4e7eb;color:#444} .v-not-covered{background:#fff;color:#8a1111;border:1px dashed #c66}
