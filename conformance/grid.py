@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
 from conformance.limits import limit
 from conformance.session import MIN_OFFER_A, cable_rating_a, configured_current_a, measured_offer_a
 from fixtures.evidence import Evidence, step
@@ -186,6 +188,5 @@ def _configure_energy(rig: Rig, mode: str, model: str | None, **line: object) ->
 
 def require_energy_feature(rig: Rig, feature: str) -> None:
     """Skip where the DUT profile declares no such energy feature (a generic EVSE has none)."""
-    import pytest
     if not rig.profile.value(f"energy.{feature}", bool):
         pytest.skip(f"DUT profile {rig.profile.id} declares no {feature.replace('_', ' ')} ([energy] {feature})")

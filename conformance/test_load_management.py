@@ -50,6 +50,18 @@ def _arrange(rig: Rig, building: Building, model: str | None) -> tuple[float, in
     return grid_limit_a(), phases
 
 
+def _household_steps(building: Building, *loads_a: float) -> list[float]:
+    """Act: watch the settled building, then step the household load through `loads_a`, watching
+    each step for the rig's settle time; returns when each step happened (analyser time)."""
+    settle = limit("rig", "load_management_settle").high or 30.0
+    building.run(settle)
+    times = []
+    for amps in loads_a:
+        times.append(building.set_house(amps))
+        building.run(settle)
+    return times
+
+
 def _judge_excursions(evidence: Evidence, building: Building, limit_a: float, phases: int) -> None:
     tolerance = limit("rig", "grid_limit_tolerance").high or 0.0
     spans = over_limit_spans(building.samples, limit_a + tolerance, phases)
@@ -65,14 +77,8 @@ def test_grid_current_stays_within_limit_as_household_load_steps(idle_dut: Rig, 
                                                                  evidence: Evidence, model: str) -> None:
     """WB-LM-01 with each meter of WB-MB-03: the household load steps up, the DUT lowers its offer
     so the grid connection stays within its limit; it steps down, the current comes back."""
-    rig = idle_dut
-    limit_a, phases = _arrange(rig, building, model)
-    settle = limit("rig", "load_management_settle").high or 30.0
-    building.run(settle)
-    t_up = building.set_house(HOUSE_HIGH_A)
-    building.run(settle)
-    t_down = building.set_house(HOUSE_LOW_A)
-    building.run(settle)
+    limit_a, phases = _arrange(idle_dut, building, model)
+    t_up, t_down = _household_steps(building, HOUSE_HIGH_A, HOUSE_LOW_A)
     building.plot(evidence, "grid connection", limit_a, phases)
 
     _judge_excursions(evidence, building, limit_a, phases)
@@ -90,14 +96,8 @@ def test_pauses_rather_than_overloading_when_less_than_6_a_is_left(idle_dut: Rig
                                                                    evidence: Evidence) -> None:
     """WB-LM-01 and the IEC minimum: with less than 6 A left, the DUT neither offers less than 6 A
     nor overloads the connection with 6 A: it pauses, and resumes when the load falls."""
-    rig = idle_dut
-    limit_a, phases = _arrange(rig, building, None)
-    settle = limit("rig", "load_management_settle").high or 30.0
-    building.run(settle)
-    t_full = building.set_house(HOUSE_FULL_A)
-    building.run(settle)
-    t_down = building.set_house(HOUSE_LOW_A)
-    building.run(settle)
+    limit_a, phases = _arrange(idle_dut, building, None)
+    t_full, t_down = _household_steps(building, HOUSE_FULL_A, HOUSE_LOW_A)
     building.plot(evidence, "grid connection", limit_a, phases)
 
     offers = [x for x in building.samples if x.offer_a > 0.0]
