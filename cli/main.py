@@ -241,6 +241,8 @@ def cmd_sim_led_clip(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from instruments.meter.registers import model_names
+
     parser = argparse.ArgumentParser(prog="wallbox-rig", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -307,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = meter.add_parser("models", help="list the meter models the emulator serves")
     models.set_defaults(func=cmd_meter_models)
     serve_meter = meter.add_parser("serve", help="serve one meter model for any Modbus master")
-    serve_meter.add_argument("--model", required=True, help="see `wallbox-rig meter models`")
+    serve_meter.add_argument("--model", required=True, choices=model_names(), metavar="MODEL",
+                             help="one of: %(choices)s (details: `wallbox-rig meter models`)")
     where = serve_meter.add_mutually_exclusive_group()
     where.add_argument("--tcp", default="127.0.0.1:5020", metavar="HOST:PORT", help="listen here (default %(default)s)")
     where.add_argument("--serial", metavar="PORT", help="RS485 port (/dev/ttyUSB0, COM3): RTU framing")

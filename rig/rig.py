@@ -109,8 +109,8 @@ class Rig:
         meter = self.config.instruments.get("meter")
         if meter is None:
             return None
-        from instruments.meter.registers import load_map
-        defaults = load_map(str(meter.settings.get("model", "inepro-pro380"))).defaults
+        from instruments.meter.registers import DEFAULT_MODEL, load_map
+        defaults = load_map(str(meter.settings.get("model", DEFAULT_MODEL))).defaults
         return {key: meter.settings.get(key, defaults[key]) for key in ("baud", "parity", "stopbits")}
 
     def _resolve(self, address: str, endpoints: dict[str, str], key: str) -> str:

@@ -279,3 +279,11 @@ def test_meter_models_lists_every_map() -> None:
     listing = subprocess.run([sys.executable, "-m", "cli.main", "meter", "models"], cwd=REPO_ROOT,
                              capture_output=True, text=True, check=True).stdout
     assert [line.split()[0] for line in listing.splitlines()] == model_names()
+
+
+def test_meter_serve_names_the_option_of_an_unknown_model() -> None:
+    run = subprocess.run([sys.executable, "-m", "cli.main", "meter", "serve", "--model", "acme-1"], cwd=REPO_ROOT,
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2
+    error = run.stderr.strip().splitlines()[-1]
+    assert "--model" in error and "acme-1" in error and "inepro-pro380" in error

@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from instruments.meter import FAULTS, GridState, MeterEmulator, quantities
-from instruments.meter.registers import MeterMap, load_map
+from instruments.meter.registers import DEFAULT_MODEL, MeterMap, load_map
 from instruments.transport.modbus import LineSettings, ModbusEndpoint, rtu_crc
 from rig.errors import InvalidValue
 
@@ -33,14 +33,14 @@ class WbrMeterEmulator(MeterEmulator):
         settings = endpoint.settings
         self._rng = random.Random(int(settings.get("seed", 1)))
         self._serial = int(settings.get("serial_number", 12345678))
-        self._map: MeterMap = load_map(str(settings.get("model", "inepro-pro380")))
+        self._map: MeterMap   # set by serve()
         self._line: dict[str, Any] = {}
         self.serve()
 
     # --- configuration -----------------------------------------------------------------------
     def serve(self, model: str | None = None, **line: object) -> None:
         settings = self.endpoint.settings
-        meter = load_map(model or str(settings.get("model", "inepro-pro380")))
+        meter = load_map(model or str(settings.get("model", DEFAULT_MODEL)))
         defaults = meter.defaults
 
         def pick(key: str, kind: type) -> Any:

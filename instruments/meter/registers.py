@@ -95,6 +95,10 @@ class MeterMap:
         return sorted(out)
 
 
+DEFAULT_MODEL = "inepro-pro380"
+"""Served where the rig file names no model: the first of the supported meters WB-MB-03 lists."""
+
+
 def model_names() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("instruments.meter.maps").iterdir()
                   if p.name.endswith(".toml"))
