@@ -23,10 +23,15 @@ from datetime import datetime
 from pathlib import Path
 
 from rig.config import DEFAULT_RIG, REPO_ROOT, load_rig_file, parse_assignments
-from rig.errors import RigError
+from core.errors import RigError
 from rig.rig import Rig, sim_knobs
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from fixtures.plugin import EXIT_BROKEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED
+
+EXIT_OK = EXIT_PASSED
+EXIT_USAGE = EXIT_BROKEN
+EXIT_CODES = (f"exit codes: {EXIT_PASSED} everything passed; {EXIT_FAILED} the DUT failed at least one test; "
+              f"{EXIT_BROKEN} the rig broke or the configuration is wrong; {EXIT_INTERRUPTED} the run was interrupted")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -54,18 +59,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     summary_path = out / "summary.json"
     if not summary_path.exists():
         print(f"wallbox-rig: the run ended before writing {summary_path} (pytest exit {int(code)})")
-        return EXIT_FAILED
+        return EXIT_BROKEN
     summary = json.loads(summary_path.read_text())
     counts = summary["counts"]
-    print(f"\nwallbox-rig: {counts['passed']} passed, {counts['failed']} failed, {counts['broken']} broken, "
-          f"{counts['skipped']} skipped; virtual time {summary['virtual_time_s']} s, wall time "
-          f"{summary['wall_time_s']} s, seed {summary['seed']}")
+    if summary.get("rig_error"):
+        print(f"wallbox-rig: broken rig, no test was run: {summary['rig_error']}", file=sys.stderr)
+        return EXIT_BROKEN
     from reports.build import build_reports
     build_reports(out)
     print(f"wallbox-rig: certification matrix {out / 'matrix.html'} (also .md, .csv); report {out / 'report.md'}; "
           f"Allure results {out / 'allure-results'}")
-    bad = counts["failed"] + counts["broken"]
-    return EXIT_OK if bad == 0 and int(code) in (0, 5) and summary["total"] > 0 else EXIT_FAILED
+    status = summary.get("status", "broken")
+    if status == "passed" and (summary["total"] == 0 or int(code) not in (0, 5)):
+        status = "broken"  # nothing ran, or pytest itself failed (a usage or internal error)
+    print(f"\nwallbox-rig: {status.upper()}: {counts['passed']} passed, {counts['failed']} failed, "
+          f"{counts['broken']} broken, {counts['skipped']} skipped; virtual time {summary['virtual_time_s']} s, "
+          f"wall time {summary['wall_time_s']} s, seed {summary['seed']}"
+          + (" (interrupted: the run did not finish)" if status == "interrupted" else ""))
+    return {"passed": EXIT_PASSED, "failed": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED}.get(status, EXIT_BROKEN)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -78,8 +89,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_rig_check(args: argparse.Namespace) -> int:
+    from conformance.limits import load as load_limits
+
     config = load_rig_file(args.file)
     profile = Rig.from_config(config, args.profile).profile  # resolves, opens nothing
+    load_limits()  # the suite's limits, validated as a run would
     print(f"{config.path}: OK — rig {config.name!r}, profile {profile.id} ({profile.name}), "
           f"clock {config.clock}{', virtual lab' if config.virtual else ''}")
     for role, inst in config.instruments.items():
@@ -243,13 +257,14 @@ def cmd_sim_led_clip(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from instruments.meter.registers import model_names
 
-    parser = argparse.ArgumentParser(prog="wallbox-rig", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="wallbox-rig", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the conformance suite and write a report")
+    run = sub.add_parser("run", help="run the conformance suite and write a report", epilog=EXIT_CODES)
     run.add_argument("--rig", default=str(DEFAULT_RIG), help="rig file (default: the virtual lab)")
     run.add_argument("--profile", help="DUT profile name or file (default: the rig file's)")
-    run.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
+    run.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE",
+                     help="bend a knob of the simulated wallbox (see `wallbox-rig sim params`)")
     run.add_argument("--out", help="output folder (default: reports/out/<timestamp>)")
     run.add_argument("--live", action="store_true", help="allow a lab rig to energise the DUT")
     run.add_argument("--no-plots", action="store_true", help="keep raw traces but render no waveform plots")
@@ -332,6 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     except (RigError, ValueError) as exc:
         print(f"wallbox-rig: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `wallbox-rig rig check … | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("wallbox-rig: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

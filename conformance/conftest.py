@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from conformance import limits
 from conformance.grid import Building
 from conformance.injection import recover
 from conformance.session import settable_currents, socket_outlet, socket_test_cable
@@ -23,6 +25,16 @@ def cp(idle_dut: Rig) -> CpEmulator:
     if socket_outlet(idle_dut.profile):
         board.set_pp(socket_test_cable()[0])
     return board
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    folder = config.getoption("--wbr-limits", None)
+    limits.use_folder(Path(folder) if folder else None)
+
+
+def pytest_wbr_validate(config: pytest.Config) -> None:
+    """Called by the plugin before the first test: a broken limits file stops the run there."""
+    limits.load()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance.limits import limit
-from conformance.session import MIN_OFFER_A, cable_rating_a, configured_current_a, measured_offer_a
+from conformance.limits import LIMITS
+from conformance.session import cable_rating_a, configured_current_a, measured_offer_a
 from fixtures.evidence import Evidence, step
 from instruments.meter import GridState
 from rig.rig import Rig
@@ -79,7 +79,7 @@ class Building:
 
     def run(self, seconds: float) -> list[GridSample]:
         """Follow the building for `seconds` of rig time; returns the samples taken."""
-        step_s = limit("rig", "grid_loop_step").high or 0.5
+        step_s = LIMITS.rig.grid_loop_step.value
         first = len(self.samples)
         with step("act and measure", f"{seconds:g} s of the building: household {self.house_a:g} A per phase, "
                                      f"PV {self.pv_w:g} W, the vehicle following the offer"):
@@ -92,7 +92,7 @@ class Building:
     def step(self) -> float:
         rig = self.rig
         offer = measured_offer_a(rig.cp)
-        draw = min(offer, self.ev_max_a) if offer >= MIN_OFFER_A else 0.0   # x1: the vehicle stops
+        draw = min(offer, self.ev_max_a) if offer >= LIMITS.iec61851.min_offered_current.low else 0.0   # x1: the vehicle stops
         if draw != self._draw_a:
             rig.load.set_current(draw)
             self._draw_a = draw
@@ -152,15 +152,11 @@ def first_time(samples: list[GridSample], after_s: float, holds: object) -> floa
 
 
 def grid_limit_a() -> float:
-    value = limit("rig", "grid_limit").high
-    assert value is not None
-    return value
+    return LIMITS.rig.grid_limit.value
 
 
 def failsafe_a() -> float:
-    value = limit("rig", "failsafe_current").high
-    assert value is not None
-    return value
+    return LIMITS.rig.failsafe_current.value
 
 
 def configure_energy(rig: Rig, mode: str, model: str | None = None, **line: object) -> dict[str, object]:
@@ -181,12 +177,12 @@ def _configure_energy(rig: Rig, mode: str, model: str | None, **line: object) ->
     entered = {**meter.line, **line}
     rig.installer.configure_meter(str(entered["model"]), int(entered["id"]), int(entered["baud"]),  # type: ignore[arg-type]
                                   str(entered["parity"]), int(entered["stopbits"]))  # type: ignore[arg-type]
-    dimming_w = float(rig.profile.value("energy.dimming_limit_w"))
+    dimming_w = rig.profile.energy.dimming_limit_w
     rig.installer.configure_energy(mode, grid_limit_a(), failsafe_a(), dimming_w)
     return entered
 
 
 def require_energy_feature(rig: Rig, feature: str) -> None:
     """Skip where the DUT profile declares no such energy feature (a generic EVSE has none)."""
-    if not rig.profile.value(f"energy.{feature}", bool):
+    if not getattr(rig.profile.energy, feature):
         pytest.skip(f"DUT profile {rig.profile.id} declares no {feature.replace('_', ' ')} ([energy] {feature})")

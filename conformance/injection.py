@@ -10,24 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from conformance.limits import Limit, limit
+from conformance.limits import LIMITS
 from fixtures.evidence import step
 from fixtures.plugin import READY_TIMEOUT_S, dut_idle
 from instruments.ac_source import AcSource
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
-from instruments.types import Edge
+from core.types import Channel, Edge
 from rig.clock import TIME_RESOLUTION_S, Clock
-from rig.errors import RigError
+from core.errors import RigError
 from rig.rig import Rig
 
 INF = float("inf")
-POWER_OFF_S = 5.0
-"""How long the supply stays off in the documented recovery (breaker off, unplug, breaker on)."""
-BOOT_ALLOWANCE_S = 30.0
-"""Rig convention: power-up to the DUT reading the vehicle again."""
-STATE_F = Limit("state_f_level", -13.0, -11.0, "V", "IEC 61851-1:2017 Annex A (state F)",
-                "SIE: state F -12 V, -13...-11 V: EVSE not available / fault")
 
 
 @dataclass
@@ -51,8 +45,8 @@ def interrupted_after(box: FaultBox, channel: str, after_s: float) -> float:
 
 def residual_ramp(box: FaultBox, clock: Clock, channel: str, start: float, stop: float) -> Ramp:
     """Raise the residual current in rig steps, each held for the rig's dwell, until it stops flowing."""
-    step = limit("rig", "rcd_ramp_step").high or 0.5
-    dwell = limit("rig", f"rcd_{channel}_ramp_dwell").high or 1.0
+    step = LIMITS.rig.rcd_ramp_step.value
+    dwell = (LIMITS.rig.rcd_ac_ramp_dwell if channel == "ac" else LIMITS.rig.rcd_dc_ramp_dwell).value
     ramp = Ramp()
     level = start
     while level <= stop + 1e-9:
@@ -79,8 +73,8 @@ def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, 
 
 def first_fault(edges: list[Edge], after_s: float) -> float:
     """Board time at which CP first went to the state-F level after `after_s` (inf: never)."""
-    low = STATE_F.high if STATE_F.high is not None else -11.0
-    times = [e.t_s for e in edges if e.channel == "CPH" and e.t_s >= after_s and float(e.value) <= low]
+    low = LIMITS.iec61851.state_f_level.high
+    times = [e.t_s for e in edges if e.channel == Channel.CPH and e.t_s >= after_s and float(e.value) <= low]
     return min(times) if times else INF
 
 
@@ -93,7 +87,7 @@ def power_cycle(rig: Rig, clock: Clock) -> None:
     with step("arrange", "power cycle (WB-TR-01): supply off, vehicle unplugged, supply on, wait for A1"):
         rig.cp.set_state("A")
         rig.source.set_output(False)
-        clock.sleep(POWER_OFF_S)
+        clock.sleep(LIMITS.rig.power_off.value)
         rig.energise()
         if not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5):
             raise RigError(f"the DUT did not come back to A1 within {READY_TIMEOUT_S:.0f} s of a power cycle")
@@ -101,7 +95,7 @@ def power_cycle(rig: Rig, clock: Clock) -> None:
 
 def outage(cp: CpEmulator, source: AcSource, clock: Clock) -> float:
     """Mains off for the rig's outage time, then on; returns the board time just before it came back."""
-    seconds = limit("rig", "mains_outage").high or 2.0
+    seconds = LIMITS.rig.mains_outage.value
     with step("act", f"mains outage of {seconds:g} s"):
         source.set_output(False)
         clock.sleep(seconds)
@@ -113,8 +107,8 @@ def outage(cp: CpEmulator, source: AcSource, clock: Clock) -> float:
 def restart_within_s(rig: Rig) -> float:
     """The latest an interrupted session may close again after the mains returns: the profile's
     longest cold-load delay, the rig's boot allowance, and Table A.6's 3 s to close."""
-    high = float(rig.profile.value("cold_load.delay_range_s")[1])
-    return high + BOOT_ALLOWANCE_S + (limit("iec61851", "contactor_close_after_c").high or 3.0)
+    high = rig.profile.cold_load.delay_range_s.high
+    return high + LIMITS.rig.boot_allowance.value + LIMITS.iec61851.contactor_close_after_c.high
 
 
 def recover(rig: Rig, clock: Clock) -> None:

@@ -8,31 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conformance.limits import Limit, decoded_current_a, limit, pp_codings
-from fixtures.evidence import ConformanceFailure, Evidence, step
+from conformance.limits import LIMITS, decoded_current_a, pp_codings
+from core.errors import InstrumentOperationError, PreconditionError
+from core.limits import AtMost
+from core.types import Channel
+from fixtures.evidence import Evidence, step
 from fixtures.timing import delay_s, first_edge
 from instruments.cp_emulator import CpEmulator
 from rig.clock import Clock
 from rig.profile import Profile
 from rig.rig import Rig
 
-CHARGE_ARRANGE_TIMEOUT_S = 10.0
-"""How long an arrange step waits for the contactor before it declares the precondition unmet."""
-MIN_OFFER_A = 6.0
-"""IEC 61851-1 Annex A: the smallest current a PWM offer can carry (10 % duty)."""
-CHARGE_DWELL_S = 1.0
-"""Time spent charging before the act step, so the event starts from a settled C2."""
 
 
 def socket_outlet(profile: Profile) -> bool:
     """A socket-outlet EVSE reads the cable's PP coding; a tethered one carries its own."""
-    return profile.value("connector.kind") == "socket"
+    return profile.socket_outlet
 
 
 def socket_test_cable() -> tuple[float, float]:
     """(PP ohm, rated A) of the cable the rig plugs into a socket outlet before each test."""
-    ohm = limit("rig", "socket_test_cable").low
-    assert ohm is not None
+    ohm = LIMITS.rig.socket_test_cable.value
     coding = next(c for c in pp_codings() if c.low <= ohm <= c.high)
     return ohm, coding.rating_a
 
@@ -40,14 +36,14 @@ def socket_test_cable() -> tuple[float, float]:
 def cable_rating_a(profile: Profile) -> float:
     if socket_outlet(profile):
         return socket_test_cable()[1]
-    return float(profile.value("connector.cable_rating_a"))
+    return profile.connector.cable_rating_a
 
 
 def configured_current_a(rig: Rig) -> float:
     """The installer's setting as the rig file declares it (else the profile's default)."""
     configured = rig.config.dut.configured_current_a
     if configured is None:
-        configured = float(rig.profile.value("electrical.default_current_a"))
+        configured = rig.profile.electrical.default_current_a
     return configured
 
 
@@ -55,7 +51,7 @@ def offered_current_a(rig: Rig, setting_a: float | None = None) -> float:
     """What the DUT should offer for a setting: capped by the cable's rating; below 6 A nothing."""
     setting = configured_current_a(rig) if setting_a is None else setting_a
     offer = min(setting, cable_rating_a(rig.profile))
-    return offer if offer >= MIN_OFFER_A else 0.0
+    return offer if offer >= LIMITS.iec61851.min_offered_current.low else 0.0
 
 
 def measured_offer_a(cp: CpEmulator) -> float:
@@ -65,9 +61,8 @@ def measured_offer_a(cp: CpEmulator) -> float:
 
 def settable_currents(profile: Profile) -> list[float]:
     """The settings the catalogue checks: every one of a discrete set; a range at its ends and inside."""
-    kind = profile.value("electrical.settable_currents_kind")
-    values = [float(v) for v in profile.value("electrical.settable_currents_a")]
-    if kind == "discrete":
+    values = list(profile.electrical.settable_currents_a)
+    if profile.electrical.settable_currents_kind == "discrete":
         return values
     low, high = values
     inside = {low + 1.0, round((low + high) / 2.0), high - 1.0}
@@ -76,7 +71,7 @@ def settable_currents(profile: Profile) -> list[float]:
 
 def observe_b2(clock: Clock) -> None:
     """Give the EVSE the rig's observation window to react to a plug-in."""
-    clock.sleep(limit("rig", "b2_observation").high or 0.0)
+    clock.sleep(LIMITS.rig.b2_observation.high)
 
 
 def plug_in(cp: CpEmulator, clock: Clock) -> float:
@@ -91,24 +86,30 @@ def start_charging(cp: CpEmulator, clock: Clock) -> float:
     plug_in(cp, clock)
     with step("arrange", "ask for power (B → C), wait for the contactor, charge a moment"):
         t_c = cp.set_state("C")
-        if not clock.wait_until(lambda: cp.output_present().value == 1, CHARGE_ARRANGE_TIMEOUT_S):
-            raise ConformanceFailure(f"precondition: the contactor did not close within {CHARGE_ARRANGE_TIMEOUT_S} s "
-                                     "of state C, so this test cannot judge what follows")
-        edge = first_edge(cp.read_edges(), "OVP", "1", t_c)
-        assert edge is not None, "the board saw output voltage but captured no OVP edge"
-        clock.sleep(CHARGE_DWELL_S)
+        timeout = LIMITS.rig.charge_arrange_timeout.value
+        if not clock.wait_until(lambda: cp.output_present().value == 1, timeout):
+            raise PreconditionError(f"the contactor did not close within {timeout:g} s of state C, so this test "
+                                    "cannot judge what follows (the closing itself is judged by its own test)")
+        edge = first_edge(cp.read_edges(), Channel.OVP, "1", t_c)
+        if edge is None:
+            raise InstrumentOperationError("cp", "the board saw output voltage but captured no OVP edge")
+        clock.sleep(LIMITS.rig.charge_dwell.value)
     return edge.t_s
 
 
-def judge_contactor_opening(cp: CpEmulator, clock: Clock, evidence: Evidence, lim: Limit,
+def watch(deadline: AtMost) -> float:
+    """How long an event with `deadline` is watched: the rig's observation factor times it."""
+    return deadline.high * LIMITS.rig.observation_factor.value
+
+
+def judge_contactor_opening(cp: CpEmulator, clock: Clock, evidence: Evidence, lim: AtMost,
                             act: Callable[[], float], act_label: str, trace_name: str, measurement: str) -> None:
     """Charge, perform `act` (returns its board time), judge the time to contactor open against `lim`."""
-    assert lim.high is not None
     start_charging(cp, clock)
     t_act = act()
-    clock.sleep(max(1.0, lim.high * 5))
+    clock.sleep(max(LIMITS.rig.opening_observation_min.value, lim.high * LIMITS.rig.opening_observation_factor.value))
     edges = cp.read_edges()
-    opening = delay_s(edges, t_act, "OVP", "0")
+    opening = delay_s(edges, t_act, Channel.OVP, "0")
     marks = {act_label: t_act, **({"contactor open": t_act + opening} if opening != float("inf") else {})}
     evidence.trace(trace_name, edges, marks, window=(t_act, t_act + lim.high))
     evidence.check(measurement, opening, lim, t_s=t_act)

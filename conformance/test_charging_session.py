@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.limits import expected_duty_pct, limit
-from conformance.session import judge_contactor_opening, offered_current_a, plug_in, start_charging
+from core.types import Channel
+from conformance.limits import LIMITS, expected_duty_pct
+from conformance.session import judge_contactor_opening, offered_current_a, plug_in, start_charging, watch
+from core.limits import AtMost
 from fixtures.evidence import Evidence
 from fixtures.timing import delay_s
 from instruments.ac_load import AcLoad
@@ -26,7 +28,7 @@ def test_pwm_frequency_is_1_khz_in_b2(cp: CpEmulator, clock: Clock, evidence: Ev
     """The CP PWM the EVSE starts after plug-in runs at 1 kHz (980-1020 Hz)."""
     plug_in(cp, clock)
     m = cp.measure_cp()
-    evidence.check("PWM frequency in B2", m.frequency_hz, limit("iec61851", "pwm_frequency"), t_s=m.t_s)
+    evidence.check("PWM frequency in B2", m.frequency_hz, LIMITS.iec61851.pwm_frequency, t_s=m.t_s)
 
 
 @pytest.mark.requirement(wb_id="WB-EL-03", clause="IEC 61851-1:2017 Annex A (duty cycle for the maximum current)")
@@ -40,19 +42,18 @@ def test_duty_cycle_offers_configured_current_in_b2(cp: CpEmulator, clock: Clock
     m = cp.measure_cp()
     evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s,
                     note=f"expected {expected:.3f} % for {offered:g} A ({source})")
-    evidence.check("duty cycle error", m.duty_pct - expected, limit("iec61851", "duty_tolerance"), t_s=m.t_s)
+    evidence.check("duty cycle error", m.duty_pct - expected, LIMITS.iec61851.duty_tolerance, t_s=m.t_s)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (B2 -> C2)")
 def test_contactor_closes_within_3_s_after_b2_to_c2(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """When the vehicle asks for power (B2 -> C2), the EVSE closes the contactor within 3 s."""
-    lim = limit("iec61851", "contactor_close_after_c")
-    assert lim.high is not None
+    lim = LIMITS.iec61851.contactor_close_after_c
     plug_in(cp, clock)
     t_c = cp.set_state("C")
-    clock.sleep(lim.high * 1.5)
+    clock.sleep(watch(lim))
     edges = cp.read_edges()
-    closing = delay_s(edges, t_c, "OVP", "1")
+    closing = delay_s(edges, t_c, Channel.OVP, "1")
     evidence.trace("B2 to C2", edges, {"vehicle: C": t_c, **({"contactor closed": t_c + closing}
                                                               if closing != float("inf") else {})},
                    window=(t_c, t_c + lim.high))
@@ -60,10 +61,10 @@ def test_contactor_closes_within_3_s_after_b2_to_c2(cp: CpEmulator, clock: Clock
                    note="from the board's switch to C to output voltage on the vehicle side")
 
 
-def judge_opening_after(vehicle_state: str, limit_name: str, cp: CpEmulator, clock: Clock,
+def judge_opening_after(vehicle_state: str, lim: AtMost, cp: CpEmulator, clock: Clock,
                         evidence: Evidence) -> None:
     """Charge, switch the vehicle to `vehicle_state`, judge the time to contactor open."""
-    judge_contactor_opening(cp, clock, evidence, limit("iec61851", limit_name), lambda: cp.set_state(vehicle_state),
+    judge_contactor_opening(cp, clock, evidence, lim, lambda: cp.set_state(vehicle_state),
                             f"vehicle: {vehicle_state}", f"C2 to {vehicle_state}",
                             f"contactor opening time after C -> {vehicle_state}")
 
@@ -71,13 +72,13 @@ def judge_opening_after(vehicle_state: str, limit_name: str, cp: CpEmulator, clo
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> B2)")
 def test_contactor_opens_within_100_ms_after_c_to_b(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """When the vehicle stops asking for power (C2 -> B2), the contactor opens within 100 ms."""
-    judge_opening_after("B", "contactor_open_after_c_to_b", cp, clock, evidence)
+    judge_opening_after("B", LIMITS.iec61851.contactor_open_after_c_to_b, cp, clock, evidence)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> A)")
 def test_contactor_opens_within_100_ms_after_unplug(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """When the vehicle is unplugged while charging (C2 -> A), the contactor opens within 100 ms."""
-    judge_opening_after("A", "contactor_open_after_unplug", cp, clock, evidence)
+    judge_opening_after("A", LIMITS.iec61851.contactor_open_after_unplug, cp, clock, evidence)
 
 
 @pytest.mark.needs("cp", "load", "analyser")
@@ -86,17 +87,17 @@ def test_charging_current_flows_on_every_supplied_phase(cp: CpEmulator, clock: C
                                                         analyser: PowerAnalyser, rig: Rig,
                                                         evidence: Evidence) -> None:
     """In C2 the vehicle's draw flows on every phase the profile supplies, and energy is delivered."""
-    phases = int(rig.profile.value("electrical.phases"))
-    draw = min(16.0, offered_current_a(rig))
+    phases = rig.profile.electrical.phases
+    draw = min(LIMITS.rig.phase_test_draw.value, offered_current_a(rig))
     start_charging(cp, clock)
     load.set_current(draw)
     load.set_on(True)
     before = analyser.read()
-    clock.sleep(2.0)
+    clock.sleep(LIMITS.rig.phase_test_duration.value)
     after = analyser.read()
-    fraction = limit("rig", "phase_current_fraction")
+    fraction = LIMITS.rig.phase_current_fraction
     for k in range(phases):
         evidence.record(f"L{k + 1} voltage", after.phases[k].u_v, "V", t_s=after.t_s)
         evidence.check(f"L{k + 1} current / load setpoint", after.phases[k].i_a / draw, fraction, t_s=after.t_s,
                        note=f"load set to {draw:g} A per phase")
-    evidence.record("energy delivered in 2 s", after.energy_wh - before.energy_wh, "Wh", t_s=after.t_s)
+    evidence.record(f"energy delivered in {LIMITS.rig.phase_test_duration.value:g} s", after.energy_wh - before.energy_wh, "Wh", t_s=after.t_s)

@@ -20,27 +20,25 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance.injection import BOOT_ALLOWANCE_S, INF, outage, restart_within_s
-from conformance.limits import Limit, limit
+from conformance.injection import INF, outage, restart_within_s
+from conformance.limits import LIMITS
+from core.limits import AtMost, Count
 from conformance.session import start_charging
 from conformance.stats import distinct_values, ks_uniform
-from fixtures.evidence import ConformanceFailure, Evidence
+from fixtures.evidence import Evidence
 from fixtures.progress import progress
 from fixtures.timing import count_edges, first_edge, markers, pulses
 from instruments.ac_source import AcSource
 from instruments.cp_emulator import CpEmulator
-from instruments.types import Edge
+from core.types import Channel, Edge
 from rig.clock import Clock
 from rig.rig import Rig
 
 pytestmark = [pytest.mark.needs("cp", "source"),
               pytest.mark.requirement(wb_id="WB-CL-01", clause="product manual: cold-load pickup after a power outage")]
 
-GENERATOR_UP_V = 3.0
-"""A CP high level above this after an outage: the DUT's generator is back (state C reads 6 V)."""
 POLL_S = 10.0
 """How often the rig looks whether charging restarted; the times come from edges, not from this."""
-REPEATED_OUTAGES = 3
 
 
 @dataclass(frozen=True)
@@ -62,13 +60,14 @@ class Restart:
 
 
 def delay_range(rig: Rig) -> tuple[float, float]:
-    low, high = (float(v) for v in rig.profile.value("cold_load.delay_range_s"))
-    return low, high
+    declared = rig.profile.cold_load.delay_range_s
+    return declared.low, declared.high
 
 
 def generator_up(edges: list[Edge], after_s: float) -> float:
+    up_v = LIMITS.rig.generator_up.value
     for edge in sorted(edges, key=lambda e: e.t_s):
-        if edge.channel == "CPH" and edge.t_s >= after_s and float(edge.value) > GENERATOR_UP_V:
+        if edge.channel == Channel.CPH and edge.t_s >= after_s and float(edge.value) > up_v:
             return edge.t_s
     return INF
 
@@ -77,8 +76,8 @@ def restart_after(cp: CpEmulator, clock: Clock, t_back: float, timeout_s: float)
     """Wait (polling) for the contactor after the mains came back at board time `t_back`."""
     clock.wait_until(lambda: cp.output_present().value == 1, timeout_s, poll_s=POLL_S)
     edges = cp.read_edges()
-    offer = first_edge(edges, "PWM", "1", t_back)
-    closed = first_edge(edges, "OVP", "1", t_back)
+    offer = first_edge(edges, Channel.PWM, "1", t_back)
+    closed = first_edge(edges, Channel.OVP, "1", t_back)
     return Restart(t_back, generator_up(edges, t_back), offer.t_s if offer else INF, closed.t_s if closed else INF)
 
 
@@ -90,7 +89,7 @@ def trials(rig: Rig, config: pytest.Config) -> list[Restart]:
     cp, source, clock = rig.cp, rig.source, rig.clock
     low, high = delay_range(rig)
     timeout = restart_within_s(rig)
-    outage_s = limit("rig", "mains_outage").high or 2.0
+    outage_s = LIMITS.rig.mains_outage.value
     count = rig.config.suite.cold_load_trials
     out: list[Restart] = []
     start_charging(cp, clock)
@@ -127,11 +126,9 @@ def test_every_restart_delay_lies_in_the_declared_range(rig: Rig, cp: CpEmulator
     runs = trials(rig, request.config)
     delays = keep_trials(evidence, runs, low, high)
     evidence.parameters["trials"] = len(runs)
-    source_note = f"DUT profile {rig.profile.id}: cold_load.delay_range_s = [{low:g}, {high:g}]"
-    evidence.check("shortest cold-load delay", min(delays), Limit("cold_load_shortest", low, None, "s", "WB-CL-01",
-                                                                    source_note))
-    evidence.check("longest cold-load delay", max(delays), Limit("cold_load_longest", None, high, "s", "WB-CL-01",
-                                                                   source_note))
+    declared = rig.profile.cold_load.delay_range_s
+    evidence.check("shortest cold-load delay", min(delays), declared.lower())
+    evidence.check("longest cold-load delay", max(delays), declared.upper())
 
 
 def test_restart_delays_are_random(rig: Rig, cp: CpEmulator, source: AcSource, request: pytest.FixtureRequest,
@@ -142,17 +139,17 @@ def test_restart_delays_are_random(rig: Rig, cp: CpEmulator, source: AcSource, r
     low, high = delay_range(rig)
     runs = trials(rig, request.config)
     delays = [d for d in keep_trials(evidence, runs, low, high) if d != INF]
-    if len(delays) < len(runs):
-        raise ConformanceFailure(f"precondition: charging did not restart after outage {len(delays) + 1}")
-    resolution = limit("rig", "cold_load_resolution").high or 0.01
+    evidence.check("outages after which charging restarted", len(delays),
+                   Count(name="restarts", value=len(runs), unit="", clause="WB-CL-01",
+                         source=f"{rig.profile.cold_load.delay_range_s.source}: every outage ends in a restart"))
+    resolution = LIMITS.rig.cold_load_resolution.value
     evidence.parameters["trials"] = len(runs)
     evidence.check(f"different delays at {resolution * 1000:g} ms over {len(delays)} trials",
-                   distinct_values(delays, resolution), limit("rig", "cold_load_min_distinct"))
+                   distinct_values(delays, resolution), LIMITS.rig.cold_load_min_distinct)
     ks = ks_uniform(delays, low, high)
     evidence.record("KS distance to uniform", ks.d, "", note=f"n = {ks.n}")
-    declared = rig.profile.data.get("cold_load", {}).get("distribution")
-    if declared == "uniform":
-        evidence.check(f"KS p-value against uniform [{low:g}, {high:g}] s", ks.p_value, limit("rig", "cold_load_uniform_p"))
+    if rig.profile.cold_load.distribution == "uniform":
+        evidence.check(f"KS p-value against uniform [{low:g}, {high:g}] s", ks.p_value, LIMITS.rig.cold_load_uniform_p)
     else:
         evidence.record(f"KS p-value against uniform [{low:g}, {high:g}] s", ks.p_value, "",
                         note="informative: the profile declares no distribution")
@@ -166,10 +163,14 @@ def test_outages_during_the_delay_each_restart_the_wait(rig: Rig, cp: CpEmulator
     timeout = restart_within_s(rig)
     start_charging(cp, clock)
     t_first = cp.time()
-    for _ in range(REPEATED_OUTAGES):
-        outage(cp, source, clock)
-        if not clock.wait_until(lambda: cp.measure_cp().high_v > GENERATOR_UP_V, BOOT_ALLOWANCE_S, poll_s=0.1):
-            raise ConformanceFailure(f"the DUT did not come back within {BOOT_ALLOWANCE_S:g} s of the mains")
+    boot = LIMITS.rig.boot_allowance
+    up_v = LIMITS.rig.generator_up.value
+    for k in range(int(LIMITS.rig.cold_load_repeated_outages.value)):
+        t_back = outage(cp, source, clock)
+        up = clock.wait_until(lambda: cp.measure_cp().high_v > up_v, boot.value, poll_s=0.1)
+        t_up = generator_up(cp.read_edges(), t_back) if up else INF
+        evidence.check(f"outage {k + 1}: mains back to the DUT's CP generator up", t_up - t_back,
+                       AtMost(name="boot", high=boot.value, unit="s", clause="WB-CL-01", source=boot.source), t_s=t_back)
     t_last = outage(cp, source, clock)
     last = restart_after(cp, clock, t_last, timeout)
     edges = cp.read_edges()
@@ -177,11 +178,9 @@ def test_outages_during_the_delay_each_restart_the_wait(rig: Rig, cp: CpEmulator
                                                       generator_back=last.t_up, offer=last.t_offer,
                                                       contactor_closed=last.t_closed))
     evidence.check("contactor closings between the first outage and the last return",
-                   count_edges(edges, "OVP", "1", t_first, t_last),
-                   Limit("no_restart_between_outages", 0, 0, "", "WB-CL-01", "each power-up starts a new delay"))
-    evidence.check("delay after the last of repeated outages", last.delay_s,
-                   Limit("cold_load_range", low, high, "s", "WB-CL-01",
-                         f"DUT profile {rig.profile.id}: cold_load.delay_range_s"), t_s=last.t_up)
+                   count_edges(edges, Channel.OVP, "1", t_first, t_last), LIMITS.rig.restarts_between_outages)
+    evidence.check("delay after the last of repeated outages", last.delay_s, rig.profile.cold_load.delay_range_s,
+                   t_s=last.t_up)
 
 
 def test_short_dip_is_ridden_through_without_a_restart(rig: Rig, cp: CpEmulator, source: AcSource, clock: Clock,
@@ -190,18 +189,18 @@ def test_short_dip_is_ridden_through_without_a_restart(rig: Rig, cp: CpEmulator,
     is live again right after it, with no reboot and no cold-load delay."""
     if not source.timed_dropout:
         pytest.skip(f"the rig's source ({type(source).__name__}) cannot time a dip itself; ametek-lx can")
-    dip_s = float(rig.profile.value("cold_load.ride_through_ms")) / 1000.0
-    allowance = limit("rig", "dip_recovery")
-    assert allowance.high is not None
+    dip_s = rig.profile.cold_load.ride_through_ms / 1000.0
+    allowance = LIMITS.rig.dip_recovery
     evidence.parameters["dip_ms"] = dip_s * 1000
     start_charging(cp, clock)
     t_dip = cp.time()
     source.dropout(dip_s)
-    clock.sleep(BOOT_ALLOWANCE_S)
+    clock.sleep(LIMITS.rig.boot_allowance.value)
     edges = cp.read_edges()
-    dead = pulses(edges, "OVP", "0", t_dip, cp.time())
+    dead = pulses(edges, Channel.OVP, "0", t_dip, cp.time())
     longest = max((end - start for start, end in dead), default=0.0)
-    evidence.trace("dip", edges, markers(dip=t_dip), window=(t_dip, t_dip + dip_s + allowance.high))
+    evidence.trace("dip", edges, markers(dip=t_dip), window=(t_dip, t_dip + dip_s + allowance.value))
     evidence.check(f"longest dead output after a {dip_s * 1000:g} ms dip", longest,
-                   Limit("dip_ride_through", None, dip_s + allowance.high, "s", "WB-CL-01",
-                         f"DUT profile {rig.profile.id}: cold_load.ride_through_ms + {allowance.source}"), t_s=t_dip)
+                   AtMost(name="dip_ride_through", high=dip_s + allowance.value, unit="s", clause="WB-CL-01",
+                          source=f"DUT profile {rig.profile.id}: [cold_load] ride_through_ms; {allowance.source}"),
+                   t_s=t_dip)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from conformance.grid import Building, configure_energy, first_time, require_energy_feature
-from conformance.limits import Limit, limit
+from conformance.limits import LIMITS
+from core.limits import AtLeast, AtMost
 from conformance.session import offered_current_a, start_charging
 from fixtures.evidence import Evidence
 from rig.rig import Rig
@@ -28,10 +29,10 @@ def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: 
     building.vehicle_on()
     start_charging(rig.cp, rig.clock)
     building.run(10.0)
-    respond = limit("rig", "dimming_response").high or 30.0
-    margin = limit("rig", "dimming_margin").high or 100.0
-    dim_w = float(rig.profile.value("energy.dimming_limit_w"))
-    floor_w = float(rig.profile.value("energy.dimming_floor_w"))
+    respond = LIMITS.rig.dimming_response.high
+    margin = LIMITS.rig.dimming_margin.value
+    dim_w = rig.profile.energy.dimming_limit_w
+    floor_w = rig.profile.energy.dimming_floor_w
 
     rig.fault_box.set_grid_contact(True, False)
     t_close = building.step()
@@ -45,17 +46,20 @@ def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: 
 
     dimmed = first_time(building.samples, t_close, lambda x: x.charging_p_w <= dim_w + margin)
     evidence.check("dimmed after the contact closed", (dimmed - t_close) if dimmed is not None else float("inf"),
-                   limit("rig", "dimming_response"), t_s=t_close)
+                   LIMITS.rig.dimming_response, t_s=t_close)
     held = [x for x in building.samples if t_close + respond <= x.t_s < t_open]
     evidence.check("charging power while dimmed", max(x.charging_p_w for x in held),
-                   Limit("dimmed_power", None, dim_w + margin, "W", "WB-PS-01",
-                         f"DUT profile {rig.profile.id}: energy.dimming_limit_w + rig dimming_margin"))
+                   AtMost(name="dimmed_power", high=dim_w + margin, unit="W", clause="WB-PS-01",
+                          source=f"DUT profile {rig.profile.id}: [energy] dimming_limit_w; "
+                                 f"dimming_margin: {LIMITS.rig.dimming_margin.source}"))
     offered_w = min(x.offered_w for x in held)
     evidence.check("power the dimmed offer allows", offered_w,
-                   Limit("dimming_floor", floor_w - margin, None, "W", "§14a EnWG",
-                         f"DUT profile {rig.profile.id}: energy.dimming_floor_w (§14a EnWG, iec-facts.md)"))
+                   AtLeast(name="dimming_floor", low=floor_w - margin, unit="W", clause="§14a EnWG",
+                           source=f"DUT profile {rig.profile.id}: [energy] dimming_floor_w (§14a EnWG: a dimmed "
+                                  f"controllable consumer keeps at least 4.2 kW); "
+                                  f"dimming_margin: {LIMITS.rig.dimming_margin.source}"))
     expected = offered_current_a(rig)
     back = first_time(building.samples, t_open, lambda x: x.offer_a >= expected - 0.5)
     evidence.check("back to the configured current after the contact opened",
-                   (back - t_open) if back is not None else float("inf"), limit("rig", "dimming_response"), t_s=t_open,
+                   (back - t_open) if back is not None else float("inf"), LIMITS.rig.dimming_response, t_s=t_open,
                    note=f"configured offer {expected:g} A")

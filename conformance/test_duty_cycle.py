@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.limits import Limit, decoded_current_a, expected_duty_pct, limit
-from conformance.session import offered_current_a, plug_in, settable_currents
+from core.types import Channel
+from conformance.limits import LIMITS, decoded_current_a, expected_duty_pct
+from conformance.session import offered_current_a, plug_in, settable_currents, watch
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, markers
 from instruments.cp_emulator import CpEmulator
@@ -37,22 +38,19 @@ def test_duty_cycle_offers_each_settable_current(cp: CpEmulator, installer: Inst
         evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s,
                         note=f"expected {expected:.3f} % for {offered:g} A ({source})")
         evidence.record("current a vehicle reads from the duty", decoded_current_a(m.duty_pct), "A", t_s=m.t_s,
-                        note=limit("iec61851", "six_amp_region").source if offered == 6 else "")
-        evidence.check("duty cycle error", m.duty_pct - expected, limit("iec61851", "duty_tolerance"), t_s=m.t_s)
+                        note=LIMITS.iec61851.six_amp_region.source if offered == 6 else "")
+        evidence.check("duty cycle error", m.duty_pct - expected, LIMITS.iec61851.duty_tolerance, t_s=m.t_s)
         return
-    close = limit("iec61851", "contactor_close_after_c")
-    assert close.high is not None
+    close = LIMITS.iec61851.contactor_close_after_c
     t_c = cp.set_state("C")
-    clock.sleep(close.high * 1.5)
+    clock.sleep(watch(close))
     edges = cp.read_edges()
     evidence.trace(f"{setting_a:g} A set: B then C", edges, markers(vehicle_B=t_b, vehicle_C=t_c),
                    window=(t_c, t_c + close.high))
-    source = (f"DUT profile {rig.profile.id}: {setting_a:g} A offers no charging (WB-EL-03); PHX p. 26: x1 (no PWM) "
-              "= EVSE not ready")
-    evidence.check(f"PWM offers with {setting_a:g} A set", count_edges(edges, "PWM", "1", t_b),
-                   Limit("no_offer", 0, 0, "", DUTY_CLAUSE, source))
-    evidence.check(f"contactor closures with {setting_a:g} A set", count_edges(edges, "OVP", "1", t_c),
-                   Limit("no_supply", 0, 0, "", DUTY_CLAUSE, source))
+    evidence.check(f"PWM offers with {setting_a:g} A set", count_edges(edges, Channel.PWM, "1", t_b),
+                   LIMITS.iec61851.offers_at_zero_setting)
+    evidence.check(f"contactor closures with {setting_a:g} A set", count_edges(edges, Channel.OVP, "1", t_c),
+                   LIMITS.iec61851.closures_at_zero_setting)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (change of the offered current)")
@@ -60,10 +58,9 @@ def test_offered_duty_changes_at_most_once_per_5_s(cp: CpEmulator, installer: In
                                                   evidence: Evidence) -> None:
     """Settings sent faster than the EVSE may follow: the duty changes at most once per 5 s, and the
     last setting is offered in the end."""
-    interval = limit("iec61851", "pwm_update_min_interval")
-    spacing = limit("rig", "setting_change_spacing").high
-    settle = limit("rig", "duty_update_settle").high
-    assert interval.low is not None and spacing is not None and settle is not None
+    interval = LIMITS.iec61851.pwm_update_min_interval
+    spacing = LIMITS.rig.setting_change_spacing.value
+    settle = LIMITS.rig.duty_update_settle.value
     first = offered_current_a(rig)
     offers = {v: offered_current_a(rig, v) for v in settable_currents(rig.profile)}
     sequence = [v for v, offer in offers.items() if offer > 0 and offer != first][-4:]
@@ -78,7 +75,7 @@ def test_offered_duty_changes_at_most_once_per_5_s(cp: CpEmulator, installer: In
     clock.sleep(settle * interval.low)
     m = cp.measure_cp()
     edges = cp.read_edges()
-    duty_edges = sorted((e for e in edges if e.channel == "DUTY" and e.t_s >= t_b), key=lambda e: e.t_s)
+    duty_edges = sorted((e for e in edges if e.channel == Channel.DUTY and e.t_s >= t_b), key=lambda e: e.t_s)
     gaps = [b.t_s - a.t_s for a, b in zip(duty_edges, duty_edges[1:])]
     evidence.parameters["settings_a"] = sequence
     evidence.trace("setting changes in B2", edges, {"plug in": t_b, **changes},
@@ -89,4 +86,4 @@ def test_offered_duty_changes_at_most_once_per_5_s(cp: CpEmulator, installer: In
         evidence.check("shortest time between duty changes", min(gaps), interval, t_s=t_b)
     expected, source = expected_duty_pct(offers[sequence[-1]])
     evidence.check(f"duty error once {sequence[-1]:g} A is set and settled", m.duty_pct - expected,
-                   limit("iec61851", "duty_tolerance"), t_s=m.t_s, note=f"expected {expected:.3f} % ({source})")
+                   LIMITS.iec61851.duty_tolerance, t_s=m.t_s, note=f"expected {expected:.3f} % ({source})")

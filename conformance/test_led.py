@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.limits import Limit, limit
+from conformance.limits import LIMITS
+from core.limits import Count
 from conformance.session import plug_in, start_charging
 from fixtures.evidence import Evidence, step
 from fixtures.plugin import READY_TIMEOUT_S, dut_idle
@@ -21,21 +22,19 @@ from instruments.installer import Installer
 from instruments.led import LedSensor
 from instruments.led.classifier import SegmentState, classify, summary
 from rig.clock import Clock
-from rig.errors import RigError
+from core.errors import RigError
 from rig.rig import Rig
 
 pytestmark = pytest.mark.needs("cp", "led")
 
 ANY_LIT = "lit"
 """Expected pattern that accepts any lit pattern (the manual gives only the colour)."""
-RCD_TRIP_MA = 60.0
-"""Twice the rated 30 mA: every conforming DUT trips, within 150 ms (IEC 62955)."""
 
 
 def observe(led: LedSensor, clock: Clock, evidence: Evidence, name: str, seconds: float | None = None) -> list[SegmentState]:
-    window = seconds if seconds is not None else (limit("rig", "led_observation").high or 8.0)
+    window = seconds if seconds is not None else LIMITS.rig.led_observation.value
     with step("measure", f"record the LED bar for {window:g} s ({name})"):
-        samples = led.record(window, limit("rig", "led_sample_rate").high or 20.0, clock)
+        samples = led.record(window, LIMITS.rig.led_sample_rate.value, clock)
     states = classify(samples)
     evidence.led_timeline(name, [(s.t_s, list(s.rgb)) for s in samples], [s.describe() for s in states])
     for state in states:
@@ -50,18 +49,20 @@ def judge(evidence: Evidence, rig: Rig, states: list[SegmentState], expected: li
     matches = sum(1 for state, (pattern, colour) in zip(states, expected)
                   if state.colour == colour and (state.pattern == pattern or (pattern == ANY_LIT and state.pattern != "off")))
     wanted = ", ".join(f"S{k + 1} {colour} {pattern}" for k, (pattern, colour) in enumerate(expected))
-    evidence.check(f"segments as the manual shows {situation}", matches,
-                   Limit(f"led_{situation}", 4, 4, "", wb_id, f"DUT profile {rig.profile.id} [led]: {wanted}"),
-                   note=f"seen: {summary(states)}")
+    segments = LIMITS.rig.led_segments_as_declared
+    declared = Count(name=f"led_{situation}", value=segments.value, unit="", clause=wb_id,
+                     source=f"DUT profile {rig.profile.id} [led]: {wanted}; {segments.source}")
+    evidence.check(f"segments as the manual shows {situation}", matches, declared, note=f"seen: {summary(states)}")
 
 
-def bar(rig: Rig, key: str, colour_key: str = "led.colour") -> list[tuple[str, str]]:
-    return [(str(rig.profile.value(key)), str(rig.profile.value(colour_key)))] * 4
+def bar(rig: Rig, pattern: str) -> list[tuple[str, str]]:
+    """Every segment in `pattern` and the bar's colour."""
+    return [(pattern, rig.profile.led.colour)] * LIMITS.rig.led_segments_as_declared.value
 
 
-def defect_bar(rig: Rig, key: str) -> list[tuple[str, str]]:
-    """S1-S3 in the pattern `key` and the bar colour, S4 solid in the defect colour."""
-    return bar(rig, key)[:3] + [("solid", str(rig.profile.value("led.comms_defect_segment4")))]
+def defect_bar(rig: Rig, pattern: str) -> list[tuple[str, str]]:
+    """S1-S3 in `pattern` and the bar colour, S4 solid in the defect colour."""
+    return bar(rig, pattern)[:-1] + [("solid", rig.profile.led.comms_defect_segment4)]
 
 
 def comms_module(rig: Rig, defective: bool) -> None:
@@ -77,7 +78,7 @@ def comms_module(rig: Rig, defective: bool) -> None:
 def test_standby_shows_the_standby_pattern(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """Ready with no vehicle: the standby pattern in the product's colour (BMW blue, MINI yellow)."""
     comms_module(rig, defective=False)
-    judge(evidence, rig, observe(rig.led, clock, evidence, "standby"), bar(rig, "led.standby"), "in standby", "WB-LED-02")
+    judge(evidence, rig, observe(rig.led, clock, evidence, "standby"), bar(rig, rig.profile.led.standby), "in standby", "WB-LED-02")
 
 
 @pytest.mark.requirement(wb_id="WB-LED-03", clause="product manual: LED bar, charging")
@@ -85,7 +86,7 @@ def test_charging_shows_the_charging_pattern(rig: Rig, cp: CpEmulator, clock: Cl
     """Charging (C2, contactor closed): BMW breathing blue, MINI slowly blinking yellow."""
     comms_module(rig, defective=False)
     start_charging(cp, clock)
-    judge(evidence, rig, observe(rig.led, clock, evidence, "charging"), bar(rig, "led.charging"), "while charging",
+    judge(evidence, rig, observe(rig.led, clock, evidence, "charging"), bar(rig, rig.profile.led.charging), "while charging",
           "WB-LED-03")
 
 
@@ -95,13 +96,13 @@ def test_initialising_shows_the_sweep(rig: Rig, cp: CpEmulator, clock: Clock, ev
     if not rig.has("source"):
         pytest.skip("watching the boot needs the source to power the DUT up")
     rig.source.set_output(False)
-    clock.sleep(limit("rig", "mains_outage").high or 2.0)
+    clock.sleep(LIMITS.rig.mains_outage.value)
     rig.energise()
-    clock.sleep(limit("rig", "led_boot_lead").high or 0.5)
-    states = observe(rig.led, clock, evidence, "initialising", (limit("rig", "led_observation").high or 8.0) / 2)
+    clock.sleep(LIMITS.rig.led_boot_lead.value)
+    states = observe(rig.led, clock, evidence, "initialising", LIMITS.rig.led_observation.value / 2)
     if not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5):
         raise RigError(f"the DUT did not come back to A1 within {READY_TIMEOUT_S:.0f} s of power-up")
-    judge(evidence, rig, states, bar(rig, "led.initialising"), "while initialising", "WB-LED-01")
+    judge(evidence, rig, states, bar(rig, rig.profile.led.initialising), "while initialising", "WB-LED-01")
 
 
 @pytest.mark.needs("cp", "led", "installer")
@@ -115,7 +116,7 @@ def test_paused_shows_the_sweep(rig: Rig, cp: CpEmulator, installer: Installer, 
         states = observe(rig.led, clock, evidence, "paused")
     finally:
         installer.set_paused(False)
-    judge(evidence, rig, states, bar(rig, "led.paused"), "while paused", "WB-LED-01")
+    judge(evidence, rig, states, bar(rig, rig.profile.led.paused), "while paused", "WB-LED-01")
 
 
 @pytest.mark.needs("cp", "led", "fault_box")
@@ -123,11 +124,11 @@ def test_paused_shows_the_sweep(rig: Rig, cp: CpEmulator, installer: Installer, 
 def test_fault_shows_red(rig: Rig, cp: CpEmulator, fault_box: FaultBox, clock: Clock, evidence: Evidence) -> None:
     """After a residual-current trip the whole bar is red (any lit pattern: the manual says only red)."""
     start_charging(cp, clock)
-    fault_box.set_residual_ma("ac", RCD_TRIP_MA)
-    clock.sleep(limit("rig", "fault_observation").high or 2.0)
+    fault_box.set_residual_ma("ac", rig.profile.residual_current.ac_trip_band_ma.high * LIMITS.rig.led_fault_trip_multiple.value)
+    clock.sleep(LIMITS.rig.fault_observation.high)
     fault_box.set_residual_ma("ac", 0.0)
     states = observe(rig.led, clock, evidence, "fault")
-    judge(evidence, rig, states, [(ANY_LIT, str(rig.profile.value("led.fault_colour")))] * 4, "in a fault", "WB-LED-04")
+    judge(evidence, rig, states, [(ANY_LIT, rig.profile.led.fault_colour)] * LIMITS.rig.led_segments_as_declared.value, "in a fault", "WB-LED-04")
 
 
 
@@ -141,7 +142,7 @@ def test_defective_comms_module_in_standby_shows_s4_red(rig: Rig, cp: CpEmulator
     if vehicle == "B":
         plug_in(cp, clock)
     states = observe(rig.led, clock, evidence, f"comms defect, vehicle {vehicle}")
-    judge(evidence, rig, states, defect_bar(rig, "led.comms_defect_standby"),
+    judge(evidence, rig, states, defect_bar(rig, rig.profile.led.comms_defect_standby),
           f"with a defective communication module, vehicle in {vehicle}", "WB-LED-05")
 
 
@@ -153,7 +154,7 @@ def test_defective_comms_module_while_charging_shows_s4_red(rig: Rig, cp: CpEmul
     comms_module(rig, defective=True)
     start_charging(cp, clock)
     states = observe(rig.led, clock, evidence, "comms defect, charging")
-    judge(evidence, rig, states, defect_bar(rig, "led.comms_defect_charging"),
+    judge(evidence, rig, states, defect_bar(rig, rig.profile.led.comms_defect_charging),
           "with a defective communication module while charging", "WB-LED-06")
 
 
@@ -165,11 +166,11 @@ def test_defective_comms_module_during_firmware_update_shows_s4_red(rig: Rig, cp
     installer interface: S1-S3 sweeping in the bar colour, S4 red; the DUT comes back afterwards."""
     comms_module(rig, defective=True)
     installer.start_firmware_update()
-    clock.sleep(limit("rig", "led_boot_lead").high or 0.5)
+    clock.sleep(LIMITS.rig.led_boot_lead.value)
     states = observe(rig.led, clock, evidence, "comms defect, firmware update",
-                     (limit("rig", "led_observation").high or 8.0) / 2)
-    back_within = limit("rig", "firmware_update_max").high or 900.0
+                     LIMITS.rig.led_observation.value / 2)
+    back_within = LIMITS.rig.firmware_update_max.value
     if not clock.wait_until(lambda: not installer.firmware_updating() and dut_idle(rig), back_within, poll_s=1.0):
         raise RigError(f"the DUT did not come back to A1 within {back_within:g} s of the firmware update")
-    judge(evidence, rig, states, defect_bar(rig, "led.comms_defect_firmware_update"),
+    judge(evidence, rig, states, defect_bar(rig, rig.profile.led.comms_defect_firmware_update),
           "with a defective communication module during a firmware update", "WB-LED-07")

@@ -13,8 +13,10 @@ import pytest
 
 from conformance.grid import (Building, configure_energy, first_time, grid_limit_a, over_limit_spans,
                               require_energy_feature)
-from conformance.limits import Limit, limit
-from conformance.session import MIN_OFFER_A, start_charging
+from conformance.limits import LIMITS
+from conformance.session import start_charging
+from core.limits import AtLeast, sources_of
+
 from fixtures.evidence import Evidence
 from fixtures.plugin import dut_profile
 from rig.rig import Rig
@@ -29,11 +31,16 @@ HOUSE_FULL_A = 21.0
 """Less than 6 A left: the DUT must pause."""
 
 
+def min_offer() -> float:
+    """IEC 61851-1 Annex A: the smallest current a PWM offer carries."""
+    return LIMITS.iec61851.min_offered_current.low
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """`model`: every meter the DUT profile supports (WB-MB-03)."""
     if "model" in metafunc.fixturenames:
         profile = dut_profile(metafunc.config)
-        models = list(profile.value("meter.models")) if profile is not None else []
+        models = list(profile.meter.models) if profile is not None else []
         metafunc.parametrize("model", models or ["none"])
 
 
@@ -53,7 +60,7 @@ def _arrange(rig: Rig, building: Building, model: str | None) -> tuple[float, in
 def _household_steps(building: Building, *loads_a: float) -> list[float]:
     """Act: watch the settled building, then step the household load through `loads_a`, watching
     each step for the rig's settle time; returns when each step happened (analyser time)."""
-    settle = limit("rig", "load_management_settle").high or 30.0
+    settle = LIMITS.rig.load_management_settle.value
     building.run(settle)
     times = []
     for amps in loads_a:
@@ -63,11 +70,11 @@ def _household_steps(building: Building, *loads_a: float) -> list[float]:
 
 
 def _judge_excursions(evidence: Evidence, building: Building, limit_a: float, phases: int) -> None:
-    tolerance = limit("rig", "grid_limit_tolerance").high or 0.0
+    tolerance = LIMITS.rig.grid_limit_tolerance.value
     spans = over_limit_spans(building.samples, limit_a + tolerance, phases)
     longest = max((d for _, d in spans), default=0.0)
     evidence.record("stretches above the grid limit", len(spans), "")
-    evidence.check("longest stretch above the grid limit", longest, limit("rig", "load_management_response"),
+    evidence.check("longest stretch above the grid limit", longest, LIMITS.rig.load_management_response,
                    t_s=max(spans, key=lambda s: s[1])[0] if spans else None,
                    note=f"grid limit {limit_a:g} A + {tolerance:g} A tolerance, on {phases} phase(s)")
 
@@ -85,7 +92,7 @@ def test_grid_current_stays_within_limit_as_household_load_steps(idle_dut: Rig, 
     expected = min(building.ev_max_a, limit_a - HOUSE_LOW_A)
     back = first_time(building.samples, t_down, lambda x: x.offer_a >= expected - 1.0)
     evidence.check("charging current back after the load fell", (back - t_down) if back is not None else float("inf"),
-                   limit("rig", "load_management_recovery"), t_s=t_down,
+                   LIMITS.rig.load_management_recovery, t_s=t_down,
                    note=f"offer back to {expected - 1.0:g} A or more ({expected:g} A free)")
     lowered = [x.offer_a for x in building.samples if t_up + 15.0 <= x.t_s < t_down]
     evidence.record("offer while the household drew more", min(lowered, default=float("nan")), "A")
@@ -103,18 +110,19 @@ def test_pauses_rather_than_overloading_when_less_than_6_a_is_left(idle_dut: Rig
     offers = [x for x in building.samples if x.offer_a > 0.0]
     smallest = min(offers, key=lambda x: x.offer_a, default=None)
     evidence.check("smallest offer while charging", smallest.offer_a if smallest else float("nan"),
-                   Limit("smallest_offer", MIN_OFFER_A - 0.05, None, "A", "IEC 61851-1 Annex A",
-                         "IEC 61851-1 Annex A: 6 A is the smallest PWM offer (0.05 A for the duty's resolution)"),
+                   AtLeast(name="smallest_offer", low=min_offer() - LIMITS.rig.offer_resolution.value, unit="A",
+                           clause="IEC 61851-1 Annex A",
+                           source=sources_of(LIMITS.iec61851.min_offered_current, LIMITS.rig.offer_resolution)),
                    t_s=smallest.t_s if smallest else None)
     _judge_excursions(evidence, building, limit_a, phases)
     paused = first_time(building.samples, t_full, lambda x: x.offer_a == 0.0)
     evidence.check("paused after the household took the connection",
                    (paused - t_full) if paused is not None else float("inf"),
-                   limit("rig", "load_management_response"), t_s=t_full,
+                   LIMITS.rig.load_management_response, t_s=t_full,
                    note=f"{limit_a - HOUSE_FULL_A:g} A left of {limit_a:g} A")
-    back = first_time(building.samples, t_down, lambda x: x.offer_a >= MIN_OFFER_A)
+    back = first_time(building.samples, t_down, lambda x: x.offer_a >= min_offer())
     evidence.check("charging again after the load fell", (back - t_down) if back is not None else float("inf"),
-                   limit("rig", "load_management_recovery"), t_s=t_down)
+                   LIMITS.rig.load_management_recovery, t_s=t_down)
 
 
 @pytest.mark.requirement(wb_id="WB-MB-01")
@@ -126,14 +134,13 @@ def test_dut_reads_the_meter_as_modbus_master(idle_dut: Rig, building: Building,
     configure_energy(rig, "load")
     before = rig.meter.polls()
     t0 = building.step()
-    building.run(limit("rig", "load_management_settle").high or 30.0)
+    building.run(LIMITS.rig.load_management_settle.value)
     polls = rig.meter.polls() - before
     seconds = building.samples[-1].t_s - t0
-    evidence.check("polls the meter received", polls, Limit("meter_polls", 1, None, "", "WB-MB-01",
-                                                            "WB-MB-01: the wallbox is the master and polls"))
+    evidence.check("polls the meter received", polls, LIMITS.rig.meter_polls)
     if polls:
         evidence.record("poll interval", seconds / polls, "s")
     status = rig.installer.meter_status()
     evidence.check("DUT reports the meter present", 1.0 if status.status == "ok" else 0.0,
-                   Limit("meter_present", 1, 1, "", "WB-MB-01", "installer interface METER? status"),
+                   LIMITS.rig.meter_worked_first,
                    note=f"status {status.status!r}")

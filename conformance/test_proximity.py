@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.limits import Limit, PpCoding, decoded_current_a, expected_duty_pct, limit, pp_codings
-from conformance.session import configured_current_a, plug_in, socket_outlet
+from core.types import Channel
+from conformance.limits import LIMITS, decoded_current_a, expected_duty_pct, pp_codings
+from conformance.session import configured_current_a, plug_in, socket_outlet, watch
+from core.limits import AtLeast, PpCoding
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, markers
 from instruments.cp_emulator import CpEmulator
@@ -19,11 +21,15 @@ from rig.rig import Rig
 
 pytestmark = pytest.mark.needs("cp")
 
-_BELOW, _ABOVE = limit("iec61851", "pp_invalid_below"), limit("iec61851", "pp_invalid_above")
-assert _BELOW.high is not None and _ABOVE.low is not None
-INVALID_CODINGS: list[tuple[str, float | None]] = [
-    ("open", None), ("short", 0.0), ("below-window", _BELOW.high * 0.8), ("above-window", _ABOVE.low * 1.2)]
+INVALID_CODINGS = ["open", "short", "below-window", "above-window"]
 """PP codings no cable has: open, shorted, and beyond the EVSE's error thresholds (EVB)."""
+
+
+def invalid_pp_ohm(name: str) -> float | None:
+    """The resistance presented for an invalid coding (None: PP open)."""
+    beyond = LIMITS.rig.pp_beyond_window.value
+    return {"open": None, "short": 0.0, "below-window": LIMITS.iec61851.pp_invalid_below.high * (1.0 - beyond),
+            "above-window": LIMITS.iec61851.pp_invalid_above.low * (1.0 + beyond)}[name]
 
 
 def _needs_socket(rig: Rig) -> None:
@@ -41,11 +47,10 @@ def test_tethered_plug_codes_at_least_the_rated_current(cp: CpEmulator, rig: Rig
     evidence.record("PP-PE resistance of the plug", pp.value, "ohm", t_s=pp.t_s,
                     note=f"coding window {coding.low:g}-{coding.high:g} ohm ({coding.source})" if coding
                     else "outside every coding window")
-    rated = float(rig.profile.value("connector.cable_rating_a"))
-    evidence.check("cable rating coded on PP", coding.rating_a if coding else 0.0,
-                   Limit("pp_rating", rated, None, "A", "IEC 61851-1:2017 Annex B",
-                         f"DUT profile {rig.profile.id}: connector.cable_rating_a (WB-EL-04); EVB coding windows"),
-                   t_s=pp.t_s)
+    rated = AtLeast(name="pp_rating", low=rig.profile.connector.cable_rating_a, unit="A",
+                    clause="IEC 61851-1:2017 Annex B",
+                    source=f"DUT profile {rig.profile.id}: [connector] cable_rating_a (WB-EL-04); EVB coding windows")
+    evidence.check("cable rating coded on PP", coding.rating_a if coding else 0.0, rated, t_s=pp.t_s)
 
 
 @pytest.mark.parametrize("coding", pp_codings(), ids=lambda c: f"{c.rating_a:g}A-cable")
@@ -65,25 +70,24 @@ def test_socket_outlet_offer_never_exceeds_the_cable_rating(cp: CpEmulator, cloc
     evidence.record("current a vehicle reads from the duty", decoded_current_a(m.duty_pct), "A", t_s=m.t_s,
                     note=f"cable rated {coding.rating_a:g} A")
     evidence.check("duty cycle error against min(setting, cable)", m.duty_pct - expected,
-                   limit("iec61851", "duty_tolerance"), t_s=m.t_s)
+                   LIMITS.iec61851.duty_tolerance, t_s=m.t_s)
 
 
-@pytest.mark.parametrize("name, pp_ohm", INVALID_CODINGS, ids=[n for n, _ in INVALID_CODINGS])
+@pytest.mark.parametrize("name", INVALID_CODINGS)
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex B (invalid PP coding: no charging)")
 def test_socket_outlet_refuses_to_charge_on_an_invalid_coding(cp: CpEmulator, clock: Clock, rig: Rig, name: str,
-                                                              pp_ohm: float | None, evidence: Evidence) -> None:
+                                                              evidence: Evidence) -> None:
     """A cable coding that no cable has (open, short, beyond the windows) means no charging at all."""
     _needs_socket(rig)
-    close = limit("iec61851", "contactor_close_after_c")
-    assert close.high is not None
+    close = LIMITS.iec61851.contactor_close_after_c
+    pp_ohm = invalid_pp_ohm(name)
     evidence.parameters["pp_ohm"] = "open" if pp_ohm is None else pp_ohm
     cp.set_pp(pp_ohm)
     plug_in(cp, clock)
     t_c = cp.set_state("C")
-    clock.sleep(close.high * 1.5)
+    clock.sleep(watch(close))
     edges = cp.read_edges()
     evidence.trace(f"C with PP {name}", edges, markers(vehicle_C=t_c, contactor_closed=t_c + delay_s(
-        edges, t_c, "OVP", "1")), window=(t_c, t_c + close.high))
-    source = _BELOW.source if pp_ohm is not None and pp_ohm < 1000 else _ABOVE.source
-    evidence.check(f"contactor closures with PP {name}", count_edges(edges, "OVP", "1", t_c),
-                   Limit("no_charging_on_invalid_pp", 0, 0, "", _BELOW.clause, source))
+        edges, t_c, Channel.OVP, "1")), window=(t_c, t_c + close.high))
+    evidence.check(f"contactor closures with PP {name}", count_edges(edges, Channel.OVP, "1", t_c),
+                   LIMITS.iec61851.closures_on_invalid_pp)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.types import Channel
 from conformance.injection import INF, first_fault, power_cycle, residual_ramp, step_trip_time
-from conformance.limits import Limit, limit, profile_band
-from conformance.session import start_charging
+from conformance.limits import LIMITS
+from core.limits import AtMost, Band, Count
+from conformance.session import start_charging, watch
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, first_edge
 from instruments.cp_emulator import CpEmulator
@@ -31,8 +33,10 @@ def channels(clause: str) -> list[object]:
             for ch in ("ac", "dc")]
 
 
-def band(rig: Rig, channel: str) -> Limit:
-    return profile_band(rig.profile, f"residual_current.{channel}_trip_band_ma", "mA", CLAUSE[channel])
+def band(rig: Rig, channel: str) -> Band:
+    """The product's detection band for `channel` (WB-RC-01/02), from the DUT profile."""
+    rc = rig.profile.residual_current
+    return rc.ac_trip_band_ma if channel == "ac" else rc.dc_trip_band_ma
 
 
 @pytest.mark.parametrize("channel", channels("no trip below the detection band"))
@@ -41,9 +45,8 @@ def test_residual_current_just_below_the_band_does_not_trip(cp: CpEmulator, faul
     """A residual current one ramp step below the product's band, held longer than the slowest
     allowed trip, never interrupts charging."""
     lim = band(rig, channel)
-    assert lim.low is not None
-    level = lim.low - (limit("rig", "rcd_ramp_step").high or 0.5)
-    hold_s = limit("rig", "rcd_no_trip_hold").high or 20.0
+    level = lim.low - LIMITS.rig.rcd_ramp_step.value
+    hold_s = LIMITS.rig.rcd_no_trip_hold.value
     start_charging(cp, clock)
     t_on = fault_box.set_residual_ma(channel, level)
     clock.sleep(hold_s)
@@ -55,7 +58,7 @@ def test_residual_current_just_below_the_band_does_not_trip(cp: CpEmulator, faul
                     {"injection on": t_on, **{"interrupted": e.t_s for e in events[:1]}},
                     {f"injected {channel.upper()} (mA)": (lim.low, lim.high)})
     evidence.check(f"interruptions at {level:g} mA {channel.upper()} held {hold_s:g} s", len(events),
-                   Limit("no_trip_below_band", 0, 0, "", lim.clause, f"{lim.source} (nothing trips below the band)"))
+                   LIMITS.protection.interruptions_below_the_band)
 
 
 @pytest.mark.parametrize("channel", channels("trip threshold"))
@@ -63,17 +66,16 @@ def test_residual_current_trip_threshold_lies_in_the_band(cp: CpEmulator, fault_
                                                           rig: Rig, channel: str, evidence: Evidence) -> None:
     """A ramp in 0.5 mA steps from half the band's lower end finds the threshold; it lies in the band."""
     lim = band(rig, channel)
-    assert lim.low is not None and lim.high is not None
     start_charging(cp, clock)
-    start = round(lim.low * (limit("rig", "rcd_ramp_start").high or 0.5), 1)
-    ramp = residual_ramp(fault_box, clock, channel, start, lim.high + 5 * (limit("rig", "rcd_ramp_step").high or 0.5))
+    start = round(lim.low * LIMITS.rig.rcd_ramp_start.value, 1)
+    ramp = residual_ramp(fault_box, clock, channel, start, lim.high + LIMITS.rig.rcd_ramp_overshoot_steps.value * LIMITS.rig.rcd_ramp_step.value)
     name = f"{channel.upper()} residual current (mA)"
     evidence.series(f"{channel} ramp", {f"injected {name}": ramp.points, f"flowing {name}": ramp.flowing()},
                     {"trip": ramp.t_trip} if ramp.t_trip != INF else {},
                     {f"injected {name}": (lim.low, lim.high)})
     evidence.check(f"{channel.upper()} trip threshold", ramp.tripped_at if ramp.tripped_at is not None else INF, lim,
                    t_s=ramp.t_trip if ramp.t_trip != INF else None,
-                   note=f"ramp {start:g} mA upward in {limit('rig', 'rcd_ramp_step').high:g} mA steps")
+                   note=f"ramp {start:g} mA upward in {LIMITS.rig.rcd_ramp_step.value:g} mA steps")
 
 
 @pytest.mark.parametrize("multiple", [1, 2, 5], ids=["1x", "2x", "5x"])
@@ -83,15 +85,14 @@ def test_ac_residual_current_trips_within_the_type_a_time(cp: CpEmulator, fault_
     """A step to 1, 2 and 5 times the rated residual current (the band's upper end, 30 mA) opens the
     contactor within 300, 150 and 40 ms."""
     rated = band(rig, "ac").high
-    assert rated is not None
-    lim = limit("protection", f"rcd_ac_trip_time_{multiple}x")
-    assert lim.high is not None
+    lim: AtMost = getattr(LIMITS.protection, f"rcd_ac_trip_time_{multiple}x")
     start_charging(cp, clock)
     level = rated * multiple
-    t_on, trip_s = step_trip_time(fault_box, clock, "ac", level, max(1.0, 10 * lim.high))
+    observe = max(LIMITS.rig.trip_observation_min.value, LIMITS.rig.trip_observation_factor.value * lim.high)
+    t_on, trip_s = step_trip_time(fault_box, clock, "ac", level, observe)
     evidence.parameters.update(injected_ma=level)
     evidence.series(f"step to {level:g} mA", {"injected AC residual current (mA)": [(t_on, level)] + (
-        [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + 10 * lim.high, level)])},
+        [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + observe, level)])},
         {"step": t_on, **({"trip": t_on + trip_s} if trip_s != INF else {})})
     evidence.check(f"trip time at {multiple} x {rated:g} mA", trip_s, lim, t_s=t_on)
 
@@ -101,13 +102,11 @@ def test_dc_residual_current_at_the_band_top_trips_within_10_s(cp: CpEmulator, f
                                                                rig: Rig, evidence: Evidence) -> None:
     """A step to 6 mA smooth DC (the band's upper end) opens the contactor within 10 s."""
     level = band(rig, "dc").high
-    assert level is not None
-    lim = limit("protection", "rcd_dc_trip_time")
-    assert lim.high is not None
+    lim = LIMITS.protection.rcd_dc_trip_time
     start_charging(cp, clock)
-    t_on, trip_s = step_trip_time(fault_box, clock, "dc", level, lim.high * 1.5)
+    t_on, trip_s = step_trip_time(fault_box, clock, "dc", level, watch(lim))
     evidence.series(f"step to {level:g} mA DC", {"injected DC residual current (mA)": [(t_on, level)] + (
-        [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + lim.high * 1.5, level)])},
+        [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + watch(lim), level)])},
         {"step": t_on, **({"trip": t_on + trip_s} if trip_s != INF else {})})
     evidence.check(f"trip time at {level:g} mA DC", trip_s, lim, t_s=t_on)
 
@@ -120,40 +119,34 @@ def test_residual_current_trip_signals_a_fault_and_recovers_as_the_manual_says(
     fault holds through unplugging and re-plugging, and the manual's recovery (supply off, unplug,
     supply on) brings charging back."""
     rated = band(rig, "ac").high
-    assert rated is not None
-    latched = bool(rig.profile.value("residual_current.latch_until_power_cycle"))
-    observe = limit("rig", "fault_observation").high or 5.0
+    latched = rig.profile.residual_current.latch_until_power_cycle
+    observe = LIMITS.rig.fault_observation.high
     start_charging(cp, clock)
     t_on, trip_s = step_trip_time(fault_box, clock, "ac", rated, observe)
     to_fault = first_fault(cp.read_edges(), t_on) - t_on
-    clock.sleep(limit("rig", "latch_observation").high or 60.0)
+    clock.sleep(LIMITS.rig.latch_observation.value)
     t_replug = cp.set_state("A")
-    clock.sleep(2.0)
+    clock.sleep(LIMITS.rig.replug_pause.value)
     cp.set_state("B")
-    clock.sleep(limit("rig", "b2_observation").high or 3.0)
+    clock.sleep(LIMITS.rig.b2_observation.high)
     cp.set_state("C")
     clock.sleep(observe)
     edges = cp.read_edges()
-    closures_after_replug = count_edges(edges, "OVP", "1", t_replug)
+    closures_after_replug = count_edges(edges, Channel.OVP, "1", t_replug)
     evidence.trace("trip, replug", edges, {"injection": t_on, **({"trip": t_on + trip_s} if trip_s != INF else {}),
                                            "replug": t_replug})
-    evidence.check("trip time at the rated residual current", trip_s, limit("protection", "rcd_ac_trip_time_1x"),
+    evidence.check("trip time at the rated residual current", trip_s, LIMITS.protection.rcd_ac_trip_time_1x,
                    t_s=t_on)
-    evidence.check("time from the injection to state F on CP", to_fault,
-                   Limit("fault_signalled", None, observe, "s", "IEC 61851-1:2017 Annex A (state F)",
-                         "SIE: state F (-12 V) = EVSE not available / fault; rig: shown within the observation"),
-                   t_s=t_on)
-    expected = 0 if latched else 1
-    evidence.check("closures after the fault cleared and the vehicle re-plugged", min(closures_after_replug, 1),
-                   Limit("latch", expected, expected, "", "product manual WB-TR-01",
-                         f"DUT profile {rig.profile.id}: residual_current.latch_until_power_cycle = {latched}"))
+    evidence.check("time from the injection to state F on CP", to_fault, LIMITS.rig.fault_observation, t_s=t_on)
+    latch = Count(name="closures_while_latched", value=0 if latched else 1, unit="", clause="product manual WB-TR-01",
+                  source=f"DUT profile {rig.profile.id}: [residual_current] latch_until_power_cycle = {latched}")
+    evidence.check("closures after the fault cleared and the vehicle re-plugged", min(closures_after_replug, 1), latch)
     if latched:
         power_cycle(rig, clock)
         t_back = cp.set_state("B")
-        clock.sleep(limit("rig", "b2_observation").high or 3.0)
+        clock.sleep(LIMITS.rig.b2_observation.high)
         cp.set_state("C")
         clock.sleep(observe)
-        back = first_edge(cp.read_edges(), "OVP", "1", t_back)
+        back = first_edge(cp.read_edges(), Channel.OVP, "1", t_back)
         evidence.check("closures after the documented recovery", 1 if back is not None else 0,
-                       Limit("recovered", 1, 1, "", "product manual WB-TR-01",
-                             "WB-TR-01: cut supply, unplug, restore supply"))
+                       LIMITS.protection.closures_after_recovery)

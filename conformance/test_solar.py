@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from conformance.grid import Building, configure_energy, require_energy_feature
-from conformance.limits import Limit, limit
+from conformance.limits import LIMITS
+from core.limits import Band, sources_of
 from conformance.session import start_charging
 from fixtures.evidence import Evidence
 from rig.rig import Rig
@@ -45,7 +46,7 @@ def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building
     nothing is imported from the grid."""
     rig = idle_dut
     _arrange(rig, building, PV_HIGH_W)
-    settle = limit("rig", "solar_settle").high or 40.0
+    settle = LIMITS.rig.solar_settle.value
     for pv_w in (PV_HIGH_W, PV_MEDIUM_W):
         t_step = building.set_pv(pv_w)
         building.run(settle)
@@ -55,12 +56,12 @@ def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building
         worst_import = max(x.grid_p_w for x in plateau)
         mean_charging = sum(x.charging_p_w for x in plateau) / len(plateau)
         usable_w = min(surplus_w, building.ev_max_a * plateau[-1].supplied_v)   # what the vehicle can take
-        evidence.check(f"grid import with {pv_w:g} W PV", worst_import, limit("rig", "solar_import_max"),
+        evidence.check(f"grid import with {pv_w:g} W PV", worst_import, LIMITS.rig.solar_import_max,
                        t_s=t_step, note=f"surplus about {surplus_w:.0f} W")
         evidence.check(f"charging power below the usable surplus with {pv_w:g} W PV", usable_w - mean_charging,
-                       Limit("solar_follow", 0 - (limit("rig", "solar_import_max").high or 0.0),
-                             limit("rig", "solar_follow_margin").high, "W", "WB-PV-01",
-                             "rig: solar_follow_margin (uses the surplus, not just the minimum)"), t_s=t_step)
+                       Band(name="solar_follow", low=-LIMITS.rig.solar_import_max.high,
+                            high=LIMITS.rig.solar_follow_margin.value, unit="W", clause="WB-PV-01",
+                            source=sources_of(LIMITS.rig.solar_import_max, LIMITS.rig.solar_follow_margin)), t_s=t_step)
     building.plot(evidence, "grid connection (power)", power=True)
 
 
@@ -71,14 +72,16 @@ def test_too_little_surplus_charges_limited_from_pv_and_grid(idle_dut: Rig, buil
     grid with its power deliberately limited to the minimum."""
     rig = idle_dut
     _arrange(rig, building, PV_LOW_W)
-    settle = limit("rig", "solar_settle").high or 40.0
+    settle = LIMITS.rig.solar_settle.value
     t_step = building.set_pv(PV_LOW_W)
     building.run(settle)
     building.plot(evidence, "grid connection (power)", power=True)
     plateau = _plateau(building, t_step + settle / 2)
-    limited = float(rig.profile.value("energy.solar_limited_current_a"))
-    tolerance = limit("rig", "failsafe_tolerance").high or 0.5
+    limited = rig.profile.energy.solar_limited_current_a
+    tolerance = LIMITS.rig.failsafe_tolerance.value
     evidence.check("offer with too little surplus", max(x.offer_a for x in plateau),
-                   Limit("solar_limited", limited - tolerance, limited + tolerance, "A", "WB-PV-01",
-                         f"DUT profile {rig.profile.id}: energy.solar_limited_current_a (unconfirmed)"), t_s=t_step)
+                   Band(name="solar_limited", low=limited - tolerance, high=limited + tolerance, unit="A",
+                        clause="WB-PV-01",
+                        source=f"DUT profile {rig.profile.id}: [energy] solar_limited_current_a (unconfirmed); "
+                               f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}"), t_s=t_step)
     evidence.record("grid import while limited", sum(x.grid_p_w for x in plateau) / len(plateau), "W")

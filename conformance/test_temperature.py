@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from conformance.injection import INF, hold
-from conformance.limits import Limit, limit, profile_limit
-from conformance.session import measured_offer_a, offered_current_a, start_charging
+from conformance.limits import LIMITS
+from core.limits import AtLeast, AtMost
+from conformance.session import measured_offer_a, offered_current_a, start_charging, watch
 from fixtures.evidence import Evidence
 from instruments.ac_load import AcLoad
 from instruments.cp_emulator import CpEmulator
@@ -23,11 +24,6 @@ from rig.rig import Rig
 
 pytestmark = pytest.mark.needs("cp", "fault_box")
 
-RAMP_FROM_C = 40.0
-"""Sensor-override ramps start here, below any derating threshold a wallbox uses (iec-facts.md)."""
-COOLED_C = 25.0
-OFFER_SAMPLE_S = 60.0
-"""How often the offer is read during a chamber soak."""
 
 
 @dataclass
@@ -42,10 +38,10 @@ class ThermalRamp:
 
 
 def ramp_until_stop(cp: CpEmulator, box: FaultBox, clock: Clock, up_to_c: float) -> ThermalRamp:
-    step = limit("rig", "temperature_ramp_step").high or 1.0
-    dwell = limit("rig", "temperature_ramp_dwell").high or 6.0
+    step = LIMITS.rig.temperature_ramp_step.value
+    dwell = LIMITS.rig.temperature_ramp_dwell.value
     ramp = ThermalRamp()
-    celsius = RAMP_FROM_C
+    celsius = LIMITS.rig.temperature_ramp_from.value
     while celsius <= up_to_c + 1e-9:
         t = box.set_temperature("sensor", celsius)
         ramp.temperatures.append((t, celsius))
@@ -67,8 +63,12 @@ def record_ramp(evidence: Evidence, ramp: ThermalRamp, stop_by: float, extra: di
                     {"sensor temperature (degC)": (None, stop_by)})
 
 
-def stop_limit(rig: Rig) -> Limit:
-    return profile_limit(rig.profile, "temperature.stop_by_c", "degC", "over-temperature stop (WB-TH-02)")
+def stop_limit(rig: Rig) -> AtMost:
+    return rig.profile.temperature.stop_by_c
+
+
+def ramp_end(rig: Rig) -> float:
+    return stop_limit(rig).high + LIMITS.rig.temperature_ramp_overshoot.value
 
 
 @pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: stops charging on over-temperature")
@@ -76,32 +76,28 @@ def test_over_temperature_stops_charging(cp: CpEmulator, fault_box: FaultBox, cl
                                          evidence: Evidence) -> None:
     """A rising sensor temperature makes the DUT withdraw its offer by the profile's latest stop temperature."""
     lim = stop_limit(rig)
-    assert lim.high is not None
     start_charging(cp, clock)
-    ramp = ramp_until_stop(cp, fault_box, clock, lim.high + 5.0)
+    ramp = ramp_until_stop(cp, fault_box, clock, ramp_end(rig))
     record_ramp(evidence, ramp, lim.high)
     evidence.check("sensor temperature at which charging stopped", ramp.stop_c, lim, t_s=ramp.t_stop,
-                   note=f"ramp from {RAMP_FROM_C:g} degC in {limit('rig', 'temperature_ramp_step').high:g} degC steps")
+                   note=f"ramp from {LIMITS.rig.temperature_ramp_from.value:g} degC in {LIMITS.rig.temperature_ramp_step.value:g} degC steps")
 
 
 @pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: high temperature may first reduce the current")
 def test_over_temperature_reduces_the_current_before_it_stops(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
                                                               rig: Rig, evidence: Evidence) -> None:
     """Where the profile declares derating, the ramp shows a reduced offer before the stop."""
-    if not rig.profile.value("temperature.derates_before_stop"):
+    if not rig.profile.temperature.derates_before_stop:
         pytest.skip(f"DUT profile {rig.profile.id} declares no derating before the stop")
     lim = stop_limit(rig)
-    assert lim.high is not None
     full = offered_current_a(rig)
     start_charging(cp, clock)
-    ramp = ramp_until_stop(cp, fault_box, clock, lim.high + 5.0)
+    ramp = ramp_until_stop(cp, fault_box, clock, ramp_end(rig))
     record_ramp(evidence, ramp, lim.high)
     derated = ramp.derated_offers(full)
     if derated:
         evidence.record("lowest derated offer", min(derated), "A")
-    evidence.check("ramp steps with a reduced (non-zero) offer", len(derated),
-                   Limit("derates", 1, None, "", "WB-TH-02",
-                         f"DUT profile {rig.profile.id}: temperature.derates_before_stop = true"))
+    evidence.check("ramp steps with a reduced (non-zero) offer", len(derated), LIMITS.rig.derated_offers)
 
 
 @pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: resumes by itself once cooled down")
@@ -110,16 +106,16 @@ def test_charging_resumes_by_itself_after_cooling(cp: CpEmulator, fault_box: Fau
     """After an over-temperature stop, a cooled sensor brings the full offer and the contactor back
     without the vehicle being re-plugged, within the profile's resume time."""
     lim = stop_limit(rig)
-    resume = profile_limit(rig.profile, "temperature.resume_within_s", "s", "resume after cooling (WB-TH-02)")
-    assert lim.high is not None and resume.high is not None
+    resume = rig.profile.temperature.resume_within_s
     full = offered_current_a(rig)
     start_charging(cp, clock)
-    ramp = ramp_until_stop(cp, fault_box, clock, lim.high + 5.0)
-    assert ramp.t_stop != INF, "precondition: the DUT never stopped, so resuming cannot be judged"
-    t_cool = fault_box.set_temperature("sensor", COOLED_C)
-    ramp.temperatures.append((t_cool, COOLED_C))
+    ramp = ramp_until_stop(cp, fault_box, clock, ramp_end(rig))
+    evidence.check("sensor temperature at which charging stopped (before cooling)", ramp.stop_c, lim, t_s=ramp.t_stop)
+    cooled = LIMITS.rig.temperature_cooled.value
+    t_cool = fault_box.set_temperature("sensor", cooled)
+    ramp.temperatures.append((t_cool, cooled))
     back = INF
-    samples = hold(clock, resume.high * 1.5, 1.0, lambda: (cp.measure_cp().t_s, measured_offer_a(cp)))
+    samples = hold(clock, watch(resume), 1.0, lambda: (cp.measure_cp().t_s, measured_offer_a(cp)))
     for t, offer in samples:
         ramp.offers.append((t, offer))
         if back == INF and offer >= full and cp.output_present().value == 1:
@@ -136,21 +132,21 @@ def test_full_current_at_the_ends_of_the_operating_temperature_range(cp: CpEmula
                                                                      evidence: Evidence) -> None:
     """Soaked unplugged in the chamber at the coldest and hottest operating ambient, the DUT then
     offers its full current through a second soak while the vehicle draws it (self-heating included)."""
-    low, high = (float(v) for v in rig.profile.value("temperature.operating_c"))
+    low, high = rig.profile.temperature.operating_c
     ambient = low if end == "coldest" else high
     full = offered_current_a(rig)
-    soak = limit("rig", "thermal_soak").high or 3600.0
+    soak = LIMITS.rig.thermal_soak.value
     evidence.parameters.update(ambient_c=ambient, soak_s=soak)
     t_chamber = fault_box.set_temperature("chamber", ambient)
     clock.sleep(soak)  # the enclosure takes the ambient before the vehicle arrives
     start_charging(cp, clock)
     load.set_current(full)
     load.set_on(True)
-    offers = hold(clock, soak, OFFER_SAMPLE_S, lambda: (cp.measure_cp().t_s, measured_offer_a(cp)))
+    offers = hold(clock, soak, LIMITS.rig.soak_offer_sample.value, lambda: (cp.measure_cp().t_s, measured_offer_a(cp)))
     load.set_on(False)
     evidence.series(f"soak at {ambient:g} degC", {"offered current (A)": offers}, {"chamber set": t_chamber},
                     {"offered current (A)": (full, None)})
     evidence.check(f"lowest offer during {soak:g} s at {ambient:g} degC", min(a for _, a in offers),
-                   Limit("full_current", full, None, "A", "WB-TH-01",
-                         f"DUT profile {rig.profile.id}: temperature.operating_c = [{low:g}, {high:g}]; "
-                         "full current anywhere in it"))
+                   AtLeast(name="full_current", low=full, unit="A", clause="WB-TH-01",
+                           source=f"DUT profile {rig.profile.id}: [temperature] operating_c = [{low:g}, {high:g}]; "
+                                  "full current anywhere in it (the offer for the configured current)"))

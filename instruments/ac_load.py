@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from instruments.base import Instrument
 from instruments.transport.base import LineTransport
-from instruments.types import Reading
-from rig.errors import InvalidValue
+from core.types import Reading
+from core.errors import InvalidValue
 
 MAX_CURRENT_A = 80.0
 

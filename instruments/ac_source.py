@@ -15,8 +15,8 @@ from __future__ import annotations
 from abc import abstractmethod
 
 from instruments.base import Instrument
-from instruments.types import Reading
-from rig.errors import InstrumentOperationError, InvalidValue
+from core.types import Reading
+from core.errors import InstrumentOperationError, InvalidValue
 
 VOLTAGE_RANGE_V = (0.0, 310.0)
 FREQUENCY_RANGE_HZ = (40.0, 500.0)

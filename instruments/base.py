@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from instruments.transport.base import LineTransport
-from rig.errors import InstrumentOperationError
+from core.errors import InstrumentOperationError
 
 
 class Instrument(ABC):

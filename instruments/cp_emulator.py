@@ -11,8 +11,8 @@ from abc import abstractmethod
 from dataclasses import dataclass
 
 from instruments.base import Instrument
-from instruments.types import Edge, Reading
-from rig.errors import InstrumentOperationError, InvalidValue
+from core.types import Channel, Edge, Reading
+from core.errors import InstrumentOperationError, InvalidValue
 
 VEHICLE_STATES = ("A", "B", "C", "D", "E")
 """A: unplugged; B: R3 only; C: R3 ∥ R2 (charging); D: R3 ∥ R2' (ventilation); E: CP shorted to PE."""
@@ -147,9 +147,10 @@ class WbrCpEmulator(CpEmulator):
             if len(parts) != 3:
                 raise InstrumentOperationError(self.role, f"CAP:READ?: bad edge {item!r}")
             try:
-                edges.append(Edge(float(parts[0]), parts[1], parts[2]))
+                edges.append(Edge(float(parts[0]), Channel(parts[1]), parts[2]))
             except ValueError as exc:
-                raise InstrumentOperationError(self.role, f"CAP:READ?: bad time in {item!r}") from exc
+                raise InstrumentOperationError(self.role, f"CAP:READ?: bad time or unknown channel in {item!r} "
+                                               f"(channels: {', '.join(Channel)})") from exc
         return edges
 
     def time(self) -> float:

@@ -20,7 +20,7 @@ import cantools
 from instruments.base import Instrument
 from instruments.dbc import fault_box_dbc
 from instruments.transport.base import FrameTransport
-from rig.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
+from core.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
 
 MAX_RESIDUAL_MA = 600.0
 TEMPERATURE_RANGE_C = (-60.0, 200.0)

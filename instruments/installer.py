@@ -13,7 +13,7 @@ from abc import abstractmethod
 from dataclasses import dataclass
 
 from instruments.base import Instrument
-from rig.errors import InvalidValue
+from core.errors import InvalidValue
 
 MAX_SETTING_A = 80.0
 ENERGY_MODES = ("off", "load", "solar")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.errors import RigError
+from core.errors import RigError
 from rig.profile import load_profile
 
 DOCUMENTS = (("IEC 61851", "IEC 61851-1"), ("IEC 62955", "IEC 62955 / EN 61008"), ("EN 61008", "IEC 62955 / EN 61008"),
@@ -113,7 +113,7 @@ def build_rows(run: RunData) -> list[Row]:
         for section, table in profile.data.items():
             if isinstance(table, dict):
                 for rid in table.get("requirements", []):
-                    rows[rid] = Row(rid, f"Product manual ({profile.value('profile.name')})", section)
+                    rows[rid] = Row(rid, f"Product manual ({profile.name})", section)
     for entry in run.catalogue:
         for rid, document in ((entry.get("requirement"), "Product manual"), (entry.get("clause"), None)):
             if not rid:

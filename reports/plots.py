@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from core.types import Channel
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -47,22 +49,22 @@ def timing_plot(trace: Any, title: str) -> bytes:
         times += list(trace.window)
     span = max(max(times) - min(times), 0.05)
     t0, t1 = min(times) - 0.3 * span, max(times) + 0.3 * span
-    duty_shown = any(e.channel == "DUTY" for e in trace.edges)
+    duty_shown = any(e.channel == Channel.DUTY for e in trace.edges)
     rows = 3 if duty_shown else 2
     fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(8, 4.2 + 1.6 * (rows - 2)),
                              gridspec_kw={"height_ratios": [2, 1, 1][:rows]})
     ax_cp, ax_dig = axes[0], axes[1]
-    ts, vs = _steps(trace.edges, "CPH", t0, t1, _level_before(trace.edges, "CPH", t0, 12.0))
+    ts, vs = _steps(trace.edges, Channel.CPH, t0, t1, _level_before(trace.edges, Channel.CPH, t0, 12.0))
     ax_cp.step([t - t0 for t in ts], vs, where="post", color="tab:blue", label="CP high level")
     ax_cp.set_ylabel("CP (V)")
     ax_cp.set_ylim(-13.5, 13.5)  # down to state F (-12 V)
-    for channel, offset, color in (("PWM", 0.0, "tab:orange"), ("OVP", 1.5, "tab:red")):
+    for channel, offset, color in ((Channel.PWM, 0.0, "tab:orange"), (Channel.OVP, 1.5, "tab:red")):
         ts, vs = _steps(trace.edges, channel, t0, t1, _level_before(trace.edges, channel, t0, 0.0))
         ax_dig.step([t - t0 for t in ts], [v + offset for v in vs], where="post", color=color,
-                    label="PWM on" if channel == "PWM" else "output voltage (contactor closed)")
-    ax_dig.set_yticks([0, 1, 1.5, 2.5], ["off", "PWM", "open", "closed"])
+                    label="PWM on" if channel == Channel.PWM else "output voltage (contactor closed)")
+    ax_dig.set_yticks([0, 1, 1.5, 2.5], ["off", Channel.PWM, "open", "closed"])
     if duty_shown:
-        ts, vs = _steps(trace.edges, "DUTY", t0, t1, _level_before(trace.edges, "DUTY", t0, 0.0))
+        ts, vs = _steps(trace.edges, Channel.DUTY, t0, t1, _level_before(trace.edges, Channel.DUTY, t0, 0.0))
         axes[2].step([t - t0 for t in ts], vs, where="post", color="tab:purple", label="PWM duty (offer)")
         axes[2].set_ylabel("duty (%)")
         axes[2].legend(loc="lower right", fontsize=7)

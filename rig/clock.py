@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from instruments.transport.base import LineTransport
 from rig import interrupts
-from rig.errors import InstrumentOperationError, InvalidValue
+from core.errors import InstrumentOperationError, InvalidValue
 
 
 TIME_RESOLUTION_S = 1e-9

@@ -8,80 +8,17 @@ and what was found.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from instruments.transport.factory import address_problem
-from rig.errors import ConfigError
-from rig.registry import ROLES, available_drivers
+from core.errors import ConfigError
+from core.tables import Table, nearest, read_toml
+from rig.registry import DRIVER_KINDS, ROLES, available_drivers, load_object
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RIG = REPO_ROOT / "rigs" / "sim.toml"
-
-_MISSING = object()
-
-
-class Table:
-    """A TOML table that knows its file and dotted path, so every complaint can say where."""
-
-    def __init__(self, data: dict[str, Any], file: Path, path: str = "") -> None:
-        self.data, self.file, self.path = data, file, path
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def get(self, name: str, kind: type | tuple[type, ...], default: Any = _MISSING) -> Any:
-        if name not in self.data:
-            if default is _MISSING:
-                raise ConfigError(self.file, self.key(name), f"a {_kind_name(kind)}", hint="the key is missing")
-            return default
-        value = self.data[name]
-        if isinstance(value, bool) and bool not in _as_tuple(kind):
-            raise ConfigError(self.file, self.key(name), f"a {_kind_name(kind)}", value)
-        if not isinstance(value, kind):
-            if kind is float and isinstance(value, int):
-                return float(value)
-            raise ConfigError(self.file, self.key(name), f"a {_kind_name(kind)}", value)
-        return value
-
-    def table(self, name: str, required: bool = False) -> Table | None:
-        if name not in self.data:
-            if required:
-                raise ConfigError(self.file, self.key(name), "a table", hint="the table is missing")
-            return None
-        value = self.data[name]
-        if not isinstance(value, dict):
-            raise ConfigError(self.file, self.key(name), "a table", value)
-        return Table(value, self.file, self.key(name))
-
-    def reject_unknown(self, allowed: set[str]) -> None:
-        for name in self.data:
-            if name not in allowed:
-                raise ConfigError(self.file, self.key(name), f"one of {', '.join(sorted(allowed))}",
-                                  name, hint="unknown key")
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "string", int: "integer", float: "number", bool: "boolean (true/false)",
-             list: "list", dict: "table"}
-    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(path, "", "an existing TOML file", hint="no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, "", "valid TOML", hint=str(exc)) from None
-
 
 @dataclass(frozen=True)
 class InstrumentConfig:
@@ -150,8 +87,7 @@ def load_rig_file(path: str | Path) -> RigConfig:
     root = Table(read_toml(path), path)
     root.reject_unknown({"rig", "clock", "sim", "instruments", "safety", "dut", "suite"})
 
-    rig = root.table("rig", required=True)
-    assert rig is not None
+    rig = root.required_table("rig")
     rig.reject_unknown({"name", "profile"})
     name = rig.get("name", str)
     profile = rig.get("profile", str)
@@ -167,12 +103,10 @@ def load_rig_file(path: str | Path) -> RigConfig:
         sim_dut = dict(dut_knobs.data) if dut_knobs else {}
         per_profile = sim_table.table("dut_for_profile")
         for profile_id in per_profile.data if per_profile else ():
-            knobs = per_profile.table(profile_id)  # type: ignore[union-attr]
-            assert knobs is not None
-            sim["dut_for_profile"][profile_id] = dict(knobs.data)
+            assert per_profile is not None  # iterated only when present
+            sim["dut_for_profile"][profile_id] = dict(per_profile.required_table(profile_id).data)
 
-    clock = root.table("clock", required=True)
-    assert clock is not None
+    clock = root.required_table("clock")
     clock.reject_unknown({"kind", "address"})
     clock_kind = clock.get("kind", str)
     if clock_kind not in ("real", "virtual"):
@@ -185,34 +119,12 @@ def load_rig_file(path: str | Path) -> RigConfig:
         raise ConfigError(path, "clock.address", 'the virtual lab clock endpoint, e.g. "sim:clock"')
 
     instruments: dict[str, InstrumentConfig] = {}
-    inst_root = root.table("instruments", required=True)
-    assert inst_root is not None
+    inst_root = root.required_table("instruments")
     for role in inst_root.data:
         if role not in ROLES:
-            raise ConfigError(path, inst_root.key(role), f"an instrument role ({', '.join(ROLES)})", role)
-        table = inst_root.table(role)
-        assert table is not None
-        driver = table.get("driver", str)
-        drivers = available_drivers(role)
-        if driver not in drivers:
-            raise ConfigError(path, table.key("driver"),
-                              f"a {role} driver ({', '.join(sorted(drivers)) or 'none registered'})", driver)
-        address = table.get("address", (str, list))
-        addresses = (address,) if isinstance(address, str) else tuple(address)
-        if not addresses or not all(isinstance(a, str) and a for a in addresses):
-            raise ConfigError(path, table.key("address"), "a non-empty string or list of strings", address)
-        if sim is None and any(a.startswith("sim:") for a in addresses):
-            raise ConfigError(path, table.key("address"), "a real instrument address on a rig without [sim]",
-                              address)
-        for a in addresses:
-            problem = None if a.startswith("sim:") else address_problem(a)
-            if problem is not None:
-                raise ConfigError(path, table.key("address"), problem, a)
-        settings = {k: v for k, v in table.data.items() if k not in {"driver", "address", "calibration_due"}}
-        if role == "meter":
-            _check_meter_settings(path, table, settings)
-        due = table.get("calibration_due", str, None)
-        instruments[role] = InstrumentConfig(role, driver, addresses, settings, due)
+            raise ConfigError(path, inst_root.key(role), f"an instrument role ({', '.join(ROLES)})", role,
+                              hint=nearest(role, list(ROLES)))
+        instruments[role] = _instrument(path, role, inst_root.required_table(role), sim is not None)
 
     safety_table = root.table("safety")
     safety = SafetyConfig()
@@ -258,18 +170,108 @@ def parse_assignments(items: list[str], option: str = "--sim-set") -> dict[str, 
     return out
 
 
-def _check_meter_settings(path: Path, table: Table, settings: dict[str, Any]) -> None:
-    """The meter emulator's model and line settings, checked before anything is opened."""
+def _integer(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _roi(v: Any) -> bool:
+    return (isinstance(v, list) and len(v) == 4 and all(_integer(x) and x >= 0 for x in v)
+            and v[2] > 0 and v[3] > 0)
+
+
+SERIAL_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+
+
+def _setting_checks() -> dict[str, tuple[Any, str]]:
+    """Every instrument setting a built-in driver or transport reads: (check, what is expected)."""
     from instruments.meter.registers import model_names
     from instruments.transport.modbus import BAUDS, PARITIES
-    checks = {
+    checks: dict[str, tuple[Any, str]] = {
+        "timeout_s": (lambda v: _number(v) and 0 < v <= 600, "a reply timeout in s, (0, 600]"),
+        "baudrate": (lambda v: v in SERIAL_BAUDS and _integer(v), f"a baud rate ({', '.join(map(str, SERIAL_BAUDS))})"),
+        "visa_library": (lambda v: isinstance(v, str) and bool(v), 'a pyvisa library ("@py", "@ivi" or a path)'),
+        "bitrate": (lambda v: _integer(v) and 10_000 <= v <= 1_000_000, "a CAN bit rate, 10000…1000000"),
+        "gamma": (lambda v: _number(v) and 1.0 <= v <= 3.0, "the camera's gamma, 1.0…3.0"),
         "model": (lambda v: v in model_names(), f"a meter model ({', '.join(model_names())})"),
-        "id": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 247, "a Modbus id 1…247"),
-        "baud": (lambda v: v in BAUDS, f"a baud rate ({', '.join(map(str, BAUDS))})"),
+        "id": (lambda v: _integer(v) and 1 <= v <= 247, "a Modbus id 1…247"),
+        "baud": (lambda v: v in BAUDS and _integer(v), f"a baud rate ({', '.join(map(str, BAUDS))})"),
         "parity": (lambda v: v in PARITIES, "N, E or O"),
-        "stopbits": (lambda v: v in (1, 2), "1 or 2"),
+        "stopbits": (lambda v: v in (1, 2) and _integer(v), "1 or 2"),
         "framer": (lambda v: v in ("socket", "rtu"), '"socket" (Modbus TCP) or "rtu"'),
+        "seed": (_integer, "an integer"),
+        "serial_number": (lambda v: _integer(v) and 0 <= v < 2**32, "a serial number, 0…4294967295"),
     }
-    for key, (ok, expected) in checks.items():
-        if key in settings and not ok(settings[key]):
-            raise ConfigError(path, table.key(key), expected, settings[key])
+    for segment in ("S1", "S2", "S3", "S4"):
+        checks[f"roi_{segment}"] = (_roi, "[x, y, width, height] in pixels (width, height > 0)")
+    return checks
+
+
+SETTINGS_BY_KIND = {
+    "serial": ("timeout_s", "baudrate"),
+    "visa": ("timeout_s", "visa_library", "baudrate"),
+    "can": ("timeout_s", "bitrate"),
+    "camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4", "gamma"),
+    "meter": ("model", "id", "baud", "parity", "stopbits", "framer", "seed", "serial_number"),
+}
+"""Which settings a driver of each transport kind reads (`rig.registry.DRIVER_KINDS`)."""
+REQUIRED_BY_KIND = {"camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4")}
+
+
+def _instrument(path: Path, role: str, table: Table, virtual: bool) -> InstrumentConfig:
+    """One `[instruments.ROLE]` table: a known driver (imported here, so a broken plug-in is found by
+    `rig check`), reachable addresses, the settings that driver reads, a calibration date."""
+    driver = table.get("driver", str)
+    drivers = available_drivers(role)
+    if driver not in drivers:
+        raise ConfigError(path, table.key("driver"),
+                          f"a {role} driver ({', '.join(sorted(drivers)) or 'none registered'})", driver,
+                          hint=nearest(driver, list(drivers)))
+    try:
+        load_object(drivers[driver])
+    except Exception as exc:  # noqa: BLE001 - any import failure of a plug-in is the rig file's problem to report
+        raise ConfigError(path, table.key("driver"), f"an importable driver ({drivers[driver]})", driver,
+                          hint=f"importing it failed: {type(exc).__name__}: {exc}") from None
+    address = table.get("address", (str, list))
+    addresses = (address,) if isinstance(address, str) else tuple(address)
+    if not addresses or not all(isinstance(a, str) and a for a in addresses):
+        raise ConfigError(path, table.key("address"), "a non-empty string or list of strings", address)
+    if not virtual and any(a.startswith("sim:") for a in addresses):
+        raise ConfigError(path, table.key("address"), "a real instrument address on a rig without [sim]", address)
+    for a in addresses:
+        problem = None if a.startswith("sim:") else address_problem(a)
+        if problem is not None:
+            raise ConfigError(path, table.key("address"), problem, a)
+    kinds = DRIVER_KINDS.get(driver, tuple(SETTINGS_BY_KIND))
+    allowed = {"driver", "address", "calibration_due"} | {k for kind in kinds for k in SETTINGS_BY_KIND[kind]}
+    table.reject_unknown(allowed)
+    checks = _setting_checks()
+    settings = {k: v for k, v in table.data.items() if k not in {"driver", "address", "calibration_due"}}
+    for key, value in settings.items():
+        ok, expected = checks[key]
+        if not ok(value):
+            raise ConfigError(path, table.key(key), expected, value)
+    for kind in kinds if driver in DRIVER_KINDS else ():
+        for key in REQUIRED_BY_KIND.get(kind, ()):
+            if key not in settings:
+                raise ConfigError(path, table.key(key), checks[key][1], hint=f"the {driver} driver needs it")
+    due = table.date("calibration_due", None)
+    return InstrumentConfig(role, driver, addresses, settings, due.isoformat() if due is not None else None)
+
+
+def check_against_profile(config: RigConfig, profile: Any) -> None:
+    """What the rig file says about the DUT must fit the product the profile describes."""
+    current = config.dut.configured_current_a
+    rated = profile.electrical.rated_current_a
+    if current is not None and not 0.0 <= current <= rated:
+        raise ConfigError(config.path, "dut.configured_current_a",
+                          f"a current the DUT can be set to, 0…{rated:g} A (profile {profile.id}: rated_current_a)",
+                          current)
+    if current is not None and profile.electrical.settable_currents_kind == "discrete" \
+            and current not in profile.electrical.settable_currents_a:
+        raise ConfigError(config.path, "dut.configured_current_a",
+                          f"one of the settings of {profile.id} ({', '.join(f'{v:g}' for v in profile.electrical.settable_currents_a)} A)",
+                          current)

@@ -36,6 +36,14 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "meter": {"wbr-meter": "instruments.meter.emulator:WbrMeterEmulator"},
 }
 
+DRIVER_KINDS: dict[str, tuple[str, ...]] = {
+    "wbr-cpemu": ("serial",), "wbr-installer": ("serial",), "wbr-ledsense": ("serial",),
+    "yokogawa-wt": ("visa",), "keysight-ac6800": ("visa",), "ametek-lx": ("visa",), "chroma-63800": ("visa",),
+    "wbr-faultbox": ("can",), "opencv-camera": ("camera",), "wbr-meter": ("meter",),
+}
+"""The transports each built-in driver talks through, hence the settings its rig table may hold
+(`rig.config.SETTINGS_BY_KIND`); a plug-in driver may use any of them."""
+
 VIRTUAL_LAB = "sim.lab:start_virtual_lab"
 """The virtual lab's launcher; imported lazily so that `rig/` never depends on `sim/`."""
 VIRTUAL_LAB_KNOBS = "sim.params:resolve_knobs"

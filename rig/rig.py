@@ -24,9 +24,9 @@ from instruments.meter import MeterEmulator
 from instruments.power_analyser import PowerAnalyser
 from instruments.transport.factory import open_line_transport, open_transport
 from rig.clock import Clock, RealClock, VirtualClock
-from rig.config import REPO_ROOT, RigConfig, load_rig_file
+from rig.config import REPO_ROOT, RigConfig, check_against_profile, load_rig_file
 from rig import interrupts
-from rig.errors import ConfigError, RigError, SafetyRefusal
+from core.errors import ConfigError, RigError, SafetyRefusal
 from rig.profile import Profile, load_profile
 from rig.registry import VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
 
@@ -61,7 +61,12 @@ class Rig:
     def from_config(cls, config: RigConfig, profile: str | None = None,
                     sim_overrides: dict[str, str] | None = None, live: bool = False) -> Rig:
         """`profile` (a name or file) overrides the rig file's; relative paths are the rig file's."""
-        return cls(config, load_profile(profile or config.profile, config.path.parent), sim_overrides, live)
+        if profile:
+            dut = load_profile(profile, Path.cwd(), named_in=None, key="--profile")
+        else:
+            dut = load_profile(config.profile, config.path.parent, named_in=config.path)
+        check_against_profile(config, dut)
+        return cls(config, dut, sim_overrides, live)
 
     @classmethod
     def from_file(cls, path: str | Path, profile: str | None = None,
@@ -76,8 +81,7 @@ class Rig:
                 self.lab = self._start_lab()
                 endpoints = self.lab.endpoints
             if self.config.clock == "virtual":
-                assert self.config.clock_address is not None
-                address = self._resolve(self.config.clock_address, endpoints, "clock.address")
+                address = self._resolve(self.config.clock_address or "", endpoints, "clock.address")
                 self.clock = VirtualClock(open_line_transport("clock", address, {}))
             for role, inst in self.config.instruments.items():
                 target = available_drivers(role)[inst.driver]

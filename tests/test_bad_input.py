@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from instruments.cp_emulator import WbrCpEmulator
 from instruments.power_analyser import YokogawaWT
 from instruments.transport.scripted import expected_protocol
-from rig.errors import InstrumentOperationError
+from core.errors import InstrumentOperationError
 from sim.lab import VirtualLab
 
 printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=80)

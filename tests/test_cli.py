@@ -68,3 +68,46 @@ def test_sim_serve_speaks_to_a_plain_socket_client() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+
+
+def _run(tmp_path, *args: str) -> tuple[int, dict, str]:
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(out), "--no-plots", *args],
+                          capture_output=True, text=True, timeout=300)
+    summary = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
+    return proc.returncode, summary, proc.stdout + proc.stderr
+
+
+def test_a_limit_missing_its_bound_stops_the_run_as_broken_never_failed(tmp_path) -> None:
+    """Issue 15's first demonstration: the missing bound is a rig error before the first test."""
+    import shutil
+
+    from conformance.limits import LIMITS_DIR
+
+    limits = tmp_path / "limits"
+    shutil.copytree(LIMITS_DIR, limits, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = limits / "iec61851.toml"
+    text = path.read_text()
+    assert "[contactor_open_after_c_to_b]\nhigh = 0.1\n" in text
+    path.write_text(text.replace("[contactor_open_after_c_to_b]\nhigh = 0.1\n", "[contactor_open_after_c_to_b]\n"))
+    code, summary, output = _run(tmp_path, "--", "--wbr-limits", str(limits), "-k", "c_to_b or pwm_frequency")
+    assert code == 2, output
+    assert summary["status"] == "broken" and summary["counts"]["failed"] == 0 and summary["total"] == 0
+    assert "iec61851.toml: [contactor_open_after_c_to_b.high]" in summary["rig_error"]
+    assert sum("contactor_open_after_c_to_b.high" in line for line in output.splitlines()) <= 2
+
+
+def test_an_instrument_that_cannot_be_opened_stops_the_run_once(tmp_path) -> None:
+    from rig.config import REPO_ROOT
+
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text().replace('address = "sim:cp"', 'address = "socket://127.0.0.1:9"')
+    rig = tmp_path / "rig.toml"
+    rig.write_text(text)
+    code, summary, output = _run(tmp_path, "--rig", str(rig))
+    assert code == 2, output[-2000:]
+    assert summary["total"] == 0 and summary["rig_error"].startswith("cp:")
+    assert output.count("Traceback") == 0 and sum("127.0.0.1:9" in line for line in output.splitlines()) <= 2

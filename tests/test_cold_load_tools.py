@@ -10,7 +10,7 @@ import pytest
 from cli.main import main
 from conformance.stats import distinct_values, ecdf, kolmogorov_q, ks_uniform
 from rig.config import REPO_ROOT, load_rig_file
-from rig.errors import ConfigError
+from core.errors import ConfigError
 from sim.fleet import compare
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rig.config import REPO_ROOT, load_rig_file
-from rig.errors import ConfigError
+from core.errors import ConfigError
 from rig.profile import available_profiles, load_profile
 
 GOOD = """
@@ -22,8 +22,8 @@ address = "/dev/ttyACM0"
 """
 
 
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "rig.toml"
+def write(tmp_path: Path, text: str, name: str = "rig.toml") -> Path:
+    path = tmp_path / name
     path.write_text(text)
     return path
 
@@ -82,15 +82,15 @@ def test_all_three_profiles_exist_and_carry_requirement_ids() -> None:
     assert {"bmw-wallbox-plus", "mini-wallbox-plus", "generic-iec61851"} <= set(available_profiles())
     bmw = load_profile("bmw-wallbox-plus")
     assert "WB-EL-03" in bmw.requirement_ids() and "WB-CL-01" in bmw.requirement_ids()
-    assert bmw.value("electrical.settable_currents_a") == [0.0, 6.0, 10.0, 12.0, 16.0, 20.0, 24.0, 32.0]
+    assert bmw.electrical.settable_currents_a == (0.0, 6.0, 10.0, 12.0, 16.0, 20.0, 24.0, 32.0)
 
 
 def test_profiles_differ_where_the_manuals_do() -> None:
     bmw, mini = load_profile("bmw-wallbox-plus"), load_profile("mini-wallbox-plus")
-    assert (bmw.value("led.colour"), mini.value("led.colour")) == ("blue", "yellow")
-    assert bmw.value("electrical.settable_currents_kind") == "discrete"
-    assert mini.value("electrical.settable_currents_kind") == "range"
-    assert mini.value("control_pilot.simplified_control_supported") is False
+    assert (bmw.led.colour, mini.led.colour) == ("blue", "yellow")
+    assert bmw.electrical.settable_currents_kind == "discrete"
+    assert mini.electrical.settable_currents_kind == "range"
+    assert mini.control_pilot.simplified_control_supported is False
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
@@ -98,9 +98,40 @@ def test_unknown_profile_lists_the_known_ones() -> None:
         load_profile("tesla-wall-connector")
 
 
-def test_missing_profile_fact_names_the_profile_file() -> None:
-    with pytest.raises(ConfigError, match=r"bmw-wallbox-plus.toml: \[electrical.nonexistent\]"):
-        load_profile("bmw-wallbox-plus").value("electrical.nonexistent")
+def test_missing_profile_fact_names_the_profile_file(tmp_path: Path) -> None:
+    text = (REPO_ROOT / "rig" / "profiles" / "bmw-wallbox-plus.toml").read_text()
+    path = write(tmp_path, text.replace("phases = 3\n", ""), "broken-profile.toml")
+    with pytest.raises(ConfigError, match=r"broken-profile.toml: \[electrical.phases\].*the key is missing"):
+        load_profile(str(path))
+
+
+def test_mistyped_profile_keys_are_refused_with_the_nearest_valid_one(tmp_path: Path) -> None:
+    text = (REPO_ROOT / "rig" / "profiles" / "bmw-wallbox-plus.toml").read_text()
+    with pytest.raises(ConfigError, match=r'\[electrical.phase\].*did you mean "phases"'):
+        load_profile(str(write(tmp_path, text.replace("phases = 3", "phase = 3"), "p1.toml")))
+    with pytest.raises(ConfigError, match=r"\[electrical.phases\]: expected one of 1, 3, found 2"):
+        load_profile(str(write(tmp_path, text.replace("phases = 3", "phases = 2"), "p2.toml")))
+    with pytest.raises(ConfigError, match=r"weld_signal_within_s"):
+        load_profile(str(write(tmp_path, text.replace("weld_signal_within_s = 2.0", 'weld_signal_within_s = "2 s"'),
+                               "p3.toml")))
+
+
+def test_profile_promises_are_judged_limits_with_their_source() -> None:
+    weld = load_profile("bmw-wallbox-plus").protection.weld_signal_within_s
+    assert weld.high == 2.0 and weld.unit == "s" and "bmw-wallbox-plus" in weld.source and "unconfirmed" in weld.source
+    assert load_profile("mini-wallbox-plus").control_pilot.e_f_contactor_open_ms.high == pytest.approx(0.1)
+
+
+def test_misspelt_profile_name_in_a_rig_file_names_the_file_and_the_nearest(tmp_path: Path) -> None:
+    from rig.rig import Rig
+
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text().replace('profile = "bmw-wallbox-plus"',
+                                                                  'profile = "bmw-wallbox-pluss"')
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        Rig.from_config(load_rig_file(path))
+    assert str(path) in str(err.value) and "[rig.profile]" in str(err.value)
+    assert 'did you mean "bmw-wallbox-plus"' in str(err.value) and "<no file>" not in str(err.value)
 
 
 def test_sim_knobs_follow_the_profile_the_virtual_lab_impersonates(tmp_path: Path) -> None:
@@ -114,3 +145,38 @@ def test_sim_knobs_follow_the_profile_the_virtual_lab_impersonates(tmp_path: Pat
     with pytest.raises(ConfigError) as err:
         sim_knobs(load_rig_file(write(tmp_path, text)), profile_id="generic-iec61851")
     assert "sim.dut_for_profile.generic-iec61851.connector" in str(err.value) and "tethered, socket" in str(err.value)
+
+
+LAB = REPO_ROOT / "rigs" / "lab-example.toml"
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("baudrate = 115200", 'baudrate = "fast"', r"\[instruments.cp.baudrate\]: expected a baud rate"),
+    ('calibration_due = "2027-03-31"', 'calibraton_due = "2027-03-31"',
+     r'\[instruments.analyser.calibraton_due\].*did you mean "calibration_due"'),
+    ("roi_S1 = [28, 46, 54, 28]", "roi_S1 = [28, 46]", r"\[instruments.led.roi_S1\]: expected \[x, y, width, height\]"),
+    ('calibration_due = "2027-03-31"', 'calibration_due = "next spring"',
+     r"\[instruments.analyser.calibration_due\]: expected an ISO date"),
+])
+def test_rig_check_refuses_what_a_lab_gets_wrong(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    text = LAB.read_text()
+    assert old in text
+    with pytest.raises(ConfigError, match=expected):
+        load_rig_file(write(tmp_path, text.replace(old, new, 1)))
+
+
+def test_configured_current_must_fit_the_profile(tmp_path: Path) -> None:
+    from rig.rig import Rig
+
+    path = write(tmp_path, LAB.read_text().replace("configured_current_a = 16", "configured_current_a = 99"))
+    with pytest.raises(ConfigError, match=r"\[dut.configured_current_a\]: expected a current the DUT can be set to, "
+                                          r"0…32 A.*found 99"):
+        Rig.from_config(load_rig_file(path))
+
+
+def test_a_broken_driver_plug_in_is_caught_when_the_rig_file_is_loaded(tmp_path: Path, monkeypatch) -> None:
+    from rig import registry
+
+    monkeypatch.setitem(registry.BUILTIN_DRIVERS, "analyser", {"yokogawa-wt": "instruments.no_such_module:Nope"})
+    with pytest.raises(ConfigError, match=r"\[instruments.analyser.driver\]: expected an importable driver"):
+        load_rig_file(LAB)

@@ -17,7 +17,7 @@ from instruments.led.sensor_board import WbrLedSense
 from instruments.transport.scripted import expected_protocol
 from instruments.transport.video import VideoTransport
 from rig.config import REPO_ROOT, load_rig_file
-from rig.errors import InstrumentOperationError, InvalidValue
+from core.errors import InstrumentOperationError, InvalidValue
 from sim.led_bar import COLOURS_RGB, LedShow, rgb
 from sim.led_camera import ROIS, CameraConditions, clip, write_clip
 

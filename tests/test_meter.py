@@ -26,7 +26,7 @@ from instruments.meter.registers import model_names
 from instruments.meter.scenario import household, load_scenario
 from instruments.transport.modbus import ModbusEndpoint
 from rig.config import REPO_ROOT, load_rig_file
-from rig.errors import ConfigError, InvalidValue
+from core.errors import ConfigError, InvalidValue
 
 # A grid connection importing on L1 and L2 and exporting on L3 (PV), with running energy registers.
 STATE = GridState(u_v=(231.0, 229.0, 230.0), i_a=(10.0, 4.0, 6.0), p_w=(2310.0, 916.0, -1380.0), f_hz=50.02)

@@ -17,8 +17,8 @@ from instruments.installer import WbrInstaller
 from instruments.power_analyser import YokogawaWT
 from instruments.transport.base import Frame
 from instruments.transport.scripted import ScriptedFrameTransport, ScriptedTransport, ScriptMismatch, expected_protocol
-from instruments.types import Edge
-from rig.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
+from core.types import Edge
+from core.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
 
 
 def test_cp_emulator_state_change_returns_board_time() -> None:

@@ -13,7 +13,7 @@ import pytest
 from reports.allure_report import write_environment
 from reports.build import build_reports
 from reports.matrix import build_rows, load_run
-from rig.errors import RigError
+from core.errors import RigError
 
 
 def _run(out: Path, *extra: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from instruments.transport.scripted import ScriptedTransport
 from rig.config import REPO_ROOT
-from rig.errors import ConfigError, RigError, SafetyRefusal
+from core.errors import ConfigError, RigError, SafetyRefusal
 from rig.rig import Rig
 
 SIM = REPO_ROOT / "rigs" / "sim.toml"

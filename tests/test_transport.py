@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from instruments.transport.factory import open_line_transport
-from rig.errors import InstrumentInitError, InvalidValue
+from core.errors import InstrumentInitError, InvalidValue
 from sim.lab import VirtualLab
 
 

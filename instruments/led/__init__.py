@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from instruments.base import Instrument
-from rig.errors import InvalidValue
+from core.errors import InvalidValue
 
 SEGMENTS = ("S1", "S2", "S3", "S4")
 

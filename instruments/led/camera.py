@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from instruments.led import SEGMENTS, LedSample, LedSensor, Wait, check_recording
-from rig.errors import InstrumentOperationError, InvalidValue
+from core.errors import InstrumentOperationError, InvalidValue
 
 
 def parse_rois(settings: Mapping[str, Any]) -> dict[str, tuple[int, int, int, int]]:

@@ -4,7 +4,7 @@ pipe, sampling on its own clock (docs/protocols/led-sensor.md)."""
 from __future__ import annotations
 
 from instruments.led import SEGMENTS, LedSample, LedSensor, Wait, check_recording
-from rig.errors import InstrumentOperationError
+from core.errors import InstrumentOperationError
 
 FULL_SCALE = 1023.0
 

@@ -14,7 +14,7 @@ from typing import Any
 from instruments.meter import FAULTS, GridState, MeterEmulator, quantities
 from instruments.meter.registers import DEFAULT_MODEL, MeterMap, load_map
 from instruments.transport.modbus import LineSettings, ModbusEndpoint, rtu_crc
-from rig.errors import InvalidValue
+from core.errors import InvalidValue
 
 NOISE = 2e-4
 """Relative noise on measured values (about a class-1 meter's last digits)."""

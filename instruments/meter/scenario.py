@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from instruments.meter import GridState
-from rig.errors import ConfigError
+from core.errors import ConfigError
 
 HOUSEHOLD = {"u_v": [230.0, 231.0, 229.0], "i_a": [4.2, 2.1, 1.3], "f_hz": 50.0}
 """Some load on every phase, a little voltage unbalance."""

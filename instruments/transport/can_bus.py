@@ -16,7 +16,7 @@ import can
 
 from instruments.transport.base import Frame, FrameTransport, traffic_log
 from instruments.transport.factory import parse_can_address
-from rig.errors import InstrumentInitError, InstrumentOperationError
+from core.errors import InstrumentInitError, InstrumentOperationError
 
 logging.getLogger("can").setLevel(logging.ERROR)  # python-can's own debug chatter would drown the traffic log
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from instruments.transport.base import LineTransport
-from rig.errors import InvalidValue
+from core.errors import InvalidValue
 
 
 SERIAL_PREFIXES = ("socket://", "rfc2217://", "loop://", "/dev/", "COM")

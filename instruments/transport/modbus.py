@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rig.errors import InstrumentInitError, InvalidValue
+from core.errors import InstrumentInitError, InvalidValue
 
 log = logging.getLogger("wallbox_rig.traffic")
 

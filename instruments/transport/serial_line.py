@@ -5,7 +5,7 @@ from __future__ import annotations
 import serial
 
 from instruments.transport.base import QUIET_S, LineTransport
-from rig.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
+from core.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
 
 
 class SerialLineTransport(LineTransport):

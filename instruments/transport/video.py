@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rig.errors import InstrumentInitError, InvalidValue
+from core.errors import InstrumentInitError, InvalidValue
 
 PREFIX = "video:"
 

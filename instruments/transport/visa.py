@@ -8,7 +8,7 @@ import pyvisa
 import pyvisa.errors
 
 from instruments.transport.base import QUIET_S, LineTransport
-from rig.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
+from core.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
 
 _managers: dict[str, pyvisa.ResourceManager] = {}
 

@@ -11,6 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
+class ConformanceFailure(Exception):
+    """The DUT does not conform: a judged measurement is outside its limits.
+
+    The one exception a report counts as *failed*.  Deliberately not an AssertionError: a bare
+    `assert` in a test (a rig author's narrowing, a helper's sanity check) is the rig's fault and
+    is reported *broken*, never blamed on the DUT."""
+
+
 class RigError(Exception):
     """The rig, not the DUT, failed: a report shows this as *broken*."""
 
@@ -55,6 +63,11 @@ class InstrumentTimeout(InstrumentError):
 
 class InvalidValue(RigError, ValueError):
     """A value was rejected before any I/O because the instrument could not apply it."""
+
+
+class PreconditionError(RigError):
+    """A test could not reach the state it judges from (the contactor never closed in its arrange
+    step, an injection did not take): nothing was judged, so the outcome is *broken*."""
 
 
 class SafetyRefusal(RigError):

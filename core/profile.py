@@ -1,0 +1,322 @@
+"""The DUT profile as typed records: the product facts a test expects, each under its requirement IDs.
+
+A profile file is parsed once, at load: every key a test reads is required and typed, unknown
+keys are refused with the nearest valid one, and the product's promised windows and deadlines
+come out as judged limits (`Band`, `AtMost`) with their unit, clause and source, so a test reads
+`profile.protection.weld_signal_within_s.high` and never a string key or a fallback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from core.errors import ConfigError
+from core.limits import AtMost, Band
+from core.tables import Table, nearest, read_toml
+
+UNCONFIRMED = "unconfirmed in the public IEC text; the product's value, set in this profile"
+PATTERNS = ("off", "solid", "blinking", "breathing", "sweeping")
+COLOURS = ("blue", "yellow", "red", "green", "white")
+Pattern = Literal["off", "solid", "blinking", "breathing", "sweeping"]
+Colour = Literal["blue", "yellow", "red", "green", "white"]
+
+
+def judged(unit: str, clause: str, *, scale: float = 1.0, unconfirmed: bool = False, low: float | None = None,
+           high: float | None = None) -> Any:
+    """A profile value that tests judge against: a number (`AtMost`) or a [low, high] pair (`Band`).
+
+    `scale` converts the file's unit to `unit` (ms in the file, s in the verdict)."""
+    return field(metadata={"unit": unit, "clause": clause, "scale": scale, "unconfirmed": unconfirmed,
+                           "low": low, "high": high})
+
+
+def bounded(low: float | None = None, high: float | None = None) -> Any:
+    """A plain number (or each number of a pair or list) that must lie in [low, high]."""
+    return field(metadata={"low": low, "high": high})
+
+
+@dataclass(frozen=True)
+class Head:
+    id: str
+    name: str
+    part_number: str
+    claims: str
+
+
+@dataclass(frozen=True)
+class Electrical:
+    requirements: tuple[str, ...]
+    phases: Literal[1, 3]
+    supply_three_phase_v: tuple[float, float] = bounded(0.0, 500.0)
+    supply_single_phase_v: tuple[float, float] = bounded(0.0, 300.0)
+    supply_frequency_hz: tuple[float, float] = bounded(40.0, 70.0)
+    rated_current_a: float = bounded(6.0, 80.0)
+    settable_currents_kind: Literal["discrete", "range"]
+    settable_currents_a: tuple[float, ...] = bounded(0.0, 80.0)
+    default_current_a: float = bounded(0.0, 80.0)
+
+
+@dataclass(frozen=True)
+class Connector:
+    requirements: tuple[str, ...]
+    kind: Literal["tethered", "socket"]
+    type: str
+    cable_length_m: float = bounded(0.0, 50.0)
+    cable_rating_a: float = bounded(0.0, 80.0)
+
+
+@dataclass(frozen=True)
+class ControlPilot:
+    simplified_control_supported: bool
+    ventilation_supported: bool
+    wake_up: bool
+    e_f_contactor_open_ms: AtMost = judged("s", "IEC 61851-1:2017 Annex A (state E)", scale=0.001,
+                                           unconfirmed=True, low=0.0, high=10_000.0)
+    overcurrent_stop_within_s: AtMost = judged("s", "IEC 61851-1:2017 Annex A (overcurrent by the vehicle)",
+                                               unconfirmed=True, low=0.0, high=600.0)
+    c1_contactor_open_within_s: AtMost = judged(
+        "s", "IEC 61851-1:2017 Annex A, Table A.6 (EVSE removes PWM in C2: C2 -> C1)", unconfirmed=True,
+        low=0.0, high=600.0)
+
+
+@dataclass(frozen=True)
+class ResidualCurrent:
+    requirements: tuple[str, ...]
+    ac_trip_band_ma: Band = judged("mA", "IEC 62955 / EN 61008-1 (AC residual current, type A)", low=0.0, high=300.0)
+    dc_trip_band_ma: Band = judged("mA", "IEC 62955 (RDC-DD, smooth DC)", low=0.0, high=60.0)
+    latch_until_power_cycle: bool
+
+
+@dataclass(frozen=True)
+class Temperature:
+    requirements: tuple[str, ...]
+    operating_c: tuple[float, float] = bounded(-60.0, 80.0)
+    derates_before_stop: bool
+    resumes_after_cooling: bool
+    stop_by_c: AtMost = judged("degC", "over-temperature stop (WB-TH-02)", unconfirmed=True, low=0.0, high=150.0)
+    resume_within_s: AtMost = judged("s", "resume after cooling (WB-TH-02)", unconfirmed=True, low=0.0, high=3600.0)
+
+
+@dataclass(frozen=True)
+class Protection:
+    requirements: tuple[str, ...]
+    weld_signal_within_s: AtMost = judged("s", "relay weld protection (WB-PR-01)", unconfirmed=True,
+                                          low=0.0, high=60.0)
+    overvoltage_trip_v: Band = judged("V", "over-voltage protection (WB-PR-01)", unconfirmed=True,
+                                      low=230.0, high=400.0)
+    undervoltage_trip_v: Band = judged("V", "under-voltage protection (WB-PR-01)", unconfirmed=True,
+                                       low=50.0, high=230.0)
+    supply_response_within_s: AtMost = judged("s", "supply supervision (WB-PR-01)", unconfirmed=True,
+                                              low=0.0, high=600.0)
+    frequency_out_of_range_hz: tuple[float, float] = bounded(1.0, 100.0)
+    pe_open_stop_within_s: AtMost = judged("s", "earth fault protection (WB-PR-01)", unconfirmed=True,
+                                           low=0.0, high=600.0)
+    resume_within_s: AtMost = judged("s", "supply supervision (WB-PR-01)", unconfirmed=True, low=0.0, high=3600.0)
+
+
+@dataclass(frozen=True)
+class ColdLoad:
+    requirements: tuple[str, ...]
+    delay_range_s: Band = judged("s", "WB-CL-01", low=0.0, high=3600.0)
+    ride_through_ms: float = bounded(0.0, 1000.0)
+    distribution: Literal["uniform"] | None = None
+    """The distribution the product declares for its delay, if any: then the KS test is judged."""
+
+
+@dataclass(frozen=True)
+class Led:
+    requirements: tuple[str, ...]
+    colour: Colour
+    initialising: Pattern
+    standby: Pattern
+    charging: Pattern
+    fault_colour: Colour
+    paused: Pattern
+    comms_defect_standby: Pattern
+    comms_defect_charging: Pattern
+    comms_defect_firmware_update: Pattern
+    comms_defect_segment4: Colour
+
+
+@dataclass(frozen=True)
+class Meter:
+    requirements: tuple[str, ...]
+    models: tuple[str, ...]
+    cable_max_m: float = bounded(0.0, 1200.0)
+
+
+@dataclass(frozen=True)
+class Energy:
+    requirements: tuple[str, ...]
+    load_management: bool
+    solar: bool
+    dimming: bool
+    dimming_limit_w: float = bounded(0.0, 50_000.0)
+    dimming_floor_w: float = bounded(0.0, 50_000.0)
+    solar_limited_current_a: float = bounded(0.0, 80.0)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A DUT profile, parsed and checked; `data` keeps the file's tables for the report's requirement list."""
+
+    path: Path
+    profile: Head
+    electrical: Electrical
+    connector: Connector
+    control_pilot: ControlPilot
+    residual_current: ResidualCurrent
+    temperature: Temperature
+    protection: Protection
+    cold_load: ColdLoad
+    led: Led
+    meter: Meter
+    energy: Energy
+    data: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.profile.id
+
+    @property
+    def name(self) -> str:
+        return self.profile.name
+
+    @property
+    def socket_outlet(self) -> bool:
+        """A socket-outlet EVSE reads the cable's PP coding; a tethered one carries its own."""
+        return self.connector.kind == "socket"
+
+    def requirement_ids(self) -> list[str]:
+        return [rid for section in self.data.values() if isinstance(section, dict)
+                for rid in section.get("requirements", [])]
+
+
+SECTIONS = ("profile", "electrical", "connector", "control_pilot", "residual_current", "temperature",
+            "protection", "cold_load", "led", "meter", "energy")
+
+
+def parse_profile(path: Path, known_models: tuple[str, ...] = ()) -> Profile:
+    """Parse and check one profile file; `known_models` are the meter models the rig can serve."""
+    path = Path(path)
+    root = Table(read_toml(path), path)
+    root.reject_unknown(SECTIONS)
+    hints = get_type_hints(Profile)
+    head = root.required_table("profile")
+    profile_id = head.get("id", str)
+    sections = {name: _section(hints[name], root.required_table(name), path, profile_id) for name in SECTIONS}
+    profile = Profile(path=path, data=root.data, **sections)
+    _cross_checks(profile, root, known_models)
+    return profile
+
+
+def _section(schema: type, table: Table, path: Path, profile_id: str) -> Any:
+    hints = get_type_hints(schema)
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    table.reject_unknown(set(fields))
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        kind = hints[name]
+        optional = type(None) in get_args(kind)
+        if name not in table.data:
+            if optional:
+                values[name] = None
+                continue
+            raise ConfigError(path, table.key(name), f"{_describe(kind)} (every profile declares it)",
+                              hint="the key is missing")
+        values[name] = _value(kind, table, name, f.metadata, path, profile_id)
+    return schema(**values)
+
+
+def _describe(kind: Any) -> str:
+    origin = get_origin(kind)
+    if kind in (AtMost, Band):
+        return "a number" if kind is AtMost else "a [low, high] pair of numbers"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(kind))
+    if origin is tuple:
+        return "a list"
+    return {bool: "true or false", str: "a string", float: "a number", int: "an integer"}.get(kind, str(kind))
+
+
+def _value(kind: Any, table: Table, name: str, meta: Any, path: Path, profile_id: str) -> Any:
+    key = table.key(name)
+    raw = table.data[name]
+    args = [a for a in get_args(kind) if a is not type(None)]
+    origin = get_origin(kind)
+    if origin is Literal or (args and get_origin(args[0]) is Literal):
+        choices = get_args(kind) if origin is Literal else get_args(args[0])
+        if isinstance(raw, bool) or raw not in choices:
+            hint = nearest(str(raw), [str(c) for c in choices])
+            raise ConfigError(path, key, "one of " + ", ".join(repr(c) for c in choices), raw, hint=hint)
+        return raw
+    if kind is bool:
+        return table.get(name, bool)
+    if kind is str:
+        return table.get(name, str)
+    if kind is float:
+        return table.number(name, low=meta.get("low"), high=meta.get("high"))
+    if kind in (AtMost, Band):
+        return _judged(kind, table, name, meta, path, profile_id)
+    if origin is tuple:
+        item = get_args(kind)[0]
+        items = table.get(name, list)
+        pair = len(get_args(kind)) == 2 and get_args(kind)[1] is not Ellipsis
+        return _items(items, item, pair, meta, path, key)
+    raise TypeError(f"profile schema: no parser for {kind!r} ({key})")
+
+
+def _items(items: list[Any], item: type, pair: bool, meta: Any, path: Path, key: str) -> tuple[Any, ...]:
+    if pair and len(items) != 2:
+        raise ConfigError(path, key, "a [low, high] pair", items)
+    out = []
+    for value in items:
+        if item is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(path, key, "a list of numbers", items)
+            low, high = meta.get("low"), meta.get("high")
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise ConfigError(path, key, f"numbers in [{low:g}, {high:g}]", items)
+            out.append(float(value))
+        else:
+            if not isinstance(value, str):
+                raise ConfigError(path, key, "a list of strings", items)
+            out.append(value)
+    if pair and out[0] > out[1]:
+        raise ConfigError(path, key, "a [low, high] pair with low <= high", items)
+    return tuple(out)
+
+
+def _judged(kind: type, table: Table, name: str, meta: Any, path: Path, profile_id: str) -> AtMost | Band:
+    source = f"DUT profile {profile_id}: [{table.path}] {name}" + (f" ({UNCONFIRMED})" if meta["unconfirmed"] else "")
+    scale = meta["scale"]
+    if kind is AtMost:
+        value = table.number(name, low=meta.get("low"), high=meta.get("high"))
+        return AtMost(name=name, high=value * scale, unit=meta["unit"], clause=meta["clause"], source=source)
+    low, high = _items(table.get(name, list), float, True, meta, path, table.key(name))
+    return Band(name=name, low=low * scale, high=high * scale, unit=meta["unit"], clause=meta["clause"], source=source)
+
+
+def _cross_checks(p: Profile, root: Table, known_models: tuple[str, ...]) -> None:
+    """What no single key can say: settings inside the rating, models the rig can serve."""
+    e = p.electrical
+    where = root.required_table("electrical")
+    if any(v > e.rated_current_a for v in e.settable_currents_a):
+        raise ConfigError(p.path, where.key("settable_currents_a"), f"settings <= rated_current_a ({e.rated_current_a:g})",
+                          list(e.settable_currents_a))
+    if e.settable_currents_kind == "range" and len(e.settable_currents_a) != 2:
+        raise ConfigError(p.path, where.key("settable_currents_a"), 'a [low, high] pair (settable_currents_kind = "range")',
+                          list(e.settable_currents_a))
+    if not 0.0 <= e.default_current_a <= e.rated_current_a:
+        raise ConfigError(p.path, where.key("default_current_a"), f"a current in [0, {e.rated_current_a:g}] A",
+                          e.default_current_a)
+    if p.connector.kind == "tethered" and p.connector.cable_rating_a <= 0:
+        raise ConfigError(p.path, "connector.cable_rating_a", "the tethered cable's rating (> 0 A)",
+                          p.connector.cable_rating_a)
+    for model in p.meter.models:
+        if known_models and model not in known_models:
+            raise ConfigError(p.path, "meter.models", f"meter models the rig serves ({', '.join(known_models)})",
+                              model, hint=nearest(model, known_models))

@@ -1,0 +1,1 @@
+"""The six meters' register maps (TOML), read through importlib.resources."""
