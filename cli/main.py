@@ -66,7 +66,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"wallbox-rig: broken rig, no test was run: {summary['rig_error']}", file=sys.stderr)
         return EXIT_BROKEN
     from reports.build import build_reports
+    from reports.results import mark_junit
     build_reports(out)
+    mark_junit(out / "junit.xml", summary)
     print(f"wallbox-rig: certification matrix {out / 'matrix.html'} (also .md, .csv); report {out / 'report.md'}; "
           f"Allure results {out / 'allure-results'}")
     status = summary.get("status", "broken")
@@ -101,6 +103,60 @@ def cmd_rig_check(args: argparse.Namespace) -> int:
         print(f"  {role:9s} {inst.driver:16s} {', '.join(inst.addresses)}{due}")
     if config.virtual:
         sim_knobs(config, profile_id=profile.id)
+    return EXIT_OK
+
+
+def cmd_rig_ping(args: argparse.Namespace) -> int:
+    """Open every role of a bench without energising the DUT: who answers, calibration, interlock,
+    and which tests this bench cannot run."""
+    from datetime import date
+
+    from conformance.catalogue import tests as catalogue
+
+    config = load_rig_file(args.file)
+    rig = Rig.from_config(config, args.profile)
+    today = date.today()
+    overdue = []
+    print(f"{config.path}: rig {config.name!r}, profile {rig.profile.id}, "
+          f"{'virtual lab' if config.virtual else 'lab bench'}; opening every role (the DUT is not energised)")
+    with rig:
+        for role, inst in config.instruments.items():
+            due = inst.calibration_due
+            note = ""
+            if due is not None and date.fromisoformat(due) < today:
+                overdue.append(role)
+                note = f"  WARNING: calibration overdue since {due}"
+            elif due is not None:
+                note = f"  calibration due {due}"
+            print(f"  {role:9s} {inst.driver:16s} {rig.identities.get(role, '?')}{note}")
+        if rig.has("cp"):
+            closed = rig.cp.interlock_closed().value == 1
+            needed = config.safety.interlock if config.safety.interlock is not None else not config.virtual
+            print(f"  interlock (CP board ILK): {'closed' if closed else 'OPEN'}"
+                  + ("" if needed else " (not required on this rig)"))
+    roles = set(config.instruments)
+    skipped = [(t, [r for r in t.needs if r not in roles]) for t in catalogue()]
+    skipped = [(t, lacking) for t, lacking in skipped if lacking]
+    print(f"tests this rig cannot run ({len(skipped)} of {len(catalogue())}):" if skipped
+          else "every test's roles are present on this rig")
+    for t, lacking in skipped:
+        print(f"  {t.name}: no {', '.join(lacking)} instrument")
+    if overdue and args.strict and not config.virtual:
+        print(f"wallbox-rig: refusing (--strict): calibration overdue for {', '.join(overdue)}", file=sys.stderr)
+        return EXIT_BROKEN
+    return EXIT_OK
+
+
+def cmd_catalogue(args: argparse.Namespace) -> int:
+    from conformance import catalogue
+
+    if args.json:
+        print(json.dumps([{"test": t.name, "family": t.family, "summary": t.summary, "requirement": t.requirement,
+                           "clause": t.clause, "needs": list(t.needs),
+                           "red_on": [{"knobs": list(r.knobs), "profile": r.profile, "only": list(r.only)}
+                                      for r in t.red_on]} for t in catalogue.tests()], indent=1))
+    else:
+        print(catalogue.markdown(), end="")
     return EXIT_OK
 
 
@@ -280,9 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     rig = sub.add_parser("rig", help="rig files").add_subparsers(dest="rig_command", required=True)
     check = rig.add_parser("check", help="validate a rig file without touching hardware")
-    check.add_argument("file")
-    check.add_argument("--profile")
+    check.add_argument("file", help="the rig file (TOML)")
+    check.add_argument("--profile", help="DUT profile name or file (default: the rig file's)")
     check.set_defaults(func=cmd_rig_check)
+    ping = rig.add_parser("ping", help="open every role without energising the DUT: identities, calibration, "
+                                       "interlock, and the tests this rig cannot run")
+    ping.add_argument("file", help="the rig file (TOML)")
+    ping.add_argument("--profile", help="DUT profile name or file (default: the rig file's)")
+    ping.add_argument("--strict", action="store_true", help="on a lab rig, refuse (exit 2) when a calibration is overdue")
+    ping.set_defaults(func=cmd_rig_ping)
+
+    cat = sub.add_parser("catalogue", help="the suite's tests, what they cite and the knob settings that must turn "
+                                           "them red (Markdown table, as in the README; or --json)")
+    cat.add_argument("--json", action="store_true")
+    cat.set_defaults(func=cmd_catalogue)
 
     sim = sub.add_parser("sim", help="the virtual lab").add_subparsers(dest="sim_command", required=True)
     params = sim.add_parser("params", help="list the simulated wallbox's knobs")

@@ -24,6 +24,9 @@ pytestmark = pytest.mark.needs("cp")
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (CP PWM frequency 1 kHz)")
+@pytest.mark.red_on("b2_pwm_delay_ms=3500")
+@pytest.mark.red_on("pwm_frequency_hz=1030")
+@pytest.mark.red_on("pwm_frequency_hz=970", profile="mini-wallbox-plus")
 def test_pwm_frequency_is_1_khz_in_b2(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """The CP PWM the EVSE starts after plug-in runs at 1 kHz (980-1020 Hz)."""
     plug_in(cp, clock)
@@ -32,6 +35,12 @@ def test_pwm_frequency_is_1_khz_in_b2(cp: CpEmulator, clock: Clock, evidence: Ev
 
 
 @pytest.mark.requirement(wb_id="WB-EL-03", clause="IEC 61851-1:2017 Annex A (duty cycle for the maximum current)")
+@pytest.mark.red_on("b2_pwm_delay_ms=3500")
+@pytest.mark.red_on("pp_resistance_ohm=680")
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8")
+@pytest.mark.red_on("rated_current_a=16")
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="generic-iec61851")
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="mini-wallbox-plus")
 def test_duty_cycle_offers_configured_current_in_b2(cp: CpEmulator, clock: Clock, rig: Rig,
                                                     evidence: Evidence) -> None:
     """In B2 the duty cycle offers the installer's current setting (within the pulse-width accuracy)."""
@@ -46,6 +55,8 @@ def test_duty_cycle_offers_configured_current_in_b2(cp: CpEmulator, clock: Clock
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (B2 -> C2)")
+@pytest.mark.red_on("b2_pwm_delay_ms=3500")
+@pytest.mark.red_on("contactor_close_delay_ms=3500")
 def test_contactor_closes_within_3_s_after_b2_to_c2(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """When the vehicle asks for power (B2 -> C2), the EVSE closes the contactor within 3 s."""
     lim = LIMITS.iec61851.contactor_close_after_c
@@ -70,12 +81,14 @@ def judge_opening_after(vehicle_state: str, lim: AtMost, cp: CpEmulator, clock: 
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> B2)")
+@pytest.mark.red_on("contactor_open_delay_ms=150")
 def test_contactor_opens_within_100_ms_after_c_to_b(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """When the vehicle stops asking for power (C2 -> B2), the contactor opens within 100 ms."""
     judge_opening_after("B", LIMITS.iec61851.contactor_open_after_c_to_b, cp, clock, evidence)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> A)")
+@pytest.mark.red_on("contactor_open_delay_ms=150")
 def test_contactor_opens_within_100_ms_after_unplug(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """When the vehicle is unplugged while charging (C2 -> A), the contactor opens within 100 ms."""
     judge_opening_after("A", LIMITS.iec61851.contactor_open_after_unplug, cp, clock, evidence)
@@ -83,6 +96,7 @@ def test_contactor_opens_within_100_ms_after_unplug(cp: CpEmulator, clock: Clock
 
 @pytest.mark.needs("cp", "load", "analyser")
 @pytest.mark.requirement(wb_id="WB-EL-01", clause="IEC 61851-1:2017 (mode 3 supply on the EVSE's phases)")
+@pytest.mark.red_on("phases=1")
 def test_charging_current_flows_on_every_supplied_phase(cp: CpEmulator, clock: Clock, load: AcLoad,
                                                         analyser: PowerAnalyser, rig: Rig,
                                                         evidence: Evidence) -> None:

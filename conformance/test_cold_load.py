@@ -119,6 +119,10 @@ def keep_trials(evidence: Evidence, runs: list[Restart], low: float, high: float
     return delays
 
 
+@pytest.mark.red_on("closes_on_a_to_c_jump=true")
+@pytest.mark.red_on("cold_load_min_s=125", "cold_load_max_s=130")
+@pytest.mark.red_on("restarts_after_mains_loss=false")
+@pytest.mark.red_on("cold_load_min_s=0.1", "cold_load_max_s=0.9", profile="mini-wallbox-plus")
 def test_every_restart_delay_lies_in_the_declared_range(rig: Rig, cp: CpEmulator, source: AcSource,
                                                         request: pytest.FixtureRequest, evidence: Evidence) -> None:
     """Over the rig's trials, the shortest delay is at least the range's start and the longest at most its end."""
@@ -131,6 +135,11 @@ def test_every_restart_delay_lies_in_the_declared_range(rig: Rig, cp: CpEmulator
     evidence.check("longest cold-load delay", max(delays), declared.upper())
 
 
+@pytest.mark.red_on("closes_on_a_to_c_jump=true")
+@pytest.mark.red_on("cold_load_distribution=fixed")
+@pytest.mark.red_on("cold_load_seed_per_boot=false")
+@pytest.mark.red_on("restarts_after_mains_loss=false")
+@pytest.mark.red_on("cold_load_distribution=steps", profile="mini-wallbox-plus")
 def test_restart_delays_are_random(rig: Rig, cp: CpEmulator, source: AcSource, request: pytest.FixtureRequest,
                                    evidence: Evidence) -> None:
     """The delays are not degenerate: they take many different values (a fixed delay, a handful of
@@ -155,6 +164,11 @@ def test_restart_delays_are_random(rig: Rig, cp: CpEmulator, source: AcSource, r
                         note="informative: the profile declares no distribution")
 
 
+@pytest.mark.red_on("closes_on_a_to_c_jump=true")
+@pytest.mark.red_on("cold_load_every_boot=false")
+@pytest.mark.red_on("cold_load_min_s=125", "cold_load_max_s=130")
+@pytest.mark.red_on("restarts_after_mains_loss=false")
+@pytest.mark.red_on("cold_load_min_s=0.1", "cold_load_max_s=0.9", profile="mini-wallbox-plus")
 def test_outages_during_the_delay_each_restart_the_wait(rig: Rig, cp: CpEmulator, source: AcSource, clock: Clock,
                                                         evidence: Evidence) -> None:
     """Power cut again and again just as the DUT is back up and waiting: no closing in between, and
@@ -183,6 +197,7 @@ def test_outages_during_the_delay_each_restart_the_wait(rig: Rig, cp: CpEmulator
                    t_s=last.t_up)
 
 
+@pytest.mark.red_on("hold_up_ms=0", profile="mini-wallbox-plus")
 def test_short_dip_is_ridden_through_without_a_restart(rig: Rig, cp: CpEmulator, source: AcSource, clock: Clock,
                                                        evidence: Evidence) -> None:
     """A dip shorter than the DUT's hold-up (the profile's ride-through) is no outage: the output

@@ -28,6 +28,7 @@ INF = float("inf")
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (CP generator +12 V)")
+@pytest.mark.red_on("cp_generator_v=11.2")
 def test_cp_generator_high_level_is_12_v_in_state_a(cp: CpEmulator, evidence: Evidence) -> None:
     """With no vehicle (A1), the EVSE's CP generator sits at +12 V ±5 %."""
     m = cp.measure_cp()
@@ -35,6 +36,8 @@ def test_cp_generator_high_level_is_12_v_in_state_a(cp: CpEmulator, evidence: Ev
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (CP generator -12 V)")
+@pytest.mark.red_on("b2_pwm_delay_ms=3500")
+@pytest.mark.red_on("cp_generator_v=11.2")
 def test_cp_generator_low_level_is_minus_12_v_in_b2(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """In B2 the negative half of the PWM reaches -12 V ±5 % (the vehicle diode blocks it)."""
     plug_in(cp, clock)
@@ -44,6 +47,8 @@ def test_cp_generator_low_level_is_minus_12_v_in_b2(cp: CpEmulator, clock: Clock
 
 @pytest.mark.parametrize("end", ["low", "high"])
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state B recognised across the R3 tolerance band)")
+@pytest.mark.red_on("b2_pwm_delay_ms=3500")
+@pytest.mark.red_on("classifies_b_up_to_ohm=4000", profile="mini-wallbox-plus", only=("high",))
 def test_state_b_is_recognised_at_both_ends_of_the_resistance_band(cp: CpEmulator, clock: Clock, end: str,
                                                                    evidence: Evidence) -> None:
     """A vehicle at either end of the state-B resistance band is recognised: the EVSE starts PWM (B2)
@@ -63,6 +68,8 @@ def test_state_b_is_recognised_at_both_ends_of_the_resistance_band(cp: CpEmulato
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (diode check before closing)")
+@pytest.mark.red_on("closes_on_a_to_c_jump=true")
+@pytest.mark.red_on("diode_check=false")
 def test_shorted_vehicle_diode_prevents_charging_and_signals_a_fault(cp: CpEmulator, clock: Clock,
                                                                      evidence: Evidence) -> None:
     """With the vehicle diode shorted, the EVSE never closes the contactor and signals a fault on CP."""
@@ -82,6 +89,7 @@ def test_shorted_vehicle_diode_prevents_charging_and_signals_a_fault(cp: CpEmula
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state E: CP shorted to PE)")
+@pytest.mark.red_on("state_e_open_delay_ms=150")
 def test_contactor_opens_when_cp_is_shorted_to_pe_while_charging(cp: CpEmulator, clock: Clock, rig: Rig,
                                                                  evidence: Evidence) -> None:
     """A CP-PE short while charging (state E) opens the contactor within the profile's deadline."""
@@ -91,6 +99,7 @@ def test_contactor_opens_when_cp_is_shorted_to_pe_while_charging(cp: CpEmulator,
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state D: ventilation required)")
+@pytest.mark.red_on("ventilation_supported=true")
 def test_state_d_is_honoured_as_the_profile_declares_ventilation(cp: CpEmulator, clock: Clock, rig: Rig,
                                                                  evidence: Evidence) -> None:
     """State D (ventilation required) charges only on an EVSE that supports ventilation."""
@@ -109,6 +118,8 @@ def test_state_d_is_honoured_as_the_profile_declares_ventilation(cp: CpEmulator,
 
 @pytest.mark.needs("cp", "load")
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (vehicle draws more than the PWM offers)")
+@pytest.mark.red_on("overcurrent_detection=false")
+@pytest.mark.red_on("overcurrent_trip_s=15", profile="mini-wallbox-plus")
 def test_charging_stops_when_the_vehicle_draws_more_than_offered(cp: CpEmulator, clock: Clock, load: AcLoad,
                                                                  rig: Rig, evidence: Evidence) -> None:
     """A vehicle drawing 5 A more than offered is cut off within the profile's window."""
@@ -135,6 +146,10 @@ def test_charging_stops_when_the_vehicle_draws_more_than_offered(cp: CpEmulator,
 
 @pytest.mark.parametrize("end", ["low", "high"])
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state C recognised across the R2 tolerance band)")
+@pytest.mark.red_on("b2_pwm_delay_ms=3500")
+@pytest.mark.red_on("classifies_c_down_to_ohm=750", only=("low",))
+@pytest.mark.red_on("contactor_close_delay_ms=3500")
+@pytest.mark.red_on("classifies_c_up_to_ohm=1000", profile="mini-wallbox-plus", only=("high",))
 def test_state_c_is_recognised_at_both_ends_of_the_resistance_band(cp: CpEmulator, clock: Clock, end: str,
                                                                    evidence: Evidence) -> None:
     """A vehicle switching in R2 at either end of its band (R3 nominal) is recognised as C: the EVSE closes."""
@@ -155,6 +170,7 @@ def test_state_c_is_recognised_at_both_ends_of_the_resistance_band(cp: CpEmulato
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state sequence: C straight from A, no offer made)")
+@pytest.mark.red_on("closes_on_a_to_c_jump=true")
 def test_direct_jump_from_a_to_c_never_closes_without_an_offer(cp: CpEmulator, clock: Clock,
                                                                evidence: Evidence) -> None:
     """A vehicle that jumps from A straight to C (no B seen) gets no supply before the EVSE offers PWM."""
@@ -170,6 +186,7 @@ def test_direct_jump_from_a_to_c_never_closes_without_an_offer(cp: CpEmulator, c
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (loss of PE: CP reads as A)")
+@pytest.mark.red_on("contactor_open_delay_ms=150")
 def test_contactor_opens_when_the_vehicle_loses_pe_while_charging(cp: CpEmulator, clock: Clock,
                                                                   evidence: Evidence) -> None:
     """A broken PE return while charging leaves the vehicle's resistors floating: CP reads as A
@@ -181,6 +198,8 @@ def test_contactor_opens_when_the_vehicle_loses_pe_while_charging(cp: CpEmulator
 
 @pytest.mark.needs("cp", "installer", "load")
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (EVSE removes PWM in C2: C2 -> C1)")
+@pytest.mark.red_on("c1_cutoff_s=3")
+@pytest.mark.red_on("c1_cutoff_s=15", profile="mini-wallbox-plus")
 def test_vehicle_that_keeps_drawing_after_pwm_is_removed_is_cut_off(cp: CpEmulator, installer: Installer,
                                                                     load: AcLoad, clock: Clock, rig: Rig,
                                                                     evidence: Evidence) -> None:
@@ -212,6 +231,8 @@ def test_vehicle_that_keeps_drawing_after_pwm_is_removed_is_cut_off(cp: CpEmulat
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 A.5.3 (wake-up)")
+@pytest.mark.red_on("wake_up_enabled=true")
+@pytest.mark.red_on("wake_up_enabled=true", "wake_up_step_s=5", profile="generic-with-wake-up")
 def test_wake_up_step_in_b2_is_as_the_profile_declares(cp: CpEmulator, clock: Clock, rig: Rig,
                                                        evidence: Evidence) -> None:
     """A vehicle left in B2 without asking for power: an EVSE with wake-up (A.5.3) makes one step of

@@ -24,6 +24,13 @@ DUTY_CLAUSE = "IEC 61851-1:2017 Annex A (duty cycle for the maximum current)"
 
 
 @pytest.mark.requirement(wb_id="WB-EL-03", clause=DUTY_CLAUSE)
+@pytest.mark.red_on("b2_pwm_delay_ms=3500", only=("10A", "12A", "16A", "20A", "24A", "32A", "6A"))
+@pytest.mark.red_on("min_current_duty_pct=8", only=("6A",))
+@pytest.mark.red_on("pp_resistance_ohm=680", only=("24A", "32A"))
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8", only=("10A", "12A", "16A", "20A", "24A", "32A", "6A"))
+@pytest.mark.red_on("zero_setting_offers_min=true", only=("0A",))
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="generic-iec61851")
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="mini-wallbox-plus")
 def test_duty_cycle_offers_each_settable_current(cp: CpEmulator, installer: Installer, clock: Clock, rig: Rig,
                                                  setting_a: float, evidence: Evidence) -> None:
     """Each current the installer can set is offered as its duty in B2; a setting below 6 A (BMW's
@@ -54,6 +61,11 @@ def test_duty_cycle_offers_each_settable_current(cp: CpEmulator, installer: Inst
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (change of the offered current)")
+@pytest.mark.red_on("pp_resistance_ohm=680")
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8")
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="generic-iec61851")
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="mini-wallbox-plus")
+@pytest.mark.red_on("pwm_update_min_interval_s=1", profile="mini-wallbox-plus")
 def test_offered_duty_changes_at_most_once_per_5_s(cp: CpEmulator, installer: Installer, clock: Clock, rig: Rig,
                                                   evidence: Evidence) -> None:
     """Settings sent faster than the EVSE may follow: the duty changes at most once per 5 s, and the

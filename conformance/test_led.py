@@ -75,6 +75,8 @@ def comms_module(rig: Rig, defective: bool) -> None:
 
 
 @pytest.mark.requirement(wb_id="WB-LED-02", clause="product manual: LED bar, standby")
+@pytest.mark.red_on("led_colour=green")
+@pytest.mark.red_on("led_standby=breathing")
 def test_standby_shows_the_standby_pattern(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """Ready with no vehicle: the standby pattern in the product's colour (BMW blue, MINI yellow)."""
     comms_module(rig, defective=False)
@@ -82,6 +84,9 @@ def test_standby_shows_the_standby_pattern(rig: Rig, cp: CpEmulator, clock: Cloc
 
 
 @pytest.mark.requirement(wb_id="WB-LED-03", clause="product manual: LED bar, charging")
+@pytest.mark.red_on("led_charging=blinking")
+@pytest.mark.red_on("led_colour=green")
+@pytest.mark.red_on("led_charging=solid", profile="mini-wallbox-plus")
 def test_charging_shows_the_charging_pattern(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """Charging (C2, contactor closed): BMW breathing blue, MINI slowly blinking yellow."""
     comms_module(rig, defective=False)
@@ -91,6 +96,8 @@ def test_charging_shows_the_charging_pattern(rig: Rig, cp: CpEmulator, clock: Cl
 
 
 @pytest.mark.requirement(wb_id="WB-LED-01", clause="product manual: LED bar, initialising")
+@pytest.mark.red_on("led_colour=green")
+@pytest.mark.red_on("led_initialising=solid", profile="mini-wallbox-plus")
 def test_initialising_shows_the_sweep(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """Right after power-up, while the DUT initialises: the sweep, left to right."""
     if not rig.has("source"):
@@ -107,6 +114,8 @@ def test_initialising_shows_the_sweep(rig: Rig, cp: CpEmulator, clock: Clock, ev
 
 @pytest.mark.needs("cp", "led", "installer")
 @pytest.mark.requirement(wb_id="WB-LED-01", clause="product manual: LED bar, temporarily out of service / paused")
+@pytest.mark.red_on("led_colour=green")
+@pytest.mark.red_on("led_paused=blinking")
 def test_paused_shows_the_sweep(rig: Rig, cp: CpEmulator, installer: Installer, clock: Clock,
                                 evidence: Evidence) -> None:
     """Paused from the installer interface with a vehicle plugged in: the out-of-service pattern."""
@@ -121,6 +130,8 @@ def test_paused_shows_the_sweep(rig: Rig, cp: CpEmulator, installer: Installer, 
 
 @pytest.mark.needs("cp", "led", "fault_box")
 @pytest.mark.requirement(wb_id="WB-LED-04", clause="product manual: LED bar, fault (after a residual-current trip)")
+@pytest.mark.red_on("led_fault_colour=yellow")
+@pytest.mark.red_on("rcd_latch=false")
 def test_fault_shows_red(rig: Rig, cp: CpEmulator, fault_box: FaultBox, clock: Clock, evidence: Evidence) -> None:
     """After a residual-current trip the whole bar is red (any lit pattern: the manual says only red)."""
     start_charging(cp, clock)
@@ -134,6 +145,8 @@ def test_fault_shows_red(rig: Rig, cp: CpEmulator, fault_box: FaultBox, clock: C
 
 @pytest.mark.parametrize("vehicle", ["A", "B"])
 @pytest.mark.requirement(wb_id="WB-LED-05", clause="product manual: LED bar, communication module defective in standby")
+@pytest.mark.red_on("comms_module_fault=firmware_update", profile="bmw-with-comms-defect")
+@pytest.mark.red_on("comms_module_fault=none", profile="bmw-with-comms-defect")
 def test_defective_comms_module_in_standby_shows_s4_red(rig: Rig, cp: CpEmulator, clock: Clock, vehicle: str,
                                                          evidence: Evidence) -> None:
     """With the communication module defective, in standby (no vehicle: A1; plugged in: B2):
@@ -147,6 +160,10 @@ def test_defective_comms_module_in_standby_shows_s4_red(rig: Rig, cp: CpEmulator
 
 
 @pytest.mark.requirement(wb_id="WB-LED-06", clause="product manual: LED bar, communication module defective while charging")
+@pytest.mark.red_on("comms_module_fault=firmware_update", profile="bmw-with-comms-defect")
+@pytest.mark.red_on("comms_module_fault=none", profile="bmw-with-comms-defect")
+@pytest.mark.red_on("comms_module_fault=standby", profile="bmw-with-comms-defect")
+@pytest.mark.red_on("led_comms_defect_charging=blinking", profile="bmw-with-comms-defect")
 def test_defective_comms_module_while_charging_shows_s4_red(rig: Rig, cp: CpEmulator, clock: Clock,
                                                             evidence: Evidence) -> None:
     """With the communication module defective, while charging: S1-S3 breathing (BMW) or pulsing
@@ -160,6 +177,9 @@ def test_defective_comms_module_while_charging_shows_s4_red(rig: Rig, cp: CpEmul
 
 @pytest.mark.needs("cp", "led", "installer")
 @pytest.mark.requirement(wb_id="WB-LED-07", clause="product manual: LED bar, communication module defective during a firmware update")
+@pytest.mark.red_on("comms_module_fault=none", profile="bmw-with-comms-defect")
+@pytest.mark.red_on("comms_module_fault=standby", profile="bmw-with-comms-defect")
+@pytest.mark.red_on("led_firmware_update=solid", profile="bmw-with-comms-defect")
 def test_defective_comms_module_during_firmware_update_shows_s4_red(rig: Rig, cp: CpEmulator, installer: Installer,
                                                                     clock: Clock, evidence: Evidence) -> None:
     """With the communication module defective, during a firmware update started from the

@@ -53,6 +53,8 @@ def _judge_fallback(rig: Rig, evidence: Evidence, building: Building, t_act: flo
 
 @pytest.mark.parametrize("parameter", sorted(WRONG))
 @pytest.mark.requirement(wb_id="WB-MB-04", clause="WB-LM-01")
+@pytest.mark.red_on("failsafe_current_a=16")
+@pytest.mark.red_on("load_management=false", profile="mini-wallbox-plus")
 def test_no_meter_data_when_parameters_do_not_match(idle_dut: Rig, building: Building, evidence: Evidence,
                                                     parameter: str) -> None:
     """WB-MB-04: the meter entered with one parameter unlike the meter's (baud rate, parity or
@@ -71,6 +73,15 @@ def test_no_meter_data_when_parameters_do_not_match(idle_dut: Rig, building: Bui
 
 @pytest.mark.parametrize("fault", ["no_answer", "crc", "wrong_id", "stale"])
 @pytest.mark.requirement(wb_id="WB-LM-01", clause="WB-MB-04")
+@pytest.mark.red_on("failsafe_current_a=16")
+@pytest.mark.red_on("meter_baud=19200")
+@pytest.mark.red_on("meter_model=siemens-7kt1665")
+@pytest.mark.red_on("meter_poll_interval_s=45", only=("crc", "stale", "wrong_id"))
+@pytest.mark.red_on("meter_stale_after_s=0", only=("stale",))
+@pytest.mark.red_on("load_management=false", profile="mini-wallbox-plus")
+@pytest.mark.red_on("meter_id=2", profile="mini-wallbox-plus")
+@pytest.mark.red_on("meter_lost_after_s=40", profile="mini-wallbox-plus", only=("crc", "no_answer", "wrong_id"))
+@pytest.mark.red_on("meter_parity=N", profile="mini-wallbox-plus")
 def test_falls_back_to_failsafe_current_when_meter_data_stops(idle_dut: Rig, building: Building,
                                                               evidence: Evidence, fault: str) -> None:
     """WB-LM-01 "stays on as a safety function": mid-session the meter stops answering, answers

@@ -38,6 +38,7 @@ def _needs_socket(rig: Rig) -> None:
 
 
 @pytest.mark.requirement(wb_id="WB-EL-04", clause="IEC 61851-1:2017 Annex B (PP coding of the tethered cable)")
+@pytest.mark.red_on("pp_resistance_ohm=680")
 def test_tethered_plug_codes_at_least_the_rated_current(cp: CpEmulator, rig: Rig, evidence: Evidence) -> None:
     """The tethered plug's PP-PE resistor codes a cable rating of at least the wallbox's rated current."""
     if socket_outlet(rig.profile):
@@ -55,6 +56,8 @@ def test_tethered_plug_codes_at_least_the_rated_current(cp: CpEmulator, rig: Rig
 
 @pytest.mark.parametrize("coding", pp_codings(), ids=lambda c: f"{c.rating_a:g}A-cable")
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex B (offer limited to the cable's coded current)")
+@pytest.mark.red_on("pp_caps_offer=false", profile="generic-iec61851", only=("13A-cable", "20A-cable"))
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="generic-iec61851")
 def test_socket_outlet_offer_never_exceeds_the_cable_rating(cp: CpEmulator, clock: Clock, rig: Rig, coding: PpCoding,
                                                             evidence: Evidence) -> None:
     """With each cable coding on PP, the EVSE offers the smaller of its setting and the cable's rating."""
@@ -75,6 +78,7 @@ def test_socket_outlet_offer_never_exceeds_the_cable_rating(cp: CpEmulator, cloc
 
 @pytest.mark.parametrize("name", INVALID_CODINGS)
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex B (invalid PP coding: no charging)")
+@pytest.mark.red_on("pp_invalid_blocks=false", profile="generic-iec61851")
 def test_socket_outlet_refuses_to_charge_on_an_invalid_coding(cp: CpEmulator, clock: Clock, rig: Rig, name: str,
                                                               evidence: Evidence) -> None:
     """A cable coding that no cable has (open, short, beyond the windows) means no charging at all."""

@@ -40,6 +40,8 @@ def band(rig: Rig, channel: str) -> Band:
 
 
 @pytest.mark.parametrize("channel", channels("no trip below the detection band"))
+@pytest.mark.red_on("rcd_dc_trip_ma=2.5", profile="generic-iec61851", only=("dc",))
+@pytest.mark.red_on("rcd_ac_trip_ma=14", profile="mini-wallbox-plus", only=("ac",))
 def test_residual_current_just_below_the_band_does_not_trip(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
                                                             rig: Rig, channel: str, evidence: Evidence) -> None:
     """A residual current one ramp step below the product's band, held longer than the slowest
@@ -62,6 +64,10 @@ def test_residual_current_just_below_the_band_does_not_trip(cp: CpEmulator, faul
 
 
 @pytest.mark.parametrize("channel", channels("trip threshold"))
+@pytest.mark.red_on("rcd_ac_trip_ma=32", only=("ac",))
+@pytest.mark.red_on("rcd_dc_trip_ma=6.5", only=("dc",))
+@pytest.mark.red_on("rcd_dc_trip_ma=2.5", profile="generic-iec61851", only=("dc",))
+@pytest.mark.red_on("rcd_ac_trip_ma=14", profile="mini-wallbox-plus", only=("ac",))
 def test_residual_current_trip_threshold_lies_in_the_band(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
                                                           rig: Rig, channel: str, evidence: Evidence) -> None:
     """A ramp in 0.5 mA steps from half the band's lower end finds the threshold; it lies in the band."""
@@ -80,6 +86,8 @@ def test_residual_current_trip_threshold_lies_in_the_band(cp: CpEmulator, fault_
 
 @pytest.mark.parametrize("multiple", [1, 2, 5], ids=["1x", "2x", "5x"])
 @pytest.mark.requirement(wb_id="WB-RC-01", clause="EN 61008-1 / IEC 62955 (type A trip times)")
+@pytest.mark.red_on("rcd_ac_trip_ma=32", only=("1x",))
+@pytest.mark.red_on("rcd_ac_trip_time_ms=200", only=("2x", "5x"))
 def test_ac_residual_current_trips_within_the_type_a_time(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
                                                           rig: Rig, multiple: int, evidence: Evidence) -> None:
     """A step to 1, 2 and 5 times the rated residual current (the band's upper end, 30 mA) opens the
@@ -98,6 +106,8 @@ def test_ac_residual_current_trips_within_the_type_a_time(cp: CpEmulator, fault_
 
 
 @pytest.mark.requirement(wb_id="WB-RC-02", clause="IEC 62955 (RDC-DD: 6 mA smooth DC)")
+@pytest.mark.red_on("rcd_dc_trip_ma=6.5")
+@pytest.mark.red_on("rcd_dc_trip_time_ms=12000", profile="mini-wallbox-plus")
 def test_dc_residual_current_at_the_band_top_trips_within_10_s(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
                                                                rig: Rig, evidence: Evidence) -> None:
     """A step to 6 mA smooth DC (the band's upper end) opens the contactor within 10 s."""
@@ -113,6 +123,8 @@ def test_dc_residual_current_at_the_band_top_trips_within_10_s(cp: CpEmulator, f
 
 @pytest.mark.needs("cp", "fault_box", "source")
 @pytest.mark.requirement(wb_id="WB-TR-01", clause="IEC 62955 (after a trip); product manual (recovery)")
+@pytest.mark.red_on("rcd_ac_trip_ma=32")
+@pytest.mark.red_on("rcd_latch=false")
 def test_residual_current_trip_signals_a_fault_and_recovers_as_the_manual_says(
         cp: CpEmulator, fault_box: FaultBox, clock: Clock, rig: Rig, evidence: Evidence) -> None:
     """After an AC trip the contactor is open and state F is shown; with the profile's latch, the

@@ -41,6 +41,16 @@ def _plateau(building: Building, t_from: float) -> list:
 
 
 @pytest.mark.requirement(wb_id="WB-PV-01")
+@pytest.mark.red_on("meter_baud=19200")
+@pytest.mark.red_on("meter_model=siemens-7kt1665")
+@pytest.mark.red_on("meter_poll_interval_s=45")
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8")
+@pytest.mark.red_on("solar_charging=false")
+@pytest.mark.red_on("load_management=false", profile="mini-wallbox-plus")
+@pytest.mark.red_on("meter_id=2", profile="mini-wallbox-plus")
+@pytest.mark.red_on("meter_parity=N", profile="mini-wallbox-plus")
+@pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="mini-wallbox-plus")
+@pytest.mark.red_on("solar_min_current_a=10", profile="mini-wallbox-plus")
 def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building: Building, evidence: Evidence) -> None:
     """WB-PV-01: with enough surplus the charging power follows it as the PV output changes, and
     nothing is imported from the grid."""
@@ -51,7 +61,7 @@ def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building
         t_step = building.set_pv(pv_w)
         building.run(settle)
         plateau = _plateau(building, t_step + settle / 2)
-        house_w = sum(HOUSE_A * 230.0 for _ in range(3))
+        house_w = 3 * HOUSE_A * LIMITS.rig.nominal_supply_voltage.value  # the household draws on three phases
         surplus_w = pv_w - house_w
         worst_import = max(x.grid_p_w for x in plateau)
         mean_charging = sum(x.charging_p_w for x in plateau) / len(plateau)
@@ -66,6 +76,14 @@ def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building
 
 
 @pytest.mark.requirement(wb_id="WB-PV-01", clause="IEC 61851-1 Annex A")
+@pytest.mark.red_on("meter_baud=19200")
+@pytest.mark.red_on("meter_model=siemens-7kt1665")
+@pytest.mark.red_on("meter_poll_interval_s=45")
+@pytest.mark.red_on("solar_charging=false")
+@pytest.mark.red_on("load_management=false", profile="mini-wallbox-plus")
+@pytest.mark.red_on("meter_id=2", profile="mini-wallbox-plus")
+@pytest.mark.red_on("meter_parity=N", profile="mini-wallbox-plus")
+@pytest.mark.red_on("solar_min_current_a=10", profile="mini-wallbox-plus")
 def test_too_little_surplus_charges_limited_from_pv_and_grid(idle_dut: Rig, building: Building,
                                                              evidence: Evidence) -> None:
     """WB-PV-01: with less surplus than the minimum current needs, the DUT charges from PV and

@@ -72,6 +72,8 @@ def voltage_ramp(cp: CpEmulator, source: AcSource, clock: Clock, direction: int,
 
 
 @pytest.mark.parametrize("side", ["over", "under"])
+@pytest.mark.red_on("overvoltage_v=280", only=("over",))
+@pytest.mark.red_on("undervoltage_v=175", profile="mini-wallbox-plus", only=("under",))
 def test_supply_voltage_out_of_range_stops_charging_inside_the_profile_window(
         cp: CpEmulator, source: AcSource, clock: Clock, rig: Rig, side: str, evidence: Evidence) -> None:
     """A supply ramp away from 230 V (2 V steps, each held the profile's response time) stops
@@ -116,6 +118,8 @@ def judge_resume(cp: CpEmulator, clock: Clock, rig: Rig, evidence: Evidence, awa
     evidence.check(f"time from the supply back (after {cause}) to contactor closed", t_closed - t_back, resume, t_s=t_back)
 
 
+@pytest.mark.red_on("overvoltage_v=280")
+@pytest.mark.red_on("supply_fault_delay_s=10")
 def test_charging_resumes_once_the_supply_voltage_is_back_in_range(cp: CpEmulator, source: AcSource, clock: Clock,
                                                                    rig: Rig, evidence: Evidence) -> None:
     """After an over-voltage stop, 230 V brings the contactor back, with the vehicle still plugged in,
@@ -136,6 +140,9 @@ def three_phase_source(rig: Rig, source: AcSource) -> None:
 
 @pytest.mark.parametrize("lost", [2, 3])
 @pytest.mark.requirement(wb_id="WB-PR-01", clause="product manual: under-voltage protection (loss of one phase)")
+@pytest.mark.red_on("phases=1")
+@pytest.mark.red_on("supply_fault_delay_s=10")
+@pytest.mark.red_on("phase_supervision=false", profile="mini-wallbox-plus")
 def test_loss_of_one_phase_stops_charging(cp: CpEmulator, source: AcSource, clock: Clock, rig: Rig, lost: int,
                                           evidence: Evidence) -> None:
     """A three-phase supply loses L2 or L3 while charging: a lost phase is an under-voltage on that
@@ -151,6 +158,9 @@ def test_loss_of_one_phase_stops_charging(cp: CpEmulator, source: AcSource, cloc
 
 
 @pytest.mark.requirement(wb_id="WB-PR-01", clause="product manual: under-voltage protection (loss of one phase)")
+@pytest.mark.red_on("phases=1")
+@pytest.mark.red_on("supply_fault_delay_s=10")
+@pytest.mark.red_on("phase_supervision=false", profile="mini-wallbox-plus")
 def test_charging_resumes_once_the_lost_phase_returns(cp: CpEmulator, source: AcSource, clock: Clock, rig: Rig,
                                                      evidence: Evidence) -> None:
     """After a stop for a lost L3, the phase's return brings the contactor back within the resume time."""
@@ -163,6 +173,9 @@ def test_charging_resumes_once_the_lost_phase_returns(cp: CpEmulator, source: Ac
 
 
 @pytest.mark.parametrize("end", ["low", "high"])
+@pytest.mark.red_on("supply_fault_delay_s=10")
+@pytest.mark.red_on("supply_max_hz=75", only=("high",))
+@pytest.mark.red_on("supply_min_hz=35", only=("low",))
 def test_supply_frequency_out_of_range_stops_charging(cp: CpEmulator, source: AcSource, clock: Clock, rig: Rig,
                                                       end: str, evidence: Evidence) -> None:
     """A supply frequency at the profile's out-of-range values stops charging within the response time."""
@@ -178,6 +191,8 @@ def test_supply_frequency_out_of_range_stops_charging(cp: CpEmulator, source: Ac
 
 @pytest.mark.needs("cp", "source", "fault_box")
 @pytest.mark.requirement(wb_id="WB-PR-01", clause="product manual: earth fault protection (supply PE interrupted)")
+@pytest.mark.red_on("pe_fault_delay_ms=1500", profile="generic-iec61851")
+@pytest.mark.red_on("pe_monitoring=false", profile="generic-iec61851")
 def test_interrupted_supply_pe_stops_charging(cp: CpEmulator, source: AcSource, fault_box: FaultBox, clock: Clock,
                                               rig: Rig, evidence: Evidence) -> None:
     """With the supply PE interrupted while charging, the contactor opens within the profile's time."""
@@ -187,6 +202,8 @@ def test_interrupted_supply_pe_stops_charging(cp: CpEmulator, source: AcSource, 
 
 
 @pytest.mark.requirement(wb_id="WB-CL-01", clause="product manual: restart after a power outage")
+@pytest.mark.red_on("closes_on_a_to_c_jump=true")
+@pytest.mark.red_on("restarts_after_mains_loss=false")
 def test_session_interrupted_by_a_mains_loss_resumes_by_itself_offer_first(cp: CpEmulator, source: AcSource,
                                                                           clock: Clock, rig: Rig,
                                                                           evidence: Evidence) -> None:

@@ -14,7 +14,7 @@ import pytest
 from conformance.injection import INF, hold
 from conformance.limits import LIMITS
 from core.limits import AtLeast, AtMost
-from conformance.session import measured_offer_a, offered_current_a, start_charging, watch
+from conformance.session import measured_offer_a, offered_current_a, start_charging, try_charging, watch
 from fixtures.evidence import Evidence
 from instruments.ac_load import AcLoad
 from instruments.cp_emulator import CpEmulator
@@ -72,6 +72,7 @@ def ramp_end(rig: Rig) -> float:
 
 
 @pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: stops charging on over-temperature")
+@pytest.mark.red_on("overtemp_stop_c=90")
 def test_over_temperature_stops_charging(cp: CpEmulator, fault_box: FaultBox, clock: Clock, rig: Rig,
                                          evidence: Evidence) -> None:
     """A rising sensor temperature makes the DUT withdraw its offer by the profile's latest stop temperature."""
@@ -84,6 +85,7 @@ def test_over_temperature_stops_charging(cp: CpEmulator, fault_box: FaultBox, cl
 
 
 @pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: high temperature may first reduce the current")
+@pytest.mark.red_on("overtemp_derate_c=80")
 def test_over_temperature_reduces_the_current_before_it_stops(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
                                                               rig: Rig, evidence: Evidence) -> None:
     """Where the profile declares derating, the ramp shows a reduced offer before the stop."""
@@ -101,6 +103,11 @@ def test_over_temperature_reduces_the_current_before_it_stops(cp: CpEmulator, fa
 
 
 @pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: resumes by itself once cooled down")
+@pytest.mark.red_on("overtemp_resume_c=20")
+@pytest.mark.red_on("overtemp_stop_c=90")
+@pytest.mark.red_on("pp_resistance_ohm=680")
+@pytest.mark.red_on("rated_current_a=16")
+@pytest.mark.red_on("overtemp_auto_resume=false", profile="mini-wallbox-plus")
 def test_charging_resumes_by_itself_after_cooling(cp: CpEmulator, fault_box: FaultBox, clock: Clock, rig: Rig,
                                                   evidence: Evidence) -> None:
     """After an over-temperature stop, a cooled sensor brings the full offer and the contactor back
@@ -127,6 +134,10 @@ def test_charging_resumes_by_itself_after_cooling(cp: CpEmulator, fault_box: Fau
 @pytest.mark.parametrize("end", ["coldest", "hottest"])
 @pytest.mark.needs("cp", "fault_box", "load")
 @pytest.mark.requirement(wb_id="WB-TH-01", clause="product manual: operating temperature range")
+@pytest.mark.red_on("pp_resistance_ohm=680")
+@pytest.mark.red_on("rated_current_a=16")
+@pytest.mark.red_on("thermal_rise_c=30", only=("hottest",))
+@pytest.mark.red_on("undertemp_stop_c=-30", only=("coldest",))
 def test_full_current_at_the_ends_of_the_operating_temperature_range(cp: CpEmulator, fault_box: FaultBox,
                                                                      load: AcLoad, clock: Clock, rig: Rig, end: str,
                                                                      evidence: Evidence) -> None:
@@ -139,7 +150,8 @@ def test_full_current_at_the_ends_of_the_operating_temperature_range(cp: CpEmula
     evidence.parameters.update(ambient_c=ambient, soak_s=soak)
     t_chamber = fault_box.set_temperature("chamber", ambient)
     clock.sleep(soak)  # the enclosure takes the ambient before the vehicle arrives
-    start_charging(cp, clock)
+    evidence.found(f"contactor closed when the vehicle asked, at {ambient:g} degC", try_charging(cp, clock),
+                   LIMITS.iec61851.closures_when_asked)
     load.set_current(full)
     load.set_on(True)
     offers = hold(clock, soak, LIMITS.rig.soak_offer_sample.value, lambda: (cp.measure_cp().t_s, measured_offer_a(cp)))

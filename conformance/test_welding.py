@@ -39,6 +39,8 @@ def watch_detection(clock: Clock, rig: Rig) -> None:
     clock.sleep(detection_limit(rig).high * LIMITS.rig.weld_observation_factor.value)
 
 
+@pytest.mark.red_on("weld_detection=false")
+@pytest.mark.red_on("weld_check_after_open_ms=3000", profile="mini-wallbox-plus")
 def test_welded_pole_is_detected_after_the_contactor_opens(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
                                                            rig: Rig, evidence: Evidence) -> None:
     """A pole welded during charging: when the vehicle stops (C -> B) the output stays live, and the
@@ -61,6 +63,7 @@ def test_welded_pole_is_detected_after_the_contactor_opens(cp: CpEmulator, fault
 
 
 @pytest.mark.needs("cp", "fault_box", "analyser")
+@pytest.mark.red_on("weld_detection=false")
 def test_welded_contactor_never_starts_a_new_session(cp: CpEmulator, fault_box: FaultBox, clock: Clock,
                                                      rig: Rig, evidence: Evidence) -> None:
     """After a detected weld, unplugging and plugging in again starts nothing: no PWM offer, the
@@ -85,6 +88,7 @@ def test_welded_contactor_never_starts_a_new_session(cp: CpEmulator, fault_box: 
                    LIMITS.rig.healthy_pole_open, t_s=record.t_s)
 
 
+@pytest.mark.red_on("weld_detection=false")
 def test_weld_present_before_a_session_prevents_it(cp: CpEmulator, fault_box: FaultBox, clock: Clock, rig: Rig,
                                                    evidence: Evidence) -> None:
     """A pole already welded when a vehicle plugs in: the DUT finds the live output before closing,

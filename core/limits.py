@@ -192,6 +192,7 @@ class Iec61851Limits:
     closures_on_invalid_pp: Count
     offers_after_plug_in: AtLeast
     pwm_withdrawals_when_paused: AtLeast
+    closures_when_asked: AtLeast
 
 
 @dataclass(frozen=True)
@@ -283,6 +284,9 @@ class RigLimits:
     temperature_cooled: Setting
     soak_offer_sample: Setting
     led_fault_trip_multiple: Setting
+    offer_back_within: Setting
+    offer_restored_within: Setting
+    dimming_settle: Setting
     meter_fault_response: AtMost
     solar_import_max: AtMost
     solar_follow_margin: Setting

@@ -170,7 +170,8 @@ def matrix_csv(rows: list[Row]) -> str:
 def matrix_markdown(run: RunData, rows: list[Row]) -> str:
     prov = run.summary.get("provenance", {})
     counts = verdict_counts(rows)
-    lines = [f"# Certification pre-check: {prov.get('profile', '?')}", "",
+    lines = [f"# Certification pre-check: {prov.get('profile', '?')}"
+             + (" (interrupted: the run did not finish)" if run.summary.get("interrupted") else ""), "",
              f"Run {run.folder.name}; rig {prov.get('rig_file')}; commit {prov.get('git_commit')}; seed "
              f"{prov.get('seed')}.", "",
              "Requirements: " + ", ".join(f"{v} {n}" for v, n in counts.items() if n), "",

@@ -75,7 +75,7 @@ def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
         sections.append(f"<h2>{html.escape(document)}</h2><table class='m'><tr><th>requirement</th><th>verdict</th>"
                         "<th>tests</th><th>key measurement (source)</th><th>value</th><th>limit</th><th>margin</th>"
                         f"</tr>{body}</table>")
-    title = f"Certification pre-check: {prov.get('profile', '?')}"
+    title = f"Certification pre-check: {prov.get('profile', '?')}" + (" (interrupted)" if run.summary.get("interrupted") else "")
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p class='meta'>Run folder {html.escape(str(run.folder))}. A requirement takes the worst verdict of "

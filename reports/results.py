@@ -45,8 +45,13 @@ class ResultsWriter:
 def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     """A plain report for people without Allure: outcome per test, then every measurement."""
     prov = summary.get("provenance", {})
-    lines = ["# wallbox-rig run", "",
-             f"- profile: {prov.get('profile')}  rig: {prov.get('rig_file')}  seed: {prov.get('seed')}",
+    status = str(summary.get("status", "")).upper()
+    lines = [f"# wallbox-rig run: {status}" if status else "# wallbox-rig run", ""]
+    if summary.get("rig_error"):
+        return "\n".join(lines + [f"The rig is broken; no test was run: {summary['rig_error']}"]) + "\n"
+    if summary.get("interrupted"):
+        lines += ["**Interrupted**: the run did not finish; the tests below are those that did.", ""]
+    lines += [f"- profile: {prov.get('profile')}  rig: {prov.get('rig_file')}  seed: {prov.get('seed')}",
              f"- commit: {prov.get('git_commit')}  virtual time: {summary.get('virtual_time_s')} s  "
              f"wall time: {summary.get('wall_time_s')} s",
              "- counts: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()), "",
@@ -64,3 +69,23 @@ def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any]) -> s
             lines.append(f"| {r['name']} | {m['name']} | {m['value']:.6g} {m['unit']} | {limits} | {margin} | "
                          f"{m['verdict']} | {m['source']} |")
     return "\n".join(lines) + "\n"
+
+
+def mark_junit(path: Path, summary: dict[str, Any]) -> None:
+    """Say in junit.xml what the run came to (passed / failed / broken / interrupted), as a property
+    of every test suite, so a CI dashboard shows an interrupted run as interrupted."""
+    import xml.etree.ElementTree as ET
+
+    if not path.exists():
+        return
+    tree = ET.parse(path)
+    root = tree.getroot()
+    for suite in ([root] if root.tag == "testsuite" else root.iter("testsuite")):
+        props = suite.find("properties")
+        if props is None:
+            props = ET.Element("properties")
+            suite.insert(0, props)
+        for name, value in (("wallbox_rig.status", summary.get("status", "")),
+                            ("wallbox_rig.interrupted", str(bool(summary.get("interrupted"))).lower())):
+            ET.SubElement(props, "property", name=name, value=str(value))
+    tree.write(path, encoding="utf-8", xml_declaration=True)

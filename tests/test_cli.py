@@ -98,7 +98,7 @@ def test_a_limit_missing_its_bound_stops_the_run_as_broken_never_failed(tmp_path
     assert code == 2, output
     assert summary["status"] == "broken" and summary["counts"]["failed"] == 0 and summary["total"] == 0
     assert "iec61851.toml: [contactor_open_after_c_to_b.high]" in summary["rig_error"]
-    assert sum("contactor_open_after_c_to_b.high" in line for line in output.splitlines()) <= 2
+    assert sum("contactor_open_after_c_to_b.high" in line for line in output.splitlines()) <= 3  # pytest, CLI
 
 
 def test_an_instrument_that_cannot_be_opened_stops_the_run_once(tmp_path) -> None:
@@ -111,3 +111,56 @@ def test_an_instrument_that_cannot_be_opened_stops_the_run_once(tmp_path) -> Non
     assert code == 2, output[-2000:]
     assert summary["total"] == 0 and summary["rig_error"].startswith("cp:")
     assert output.count("Traceback") == 0 and sum("127.0.0.1:9" in line for line in output.splitlines()) <= 2
+
+
+def test_the_readme_catalogue_is_the_generated_one() -> None:
+    """The README's catalogue table comes from the tests' markers (`wallbox-rig catalogue`)."""
+    from conformance.catalogue import markdown
+    from rig.config import REPO_ROOT
+
+    text = (REPO_ROOT / "README.md").read_text()
+    start = text.index("<!-- catalogue:start")
+    block = text[text.index("\n", start) + 1:text.index("<!-- catalogue:end -->")]
+    assert block == markdown(), "README catalogue is stale: regenerate it with `wallbox-rig catalogue`"
+
+
+def test_rig_check_of_a_folder_or_into_a_closed_pipe_prints_no_traceback(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from rig.config import REPO_ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "rig", "check", str(tmp_path)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "expected a TOML file (this is a folder)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    piped = subprocess.run(f"{sys.executable} -m cli.main rig check {REPO_ROOT / 'rigs' / 'lab-example.toml'} | head -1",
+                           shell=True, capture_output=True, text=True, timeout=60)
+    assert "OK" in piped.stdout and "Traceback" not in piped.stderr
+
+
+def test_rig_ping_opens_every_role_without_energising(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "rig", "ping", "rigs/sim.toml"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "analyser  yokogawa-wt      YOKOGAWA" in proc.stdout and "interlock (CP board ILK): closed" in proc.stdout
+
+
+def test_rig_ping_names_what_a_bench_without_a_role_cannot_run(tmp_path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    from rig.config import REPO_ROOT
+
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
+    text = re.sub(r'\[instruments\.installer\]\ndriver = "wbr-installer"\naddress = "sim:installer"\n', "", text)
+    rig = tmp_path / "no-installer.toml"
+    rig.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "rig", "ping", str(rig)], capture_output=True,
+                          text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "test_duty_cycle_offers_each_settable_current: no installer instrument" in proc.stdout

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance import catalogue
 from rig.config import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(3000)
@@ -132,127 +133,33 @@ WAKE_UP_PROFILE = "generic-with-wake-up"
 """The generic profile declaring A.5.3 wake-up (written by the fixture): no shipped profile has it."""
 TESTS_ON[WAKE_UP_PROFILE] = TESTS_ON["generic-iec61851"]
 
-# (case id, profile, knobs, tests expected red)
-CASES: list[tuple[str, str, tuple[str, ...], set[str]]] = [
-    ("bmw-conforms", "bmw-wallbox-plus", (), set()),
-    ("mini-conforms", "mini-wallbox-plus", (), set()),
-    ("generic-conforms", "generic-iec61851", (), set()),
-    # Loss of PE reads as an unplug (CP at +12 V), so the same opening delay judges all three.
-    ("open-delay-150ms", "bmw-wallbox-plus", ("contactor_open_delay_ms=150",), {OPEN_C_B, OPEN_C_A, PE_LOSS}),
-    ("close-delay-3.5s", "bmw-wallbox-plus", ("contactor_close_delay_ms=3500",), {CLOSE_TEST} | p(C_BAND, "low", "high")),
-    ("pwm-1030Hz", "bmw-wallbox-plus", ("pwm_frequency_hz=1030",), {FREQ}),
-    ("pwm-970Hz", "mini-wallbox-plus", ("pwm_frequency_hz=970",), {FREQ}),
-    # The vehicle reads 0.5 A more than the firmware meant: solar imports, dimmed power is exceeded.
-    ("duty-offset-0.8%", "bmw-wallbox-plus", ("pwm_duty_offset_pct=0.8",),
-     {DUTY, DUTY_5S, PV_FOLLOW, DIM} | p(SETTABLE, *BMW_SETTINGS)),
-    # Offering 16 A where 32 A is configured also fails the tests that wait for the full offer.
-    ("offers-16A-not-32A", "bmw-wallbox-plus", ("rated_current_a=16",),
-     {DUTY, T_RESUME, DIM} | p(T_RANGE, "coldest", "hottest") | LM_ALL),
-    # A DUT wired for one phase supervises only L1, so losing L2 or L3 goes unnoticed as well.
-    ("one-phase-switched", "bmw-wallbox-plus", ("phases=1",), {PHASES} | PHASE_LOSS),
-    ("open-delay-73ms", "bmw-wallbox-plus", ("contactor_open_delay_ms=73",), set()),
-    # 11.2 V: both levels outside +/-5 %, yet state F (-11.2 V) still inside its band, clear of the noise.
-    ("generator-11.2V", "bmw-wallbox-plus", ("cp_generator_v=11.2",), {CP_HIGH, CP_LOW}),
-    ("b-only-up-to-4k", "mini-wallbox-plus", ("classifies_b_up_to_ohm=4000",), p(B_BAND, "high")),
-    ("c-only-up-to-1k", "mini-wallbox-plus", ("classifies_c_up_to_ohm=1000",), p(C_BAND, "high")),
-    ("c-only-down-to-750", "bmw-wallbox-plus", ("classifies_c_down_to_ohm=750",), p(C_BAND, "low")),
-    ("no-diode-check", "bmw-wallbox-plus", ("diode_check=false",), {DIODE}),
-    ("state-e-150ms", "bmw-wallbox-plus", ("state_e_open_delay_ms=150",), {STATE_E}),
-    ("charges-in-d", "bmw-wallbox-plus", ("ventilation_supported=true",), {STATE_D}),
-    # After its diode fault the firmware re-reads the vehicle, finds C with no B before it, and closes:
-    # the diode test catches the same bug from the other side.
-    # ... and so does the mains-loss restart, where the vehicle sits in C while the DUT boots.
-    # ... and the cold-load trials, which all restart with the vehicle sitting in C.
-    ("closes-on-a-to-c", "bmw-wallbox-plus", ("closes_on_a_to_c_jump=true",),
-     {A_TO_C, DIODE, S_MAINS, CL_RANGE, CL_RANDOM, CL_REPEAT}),
-    ("overcurrent-15s", "mini-wallbox-plus", ("overcurrent_trip_s=15",), {OVERCURRENT}),
-    ("no-overcurrent-check", "bmw-wallbox-plus", ("overcurrent_detection=false",), {OVERCURRENT}),
-    # A 680 ohm plug codes 20 A: the firmware then offers 20 A, so every duty above it goes red too.
-    ("plug-codes-20A", "bmw-wallbox-plus", ("pp_resistance_ohm=680",),
-     {PP, DUTY, DUTY_5S, T_RESUME, DIM} | p(SETTABLE, "24A", "32A") | p(T_RANGE, "coldest", "hottest")),
-    ("6A-shown-as-8%", "bmw-wallbox-plus", ("min_current_duty_pct=8",), p(SETTABLE, "6A")),
-    ("0A-offers-6A", "bmw-wallbox-plus", ("zero_setting_offers_min=true",), p(SETTABLE, "0A")),
-    ("duty-updates-every-1s", "mini-wallbox-plus", ("pwm_update_min_interval_s=1",), {DUTY_5S}),
-    ("c1-cutoff-after-3s", "bmw-wallbox-plus", ("c1_cutoff_s=3",), {C1}),
-    ("c1-cutoff-after-15s", "mini-wallbox-plus", ("c1_cutoff_s=15",), {C1}),
-    ("wake-up-not-declared", "bmw-wallbox-plus", ("wake_up_enabled=true",), {WAKE}),
-    ("wake-up-declared", WAKE_UP_PROFILE, ("wake_up_enabled=true",), set()),
-    ("wake-up-step-5s", WAKE_UP_PROFILE, ("wake_up_enabled=true", "wake_up_step_s=5"), {WAKE}),
-    ("socket-ignores-cable", "generic-iec61851", ("pp_caps_offer=false",), p(SOCKET_OFFER, "13A-cable", "20A-cable")),
-    ("socket-charges-without-coding", "generic-iec61851", ("pp_invalid_blocks=false",), p(SOCKET_INVALID, *INVALID_PP)),
-    # --- fault injection ---
-    # No trip at the rated 30 mA: the 1x trip time is infinite, and so is the latch test's trip.
-    ("rcd-ac-trips-at-32mA", "bmw-wallbox-plus", ("rcd_ac_trip_ma=32",), p(R_BAND, "ac") | p(R_TIME, "1x") | {R_LATCH}),
-    ("rcd-ac-trips-at-14mA", "mini-wallbox-plus", ("rcd_ac_trip_ma=14",), p(R_BELOW, "ac") | p(R_BAND, "ac")),
-    ("rcd-ac-200ms", "bmw-wallbox-plus", ("rcd_ac_trip_time_ms=200",), p(R_TIME, "2x", "5x")),
-    ("rcd-dc-trips-at-6.5mA", "bmw-wallbox-plus", ("rcd_dc_trip_ma=6.5",), p(R_BAND, "dc") | {R_DC_TIME}),
-    ("rcd-dc-trips-at-2.5mA", "generic-iec61851", ("rcd_dc_trip_ma=2.5",), p(R_BELOW, "dc") | p(R_BAND, "dc")),
-    ("rcd-dc-12s", "mini-wallbox-plus", ("rcd_dc_trip_time_ms=12000",), {R_DC_TIME}),
-    # An unlatched trip is over before the bar is watched: no red either (WB-TR-01 keeps it red).
-    ("rcd-no-latch", "bmw-wallbox-plus", ("rcd_latch=false",), {R_LATCH, L_FAULT}),
-    ("no-weld-detection", "bmw-wallbox-plus", ("weld_detection=false",), {W_AFTER, W_NEXT, W_BEFORE}),
-    ("weld-check-after-3s", "mini-wallbox-plus", ("weld_check_after_open_ms=3000",), {W_AFTER}),
-    ("no-derating", "bmw-wallbox-plus", ("overtemp_derate_c=80",), {T_DERATE}),
-    ("stops-at-90C", "bmw-wallbox-plus", ("overtemp_stop_c=90",), {T_STOP, T_RESUME}),
-    ("no-resume-after-cooling", "mini-wallbox-plus", ("overtemp_auto_resume=false",), {T_RESUME}),
-    ("hot-enclosure", "bmw-wallbox-plus", ("thermal_rise_c=30",), p(T_RANGE, "hottest")),
-    ("stops-below-minus-30C", "bmw-wallbox-plus", ("undertemp_stop_c=-30",), p(T_RANGE, "coldest")),
-    ("overvoltage-at-280V", "bmw-wallbox-plus", ("overvoltage_v=280",), p(S_WINDOW, "over") | {S_RESUME}),
-    ("undervoltage-at-175V", "mini-wallbox-plus", ("undervoltage_v=175",), p(S_WINDOW, "under")),
-    ("slow-supply-supervision", "bmw-wallbox-plus", ("supply_fault_delay_s=10",),
-     {S_RESUME} | p(S_FREQ, "low", "high") | PHASE_LOSS),
-    ("no-phase-supervision", "mini-wallbox-plus", ("phase_supervision=false",), PHASE_LOSS),
-    ("charges-at-70Hz", "bmw-wallbox-plus", ("supply_max_hz=75",), p(S_FREQ, "high")),
-    ("no-pe-monitoring", "generic-iec61851", ("pe_monitoring=false",), {S_PE}),
-    ("no-restart-after-mains-loss", "bmw-wallbox-plus", ("restarts_after_mains_loss=false",),
-     {S_MAINS, CL_RANGE, CL_RANDOM, CL_REPEAT}),
-    # --- cold-load pickup ---
-    ("cold-load-125-to-130s", "bmw-wallbox-plus", ("cold_load_min_s=125", "cold_load_max_s=130"), {CL_RANGE, CL_REPEAT}),
-    ("cold-load-under-1s", "mini-wallbox-plus", ("cold_load_min_s=0.1", "cold_load_max_s=0.9"), {CL_RANGE, CL_REPEAT}),
-    ("cold-load-fixed", "bmw-wallbox-plus", ("cold_load_distribution=fixed",), {CL_RANDOM}),
-    ("cold-load-4-values", "mini-wallbox-plus", ("cold_load_distribution=steps",), {CL_RANDOM}),
-    ("cold-load-same-seed-every-boot", "bmw-wallbox-plus", ("cold_load_seed_per_boot=false",), {CL_RANDOM}),
-    ("cold-load-served-once", "bmw-wallbox-plus", ("cold_load_every_boot=false",), {CL_REPEAT}),
-    ("no-hold-up", "mini-wallbox-plus", ("hold_up_ms=0",), {CL_DIP}),
-    # --- LED bar ---
-    ("led-green-bar", "bmw-wallbox-plus", ("led_colour=green",), LED - {L_FAULT}),
-    ("led-charging-solid", "mini-wallbox-plus", ("led_charging=solid",), {L_CHARGING}),
-    ("led-charging-blinks", "bmw-wallbox-plus", ("led_charging=blinking",), {L_CHARGING}),
-    ("led-standby-breathing", "bmw-wallbox-plus", ("led_standby=breathing",), {L_STANDBY}),
-    ("led-boot-solid", "mini-wallbox-plus", ("led_initialising=solid",), {L_INIT}),
-    ("led-paused-blinking", "bmw-wallbox-plus", ("led_paused=blinking",), {L_PAUSED}),
-    ("led-fault-yellow", "bmw-wallbox-plus", ("led_fault_colour=yellow",), {L_FAULT}),
-    ("comms-defect-shown", COMMS_DEFECT, (), set()),
-    ("comms-defect-not-shown", COMMS_DEFECT, ("comms_module_fault=none",), COMMS_DEFECT_TESTS),
-    ("comms-defect-standby-only", COMMS_DEFECT, ("comms_module_fault=standby",), {L_COMMS_CHARGING, L_COMMS_UPDATE}),
-    ("comms-defect-update-only", COMMS_DEFECT, ("comms_module_fault=firmware_update",),
-     p(L_COMMS_STANDBY, "A", "B") | {L_COMMS_CHARGING}),
-    ("comms-defect-update-solid", COMMS_DEFECT, ("led_firmware_update=solid",), {L_COMMS_UPDATE}),
-    ("comms-defect-charging-blinks", COMMS_DEFECT, ("led_comms_defect_charging=blinking",), {L_COMMS_CHARGING}),
-    # --- Smart-Energy meter and energy management ---
-    # Firmware that polls another model, address, baud rate or parity than entered gets no meter data;
-    # the forced model's own LM case still passes (the emulator then serves that very model).
-    ("meter-model-forced", "bmw-wallbox-plus", ("meter_model=siemens-7kt1665",),
-     NO_METER_DATA - p(LM, "siemens-7kt1665")),
-    ("meter-id-forced", "mini-wallbox-plus", ("meter_id=2",), NO_METER_DATA),
-    ("meter-baud-forced", "bmw-wallbox-plus", ("meter_baud=19200",), NO_METER_DATA),
-    ("meter-parity-forced", "mini-wallbox-plus", ("meter_parity=N",), NO_METER_DATA),
-    # A poll every 45 s: which fault tests see it depends on where the polls fall (seed 1, these do).
-    ("meter-polled-every-45s", "bmw-wallbox-plus", ("meter_poll_interval_s=45",),
-     LM_ALL | {LM_FLOOR, PV_FOLLOW, PV_LIMITED} | p(MB_FAULT, "crc", "stale", "wrong_id")),
-    ("no-load-management", "mini-wallbox-plus", ("load_management=false",),
-     LM_ALL | MISMATCHES | METER_FAULTS | {LM_FLOOR, PV_FOLLOW, PV_LIMITED}),
-    ("grid-limit-32A", "bmw-wallbox-plus", ("grid_limit_a=32",), LM_ALL | {LM_FLOOR}),
-    ("failsafe-16A", "bmw-wallbox-plus", ("failsafe_current_a=16",), MISMATCHES | METER_FAULTS),
-    ("lm-response-12s", "bmw-wallbox-plus", ("lm_response_s=12",), LM_ALL | {LM_FLOOR}),
-    ("offers-6A-instead-of-pausing", "mini-wallbox-plus", ("lm_pauses_below_min=false",), {LM_FLOOR}),
-    ("meter-lost-after-40s", "mini-wallbox-plus", ("meter_lost_after_s=40",), p(MB_FAULT, "crc", "no_answer", "wrong_id")),
-    ("meter-never-stale", "bmw-wallbox-plus", ("meter_stale_after_s=0",), p(MB_FAULT, "stale")),
-    ("no-solar-charging", "bmw-wallbox-plus", ("solar_charging=false",), {PV_FOLLOW, PV_LIMITED}),
-    ("solar-limited-at-10A", "mini-wallbox-plus", ("solar_min_current_a=10",), {PV_FOLLOW, PV_LIMITED}),
-    ("dims-to-6kW", "mini-wallbox-plus", ("dimming_limit_w=6000",), {DIM}),
-    ("dims-below-4.2kW", "bmw-wallbox-plus", ("dimming_limit_w=3500",), {DIM}),
+GREEN_CASES: list[tuple[str, str, tuple[str, ...]]] = [
+    ("bmw-conforms", "bmw-wallbox-plus", ()),
+    ("mini-conforms", "mini-wallbox-plus", ()),
+    ("generic-conforms", "generic-iec61851", ()),
+    ("open-delay-73ms", "bmw-wallbox-plus", ("contactor_open_delay_ms=73",)),   # inside 100 ms: nothing red
+    ("wake-up-declared", WAKE_UP_PROFILE, ("wake_up_enabled=true",)),        # declared, so conforming
+    ("comms-defect-shown", COMMS_DEFECT, ()),
 ]
+"""Cases in which nothing may go red; every red case comes from a test's `red_on` marker."""
+
+
+def case_id(profile: str, knobs: tuple[str, ...]) -> str:
+    return ",".join(knobs) + ("" if profile == catalogue.DEFAULT_PROFILE else f"@{profile}")
+
+
+RED_CASES = catalogue.cases()
+# (case id, profile, knobs, the catalogue entries that declare they go red there)
+CASES: list[tuple[str, str, tuple[str, ...], list]] = (
+    [(name, profile, knobs, []) for name, profile, knobs in GREEN_CASES]
+    + [(case_id(profile, knobs), profile, knobs, entries) for (profile, knobs), entries in sorted(RED_CASES.items())])
+
+
+def expected_red(entries: list, held: set[str]) -> set[str]:
+    """What the markers say must go red, resolved against the instances this run holds."""
+    return {name for info, red in entries for name in info.red_names(red, held)}
+
+
 PLOTTED = "bmw-conforms"
 """The one case rendered with plots (its report is checked); the rest only need verdicts."""
 
@@ -294,19 +201,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, list[
         return {case: f.result() for case, f in futures.items()}
 
 
-@pytest.mark.parametrize("case, profile, knobs, expected_red", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("case, profile, knobs, entries", CASES, ids=[c[0] for c in CASES])
 def test_suite_goes_red_exactly_on_its_knob(runs: dict, case: str, profile: str, knobs: tuple[str, ...],
-                                           expected_red: set[str]) -> None:
+                                           entries: list) -> None:
     code, records, summary = runs[case]
     outcomes = {r["name"]: r["outcome"] for r in records}
     held, skipped = TESTS_ON[profile]
     assert set(outcomes) == held, f"the suite ran {sorted(set(outcomes) ^ held)} unexpectedly (or not)"
     red = {name for name, outcome in outcomes.items() if outcome not in ("passed", "skipped")}
-    assert red == expected_red
+    expected = expected_red(entries, held - skipped)
+    assert red == expected, f"red but not declared: {sorted(red - expected)}; declared, not red: {sorted(expected - red)}"
+    expected_red_set = expected
     assert {n for n, o in outcomes.items() if o == "skipped"} == skipped
-    assert all(outcomes[name] == "failed" for name in expected_red), f"red must be failed, not broken: {outcomes}"
-    assert code == (1 if expected_red else 0)
-    assert summary["counts"]["failed"] == len(expected_red)
+    assert all(outcomes[name] == "failed" for name in expected_red_set), \
+        f"red must be failed, not broken: { {n: o for n, o in outcomes.items() if o not in ('passed', 'skipped')} }"
+    assert code == (1 if expected_red_set else 0)
+    assert summary["counts"]["failed"] == len(expected_red_set)
     assert summary["provenance"]["profile"] == RIGS.get(profile, (None, profile))[1].replace(WAKE_UP_PROFILE,
                                                                                              "generic-iec61851")
 
@@ -319,32 +229,34 @@ def test_measured_c_to_b_opening_equals_the_simulated_delay(runs: dict) -> None:
         assert judged and judged[0]["value"] == pytest.approx(0.073, abs=0.001)
 
 
-def judged(runs: dict, case: str, test: str) -> list[dict]:
+def judged(runs: dict, case: str, test: str, *names: str) -> list[dict]:
+    """The judged measurements of `test` in `case` (those whose name starts with one of `names`, if given)."""
     _, records, _ = runs[case]
     record = next(r for r in records if r["name"] == test)
-    return [m for m in record["measurements"] if m["verdict"] != "info"]
+    return [m for m in record["measurements"] if m["verdict"] != "info"
+            and (not names or m["name"].startswith(names))]
 
 
 def test_measured_times_equal_the_simulated_behaviour(runs: dict) -> None:
     """The catalogue measures what the simulated firmware does, from board time stamps alone."""
-    assert judged(runs, "bmw-conforms", C1)[0]["value"] == pytest.approx(6.5, abs=0.001)          # c1_cutoff_s
+    assert judged(runs, "bmw-conforms", C1, "PWM removed to contactor open")[0]["value"] == pytest.approx(6.5, abs=0.001)          # c1_cutoff_s
     assert judged(runs, "bmw-conforms", PE_LOSS)[0]["value"] == pytest.approx(0.040, abs=0.001)   # open delay
     assert judged(runs, "mini-conforms", DUTY_5S)[0]["value"] == pytest.approx(5.2, abs=0.001)   # update interval
-    steps, length = judged(runs, "wake-up-declared", WAKE)
+    steps, length = judged(runs, "wake-up-declared", WAKE, "steps without PWM", "wake-up step length")
     assert steps["value"] == 1 and length["value"] == pytest.approx(3.5, abs=0.001)              # wake_up_step_s
-    assert judged(runs, "wake-up-step-5s", WAKE)[1]["verdict"] == "fail"
+    assert judged(runs, case_id(WAKE_UP_PROFILE, ("wake_up_enabled=true", "wake_up_step_s=5")), WAKE, "wake-up step length")[0]["verdict"] == "fail"
     assert judged(runs, "bmw-conforms", f"{R_BAND}[ac]")[0]["value"] == 22.0                      # rcd_ac_trip_ma
     assert judged(runs, "bmw-conforms", f"{R_BAND}[dc]")[0]["value"] == 4.5                       # rcd_dc_trip_ma
     assert judged(runs, "bmw-conforms", f"{R_TIME}[5x]")[0]["value"] == pytest.approx(0.025, abs=1e-6)
     assert judged(runs, "bmw-conforms", R_DC_TIME)[0]["value"] == pytest.approx(0.400, abs=1e-6)
-    assert judged(runs, "bmw-conforms", W_AFTER)[1]["value"] == pytest.approx(0.040 + 0.200, abs=1e-6)
+    assert judged(runs, "bmw-conforms", W_AFTER, "weld detection time")[0]["value"] == pytest.approx(0.040 + 0.200, abs=1e-6)
     assert judged(runs, "bmw-conforms", f"{S_WINDOW}[over]")[0]["value"] == 266.0                # first step > 264 V
     assert judged(runs, "bmw-conforms", f"{S_WINDOW}[under]")[0]["value"] == 194.0               # first step < 195 V
     assert judged(runs, "bmw-conforms", T_STOP)[0]["value"] == 71.0                              # overtemp_stop_c
 
 
 def test_a_failed_verdict_carries_value_limit_and_source(runs: dict) -> None:
-    _, records, _ = runs["open-delay-150ms"]
+    _, records, _ = runs[case_id("bmw-wallbox-plus", ("contactor_open_delay_ms=150",))]
     record = next(r for r in records if r["name"] == OPEN_C_B)
     m = record["measurements"][0]
     assert m["verdict"] == "fail" and m["value"] == pytest.approx(0.150, abs=0.001) and m["high"] == 0.1
