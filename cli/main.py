@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
-from rig.config import DEFAULT_RIG, REPO_ROOT, load_rig_file, parse_assignments
+from rig.config import DEFAULT_RIG, REPO_ROOT, RigConfig, load_rig_file, parse_assignments
 from core.errors import RigError
 from rig.rig import Rig, sim_knobs
 
@@ -38,12 +39,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
     config = load_rig_file(args.rig)
-    if config.virtual:  # fail fast, before pytest starts
-        sim_knobs(config, parse_assignments(args.sim_set), Rig.from_config(config, args.profile).profile.id)
-    out = Path(args.out) if args.out else REPO_ROOT / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
+    profile = Rig.from_config(config, args.profile).profile  # fail fast, before pytest starts
+    if config.virtual:
+        sim_knobs(config, parse_assignments(args.sim_set), profile.id)
     suite = Path(__file__).resolve().parent.parent / "conformance"
-    pytest_args = [str(suite), "--rig", args.rig, "--wbr-out", str(out), "--alluredir", str(out / "allure-results"),
+    selected = [str(suite)]
+    if args.rerun_failed:
+        selected = rerun_selection(Path(args.rerun_failed), config, profile.id, suite)
+        if not selected:
+            print(f"wallbox-rig: nothing failed or broke in {args.rerun_failed}: nothing to rerun")
+            return EXIT_OK
+    out = Path(args.out) if args.out else REPO_ROOT / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    prepare_out(out, args.force)
+    pytest_args = [*selected, "--rig", args.rig, "--wbr-out", str(out), "--alluredir", str(out / "allure-results"),
                    "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-rfE"]
     if args.profile:
         pytest_args += ["--profile", args.profile]
@@ -53,6 +61,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append("--live")
     if args.no_plots:
         pytest_args.append("--wbr-no-plots")
+    if any(a in ("--lf", "--last-failed", "--ff", "--failed-first") for a in args.pytest_args):
+        raise RigError("--lf / --ff need pytest's cache, which a run does not keep (one run, one folder): "
+                       "use `wallbox-rig run --rerun-failed RUN` to rerun the failed and broken tests of an earlier run")
     pytest_args += args.pytest_args
     print(f"wallbox-rig: running the conformance suite on {args.rig} (results in {out})", flush=True)
     code = pytest.main(pytest_args)
@@ -79,6 +90,41 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"wall time {summary['wall_time_s']} s, seed {summary['seed']}"
           + (" (interrupted: the run did not finish)" if status == "interrupted" else ""))
     return {"passed": EXIT_PASSED, "failed": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED}.get(status, EXIT_BROKEN)
+
+
+RUN_FILES = ("summary.json", "tests.jsonl", "catalogue.json")
+
+
+def prepare_out(out: Path, force: bool) -> None:
+    """One run, one folder: a folder with anything in it is refused (its evidence would mix with this
+    run's), unless --force clears it, and --force clears only what looks like a run folder."""
+    if out.exists() and not out.is_dir():
+        raise RigError(f"--out {out}: expected a folder, found a file")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise RigError(f"--out {out} is not empty (an earlier run?): its results would mix with this run's; "
+                           "choose another folder, or add --force to clear it first")
+        if not any((out / name).exists() for name in RUN_FILES):
+            raise RigError(f"--out {out} holds files but no wallbox-rig run ({', '.join(RUN_FILES)}): "
+                           "not clearing it, even with --force")
+        shutil.rmtree(out)
+        print(f"wallbox-rig: --force: cleared the earlier run in {out}")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def rerun_selection(run: Path, config: RigConfig, profile_id: str, suite: Path) -> list[str]:
+    """The failed and broken tests of an earlier run, as pytest node ids; refused for another rig or profile."""
+    summary_path, tests_path = run / "summary.json", run / "tests.jsonl"
+    if not summary_path.exists() or not tests_path.exists():
+        raise RigError(f"--rerun-failed {run}: not a wallbox-rig run folder (no summary.json / tests.jsonl)")
+    prov = json.loads(summary_path.read_text()).get("provenance", {})
+    if prov.get("profile") != profile_id or Path(str(prov.get("rig_file"))).resolve() != config.path.resolve():
+        raise RigError(f"--rerun-failed {run}: that run was on rig {prov.get('rig_file')} with profile "
+                       f"{prov.get('profile')}; this one is on {config.path} with {profile_id}: rerun on the same "
+                       "rig and profile")
+    records = [json.loads(line) for line in tests_path.read_text().splitlines() if line.strip()]
+    nodeids = [r["nodeid"] for r in records if r.get("outcome") in ("failed", "broken")]
+    return [str(suite.parent / nodeid) for nodeid in nodeids]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -313,18 +359,32 @@ def cmd_sim_led_clip(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from instruments.meter.registers import model_names
 
+    from importlib.metadata import PackageNotFoundError, version
+
+    from rig.profile import available_profiles
+
+    try:
+        installed = version("wallbox-rig")
+    except PackageNotFoundError:
+        installed = "unknown (not installed)"
     parser = argparse.ArgumentParser(prog="wallbox-rig", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES)
+    parser.add_argument("--version", action="version", version=f"wallbox-rig {installed}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the conformance suite and write a report", epilog=EXIT_CODES)
     run.add_argument("--rig", default=str(DEFAULT_RIG), help="rig file (default: the virtual lab)")
-    run.add_argument("--profile", help="DUT profile name or file (default: the rig file's)")
+    run.add_argument("--profile", help="DUT profile: one of " + ", ".join(available_profiles())
+                     + ", or a path to a profile file (default: the rig file's)")
     run.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE",
                      help="bend a knob of the simulated wallbox (see `wallbox-rig sim params`)")
-    run.add_argument("--out", help="output folder (default: reports/out/<timestamp>)")
+    run.add_argument("--out", help="output folder (default: reports/out/<timestamp>); must be empty or new")
+    run.add_argument("--force", action="store_true", help="clear an earlier run in --out first")
+    run.add_argument("--rerun-failed", metavar="RUN", help="run only the failed and broken tests of the earlier run "
+                                                           "folder RUN (same rig and profile)")
     run.add_argument("--live", action="store_true", help="allow a lab rig to energise the DUT")
     run.add_argument("--no-plots", action="store_true", help="keep raw traces but render no waveform plots")
-    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after -- (e.g. -- -k contactor -x; "
+                                                    "--wbr-limits DIR judges against another folder of limits)")
     run.set_defaults(func=cmd_run)
 
     report = sub.add_parser("report", help="build the certification matrix (HTML, Markdown, CSV) of a run folder")
@@ -348,34 +408,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     cat = sub.add_parser("catalogue", help="the suite's tests, what they cite and the knob settings that must turn "
                                            "them red (Markdown table, as in the README; or --json)")
-    cat.add_argument("--json", action="store_true")
+    cat.add_argument("--json", action="store_true", help="print the catalogue as JSON")
     cat.set_defaults(func=cmd_catalogue)
 
     sim = sub.add_parser("sim", help="the virtual lab").add_subparsers(dest="sim_command", required=True)
     params = sim.add_parser("params", help="list the simulated wallbox's knobs")
-    params.add_argument("--json", action="store_true")
+    params.add_argument("--json", action="store_true", help="print the knobs as JSON")
     params.set_defaults(func=cmd_sim_params)
     serve = sim.add_parser("serve", help="run the virtual lab on its own and print its endpoints")
-    serve.add_argument("--rig", default=str(DEFAULT_RIG))
+    serve.add_argument("--rig", default=str(DEFAULT_RIG), help="virtual-lab rig file (default: rigs/sim.toml)")
     serve.add_argument("--profile", help="DUT profile the simulated wallbox impersonates (default: the rig file's)")
     serve.add_argument("--realtime", action="store_true", help="advance virtual time with the wall clock")
-    serve.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
+    serve.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE",
+                       help="bend a knob of the simulated wallbox (see `wallbox-rig sim params`)")
     serve.set_defaults(func=cmd_sim_serve)
     fleet = sim.add_parser("fleet", help="K simulated wallboxes on one feeder restart after one outage, "
                                           "with and without the cold-load delay")
     fleet.add_argument("--count", type=int, default=50, help="wallboxes on the feeder (default 50)")
     fleet.add_argument("--vehicle-a", type=float, default=16.0, help="each vehicle's draw per phase (default 16 A)")
     fleet.add_argument("--out", default="reports/out/fleet", help="folder for fleet.png and fleet.csv")
-    fleet.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE")
+    fleet.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE",
+                       help="bend a knob of every simulated wallbox (see `wallbox-rig sim params`)")
     fleet.set_defaults(func=cmd_sim_fleet)
     led_clip = sim.add_parser("led-clip", help="write a clip of the virtual camera looking at the LED bar")
-    led_clip.add_argument("--out", default="led-clip.avi")
-    led_clip.add_argument("--colour", default="blue", choices=("blue", "yellow", "red", "green", "white"))
-    led_clip.add_argument("--pattern", default="sweeping", choices=("off", "solid", "blinking", "breathing", "sweeping"))
+    led_clip.add_argument("--out", default="led-clip.avi", help="clip file to write (default %(default)s)")
+    led_clip.add_argument("--colour", default="blue", choices=("blue", "yellow", "red", "green", "white"),
+                          help="bar colour (default %(default)s)")
+    led_clip.add_argument("--pattern", default="sweeping", choices=("off", "solid", "blinking", "breathing", "sweeping"),
+                          help="pattern of S1-S4 (default %(default)s)")
     led_clip.add_argument("--period", type=float, default=2.0, help="pattern period in s")
     led_clip.add_argument("--s4", choices=("red",), default=None, help="S4 solid red (communication module defect)")
-    led_clip.add_argument("--seconds", type=float, default=8.0)
-    led_clip.add_argument("--seed", type=int, default=1)
+    led_clip.add_argument("--seconds", type=float, default=8.0, help="clip length in s (default %(default)s)")
+    led_clip.add_argument("--seed", type=int, default=1, help="seed of the camera noise (default %(default)s)")
     led_clip.add_argument("--bad-day", action="store_true", help="random noise, blur, bleed, exposure and white balance")
     led_clip.set_defaults(func=cmd_sim_led_clip)
 
@@ -383,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify_cmd = led.add_parser("classify", help="print what the classifier sees, segment by segment")
     classify_cmd.add_argument("source", help="camera index (0), stream URL or video file")
     classify_cmd.add_argument("--rig", required=True, help="rig file whose [instruments.led] gives roi_S1 … roi_S4")
-    classify_cmd.add_argument("--seconds", type=float, default=8.0)
+    classify_cmd.add_argument("--seconds", type=float, default=8.0, help="how long to watch (default %(default)s)")
     classify_cmd.add_argument("--rate", type=float, default=20.0, help="samples per second")
     classify_cmd.set_defaults(func=cmd_led_classify)
 
@@ -399,9 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_meter.add_argument("--framer", choices=("socket", "rtu"), default="socket",
                              help="on --tcp: Modbus TCP (socket) or RTU framing over TCP")
     serve_meter.add_argument("--id", type=int, help="Modbus id (default: the meter's)")
-    serve_meter.add_argument("--baud", type=int)
-    serve_meter.add_argument("--parity", choices=("N", "E", "O"))
-    serve_meter.add_argument("--stopbits", type=int, choices=(1, 2))
+    serve_meter.add_argument("--baud", type=int, help="baud rate (default: the meter's)")
+    serve_meter.add_argument("--parity", choices=("N", "E", "O"), help="parity (default: the meter's)")
+    serve_meter.add_argument("--stopbits", type=int, choices=(1, 2), help="stop bits (default: the meter's)")
     serve_meter.add_argument("--scenario", help="TOML: [grid] or [[steps]] (instruments/meter/scenario.py)")
     serve_meter.set_defaults(func=cmd_meter_serve)
     return parser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,22 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_wbr_validate(config: pytest.Config) -> None:
     """Called by the plugin before the first test: a broken limits file stops the run there."""
     limits.load()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The bibliography goes into the run folder, so its reports stand on their own."""
+    out = session.config.getoption("--wbr-out", None)
+    if not out:
+        return
+    try:
+        loaded = limits.load()
+    except Exception:  # noqa: BLE001 - a broken limits file was reported when the run stopped
+        return
+    sources = {key: {"document": s.document, "edition": s.edition, "where": s.where, "says": s.says}
+               for key, s in loaded.sources.items()}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "sources.json").write_text(json.dumps({"limits_folder": str(loaded.folder), "sources": sources},
+                                                       indent=1) + "\n")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -13,7 +13,7 @@ import pytest
 from core.types import Channel
 from conformance.limits import LIMITS
 from conformance.session import judge_contactor_opening, measured_offer_a, observe_b2, plug_in, start_charging, watch
-from core.limits import Band, Count, sources_of
+from core.limits import Band, Count, derived_from
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, first_edge, markers, pulses
 from instruments.ac_load import AcLoad
@@ -112,7 +112,7 @@ def test_state_d_is_honoured_as_the_profile_declares_ventilation(cp: CpEmulator,
     evidence.trace("B2 to D", edges, markers(vehicle_D=t_d), window=(t_d, t_d + close.high))
     declared = Count(name="closures_in_state_d", value=int(supported), unit="", clause="IEC 61851-1:2017 Annex A (state D)",
                      source=f"DUT profile {rig.profile.id}: [control_pilot] ventilation_supported = {supported} "
-                            "(state D charges only with ventilation)")
+                            "(state D charges only with ventilation)", cites=("MANUAL",))
     evidence.check("contactor closures in state D", min(count_edges(edges, Channel.OVP, "1", t_d), 1), declared)
 
 
@@ -208,7 +208,7 @@ def test_vehicle_that_keeps_drawing_after_pwm_is_removed_is_cut_off(cp: CpEmulat
     grace = LIMITS.iec61851.c1_cutoff
     latest = rig.profile.control_pilot.c1_contactor_open_within_s
     lim = Band(name="c1_cutoff", low=grace.low, high=latest.high, unit="s", clause=grace.clause,
-               source=sources_of(grace, latest))
+               **derived_from(grace, latest))
     start_charging(cp, clock)
     offered = measured_offer_a(cp)  # a vehicle draws what is offered, no more
     load.set_current(offered)
@@ -250,7 +250,7 @@ def test_wake_up_step_in_b2_is_as_the_profile_declares(cp: CpEmulator, clock: Cl
                                                                    enumerate(steps)}), window=(t_b, t_b + observe))
     steps_expected = Count(name="wake_up_steps", value=int(declared), unit="", clause="IEC 61851-1:2017 A.5.3",
                            source=f"{LIMITS.iec61851.wake_up_step.source}; DUT profile {rig.profile.id}: "
-                                  f"[control_pilot] wake_up = {declared}")
+                                  f"[control_pilot] wake_up = {declared}", cites=("EVC", "PHX", "MANUAL"))
     evidence.check("steps without PWM while the vehicle waits in B2", len(steps), steps_expected)
     for start, end in steps[:1] if declared else []:
         evidence.record("time in B2 before the step", start - offer.t_s, "s", t_s=start, note="A.5.3: about 30 s")

@@ -57,13 +57,13 @@ def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: 
     evidence.check("charging power while dimmed", max(x.charging_p_w for x in held),
                    AtMost(name="dimmed_power", high=dim_w + margin, unit="W", clause="WB-PS-01",
                           source=f"DUT profile {rig.profile.id}: [energy] dimming_limit_w; "
-                                 f"dimming_margin: {LIMITS.rig.dimming_margin.source}"))
+                                 f"dimming_margin: {LIMITS.rig.dimming_margin.source}", cites=("MANUAL", "RIG")))
     offered_w = min(x.offered_w for x in held)
     evidence.check("power the dimmed offer allows", offered_w,
                    AtLeast(name="dimming_floor", low=floor_w - margin, unit="W", clause="§14a EnWG",
                            source=f"DUT profile {rig.profile.id}: [energy] dimming_floor_w (§14a EnWG: a dimmed "
                                   f"controllable consumer keeps at least 4.2 kW); "
-                                  f"dimming_margin: {LIMITS.rig.dimming_margin.source}"))
+                                  f"dimming_margin: {LIMITS.rig.dimming_margin.source}", cites=("ENWG14A", "RIG")))
     expected = offered_current_a(rig)
     back = first_time(building.samples, t_open, lambda x: x.offer_a >= expected - LIMITS.rig.offer_restored_within.value)
     evidence.check("back to the configured current after the contact opened",

@@ -51,7 +51,7 @@ def judge(evidence: Evidence, rig: Rig, states: list[SegmentState], expected: li
     wanted = ", ".join(f"S{k + 1} {colour} {pattern}" for k, (pattern, colour) in enumerate(expected))
     segments = LIMITS.rig.led_segments_as_declared
     declared = Count(name=f"led_{situation}", value=segments.value, unit="", clause=wb_id,
-                     source=f"DUT profile {rig.profile.id} [led]: {wanted}; {segments.source}")
+                     source=f"DUT profile {rig.profile.id} [led]: {wanted}; {segments.source}", cites=("MANUAL",))
     evidence.check(f"segments as the manual shows {situation}", matches, declared, note=f"seen: {summary(states)}")
 
 

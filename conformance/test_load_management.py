@@ -15,7 +15,7 @@ from conformance.grid import (Building, configure_energy, first_time, grid_limit
                               require_energy_feature)
 from conformance.limits import LIMITS
 from conformance.session import start_charging
-from core.limits import AtLeast, sources_of
+from core.limits import AtLeast, derived_from
 
 from fixtures.evidence import Evidence
 from fixtures.plugin import dut_profile
@@ -132,7 +132,7 @@ def test_pauses_rather_than_overloading_when_less_than_6_a_is_left(idle_dut: Rig
     evidence.check("smallest offer while charging", smallest.offer_a if smallest else float("nan"),
                    AtLeast(name="smallest_offer", low=min_offer() - LIMITS.rig.offer_resolution.value, unit="A",
                            clause="IEC 61851-1 Annex A",
-                           source=sources_of(LIMITS.iec61851.min_offered_current, LIMITS.rig.offer_resolution)),
+                           **derived_from(LIMITS.iec61851.min_offered_current, LIMITS.rig.offer_resolution)),
                    t_s=smallest.t_s if smallest else None)
     _judge_excursions(evidence, building, limit_a, phases)
     paused = first_time(building.samples, t_full, lambda x: x.offer_a == 0.0)

@@ -42,12 +42,12 @@ def _judge_fallback(rig: Rig, evidence: Evidence, building: Building, t_act: flo
     held = [x.offer_a for x in building.samples if fell_back is not None and x.t_s >= fell_back]
     evidence.check("offer stays at the failsafe current", max((abs(a - safe) for a in held), default=float("inf")),
                    AtMost(name="failsafe_hold", high=tolerance, unit="A", clause="WB-LM-01",
-                          source=f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}"))
+                          source=f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}", cites=("RIG",)))
     status = rig.installer.meter_status()
     evidence.check("DUT reports no meter data", 0.0 if status.status == "ok" else 1.0,
                    Count(name="meter_missing", value=1, unit="", clause="WB-MB-04",
                          source="product manual WB-MB-04: without meter data the wallbox reports the meter missing "
-                                "(installer interface METER? status)"),
+                                "(installer interface METER? status)", cites=("MANUAL",)),
                    note=f"status {status.status!r}")
 
 

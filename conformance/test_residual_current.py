@@ -151,7 +151,7 @@ def test_residual_current_trip_signals_a_fault_and_recovers_as_the_manual_says(
                    t_s=t_on)
     evidence.check("time from the injection to state F on CP", to_fault, LIMITS.rig.fault_observation, t_s=t_on)
     latch = Count(name="closures_while_latched", value=0 if latched else 1, unit="", clause="product manual WB-TR-01",
-                  source=f"DUT profile {rig.profile.id}: [residual_current] latch_until_power_cycle = {latched}")
+                  source=f"DUT profile {rig.profile.id}: [residual_current] latch_until_power_cycle = {latched}", cites=("MANUAL",))
     evidence.check("closures after the fault cleared and the vehicle re-plugged", min(closures_after_replug, 1), latch)
     if latched:
         power_cycle(rig, clock)

@@ -12,7 +12,7 @@ import pytest
 
 from conformance.grid import Building, configure_energy, require_energy_feature
 from conformance.limits import LIMITS
-from core.limits import Band, sources_of
+from core.limits import Band, derived_from
 from conformance.session import start_charging
 from fixtures.evidence import Evidence
 from rig.rig import Rig
@@ -71,7 +71,7 @@ def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building
         evidence.check(f"charging power below the usable surplus with {pv_w:g} W PV", usable_w - mean_charging,
                        Band(name="solar_follow", low=-LIMITS.rig.solar_import_max.high,
                             high=LIMITS.rig.solar_follow_margin.value, unit="W", clause="WB-PV-01",
-                            source=sources_of(LIMITS.rig.solar_import_max, LIMITS.rig.solar_follow_margin)), t_s=t_step)
+                            **derived_from(LIMITS.rig.solar_import_max, LIMITS.rig.solar_follow_margin)), t_s=t_step)
     building.plot(evidence, "grid connection (power)", power=True)
 
 
@@ -101,5 +101,5 @@ def test_too_little_surplus_charges_limited_from_pv_and_grid(idle_dut: Rig, buil
                    Band(name="solar_limited", low=limited - tolerance, high=limited + tolerance, unit="A",
                         clause="WB-PV-01",
                         source=f"DUT profile {rig.profile.id}: [energy] solar_limited_current_a (unconfirmed); "
-                               f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}"), t_s=t_step)
+                               f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}", cites=("MANUAL", "RIG")), t_s=t_step)
     evidence.record("grid import while limited", sum(x.grid_p_w for x in plateau) / len(plateau), "W")

@@ -3,7 +3,7 @@ the AC source ramps or steps the DUT's supply, the fault box interrupts its PE; 
 state comes from the CP board's output-voltage sense.
 
 Thresholds and response times are not in the manual or public IEC text: they are DUT profile
-data (unconfirmed; vendor practice in iec-facts.md).  Times run on the CP board's clock, from a
+data (unconfirmed; vendor practice as the profile comments cite it).  Times run on the CP board's clock, from a
 board reading taken just before the act, so the measured delay can only come out longer.
 """
 
@@ -17,7 +17,7 @@ from core.types import Channel
 from conformance.injection import INF, Ramp, hold, outage, restart_within_s
 from conformance.limits import LIMITS
 from conformance.session import start_charging, watch
-from core.limits import AtMost, sources_of
+from core.limits import AtMost, derived_from
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, first_edge, markers
 from instruments.ac_source import AcSource
@@ -211,8 +211,8 @@ def test_session_interrupted_by_a_mains_loss_resumes_by_itself_offer_first(cp: C
     the vehicle re-plugging, offers PWM before it closes, and does so within its cold-load delay
     (plus a boot allowance)."""
     lim = AtMost(name="resume_after_mains_loss", high=restart_within_s(rig), unit="s", clause="WB-CL-01",
-                 source=sources_of(rig.profile.cold_load.delay_range_s, LIMITS.rig.boot_allowance,
-                                   LIMITS.iec61851.contactor_close_after_c))
+                 **derived_from(rig.profile.cold_load.delay_range_s, LIMITS.rig.boot_allowance,
+                                LIMITS.iec61851.contactor_close_after_c))
     start_charging(cp, clock)
     t_off = cp.time()
     t_on = outage(cp, source, clock)

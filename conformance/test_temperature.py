@@ -2,7 +2,7 @@
 ramp, or sets the thermal chamber; the offer is read from the CP duty as a vehicle reads it.
 
 The manual gives no thresholds: the latest stop temperature and the resume time are DUT profile
-data (unconfirmed; vendor practice in iec-facts.md).
+data (unconfirmed; vendor practice as the profile comments cite it).
 """
 
 from __future__ import annotations
@@ -161,4 +161,4 @@ def test_full_current_at_the_ends_of_the_operating_temperature_range(cp: CpEmula
     evidence.check(f"lowest offer during {soak:g} s at {ambient:g} degC", min(a for _, a in offers),
                    AtLeast(name="full_current", low=full, unit="A", clause="WB-TH-01",
                            source=f"DUT profile {rig.profile.id}: [temperature] operating_c = [{low:g}, {high:g}]; "
-                                  "full current anywhere in it (the offer for the configured current)"))
+                                  "full current anywhere in it (the offer for the configured current)", cites=("MANUAL",)))

@@ -34,6 +34,8 @@ class Quantity:
     unit: str
     source: str
     clause: str = ""
+    cites: tuple[str, ...] = ()
+    """Keys of the documents in the bibliography (`sources.toml`) this value rests on."""
 
     KEYS: ClassVar[tuple[str, ...]] = ()
     """The bound keys of this kind (beside unit, source, clause, marginal)."""
@@ -129,6 +131,30 @@ def sources_of(*parts: Quantity) -> str:
     return "; ".join(f"{p.name}: {p.source}" for p in parts)
 
 
+def cites_of(*parts: Quantity) -> tuple[str, ...]:
+    """The bibliography keys of the records a derived limit is computed from."""
+    return tuple(dict.fromkeys(key for p in parts for key in p.cites))
+
+
+def derived_from(*parts: Quantity) -> dict[str, Any]:
+    """`source` and `cites` of a limit computed from `parts` (as keyword arguments)."""
+    return {"source": sources_of(*parts), "cites": cites_of(*parts)}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One document of the bibliography, expanded so a report can be checked without this repo's authors."""
+
+    key: str
+    document: str
+    edition: str
+    where: str
+    says: str
+
+    def cite(self) -> str:
+        return f"{self.key}: {self.document}, {self.edition}, {self.where}"
+
+
 # --- table rows ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DutyRow:
@@ -139,6 +165,7 @@ class DutyRow:
     amps_per_pct: float
     duty_offset_pct: float
     source: str
+    cites: tuple[str, ...] = ()
 
     def current_a(self, duty_pct: float) -> float:
         return (duty_pct - self.duty_offset_pct) * self.amps_per_pct
@@ -153,6 +180,7 @@ class PpCoding:
     low: float
     high: float
     source: str
+    cites: tuple[str, ...] = ()
 
 
 # --- the schema: one record class per limits file ----------------------------------------------
@@ -303,6 +331,11 @@ class Limits:
     protection: ProtectionLimits
     rig: RigLimits
     folder: Path
+    sources: dict[str, Source]
+    """The bibliography: key -> document."""
+
+    def source(self, key: str) -> Source:
+        return self.sources[key]
 
     def expected_duty_pct(self, current_a: float) -> tuple[float, str]:
         """The duty an EVSE must show to offer `current_a`, and the row's source."""
@@ -328,7 +361,7 @@ ROWS: dict[type, tuple[str, ...]] = {
     DutyRow: ("duty_min_pct", "duty_max_pct", "amps_per_pct", "duty_offset_pct"),
     PpCoding: ("rating_a", "nominal", "low", "high"),
 }
-_COMMON = ("unit", "source", "clause")
+_COMMON = ("unit", "source", "clause", "cites")
 
 
 def parse_quantity(kind: type[Quantity], table: Table, name: str) -> Quantity:
@@ -336,7 +369,7 @@ def parse_quantity(kind: type[Quantity], table: Table, name: str) -> Quantity:
     allowed = set(_COMMON) | set(kind.KEYS) | ({"marginal"} if issubclass(kind, _Judged) else set())
     table.reject_unknown(allowed)
     values: dict[str, Any] = {"name": name, "unit": table.get("unit", str), "source": table.get("source", str),
-                              "clause": table.get("clause", str, "")}
+                              "clause": table.get("clause", str, ""), "cites": _cites(table)}
     if not values["source"].strip():
         raise ConfigError(table.file, table.key("source"), "the document this value comes from", "")
     for key in kind.KEYS:
@@ -356,9 +389,43 @@ def _parse_rows(kind: type, items: Any, file: Path, name: str) -> tuple[Any, ...
         if not isinstance(raw, dict):
             raise ConfigError(file, f"{name}[{k}]", "a table", raw)
         t = Table(raw, file, f"{name}[{k}]")
-        t.reject_unknown(set(ROWS[kind]) | {"source"})
-        rows.append(kind(*(t.number(key) for key in ROWS[kind]), t.get("source", str)))
+        t.reject_unknown(set(ROWS[kind]) | {"source", "cites"})
+        rows.append(kind(*(t.number(key) for key in ROWS[kind]), t.get("source", str), _cites(t)))
     return tuple(rows)
+
+
+def _cites(table: Table) -> tuple[str, ...]:
+    cites = table.get("cites", list)
+    if not cites or not all(isinstance(c, str) and c for c in cites):
+        raise ConfigError(table.file, table.key("cites"), "a non-empty list of bibliography keys (sources.toml)", cites)
+    return tuple(cites)
+
+
+SOURCE_KEYS = ("document", "edition", "where", "says")
+
+
+def parse_sources(path: Path) -> dict[str, Source]:
+    """The bibliography: every key with its document, edition, where in it, and what it says."""
+    root = Table(read_toml(path), path)
+    out = {}
+    for key in root.data:
+        table = root.required_table(key)
+        table.reject_unknown(SOURCE_KEYS)
+        out[key] = Source(key, *(table.get(k, str) for k in SOURCE_KEYS))
+    return out
+
+
+def _check_cites(limits: Limits) -> None:
+    for doc in DOCUMENTS:
+        path = limits.folder / f"{doc}.toml"
+        record = getattr(limits, doc)
+        for f in dataclasses.fields(record):
+            value = getattr(record, f.name)
+            for item in value if isinstance(value, tuple) else (value,):
+                for key in item.cites:
+                    if key not in limits.sources:
+                        raise ConfigError(path, f"{f.name}.cites", f"keys of sources.toml ({', '.join(limits.sources)})",
+                                          key, hint=nearest(key, list(limits.sources)))
 
 
 def parse_document(schema: type, path: Path) -> Any:
@@ -394,10 +461,12 @@ def load_limits(folder: Path) -> Limits:
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(folder, "", "a folder of limit files", hint="no such folder")
-    known = {f"{name}.toml" for name in DOCUMENTS}
+    known = {f"{name}.toml" for name in DOCUMENTS} | {"sources.toml"}
     for path in sorted(folder.glob("*.toml")):
         if path.name not in known:
             raise ConfigError(path, "", f"one of the suite's limit files ({', '.join(sorted(known))})",
                               path.name, hint="unknown limits file")
     parsed = {name: parse_document(schema, folder / f"{name}.toml") for name, schema in DOCUMENTS.items()}
-    return Limits(folder=folder, **parsed)
+    limits = Limits(folder=folder, sources=parse_sources(folder / "sources.toml"), **parsed)
+    _check_cites(limits)
+    return limits

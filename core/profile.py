@@ -175,6 +175,10 @@ class Profile:
     led: Led
     meter: Meter
     energy: Energy
+    manual_requirements: dict[str, str] = field(default_factory=dict)
+    """Every requirement the product's manual makes: ID -> its text (empty for a generic profile)."""
+    not_covered: dict[str, str] = field(default_factory=dict)
+    """Why a requirement has no test here (yet): ID -> reason."""
     data: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -191,26 +195,40 @@ class Profile:
         return self.connector.kind == "socket"
 
     def requirement_ids(self) -> list[str]:
-        return [rid for section in self.data.values() if isinstance(section, dict)
-                for rid in section.get("requirements", [])]
+        return list(self.manual_requirements)
 
 
 SECTIONS = ("profile", "electrical", "connector", "control_pilot", "residual_current", "temperature",
             "protection", "cold_load", "led", "meter", "energy")
+TEXT_TABLES = ("manual_requirements", "not_covered")
 
 
 def parse_profile(path: Path, known_models: tuple[str, ...] = ()) -> Profile:
     """Parse and check one profile file; `known_models` are the meter models the rig can serve."""
     path = Path(path)
     root = Table(read_toml(path), path)
-    root.reject_unknown(SECTIONS)
+    root.reject_unknown(SECTIONS + TEXT_TABLES)
     hints = get_type_hints(Profile)
     head = root.required_table("profile")
     profile_id = head.get("id", str)
     sections = {name: _section(hints[name], root.required_table(name), path, profile_id) for name in SECTIONS}
-    profile = Profile(path=path, data=root.data, **sections)
+    texts = {name: _texts(root, name) for name in TEXT_TABLES}
+    profile = Profile(path=path, data=root.data, **sections, **texts)
     _cross_checks(profile, root, known_models)
     return profile
+
+
+def _texts(root: Table, name: str) -> dict[str, str]:
+    """A table of requirement ID -> text (or reason); absent means none."""
+    table = root.table(name)
+    if table is None:
+        return {}
+    out = {}
+    for rid in table.data:
+        if not rid.startswith("WB-"):
+            raise ConfigError(table.file, table.key(rid), "a requirement ID (WB-…)", rid)
+        out[rid] = table.get(rid, str)
+    return out
 
 
 def _section(schema: type, table: Table, path: Path, profile_id: str) -> Any:
@@ -295,9 +313,11 @@ def _judged(kind: type, table: Table, name: str, meta: Any, path: Path, profile_
     scale = meta["scale"]
     if kind is AtMost:
         value = table.number(name, low=meta.get("low"), high=meta.get("high"))
-        return AtMost(name=name, high=value * scale, unit=meta["unit"], clause=meta["clause"], source=source)
+        return AtMost(name=name, high=value * scale, unit=meta["unit"], clause=meta["clause"], source=source,
+                      cites=("MANUAL",))
     low, high = _items(table.get(name, list), float, True, meta, path, table.key(name))
-    return Band(name=name, low=low * scale, high=high * scale, unit=meta["unit"], clause=meta["clause"], source=source)
+    return Band(name=name, low=low * scale, high=high * scale, unit=meta["unit"], clause=meta["clause"], source=source,
+                cites=("MANUAL",))
 
 
 def _cross_checks(p: Profile, root: Table, known_models: tuple[str, ...]) -> None:
@@ -316,6 +336,13 @@ def _cross_checks(p: Profile, root: Table, known_models: tuple[str, ...]) -> Non
     if p.connector.kind == "tethered" and p.connector.cable_rating_a <= 0:
         raise ConfigError(p.path, "connector.cable_rating_a", "the tethered cable's rating (> 0 A)",
                           p.connector.cable_rating_a)
+    listed = {rid for name in SECTIONS[1:] if isinstance(p.data.get(name), dict)
+              for rid in p.data[name].get("requirements", [])}
+    for rid in sorted(listed - set(p.manual_requirements)):
+        raise ConfigError(p.path, f"manual_requirements.{rid}", "the requirement's text (every ID a section lists)",
+                          hint="the key is missing")
+    for rid in sorted(set(p.not_covered) - set(p.manual_requirements)):
+        raise ConfigError(p.path, f"not_covered.{rid}", "a requirement of [manual_requirements]", rid)
     for model in p.meter.models:
         if known_models and model not in known_models:
             raise ConfigError(p.path, "meter.models", f"meter models the rig serves ({', '.join(known_models)})",

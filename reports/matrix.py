@@ -47,6 +47,8 @@ class Row:
     results: list[dict[str, Any]] = field(default_factory=list)  # records of those that ran
     verdict: str = "not covered"
     key: dict[str, Any] | None = None                            # the measurement that decides it
+    text: str = ""                                               # what the manual promises
+    reason: str = ""                                             # why it is not covered, where it is not
 
 
 @dataclass
@@ -55,6 +57,8 @@ class RunData:
     summary: dict[str, Any]
     records: list[dict[str, Any]]
     catalogue: list[dict[str, Any]]
+    sources: dict[str, Any] = field(default_factory=dict)
+    """The bibliography the limits cite (the run folder's sources.json)."""
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -80,7 +84,9 @@ def load_run(folder: Path) -> RunData:
     summary = _read_json(folder / "summary.json", "written when the run ends")
     catalogue_path = folder / "catalogue.json"
     catalogue = _read_json(catalogue_path, "written at collection") if catalogue_path.exists() else records
-    return RunData(folder, summary, records, catalogue)
+    sources_path = folder / "sources.json"
+    sources = _read_json(sources_path, "written when the run ends")["sources"] if sources_path.exists() else {}
+    return RunData(folder, summary, records, catalogue, sources)
 
 
 def _worst(verdicts: list[str]) -> str:
@@ -104,23 +110,38 @@ def _margin(m: dict[str, Any]) -> float:
     return margin if isinstance(margin, (int, float)) and not math.isnan(margin) else -math.inf
 
 
+OTHER = "Other checks (no requirement of this profile)"
+
+
 def build_rows(run: RunData) -> list[Row]:
+    """One row per requirement: each of the profile's manual requirements (with its text, or why it is
+    not covered), each IEC clause a test cites; a product-manual clause never stands as a second row
+    for a requirement the profile lists."""
     prov = run.summary.get("provenance", {})
     rows: dict[str, Row] = {}
     profile_file = prov.get("profile_file")
+    manual: set[str] = set()
     if profile_file:
         profile = load_profile(str(profile_file))
-        for section, table in profile.data.items():
-            if isinstance(table, dict):
-                for rid in table.get("requirements", []):
-                    rows[rid] = Row(rid, f"Product manual ({profile.name})", section)
+        manual = set(profile.manual_requirements)
+        for rid, text in profile.manual_requirements.items():
+            rows[rid] = Row(rid, f"Product manual ({profile.name})", "", text=text,
+                            reason=profile.not_covered.get(rid, ""))
     for entry in run.catalogue:
-        for rid, document in ((entry.get("requirement"), "Product manual"), (entry.get("clause"), None)):
-            if not rid:
-                continue
-            doc = document or source_document("", rid)
-            row = rows.setdefault(rid, Row(rid, doc if document is None else f"{document}", entry.get("family", "")))
-            row.tests.append(entry)
+        wb_id, clause = entry.get("requirement") or "", entry.get("clause") or ""
+        if wb_id in manual:
+            rows[wb_id].tests.append(entry)
+            if not rows[wb_id].context:
+                rows[wb_id].context = entry.get("family", "")
+        if clause.startswith("WB-") and clause in manual:
+            rows[clause].tests.append(entry)
+            continue
+        if clause and not clause.startswith(("product manual", "WB-")):
+            rows.setdefault(clause, Row(clause, source_document("", clause), entry.get("family", ""))).tests.append(entry)
+        elif wb_id not in manual:
+            # a product promise of another profile's manual: listed by family, not as a requirement of this DUT
+            family = str(entry.get("family", "")) or "tests"
+            rows.setdefault(f"{family} checks", Row(f"{family} checks", OTHER, clause)).tests.append(entry)
     by_id = {r.get("nodeid"): r for r in run.records}
     for row in rows.values():
         row.results = [by_id[t["nodeid"]] for t in row.tests if t.get("nodeid") in by_id]
@@ -129,7 +150,8 @@ def build_rows(run: RunData) -> list[Row]:
         else:
             row.verdict = _worst([_FROM_OUTCOME.get(r["outcome"], "broken") for r in row.results])
         row.key = _key_measurement(row.results)
-    return sorted(rows.values(), key=lambda r: (not r.requirement.startswith("WB-"), r.document, r.requirement))
+    return sorted(rows.values(), key=lambda r: (r.document == OTHER, not r.requirement.startswith("WB-"), r.document,
+                                                 r.requirement))
 
 
 def limits_text(m: dict[str, Any]) -> str:
@@ -167,20 +189,63 @@ def matrix_csv(rows: list[Row]) -> str:
     return buf.getvalue()
 
 
+def bad_results(rows: list[Row]) -> list[tuple[Row, dict[str, Any]]]:
+    """Every failed or broken test, with the requirement it answers to, failures first."""
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        for record in row.results:
+            if record["outcome"] in ("failed", "broken") and record["nodeid"] not in seen:
+                seen.add(record["nodeid"])
+                out.append((row, record))
+    return sorted(out, key=lambda rr: rr[1]["outcome"] != "failed")
+
+
+def judged_of(record: dict[str, Any]) -> dict[str, Any] | None:
+    judged = [m for m in record.get("measurements", []) if m.get("verdict") != "info"]
+    return next((m for m in judged if m.get("verdict") == "fail"), judged[0] if judged else None)
+
+
+def cited_keys(rows: list[Row]) -> list[str]:
+    return sorted({k for row in rows for r in row.results for m in r.get("measurements", []) for k in m.get("cites") or []})
+
+
 def matrix_markdown(run: RunData, rows: list[Row]) -> str:
+    """Failed and broken first (test, requirement, value against limit, message), then every
+    requirement with its text and verdict (or why it is not covered), then the sources."""
     prov = run.summary.get("provenance", {})
     counts = verdict_counts(rows)
     lines = [f"# Certification pre-check: {prov.get('profile', '?')}"
              + (" (interrupted: the run did not finish)" if run.summary.get("interrupted") else ""), "",
+             "> **virtual lab (simulated DUT)**" if prov.get("virtual_lab") else "> **lab bench**", "",
              f"Run {run.folder.name}; rig {prov.get('rig_file')}; commit {prov.get('git_commit')}; seed "
              f"{prov.get('seed')}.", "",
-             "Requirements: " + ", ".join(f"{v} {n}" for v, n in counts.items() if n), "",
-             "| requirement | document | verdict | tests | key measurement | value | limit | margin |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Requirements: " + ", ".join(f"{v} {n}" for v, n in counts.items() if n), "", "## Failed and broken", ""]
+    bad = bad_results(rows)
+    if bad:
+        lines += ["| test | requirement | outcome | measured | limit | margin | message |", "|---|---|---|---|---|---|---|"]
+        for row, record in bad:
+            m = judged_of(record)
+            lines.append(f"| {record['name']} | {row.requirement} | **{record['outcome']}** | "
+                         + (f"{m['name']} = {value_text(m)} | {limits_text(m)} | "
+                            + (f"{m['margin']:.4g}" if isinstance(m.get("margin"), (int, float)) else "-")
+                            if m else "- | - | -")
+                         + f" | {str(record.get('message', '')).replace('|', '/')[:300]} |")
+    else:
+        lines.append("Nothing failed and nothing broke.")
+    lines += ["", "## Requirements", "",
+              "| requirement | document | verdict | tests | key measurement | value | limit | margin |",
+              "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         k = row.key
-        tests = "<br>".join(t["name"] for t in row.tests) or "—"
+        tests = "<br>".join(t["name"] for t in row.tests) or (f"— ({row.reason})" if row.reason else "—")
         key = (k["name"], value_text(k), limits_text(k), f"{k['margin']:.4g}" if isinstance(k.get("margin"), (int, float))
                else "-") if k else ("—", "", "", "")
-        lines.append(f"| {row.requirement} | {row.document} | **{row.verdict}** | {tests} | " + " | ".join(key) + " |")
+        title = f"{row.requirement}: {row.text}" if row.text else row.requirement
+        lines.append(f"| {title} | {row.document} | **{row.verdict}** | {tests} | " + " | ".join(key) + " |")
+    keys = cited_keys(rows)
+    if keys and run.sources:
+        lines += ["", "## Sources", ""]
+        lines += [f"- **{k}**: {run.sources[k]['document']}, {run.sources[k]['edition']}, {run.sources[k]['where']}. "
+                  f"{run.sources[k]['says']}." for k in keys if k in run.sources]
     return "\n".join(lines) + "\n"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
-from reports.matrix import VERDICT_ORDER, Row, RunData, limits_text, value_text, verdict_counts
+import jinja2
+
+from reports.matrix import (VERDICT_ORDER, Row, RunData, bad_results, cited_keys, judged_of, limits_text, value_text,
+                            verdict_counts)
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#1d2327;max-width:1400px}
@@ -23,43 +25,31 @@ table.m tr:nth-child(even) td{background:#fafbfc}
 .v-not-run{background:#e4e7eb;color:#444} .v-not-covered{background:#fff;color:#8a1111;border:1px dashed #c66}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap} .src{color:#555;font-size:.9em}
 .chips span{margin-right:1em} ul.tests{margin:0;padding-left:1.1em}
+table.m{table-layout:fixed} .wrap{overflow-wrap:anywhere} table.m td:first-child{white-space:normal}
+.banner{display:inline-block;padding:3px 10px;border-radius:4px;font-weight:600;margin:.2em .5em .2em 0}
+.banner.virtual{background:#e3ecfa;color:#173f7a} .banner.bench{background:#fdecc8;color:#6b4100}
+.banner.interrupted{background:#fbd5d5;color:#8a1111} ul.sources li{margin-bottom:.3em}
 """
 
 
-def _badge(verdict: str) -> str:
-    return f'<span class="v v-{verdict.replace(" ", "-")}">{html.escape(verdict)}</span>'
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"), autoescape=True,
+                          trim_blocks=True, lstrip_blocks=True)
+_OUTCOME = {"passed": "pass", "failed": "fail", "broken": "broken", "skipped": "skipped"}
 
 
-def _row(row: Row) -> str:
-    by_id = {r.get("nodeid"): r for r in row.results}
-    tests = "".join(
-        f"<li>{html.escape(t['name'])} {_badge(_outcome(by_id.get(t.get('nodeid'))))}</li>" for t in row.tests)
-    k: dict[str, Any] | None = row.key
-    if k:
-        margin = k.get("margin")
-        margin_text = f"{margin:.4g}" if isinstance(margin, (int, float)) else "-"
-        key = (f"<td>{html.escape(k['name'])}<div class='src'>{html.escape(k.get('source') or '')}</div></td>"
-               f"<td class='num'>{html.escape(value_text(k))}</td><td class='num'>{html.escape(limits_text(k))}</td>"
-               f"<td class='num'>{margin_text}</td>")
-    else:
-        key = "<td colspan='4' class='src'>no judged measurement</td>"
-    return (f"<tr><td><b>{html.escape(row.requirement)}</b><div class='src'>{html.escape(row.context)}</div></td>"
-            f"<td>{_badge(row.verdict)}</td><td><ul class='tests'>{tests or '<i>none</i>'}</ul></td>{key}</tr>")
-
-
-def _outcome(record: dict[str, Any] | None) -> str:
-    if record is None:
-        return "not run"
-    return {"passed": "pass", "failed": "fail", "broken": "broken", "skipped": "skipped"}.get(record["outcome"],
-                                                                                               "broken")
+def _margin(m: dict[str, Any]) -> str:
+    margin = m.get("margin")
+    return f"{margin:.4g}" if isinstance(margin, (int, float)) else "-"
 
 
 def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
+    """The matrix page from `templates/matrix.html.j2`: failed and broken first, then each document's
+    requirements with their text, tests and key measurement, then the sources the limits cite."""
     prov = run.summary.get("provenance", {})
     counts = verdict_counts(rows)
     meta = [("DUT profile", f"{prov.get('profile')} ({prov.get('profile_file')})"),
             ("DUT firmware / serial", f"{prov.get('dut_firmware')} / {prov.get('dut_serial')}"),
-            ("rig file", prov.get("rig_file")), ("virtual lab", prov.get("virtual_lab")),
+            ("rig file", prov.get("rig_file")),
             ("instruments", "; ".join(f"{r}: {i}" for r, i in (prov.get("identities") or {}).items())),
             ("calibration due", "; ".join(f"{r}: {d}" for r, d in (prov.get("calibration_due") or {}).items())
              or "-"),
@@ -67,18 +57,25 @@ def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
             ("tests", ", ".join(f"{k} {v}" for k, v in run.summary.get("counts", {}).items())
              + (" (run interrupted)" if run.summary.get("interrupted") else "")),
             ("time", f"{run.summary.get('virtual_time_s')} virtual s, {run.summary.get('wall_time_s')} wall s")]
-    meta_html = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in meta)
-    chips = "".join(f"<span>{_badge(v)} {counts[v]}</span>" for v in VERDICT_ORDER if counts[v])
+    bad = [{"test": record["name"], "requirement": row.requirement, "verdict": _OUTCOME.get(record["outcome"], "broken"),
+            "m": m, "value": value_text(m) if m else "", "limit": limits_text(m) if m else "", "margin": _margin(m) if m else "",
+            "evidence": record.get("evidence"), "message": str(record.get("message", ""))[:600]}
+           for row, record in bad_results(rows) for m in [judged_of(record)]]
     sections = []
     for document in dict.fromkeys(r.document for r in rows):
-        body = "".join(_row(r) for r in rows if r.document == document)
-        sections.append(f"<h2>{html.escape(document)}</h2><table class='m'><tr><th>requirement</th><th>verdict</th>"
-                        "<th>tests</th><th>key measurement (source)</th><th>value</th><th>limit</th><th>margin</th>"
-                        f"</tr>{body}</table>")
+        items = []
+        for row in (r for r in rows if r.document == document):
+            by_id = {r.get("nodeid"): r for r in row.results}
+            tests = [{"name": t["name"], "verdict": _OUTCOME.get(by_id[t["nodeid"]]["outcome"], "broken")
+                      if t.get("nodeid") in by_id else "not run"} for t in row.tests]
+            items.append({"requirement": row.requirement, "text": row.text, "context": row.context, "reason": row.reason,
+                          "verdict": row.verdict, "tests": tests, "key": row.key,
+                          "value": value_text(row.key) if row.key else "", "limit": limits_text(row.key) if row.key else "",
+                          "margin": _margin(row.key) if row.key else ""})
+        sections.append({"document": document, "rows": items})
+    sources = [{"key": k, **run.sources[k]} for k in cited_keys(rows) if k in run.sources]
     title = f"Certification pre-check: {prov.get('profile', '?')}" + (" (interrupted)" if run.summary.get("interrupted") else "")
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p class='meta'>Run folder {html.escape(str(run.folder))}. A requirement takes the worst verdict of "
-            "its tests; <i>broken</i> means the rig failed, not the DUT; <i>not covered</i> means no test checks "
-            f"it yet.</p><table class='meta'>{meta_html}</table><p class='chips'>{chips}</p>{trend_html}"
-            f"{''.join(sections)}</body></html>\n")
+    return _ENV.get_template("matrix.html.j2").render(
+        title=title, style=_STYLE, virtual=bool(prov.get("virtual_lab")), interrupted=bool(run.summary.get("interrupted")),
+        folder=str(run.folder), meta=meta, chips=[(v, counts[v]) for v in VERDICT_ORDER if counts[v]], bad=bad,
+        trend=trend_html, sections=sections, sources=sources)

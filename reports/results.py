@@ -42,32 +42,95 @@ class ResultsWriter:
         return summary
 
 
-def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any]) -> str:
-    """A plain report for people without Allure: outcome per test, then every measurement."""
+def limits_of(m: dict[str, Any]) -> str:
+    low, high = m.get("low"), m.get("high")
+    if low is not None and high is not None:
+        return f"= {low:g}" if low == high else f"[{low:g}, {high:g}]"
+    return f"<= {high:g}" if high is not None else f">= {low:g}" if low is not None else "-"
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def worst_measurement(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The judged measurement that decided a record: the failing one, else the nearest its limit."""
+    judged = [m for m in record.get("measurements", []) if m.get("verdict") != "info"]
+    failing = [m for m in judged if m.get("verdict") == "fail"]
+    return (failing or judged or [None])[0]
+
+
+def banner(summary: dict[str, Any]) -> list[str]:
+    """What kind of run this was, said first: virtual lab or bench; interrupted; a broken rig."""
+    prov = summary.get("provenance", {})
+    lines = []
+    if prov:
+        lines.append("> **virtual lab (simulated DUT)**" if prov.get("virtual_lab") else "> **lab bench** (a real DUT)")
+    if summary.get("interrupted"):
+        lines.append("> **Interrupted**: the run did not finish; only the tests listed below ran.")
+    return lines + ([""] if lines else [])
+
+
+def bibliography(sources: dict[str, Any], keys: list[str]) -> list[str]:
+    """The cited documents, expanded (from the run folder's sources.json)."""
+    lines = ["## Sources", "", "Every limit cites these keys; each document as the suite read it.", ""]
+    for key in keys:
+        s = sources.get(key)
+        lines.append(f"- **{key}**: {s['document']}, {s['edition']}, {s['where']}. {s['says']}." if s
+                     else f"- **{key}**: (not in this run's bibliography)")
+    return lines
+
+
+def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any],
+                    sources: dict[str, Any] | None = None) -> str:
+    """A plain report for people without Allure: what failed and what broke first (with the value
+    against its limit and where the evidence is), then what was skipped and why, then every test,
+    every measurement, and the sources the limits cite."""
     prov = summary.get("provenance", {})
     status = str(summary.get("status", "")).upper()
     lines = [f"# wallbox-rig run: {status}" if status else "# wallbox-rig run", ""]
     if summary.get("rig_error"):
         return "\n".join(lines + [f"The rig is broken; no test was run: {summary['rig_error']}"]) + "\n"
-    if summary.get("interrupted"):
-        lines += ["**Interrupted**: the run did not finish; the tests below are those that did.", ""]
+    lines += banner(summary)
     lines += [f"- profile: {prov.get('profile')}  rig: {prov.get('rig_file')}  seed: {prov.get('seed')}",
-             f"- commit: {prov.get('git_commit')}  virtual time: {summary.get('virtual_time_s')} s  "
-             f"wall time: {summary.get('wall_time_s')} s",
-             "- counts: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()), "",
-             "| test | requirement | clause | outcome |", "|---|---|---|---|"]
+              f"- commit: {prov.get('git_commit')}  virtual time: {summary.get('virtual_time_s')} s  "
+              f"wall time: {summary.get('wall_time_s')} s",
+              "- counts: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()), ""]
+    bad = [r for r in records if r["outcome"] in ("failed", "broken")]
+    lines += ["## Failed and broken", ""]
+    if bad:
+        lines += ["| test | requirement | outcome | measured | limit | margin | message | evidence |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in sorted(bad, key=lambda r: r["outcome"] != "failed"):
+            m = worst_measurement(r)
+            measured = f"{m['name']} = {m['value']:.6g} {m['unit']}".rstrip() if m else "-"
+            limit = f"{limits_of(m)} {m['unit']}".rstrip() if m else "-"
+            margin = f"{m['margin']:.4g}" if m and m.get("margin") is not None else "-"
+            evidence = f"[{r['evidence']}]({r['evidence']}/)" if r.get("evidence") else "-"
+            lines.append(f"| {r['name']} | {r.get('requirement') or r.get('clause') or '-'} | **{r['outcome']}** | "
+                         f"{_cell(measured)} | {limit} | {margin} | {_cell(r.get('message', ''))[:400]} | {evidence} |")
+    else:
+        lines.append("Nothing failed and nothing broke.")
+    skipped = [r for r in records if r["outcome"] == "skipped"]
+    if skipped:
+        lines += ["", "## Skipped", "", "| test | reason |", "|---|---|"]
+        lines += [f"| {r['name']} | {_cell(r.get('message') or '-')} |" for r in skipped]
+    lines += ["", "## All tests", "", "| test | requirement | clause | outcome |", "|---|---|---|---|"]
     for r in records:
         lines.append(f"| {r['name']} | {r.get('requirement') or '-'} | {r.get('clause') or '-'} | {r['outcome']} |")
     lines += ["", "## Measurements", "", "| test | measurement | value | limits | margin | verdict | source |",
               "|---|---|---|---|---|---|---|"]
+    cited: dict[str, None] = {}
     for r in records:
         for m in r.get("measurements", []):
-            limits = ("[{}, {}]".format(m["low"], m["high"]) if m["low"] is not None and m["high"] is not None
-                      else f"<= {m['high']}" if m["high"] is not None else f">= {m['low']}" if m["low"] is not None
-                      else "-")
             margin = f"{m['margin']:.4g}" if m["margin"] is not None else "-"
-            lines.append(f"| {r['name']} | {m['name']} | {m['value']:.6g} {m['unit']} | {limits} | {margin} | "
-                         f"{m['verdict']} | {m['source']} |")
+            keys = list(m.get("cites") or [])
+            cited.update(dict.fromkeys(keys))
+            cite = f" [{', '.join(keys)}]" if keys else ""
+            lines.append(f"| {r['name']} | {_cell(m['name'])} | {m['value']:.6g} {m['unit']} | {limits_of(m)} | "
+                         f"{margin} | {m['verdict']} | {_cell(m['source'])}{cite} |")
+    if sources is not None and cited:
+        lines += [""] + bibliography(sources, sorted(cited))
     return "\n".join(lines) + "\n"
 
 

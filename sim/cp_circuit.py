@@ -1,7 +1,7 @@
 """Control-pilot electrics: the EVSE's generator behind 1 kΩ, the vehicle's resistors and diode.
 
-Circuit per IEC 61851-1 Annex A (values as reproduced in iec-facts.md: R_gen 1 kΩ, R3 2740 Ω,
-R2 1300 Ω for C, 270 Ω for D); the vehicle diode conducts only on the positive half.
+Circuit per IEC 61851-1 Annex A (values as the Siemens TM ECC manual and EVerest reproduce them:
+R_gen 1 kΩ, R3 2740 Ω, R2 1300 Ω for C, 270 Ω for D); the vehicle diode conducts only on the positive half.
 """
 
 from __future__ import annotations

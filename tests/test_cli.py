@@ -164,3 +164,24 @@ def test_rig_ping_names_what_a_bench_without_a_role_cannot_run(tmp_path) -> None
                           text=True, timeout=120, cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "test_duty_cycle_offers_each_settable_current: no installer instrument" in proc.stdout
+
+
+def test_rerun_failed_runs_only_the_failed_tests_of_an_earlier_run_on_the_same_rig(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    first = tmp_path / "first"
+    knob = ["--sim-set", "contactor_open_delay_ms=150"]
+    subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(first), "--no-plots", *knob, "--", "-q",
+                    "-k", "opens_within or pwm_frequency"], capture_output=True, text=True, timeout=300)
+    again = tmp_path / "again"
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(again), "--no-plots", *knob,
+                           "--rerun-failed", str(first)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    names = {json.loads(line)["name"] for line in (again / "tests.jsonl").read_text().splitlines()}
+    assert names == {"test_contactor_opens_within_100_ms_after_c_to_b", "test_contactor_opens_within_100_ms_after_unplug"}
+    other = subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(tmp_path / "x"), "--profile",
+                            "mini-wallbox-plus", "--rerun-failed", str(first)], capture_output=True, text=True,
+                           timeout=120)
+    assert other.returncode == 2 and "rerun on the same rig and profile" in other.stderr

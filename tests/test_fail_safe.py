@@ -45,7 +45,7 @@ def _lines(path: Path) -> list[dict]:
 def _kill_run(out: Path, sig: signal.Signals, after_tests: int) -> tuple[int, float]:
     cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--out", str(out), "--", "-q"]
     env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # SIGABRT on a hang dumps every thread's stack
-    log = (out / "run.log").open("w")
+    log = out.with_name(out.name + ".log").open("w")
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.monotonic() + RUN_LIMIT_S
     journal, tests = out / "lab-journal.jsonl", out / "tests.jsonl"
@@ -76,9 +76,10 @@ def _kill_run(out: Path, sig: signal.Signals, after_tests: int) -> tuple[int, fl
                          ids=[f"{s.name}-{MOMENT.get(n) or f'after-{n}-tests'}" for s, n in KILLS])
 def test_interrupted_run_reaches_the_safe_state_and_keeps_finished_results(tmp_path: Path, sig: signal.Signals,
                                                                            after_tests: int) -> None:
-    code, t_kill = _kill_run(tmp_path, sig, after_tests)
+    out = tmp_path / "run"
+    code, t_kill = _kill_run(out, sig, after_tests)
     assert code == 3, "an interrupted run exits 3"
-    journal = _lines(tmp_path / "lab-journal.jsonl")
+    journal = _lines(out / "lab-journal.jsonl")
     energised = [e for e in journal if e["event"] == "mains" and e["on"]]
     if not energised:  # killed while opening: nothing may be switched on afterwards either
         assert after_tests == OPENING, "the rig never powered the DUT"
@@ -89,16 +90,16 @@ def test_interrupted_run_reaches_the_safe_state_and_keeps_finished_results(tmp_p
     assert safe[-1]["ok"] and {"CP emulator to state A", "load off"} <= set(safe[-1]["steps"]), safe[-1]
     after = journal[journal.index(safe[-1]) + 1:]
     assert not any(e["event"] == "contactor" and e["closed"] for e in after), "the contactor closed after safe state"
-    finished = _lines(tmp_path / "tests.jsonl")
+    finished = _lines(out / "tests.jsonl")
     assert len(finished) >= max(after_tests, 0) and all(r["outcome"] in ("passed", "failed", "broken", "skipped")
                                                 for r in finished)
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"], summary["exit_status"]
     assert summary["status"] == "interrupted" and summary["exit_code"] == 3
     assert summary["total"] == len(finished)
-    assert "**Interrupted**" in (tmp_path / "report.md").read_text()
-    assert "(interrupted" in (tmp_path / "matrix.md").read_text()
-    assert 'name="wallbox_rig.status" value="interrupted"' in (tmp_path / "junit.xml").read_text()
+    assert "**Interrupted**" in (out / "report.md").read_text()
+    assert "(interrupted" in (out / "matrix.md").read_text()
+    assert 'name="wallbox_rig.status" value="interrupted"' in (out / "junit.xml").read_text()
     print(f"{sig.name} after {after_tests} tests: safe state {safe[0]['wall_s'] - t_kill:.3f} s after the signal")
 
 

@@ -1,7 +1,7 @@
 """The meter emulator as any Modbus master sees it.
 
-The addresses, types and scales below are typed in from `../shared/spec/meters.md` (the meters'
-manuals), not read from the emulator's map files: a master that is not ours must read correct
+The addresses, types and scales below are typed in from the meters' manuals
+(Inepro, Janitza, Schneider, Siemens register tables), not read from the emulator's map files: a master that is not ours must read correct
 values from what the manuals document.
 """
 

@@ -84,3 +84,60 @@ def test_allure_results_carry_environment_and_severity(two_runs: tuple[Path, Pat
 def test_environment_values_are_escaped_for_java_properties(tmp_path: Path) -> None:
     path = write_environment(tmp_path, {"rig_file": "C:\\rigs\\bench.toml", "dut_serial": "a\nb"})
     assert path.read_text() == "rig.file=C:\\\\rigs\\\\bench.toml\ndut.serial=a\\nb\n"
+
+
+def test_a_failing_run_reports_its_failures_first_with_value_limit_and_sources(two_runs: tuple[Path, Path]) -> None:
+    """Issue 20: what failed opens report.md and the matrix, with the value against its limit, and the
+    sources the limits cite are expanded in the run's own folder."""
+    _, after = two_runs
+    report = (after / "report.md").read_text()
+    head = report[:report.index("## All tests")]
+    assert "## Failed and broken" in head and "test_shorted_vehicle_diode_prevents_charging_and_signals_a_fault" in head
+    assert "| **failed** |" in head and "virtual lab (simulated DUT)" in head
+    assert "## Sources" in report and "**EVB**: EVerest everest-core, hardware bring-up guide" in report
+    matrix = (after / "matrix.md").read_text()
+    assert matrix.index("## Failed and broken") < matrix.index("## Requirements")
+    page = (after / "matrix.html").read_text()
+    assert page.index("Failed and broken") < page.index("Product manual (BMW Wallbox Plus)")
+    assert 'id="src-EVB"' in page and 'href="#src-EVB"' in page
+    assert "../shared" not in report + matrix + page
+
+
+def test_each_requirement_is_one_row_with_its_text_or_the_reason_it_is_not_covered(two_runs) -> None:
+    before, _ = two_runs
+    rows = {r.requirement: r for r in build_rows(load_run(before))}
+    manual = [r for r in rows if r.startswith("WB-")]
+    assert len(manual) == 36 and all(rows[r].text for r in manual)   # BMW's manual: every ID but the MINI's AC-05
+    assert rows["WB-EL-05"].verdict == "not covered" and "installation" in rows["WB-EL-05"].reason
+    assert not any(r.startswith("product manual") for r in rows), "a product-manual clause stood as its own row"
+
+
+def test_the_generic_profile_lists_iec_clauses_and_no_product_ids(tmp_path: Path) -> None:
+    out = tmp_path / "generic"
+    _run(out, "--profile", "generic-iec61851", "--", "-q", "-k", "frequency or standby")
+    rows = build_rows(load_run(out))
+    assert rows and not any(r.requirement.startswith("WB-") for r in rows)
+    assert any(r.requirement.startswith("IEC 61851-1") for r in rows)
+
+
+def test_junit_carries_requirement_measurement_and_limit_per_test(two_runs: tuple[Path, Path]) -> None:
+    _, after = two_runs
+    junit = (after / "junit.xml").read_text()
+    assert '<property name="measurement" value="contactor closures with a shorted diode"' in junit
+    assert '<property name="verdict" value="fail"' in junit and '<property name="limit" value="= 0"' in junit
+    assert '<property name="wallbox_rig.status" value="failed"' in junit
+
+
+def test_a_reused_out_folder_is_refused_unless_forced(tmp_path: Path) -> None:
+    from cli.main import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "summary.json").write_text("{}")
+    assert main(["run", "--out", str(out), "--", "-k", "pwm_frequency"]) == 2
+    assert (out / "summary.json").read_text() == "{}"
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "mine.txt").write_text("keep me")
+    assert main(["run", "--out", str(other), "--force", "--", "-k", "pwm_frequency"]) == 2
+    assert (other / "mine.txt").exists()
