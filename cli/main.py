@@ -136,6 +136,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_trend(args: argparse.Namespace) -> int:
+    """Each judged measurement over many runs of one bench and profile: plots per family, new
+    failures, fixes, margins that shrink night after night (random-by-design ones never flagged)."""
+    from reports.matrix import load_run
+    from reports.trend import history, run_folders, trend_page
+
+    folders = run_folders([Path(p) for p in args.runs])
+    runs = [load_run(f) for f in folders]
+    hist = history(runs, args.margin_drop, args.nights)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "trend.html").write_text(trend_page(hist, runs, args.margin_drop, args.nights))
+    print(f"wallbox-rig: {len(runs)} runs, {len(hist.lines)} judged measurements; new failures "
+          f"{len(hist.new_failures)}, fixed {len(hist.fixed)}, margins shrinking over {args.nights} runs "
+          f"{len(hist.shrinking)}")
+    for text in hist.new_failures:
+        print(f"  new failure: {text}")
+    for line in hist.shrinking:
+        print(f"  shrinking: {line.test}: {line.measurement}: "
+              + " → ".join(f"{m:.4g}" for m in line.margins[-args.nights:] if m is not None) + f" {line.unit}")
+    print(f"wallbox-rig: wrote {out / 'trend.html'}")
+    return EXIT_FAILED if hist.new_failures else EXIT_OK
+
+
 def cmd_rig_check(args: argparse.Namespace) -> int:
     from conformance.limits import load as load_limits
 
@@ -393,6 +417,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--margin-drop", type=float, default=0.2,
                         help="list margins that lost more than this fraction since --previous (default 0.2)")
     report.set_defaults(func=cmd_report)
+
+    trend = sub.add_parser("trend", help="each judged measurement over many runs (a folder of runs, or run folders "
+                                         "oldest first): plots per family, new failures, shrinking margins")
+    trend.add_argument("runs", nargs="+", help="run folders, or a folder holding run folders (sorted by name)")
+    trend.add_argument("--out", default="reports/out/trend", help="folder for trend.html (default %(default)s)")
+    trend.add_argument("--margin-drop", type=float, default=0.2,
+                       help="flag a margin that fell by more than this fraction over --nights runs (default 0.2)")
+    trend.add_argument("--nights", type=int, default=3, help="how many of the last runs a margin must keep falling "
+                                                             "over to be flagged (default 3)")
+    trend.set_defaults(func=cmd_trend)
 
     rig = sub.add_parser("rig", help="rig files").add_subparsers(dest="rig_command", required=True)
     check = rig.add_parser("check", help="validate a rig file without touching hardware")

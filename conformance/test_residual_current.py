@@ -101,7 +101,7 @@ def test_ac_residual_current_trips_within_the_type_a_time(cp: CpEmulator, fault_
     evidence.parameters.update(injected_ma=level)
     evidence.series(f"step to {level:g} mA", {"injected AC residual current (mA)": [(t_on, level)] + (
         [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + observe, level)])},
-        {"step": t_on, **({"trip": t_on + trip_s} if trip_s != INF else {})})
+        {"step": t_on, f"limit {lim.high * 1000:g} ms": t_on + lim.high, **({"trip": t_on + trip_s} if trip_s != INF else {})})
     evidence.check(f"trip time at {multiple} x {rated:g} mA", trip_s, lim, t_s=t_on)
 
 
@@ -117,7 +117,7 @@ def test_dc_residual_current_at_the_band_top_trips_within_10_s(cp: CpEmulator, f
     t_on, trip_s = step_trip_time(fault_box, clock, "dc", level, watch(lim))
     evidence.series(f"step to {level:g} mA DC", {"injected DC residual current (mA)": [(t_on, level)] + (
         [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + watch(lim), level)])},
-        {"step": t_on, **({"trip": t_on + trip_s} if trip_s != INF else {})})
+        {"step": t_on, f"limit {lim.high:g} s": t_on + lim.high, **({"trip": t_on + trip_s} if trip_s != INF else {})})
     evidence.check(f"trip time at {level:g} mA DC", trip_s, lim, t_s=t_on)
 
 

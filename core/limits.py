@@ -44,6 +44,9 @@ class Quantity:
 @dataclass(frozen=True, kw_only=True)
 class _Judged(Quantity):
     marginal: float | None = None
+    random: bool = False
+    """The judged quantity is random by design (a cold-load delay, a test statistic): a trend never
+    reads a change of its margin as drift."""
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -60,13 +63,15 @@ class Band(_Judged):
 
     def lower(self) -> AtLeast:
         """The band's lower end alone (the shortest of many values is judged against it)."""
-        return AtLeast(name=f"{self.name}.low", low=self.low, unit=self.unit, clause=self.clause, source=self.source,
-                       marginal=self.marginal)
+        return AtLeast(name=f"{self.name}.low", low=self.low, **self._common())
 
     def upper(self) -> AtMost:
         """The band's upper end alone."""
-        return AtMost(name=f"{self.name}.high", high=self.high, unit=self.unit, clause=self.clause,
-                      source=self.source, marginal=self.marginal)
+        return AtMost(name=f"{self.name}.high", high=self.high, **self._common())
+
+    def _common(self) -> dict[str, Any]:
+        return {"unit": self.unit, "clause": self.clause, "source": self.source, "cites": self.cites,
+                "marginal": self.marginal, "random": self.random}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -366,7 +371,7 @@ _COMMON = ("unit", "source", "clause", "cites")
 
 def parse_quantity(kind: type[Quantity], table: Table, name: str) -> Quantity:
     """One entry of `kind` from its table: every bound the kind needs, nothing it does not know."""
-    allowed = set(_COMMON) | set(kind.KEYS) | ({"marginal"} if issubclass(kind, _Judged) else set())
+    allowed = set(_COMMON) | set(kind.KEYS) | ({"marginal", "random"} if issubclass(kind, _Judged) else set())
     table.reject_unknown(allowed)
     values: dict[str, Any] = {"name": name, "unit": table.get("unit", str), "source": table.get("source", str),
                               "clause": table.get("clause", str, ""), "cites": _cites(table)}
@@ -376,6 +381,7 @@ def parse_quantity(kind: type[Quantity], table: Table, name: str) -> Quantity:
         values[key] = table.get(key, int) if kind is Count else table.number(key)
     if issubclass(kind, _Judged):
         values["marginal"] = table.number("marginal", None, low=0.0)
+        values["random"] = table.get("random", bool, False)
     if kind is Band and values["low"] > values["high"]:
         raise ConfigError(table.file, table.key("low"), f"low <= high ({values['high']:g})", values["low"])
     return kind(**values)

@@ -25,12 +25,12 @@ Colour = Literal["blue", "yellow", "red", "green", "white"]
 
 
 def judged(unit: str, clause: str, *, scale: float = 1.0, unconfirmed: bool = False, low: float | None = None,
-           high: float | None = None) -> Any:
+           high: float | None = None, random: bool = False) -> Any:
     """A profile value that tests judge against: a number (`AtMost`) or a [low, high] pair (`Band`).
 
     `scale` converts the file's unit to `unit` (ms in the file, s in the verdict)."""
     return field(metadata={"unit": unit, "clause": clause, "scale": scale, "unconfirmed": unconfirmed,
-                           "low": low, "high": high})
+                           "low": low, "high": high, "random": random})
 
 
 def bounded(low: float | None = None, high: float | None = None) -> Any:
@@ -120,7 +120,7 @@ class Protection:
 @dataclass(frozen=True)
 class ColdLoad:
     requirements: tuple[str, ...]
-    delay_range_s: Band = judged("s", "WB-CL-01", low=0.0, high=3600.0)
+    delay_range_s: Band = judged("s", "WB-CL-01", low=0.0, high=3600.0, random=True)
     ride_through_ms: float = bounded(0.0, 1000.0)
     distribution: Literal["uniform"] | None = None
     """The distribution the product declares for its delay, if any: then the KS test is judged."""
@@ -317,7 +317,7 @@ def _judged(kind: type, table: Table, name: str, meta: Any, path: Path, profile_
                       cites=("MANUAL",))
     low, high = _items(table.get(name, list), float, True, meta, path, table.key(name))
     return Band(name=name, low=low * scale, high=high * scale, unit=meta["unit"], clause=meta["clause"], source=source,
-                cites=("MANUAL",))
+                cites=("MANUAL",), random=meta["random"])
 
 
 def _cross_checks(p: Profile, root: Table, known_models: tuple[str, ...]) -> None:

@@ -55,6 +55,16 @@ def label_test(module: str, wb_id: str, clause: str, story: str, profile: str) -
         allure.dynamic.parameter("profile", profile)
 
 
+def verdict_caption(evidence: Any) -> tuple[str, bool] | None:
+    """The measurement that decides the test (the first failing one, else the last judged), as the
+    caption its plots carry: name, value, limit."""
+    judged = [m for m in evidence.measurements if m.verdict != "info"]
+    if not judged:
+        return None
+    m = next((m for m in judged if m.verdict == "fail"), judged[-1])
+    return f"{m.name} = {m.value:.4g} {m.unit}, limit {m.limits_text()}".replace("  ", " "), m.verdict == "pass"
+
+
 def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> None:
     """Attach to Allure and, when a run folder is given, keep the same files there.
 
@@ -74,6 +84,7 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
             path = folder / file
             path.write_bytes(content) if png else path.write_text(content)
 
+    verdict = verdict_caption(evidence)
     rows = evidence.as_dicts()
     if rows:
         keep("measurements", "measurements.csv", measurement_csv(rows))
@@ -81,7 +92,7 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
         keep(f"{trace.name} edges", f"{trace.name}-edges.csv",
              "t_s,channel,value\n" + "".join(f"{e.t_s:.6f},{e.channel},{e.value}\n" for e in trace.edges))
         if plots:
-            keep(f"{trace.name} waveform", f"{trace.name}.png", timing_plot(trace, f"{test}: {trace.name}"))
+            keep(f"{trace.name} waveform", f"{trace.name}.png", timing_plot(trace, f"{test}: {trace.name}", verdict))
     for series in evidence.series_list:
         times = sorted({t for points in series.columns.values() for t, _ in points})
         lookup = [dict(points) for points in series.columns.values()]
@@ -89,18 +100,18 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
              "t_s," + ",".join(f'"{n}"' for n in series.columns) + "\n" + "".join(
                  f"{t:.6f}," + ",".join(f"{col[t]:.6g}" if t in col else "" for col in lookup) + "\n" for t in times))
         if plots:
-            keep(f"{series.name} plot", f"{series.name}.png", series_plot(series, f"{test}: {series.name}"))
+            keep(f"{series.name} plot", f"{series.name}.png", series_plot(series, f"{test}: {series.name}", verdict))
     for strip in evidence.led_timelines:
         header = "t_s," + ",".join(f"S{k + 1}_{c}" for k in range(4) for c in "rgb")
         keep(f"{strip.name} LED samples", f"{strip.name}-led.csv", header + "\n" + "".join(
             f"{t:.4f}," + ",".join(f"{v:.4f}" for seg in rgb for v in seg) + "\n" for t, rgb in strip.samples))
         if plots:
-            keep(f"{strip.name} LED timeline", f"{strip.name}-led.png", led_strip(strip, f"{test}: {strip.name}"))
+            keep(f"{strip.name} LED timeline", f"{strip.name}-led.png", led_strip(strip, f"{test}: {strip.name}", verdict))
     for dist in evidence.distributions:
         keep(f"{dist.name} samples", f"{dist.name}-samples.csv",
              f"trial,{dist.name} ({dist.unit})\n" + "".join(f"{k + 1},{x:.6f}\n" for k, x in enumerate(dist.samples)))
         if plots:
-            keep(f"{dist.name} histogram and CDF", f"{dist.name}.png", distribution_plot(dist, f"{test}: {dist.name}"))
+            keep(f"{dist.name} histogram and CDF", f"{dist.name}.png", distribution_plot(dist, f"{test}: {dist.name}", verdict))
 
 
 def write_environment(results_dir: Path, provenance: dict[str, Any]) -> Path:

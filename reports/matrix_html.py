@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import jinja2
-
+from reports.html import render
 from reports.matrix import (VERDICT_ORDER, Row, RunData, bad_results, cited_keys, judged_of, limits_text, value_text,
                             verdict_counts)
 
@@ -32,8 +31,6 @@ table.m{table-layout:fixed} .wrap{overflow-wrap:anywhere} table.m td:first-child
 """
 
 
-_ENV = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"), autoescape=True,
-                          trim_blocks=True, lstrip_blocks=True)
 _OUTCOME = {"passed": "pass", "failed": "fail", "broken": "broken", "skipped": "skipped"}
 
 
@@ -75,7 +72,7 @@ def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
         sections.append({"document": document, "rows": items})
     sources = [{"key": k, **run.sources[k]} for k in cited_keys(rows) if k in run.sources]
     title = f"Certification pre-check: {prov.get('profile', '?')}" + (" (interrupted)" if run.summary.get("interrupted") else "")
-    return _ENV.get_template("matrix.html.j2").render(
+    return render("matrix.html.j2",
         title=title, style=_STYLE, virtual=bool(prov.get("virtual_lab")), interrupted=bool(run.summary.get("interrupted")),
         folder=str(run.folder), meta=meta, chips=[(v, counts[v]) for v in VERDICT_ORDER if counts[v]], bad=bad,
         trend=trend_html, sections=sections, sources=sources)

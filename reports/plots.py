@@ -13,9 +13,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 
-def _png(fig: Any) -> bytes:
-    """Lay out, render at report resolution, and free the figure (a long run draws hundreds)."""
+Verdict = tuple[str, bool]
+"""(caption, passed) stamped on a plot: what was judged, its value against its limit."""
+
+
+def _png(fig: Any, verdict: Verdict | None = None) -> bytes:
+    """Lay out, stamp the verdict, render at report resolution, and free the figure (a long run
+    draws hundreds)."""
     fig.tight_layout()
+    if verdict is not None:
+        caption, passed = verdict
+        fig.subplots_adjust(top=min(fig.subplotpars.top, 0.86))
+        fig.text(0.99, 0.995, ("PASS: " if passed else "FAIL: ") + caption, ha="right", va="top", fontsize=8,
+                 fontweight="bold", color="#0b5d1e" if passed else "#8a1111",
+                 bbox={"facecolor": "#d4f4dd" if passed else "#fbd5d5", "edgecolor": "none", "pad": 3})
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
@@ -41,7 +52,7 @@ def _level_before(edges: list[Any], channel: str, t0: float, default: float) -> 
     return level
 
 
-def timing_plot(trace: Any, title: str) -> bytes:
+def timing_plot(trace: Any, title: str, verdict: Verdict | None = None) -> bytes:
     """PNG: CP high level (V) above, PWM and output voltage (contactor) below, markers and limit window."""
     # Zoom on what matters (markers and the limit window); levels before it come from earlier edges.
     times = list(trace.markers.values()) or [e.t_s for e in trace.edges] or [0.0]
@@ -75,19 +86,20 @@ def timing_plot(trace: Any, title: str) -> bytes:
         ax_cp.annotate(f"{name} ({t:.3f} s)", (t - t0, 11.5 - 2.5 * k), fontsize=7, ha="left",
                        xytext=(3, 0), textcoords="offset points")
     if trace.window:
-        for ax in axes:
-            ax.axvspan(trace.window[0] - t0, trace.window[1] - t0, color="tab:green", alpha=0.12)
+        for k, ax in enumerate(axes):
+            ax.axvspan(trace.window[0] - t0, trace.window[1] - t0, color="tab:green", alpha=0.12,
+                       label="allowed by the limit" if k == 0 else None)
     ax_cp.legend(loc="lower right", fontsize=7)
-    ax_dig.legend(loc="lower right", fontsize=7)
+    ax_dig.legend(loc="best", fontsize=7)
     ax_cp.set_title(title, fontsize=9)
-    return _png(fig)
+    return _png(fig, verdict)
 
 
-def series_plot(series: Any, title: str) -> bytes:
+def series_plot(series: Any, title: str, verdict: Verdict | None = None) -> bytes:
     """PNG: one step panel per column (shared time axis), limit bands shaded, markers as lines."""
     columns = [(name, points) for name, points in series.columns.items() if points]
     if getattr(series, "overlay", False):
-        return _overlay_plot(series, columns, title)
+        return _overlay_plot(series, columns, title, verdict)
     rows = max(1, len(columns))
     fig, axes = plt.subplots(rows, 1, sharex=True, figsize=(8, 1.2 + 1.9 * rows), squeeze=False)
     times = [t for _, points in columns for t, _ in points] + list(series.markers.values())
@@ -108,10 +120,11 @@ def series_plot(series: Any, title: str) -> bytes:
                             fontsize=7, ha="left", va="top", xytext=(3, 0), textcoords="offset points")
     axes[-1, 0].set_xlabel(f"time since {t0:.3f} s (instrument timebase)")
     axes[0, 0].set_title(title, fontsize=9)
-    return _png(fig)
+    return _png(fig, verdict)
 
 
-def _overlay_plot(series: Any, columns: list[tuple[str, list[tuple[float, float]]]], title: str) -> bytes:
+def _overlay_plot(series: Any, columns: list[tuple[str, list[tuple[float, float]]]], title: str,
+                  verdict: Verdict | None = None) -> bytes:
     """PNG: every column in one panel, each band edge as a dashed limit line, markers as lines."""
     fig, ax = plt.subplots(figsize=(9, 4.2))
     times = [t for _, points in columns for t, _ in points] + list(series.markers.values())
@@ -130,10 +143,10 @@ def _overlay_plot(series: Any, columns: list[tuple[str, list[tuple[float, float]
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=7, ncol=2)
     ax.set_title(title, fontsize=9)
-    return _png(fig)
+    return _png(fig, verdict)
 
 
-def distribution_plot(dist: Any, title: str) -> bytes:
+def distribution_plot(dist: Any, title: str, verdict: Verdict | None = None) -> bytes:
     """PNG: histogram (left) and empirical CDF (right), each against the uniform reference when given."""
     xs = sorted(dist.samples)
     fig, (ax_hist, ax_cdf) = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -157,7 +170,7 @@ def distribution_plot(dist: Any, title: str) -> bytes:
     for ax in (ax_hist, ax_cdf):
         ax.grid(alpha=0.3)
     fig.suptitle(title, fontsize=9)
-    return _png(fig)
+    return _png(fig, verdict)
 
 
 def fleet_plot(curves: Any, title: str) -> bytes:
@@ -173,7 +186,7 @@ def fleet_plot(curves: Any, title: str) -> bytes:
     return _png(fig)
 
 
-def led_strip(strip: Any, title: str) -> bytes:
+def led_strip(strip: Any, title: str, verdict: Verdict | None = None) -> bytes:
     """PNG: one row per segment, its colour over time (as the eye sees it), the classifier's
     reading written beside each row."""
     import numpy as np
@@ -192,4 +205,35 @@ def led_strip(strip: Any, title: str) -> bytes:
         ax.annotate(state, (1.01, k), xycoords=("axes fraction", "data"), fontsize=7, va="center")
     ax.set_xlabel(f"time since {t0:.3f} s (sensor timebase)", fontsize=8)
     ax.set_title(title, fontsize=9)
+    return _png(fig, verdict)
+
+
+def trend_plot(lines: Any, family: str, labels: list[str], limit: int = 24) -> bytes:
+    """PNG: one small panel per judged measurement of a family, its value run after run with the
+    latest limits dashed; failing runs red; random-by-design quantities say so in their title."""
+    shown = lines[:limit]
+    cols = 3
+    rows = max(1, (len(shown) + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(11, 1.9 * rows + 0.6), squeeze=False)
+    xs = list(range(len(labels)))
+    for ax, line in zip(axes.flat, shown):
+        pts = [(x, v) for x, v in zip(xs, line.values) if v is not None]
+        ax.plot([x for x, _ in pts], [v for _, v in pts], marker="o", markersize=3, color="tab:blue", linewidth=1)
+        bad = [(x, v) for x, v, verdict in zip(xs, line.values, line.verdicts) if v is not None and verdict == "fail"]
+        if bad:
+            ax.scatter([x for x, _ in bad], [v for _, v in bad], color="tab:red", zorder=3, s=18, label="fail")
+        for edge in (line.low, line.high):
+            if edge is not None:
+                ax.axhline(edge, color="tab:red", linestyle="--", linewidth=0.9)
+        name = f"{line.test}: {line.measurement}"
+        ax.set_title((name[:58] + "…" if len(name) > 60 else name) + (" (random by design)" if line.random else ""),
+                     fontsize=6.5)
+        ax.set_ylabel(line.unit or "-", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.set_xticks(xs, [str(k + 1) for k in xs])
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(shown):]:
+        ax.axis("off")
+    fig.suptitle(f"{family}: value per run (1 = oldest; limits dashed)"
+                 + (f"; first {limit} of {len(lines)}" if len(lines) > limit else ""), fontsize=9)
     return _png(fig)

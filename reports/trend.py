@@ -6,14 +6,24 @@ still pass but crept towards their limit (margin down by more than `margin_drop`
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from core.errors import RigError
 from reports.matrix import RunData
 
 BAD = ("failed", "broken")
+
+
+def same_bench(current: RunData, previous: RunData) -> None:
+    """Runs of another profile or rig are not compared: say so instead of mixing them."""
+    a, b = current.summary.get("provenance", {}), previous.summary.get("provenance", {})
+    for key, what in (("profile", "DUT profile"), ("rig_name", "rig")):
+        if a.get(key) != b.get(key):
+            raise RigError(f"{previous.folder} is a run of {what} {b.get(key)!r}, {current.folder} of {a.get(key)!r}: "
+                           "runs of another profile or rig are not compared")
 
 
 @dataclass
@@ -35,6 +45,7 @@ def _finite(x: Any) -> bool:
 def compare(current: RunData, previous: RunData, margin_drop: float = 0.2) -> Trend:
     if not 0 < margin_drop < 1:
         raise ValueError(f"margin_drop must be a fraction in (0, 1), not {margin_drop}")
+    same_bench(current, previous)
     trend = Trend(str(previous.folder))
     before = {r["nodeid"]: r for r in previous.records}
     for record in current.records:
@@ -47,6 +58,8 @@ def compare(current: RunData, previous: RunData, margin_drop: float = 0.2) -> Tr
             trend.fixed.append((record["name"], old["outcome"], record["outcome"]))
         old_margins = {m["name"]: m.get("margin") for m in old.get("measurements", [])}
         for m in record.get("measurements", []):
+            if m.get("random"):
+                continue  # random by design (limits data): its margin moves from run to run, no drift
             was, now = old_margins.get(m["name"]), m.get("margin")
             if _finite(was) and _finite(now) and was > 0 and now < was * (1 - margin_drop):
                 trend.shrunk.append({"test": record["name"], "measurement": m["name"], "margin_before": was,
@@ -68,12 +81,123 @@ def trend_markdown(trend: Trend, margin_drop: float) -> str:
 
 
 def trend_html(trend: Trend, margin_drop: float) -> str:
-    def items(rows: list[tuple[str, str, str]]) -> str:
-        return "".join(f"<li>{html.escape(t)} ({html.escape(a)} → {html.escape(b)})</li>" for t, a, b in rows) \
-            or "<li>none</li>"
+    """The trend section of the matrix page (`templates/trend_section.html.j2`)."""
+    from reports.html import render
 
-    shrunk = "".join(f"<li>{html.escape(s['test'])}: {html.escape(s['measurement'])}: {s['margin_before']:.4g} → "
-                     f"{s['margin_now']:.4g} {html.escape(s['unit'])} (−{s['drop_pct']} %)</li>" for s in trend.shrunk)
-    return (f"<h2>Trend against {html.escape(trend.previous)}</h2><p><b>New failures</b></p><ul>"
-            f"{items(trend.new_failures)}</ul><p><b>Fixed</b></p><ul>{items(trend.fixed)}</ul>"
-            f"<p><b>Margins down by more than {margin_drop:.0%}</b></p><ul>{shrunk or '<li>none</li>'}</ul>")
+    return render("trend_section.html.j2",
+        previous=trend.previous, new_failures=trend.new_failures, fixed=trend.fixed, shrunk=trend.shrunk,
+        drop=f"{margin_drop:.0%}")
+
+
+def run_folders(paths: list[Path]) -> list[Path]:
+    """Run folders, oldest first: each path a run (has summary.json) or a folder of runs."""
+    out: list[Path] = []
+    for path in paths:
+        if (path / "summary.json").exists():
+            out.append(path)
+        elif path.is_dir():
+            runs = sorted(p for p in path.iterdir() if (p / "summary.json").exists())
+            if not runs:
+                raise RigError(f"{path}: neither a wallbox-rig run folder nor a folder of runs (no summary.json)")
+            out += runs
+        else:
+            raise RigError(f"{path}: no such run folder")
+    return out
+
+
+def trend_page(hist: History, runs: list[RunData], margin_drop: float, nights: int) -> str:
+    """The trend as one HTML page (`templates/trend.html.j2`), a plot per family."""
+    import base64
+
+    from reports.html import render
+    from reports.plots import trend_plot
+
+    families = []
+    for name in dict.fromkeys(line.family for line in hist.lines):
+        lines = sorted((l for l in hist.lines if l.family == name),
+                       key=lambda l: min((m for m in l.margins if m is not None), default=math.inf))
+        png = trend_plot(lines, name or "tests", [str(k + 1) for k in range(len(runs))])
+        families.append({"name": name or "tests", "png": base64.b64encode(png).decode()})
+    prov = runs[-1].summary.get("provenance", {})
+    return render("trend.html.j2",
+        title=f"Trend: {prov.get('profile')} over {len(runs)} runs", profile=prov.get("profile"),
+        rig=prov.get("rig_name"), nights=nights, drop=f"{margin_drop:.0%}",
+        runs=[{"folder": r.folder, "status": r.summary.get("status", "?"),
+               "counts": ", ".join(f"{k} {v}" for k, v in r.summary.get("counts", {}).items())} for r in runs],
+        new_failures=hist.new_failures, fixed=hist.fixed,
+        shrinking=[{"test": l.test, "measurement": l.measurement, "unit": l.unit,
+                    "margins": [f"{m:.4g}" if m is not None else "-" for m in l.margins[-nights:]]}
+                   for l in hist.shrinking],
+        families=families)
+
+
+# --- many nights -------------------------------------------------------------------------------
+@dataclass
+class Line:
+    """One judged measurement over the runs (None where a run lacks it)."""
+
+    test: str
+    family: str
+    measurement: str
+    unit: str
+    random: bool
+    values: list[float | None]
+    margins: list[float | None]
+    verdicts: list[str | None]
+    low: float | None = None
+    high: float | None = None
+
+    def shrinking(self, nights: int, margin_drop: float) -> bool:
+        """Margins that fell run after run over the last `nights` runs, by more than `margin_drop` in all."""
+        recent = [m for m in self.margins[-nights:] if _finite(m)]
+        if self.random or len(recent) < nights or recent[0] <= 0:
+            return False
+        falling = all(b < a for a, b in zip(recent, recent[1:]))
+        return falling and recent[-1] < recent[0] * (1 - margin_drop)
+
+
+@dataclass
+class History:
+    runs: list[str]
+    lines: list[Line]
+    new_failures: list[str] = field(default_factory=list)
+    fixed: list[str] = field(default_factory=list)
+    shrinking: list[Line] = field(default_factory=list)
+
+
+def history(runs: list[RunData], margin_drop: float = 0.2, nights: int = 3) -> History:
+    """Each judged measurement over `runs` (oldest first): new failures and fixes in the last run,
+    margins that shrank over the last `nights` runs; random-by-design quantities never flagged."""
+    if len(runs) < 2:
+        raise RigError("a trend needs at least two runs")
+    for run in runs[1:]:
+        same_bench(runs[0], run)
+    keyed: dict[tuple[str, str], Line] = {}
+    family = {e["nodeid"]: e.get("family", "") for run in runs for e in run.catalogue}
+    for k, run in enumerate(runs):
+        for record in run.records:
+            for m in record.get("measurements", []):
+                if m.get("verdict") == "info":
+                    continue
+                key = (record["nodeid"], m["name"])
+                line = keyed.get(key)
+                if line is None:
+                    line = keyed[key] = Line(record["name"], family.get(record["nodeid"], ""), m["name"], m.get("unit", ""),
+                                             bool(m.get("random")), [None] * len(runs), [None] * len(runs),
+                                             [None] * len(runs))
+                value, margin = m.get("value"), m.get("margin")
+                line.values[k] = value if _finite(value) else None
+                line.margins[k] = margin if _finite(margin) else None
+                line.verdicts[k] = m.get("verdict")
+                line.low, line.high = m.get("low"), m.get("high")
+    out = History([str(r.folder) for r in runs], list(keyed.values()))
+    last, before = runs[-1], runs[-2]
+    was = {r["nodeid"]: r["outcome"] for r in before.records}
+    for record in last.records:
+        old = was.get(record["nodeid"])
+        if record["outcome"] in BAD and old is not None and old not in BAD:
+            out.new_failures.append(f"{record['name']} ({old} → {record['outcome']})")
+        elif old in BAD and record["outcome"] == "passed":
+            out.fixed.append(f"{record['name']} ({old} → passed)")
+    out.shrinking = [line for line in out.lines if line.shrinking(min(nights, len(runs)), margin_drop)]
+    return out

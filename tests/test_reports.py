@@ -141,3 +141,45 @@ def test_a_reused_out_folder_is_refused_unless_forced(tmp_path: Path) -> None:
     (other / "mine.txt").write_text("keep me")
     assert main(["run", "--out", str(other), "--force", "--", "-k", "pwm_frequency"]) == 2
     assert (other / "mine.txt").exists()
+
+
+def _synthetic_run(folder: Path, profile: str, margins: dict[str, float], outcome: str = "passed") -> Path:
+    """A run folder as `wallbox-rig run` writes it, with chosen margins (value = limit - margin)."""
+    folder.mkdir(parents=True)
+    records = []
+    for name, margin in margins.items():
+        random = name.startswith("cold")
+        records.append({"nodeid": f"conformance/test_x.py::{name}", "name": name, "requirement": "", "clause": "c",
+                        "outcome": outcome if not random else "passed",
+                        "measurements": [{"name": f"{name} value", "value": 1.0 - margin, "unit": "s", "low": None,
+                                          "high": 1.0, "verdict": "pass" if margin >= 0 else "fail", "margin": margin,
+                                          "requirement": "", "clause": "c", "source": "s", "t_s": None, "note": "",
+                                          "marginal": False, "cites": [], "random": random}]})
+    (folder / "tests.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "summary.json").write_text(json.dumps({"status": "passed", "counts": {"passed": len(records)},
+                                                     "provenance": {"profile": profile, "rig_name": "virtual-lab"}}))
+    return folder
+
+
+def test_a_trend_flags_margins_that_shrink_night_after_night_but_never_random_ones(tmp_path: Path) -> None:
+    from reports.trend import history, run_folders
+
+    for k, m in enumerate((0.5, 0.4, 0.3, 0.1)):
+        _synthetic_run(tmp_path / "nights" / f"2026120{k + 1}", "bmw-wallbox-plus",
+                       {"test_opening": m, "cold_load_delay": m, "test_steady": 0.5})
+    runs = [load_run(f) for f in run_folders([tmp_path / "nights"])]
+    hist = history(runs, margin_drop=0.2, nights=3)
+    assert [line.test for line in hist.shrinking] == ["test_opening"]       # the random one is never flagged
+    from cli.main import main
+    assert main(["trend", str(tmp_path / "nights"), "--out", str(tmp_path / "trend")]) == 0
+    page = (tmp_path / "trend" / "trend.html").read_text()
+    assert "test_opening" in page and "data:image/png;base64," in page and "random by design" in page
+
+
+def test_a_trend_refuses_runs_of_another_profile(tmp_path: Path) -> None:
+    from reports.trend import history
+
+    a = load_run(_synthetic_run(tmp_path / "a", "bmw-wallbox-plus", {"test_opening": 0.5}))
+    b = load_run(_synthetic_run(tmp_path / "b", "generic-iec61851", {"test_opening": 0.4}))
+    with pytest.raises(RigError, match="runs of another profile or rig are not compared"):
+        history([a, b])
