@@ -248,7 +248,12 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     if not config.virtual:
         raise RigError(f"{config.path} has no [sim] table: it describes a lab bench, not the virtual lab")
     knobs = sim_knobs(config, parse_assignments(args.sim_set), Rig.from_config(config, args.profile).profile.id)
-    lab = start_virtual_lab(seed=knobs["seed"], knobs=knobs, realtime=args.realtime, source_file=str(config.path))
+    if args.port_base is not None and not 1024 <= args.port_base <= 65535 - 16:
+        raise ValueError(f"--port-base must be in [1024, 65519], not {args.port_base}")
+    lab = start_virtual_lab(seed=knobs["seed"], knobs=knobs, realtime=args.realtime, source_file=str(config.path),
+                            port_base=args.port_base)
+    if args.endpoints_json:
+        Path(args.endpoints_json).write_text(json.dumps(lab.endpoints, indent=1) + "\n")
     print(f"virtual lab ({'real time' if args.realtime else 'stepped: send ADV <seconds> to the clock'}), "
           "on 127.0.0.1 only:")
     for name, address in lab.endpoints.items():
@@ -453,6 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rig", default=str(DEFAULT_RIG), help="virtual-lab rig file (default: rigs/sim.toml)")
     serve.add_argument("--profile", help="DUT profile the simulated wallbox impersonates (default: the rig file's)")
     serve.add_argument("--realtime", action="store_true", help="advance virtual time with the wall clock")
+    serve.add_argument("--port-base", type=int, metavar="PORT",
+                       help="serve on fixed loopback ports from PORT up (clock, cp, installer, led, analyser, source, "
+                            "load1-3, fault_box, rs485), instead of free ones")
+    serve.add_argument("--endpoints-json", metavar="FILE", help="write the endpoints as JSON to FILE, for tools")
     serve.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE",
                        help="bend a knob of the simulated wallbox (see `wallbox-rig sim params`)")
     serve.set_defaults(func=cmd_sim_serve)

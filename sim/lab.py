@@ -54,7 +54,9 @@ class ClockControl(FrontEnd):
 class VirtualLab:
     def __init__(self, seed: int, knobs: Mapping[str, object], realtime: bool = False,
                  source_file: str = "", journal_path: str | None = None,
-                 rs485: Mapping[str, Any] | None = None) -> None:
+                 rs485: Mapping[str, Any] | None = None, port_base: int | None = None) -> None:
+        """`port_base`: serve on fixed loopback ports from there up (the order of `PORT_ORDER`),
+        for tools that are configured once; ephemeral ports otherwise."""
         overrides = dict(knobs)
         overrides.setdefault("seed", seed)
         self.knobs = resolve_knobs(overrides)
@@ -70,7 +72,8 @@ class VirtualLab:
             # The RS485 line to the Smart-Energy meter: the rig's meter emulator listens on this
             # port (RTU framing over TCP, like a serial-to-Ethernet converter), the wallbox is the
             # master.  The converter's UART settings are the bench's (`rs485`).
-            self.rs485_port = _free_port()
+            ports = {name: port_base + k for k, name in enumerate(PORT_ORDER)} if port_base is not None else {}
+            self.rs485_port = ports.get("rs485") or _free_port()
             line = UartSettings(int(rs485["baud"]), str(rs485["parity"]), int(rs485["stopbits"])) if rs485 else None
             self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs,
                                             MeterLink(f"socket://{LOOPBACK}:{self.rs485_port}", line))
@@ -84,9 +87,9 @@ class VirtualLab:
                 **{f"load{k + 1}": SimLoad(self.world, self.plant, k) for k in range(3)},
             }
             for name, frontend in self.frontends.items():
-                self.servers[name] = LineServer(frontend)
+                self.servers[name] = LineServer(frontend, ports.get(name, 0))
             self.fault_box = SimFaultBox(self.world, self.plant)
-            self.can_servers["fault_box"] = SocketcandServer(self.fault_box)
+            self.can_servers["fault_box"] = SocketcandServer(self.fault_box, ports.get("fault_box", 0))
             self.world.record("lab_started", source_file=source_file, knobs=self.knobs)
             if realtime:
                 self._realtime_thread = threading.Thread(target=self._run_realtime, daemon=True,
@@ -133,6 +136,10 @@ class VirtualLab:
             self.world.close()
 
 
+PORT_ORDER = ("clock", "cp", "installer", "led", "analyser", "source", "load1", "load2", "load3", "fault_box", "rs485")
+"""Which endpoint takes which port from `--port-base` up (clock = base, …, rs485 = base + 10)."""
+
+
 def _free_port() -> int:
     """A loopback port nobody listens on now (the meter emulator binds it when the rig opens)."""
     with socket.socket() as probe:
@@ -142,5 +149,5 @@ def _free_port() -> int:
 
 def start_virtual_lab(seed: int, knobs: Mapping[str, object], realtime: bool = False,
                       source_file: str = "", journal_path: str | None = None,
-                      rs485: Mapping[str, Any] | None = None) -> VirtualLab:
-    return VirtualLab(seed, knobs, realtime, source_file, journal_path, rs485)
+                      rs485: Mapping[str, Any] | None = None, port_base: int | None = None) -> VirtualLab:
+    return VirtualLab(seed, knobs, realtime, source_file, journal_path, rs485, port_base)

@@ -185,3 +185,43 @@ def test_rerun_failed_runs_only_the_failed_tests_of_an_earlier_run_on_the_same_r
                             "mini-wallbox-plus", "--rerun-failed", str(first)], capture_output=True, text=True,
                            timeout=120)
     assert other.returncode == 2 and "rerun on the same rig and profile" in other.stderr
+
+
+def test_sim_serve_on_fixed_ports_writes_its_endpoints_for_tools(tmp_path) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    base = 0
+    for candidate in range(47300, 48300, 20):  # a block of 11 free loopback ports
+        probes = []
+        try:
+            for k in range(11):
+                s = socket.socket()
+                probes.append(s)
+                s.bind(("127.0.0.1", candidate + k))
+            base = candidate
+            break
+        except OSError:
+            continue
+        finally:
+            for s in probes:
+                s.close()
+    assert base, "no free block of loopback ports"
+    file = tmp_path / "endpoints.json"
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "sim", "serve", "--port-base", str(base),
+                             "--endpoints-json", str(file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not file.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        endpoints = json.loads(file.read_text())
+        assert endpoints["clock"] == f"socket://127.0.0.1:{base}" and endpoints["rs485"].endswith(f":{base + 10}")
+        with socket.create_connection(("127.0.0.1", base + 1), timeout=5) as cp:
+            cp.sendall(b"*IDN?\n")
+            assert cp.makefile().readline().startswith("WALLBOX-RIG,CPEMU")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

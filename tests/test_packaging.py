@@ -5,6 +5,7 @@ maps). Issue 15: `pip install .` once missed `instruments.meter` and its maps.""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -26,7 +27,10 @@ def _run(cmd: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complete
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv (outside the tree) with the wheel built from the repo; returns its bin folder."""
     base = tmp_path_factory.mktemp("wheel")
-    build = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(base / "dist"), str(REPO_ROOT)],
+    source = base / "source"  # a copy, so that building leaves nothing in the working tree
+    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "out",
+                                                                      "__pycache__"))
+    build = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(base / "dist"), str(source)],
                  base)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     wheels = list((base / "dist").glob("wallbox_rig-*.whl"))
