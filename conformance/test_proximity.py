@@ -12,6 +12,7 @@ import pytest
 from core.types import Channel
 from conformance.limits import LIMITS, decoded_current_a, expected_duty_pct, pp_codings
 from conformance.session import configured_current_a, plug_in, socket_outlet, watch
+from core.errors import ConfigError
 from core.limits import AtLeast, PpCoding
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, markers
@@ -30,6 +31,17 @@ def invalid_pp_ohm(name: str) -> float | None:
     beyond = LIMITS.rig.pp_beyond_window.value
     return {"open": None, "short": 0.0, "below-window": LIMITS.iec61851.pp_invalid_below.high * (1.0 - beyond),
             "above-window": LIMITS.iec61851.pp_invalid_above.low * (1.0 + beyond)}[name]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`coding`: every cable coding of the limits data (ids like `13A-cable`); read when the suite is
+    collected, so a broken limits file is reported once, by the plugin, before the first test."""
+    if "coding" in metafunc.fixturenames:
+        try:
+            codings = list(pp_codings())
+        except ConfigError:
+            codings = []
+        metafunc.parametrize("coding", codings, ids=[f"{c.rating_a:g}A-cable" for c in codings])
 
 
 def _needs_socket(rig: Rig) -> None:
@@ -54,7 +66,6 @@ def test_tethered_plug_codes_at_least_the_rated_current(cp: CpEmulator, rig: Rig
     evidence.check("cable rating coded on PP", coding.rating_a if coding else 0.0, rated, t_s=pp.t_s)
 
 
-@pytest.mark.parametrize("coding", pp_codings(), ids=lambda c: f"{c.rating_a:g}A-cable")
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex B (offer limited to the cable's coded current)")
 @pytest.mark.red_on("pp_caps_offer=false", profile="generic-iec61851", only=("13A-cable", "20A-cable"))
 @pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="generic-iec61851")
