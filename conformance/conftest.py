@@ -55,7 +55,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`setting_a`: every settable current of the run's DUT profile (ids like `16A`)."""
+    """`setting_a`: every settable current of the run's DUT profile (ids like `16A`); `model`: every
+    meter model it supports (ids like `janitza-b23`; `none` where it lists none, and the test skips)."""
+    if "model" in metafunc.fixturenames:  # every meter the DUT profile supports (WB-MB-03)
+        profile = dut_profile(metafunc.config)
+        models = list(profile.meter.models) if profile is not None else []
+        metafunc.parametrize("model", models or ["none"])
     if "setting_a" in metafunc.fixturenames:
         profile = dut_profile(metafunc.config)
         values = settable_currents(profile) if profile is not None else [float("nan")]

@@ -4,7 +4,8 @@ The LED sensor (a colour sensor board or a camera) records the four segments; th
 (`instruments.led.classifier`) says per segment off / solid / blinking / breathing / sweeping and
 which colour; the test compares with the DUT profile's `[led]` table.  The recording is attached
 as a timeline strip (colour per segment over time) with the classifier's reading beside it.
-Blink and breathing rates are reported, not judged: the manuals name none.
+Blink, breathing and sweep rates are judged against the profile's `pattern_period_s` (the manuals
+name no rate, so the band is marked unconfirmed there): a bar blinking at 2 Hz does not pass.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def judge(evidence: Evidence, rig: Rig, states: list[SegmentState], expected: li
     declared = Count(name=f"led_{situation}", value=segments.value, unit="", clause=wb_id,
                      source=f"DUT profile {rig.profile.id} [led]: {wanted}; {segments.source}", cites=("MANUAL",))
     evidence.check(f"segments as the manual shows {situation}", matches, declared, note=f"seen: {summary(states)}")
+    period = rig.profile.led.pattern_period_s
+    for state, (pattern, _) in zip(states, expected):
+        if pattern in RATED and state.pattern == pattern and state.frequency_hz:
+            evidence.check(f"{state.segment} {pattern} period {situation}", 1.0 / state.frequency_hz, period,
+                           note=f"{state.frequency_hz:.3g} Hz")
+
+
+RATED = ("blinking", "breathing", "sweeping")
+"""Patterns with a rate: the profile's period band judges it (the MINI's "slow blinking" included)."""
 
 
 def bar(rig: Rig, pattern: str) -> list[tuple[str, str]]:
@@ -87,6 +97,8 @@ def test_standby_shows_the_standby_pattern(rig: Rig, cp: CpEmulator, clock: Cloc
 @pytest.mark.red_on("led_charging=blinking")
 @pytest.mark.red_on("led_colour=green")
 @pytest.mark.red_on("led_charging=solid", profile="mini-wallbox-plus")
+@pytest.mark.red_on("led_period_s=0.5")
+@pytest.mark.red_on("led_period_s=0.5", profile="mini-wallbox-plus")
 def test_charging_shows_the_charging_pattern(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """Charging (C2, contactor closed): BMW breathing blue, MINI slowly blinking yellow."""
     comms_module(rig, defective=False)
@@ -98,6 +110,8 @@ def test_charging_shows_the_charging_pattern(rig: Rig, cp: CpEmulator, clock: Cl
 @pytest.mark.requirement(wb_id="WB-LED-01", clause="product manual: LED bar, initialising")
 @pytest.mark.red_on("led_colour=green")
 @pytest.mark.red_on("led_initialising=solid", profile="mini-wallbox-plus")
+@pytest.mark.red_on("led_period_s=0.5")
+@pytest.mark.red_on("led_period_s=0.5", profile="mini-wallbox-plus")
 def test_initialising_shows_the_sweep(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """Right after power-up, while the DUT initialises: the sweep, left to right."""
     if not rig.has("source"):
@@ -116,6 +130,8 @@ def test_initialising_shows_the_sweep(rig: Rig, cp: CpEmulator, clock: Clock, ev
 @pytest.mark.requirement(wb_id="WB-LED-01", clause="product manual: LED bar, temporarily out of service / paused")
 @pytest.mark.red_on("led_colour=green")
 @pytest.mark.red_on("led_paused=blinking")
+@pytest.mark.red_on("led_period_s=0.5")
+@pytest.mark.red_on("led_period_s=0.5", profile="mini-wallbox-plus")
 def test_paused_shows_the_sweep(rig: Rig, cp: CpEmulator, installer: Installer, clock: Clock,
                                 evidence: Evidence) -> None:
     """Paused from the installer interface with a vehicle plugged in: the out-of-service pattern."""

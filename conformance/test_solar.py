@@ -51,6 +51,7 @@ def _plateau(building: Building, t_from: float) -> list:
 @pytest.mark.red_on("meter_parity=N", profile="mini-wallbox-plus")
 @pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="mini-wallbox-plus")
 @pytest.mark.red_on("solar_min_current_a=10", profile="mini-wallbox-plus")
+@pytest.mark.red_on("meter_misread_model=inepro-pro380", "meter_misread=power_x2")
 def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building: Building, evidence: Evidence) -> None:
     """WB-PV-01: with enough surplus the charging power follows it as the PV output changes, and
     nothing is imported from the grid."""

@@ -139,6 +139,8 @@ class Led:
     comms_defect_charging: Pattern
     comms_defect_firmware_update: Pattern
     comms_defect_segment4: Colour
+    pattern_period_s: Band = judged("s", "WB-LED-01 … WB-LED-07 (pattern rate)", unconfirmed=True, low=0.05, high=60.0)
+    """The period a blinking, breathing or sweeping pattern may have."""
 
 
 @dataclass(frozen=True)

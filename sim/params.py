@@ -167,6 +167,12 @@ KNOBS: tuple[Knob, ...] = (
          choices=("", "none", "inepro-pro380", "inepro-pro2", "janitza-b23", "janitza-b21", "schneider-a9mem3150",
                   "siemens-7kt1665")),
     Knob("meter_id", 0, "", "Modbus id the firmware polls whatever was configured (0 = as configured)", 0, 247),
+    Knob("meter_misread_model", "", "", "meter model whose answers the firmware decodes wrongly ('' = none): "
+         "see meter_misread", choices=("", "inepro-pro380", "inepro-pro2", "janitza-b23", "janitza-b21",
+                                       "schneider-a9mem3150", "siemens-7kt1665")),
+    Knob("meter_misread", "current_x2", "", "how the firmware misreads meter_misread_model: currents twice too "
+         "high, power twice too high, or not at all (no meter data)", choices=("current_x2", "power_x2",
+                                                                                  "unreadable")),
     Knob("meter_baud", 0, "baud", "baud rate the firmware's UART runs at whatever was configured (0 = as "
          "configured)", 0, 115_200),
     Knob("meter_parity", "", "", "parity of the firmware's UART whatever was configured ('' = as configured)",
