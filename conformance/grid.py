@@ -92,7 +92,8 @@ class Building:
     def step(self) -> float:
         rig = self.rig
         offer = measured_offer_a(rig.cp)
-        draw = min(offer, self.ev_max_a) if offer >= LIMITS.iec61851.min_offered_current.low else 0.0   # x1: the vehicle stops
+        smallest = LIMITS.iec61851.min_offered_current.low
+        draw = min(offer, self.ev_max_a) if offer >= smallest else 0.0   # x1 (no offer): the vehicle stops
         if draw != self._draw_a:
             rig.load.set_current(draw)
             self._draw_a = draw

@@ -114,4 +114,5 @@ def test_charging_current_flows_on_every_supplied_phase(cp: CpEmulator, clock: C
         evidence.record(f"L{k + 1} voltage", after.phases[k].u_v, "V", t_s=after.t_s)
         evidence.check(f"L{k + 1} current / load setpoint", after.phases[k].i_a / draw, fraction, t_s=after.t_s,
                        note=f"load set to {draw:g} A per phase")
-    evidence.record(f"energy delivered in {LIMITS.rig.phase_test_duration.value:g} s", after.energy_wh - before.energy_wh, "Wh", t_s=after.t_s)
+    evidence.record(f"energy delivered in {LIMITS.rig.phase_test_duration.value:g} s",
+                    after.energy_wh - before.energy_wh, "Wh", t_s=after.t_s)

@@ -150,7 +150,8 @@ def test_restart_delays_are_random(rig: Rig, cp: CpEmulator, source: AcSource, r
     delays = [d for d in keep_trials(evidence, runs, low, high) if d != INF]
     evidence.check("outages after which charging restarted", len(delays),
                    Count(name="restarts", value=len(runs), unit="", clause="WB-CL-01",
-                         source=f"{rig.profile.cold_load.delay_range_s.source}: every outage ends in a restart", cites=("MANUAL",)))
+                         source=f"{rig.profile.cold_load.delay_range_s.source}: every outage ends in a restart",
+                         cites=("MANUAL",)))
     resolution = LIMITS.rig.cold_load_resolution.value
     evidence.parameters["trials"] = len(runs)
     evidence.check(f"different delays at {resolution * 1000:g} ms over {len(delays)} trials",
@@ -184,7 +185,8 @@ def test_outages_during_the_delay_each_restart_the_wait(rig: Rig, cp: CpEmulator
         up = clock.wait_until(lambda: cp.measure_cp().high_v > up_v, boot.value, poll_s=0.1)
         t_up = generator_up(cp.read_edges(), t_back) if up else INF
         evidence.check(f"outage {k + 1}: mains back to the DUT's CP generator up", t_up - t_back,
-                       AtMost(name="boot", high=boot.value, unit="s", clause="WB-CL-01", source=boot.source, cites=("RIG",)), t_s=t_back)
+                       AtMost(name="boot", high=boot.value, unit="s", clause="WB-CL-01", source=boot.source,
+                              cites=("RIG",)), t_s=t_back)
     t_last = outage(cp, source, clock)
     last = restart_after(cp, clock, t_last, timeout)
     edges = cp.read_edges()
@@ -217,5 +219,6 @@ def test_short_dip_is_ridden_through_without_a_restart(rig: Rig, cp: CpEmulator,
     evidence.trace("dip", edges, markers(dip=t_dip), window=(t_dip, t_dip + dip_s + allowance.value))
     evidence.check(f"longest dead output after a {dip_s * 1000:g} ms dip", longest,
                    AtMost(name="dip_ride_through", high=dip_s + allowance.value, unit="s", clause="WB-CL-01",
-                          source=f"DUT profile {rig.profile.id}: [cold_load] ride_through_ms; {allowance.source}", cites=("MANUAL", "RIG")),
+                          source=f"DUT profile {rig.profile.id}: [cold_load] ride_through_ms; {allowance.source}",
+                          cites=("MANUAL", "RIG")),
                    t_s=t_dip)

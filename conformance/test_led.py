@@ -90,7 +90,8 @@ def comms_module(rig: Rig, defective: bool) -> None:
 def test_standby_shows_the_standby_pattern(rig: Rig, cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """Ready with no vehicle: the standby pattern in the product's colour (BMW blue, MINI yellow)."""
     comms_module(rig, defective=False)
-    judge(evidence, rig, observe(rig.led, clock, evidence, "standby"), bar(rig, rig.profile.led.standby), "in standby", "WB-LED-02")
+    judge(evidence, rig, observe(rig.led, clock, evidence, "standby"), bar(rig, rig.profile.led.standby), "in standby",
+          "WB-LED-02")
 
 
 @pytest.mark.requirement(wb_id="WB-LED-03", clause="product manual: LED bar, charging")
@@ -151,11 +152,13 @@ def test_paused_shows_the_sweep(rig: Rig, cp: CpEmulator, installer: Installer, 
 def test_fault_shows_red(rig: Rig, cp: CpEmulator, fault_box: FaultBox, clock: Clock, evidence: Evidence) -> None:
     """After a residual-current trip the whole bar is red (any lit pattern: the manual says only red)."""
     start_charging(cp, clock)
-    fault_box.set_residual_ma("ac", rig.profile.residual_current.ac_trip_band_ma.high * LIMITS.rig.led_fault_trip_multiple.value)
+    trip_ma = rig.profile.residual_current.ac_trip_band_ma.high * LIMITS.rig.led_fault_trip_multiple.value
+    fault_box.set_residual_ma("ac", trip_ma)
     clock.sleep(LIMITS.rig.fault_observation.high)
     fault_box.set_residual_ma("ac", 0.0)
     states = observe(rig.led, clock, evidence, "fault")
-    judge(evidence, rig, states, [(ANY_LIT, rig.profile.led.fault_colour)] * LIMITS.rig.led_segments_as_declared.value, "in a fault", "WB-LED-04")
+    red = [(ANY_LIT, rig.profile.led.fault_colour)] * LIMITS.rig.led_segments_as_declared.value
+    judge(evidence, rig, states, red, "in a fault", "WB-LED-04")
 
 
 

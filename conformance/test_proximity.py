@@ -62,7 +62,8 @@ def test_tethered_plug_codes_at_least_the_rated_current(cp: CpEmulator, rig: Rig
                     else "outside every coding window")
     rated = AtLeast(name="pp_rating", low=rig.profile.connector.cable_rating_a, unit="A",
                     clause="IEC 61851-1:2017 Annex B",
-                    source=f"DUT profile {rig.profile.id}: [connector] cable_rating_a (WB-EL-04); EVB coding windows", cites=("MANUAL", "EVB"))
+                    source=f"DUT profile {rig.profile.id}: [connector] cable_rating_a (WB-EL-04); EVB coding windows",
+                    cites=("MANUAL", "EVB"))
     evidence.check("cable rating coded on PP", coding.rating_a if coding else 0.0, rated, t_s=pp.t_s)
 
 

@@ -74,7 +74,8 @@ def test_residual_current_trip_threshold_lies_in_the_band(cp: CpEmulator, fault_
     lim = band(rig, channel)
     start_charging(cp, clock)
     start = round(lim.low * LIMITS.rig.rcd_ramp_start.value, 1)
-    ramp = residual_ramp(fault_box, clock, channel, start, lim.high + LIMITS.rig.rcd_ramp_overshoot_steps.value * LIMITS.rig.rcd_ramp_step.value)
+    overshoot = LIMITS.rig.rcd_ramp_overshoot_steps.value * LIMITS.rig.rcd_ramp_step.value
+    ramp = residual_ramp(fault_box, clock, channel, start, lim.high + overshoot)
     name = f"{channel.upper()} residual current (mA)"
     evidence.series(f"{channel} ramp", {f"injected {name}": ramp.points, f"flowing {name}": ramp.flowing()},
                     {"trip": ramp.t_trip} if ramp.t_trip != INF else {},
@@ -101,7 +102,8 @@ def test_ac_residual_current_trips_within_the_type_a_time(cp: CpEmulator, fault_
     evidence.parameters.update(injected_ma=level)
     evidence.series(f"step to {level:g} mA", {"injected AC residual current (mA)": [(t_on, level)] + (
         [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + observe, level)])},
-        {"step": t_on, f"limit {lim.high * 1000:g} ms": t_on + lim.high, **({"trip": t_on + trip_s} if trip_s != INF else {})})
+        {"step": t_on, f"limit {lim.high * 1000:g} ms": t_on + lim.high,
+         **({"trip": t_on + trip_s} if trip_s != INF else {})})
     evidence.check(f"trip time at {multiple} x {rated:g} mA", trip_s, lim, t_s=t_on)
 
 
@@ -117,7 +119,8 @@ def test_dc_residual_current_at_the_band_top_trips_within_10_s(cp: CpEmulator, f
     t_on, trip_s = step_trip_time(fault_box, clock, "dc", level, watch(lim))
     evidence.series(f"step to {level:g} mA DC", {"injected DC residual current (mA)": [(t_on, level)] + (
         [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + watch(lim), level)])},
-        {"step": t_on, f"limit {lim.high:g} s": t_on + lim.high, **({"trip": t_on + trip_s} if trip_s != INF else {})})
+        {"step": t_on, f"limit {lim.high:g} s": t_on + lim.high,
+         **({"trip": t_on + trip_s} if trip_s != INF else {})})
     evidence.check(f"trip time at {level:g} mA DC", trip_s, lim, t_s=t_on)
 
 
@@ -151,7 +154,8 @@ def test_residual_current_trip_signals_a_fault_and_recovers_as_the_manual_says(
                    t_s=t_on)
     evidence.check("time from the injection to state F on CP", to_fault, LIMITS.rig.fault_observation, t_s=t_on)
     latch = Count(name="closures_while_latched", value=0 if latched else 1, unit="", clause="product manual WB-TR-01",
-                  source=f"DUT profile {rig.profile.id}: [residual_current] latch_until_power_cycle = {latched}", cites=("MANUAL",))
+                  source=f"DUT profile {rig.profile.id}: [residual_current] latch_until_power_cycle = {latched}",
+                  cites=("MANUAL",))
     evidence.check("closures after the fault cleared and the vehicle re-plugged", min(closures_after_replug, 1), latch)
     if latched:
         power_cycle(rig, clock)

@@ -102,5 +102,6 @@ def test_too_little_surplus_charges_limited_from_pv_and_grid(idle_dut: Rig, buil
                    Band(name="solar_limited", low=limited - tolerance, high=limited + tolerance, unit="A",
                         clause="WB-PV-01",
                         source=f"DUT profile {rig.profile.id}: [energy] solar_limited_current_a (unconfirmed); "
-                               f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}", cites=("MANUAL", "RIG")), t_s=t_step)
+                               f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}",
+                        cites=("MANUAL", "RIG")), t_s=t_step)
     evidence.record("grid import while limited", sum(x.grid_p_w for x in plateau) / len(plateau), "W")

@@ -225,6 +225,7 @@ def test_session_interrupted_by_a_mains_loss_resumes_by_itself_offer_first(cp: C
     t_offer = offer.t_s if offer is not None else INF
     evidence.series("mains loss", {"output live (0/1)": samples}, markers(mains_off=t_off, mains_on=t_on,
                                                                            PWM_offer=t_offer, contactor_closed=t_closed))
-    evidence.check("closures before the PWM offer after the mains returned", count_edges(edges, Channel.OVP, "1", t_on, t_offer),
+    evidence.check("closures before the PWM offer after the mains returned",
+                   count_edges(edges, Channel.OVP, "1", t_on, t_offer),
                    LIMITS.iec61851.closures_before_an_offer)
     evidence.check("time from mains back to contactor closed", t_closed - t_on, lim, t_s=t_on)

@@ -81,7 +81,8 @@ def test_over_temperature_stops_charging(cp: CpEmulator, fault_box: FaultBox, cl
     ramp = ramp_until_stop(cp, fault_box, clock, ramp_end(rig))
     record_ramp(evidence, ramp, lim.high)
     evidence.check("sensor temperature at which charging stopped", ramp.stop_c, lim, t_s=ramp.t_stop,
-                   note=f"ramp from {LIMITS.rig.temperature_ramp_from.value:g} degC in {LIMITS.rig.temperature_ramp_step.value:g} degC steps")
+                   note=f"ramp from {LIMITS.rig.temperature_ramp_from.value:g} degC in "
+                        f"{LIMITS.rig.temperature_ramp_step.value:g} degC steps")
 
 
 @pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: high temperature may first reduce the current")
