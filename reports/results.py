@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from reports.matrix import judged_of, limits_text
+
 OUTCOMES = ("passed", "failed", "broken", "skipped")
 
 
@@ -42,22 +44,8 @@ class ResultsWriter:
         return summary
 
 
-def limits_of(m: dict[str, Any]) -> str:
-    low, high = m.get("low"), m.get("high")
-    if low is not None and high is not None:
-        return f"= {low:g}" if low == high else f"[{low:g}, {high:g}]"
-    return f"<= {high:g}" if high is not None else f">= {low:g}" if low is not None else "-"
-
-
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def worst_measurement(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The judged measurement that decided a record: the failing one, else the nearest its limit."""
-    judged = [m for m in record.get("measurements", []) if m.get("verdict") != "info"]
-    failing = [m for m in judged if m.get("verdict") == "fail"]
-    return (failing or judged or [None])[0]
 
 
 def banner(summary: dict[str, Any]) -> list[str]:
@@ -102,9 +90,9 @@ def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any],
         lines += ["| test | requirement | outcome | measured | limit | margin | message | evidence |",
                   "|---|---|---|---|---|---|---|---|"]
         for r in sorted(bad, key=lambda r: r["outcome"] != "failed"):
-            m = worst_measurement(r)
+            m = judged_of(r)
             measured = f"{m['name']} = {m['value']:.6g} {m['unit']}".rstrip() if m else "-"
-            limit = f"{limits_of(m)} {m['unit']}".rstrip() if m else "-"
+            limit = limits_text(m) if m else "-"
             margin = f"{m['margin']:.4g}" if m and m.get("margin") is not None else "-"
             evidence = f"[{r['evidence']}]({r['evidence']}/)" if r.get("evidence") else "-"
             lines.append(f"| {r['name']} | {r.get('requirement') or r.get('clause') or '-'} | **{r['outcome']}** | "
@@ -127,7 +115,7 @@ def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any],
             keys = list(m.get("cites") or [])
             cited.update(dict.fromkeys(keys))
             cite = f" [{', '.join(keys)}]" if keys else ""
-            lines.append(f"| {r['name']} | {_cell(m['name'])} | {m['value']:.6g} {m['unit']} | {limits_of(m)} | "
+            lines.append(f"| {r['name']} | {_cell(m['name'])} | {m['value']:.6g} {m['unit']} | {limits_text(m)} | "
                          f"{margin} | {m['verdict']} | {_cell(m['source'])}{cite} |")
     if sources is not None and cited:
         lines += [""] + bibliography(sources, sorted(cited))
