@@ -23,8 +23,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from rig.config import DEFAULT_RIG, REPO_ROOT, RigConfig, load_rig_file, parse_assignments
+from rig.config import DEFAULT_RIG, REPO_ROOT, RigConfig, load_rig_file, parse_assignments, with_trials
 from core.errors import RigError
+from rig.profile import Profile
 from rig.rig import Rig, sim_knobs
 
 from fixtures.plugin import EXIT_BROKEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED
@@ -38,7 +39,7 @@ EXIT_CODES = (f"exit codes: {EXIT_PASSED} everything passed; {EXIT_FAILED} the D
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
-    config = load_rig_file(args.rig)
+    config = with_trials(load_rig_file(args.rig), args.cold_load_trials, "--cold-load-trials")
     profile = Rig.from_config(config, args.profile).profile  # fail fast, before pytest starts
     if config.virtual:
         sim_knobs(config, parse_assignments(args.sim_set), profile.id)
@@ -61,6 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append("--live")
     if args.no_plots:
         pytest_args.append("--wbr-no-plots")
+    if args.cold_load_trials is not None:
+        pytest_args += ["--wbr-cold-load-trials", str(args.cold_load_trials)]
     if any(a in ("--lf", "--last-failed", "--ff", "--failed-first") for a in args.pytest_args):
         raise RigError("--lf / --ff need pytest's cache, which a run does not keep (one run, one folder): "
                        "use `wallbox-rig run --rerun-failed RUN` to rerun the failed and broken tests of an earlier run")
@@ -173,7 +176,21 @@ def cmd_rig_check(args: argparse.Namespace) -> int:
         print(f"  {role:9s} {inst.driver:16s} {', '.join(inst.addresses)}{due}")
     if config.virtual:
         sim_knobs(config, profile_id=profile.id)
+    print(cold_load_power_line(config.suite.cold_load_trials, profile))
     return EXIT_OK
+
+
+def cold_load_power_line(trials: int, profile: Profile) -> str:
+    """What the rig's cold-load trial count buys (conformance/stats.py), in one line."""
+    from conformance.limits import LIMITS
+    from conformance.stats import detection_power, trials_for_power
+
+    parts, target = LIMITS.rig.cold_load_power_parts.value, LIMITS.rig.cold_load_power_target.value
+    declared = profile.cold_load.delay_range_s
+    off_s = (declared.high - declared.low) / parts
+    needed = trials_for_power(1.0 / parts, target)
+    return (f"  cold-load trials: {trials}: {detection_power(trials, 1.0 / parts):.0%} chance to catch a delay bound "
+            f"{off_s:.2g} s off ({target:.0%} takes {needed})")
 
 
 def cmd_rig_ping(args: argparse.Namespace) -> int:
@@ -412,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "folder RUN (same rig and profile)")
     run.add_argument("--live", action="store_true", help="allow a lab rig to energise the DUT")
     run.add_argument("--no-plots", action="store_true", help="keep raw traces but render no waveform plots")
+    run.add_argument("--cold-load-trials", type=int, metavar="N", help="cold-load trials instead of the rig file's "
+                                                                       "[suite] cold_load_trials (the report shows the "
+                                                                       "power N buys)")
     run.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after -- (e.g. -- -k contactor -x; "
                                                     "--wbr-limits DIR judges against another folder of limits)")
     run.set_defaults(func=cmd_run)

@@ -11,6 +11,7 @@ import pytest
 from conformance import limits
 from conformance.grid import Building
 from conformance.injection import recover
+from conformance.installation import Installation
 from conformance.session import settable_currents, socket_outlet, socket_test_cable
 from fixtures.plugin import dut_profile
 from instruments.cp_emulator import CpEmulator
@@ -56,11 +57,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """`setting_a`: every settable current of the run's DUT profile (ids like `16A`); `model`: every
-    meter model it supports (ids like `janitza-b23`; `none` where it lists none, and the test skips)."""
+    meter model it supports (ids like `janitza-b23`; `none` where it lists none, and the test skips);
+    `single_phase_v`, `three_phase_v`, `supply_hz`: both ends of its rated supply ranges (`100V`)."""
     if "model" in metafunc.fixturenames:  # every meter the DUT profile supports (WB-MB-03)
         profile = dut_profile(metafunc.config)
         models = list(profile.meter.models) if profile is not None else []
         metafunc.parametrize("model", models or ["none"])
+    for name, key, unit in (("single_phase_v", "supply_single_phase_v", "V"),
+                            ("three_phase_v", "supply_three_phase_v", "V"), ("supply_hz", "supply_frequency_hz", "Hz")):
+        if name in metafunc.fixturenames:   # both ends of each rated supply range (WB-EL-01, WB-EL-02)
+            profile = dut_profile(metafunc.config)
+            ends = sorted(set(getattr(profile.electrical, key))) if profile is not None else [float("nan")]
+            metafunc.parametrize(name, ends, ids=[f"{v:g}{unit}" for v in ends])
     if "setting_a" in metafunc.fixturenames:
         profile = dut_profile(metafunc.config)
         values = settable_currents(profile) if profile is not None else [float("nan")]
@@ -80,10 +88,19 @@ def fault_box(idle_dut: Rig) -> Iterator[FaultBox]:
 
 
 @pytest.fixture
-def building(idle_dut: Rig) -> Iterator[Building]:
+def installation(idle_dut: Rig) -> Iterator[Installation]:
+    """Powers the DUT up on another rated supply when the test asks; afterwards back on the rig
+    file's idle supply by a power cycle, so the next test finds the DUT installed as usual."""
+    installed = Installation(idle_dut)
+    yield installed
+    installed.restore()
+
+
+@pytest.fixture
+def building(idle_dut: Rig, installation: Installation) -> Iterator[Building]:
     """The household and PV behind the meter, the vehicle following the offer; afterwards the
     emulator serves the rig file's meter again (the installer's SAFE restores the DUT's setup)."""
-    yield Building(idle_dut)
+    yield Building(idle_dut, installation)
     meter = idle_dut.meter
     meter.set_fault("none")
     default = str(idle_dut.config.instruments["meter"].settings.get("model", meter.line["model"]))

@@ -14,11 +14,16 @@ from dataclasses import dataclass
 
 import pytest
 
+from conformance.installation import Installation, Supply, nominal_supply
 from conformance.limits import LIMITS
 from conformance.session import cable_rating_a, configured_current_a, measured_offer_a
 from fixtures.evidence import Evidence, step
 from instruments.meter import GridState
 from rig.rig import Rig
+
+SINGLE_PHASE_METERS = ("inepro-pro2", "janitza-b21")
+"""WB-MB-03's one-phase meters: under them the DUT is installed single-phase (`Building.connect`)."""
+THREE_PHASE_METERS = ("inepro-pro380", "janitza-b23", "schneider-a9mem3150", "siemens-7kt1665")
 
 MIN_CURRENT_A = 0.5
 """A phase carrying less than this is not in use."""
@@ -43,11 +48,12 @@ class GridSample:
 
 
 class Building:
-    """Household load (A per phase on `house_phases`), PV production (W, spread over the phases)."""
+    """Household load (A on each of the connection's `phases`), PV production (W, spread over them)."""
 
-    def __init__(self, rig: Rig, house_phases: int = 3) -> None:
+    def __init__(self, rig: Rig, installation: Installation) -> None:
         self.rig = rig
-        self.house_phases = house_phases
+        self.installation = installation
+        self.phases = 3
         self.house_a = 0.0
         self.pv_w = 0.0
         self.ev_max_a = min(configured_current_a(rig), cable_rating_a(rig.profile))
@@ -70,6 +76,18 @@ class Building:
         t = self.step()
         self.marks[label] = t
         return t
+
+    def connect(self, evidence: Evidence) -> int:
+        """Arrange: the grid connection has the phases of the meter the emulator serves.  A
+        single-phase meter (Inepro PRO2, Janitza B21) sees a single-phase connection, so the DUT is
+        installed on L1 alone (WB-EL-02: powered up on it) and household and PV sit on L1; a
+        three-phase wallbox on a three-phase connection under a one-phase meter is no valid
+        installation.  Returns the phases."""
+        self.phases = self.rig.meter.phases
+        if self.phases == 1:
+            nominal = nominal_supply()
+            self.installation.ready_on(Supply(1, nominal.line_to_neutral_v, nominal.frequency_hz), evidence)
+        return self.phases
 
     # --- the loop --------------------------------------------------------------------------
     def vehicle_on(self) -> None:
@@ -101,7 +119,7 @@ class Building:
         phases = list(record.phases)[:3]
         u = [p.u_v if p.u_v > MIN_LINE_V else self._supply_v for p in phases] + [self._supply_v] * (3 - len(phases))
         ev = [p.i_a for p in phases] + [0.0] * (3 - len(phases))
-        net = [(self.house_a if k < self.house_phases else 0.0) + ev[k] - self.pv_w / 3.0 / u[k] for k in range(3)]
+        net = [ev[k] + ((self.house_a - self.pv_w / self.phases / u[k]) if k < self.phases else 0.0) for k in range(3)]
         state = GridState(u_v=(u[0], u[1], u[2]), i_a=(abs(net[0]), abs(net[1]), abs(net[2])),
                           p_w=(u[0] * net[0], u[1] * net[1], u[2] * net[2]))
         rig.meter.update(state, record.t_s)

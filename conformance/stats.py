@@ -1,10 +1,11 @@
-"""Statistics for randomised behaviour: the one-sample Kolmogorov-Smirnov test against a uniform
-distribution, and the checks that tell a random delay from a degenerate one.
+"""Statistics for randomised behaviour, on `scipy.stats`: the one-sample Kolmogorov-Smirnov test
+against a uniform distribution, the checks that tell a random delay from a degenerate one, and the
+power a number of trials buys.
 
-KS p-value: the asymptotic Kolmogorov distribution Q(lambda) = 2 sum_{j>=1} (-1)^(j-1) exp(-2 j^2 lambda^2)
-with Stephens' small-sample correction lambda = (sqrt(n) + 0.12 + 0.11/sqrt(n)) D (M. A. Stephens,
-"Use of the Kolmogorov-Smirnov, Cramer-Von Mises and related statistics without extensive tables",
-J. R. Stat. Soc. B 32 (1970)); good to a few per cent for n >= 10, which is all a verdict needs.
+Power of a range check: a DUT whose true range reaches past one end of the declared range by a
+share `s` of that range draws, per trial, a value outside it with p = s / (1 + s) (uniform over
+its own range).  A check of the extreme over n trials catches it unless all n miss:
+power = P(Binomial(n, p) >= 1).  The trial count for a target power is the smallest n reaching it.
 """
 
 from __future__ import annotations
@@ -13,48 +14,59 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from scipy import stats as sps
+
+EXACT_KS_UP_TO = 10_000
+"""Above this many samples the KS p-value comes from the asymptotic distribution (scipy's exact
+one gets slow and is then indistinguishable from it)."""
+
 
 @dataclass(frozen=True)
 class KsResult:
     d: float
     p_value: float
     n: int
+    method: str
 
 
 def ks_uniform(samples: Sequence[float], low: float, high: float) -> KsResult:
-    """How far the empirical CDF of `samples` strays from uniform [low, high]."""
-    xs = sorted(samples)
-    n = len(xs)
-    if n == 0 or high <= low:
+    """How far the empirical CDF of `samples` strays from uniform [low, high], and how likely that
+    is for uniform draws (exact distribution of the statistic where n allows)."""
+    if len(samples) == 0 or high <= low:
         raise ValueError("the KS test needs samples and a non-empty interval")
-    d = 0.0
-    for i, x in enumerate(xs):
-        f = min(1.0, max(0.0, (x - low) / (high - low)))
-        d = max(d, (i + 1) / n - f, f - i / n)
-    root = math.sqrt(n)
-    return KsResult(d, kolmogorov_q((root + 0.12 + 0.11 / root) * d), n)
+    method = "exact" if len(samples) <= EXACT_KS_UP_TO else "asymp"
+    result = sps.kstest(list(samples), sps.uniform(loc=low, scale=high - low).cdf, method=method)
+    return KsResult(float(result.statistic), float(result.pvalue), len(samples), method)
 
 
-def kolmogorov_q(lam: float) -> float:
-    """P(K > lam) for the Kolmogorov distribution."""
-    if lam < 0.2:
-        return 1.0
-    total = sum((-1) ** (j - 1) * math.exp(-2.0 * j * j * lam * lam) for j in range(1, 101))
-    return min(1.0, max(0.0, 2.0 * total))
+def miss_probability(share: float) -> float:
+    """Per trial, the chance a DUT whose range overshoots one end by `share` of the declared range
+    draws outside the declared range."""
+    if share <= 0:
+        raise ValueError(f"the share of the range a bound is off by must be positive, not {share}")
+    return share / (1.0 + share)
+
+
+def detection_power(trials: int, share: float) -> float:
+    """Probability that `trials` trials catch a bound that is off by `share` of the declared range."""
+    return float(sps.binom.sf(0, trials, miss_probability(share)))
+
+
+def trials_for_power(share: float, power: float) -> int:
+    """The smallest number of trials whose `detection_power` for `share` reaches `power`."""
+    if not 0 < power < 1:
+        raise ValueError(f"a target power must lie strictly between 0 and 1, not {power}")
+    n = math.ceil(math.log1p(-power) / math.log1p(-miss_probability(share)))
+    while n > 1 and detection_power(n - 1, share) >= power:  # guard the float rounding either way
+        n -= 1
+    while detection_power(n, share) < power:
+        n += 1
+    return n
 
 
 def distinct_values(samples: Sequence[float], resolution: float) -> int:
     """How many different values the samples take at the measurement's resolution."""
     return len({round(x / resolution) for x in samples})
-
-
-def spread(samples: Sequence[float]) -> float:
-    """Sample standard deviation (0 for fewer than two samples)."""
-    n = len(samples)
-    if n < 2:
-        return 0.0
-    mean = sum(samples) / n
-    return math.sqrt(sum((x - mean) ** 2 for x in samples) / (n - 1))
 
 
 def ecdf(samples: Sequence[float]) -> list[tuple[float, float]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.grid import Building, configure_energy, first_time, require_energy_feature
+from conformance.grid import (SINGLE_PHASE_METERS, Building, configure_energy, first_time, grid_limit_a,
+                              require_energy_feature)
 from conformance.limits import LIMITS
 from core.limits import AtLeast, AtMost
 from conformance.session import offered_current_a, start_charging
@@ -17,6 +18,9 @@ from fixtures.evidence import Evidence
 from rig.rig import Rig
 
 pytestmark = pytest.mark.needs("cp", "load", "analyser", "meter", "installer", "fault_box")
+
+HOUSE_A = 2.0
+"""Household base load on each phase of the connection: load management leaves the vehicle the rest."""
 
 
 @pytest.mark.requirement(wb_id="WB-PS-01", clause="§14a EnWG")
@@ -26,12 +30,26 @@ pytestmark = pytest.mark.needs("cp", "load", "analyser", "meter", "installer", "
 @pytest.mark.red_on("rated_current_a=16")
 @pytest.mark.red_on("dimming_limit_w=6000", profile="mini-wallbox-plus")
 @pytest.mark.red_on("pwm_duty_offset_pct=0.8", profile="mini-wallbox-plus")
-def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: Building, evidence: Evidence) -> None:
-    """WB-PS-01: contact closed → charging power at most the dimming limit, offer never below
-    §14a's 4.2 kW; contact open → back to the configured current."""
+@pytest.mark.red_on("single_phase_supported=false", only=SINGLE_PHASE_METERS)
+@pytest.mark.red_on("meter_baud=19200")   # no meter data: load management holds the failsafe current
+@pytest.mark.red_on("meter_model=siemens-7kt1665",
+                    only=("inepro-pro2", "inepro-pro380", "janitza-b21", "janitza-b23", "schneider-a9mem3150"))
+@pytest.mark.red_on("meter_misread_model=janitza-b23", only=("janitza-b23",))
+@pytest.mark.red_on("meter_misread_model=siemens-7kt1665", "meter_misread=unreadable", only=("siemens-7kt1665",))
+@pytest.mark.red_on("meter_id=2", profile="mini-wallbox-plus")
+@pytest.mark.red_on("meter_parity=N", profile="mini-wallbox-plus")
+def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: Building, evidence: Evidence,
+                                                      model: str) -> None:
+    """WB-PS-01 with load management on each meter of WB-MB-03 (a dimmed wallbox still reads its
+    meter): contact closed → charging power at most the dimming limit, offer never below §14a's
+    4.2 kW; contact open → back to what the connection leaves of the configured current."""
     rig = idle_dut
     require_energy_feature(rig, "dimming")
-    configure_energy(rig, "off")
+    if model == "none":
+        pytest.skip(f"DUT profile {rig.profile.id} lists no supported meter ([meter] models)")
+    configure_energy(rig, "load", model)
+    building.connect(evidence)
+    building.set_house(HOUSE_A)
     building.vehicle_on()
     start_charging(rig.cp, rig.clock)
     building.run(LIMITS.rig.dimming_settle.value)
@@ -64,8 +82,9 @@ def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: 
                            source=f"DUT profile {rig.profile.id}: [energy] dimming_floor_w (§14a EnWG: a dimmed "
                                   f"controllable consumer keeps at least 4.2 kW); "
                                   f"dimming_margin: {LIMITS.rig.dimming_margin.source}", cites=("ENWG14A", "RIG")))
-    expected = offered_current_a(rig)
+    expected = min(offered_current_a(rig), grid_limit_a() - building.house_a)  # load management caps it
     back = first_time(building.samples, t_open, lambda x: x.offer_a >= expected - LIMITS.rig.offer_restored_within.value)
     evidence.check("back to the configured current after the contact opened",
                    (back - t_open) if back is not None else float("inf"), LIMITS.rig.dimming_response, t_s=t_open,
-                   note=f"configured offer {expected:g} A")
+                   note=f"configured offer {offered_current_a(rig):g} A, {expected:g} A of it left by the "
+                        f"{grid_limit_a():g} A connection")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.grid import (Building, configure_energy, first_time, grid_limit_a, over_limit_spans,
-                              require_energy_feature)
+from conformance.grid import (SINGLE_PHASE_METERS, Building, configure_energy, first_time, grid_limit_a,
+                              over_limit_spans, require_energy_feature)
 from conformance.limits import LIMITS
 from conformance.session import start_charging
 from core.limits import AtLeast, Band, derived_from
@@ -35,13 +35,12 @@ def min_offer() -> float:
     return LIMITS.iec61851.min_offered_current.low
 
 
-def _arrange(rig: Rig, building: Building, model: str | None) -> tuple[float, int]:
+def _arrange(rig: Rig, building: Building, model: str | None, evidence: Evidence) -> tuple[float, int]:
     require_energy_feature(rig, "load_management")
     if model == "none":
         pytest.skip(f"DUT profile {rig.profile.id} lists no supported meter ([meter] models)")
     configure_energy(rig, "load", model)
-    phases = rig.meter.phases
-    building.house_phases = phases
+    phases = building.connect(evidence)
     building.set_house(HOUSE_LOW_A)
     building.vehicle_on()
     start_charging(rig.cp, rig.clock)
@@ -83,12 +82,13 @@ def _judge_excursions(evidence: Evidence, building: Building, limit_a: float, ph
 @pytest.mark.red_on("meter_parity=N", profile="mini-wallbox-plus")
 @pytest.mark.red_on("meter_misread_model=janitza-b23", only=("janitza-b23",))
 @pytest.mark.red_on("meter_misread_model=siemens-7kt1665", "meter_misread=unreadable", only=("siemens-7kt1665",))
+@pytest.mark.red_on("single_phase_supported=false", only=SINGLE_PHASE_METERS)
 def test_grid_current_stays_within_limit_as_household_load_steps(idle_dut: Rig, building: Building,
                                                                  evidence: Evidence, model: str) -> None:
     """WB-LM-01 with each meter of WB-MB-03: the household load steps up, the DUT lowers its offer
     to what the household leaves (following it, not sitting at a fallback) so the grid connection
     stays within its limit; it steps down, the current comes back."""
-    limit_a, phases = _arrange(idle_dut, building, model)
+    limit_a, phases = _arrange(idle_dut, building, model, evidence)
     t_up, t_down = _household_steps(building, HOUSE_HIGH_A, HOUSE_LOW_A)
     building.plot(evidence, "grid connection", limit_a, phases)
 
@@ -124,7 +124,7 @@ def test_pauses_rather_than_overloading_when_less_than_6_a_is_left(idle_dut: Rig
                                                                    evidence: Evidence) -> None:
     """WB-LM-01 and the IEC minimum: with less than 6 A left, the DUT neither offers less than 6 A
     nor overloads the connection with 6 A: it pauses, and resumes when the load falls."""
-    limit_a, phases = _arrange(idle_dut, building, None)
+    limit_a, phases = _arrange(idle_dut, building, None, evidence)
     t_full, t_down = _household_steps(building, HOUSE_FULL_A, HOUSE_LOW_A)
     building.plot(evidence, "grid connection", limit_a, phases)
 

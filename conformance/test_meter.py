@@ -76,7 +76,7 @@ def test_no_meter_data_when_parameters_do_not_match(idle_dut: Rig, building: Bui
 @pytest.mark.red_on("failsafe_current_a=16")
 @pytest.mark.red_on("meter_baud=19200")
 @pytest.mark.red_on("meter_model=siemens-7kt1665")
-@pytest.mark.red_on("meter_poll_interval_s=45", only=("crc", "stale", "wrong_id"))
+@pytest.mark.red_on("meter_poll_interval_s=45", only=("no_answer", "stale", "wrong_id"))
 @pytest.mark.red_on("meter_stale_after_s=0", only=("stale",))
 @pytest.mark.red_on("load_management=false", profile="mini-wallbox-plus")
 @pytest.mark.red_on("meter_id=2", profile="mini-wallbox-plus")

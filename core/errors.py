@@ -32,7 +32,8 @@ class ConfigError(RigError):
         self.key = key
         self.expected = expected
         self.found = found
-        where = f"{self.file}: [{key}]" if key else self.file
+        # no file: the value came from the command line, and the key names the option
+        where = (f"{self.file}: [{key}]" if file is not None else key) if key else self.file
         text = f"{where}: expected {expected}"
         if found is not None:
             text += f", found {found!r}"

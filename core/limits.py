@@ -286,6 +286,8 @@ class RigLimits:
     cold_load_min_distinct: AtLeast
     cold_load_resolution: Setting
     cold_load_uniform_p: AtLeast
+    cold_load_power_parts: Setting
+    cold_load_power_target: Setting
     cold_load_repeated_outages: Setting
     restarts_between_outages: Count
     dip_recovery: Setting
@@ -326,6 +328,10 @@ class RigLimits:
     solar_settle: Setting
     dimming_margin: Setting
     dimming_response: AtMost
+    ready_after_power_up: AtLeast
+    supply_variant_dwell: Setting
+    supply_variant_sample: Setting
+    supply_applied_tolerance: Setting
 
 
 @dataclass(frozen=True)

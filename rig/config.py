@@ -8,6 +8,7 @@ and what was found.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,22 @@ class SuiteConfig:
 
 
 SUITE_LIMITS = {"cold_load_trials": (20, 10_000)}
+
+
+def check_trials(trials: int, path: Path | None, key: str) -> None:
+    """A cold-load trial count in range, or a ConfigError naming where it came from."""
+    low, high = SUITE_LIMITS["cold_load_trials"]
+    if not low <= trials <= high:
+        raise ConfigError(path, key, f"an integer in [{low}, {high}]", trials,
+                          hint="fewer trials cannot tell a random delay from a handful of values")
+
+
+def with_trials(config: RigConfig, trials: int | None, option: str) -> RigConfig:
+    """`config` with its cold-load trial count overridden from the command line (None: as it is)."""
+    if trials is None:
+        return config
+    check_trials(trials, None, option)
+    return dataclasses.replace(config, suite=dataclasses.replace(config.suite, cold_load_trials=trials))
 COMMS_MODULE_STATES = ("working", "defective")
 
 
@@ -150,10 +167,7 @@ def load_rig_file(path: str | Path) -> RigConfig:
     if suite_table is not None:
         suite_table.reject_unknown(set(SUITE_LIMITS))
         trials = suite_table.get("cold_load_trials", int, suite.cold_load_trials)
-        low, high = SUITE_LIMITS["cold_load_trials"]
-        if not low <= trials <= high:
-            raise ConfigError(path, "suite.cold_load_trials", f"an integer in [{low}, {high}]", trials,
-                              hint="fewer trials cannot tell a random delay from a handful of values")
+        check_trials(trials, path, "suite.cold_load_trials")
         suite = SuiteConfig(trials)
 
     return RigConfig(path, name, profile, clock_kind, clock_address, instruments, safety, dut, sim, sim_dut, suite)

@@ -193,8 +193,11 @@ class Rig:
         return self._role("meter", MeterEmulator)
 
     # --- power and safety ----------------------------------------------------------------
-    def energise(self) -> None:
-        """Switch the DUT's supply on; a lab rig refuses unless it was opened with `live=True`."""
+    def energise(self, volts: float | None = None, hz: float | None = None, phases: int = 3) -> None:
+        """Switch the DUT's supply on (the rig file's idle voltage and frequency unless given; with
+        `phases=1`, L1 alone: a single-phase installation); a lab rig refuses unless it was opened
+        with `live=True`.  Everything is programmed before the output goes on, so the DUT powers up
+        on exactly that supply."""
         interrupts.check()  # a stop asked for while the rig opened: nothing is switched on
         if not self.config.virtual and not self.live:
             raise SafetyRefusal(f"{self.config.path}: a lab rig energises the DUT only with --live")
@@ -207,8 +210,10 @@ class Rig:
                 raise SafetyRefusal(f"{self.config.path}: the interlock is open (CP board input ILK: bench door "
                                     "or emergency stop), so the DUT is not energised; close it and start again")
         safety = self.config.safety
-        self.source.set_voltage(safety.source_idle_v)
-        self.source.set_frequency(safety.source_idle_hz)
+        self.source.set_voltage(safety.source_idle_v if volts is None else volts)
+        self.source.set_frequency(safety.source_idle_hz if hz is None else hz)
+        for phase in range(phases + 1, 4):
+            self.source.set_phase_voltage(phase, 0.0)
         self.source.set_output(True)
         self.energised = True
 

@@ -16,7 +16,6 @@ from typing import Any
 from sim.meter_link import POLLS, MeterLink, MeterReading, UartSettings
 from sim.world import Event, World
 
-NOMINAL_V = 230.0
 DIM_FLOOR_W = 4200.0   # §14a EnWG: a dimmed controllable consumer keeps at least 4.2 kW
 MODES = ("off", "load", "solar")
 _MARGIN_A = 0.05   # kept in hand below the limit, so the meter's last digit does not move the offer
@@ -41,9 +40,13 @@ class EmsConfig:
 
 class EnergyManager:
     def __init__(self, world: World, knobs: dict[str, Any], link: MeterLink, phases: Callable[[], int],
-                 own_current_a: Callable[[int], float], dimmed: Callable[[], bool], changed: Callable[[], None]) -> None:
+                 nominal_v: Callable[[], float], own_current_a: Callable[[int], float], dimmed: Callable[[], bool],
+                 changed: Callable[[], None]) -> None:
+        """`phases` and `nominal_v`: the installation the firmware found at power-up (powers become
+        currents with them: three phases at 230 V, or L1 alone at 100 V, WB-EL-02)."""
         self.world, self.knobs, self.link = world, knobs, link
-        self._phases, self._own, self._dimmed, self._changed = phases, own_current_a, dimmed, changed
+        self._phases, self._nominal_v, self._own, self._dimmed, self._changed = (phases, nominal_v, own_current_a,
+                                                                                dimmed, changed)
         self.meter = MeterConfig()
         self.ems = EmsConfig()
         self.status = "none"            # none | ok | lost | stale
@@ -175,20 +178,20 @@ class EnergyManager:
             cap = self._lm_cap_a
         if self._dimmed():
             dim_w = k["dimming_limit_w"] or ems.dimming_w
-            cap = min(cap, math.ceil(dim_w / (self._phases() * NOMINAL_V) * 100) / 100)
+            cap = min(cap, math.ceil(dim_w / (self._phases() * self._nominal_v()) * 100) / 100)
         return cap
 
     def _load_cap(self, reading: MeterReading) -> float:
         """WB-LM-01: what the grid connection has left per phase; WB-PV-01: the PV surplus, never
         below the minimum current (PV + grid, deliberately limited)."""
-        k, ems, phases = self.knobs, self.ems, self._phases()
+        k, ems, phases, nominal_v = self.knobs, self.ems, self._phases(), self._nominal_v()
         limit = k["grid_limit_a"] or ems.grid_limit_a
         own = [self._own(p) for p in range(3)]
         house = max(reading.currents_a[p] - own[p] for p in range(phases))
         cap = math.floor((limit - house - _MARGIN_A) * 10) / 10
         if ems.mode == "solar" and k["solar_charging"]:
-            surplus_w = sum(own[:phases]) * NOMINAL_V - reading.power_w
-            solar = math.floor((surplus_w / (phases * NOMINAL_V) - _MARGIN_A) * 10) / 10
+            surplus_w = sum(own[:phases]) * nominal_v - reading.power_w
+            solar = math.floor((surplus_w / (phases * nominal_v) - _MARGIN_A) * 10) / 10
             cap = min(cap, max(solar, k["solar_min_current_a"]))
         if cap < 6.0 and not k["lm_pauses_below_min"]:
             cap = 6.0

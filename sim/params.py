@@ -109,9 +109,18 @@ KNOBS: tuple[Knob, ...] = (
          "opening, at power-up, at plug-in and before each closing)"),
     Knob("weld_check_after_open_ms", 200.0, "ms", "time after an opening at which the firmware checks for a weld",
          0, 60_000),
-    Knob("overvoltage_v", 264.0, "V", "supply L-N voltage above which the firmware stops charging", 0, 400),
-    Knob("undervoltage_v", 195.0, "V", "supply L-N voltage below which the firmware stops charging", 0, 400),
+    Knob("overvoltage_v", 264.0, "V", "supply L-N voltage above which the firmware stops charging (on a 230 V "
+         "installation; scaled to the nominal it detects)", 0, 400),
+    Knob("undervoltage_v", 195.0, "V", "supply L-N voltage below which the firmware stops charging (on a 230 V "
+         "installation; scaled to the nominal it detects)", 0, 400),
     Knob("phase_supervision", True, "", "every installed phase is supervised (a lost L2/L3 is an under-voltage); off: L1 only"),
+    Knob("single_phase_supported", True, "", "powered up on L1 alone, the firmware takes it as a single-phase "
+         "installation (WB-EL-02); off: it expects all three phases and reads the missing two as under-voltage"),
+    Knob("supply_nominal_detection", True, "", "the firmware takes the standard nominal nearest to what it finds "
+         "at power-up (100 ... 240 V) as its installation's, and supervises against it; off: against 230 V always"),
+    Knob("supply_min_nominal_v", 100.0, "V", "lowest nominal L-N voltage the firmware accepts at power-up (below: "
+         "a fault, no charging)", 0, 400),
+    Knob("supply_max_nominal_v", 240.0, "V", "highest nominal L-N voltage the firmware accepts at power-up", 0, 400),
     Knob("supply_min_hz", 45.0, "Hz", "supply frequency below which the firmware stops charging", 0, 100),
     Knob("supply_max_hz", 65.0, "Hz", "supply frequency above which the firmware stops charging", 0, 1000),
     Knob("supply_fault_delay_s", 1.0, "s", "time a supply fault must last before the firmware stops", 0, 600),

@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 _HARDWARE_RATED_A = 32.0   # the current the enclosure's thermal design is rated for
 _MIN_OFFER_A = 6.0
+_DESIGN_NOMINAL_V = 230.0  # the over- and under-voltage knobs are thresholds of a 230 V installation
+NOMINALS_V = (100.0, 110.0, 115.0, 120.0, 127.0, 200.0, 220.0, 230.0, 240.0)
+"""Nominal L-N voltages of the low-voltage grids a wide-range wallbox meets (IEC 60038 lists 230/400 V
+and 120/208 V; 100, 110, 115, 127, 200, 220 and 240 V are national practice)."""
 
 
 class Protections:
@@ -24,6 +28,22 @@ class Protections:
         self.thermal = ThermalModel(box.world, box.plant, self.knobs["thermal_rise_c"], _HARDWARE_RATED_A,
                                     self.knobs["thermal_time_constant_s"])
         self.thermal_state = "normal"   # normal | derated | stopped | too_cold
+        self.installed_phases = box.plant.phases   # what the firmware found at its last power-up
+        self.nominal_v = _DESIGN_NOMINAL_V
+
+    # --- the installation, as found at power-up ------------------------------------------------
+    def detect_installation(self) -> None:
+        """At power-up the firmware looks at what feeds it: live phases make the installation (L1
+        alone: single-phase, WB-EL-02), and the standard nominal nearest to L1 is the voltage its
+        supervision works from, so a 100 V grid is not an under-voltage of a 230 V one.  Kept until
+        the next power-up: a phase lost later is a fault, not a new installation."""
+        mains, k = self.plant.mains, self.knobs
+        live = sum(1 for p in range(self.plant.phases) if mains.phase_live_v(p) > LIVE_V)
+        self.installed_phases = live if k["single_phase_supported"] and live == 1 else self.plant.phases
+        l1 = mains.phase_live_v(0)
+        self.nominal_v = min(NOMINALS_V, key=lambda v: abs(v - l1)) if k["supply_nominal_detection"] \
+            else _DESIGN_NOMINAL_V
+        self.world.record("installation", phases=self.installed_phases, nominal_v=self.nominal_v)
 
     # --- continuous supervision (every plant change while running) ---------------------------
     def on_plant_change(self) -> None:
@@ -50,13 +70,16 @@ class Protections:
             self.box._start(name, delay_s, lambda: self.box._fault(reason, latched=latched))
 
     def supply_fault(self) -> str | None:
-        mains = self.plant.mains
-        supervised = range(self.plant.phases) if self.knobs["phase_supervision"] else range(1)
+        mains, k = self.plant.mains, self.knobs
+        if not k["supply_min_nominal_v"] <= self.nominal_v <= k["supply_max_nominal_v"]:
+            return f"installation at {self.nominal_v:g} V nominal is outside the rated supply"
+        scale = self.nominal_v / _DESIGN_NOMINAL_V
+        supervised = range(self.installed_phases) if k["phase_supervision"] else range(1)
         for phase in supervised:
             volts = mains.phase_v[phase]
-            if volts > self.knobs["overvoltage_v"]:
+            if volts > k["overvoltage_v"] * scale:
                 return f"over-voltage on L{phase + 1}: {volts:.1f} V"
-            if volts < self.knobs["undervoltage_v"]:
+            if volts < k["undervoltage_v"] * scale:
                 return f"under-voltage on L{phase + 1}: {volts:.1f} V"
         if not self.knobs["supply_min_hz"] <= mains.frequency_hz <= self.knobs["supply_max_hz"]:
             return f"supply frequency {mains.frequency_hz:.2f} Hz"

@@ -93,7 +93,8 @@ class SimulatedWallbox:
         self.protection = Protections(self)
         self.cold_load = ColdLoadDelay(knobs, world.rng)
         self.energy = EnergyManager(world, knobs, meter_link or MeterLink(None, None),
-                                    phases=lambda: int(knobs["phases"]), own_current_a=plant.phase_current_a,
+                                    phases=lambda: min(int(knobs["phases"]), self.protection.installed_phases),
+                                    nominal_v=lambda: self.protection.nominal_v, own_current_a=plant.phase_current_a,
                                     dimmed=lambda: any(plant.injection.grid_contact), changed=self._apply_offer)
         self._dimmed = False
         plant.listen(self._on_plant_change)
@@ -153,6 +154,7 @@ class SimulatedWallbox:
 
     def _boot(self) -> None:
         self.cold_load.booted()
+        self.protection.detect_installation()
         self._set_state("boot")
         self._start("sequence", self.knobs["boot_time_s"], lambda: self._ready(after_boot=True))
 

@@ -17,7 +17,16 @@ from rig.config import REPO_ROOT
 
 def test_rig_check_accepts_the_shipped_rigs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rig", "check", str(REPO_ROOT / "rigs" / "lab-example.toml")]) == 0
-    assert "yokogawa-wt" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "yokogawa-wt" in out
+    # the lab example's 20 trials: what they buy against a bound 1 s off, and what 95 % would take
+    assert "cold-load trials: 20: 15% chance" in out and "95% takes 361" in out
+
+
+def test_run_refuses_a_trial_count_out_of_range_naming_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--cold-load-trials", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "--cold-load-trials" in err and "[20, 10000]" in err and "<no file>" not in err
 
 
 def test_rig_check_rejects_a_bad_file_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

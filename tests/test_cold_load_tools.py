@@ -8,16 +8,32 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from conformance.stats import distinct_values, ecdf, kolmogorov_q, ks_uniform
+from conformance.limits import LIMITS
+from conformance.stats import detection_power, distinct_values, ecdf, ks_uniform, trials_for_power
 from rig.config import REPO_ROOT, load_rig_file
 from core.errors import ConfigError
 from sim.fleet import compare
 
 
-def test_ks_matches_the_tabulated_critical_value() -> None:
-    # Kolmogorov's asymptotic 5 % point is lambda = 1.358 (Smirnov's table)
-    assert kolmogorov_q(1.358) == pytest.approx(0.05, abs=0.001)
-    assert kolmogorov_q(0.1) == 1.0
+def test_ks_p_value_is_exact_for_small_samples() -> None:
+    # one sample at F = 0.8: D = 0.8, and exactly P(D >= d) = 2 (1 - d) = 0.4 for n = 1 (the
+    # asymptotic Kolmogorov series would say 0.47)
+    result = ks_uniform([1 + 119 * 0.8], 1, 120)
+    assert result.method == "exact" and result.d == pytest.approx(0.8)
+    assert result.p_value == pytest.approx(0.4, abs=1e-9)
+
+
+def test_power_of_the_range_check_and_the_trials_it_needs() -> None:
+    # a lower bound 1 s early in 1-120 s: a draw falls below it with p = 1/120, i.e. (1/119)/(1 + 1/119)
+    # of a 1-120 s range; 50 trials catch that about one run in three, 360 about 19 in 20
+    share = 1 / 119
+    assert detection_power(50, share) == pytest.approx(1 - (119 / 120) ** 50)
+    assert detection_power(50, share) < 0.35
+    n = trials_for_power(share, 0.95)
+    assert detection_power(n, share) >= 0.95 > detection_power(n - 1, share)
+    assert 355 <= n <= 362
+    with pytest.raises(ValueError):
+        trials_for_power(share, 1.0)
 
 
 def test_ks_accepts_uniform_draws_and_rejects_a_cluster() -> None:
@@ -58,16 +74,26 @@ def test_fleet_command_writes_plot_and_data(tmp_path: Path, capsys: pytest.Captu
     assert "--count" in capsys.readouterr().err
 
 
+SIM_TRIALS = "cold_load_trials = 361"
+
+
 def _sim_rig() -> str:
     text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
-    assert "cold_load_trials = 50" in text
+    assert SIM_TRIALS in text
     return text
+
+
+def test_the_virtual_labs_trial_count_buys_the_target_power() -> None:
+    """rigs/sim.toml runs the fewest trials that catch a bound off by one part in
+    `cold_load_power_parts` of the range with `cold_load_power_target` (issue: about 360)."""
+    parts, target = LIMITS.rig.cold_load_power_parts.value, LIMITS.rig.cold_load_power_target.value
+    assert load_rig_file(REPO_ROOT / "rigs" / "sim.toml").suite.cold_load_trials == trials_for_power(1 / parts, target)
 
 
 @pytest.mark.parametrize("value, fragment", [("5", "[20, 10000]"), ('"many"', "cold_load_trials")])
 def test_bad_trial_count_names_file_and_key(tmp_path: Path, value: str, fragment: str) -> None:
     rig = tmp_path / "rig.toml"
-    rig.write_text(_sim_rig().replace("cold_load_trials = 50", f"cold_load_trials = {value}"))
+    rig.write_text(_sim_rig().replace(SIM_TRIALS, f"cold_load_trials = {value}"))
     with pytest.raises(ConfigError) as err:
         load_rig_file(rig)
     assert str(rig) in str(err.value) and fragment in str(err.value)
@@ -75,6 +101,6 @@ def test_bad_trial_count_names_file_and_key(tmp_path: Path, value: str, fragment
 
 def test_trial_count_is_read_from_the_rig_file(tmp_path: Path) -> None:
     rig = tmp_path / "rig.toml"
-    rig.write_text(_sim_rig().replace("cold_load_trials = 50", "cold_load_trials = 500"))
+    rig.write_text(_sim_rig().replace(SIM_TRIALS, "cold_load_trials = 500"))
     assert load_rig_file(rig).suite.cold_load_trials == 500
-    assert load_rig_file(REPO_ROOT / "rigs" / "sim.toml").suite.cold_load_trials == 50
+    assert load_rig_file(REPO_ROOT / "rigs" / "sim.toml").suite.cold_load_trials == 361
