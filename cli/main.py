@@ -23,7 +23,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from rig.config import DEFAULT_RIG, REPO_ROOT, RigConfig, load_rig_file, parse_assignments, with_trials
+from rig.config import (DEFAULT_RIG, REPO_ROOT, RigConfig, load_rig_file, parse_assignments, with_place,
+                        with_trials)
 from core.errors import RigError
 from rig.profile import Profile
 from rig.rig import Rig, sim_knobs
@@ -39,7 +40,8 @@ EXIT_CODES = (f"exit codes: {EXIT_PASSED} everything passed; {EXIT_FAILED} the D
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
-    config = with_trials(load_rig_file(args.rig), args.cold_load_trials, "--cold-load-trials")
+    config = with_place(with_trials(load_rig_file(args.rig), args.cold_load_trials, "--cold-load-trials"),
+                        args.place, parse_assignments(args.place_tag, "--place-tag"))
     profile = Rig.from_config(config, args.profile).profile  # fail fast, before pytest starts
     if config.virtual:
         sim_knobs(config, parse_assignments(args.sim_set), profile.id)
@@ -53,7 +55,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
     prepare_out(out, args.force)
     pytest_args = [*selected, "--rig", args.rig, "--wbr-out", str(out), "--alluredir", str(out / "allure-results"),
-                   "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-rfE"]
+                   "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-rfE",
+                   "-p", "no:hypothesispytest", "-p", "no:labgrid"]  # the suite fuzzes nothing: 1 s less per process where it is installed
     if args.profile:
         pytest_args += ["--profile", args.profile]
     for item in args.sim_set:
@@ -64,6 +67,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args.append("--wbr-no-plots")
     if args.cold_load_trials is not None:
         pytest_args += ["--wbr-cold-load-trials", str(args.cold_load_trials)]
+    if args.place:
+        pytest_args += ["--wbr-place", args.place]
+    for tag in args.place_tag:
+        pytest_args += ["--wbr-place-tag", tag]
+    if args.workers > 1:
+        if not config.in_process_lab:
+            raise RigError(f"--workers {args.workers}: this rig is one bench (a lab bench, a served lab or a place); "
+                           "parallel runs open virtual labs of their own (rigs/sim.toml); for several benches, run "
+                           "once per place")
+        # a stopped or crashed lab is not replaced: its tests end the run's way (interrupted or broken)
+        pytest_args += ["-n", str(args.workers), "--dist", "loadfile", "--max-worker-restart", "0"]
+    elif args.workers < 1:
+        raise RigError(f"--workers: expected 1 or more virtual labs, found {args.workers}")
     if any(a in ("--lf", "--last-failed", "--ff", "--failed-first") for a in args.pytest_args):
         raise RigError("--lf / --ff need pytest's cache, which a run does not keep (one run, one folder): "
                        "use `wallbox-rig run --rerun-failed RUN` to rerun the failed and broken tests of an earlier run")
@@ -271,6 +287,9 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
                             port_base=args.port_base)
     if args.endpoints_json:
         Path(args.endpoints_json).write_text(json.dumps(lab.endpoints, indent=1) + "\n")
+    if args.labgrid_exporter:
+        from rig.places import exporter_config
+        Path(args.labgrid_exporter).write_text(exporter_config(args.labgrid_group, lab.endpoints))
     print(f"virtual lab ({'real time' if args.realtime else 'stepped: send ADV <seconds> to the clock'}), "
           "on 127.0.0.1 only:")
     for name, address in lab.endpoints.items():
@@ -429,6 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "folder RUN (same rig and profile)")
     run.add_argument("--live", action="store_true", help="allow a lab rig to energise the DUT")
     run.add_argument("--no-plots", action="store_true", help="keep raw traces but render no waveform plots")
+    run.add_argument("--place", metavar="NAME", help="run on this labgrid place (a rig file with [place]: "
+                                                    "reserve, wait our turn, acquire, release on every exit)")
+    run.add_argument("--place-tag", action="append", default=[], metavar="KEY=VALUE",
+                     help="run on any labgrid place with this tag (repeatable), instead of a name")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="run on N virtual labs in parallel (pytest-xdist, a test module per lab at a time; "
+                          "one run folder); default 1")
     run.add_argument("--cold-load-trials", type=int, metavar="N", help="cold-load trials instead of the rig file's "
                                                                        "[suite] cold_load_trials (the report shows the "
                                                                        "power N buys)")
@@ -482,6 +508,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="serve on fixed loopback ports from PORT up (clock, cp, installer, led, analyser, source, "
                             "load1-3, fault_box, rs485), instead of free ones")
     serve.add_argument("--endpoints-json", metavar="FILE", help="write the endpoints as JSON to FILE, for tools")
+    serve.add_argument("--labgrid-exporter", metavar="FILE", help="write a labgrid exporter configuration (YAML) "
+                                                                  "that exports these endpoints as one group")
+    serve.add_argument("--labgrid-group", default="wbr-virtual-bench", metavar="NAME",
+                       help="the group (bench) name in --labgrid-exporter (default %(default)s)")
     serve.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE",
                        help="bend a knob of the simulated wallbox (see `wallbox-rig sim params`)")
     serve.set_defaults(func=cmd_sim_serve)

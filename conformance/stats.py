@@ -13,12 +13,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from scipy import stats as sps
+from functools import cache
+from types import ModuleType
 
 EXACT_KS_UP_TO = 10_000
 """Above this many samples the KS p-value comes from the asymptotic distribution (scipy's exact
 one gets slow and is then indistinguishable from it)."""
+
+
+@cache
+def _scipy_stats() -> ModuleType:
+    """scipy.stats, imported when first needed: it takes most of a second, which a parallel
+    virtual lab that runs no statistical test should not pay."""
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ def ks_uniform(samples: Sequence[float], low: float, high: float) -> KsResult:
     if len(samples) == 0 or high <= low:
         raise ValueError("the KS test needs samples and a non-empty interval")
     method = "exact" if len(samples) <= EXACT_KS_UP_TO else "asymp"
+    sps = _scipy_stats()
     result = sps.kstest(list(samples), sps.uniform(loc=low, scale=high - low).cdf, method=method)
     return KsResult(float(result.statistic), float(result.pvalue), len(samples), method)
 
@@ -49,7 +59,7 @@ def miss_probability(share: float) -> float:
 
 def detection_power(trials: int, share: float) -> float:
     """Probability that `trials` trials catch a bound that is off by `share` of the declared range."""
-    return float(sps.binom.sf(0, trials, miss_probability(share)))
+    return float(_scipy_stats().binom.sf(0, trials, miss_probability(share)))
 
 
 def trials_for_power(share: float, power: float) -> int:

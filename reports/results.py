@@ -26,16 +26,24 @@ def measurement_csv(rows: list[dict[str, Any]]) -> str:
 
 
 class ResultsWriter:
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, fresh: bool = True) -> None:
+        """`fresh`: start tests.jsonl empty (a run, or a parallel run's controller); a worker of a
+        parallel run appends to the file its controller started."""
         self.out_dir = out_dir
         out_dir.mkdir(parents=True, exist_ok=True)
         self.tests_path = out_dir / "tests.jsonl"
-        self.tests_path.write_text("")
+        if fresh or not self.tests_path.exists():
+            self.tests_path.write_text("")
 
     def test_finished(self, record: dict[str, Any]) -> None:
+        """One line, one write to a file opened for appending: lines of parallel workers never mix."""
         with self.tests_path.open("a") as fh:
             fh.write(json.dumps(record, default=str) + "\n")
             fh.flush()
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every test finished so far, as written (a parallel run's workers wrote them)."""
+        return [json.loads(line) for line in self.tests_path.read_text().splitlines() if line.strip()]
 
     def summary(self, records: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
         counts = {o: sum(1 for r in records if r["outcome"] == o) for o in OUTCOMES}

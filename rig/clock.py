@@ -44,6 +44,9 @@ class Clock(ABC):
                 return False
             self.sleep(min(poll_s, remaining))
 
+    def reseed(self, seed: int) -> None:
+        """Reseed the world's randomness for what follows: only a virtual lab has any to reseed."""
+
     def close(self) -> None:
         """Release whatever the clock holds."""
 
@@ -102,6 +105,10 @@ class VirtualClock(Clock):
             seconds -= self.STEP_S
             interrupts.check()
         self._now = self._ask(f"ADV {seconds:.9f}")
+
+    def reseed(self, seed: int) -> None:
+        """Every later random draw of the virtual lab from a generator seeded with `seed`."""
+        self._now = self._ask(f"SEED {seed}")
 
     def close(self) -> None:
         self._transport.close()

@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from instruments.transport.factory import address_problem
 from core.errors import ConfigError
 from core.tables import Table, nearest, read_toml
+from rig.places import PlaceSpec, references
 from rig.registry import DRIVER_KINDS, ROLES, available_drivers, load_object
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -93,16 +95,24 @@ class RigConfig:
     sim: dict[str, Any] | None = None
     sim_dut: dict[str, Any] = field(default_factory=dict)
     suite: SuiteConfig = field(default_factory=SuiteConfig)
+    place: PlaceSpec | None = None
+    """A labgrid place the instruments' `place:NAME` addresses come from (None: addresses as written)."""
 
     @property
     def virtual(self) -> bool:
         return self.sim is not None
 
+    @property
+    def in_process_lab(self) -> bool:
+        """The virtual lab starts in this process (`sim:NAME` addresses); a served one (`[sim] served =
+        true`, e.g. `wallbox-rig sim serve` behind a labgrid place) runs elsewhere."""
+        return self.sim is not None and not self.sim["served"]
+
 
 def load_rig_file(path: str | Path) -> RigConfig:
     path = Path(path)
     root = Table(read_toml(path), path)
-    root.reject_unknown({"rig", "clock", "sim", "instruments", "safety", "dut", "suite"})
+    root.reject_unknown({"rig", "clock", "sim", "instruments", "safety", "dut", "suite", "place"})
 
     rig = root.required_table("rig")
     rig.reject_unknown({"name", "profile"})
@@ -113,9 +123,9 @@ def load_rig_file(path: str | Path) -> RigConfig:
     sim: dict[str, Any] | None = None
     sim_dut: dict[str, Any] = {}
     if sim_table is not None:
-        sim_table.reject_unknown({"seed", "dut", "realtime", "dut_for_profile"})
+        sim_table.reject_unknown({"seed", "dut", "realtime", "dut_for_profile", "served"})
         sim = {"seed": sim_table.get("seed", int, 1), "realtime": sim_table.get("realtime", bool, False),
-               "dut_for_profile": {}}
+               "served": sim_table.get("served", bool, False), "dut_for_profile": {}}
         dut_knobs = sim_table.table("dut")
         sim_dut = dict(dut_knobs.data) if dut_knobs else {}
         per_profile = sim_table.table("dut_for_profile")
@@ -135,13 +145,19 @@ def load_rig_file(path: str | Path) -> RigConfig:
     if clock_kind == "virtual" and clock_address is None:
         raise ConfigError(path, "clock.address", 'the virtual lab clock endpoint, e.g. "sim:clock"')
 
+    place = _place(path, root.table("place"))
+    if place is None and clock_address is not None and references(clock_address):
+        raise ConfigError(path, "clock.address", "an address of its own, or a [place] table for place:NAME",
+                          clock_address)
+
     instruments: dict[str, InstrumentConfig] = {}
     inst_root = root.required_table("instruments")
     for role in inst_root.data:
         if role not in ROLES:
             raise ConfigError(path, inst_root.key(role), f"an instrument role ({', '.join(ROLES)})", role,
                               hint=nearest(role, list(ROLES)))
-        instruments[role] = _instrument(path, role, inst_root.required_table(role), sim is not None)
+        instruments[role] = _instrument(path, role, inst_root.required_table(role),
+                                        sim is not None and not sim["served"], place is not None)
 
     safety_table = root.table("safety")
     safety = SafetyConfig()
@@ -170,8 +186,36 @@ def load_rig_file(path: str | Path) -> RigConfig:
         check_trials(trials, path, "suite.cold_load_trials")
         suite = SuiteConfig(trials)
 
-    return RigConfig(path, name, profile, clock_kind, clock_address, instruments, safety, dut, sim, sim_dut, suite)
+    return RigConfig(path, name, profile, clock_kind, clock_address, instruments, safety, dut, sim, sim_dut, suite,
+                     place)
 
+
+def _place(path: Path, table: Table | None) -> PlaceSpec | None:
+    """`[place]`: the labgrid place this rig's instruments sit on (name, or tags), its coordinator."""
+    if table is None:
+        return None
+    table.reject_unknown({"name", "tags", "coordinator", "wait_s"})
+    name = table.get("name", str, None)
+    tags_table = table.table("tags")
+    tags = {k: str(v) for k, v in (tags_table.data.items() if tags_table else ())}
+    if (name is None) == (not tags):
+        raise ConfigError(path, "place", "either a place name (name = ...) or tags (tags = { key = value })",
+                          hint="labgrid reserves a place by its name or by tags its admin set")
+    wait_s = table.get("wait_s", float, 3600.0)
+    if wait_s <= 0:
+        raise ConfigError(path, "place.wait_s", "a positive number of seconds to wait for the place", wait_s)
+    return PlaceSpec(name, tags, table.get("coordinator", str, None), wait_s)
+
+
+def with_place(config: RigConfig, name: str | None, tags: Mapping[str, str] | None) -> RigConfig:
+    """`config` on another place of the same kind (`wallbox-rig run --place NAME | --place-tag k=v`)."""
+    if not name and not tags:
+        return config
+    if config.place is None:
+        raise ConfigError(config.path, "place", "a [place] table (with place:NAME addresses) for --place / "
+                                                "--place-tag to choose among")
+    return dataclasses.replace(config, place=dataclasses.replace(config.place, name=name or None,
+                                                                 tags=dict(tags or {}) if not name else {}))
 
 def parse_assignments(items: list[str], option: str = "--sim-set") -> dict[str, str]:
     """`["a=1", "b = x"]` → `{"a": "1", "b": "x"}`; anything without a name and '=' is refused."""
@@ -235,7 +279,7 @@ SETTINGS_BY_KIND = {
 REQUIRED_BY_KIND = {"camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4")}
 
 
-def _instrument(path: Path, role: str, table: Table, virtual: bool) -> InstrumentConfig:
+def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool) -> InstrumentConfig:
     """One `[instruments.ROLE]` table: a known driver (imported here, so a broken plug-in is found by
     `rig check`), reachable addresses, the settings that driver reads, a calibration date."""
     driver = table.get("driver", str)
@@ -254,9 +298,13 @@ def _instrument(path: Path, role: str, table: Table, virtual: bool) -> Instrumen
     if not addresses or not all(isinstance(a, str) and a for a in addresses):
         raise ConfigError(path, table.key("address"), "a non-empty string or list of strings", address)
     if not virtual and any(a.startswith("sim:") for a in addresses):
-        raise ConfigError(path, table.key("address"), "a real instrument address on a rig without [sim]", address)
+        raise ConfigError(path, table.key("address"), "a real instrument address on a rig without an in-process "
+                          "virtual lab ([sim], not served)", address)
+    if not placed and any(references(a) for a in addresses):
+        raise ConfigError(path, table.key("address"), "an address of its own, or a [place] table for place:NAME",
+                          address)
     for a in addresses:
-        problem = None if a.startswith("sim:") else address_problem(a)
+        problem = None if a.startswith("sim:") or references(a) else address_problem(a)
         if problem is not None:
             raise ConfigError(path, table.key("address"), problem, a)
     kinds = DRIVER_KINDS.get(driver, tuple(SETTINGS_BY_KIND))

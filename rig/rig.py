@@ -11,6 +11,7 @@ import logging
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from instruments.ac_load import AcLoad
@@ -27,6 +28,7 @@ from rig.clock import Clock, RealClock, VirtualClock
 from rig.config import REPO_ROOT, RigConfig, check_against_profile, load_rig_file
 from rig import interrupts
 from core.errors import ConfigError, RigError, SafetyRefusal
+from rig.places import Place, references
 from rig.profile import Profile, load_profile
 from rig.registry import VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
 
@@ -54,6 +56,10 @@ class Rig:
         self.identities: dict[str, str] = {}
         self.clock: Clock = RealClock()
         self.lab: Any = None
+        self.place: Place | None = None
+        """The labgrid place this rig holds while open (a rig file with `[place]`)."""
+        self.notify: Callable[[str], None] | None = None
+        """Where waiting for a place is reported (set before `open`; default: stderr)."""
         self.last_safe_state = SafeStateReport()
         self.energised = False
 
@@ -77,9 +83,15 @@ class Rig:
     def open(self) -> Rig:
         try:
             endpoints: dict[str, str] = {}
-            if self.config.virtual:
+            if self.config.in_process_lab:
                 self.lab = self._start_lab()
                 endpoints = self.lab.endpoints
+            elif self.config.virtual and self.sim_overrides:
+                raise ConfigError(self.config.path, "sim.served", "no --sim-set: a served virtual lab took its knobs "
+                                  "when it was started (wallbox-rig sim serve --sim-set …)",
+                                  ", ".join(self.sim_overrides))
+            if self.config.place is not None:
+                self.place = Place(self.config.place, self.notify).acquire()
             if self.config.clock == "virtual":
                 address = self._resolve(self.config.clock_address or "", endpoints, "clock.address")
                 self.clock = VirtualClock(open_line_transport("clock", address, {}))
@@ -118,6 +130,8 @@ class Rig:
         return {key: meter.settings.get(key, defaults[key]) for key in ("baud", "parity", "stopbits")}
 
     def _resolve(self, address: str, endpoints: dict[str, str], key: str) -> str:
+        if self.place is not None and references(address):
+            return self.place.address(address, f"{self.config.path}: [{key}]")
         if not address.startswith("sim:"):
             return address
         name = address[4:]
@@ -137,10 +151,15 @@ class Rig:
                 except Exception as exc:  # noqa: BLE001 - closing must reach every instrument
                     log.warning("closing %s failed: %s", inst.role, exc)
             self.instruments.clear()
-            self.clock.close()
-            if self.lab is not None:
-                self.lab.stop()
-                self.lab = None
+            try:
+                self.clock.close()
+                if self.lab is not None:
+                    self.lab.stop()
+                    self.lab = None
+            finally:
+                if self.place is not None:  # after the safe state: the next run finds the bench safe
+                    place, self.place = self.place, None
+                    place.release()
 
     def __enter__(self) -> Rig:
         return self.open()
@@ -258,7 +277,7 @@ class Rig:
             "rig_file": str(self.config.path),
             "rig_name": self.config.name,
             "virtual_lab": self.config.virtual,
-            "seed": self.lab.knob_values()["seed"] if self.lab is not None else None,
+            "seed": self.lab.knob_values()["seed"] if self.lab is not None else (self.config.sim or {}).get("seed"),
             "sim_knobs": self.lab.knob_values() if self.lab is not None else None,
             "drivers": {role: inst.driver for role, inst in self.config.instruments.items()},
             "identities": dict(self.identities),
@@ -269,6 +288,7 @@ class Rig:
             "dut_firmware": self.config.dut.firmware,
             "dut_serial": self.config.dut.serial,
             "git_commit": git_commit(),
+            **(self.place.provenance() if self.place is not None else {}),
         }
 
 

@@ -26,7 +26,9 @@ MAX_STEP_S = 7 * 24 * 3600.0
 
 
 class ClockControl(FrontEnd):
-    """`TIME?` and `ADV seconds`: how a client steps virtual time (refused in real-time mode)."""
+    """`TIME?` and `ADV seconds`: how a client steps virtual time (refused in real-time mode);
+    `SEED n`: every later random draw of the lab (noise, random delays) from a generator seeded
+    with n, so a test that starts with its own seed draws the same whatever ran before it."""
 
     name = "clock"
 
@@ -48,6 +50,11 @@ class ClockControl(FrontEnd):
             if not 0 <= seconds <= MAX_STEP_S:  # also rejects nan and inf
                 return "ERR 3 bad number"
             return f"OK {self.world.advance(seconds):.9f}"
+        if cmd.upper() == "SEED":
+            if not arg.strip().isdigit():
+                return "ERR 3 bad number"
+            self.world.reseed(int(arg))
+            return f"OK {self.world.now:.9f}"
         return "ERR 1 unknown command"
 
 

@@ -91,7 +91,7 @@ class SimulatedWallbox:
         self.classify = CpClassifier(knobs["classifies_b_up_to_ohm"],
                                      knobs["classifies_c_up_to_ohm"], knobs["classifies_c_down_to_ohm"])
         self.protection = Protections(self)
-        self.cold_load = ColdLoadDelay(knobs, world.rng)
+        self.cold_load = ColdLoadDelay(knobs, world.dut_rng)
         self.energy = EnergyManager(world, knobs, meter_link or MeterLink(None, None),
                                     phases=lambda: min(int(knobs["phases"]), self.protection.installed_phases),
                                     nominal_v=lambda: self.protection.nominal_v, own_current_a=plant.phase_current_a,

@@ -37,10 +37,22 @@ class World:
         # killed still shows what the lab did last, e.g. that the safe state was reached.
         self._sink = open(journal_path, "a", encoding="utf-8") if journal_path else None  # noqa: SIM115
         self.rng = random.Random(seed)
+        """The instruments' noise: drawn once per reading, so how much of it is used depends on timing."""
+        self.dut_rng = random.Random(f"dut:{seed}")
+        """The simulated firmware's own entropy (its random delays), apart from the instruments', so a
+        draw does not depend on how many readings came before it."""
         self.lock = threading.RLock()
         self._queue: list[Event] = []
         self._seq = itertools.count()
         self.journal: list[dict[str, Any]] = []
+
+    def reseed(self, seed: int) -> None:
+        """Draw from here on as a lab started with `seed` would (the same generator object, so every
+        part holding it follows)."""
+        with self.lock:
+            self.rng.seed(seed)
+            self.dut_rng.seed(f"dut:{seed}")
+            self.record("reseed", seed=seed)
 
     def schedule(self, delay_s: float, action: Callable[[], None]) -> Event:
         event = Event(self.now + max(0.0, delay_s), next(self._seq), action)

@@ -252,3 +252,11 @@ def test_rig_ping_warns_of_an_overdue_calibration(tmp_path) -> None:
                           text=True, timeout=120, cwd=REPO_ROOT)
     assert "WARNING: calibration overdue since 2020-01-31" in proc.stdout
     assert proc.returncode == 0, "--strict refuses only on a lab rig; the virtual lab warns"
+
+
+def test_parallel_labs_and_places_are_refused_where_they_cannot_be(capsys: pytest.CaptureFixture[str]) -> None:
+    lab = str(REPO_ROOT / "rigs" / "lab-example.toml")
+    assert main(["run", "--rig", lab, "--workers", "2"]) == 2
+    assert "one bench" in capsys.readouterr().err
+    assert main(["run", "--place", "bench-2"]) == 2   # rigs/sim.toml has no [place]
+    assert "[place] table" in capsys.readouterr().err

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from rig.config import REPO_ROOT, load_rig_file
-from core.errors import ConfigError
+from rig.config import REPO_ROOT, load_rig_file, with_place
+from core.errors import ConfigError, RigError
+from rig.places import Place, PlaceSpec, address_of, exporter_config
 from rig.profile import available_profiles, load_profile
 
 GOOD = """
@@ -180,3 +181,78 @@ def test_a_broken_driver_plug_in_is_caught_when_the_rig_file_is_loaded(tmp_path:
     monkeypatch.setitem(registry.BUILTIN_DRIVERS, "analyser", {"yokogawa-wt": "instruments.no_such_module:Nope"})
     with pytest.raises(ConfigError, match=r"\[instruments.analyser.driver\]: expected an importable driver"):
         load_rig_file(LAB)
+
+
+# --- labgrid places (rig/places.py): what a rig file may say, and how resources become addresses ---
+PLACED = GOOD.replace('address = "/dev/ttyACM0"', 'address = "place:cp"') + """
+[place]
+name = "bench-1"
+coordinator = "127.0.0.1:20408"
+"""
+
+
+def test_a_rig_on_a_place_loads_and_names_its_place(tmp_path: Path) -> None:
+    config = load_rig_file(write(tmp_path, PLACED))
+    assert config.place is not None and config.place.filters() == ["name=bench-1"]
+    assert config.instruments["cp"].addresses == ("place:cp",)
+    tagged = with_place(config, None, {"kind": "wallbox"})
+    assert tagged.place is not None and tagged.place.filters() == ["kind=wallbox"]
+
+
+@pytest.mark.parametrize("text, key, fragment", [
+    (GOOD.replace('"/dev/ttyACM0"', '"place:cp"'), "instruments.cp.address", "[place] table"),
+    (PLACED.replace('name = "bench-1"', 'name = "bench-1"\ntags = { kind = "wallbox" }'), "place", "either"),
+    (PLACED.replace('name = "bench-1"', ''), "place", "either"),
+    (PLACED.replace('coordinator =', 'wait_s = -1\ncoordinator ='), "place.wait_s", "positive"),
+    (PLACED.replace('coordinator =', 'cordinator ='), "place", "coordinator"),
+])
+def test_a_bad_place_says_which_key(tmp_path: Path, text: str, key: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_rig_file(write(tmp_path, text))
+    assert key in str(err.value) and fragment in str(err.value)
+
+
+def test_place_options_need_a_rig_on_a_place(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\[place\] table"):
+        with_place(load_rig_file(write(tmp_path, GOOD)), "bench-2", None)
+
+
+@pytest.mark.parametrize("cls, params, address", [
+    ("NetworkSerialPort", {"host": "10.0.0.5", "port": 4001, "protocol": "raw"}, "socket://10.0.0.5:4001"),
+    ("NetworkSerialPort", {"host": "bench-host", "port": 4002}, "rfc2217://bench-host:4002"),
+    ("PyVISADevice", {"type": "TCPIP", "url": "TCPIP0::10.0.0.6::5025::SOCKET"}, "TCPIP0::10.0.0.6::5025::SOCKET"),
+    ("NetworkService", {"address": "10.0.0.7", "port": 502, "username": "x"}, "tcp://10.0.0.7:502"),
+    ("HTTPVideoStream", {"url": "http://cam/stream"}, "video:http://cam/stream"),
+])
+def test_place_resources_become_driver_addresses(cls: str, params: dict, address: str) -> None:
+    assert address_of(cls, params, "x") == address
+
+
+def test_a_place_address_inside_a_longer_one_and_an_unknown_resource() -> None:
+    place = Place(PlaceSpec(name="bench-1"))
+    place.name, place.resources = "bench-1", {"fault_box": ("NetworkService", {"address": "h", "port": 29536}),
+                                              "analyser": ("PyVISADevice", {"url": "TCPIP0::h::5025::SOCKET"})}
+    assert place.address("can:socketcand:can0@{place:fault_box}", "rig.toml") == "can:socketcand:can0@h:29536"
+    assert place.address("place:analyser", "rig.toml") == "TCPIP0::h::5025::SOCKET"
+    with pytest.raises(ConfigError, match="analyser, fault_box"):
+        place.address("place:cp", "rig.toml")
+    with pytest.raises(RigError, match="reaches NetworkSerialPort"):
+        address_of("USBTMC", {}, "scope")
+
+
+def test_a_served_lab_is_exported_as_one_labgrid_group() -> None:
+    yaml = exporter_config("wbr-virtual-1", {"clock": "socket://127.0.0.1:27100",
+                                             "analyser": "TCPIP0::127.0.0.1::27104::SOCKET",
+                                             "fault_box": "can:socketcand:vcan0@127.0.0.1:27109"})
+    assert yaml.splitlines() == [
+        "wbr-virtual-1:",
+        "  clock:", "    cls: NetworkSerialPort", "    host: 127.0.0.1", "    port: 27100", "    protocol: raw",
+        "  analyser:", "    cls: PyVISADevice", "    type: TCPIP", "    url: TCPIP0::127.0.0.1::27104::SOCKET",
+        "  fault_box:", "    cls: NetworkService", "    address: 127.0.0.1", "    port: 27109", "    username: socketcand"]
+
+
+def test_without_labgrid_a_place_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("rig.places.sys.executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RigError, match=r"wallbox-rig\[labgrid\]"):
+        Place(PlaceSpec(name="bench-1")).acquire()

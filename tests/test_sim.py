@@ -108,6 +108,21 @@ def test_virtual_time_only_moves_when_advanced() -> None:
         lab.stop()
 
 
+def test_seed_restarts_both_streams_of_randomness() -> None:
+    """`SEED n` makes the instruments' noise and the firmware's own draws start over as seeded with n."""
+    lab = VirtualLab(seed=1, knobs={})
+    try:
+        clock = lab.frontends["clock"]
+        assert clock.handle("SEED 42") == f"OK {0.0:.9f}"
+        noise, dut = lab.world.rng.random(), lab.world.dut_rng.random()
+        lab.world.rng.random()
+        assert clock.handle("SEED 42").startswith("OK ")
+        assert (lab.world.rng.random(), lab.world.dut_rng.random()) == (noise, dut) and noise != dut
+        assert clock.handle("SEED -1").startswith("ERR 3") and clock.handle("SEED x").startswith("ERR 3")
+    finally:
+        lab.stop()
+
+
 def test_scpi_front_end_queues_an_error_for_an_unknown_header() -> None:
     lab = VirtualLab(seed=1, knobs={})
     try:
