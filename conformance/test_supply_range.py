@@ -48,15 +48,16 @@ def judge_full_current_on(supply: Supply, cp: CpEmulator, rig: Rig, installation
         load.set_on(False)
     evidence.series(f"charging on {where}", {"offered current (A)": offers}, {"ready on this supply": t_ready},
                     {"offered current (A)": (full, None)})
+    draw = LIMITS.rig.phase_current_fraction
+    for k in range(min(supply.phases, rig.profile.electrical.phases)):
+        evidence.check(f"L{k + 1} current / load setpoint on {where}", record.phases[k].i_a / full, draw,
+                       t_s=record.t_s, note=f"load set to {full:g} A per phase")
+    # judged last, so the plot of the offer carries this verdict
     evidence.check(f"lowest offer while charging on {where}", min(a for _, a in offers),
                    AtLeast(name="full_current_on_rated_supply", low=full, unit="A", clause=rated,
                            source=f"DUT profile {rig.profile.id}: [electrical] {rated}, rated "
                                   f"{rig.profile.electrical.rated_current_a:g} A; the full offer for the configured "
                                   "current on any rated supply", cites=("MANUAL",)), t_s=offers[0][0])
-    draw = LIMITS.rig.phase_current_fraction
-    for k in range(min(supply.phases, rig.profile.electrical.phases)):
-        evidence.check(f"L{k + 1} current / load setpoint on {where}", record.phases[k].i_a / full, draw,
-                       t_s=record.t_s, note=f"load set to {full:g} A per phase")
 
 
 @pytest.mark.requirement(wb_id="WB-EL-02", clause="product manual: single-phase supply (L1, N, PE only)")
