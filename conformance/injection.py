@@ -82,14 +82,20 @@ def cp_high_v(cp: CpEmulator) -> float:
     return cp.measure_cp().high_v
 
 
+def power_up(rig: Rig, clock: Clock, volts: float | None = None, hz: float | None = None, phases: int = 3) -> bool:
+    """Vehicle unplugged, supply off for the rig's power-off time, then on (the rig file's idle
+    supply unless given); True once the DUT idles in A1 within the ready timeout."""
+    rig.cp.set_state("A")
+    rig.source.set_output(False)
+    clock.sleep(LIMITS.rig.power_off.value)
+    rig.energise(volts, hz, phases)
+    return clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5)
+
+
 def power_cycle(rig: Rig, clock: Clock) -> None:
     """WB-TR-01's documented recovery: supply off, vehicle unplugged, supply back; wait for A1."""
     with step("arrange", "power cycle (WB-TR-01): supply off, vehicle unplugged, supply on, wait for A1"):
-        rig.cp.set_state("A")
-        rig.source.set_output(False)
-        clock.sleep(LIMITS.rig.power_off.value)
-        rig.energise()
-        if not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5):
+        if not power_up(rig, clock):
             raise RigError(f"the DUT did not come back to A1 within {READY_TIMEOUT_S:.0f} s of a power cycle")
 
 

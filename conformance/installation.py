@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance.injection import power_cycle
+from conformance.injection import power_cycle, power_up
 from conformance.limits import LIMITS
 from core.errors import PreconditionError
 from fixtures.evidence import Evidence, step
-from fixtures.plugin import READY_TIMEOUT_S, dut_idle
 from instruments.power_analyser import AnalyserRecord
 from rig.rig import Rig
 
@@ -64,12 +63,8 @@ class Installation:
             pytest.skip(f"a single-phase installation of this DUT needs a source that sets its phases apart "
                         f"(the rig's {type(rig.source).__name__} sets them together), such as ametek-lx")
         with step("arrange", f"power the DUT up on a {supply.describe()} supply, vehicle unplugged; wait for A1"):
-            rig.cp.set_state("A")
-            rig.source.set_output(False)
-            self.supply = supply
-            rig.clock.sleep(LIMITS.rig.power_off.value)
-            rig.energise(supply.line_to_neutral_v, supply.frequency_hz, supply.phases)
-            if not rig.clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.5):
+            self.supply = supply   # from here on, the fixture's teardown puts the usual supply back
+            if not power_up(rig, rig.clock, supply.line_to_neutral_v, supply.frequency_hz, supply.phases):
                 return None
         return rig.cp.time()
 
