@@ -3,7 +3,7 @@
     python benchmarks/bench_virtual_lab.py [--repeat 3]
 
 Prints: wall time of the conformance suite, virtual seconds covered per wall second, and the
-median round trip of a driver query on loopback (CP board over pyserial socket://, analyser
+median round trip of a driver query on loopback (CP board over socket://, analyser
 over pyvisa-py TCPIP SOCKET, virtual clock step).
 """
 
@@ -40,7 +40,7 @@ def round_trips(n: int) -> dict[str, float]:
         line = rig.meter.line
         uart = UartSettings(int(line["baud"]), str(line["parity"]), int(line["stopbits"]))  # type: ignore[arg-type]
         link = MeterLink(rig.lab.endpoints["rs485"], uart)
-        for name, call in (("cp MEAS:CP? (pyserial socket://)", rig.cp.measure_cp),
+        for name, call in (("cp MEAS:CP? (raw TCP socket://)", rig.cp.measure_cp),
                            ("analyser VALUE? (pyvisa-py SOCKET)", rig.analyser.read),
                            ("clock ADV 1 ms", lambda: rig.clock.sleep(0.001)),
                            ("meter poll, the DUT's reads (pymodbus RTU over TCP)",

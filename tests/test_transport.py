@@ -70,3 +70,51 @@ def test_an_unknown_can_interface_is_an_init_error_naming_the_address() -> None:
     from instruments.transport.can_bus import CanTransport
     with pytest.raises(InstrumentInitError, match="can:nosuchiface:0"):
         CanTransport("fault_box", "can:nosuchiface:0", {})
+
+
+def test_socket_urls_read_whole_lines_and_time_out_on_a_partial_one() -> None:
+    """`socket://` is raw TCP read a line at a time (pyserial's handler reads a byte per system call);
+    an answer without its terminator is a timeout that names the address."""
+    import socket
+    import threading
+
+    from core.errors import InstrumentTimeout
+    from instruments.transport.socket_line import SocketLineTransport
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            stream = conn.makefile("rb")
+            assert stream.readline() == b"*IDN?\n"
+            conn.sendall(b"ACME,RIG,1,2\r\n")
+            assert stream.readline() == b"HALF?\n"
+            conn.sendall(b"no terminator")
+            stream.readline()
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    transport = open_line_transport("cp", f"socket://127.0.0.1:{port}", {"timeout_s": 0.5})
+    try:
+        assert isinstance(transport, SocketLineTransport)
+        assert transport.query("*IDN?") == "ACME,RIG,1,2"
+        with pytest.raises(InstrumentTimeout, match="socket://127.0.0.1"):
+            transport.query("HALF?")
+    finally:
+        transport.close()
+        server.close()
+
+
+def test_pyserial_urls_still_go_through_pyserial() -> None:
+    """Real ports, rfc2217:// and loop:// stay with pyserial (with labgrid installed: its fork,
+    pyserial-labgrid, which CI runs this against too)."""
+    from instruments.transport.serial_line import SerialLineTransport
+
+    transport = open_line_transport("cp", "loop://", {"timeout_s": 0.5})
+    try:
+        assert isinstance(transport, SerialLineTransport)
+        assert transport.query("PING") == "PING"   # loop:// hands back what was written
+    finally:
+        transport.close()

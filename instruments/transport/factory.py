@@ -75,12 +75,16 @@ def open_transport(role: str, address: str, settings: Mapping[str, Any]) -> Any:
 
 
 def open_line_transport(role: str, address: str, settings: Mapping[str, Any]) -> LineTransport:
-    """VISA resource strings go to pyvisa; ports and `socket://`/`rfc2217://` URLs go to pyserial."""
+    """VISA resource strings go to pyvisa; `socket://` to a raw TCP line reader; ports and other
+    pyserial URLs (`rfc2217://`, `loop://`) to pyserial."""
     timeout_s = float(settings.get("timeout_s", 2.0))
     if is_visa_resource(address):
         from instruments.transport.visa import VisaTransport
         return VisaTransport(role, address, backend=str(settings.get("visa_library", "@py")),
                              timeout_s=timeout_s)
+    if address.startswith("socket://"):   # raw TCP: read whole lines, not pyserial's byte at a time
+        from instruments.transport.socket_line import SocketLineTransport
+        return SocketLineTransport(role, address, timeout_s=timeout_s)
     if address.startswith(SERIAL_PREFIXES):
         from instruments.transport.serial_line import SerialLineTransport
         return SerialLineTransport(role, address, baudrate=int(settings.get("baudrate", 115200)),

@@ -1,4 +1,6 @@
-"""pyserial behind a `LineTransport`: real ports and `socket://host:port` alike (serial_for_url)."""
+"""pyserial behind a `LineTransport`: real ports and pyserial URLs (`rfc2217://`, `loop://`; serial_for_url).
+
+`socket://` goes to `socket_line.py`, which reads whole lines rather than a byte per system call."""
 
 from __future__ import annotations
 
