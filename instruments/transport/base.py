@@ -6,6 +6,8 @@ import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from core.errors import InstrumentOperationError, InstrumentTimeout
+
 traffic_log = logging.getLogger("wallbox_rig.traffic")
 """All instrument traffic goes through this one logger (`-o log_cli_level=DEBUG` shows it)."""
 
@@ -47,6 +49,15 @@ class LineTransport(ABC):
     def _discard_input(self) -> bytes:
         """Read and drop whatever arrives until the line is quiet; returns what was dropped."""
         return b""
+
+    def _answer(self, raw: bytes, terminator: bytes, where: str) -> str:
+        """One raw answer line as text: a missing terminator is a timeout, bytes beyond ASCII garble."""
+        if not raw.endswith(terminator):
+            raise InstrumentTimeout(self.role, f"no complete answer from {where} (got {raw!r})")
+        try:
+            return raw[: -len(terminator)].decode("ascii").rstrip("\r")
+        except UnicodeDecodeError as exc:
+            raise InstrumentOperationError(self.role, f"garbled answer {raw!r}") from exc
 
     @abstractmethod
     def _write(self, line: str) -> None: ...

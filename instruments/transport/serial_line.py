@@ -7,7 +7,7 @@ from __future__ import annotations
 import serial
 
 from instruments.transport.base import QUIET_S, LineTransport
-from core.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
+from core.errors import InstrumentInitError, InstrumentOperationError
 
 
 class SerialLineTransport(LineTransport):
@@ -34,12 +34,7 @@ class SerialLineTransport(LineTransport):
             raw = self._port.read_until(self._terminator)
         except (serial.SerialException, OSError) as exc:
             raise InstrumentOperationError(self.role, f"read from {self.url} failed: {exc}") from exc
-        if not raw.endswith(self._terminator):
-            raise InstrumentTimeout(self.role, f"no complete answer from {self.url} (got {raw!r})")
-        try:
-            return raw[: -len(self._terminator)].decode("ascii").rstrip("\r")
-        except UnicodeDecodeError as exc:
-            raise InstrumentOperationError(self.role, f"garbled answer {raw!r}") from exc
+        return self._answer(raw, self._terminator, self.url)
 
     def _discard_input(self) -> bytes:
         dropped = b""

@@ -47,12 +47,7 @@ class SocketLineTransport(LineTransport):
                 from None
         except OSError as exc:
             raise InstrumentOperationError(self.role, f"read from {self.url} failed: {exc}") from exc
-        if not raw.endswith(self._terminator):
-            raise InstrumentTimeout(self.role, f"no complete answer from {self.url} (got {raw!r})")
-        try:
-            return raw[: -len(self._terminator)].decode("ascii").rstrip("\r")
-        except UnicodeDecodeError as exc:
-            raise InstrumentOperationError(self.role, f"garbled answer {raw!r}") from exc
+        return self._answer(raw, self._terminator, self.url)
 
     def _discard_input(self) -> bytes:
         """Drop what is buffered and what arrives until the line stays quiet for QUIET_S."""
