@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -147,9 +148,25 @@ PORT_ORDER = ("clock", "cp", "installer", "led", "analyser", "source", "load1", 
 """Which endpoint takes which port from `--port-base` up (clock = base, …, rs485 = base + 10)."""
 
 
+UNLISTED_PORTS = (20_000, 32_000)
+"""Where the RS485 port is picked: below the usual ephemeral range (32768 on), so no outgoing
+connection of this or another process takes it between the pick and the meter emulator's listen
+(an ephemeral pick did, once in a self-test: the rig broke with "could not start listen")."""
+
+
 def _free_port() -> int:
-    """A loopback port nobody listens on now (the meter emulator binds it when the rig opens)."""
-    with socket.socket() as probe:
+    """A loopback port nobody holds now, outside the ephemeral range (the meter emulator binds it
+    when the rig opens)."""
+    rng = random.Random()
+    for _ in range(500):
+        port = rng.randrange(*UNLISTED_PORTS)
+        with socket.socket() as probe:
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        return port
+    with socket.socket() as probe:   # a crowded range: fall back to an ephemeral pick
         probe.bind((LOOPBACK, 0))
         return int(probe.getsockname()[1])
 
