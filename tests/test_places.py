@@ -32,7 +32,8 @@ if not (BIN / "labgrid-client").exists():
 PLACES = ("wbr-virtual-1", "wbr-virtual-2")
 QUICK = "pwm_frequency or configured_current_in_b2"
 SLOW = "test_cold_load"
-"""A run long enough (the 361 cold-load trials) for a second run to have to wait for it."""
+SLOW_TRIALS = ("--cold-load-trials", "8000")
+"""A run long enough (8000 cold-load trials, about 30 s) for others to start, wait or finish meanwhile."""
 
 
 def _free_port() -> int:
@@ -145,7 +146,7 @@ def test_a_run_on_a_place_resolves_its_resources_and_releases_it(lab: Lab, tmp_p
 
 
 def test_a_second_run_waits_for_the_place_and_another_place_is_free(lab: Lab, tmp_path: Path) -> None:
-    first = _run(lab, tmp_path / "first", SLOW)
+    first = _run(lab, tmp_path / "first", SLOW, *SLOW_TRIALS)
     deadline = time.monotonic() + 60
     while lab.acquired_by("wbr-virtual-1") == "None" and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -168,7 +169,7 @@ def test_a_second_run_waits_for_the_place_and_another_place_is_free(lab: Lab, tm
 
 
 def test_sigterm_releases_the_place(lab: Lab, tmp_path: Path) -> None:
-    proc = _run(lab, tmp_path / "killed", SLOW, "--place", "wbr-virtual-2")
+    proc = _run(lab, tmp_path / "killed", SLOW, *SLOW_TRIALS, "--place", "wbr-virtual-2")
     deadline = time.monotonic() + 60
     while lab.acquired_by("wbr-virtual-2") == "None" and time.monotonic() < deadline:
         time.sleep(0.2)
