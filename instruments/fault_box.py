@@ -56,6 +56,9 @@ class ResidualEvent:
 class FaultBox(Instrument):
     role = "fault_box"
 
+    temperature_modes: tuple[str, ...] = ("sensor", "chamber")
+    """What this fault injection can do to the DUT's temperature (a bench without a chamber: none)."""
+
     @abstractmethod
     def set_residual_ma(self, channel: str, milliamps: float) -> float:
         """Draw `milliamps` (AC rms at 50 Hz, or smooth DC) from output L1 to PE; returns box time."""

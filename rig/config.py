@@ -18,7 +18,9 @@ from instruments.transport.factory import address_problem
 from core.errors import ConfigError
 from core.tables import Table, nearest, read_toml
 from rig.places import PlaceSpec, references
-from rig.registry import DRIVER_KINDS, ROLES, available_drivers, load_object
+from core.errors import InvalidValue
+from instruments.parts.wiring import Wiring, parse_wiring
+from rig.registry import COMPOSED, DRIVER_KINDS, ROLES, available_drivers, load_object
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RIG = REPO_ROOT / "rigs" / "sim.toml"
@@ -97,6 +99,8 @@ class RigConfig:
     suite: SuiteConfig = field(default_factory=SuiteConfig)
     place: PlaceSpec | None = None
     """A labgrid place the instruments' `place:NAME` addresses come from (None: addresses as written)."""
+    wiring: Wiring | None = None
+    """What each switch channel does (`[wiring]`), for roles composed of bought parts."""
 
     @property
     def virtual(self) -> bool:
@@ -112,7 +116,7 @@ class RigConfig:
 def load_rig_file(path: str | Path) -> RigConfig:
     path = Path(path)
     root = Table(read_toml(path), path)
-    root.reject_unknown({"rig", "clock", "sim", "instruments", "safety", "dut", "suite", "place"})
+    root.reject_unknown({"rig", "clock", "sim", "instruments", "safety", "dut", "suite", "place", "wiring"})
 
     rig = root.required_table("rig")
     rig.reject_unknown({"name", "profile"})
@@ -159,6 +163,8 @@ def load_rig_file(path: str | Path) -> RigConfig:
         instruments[role] = _instrument(path, role, inst_root.required_table(role),
                                         sim is not None and not sim["served"], place is not None)
 
+    wiring = _wiring(path, root.table("wiring"), instruments)
+
     safety_table = root.table("safety")
     safety = SafetyConfig()
     if safety_table is not None:
@@ -187,7 +193,31 @@ def load_rig_file(path: str | Path) -> RigConfig:
         suite = SuiteConfig(trials)
 
     return RigConfig(path, name, profile, clock_kind, clock_address, instruments, safety, dut, sim, sim_dut, suite,
-                     place)
+                     place, wiring)
+
+
+def _wiring(path: Path, table: Table | None, instruments: dict[str, InstrumentConfig]) -> Wiring | None:
+    """`[wiring]`, checked against the composed roles that read it: every part they are built from
+    present, every channel they switch wired, no channel twice."""
+    try:
+        wiring = parse_wiring(table.data) if table is not None else None
+    except InvalidValue as exc:
+        raise ConfigError(path, "wiring", "a valid wiring table (docs/bench/cots.md)", hint=str(exc)) from None
+    for role, inst in instruments.items():
+        if inst.driver not in COMPOSED:
+            continue
+        cls = load_object(available_drivers(role)[inst.driver])
+        for part in cls.parts:
+            if part not in instruments:
+                raise ConfigError(path, f"instruments.{part}", f"a {part} instrument: the {inst.driver} {role} is built "
+                                  f"from {', '.join(cls.parts)}")
+        if wiring is None:
+            raise ConfigError(path, "wiring", f"a [wiring] table: the {inst.driver} {role} switches channels by function")
+        try:
+            cls.check_wiring(wiring)
+        except InvalidValue as exc:
+            raise ConfigError(path, "wiring", f"what the {inst.driver} {role} switches", hint=str(exc)) from None
+    return wiring
 
 
 def _place(path: Path, table: Table | None) -> PlaceSpec | None:
@@ -262,6 +292,9 @@ def _setting_checks() -> dict[str, tuple[Any, str]]:
         "framer": (lambda v: v in ("socket", "rtu"), '"socket" (Modbus TCP) or "rtu"'),
         "seed": (_integer, "an integer"),
         "serial_number": (lambda v: _integer(v) and 0 <= v < 2**32, "a serial number, 0…4294967295"),
+        "cp_channel": (lambda v: v in (1, 2, 3, 4) and _integer(v), "a scope channel 1…4"),
+        "output_channel": (lambda v: v in (1, 2, 3, 4) and _integer(v), "a scope channel 1…4"),
+        "output_probe": (lambda v: _number(v) and 1 <= v <= 10000, "the output probe's attenuation, 1…10000"),
     }
     for segment in ("S1", "S2", "S3", "S4"):
         checks[f"roi_{segment}"] = (_roi, "[x, y, width, height] in pixels (width, height > 0)")
@@ -274,6 +307,9 @@ SETTINGS_BY_KIND = {
     "can": ("timeout_s", "bitrate"),
     "camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4", "gamma"),
     "meter": ("model", "id", "baud", "parity", "stopbits", "framer", "seed", "serial_number"),
+    "modbus": ("timeout_s", "id", "baud", "parity", "stopbits"),
+    "parts-cp": ("cp_channel", "output_channel", "output_probe"),
+    "parts-faults": (),
 }
 """Which settings a driver of each transport kind reads (`rig.registry.DRIVER_KINDS`)."""
 REQUIRED_BY_KIND = {"camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4")}
@@ -293,6 +329,17 @@ def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool
     except Exception as exc:  # noqa: BLE001 - any import failure of a plug-in is the rig file's problem to report
         raise ConfigError(path, table.key("driver"), f"an importable driver ({drivers[driver]})", driver,
                           hint=f"importing it failed: {type(exc).__name__}: {exc}") from None
+    if driver in COMPOSED:
+        if "address" in table.data:
+            raise ConfigError(path, table.key("address"), f"no address: {driver} is built from other instruments "
+                              "and the [wiring] table", table.data["address"])
+        table.reject_unknown({"driver", *SETTINGS_BY_KIND[DRIVER_KINDS[driver][0]]})
+        checks = _setting_checks()
+        settings = {k: v for k, v in table.data.items() if k != "driver"}
+        for key, value in settings.items():
+            if not checks[key][0](value):
+                raise ConfigError(path, table.key(key), checks[key][1], value)
+        return InstrumentConfig(role, driver, (), settings)
     address = table.get("address", (str, list))
     addresses = (address,) if isinstance(address, str) else tuple(address)
     if not addresses or not all(isinstance(a, str) and a for a in addresses):

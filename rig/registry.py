@@ -21,16 +21,27 @@ ROLES: dict[str, str] = {
     "led": "LED sensor (camera or colour sensor)",
     "meter": "Modbus meter emulator",
     "installer": "the DUT's installer interface (current setting, pause), bridged to what the DUT speaks",
+    "switch": "switch unit or relay module: the vehicle's resistor network, weld bridges, PE, PS_1/PS_2 ([wiring])",
+    "scope": "oscilloscope on CP and the vehicle-side voltage: the bench's timebase for edges",
+    "leakage_load": "electronic load drawing an AC residual current from vehicle-side L1 to PE",
+    "dc_source": "DC source driving a smooth DC residual current from vehicle-side L1 to PE",
 }
 
 BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
-    "cp": {"wbr-cpemu": "instruments.cp_emulator:WbrCpEmulator"},
+    "cp": {"wbr-cpemu": "instruments.cp_emulator:WbrCpEmulator",
+           "parts-cp": "instruments.parts.cp:PartsCpEmulator"},
+    "switch": {"keysight-daq970": "instruments.switch:KeysightDaq970",
+               "modbus-relays": "instruments.switch:ModbusRelayBoard"},
+    "scope": {"keysight-infiniivision": "instruments.scope:KeysightInfiniiVision"},
+    "leakage_load": {"chroma-63800": "instruments.ac_load:Chroma63800"},
+    "dc_source": {"keysight-e36100": "instruments.dc_source:KeysightE36100"},
     "analyser": {"yokogawa-wt": "instruments.power_analyser:YokogawaWT"},
     "source": {"keysight-ac6800": "instruments.ac_source:KeysightAC6800",
                "ametek-lx": "instruments.ac_source:AmetekLx"},
     "load": {"chroma-63800": "instruments.ac_load:Chroma63800"},
     "installer": {"wbr-installer": "instruments.installer:WbrInstaller"},
-    "fault_box": {"wbr-faultbox": "instruments.fault_box:WbrFaultBox"},
+    "fault_box": {"wbr-faultbox": "instruments.fault_box:WbrFaultBox",
+                  "parts-faults": "instruments.parts.faults:PartsFaultBox"},
     "led": {"wbr-ledsense": "instruments.led.sensor_board:WbrLedSense",
             "opencv-camera": "instruments.led.camera:OpenCvCamera"},
     "meter": {"wbr-meter": "instruments.meter.emulator:WbrMeterEmulator"},
@@ -40,6 +51,8 @@ DRIVER_KINDS: dict[str, tuple[str, ...]] = {
     "wbr-cpemu": ("serial",), "wbr-installer": ("serial",), "wbr-ledsense": ("serial",),
     "yokogawa-wt": ("visa",), "keysight-ac6800": ("visa",), "ametek-lx": ("visa",), "chroma-63800": ("visa",),
     "wbr-faultbox": ("can",), "opencv-camera": ("camera",), "wbr-meter": ("meter",),
+    "keysight-daq970": ("visa",), "modbus-relays": ("modbus",), "keysight-infiniivision": ("visa",),
+    "keysight-e36100": ("visa",), "parts-cp": ("parts-cp",), "parts-faults": ("parts-faults",),
 }
 """The transports each built-in driver talks through, hence the settings its rig table may hold
 (`rig.config.SETTINGS_BY_KIND`); a plug-in driver may use any of them."""
@@ -48,6 +61,10 @@ VIRTUAL_LAB = "sim.lab:start_virtual_lab"
 """The virtual lab's launcher; imported lazily so that `rig/` never depends on `sim/`."""
 VIRTUAL_LAB_KNOBS = "sim.params:resolve_knobs"
 """Validates the simulated wallbox's knobs (same lazy import)."""
+
+
+COMPOSED = ("parts-cp", "parts-faults")
+"""Drivers that are built from other roles (their class names them in `parts`), not from an address."""
 
 
 def available_drivers(role: str) -> dict[str, str]:

@@ -30,7 +30,7 @@ from rig import interrupts
 from core.errors import ConfigError, RigError, SafetyRefusal
 from rig.places import Place, references
 from rig.profile import Profile, load_profile
-from rig.registry import VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
+from rig.registry import COMPOSED, VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
 
 log = logging.getLogger("wallbox_rig.rig")
 
@@ -95,12 +95,21 @@ class Rig:
             if self.config.clock == "virtual":
                 address = self._resolve(self.config.clock_address or "", endpoints, "clock.address")
                 self.clock = VirtualClock(open_line_transport("clock", address, {}))
+            composed = []
             for role, inst in self.config.instruments.items():
                 target = available_drivers(role)[inst.driver]
                 cls = load_object(target)
+                if inst.driver in COMPOSED:
+                    composed.append((role, cls, inst))
+                    continue
                 addresses = [self._resolve(a, endpoints, f"instruments.{role}.address") for a in inst.addresses]
-                transports = [open_transport(role, a, inst.settings) for a in addresses]
+                opener = getattr(cls, "open_transport", open_transport)
+                transports = [opener(role, a, inst.settings) for a in addresses]
                 self.instruments[role] = cls(*transports)
+                self.identities[role] = self.instruments[role].identify()
+            for role, cls, inst in composed:   # built from the instruments above, on the wiring table
+                assert self.config.wiring is not None  # load_rig_file refuses a composed role without one
+                self.instruments[role] = cls.compose(self.instruments, self.config.wiring, inst.settings)
                 self.identities[role] = self.instruments[role].identify()
             if isinstance(self.instruments.get("analyser"), PowerAnalyser):
                 self.analyser.configure()
@@ -249,8 +258,13 @@ class Rig:
 
         if "fault_box" in self.instruments:
             step("fault injection off", self.instruments["fault_box"].safe)
+        for role, what in (("leakage_load", "leakage load off"), ("dc_source", "DC source off")):
+            if role in self.instruments:
+                step(what, self.instruments[role].safe)
         if "cp" in self.instruments:
             step("CP emulator to state A", self.cp.safe)
+        if "switch" in self.instruments:
+            step("every relay open", self.instruments["switch"].safe)
         if "load" in self.instruments:
             step("load off", self.load.safe)
         if "installer" in self.instruments:

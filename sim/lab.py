@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.bench import SimAnalyser, SimLoad, SimSource
+from sim.cots import SimDaq970, SimDcSource, SimLeakageLoad, SimRelayBoard, SimScope, VirtualBench
 from sim.cp_board import CpBoard
 from sim.fault_box import SimFaultBox
 from sim.installer import InstallerPort
@@ -94,8 +95,14 @@ class VirtualLab:
                 "source": SimSource(self.world, self.plant),
                 **{f"load{k + 1}": SimLoad(self.world, self.plant, k) for k in range(3)},
             }
+            # the bench of bought parts: served alongside, on the same plant (sim-cots.toml uses it)
+            self.bench = VirtualBench(self.world, self.plant)
+            self.frontends.update({"switch": SimDaq970(self.world, self.bench), "scope": SimScope(self.world, self.plant),
+                                   "leak": SimLeakageLoad(self.world, self.plant),
+                                   "dc_source": SimDcSource(self.world, self.plant)})
             for name, frontend in self.frontends.items():
                 self.servers[name] = LineServer(frontend, ports.get(name, 0))
+            self.relays = SimRelayBoard(self.world, self.bench, port=ports.get("relays", 0))
             self.fault_box = SimFaultBox(self.world, self.plant)
             self.can_servers["fault_box"] = SocketcandServer(self.fault_box, ports.get("fault_box", 0))
             self.world.record("lab_started", source_file=source_file, knobs=self.knobs)
@@ -113,8 +120,9 @@ class VirtualLab:
         python-can socketcand port for the fault box."""
         ports = {name: server.port for name, server in self.servers.items()}
         out = {name: f"socket://{LOOPBACK}:{ports[name]}" for name in ("clock", "cp", "installer", "led")}
-        for name in ("analyser", "source", "load1", "load2", "load3"):
+        for name in ("analyser", "source", "load1", "load2", "load3", "switch", "scope", "leak", "dc_source"):
             out[name] = f"TCPIP0::{LOOPBACK}::{ports[name]}::SOCKET"
+        out["relays"] = self.relays.address
         out.update({name: server.address for name, server in self.can_servers.items()})
         out["rs485"] = f"socket://{LOOPBACK}:{self.rs485_port}"
         return out
@@ -139,13 +147,18 @@ class VirtualLab:
                 wallbox.energy.stop()
         for server in [*self.servers.values(), *self.can_servers.values()]:
             server.stop()
+        relays = getattr(self, "relays", None)
+        if relays is not None:
+            relays.stop()
         with self.world.lock:
             self.world.record("lab_stopped")
             self.world.close()
 
 
-PORT_ORDER = ("clock", "cp", "installer", "led", "analyser", "source", "load1", "load2", "load3", "fault_box", "rs485")
-"""Which endpoint takes which port from `--port-base` up (clock = base, …, rs485 = base + 10)."""
+PORT_ORDER = ("clock", "cp", "installer", "led", "analyser", "source", "load1", "load2", "load3", "fault_box", "rs485",
+              "switch", "scope", "leak", "dc_source", "relays")
+"""Which endpoint takes which port from `--port-base` up (clock = base, …, rs485 = base + 10, the
+bench of bought parts after it)."""
 
 
 UNLISTED_PORTS = (20_000, 32_000)

@@ -24,7 +24,8 @@ class FrontEnd(ABC):
         self.world = world
 
     @abstractmethod
-    def handle(self, line: str) -> str | None: ...
+    def handle(self, line: str) -> str | bytes | None:
+        """The answer line (str), raw answer bytes (a binary block; the newline is added), or None."""
 
     def _ok(self) -> str:
         """`OK <t>` of our own line protocols: the action took effect at world time t."""
@@ -60,7 +61,8 @@ class LineServer:
                             log.exception("%s: %r failed", frontend.name, line)
                             answer = f"ERR internal {exc}"
                     if answer is not None:
-                        self.wfile.write(answer.encode("ascii") + b"\n")
+                        raw = answer if isinstance(answer, bytes) else answer.encode("ascii")
+                        self.wfile.write(raw + b"\n")
                         self.wfile.flush()
 
         self._server = _Server((LOOPBACK, port), Handler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import InstrumentOperationError, InstrumentTimeout
@@ -36,6 +37,35 @@ class LineTransport(ABC):
         self._out_of_step = False
         traffic_log.debug("%s << %s", self.role, answer)
         return answer
+
+    def query_block(self, line: str) -> bytes:
+        """Send a query whose answer is an IEEE 488.2 definite-length block (`#<n><length><bytes>`,
+        then the terminator), e.g. a scope's waveform; returns the block's bytes."""
+        self._resync()
+        traffic_log.debug("%s >> %s", self.role, line)
+        self._out_of_step = True
+        self._write(line)
+        data = self._read_block()
+        self._out_of_step = False
+        traffic_log.debug("%s << block of %d bytes", self.role, len(data))
+        return data
+
+    def _read_block(self) -> bytes:
+        raise InstrumentOperationError(self.role, f"{type(self).__name__} cannot read binary blocks")
+
+    def _block(self, read: Callable[[int], bytes], terminator: bytes) -> bytes:
+        """Parse a definite-length block from `read(n)` (exactly n bytes or an exception)."""
+        head = read(2)
+        if head[:1] != b"#" or not head[1:2].isdigit() or head[1:2] == b"0":
+            raise InstrumentOperationError(self.role, f"expected a definite-length block (#<n>…), got {head!r}")
+        digits = read(int(head[1:2]))
+        if not digits.isdigit():
+            raise InstrumentOperationError(self.role, f"bad block length {digits!r}")
+        length = int(digits)
+        data = read(length + len(terminator))   # one read for the data and its terminator
+        if data[length:] != terminator:
+            raise InstrumentOperationError(self.role, f"block not followed by its terminator (got {data[length:]!r})")
+        return data[:length]
 
     def _resync(self) -> None:
         """After an exchange that did not finish (interrupted, timed out), the instrument's late

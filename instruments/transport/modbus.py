@@ -1,4 +1,5 @@
-"""pymodbus behind one module: the register server the meter emulator answers through.
+"""pymodbus behind one module: the register server the meter emulator answers through, and the
+client the rig uses as master of a relay module or a chamber controller (`ModbusMaster`).
 
 Where it listens comes from the address's form: a serial port (`/dev/ttyUSB0`, `COM3`: RTU on
 RS485), `socket://HOST:PORT` (RTU framing over TCP, as a serial-to-Ethernet converter or the
@@ -203,3 +204,77 @@ def rtu_crc(frame: bytes) -> bytes:
     """The RTU CRC of `frame` (pymodbus's own), low byte first, to re-seal an edited frame."""
     from pymodbus.framer.rtu import FramerRTU
     return FramerRTU.compute_CRC(frame).to_bytes(2, "big")
+
+
+class ModbusMaster:
+    """The rig as Modbus master (a relay module, a chamber controller): pymodbus's client, kept here.
+
+    `socket://HOST:PORT` carries RTU framing over TCP (a serial-to-Ethernet converter, the virtual
+    lab), `tcp://HOST:PORT` Modbus TCP, a serial port RTU on RS485.  Every request is answered
+    (coil writes echo), so a write is applied when its call returns."""
+
+    def __init__(self, role: str, address: str, settings: Mapping[str, Any]) -> None:
+        if address_problem(address):
+            raise InvalidValue(f"{role}: cannot reach a Modbus device at {address!r}: expected {ADDRESS_FORMS}")
+        from pymodbus import FramerType
+        from pymodbus.client import ModbusSerialClient, ModbusTcpClient
+        self.role, self.address = role, address
+        self.device_id = int(settings.get("id", 1))
+        timeout = float(settings.get("timeout_s", 2.0))
+        self.url = address
+        if address.startswith(("socket://", "tcp://")):
+            host, _, port = address.split("://", 1)[1].rpartition(":")
+            framer = FramerType.SOCKET if address.startswith("tcp://") else FramerType.RTU
+            self._client: Any = ModbusTcpClient(host, port=int(port), framer=framer, timeout=timeout, retries=0)
+        else:
+            self._client = ModbusSerialClient(address, framer=FramerType.RTU, baudrate=int(settings.get("baud", 9600)),
+                                              parity=str(settings.get("parity", "N")),
+                                              stopbits=int(settings.get("stopbits", 1)), timeout=timeout, retries=0)
+        if not self._client.connect():
+            raise InstrumentInitError(role, f"cannot connect to the Modbus device at {address}")
+
+    def _call(self, what: str, request: Callable[[], Any]) -> Any:
+        from pymodbus.exceptions import ModbusException
+        from core.errors import InstrumentOperationError
+        try:
+            response = request()
+        except ModbusException as exc:
+            raise InstrumentOperationError(self.role, f"{what} at {self.address} (id {self.device_id}): {exc}") from exc
+        if response.isError():
+            raise InstrumentOperationError(self.role, f"{what} refused by id {self.device_id}: {response}")
+        return response
+
+    def read_coils(self, first: int, count: int) -> list[bool]:
+        """FC01."""
+        r = self._call(f"read coils {first}+{count}",
+                       lambda: self._client.read_coils(first, count=count, device_id=self.device_id))
+        return [bool(b) for b in r.bits[:count]]
+
+    def read_inputs(self, first: int, count: int) -> list[bool]:
+        """FC02."""
+        r = self._call(f"read discrete inputs {first}+{count}",
+                       lambda: self._client.read_discrete_inputs(first, count=count, device_id=self.device_id))
+        return [bool(b) for b in r.bits[:count]]
+
+    def write_coil(self, address: int, on: bool) -> None:
+        """FC05."""
+        self._call(f"write coil {address}", lambda: self._client.write_coil(address, on, device_id=self.device_id))
+
+    def write_coils(self, first: int, values: list[bool]) -> None:
+        """FC15."""
+        self._call(f"write coils {first}+{len(values)}",
+                   lambda: self._client.write_coils(first, values, device_id=self.device_id))
+
+    def read_registers(self, first: int, count: int) -> list[int]:
+        """FC03."""
+        r = self._call(f"read holding registers {first}+{count}",
+                       lambda: self._client.read_holding_registers(first, count=count, device_id=self.device_id))
+        return list(r.registers)
+
+    def write_registers(self, first: int, words: list[int]) -> None:
+        """FC16."""
+        self._call(f"write registers {first}+{len(words)}",
+                   lambda: self._client.write_registers(first, words, device_id=self.device_id))
+
+    def close(self) -> None:
+        self._client.close()

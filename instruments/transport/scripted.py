@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from instruments.transport.base import Frame, FrameTransport, LineTransport
 
-Step = tuple[str, str | None]
+Step = tuple[str, str | bytes | None]
 
 
 class ScriptMismatch(AssertionError):
@@ -23,9 +23,9 @@ class ScriptedTransport(LineTransport):
         super().__init__(role)
         self._steps = list(steps)
         self._pos = 0
-        self._pending: str | None = None
+        self._pending: str | bytes | None = None
 
-    def _next(self, line: str) -> str | None:
+    def _next(self, line: str) -> str | bytes | None:
         if self._pos >= len(self._steps):
             raise ScriptMismatch(f"unexpected extra command {line!r} after the script ended")
         sent, answer = self._steps[self._pos]
@@ -43,7 +43,28 @@ class ScriptedTransport(LineTransport):
         if self._pending is None:
             raise ScriptMismatch("driver read an answer the script does not have")
         answer, self._pending = self._pending, None
+        if isinstance(answer, bytes):
+            raise ScriptMismatch(f"the script answers a binary block here; the driver read a line")
         return answer
+
+    def _read_block(self) -> bytes:
+        """A scripted block answer is the raw bytes on the wire (`#<n><length>…` and the newline)."""
+        if not isinstance(self._pending, bytes):
+            raise ScriptMismatch(f"the driver read a binary block; the script answers {self._pending!r}")
+        raw, self._pending = self._pending, None
+        pos = 0
+
+        def read(count: int) -> bytes:
+            nonlocal pos
+            chunk = raw[pos:pos + count]
+            pos += count
+            if len(chunk) != count:
+                raise ScriptMismatch(f"scripted block {raw[:20]!r}… is shorter than its header says")
+            return chunk
+        data = self._block(read, b"\n")
+        if pos != len(raw):
+            raise ScriptMismatch(f"scripted block has {len(raw) - pos} bytes beyond its length")
+        return data
 
     def write(self, line: str) -> None:
         super().write(line)

@@ -49,6 +49,20 @@ class SocketLineTransport(LineTransport):
             raise InstrumentOperationError(self.role, f"read from {self.url} failed: {exc}") from exc
         return self._answer(raw, self._terminator, self.url)
 
+    def _read_block(self) -> bytes:
+        def read(count: int) -> bytes:
+            try:
+                data = self._stream.read(count)
+            except TimeoutError:
+                raise InstrumentTimeout(self.role, f"block from {self.url} cut short (timeout {self._timeout_s:g} s)") \
+                    from None
+            except OSError as exc:
+                raise InstrumentOperationError(self.role, f"read from {self.url} failed: {exc}") from exc
+            if len(data) != count:
+                raise InstrumentTimeout(self.role, f"block from {self.url} cut short ({len(data)} of {count} bytes)")
+            return data
+        return self._block(read, self._terminator)
+
     def _discard_input(self) -> bytes:
         """Drop what is buffered and what arrives until the line stays quiet for QUIET_S."""
         dropped = self._stream.read1(65536) if self._stream.peek(0) else b""  # what the buffer already holds

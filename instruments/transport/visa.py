@@ -68,6 +68,26 @@ class VisaTransport(LineTransport):
         except OSError as exc:
             raise InstrumentOperationError(self.role, f"connection to {self.resource} lost: {exc}") from exc
 
+    def _read_block(self) -> bytes:
+        """Binary data holds newline bytes: with the termination character on, a VISA read stops at
+        each of them (pyvisa-py then reads a block in hundreds of pieces), so it is off meanwhile."""
+        termination = self._inst.read_termination
+        self._inst.read_termination = None
+        try:
+            return self._block(self._read_exactly, b"\n")
+        finally:
+            self._inst.read_termination = termination
+
+    def _read_exactly(self, count: int) -> bytes:
+        try:
+            return bytes(self._inst.read_bytes(count, chunk_size=max(count, 20480), break_on_termchar=False))
+        except pyvisa.errors.VisaIOError as exc:
+            if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
+                raise InstrumentTimeout(self.role, f"block from {self.resource} cut short") from exc
+            raise InstrumentOperationError(self.role, f"read from {self.resource} failed: {exc}") from exc
+        except OSError as exc:
+            raise InstrumentOperationError(self.role, f"connection to {self.resource} lost: {exc}") from exc
+
     def _discard_input(self) -> bytes:
         dropped = b""
         timeout = self._inst.timeout

@@ -1,0 +1,164 @@
+"""The vehicle's CP/PP circuit from bought parts: a switch unit and an oscilloscope.
+
+The switch builds the vehicle side of IEC 61851-1 Annex A from the resistor network in the rig
+file's `[wiring]`; the scope measures CP (levels, frequency, duty) and is the one timebase of
+every edge: the vehicle's switching is stamped where the CP level steps, the contactor where the
+vehicle-side voltage joins or leaves the supply's sine.  No time here comes from the host.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from core.errors import InstrumentOperationError, InvalidValue, RigError
+from core.types import Channel, Edge, Reading
+from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, CpEmulator, CpMeasurement
+from instruments.parts.recorder import ScopeRecorder
+from instruments.parts.wiring import CP_FUNCTIONS, CP_RESISTORS, Wiring
+from instruments.scope import Scope
+from instruments.switch import Switch
+
+STATE_NETWORK = {"A": (), "B": ("R3",), "C": ("R3", "R2"), "D": ("R3", "R2D"), "E": ("cp_short",)}
+"""Which parts of the network each vehicle state closes (IEC 61851-1:2017 Annex A)."""
+CP_VOLTS_PER_DIV = 4.0
+OUTPUT_VOLTS_PER_DIV = 100.0
+
+
+def recorder_for(scope: Scope, settings: Mapping[str, Any]) -> ScopeRecorder:
+    """One recorder per scope: the CP emulator and fault injection read the same record."""
+    recorder = getattr(scope, "_recorder", None)
+    if recorder is None:
+        cp_channel = int(settings.get("cp_channel", 1))
+        output_channel = int(settings.get("output_channel", 2))
+        scope.configure({cp_channel: (CP_VOLTS_PER_DIV, 1.0),
+                         output_channel: (OUTPUT_VOLTS_PER_DIV, float(settings.get("output_probe", 100.0)))})
+        recorder = ScopeRecorder(scope, cp_channel, output_channel)
+        recorder.start()
+        scope._recorder = recorder  # type: ignore[attr-defined]
+    return recorder
+
+
+class PartsCpEmulator(CpEmulator):
+    """`CpEmulator` on a switch unit (the resistor network) and a scope (measurement and edges)."""
+
+    parts = ("switch", "scope")
+    driver_settings = ("cp_channel", "output_channel", "output_probe")
+
+    @classmethod
+    def check_wiring(cls, wiring: Wiring) -> None:
+        wiring.require(CP_RESISTORS + CP_FUNCTIONS, "the CP emulator from parts")
+
+    @classmethod
+    def compose(cls, instruments: Mapping[str, Any], wiring: Wiring, settings: Mapping[str, Any]) -> PartsCpEmulator:
+        return cls(instruments["switch"], instruments["scope"], wiring, settings)
+
+    def __init__(self, switch: Switch, scope: Scope, wiring: Wiring, settings: Mapping[str, Any]) -> None:
+        self.check_wiring(wiring)
+        self.transport = None  # type: ignore[assignment]
+        self.role = "cp"
+        self.switch, self.scope, self.wiring = switch, scope, wiring
+        self.recorder = recorder_for(scope, settings)
+        self._closed: set[str] = set()
+        self._veh: list[Edge] = []
+        self._capture_start = 0.0
+
+    def identify(self) -> str:
+        return f"parts: switch {self.switch.role} + scope {self.scope.role} (cp on channel {self.recorder.cp_channel})"
+
+    # --- switching ---------------------------------------------------------------------------
+    def _switch(self, close: Iterable[str], open_: Iterable[str], veh: str) -> float:
+        close, open_ = set(close) - self._closed, set(open_) & self._closed
+        for name in close:
+            for partner in self.wiring.partners(name) & (self._closed - open_):
+                if partner in close:
+                    raise RigError(f"[wiring.break_before_make] forbids closing {name} and {partner} together")
+                open_.add(partner)
+        t_before = self.recorder.update()
+        self.switch.open_channels(self.wiring.channel(n) for n in open_)   # break before make
+        self.switch.close_channels(self.wiring.channel(n) for n in close)
+        self._closed = (self._closed - open_) | close
+        t_after = self.time()   # the switching is done: its step, if CP shows one, lies before this
+        self.recorder.update()
+        steps = [e.t_s for e in self.recorder.edges if e.channel == Channel.CPH and t_before <= e.t_s <= t_after]
+        t = steps[0] if steps else t_after
+        self._veh.append(Edge(t, Channel.VEH, veh))
+        return t
+
+    def _network(self, names: Iterable[str], veh: str) -> float:
+        network = {"cp_short", *(r.name for r in self.wiring.cp_resistors)}
+        target = set(names)
+        return self._switch(target, network - target, veh)
+
+    def set_state(self, state: str) -> float:
+        if state not in VEHICLE_STATES:
+            raise InvalidValue(f"vehicle state must be one of {', '.join(VEHICLE_STATES)}, not {state!r}")
+        return self._network(STATE_NETWORK[state], state)
+
+    def set_resistance(self, ohm: float) -> float:
+        if not 0 < ohm <= MAX_VEHICLE_OHM:
+            raise InvalidValue(f"CP resistance must be in (0, {MAX_VEHICLE_OHM:.0f}] ohm, not {ohm}")
+        return self._network((r.name for r in self.wiring.cp_combination(ohm)), f"R{ohm:.0f}")
+
+    def set_diode(self, present: bool) -> float:
+        return self._switch(() if present else ("diode_bypass",), ("diode_bypass",) if present else (),
+                            f"DIODE{int(present)}")
+
+    def set_pp(self, ohm: float | None) -> float:
+        every = {r.name for r in self.wiring.pp_resistors}
+        chosen = set() if ohm is None else {self.wiring.pp_resistor(ohm).name}
+        return self._switch(chosen, every - chosen, "PPOPEN" if ohm is None else f"PP{ohm:.1f}")
+
+    def set_pe(self, connected: bool) -> float:
+        return self._switch(() if connected else ("vehicle_pe_open",), ("vehicle_pe_open",) if connected else (),
+                            f"PE{int(connected)}")
+
+    # --- measuring ---------------------------------------------------------------------------
+    def time(self) -> float:
+        return self.scope.now(self.recorder.read_until_s)
+
+    def measure_cp(self) -> CpMeasurement:
+        ch = self.recorder.cp_channel
+        high, low = self.scope.measure("vtop", ch), self.scope.measure("vbase", ch)
+        frequency, duty = self.scope.measure("frequency", ch), self.scope.measure("duty", ch)
+        if math.isnan(frequency) or math.isnan(duty):   # a DC level: no period to measure
+            frequency, duty = 0.0, 100.0 if high > 0.5 else 0.0
+        return CpMeasurement(high, low, frequency, duty, self.time())
+
+    def measure_pp(self) -> Reading:
+        if "pp_sense" not in self.wiring.channels and not hasattr(self.switch, "measure_resistance"):
+            raise InstrumentOperationError(self.role, "this bench cannot measure PP: wire a DMM channel as pp_sense")
+        ohm = self.switch.measure_resistance(self.wiring.channel("pp_sense"))  # type: ignore[attr-defined]
+        return Reading(ohm, "ohm", self.time())
+
+    def output_present(self) -> Reading:
+        t = self.recorder.update()
+        return Reading(1.0 if self.recorder.state.ovp else 0.0, "", t)
+
+    def interlock_closed(self) -> Reading:
+        if self.wiring.interlock_input is None:
+            raise InstrumentOperationError(self.role, "no interlock input in [wiring] (interlock_input = N)")
+        closed = self.switch.read_inputs([self.wiring.interlock_input])[0]
+        return Reading(1.0 if closed else 0.0, "", self.time())
+
+    def start_capture(self) -> float:
+        t = self.recorder.update()
+        self._capture_start = t
+        self.recorder.edges = [e for e in self.recorder.edges if e.t_s >= t]
+        self._veh = [e for e in self._veh if e.t_s >= t]
+        return t
+
+    def read_edges(self) -> list[Edge]:
+        self.recorder.update()
+        edges = [e for e in (*self.recorder.edges, *self._veh) if e.t_s >= self._capture_start]
+        return sorted(edges, key=lambda e: e.t_s)
+
+    def safe(self) -> None:
+        everything = {"cp_short", "diode_bypass", "vehicle_pe_open",
+                      *(r.name for r in (*self.wiring.cp_resistors, *self.wiring.pp_resistors))}
+        self.switch.open_channels(self.wiring.channel(n) for n in everything)
+        self._closed.clear()
+
+    def close(self) -> None:
+        """The switch and the scope are the rig's own instruments; it closes them."""

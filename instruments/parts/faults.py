@@ -1,0 +1,151 @@
+"""Fault injection from bought parts: a real leakage path, relays for weld, PE and PS_1/PS_2.
+
+- AC residual current: an electronic load (role `leakage_load`, one Chroma 63800 unit) in
+  constant current from vehicle-side L1 to PE;
+- smooth DC residual current: a DC source (role `dc_source`) in constant current on the same path;
+- a welded contactor pole: a relay bridging it (`weld_l1` … `weld_l3`); the supply's PE opened
+  (`supply_pe_open`); the grid operator's PS_1/PS_2 (`ps1`, `ps2`).
+
+A residual current flows only while vehicle-side L1 is live, so the DUT's trip is the output
+voltage leaving the sine on the scope (the edge the CP emulator from parts reads too): the trip
+time is the scope time of that edge minus the scope time at which the current was switched on.
+The DUT's own temperature sensor cannot be overridden from outside the housing; temperature on
+this bench is the ambient of a climate chamber, which this composite does not drive yet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from core.errors import InstrumentOperationError, InvalidValue
+from core.types import Channel
+from instruments.ac_load import AcLoad
+from instruments.dc_source import DcSource
+from instruments.fault_box import MAX_RESIDUAL_MA, RESIDUAL_CHANNELS, FaultBox, FaultBoxState, ResidualEvent
+from instruments.parts.cp import recorder_for
+from instruments.parts.wiring import FAULT_FUNCTIONS, Wiring
+from instruments.scope import Scope
+from instruments.switch import Switch
+
+WELD = ("weld_l1", "weld_l2", "weld_l3")
+
+
+class PartsFaultBox(FaultBox):
+    """`FaultBox` on a switch unit, a scope, a leakage load and a DC source."""
+
+    parts = ("switch", "scope")
+    optional_parts = ("leakage_load", "dc_source")
+    temperature_modes: tuple[str, ...] = ()
+
+    @classmethod
+    def check_wiring(cls, wiring: Wiring) -> None:
+        wiring.require(FAULT_FUNCTIONS, "fault injection from parts")
+
+    @classmethod
+    def compose(cls, instruments: Mapping[str, Any], wiring: Wiring, settings: Mapping[str, Any]) -> PartsFaultBox:
+        return cls(instruments["switch"], instruments["scope"], wiring, settings,
+                   instruments.get("leakage_load"), instruments.get("dc_source"))
+
+    def __init__(self, switch: Switch, scope: Scope, wiring: Wiring, settings: Mapping[str, Any],
+                 leakage: AcLoad | None = None, dc: DcSource | None = None) -> None:
+        self.check_wiring(wiring)
+        self.transport = None  # type: ignore[assignment]
+        self.role = "fault_box"
+        self.switch, self.scope, self.wiring = switch, scope, wiring
+        self.leakage, self.dc = leakage, dc
+        self.recorder = recorder_for(scope, settings)
+        self._set_ma = {ch: 0.0 for ch in RESIDUAL_CHANNELS}
+        self._seen_until = 0.0
+        self._events: list[ResidualEvent] = []
+
+    def identify(self) -> str:
+        parts = ["switch", "scope"] + [r for r, i in (("leakage_load", self.leakage), ("dc_source", self.dc)) if i]
+        return "parts: " + " + ".join(parts)
+
+    # --- injection ---------------------------------------------------------------------------
+    def set_residual_ma(self, channel: str, milliamps: float) -> float:
+        if channel not in RESIDUAL_CHANNELS:
+            raise InvalidValue(f"residual current channel must be one of {RESIDUAL_CHANNELS}, not {channel!r}")
+        if not math.isfinite(milliamps) or not 0 <= milliamps <= MAX_RESIDUAL_MA:
+            raise InvalidValue(f"residual current must be in [0, {MAX_RESIDUAL_MA:g}] mA, not {milliamps}")
+        self._collect()   # what happened before this command is not its consequence
+        if channel == "ac":
+            if self.leakage is None:
+                raise InstrumentOperationError(self.role, "no leakage_load instrument for an AC residual current")
+            if milliamps > 0:
+                self.leakage.set_current(milliamps / 1000.0)
+            self.leakage.set_on(milliamps > 0)
+        else:
+            if self.dc is None:
+                raise InstrumentOperationError(self.role, "no dc_source instrument for a DC residual current")
+            self.dc.set_current_ma(milliamps)
+        self._set_ma[channel] = milliamps
+        t = self.recorder.update()
+        self._seen_until = t
+        return t
+
+    def _relays(self, close: Iterable[str], open_: Iterable[str]) -> float:
+        self.switch.open_channels(self.wiring.channel(n) for n in open_)
+        self.switch.close_channels(self.wiring.channel(n) for n in close)
+        return self.recorder.update()
+
+    def set_weld(self, phases: Iterable[int]) -> float:
+        chosen = set(phases)
+        if not chosen <= {1, 2, 3}:
+            raise InvalidValue(f"weld bridges exist for phases 1, 2, 3, not {sorted(chosen)}")
+        return self._relays((WELD[p - 1] for p in chosen), (WELD[p - 1] for p in {1, 2, 3} - chosen))
+
+    def set_pe_open(self, open_: bool) -> float:
+        return self._relays(("supply_pe_open",) if open_ else (), () if open_ else ("supply_pe_open",))
+
+    def set_grid_contact(self, ps1_closed: bool, ps2_closed: bool) -> float:
+        wanted = {"ps1": ps1_closed, "ps2": ps2_closed}
+        return self._relays((n for n, c in wanted.items() if c), (n for n, c in wanted.items() if not c))
+
+    def set_temperature(self, mode: str | None, celsius: float = 25.0) -> float:
+        if mode is None:
+            return self.recorder.update()
+        raise InstrumentOperationError(self.role, f"temperature ({mode}) needs a climate chamber, which this "
+                                                  "bench of parts does not drive yet (docs/bench/cots.md)")
+
+    # --- what flows ----------------------------------------------------------------------------
+    def _collect(self) -> None:
+        """Turn the output's edges since the last look into residual-current events: a set
+        current stops when the output dies and flows again when it comes back."""
+        self.recorder.update()
+        for edge in self.recorder.edges:
+            if edge.channel != Channel.OVP or edge.t_s <= self._seen_until:
+                continue
+            for channel, ma in self._set_ma.items():
+                if ma > 0 and not self._pe_open():
+                    self._events.append(ResidualEvent("interrupted" if edge.value == "0" else "flowing",
+                                                      channel, ma, edge.t_s))
+            self._seen_until = edge.t_s
+
+    def _pe_open(self) -> bool:
+        return self.switch.closed_channels([self.wiring.channel("supply_pe_open")])[0]
+
+    def events(self) -> list[ResidualEvent]:
+        self._collect()
+        out, self._events = self._events, []
+        return out
+
+    def readback(self) -> FaultBoxState:
+        flowing = self.recorder.state.ovp and not self._pe_open()
+        states = self.switch.closed_channels([self.wiring.channel(n) for n in (*WELD, "supply_pe_open", "ps1", "ps2")])
+        return FaultBoxState(self._set_ma["ac"] if flowing else 0.0, self._set_ma["dc"] if flowing else 0.0,
+                             0.0, None, (states[0], states[1], states[2]), states[3], states[4], states[5])
+
+    def safe(self) -> None:
+        if self.leakage is not None:
+            self.leakage.set_on(False)
+        if self.dc is not None:
+            self.dc.set_current_ma(0.0)
+        self._set_ma = {ch: 0.0 for ch in RESIDUAL_CHANNELS}
+        self.switch.open_channels(self.wiring.channel(n) for n in FAULT_FUNCTIONS)
+        self._events.clear()
+
+    def close(self) -> None:
+        """The parts are the rig's own instruments; it closes them."""

@@ -1,0 +1,171 @@
+"""The oscilloscope: CP levels, frequency and duty, and captured waveforms on the scope's own timebase.
+
+On a bench built from bought parts the scope is the one clock that timing verdicts read: the
+vehicle's switching shows as the CP level step, the contactor as the output voltage leaving or
+joining the supply's sine, both in the same record.
+
+Lab driver: Keysight InfiniiVision X-Series (2000/3000T/4000 X), commands as their
+Programmer's Guides give them (page numbers of the 4000 X-Series guide):
+`:MEASure:VTOP?` (p. 636), `:MEASure:VBASe?`, `:MEASure:FREQuency?`, `:MEASure:DUTYcycle?`,
+`:WAVeform:SOURce` (p. 1255), `:WAVeform:FORMat WORD` (p. 1245), `:WAVeform:BYTeorder` (p. 1241),
+`:WAVeform:UNSigned` (p. 1261), `:WAVeform:POINts` (p. 1246), `:WAVeform:PREamble?` (p. 1250:
+format, type, points, count, xincrement, xorigin, xreference, yincrement, yorigin, yreference)
+and `:WAVeform:DATA?` (p. 1243: an IEEE 488.2 definite-length block; in WORD format 0x0000 is a
+hole, "data not yet acquired", 0x0001 clipped low, 0xFFFF clipped high).
+
+How the record is used (`docs/bench/cots.md`): the acquisition runs in roll mode from the
+driver's `:RUN` on, in high-resolution mode (each stored point the mean of the samples in its
+interval); the driver reads any window of it by placing the horizontal window
+(`:TIMebase:REFerence LEFT`, `:TIMebase:POSition`, `:TIMebase:RANGe`) and asking for a number
+of points.  Points beyond the newest sample are holes, which is how "now" is found on the
+scope's own timebase.  That roll-mode records can be read this way while running is what the
+virtual scope does; on a real X-Series it is to be confirmed on the bench (docs say how).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import InstrumentOperationError, InvalidValue
+from instruments.base import Instrument
+
+MEASUREMENTS = {"vtop": "VTOP", "vbase": "VBASe", "frequency": "FREQuency", "duty": "DUTYcycle", "vrms": "VRMS"}
+INVALID = 9.0e37
+"""X-Series answer for a measurement that cannot be made (9.9E+37), e.g. the frequency of a DC level."""
+MAX_POINTS = 1_000_000
+HOLE, CLIPPED_LOW, CLIPPED_HIGH = 0, 1, 0xFFFF
+
+
+@dataclass(frozen=True)
+class Waveform:
+    """Points of one channel: point k is the mean over [t0_s + k·dt_s, t0_s + (k+1)·dt_s); NaN = not yet acquired."""
+
+    channel: int
+    t0_s: float
+    dt_s: float
+    values: np.ndarray
+
+    @property
+    def acquired(self) -> int:
+        """How many leading points hold data (the rest are holes: the record ends there)."""
+        holes = np.isnan(self.values)
+        return int(np.argmax(holes)) if holes.any() else len(self.values)
+
+    @property
+    def end_s(self) -> float:
+        return self.t0_s + self.acquired * self.dt_s
+
+
+class Scope(Instrument):
+    role = "scope"
+
+    @abstractmethod
+    def configure(self, channels: dict[int, tuple[float, float]]) -> None:
+        """Volts per division and probe attenuation per channel, then start the running record (t = 0)."""
+
+    @abstractmethod
+    def measure(self, item: str, channel: int) -> float:
+        """One of MEASUREMENTS on a channel; NaN when the scope cannot make it."""
+
+    @abstractmethod
+    def window(self, channel: int, start_s: float, span_s: float, points: int) -> Waveform:
+        """`points` points of the record from `start_s` over `span_s` seconds."""
+
+    def now(self, since_s: float = 0.0, resolution_s: float = 2e-6) -> float:
+        """The newest sample's time (at least `since_s`), to `resolution_s`: found from the holes
+        after it, on the scope's timebase, never from the host's clock."""
+        span = 1.0
+        start = since_s
+        while True:
+            wave = self.window(self.reference_channel, start, span, 1000)
+            if wave.acquired < len(wave.values):
+                break
+            start, span = wave.end_s, span * 8.0
+        # the newest sample lies in the bucket after the last acquired one; refine inside it
+        while wave.dt_s > resolution_s:
+            inside = max(wave.end_s - wave.dt_s, start)
+            wave = self.window(self.reference_channel, inside, wave.dt_s * 2.0, 1000)
+            if wave.acquired == 0:
+                break
+        return wave.end_s
+
+    reference_channel = 1
+
+
+class KeysightInfiniiVision(Scope):
+    """InfiniiVision X-Series over VISA (LAN port 5025 or USBTMC)."""
+
+    def __init__(self, transport) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(transport)
+        self._source: int | None = None
+        self._points: int | None = None
+        self._window: tuple[float, float] | None = None
+
+    def configure(self, channels: dict[int, tuple[float, float]]) -> None:
+        t = self.transport
+        t.write(":STOP")
+        for channel, (volts_per_div, probe) in sorted(channels.items()):
+            if channel not in (1, 2, 3, 4) or not volts_per_div > 0 or not probe > 0:
+                raise InvalidValue(f"scope channel {channel}: needs channel 1…4, V/div > 0, probe > 0")
+            t.write(f":CHANnel{channel}:PROBe {probe:g}")
+            t.write(f":CHANnel{channel}:SCALe {volts_per_div:g}")
+            t.write(f":CHANnel{channel}:OFFSet 0")
+            t.write(f":CHANnel{channel}:DISPlay 1")
+        t.write(":ACQuire:TYPE HRESolution")
+        t.write(":TIMebase:MODE ROLL")
+        t.write(":TIMebase:REFerence LEFT")
+        t.write(":WAVeform:FORMat WORD")
+        t.write(":WAVeform:BYTeorder MSBFirst")
+        t.write(":WAVeform:UNSigned 1")
+        t.write(":RUN")
+        self._sync()
+        self._source = self._points = None
+        self._window = None
+        self.reference_channel = min(channels)
+
+    def measure(self, item: str, channel: int) -> float:
+        if item not in MEASUREMENTS:
+            raise InvalidValue(f"scope measurement must be one of {', '.join(MEASUREMENTS)}, not {item!r}")
+        value = self._floats(self.transport.query(f":MEASure:{MEASUREMENTS[item]}? CHANnel{channel}"), 1,
+                             f"{item} on channel {channel}")[0]
+        return math.nan if abs(value) >= INVALID else value
+
+    def window(self, channel: int, start_s: float, span_s: float, points: int) -> Waveform:
+        if not 1 <= points <= MAX_POINTS or not span_s > 0:
+            raise InvalidValue(f"scope window: 1…{MAX_POINTS} points over a positive span, not {points} over {span_s}")
+        t = self.transport
+        if self._window != (start_s, span_s):
+            t.write(f":TIMebase:POSition {start_s:.9E}")
+            t.write(f":TIMebase:RANGe {span_s:.9E}")
+            self._window = (start_s, span_s)
+        if self._source != channel:
+            t.write(f":WAVeform:SOURce CHANnel{channel}")
+            self._source = channel
+        if self._points != points:
+            t.write(f":WAVeform:POINts {points}")
+            self._points = points
+        pre = t.query(":WAVeform:PREamble?").split(",")
+        if len(pre) != 10:
+            raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: expected 10 fields, got {','.join(pre)!r}")
+        try:
+            fmt, count = int(pre[0]), int(pre[2])
+            x_inc, x_orig, x_ref = float(pre[4]), float(pre[5]), float(pre[6])
+            y_inc, y_orig, y_ref = float(pre[7]), float(pre[8]), float(pre[9])
+        except ValueError as exc:
+            raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: not numbers: {pre!r}") from exc
+        if fmt != 1:
+            raise InstrumentOperationError(self.role, f"waveform format {fmt}, expected 1 (WORD)")
+        raw = t.query_block(":WAVeform:DATA?")
+        if len(raw) != 2 * count:
+            raise InstrumentOperationError(self.role, f":WAVeform:DATA?: {len(raw)} bytes for {count} WORD points")
+        codes = np.frombuffer(raw, dtype=">u2").astype(np.float64)
+        values = (codes - y_ref) * y_inc + y_orig
+        values[codes == HOLE] = np.nan
+        return Waveform(channel, x_orig - x_ref * x_inc, x_inc, values)
+
+    def safe(self) -> None:
+        """A scope drives nothing: its safe state is the one it is in."""

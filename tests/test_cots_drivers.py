@@ -1,0 +1,187 @@
+"""Byte-exact exchanges of the drivers of bought parts, and the bench of parts on the virtual lab.
+
+Sources of the scripts: DAQ970A Programming Reference, ROUTe subsystem (`ROUTe:CLOSe`,
+`ROUTe:OPEN`, `ROUTe:CLOSe?`) and `MEASure:RESistance?`; Modbus Application Protocol
+Specification V1.1b3 §6.1 (FC01, p. 11), §6.2 (FC02, p. 12), §6.5 (FC05, p. 17), §6.11 (FC15,
+p. 29) with the RTU framing and CRC of Modbus over Serial Line V1.02 §2.5.1 and §6.2.2;
+InfiniiVision 4000 X-Series Programmer's Guide: :MEASure:VTOP p. 636, :WAVeform:PREamble p. 1250,
+:WAVeform:DATA p. 1243 (WORD codes: 0 hole, 1 clipped low, 0xFFFF clipped high); E36100B Series
+Programming Guide (VOLTage, CURRent, OUTPut, MEASure:CURRent?).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+
+import numpy as np
+import pytest
+
+from core.errors import ConfigError, InvalidValue
+from core.types import Channel
+from instruments.dc_source import KeysightE36100
+from instruments.parts.wiring import parse_wiring
+from instruments.scope import KeysightInfiniiVision
+from instruments.switch import KeysightDaq970, ModbusRelayBoard
+from instruments.transport.modbus import ModbusMaster
+from instruments.transport.scripted import expected_protocol
+from rig.config import load_rig_file
+from rig.rig import Rig
+from sim.cots import crc16
+
+
+def test_daq970_closes_and_opens_channel_lists_with_a_sync() -> None:
+    steps = [("ROUT:CLOS (@101,102)", None), ("*OPC?", "1"), ("ROUT:OPEN (@102)", None), ("*OPC?", "1"),
+             ("ROUT:CLOS? (@101,102)", "1,0"), ("MEAS:RES? (@201)", "+2.20100000E+02"),
+             ("MEAS:RES? (@201)", "+9.90000000E+37"), ("ROUT:OPEN (@101,102)", None), ("*OPC?", "1")]
+    with expected_protocol(steps) as t:
+        daq = KeysightDaq970(t)
+        daq.close_channels([102, 101])
+        daq.open_channels([102])
+        assert daq.closed_channels([101, 102]) == [True, False]
+        assert daq.measure_resistance(201) == pytest.approx(220.1)
+        assert daq.measure_resistance(201) == float("inf")
+        daq.safe()
+
+
+def test_daq970_refuses_a_channel_that_no_slot_has_before_any_io() -> None:
+    with expected_protocol([]) as t:
+        with pytest.raises(InvalidValue, match="slot"):
+            KeysightDaq970(t).close_channels([450])
+
+
+def test_infiniivision_configure_measure_and_a_window_with_holes() -> None:
+    codes = np.array([32768 + 2048, 32768 - 4096, 1, 0], dtype=">u2").tobytes()   # +1 V, -2 V, clipped, hole
+    block = b"#18" + codes + b"\n"
+    steps = [(":STOP", None), (":CHANnel1:PROBe 1", None), (":CHANnel1:SCALe 4", None), (":CHANnel1:OFFSet 0", None),
+             (":CHANnel1:DISPlay 1", None), (":ACQuire:TYPE HRESolution", None), (":TIMebase:MODE ROLL", None),
+             (":TIMebase:REFerence LEFT", None), (":WAVeform:FORMat WORD", None), (":WAVeform:BYTeorder MSBFirst", None),
+             (":WAVeform:UNSigned 1", None), (":RUN", None), ("*OPC?", "1"),
+             (":MEASure:VTOP? CHANnel1", "+8.97E+00"), (":MEASure:FREQuency? CHANnel1", "+9.9E+37"),
+             (":TIMebase:POSition 1.000000000E+00", None), (":TIMebase:RANGe 4.000000000E-03", None),
+             (":WAVeform:SOURce CHANnel1", None), (":WAVeform:POINts 4", None),
+             (":WAVeform:PREamble?", "+1,+3,+4,+1,+1.0E-03,+1.0E+00,+0,+4.8828125E-04,+0.0E+00,+32768"),
+             (":WAVeform:DATA?", block)]
+    with expected_protocol(steps) as t:
+        scope = KeysightInfiniiVision(t)
+        scope.configure({1: (4.0, 1.0)})
+        assert scope.measure("vtop", 1) == pytest.approx(8.97)
+        assert np.isnan(scope.measure("frequency", 1))
+        wave = scope.window(1, 1.0, 4e-3, 4)
+    assert wave.values[0] == pytest.approx(1.0) and wave.values[1] == pytest.approx(-2.0)
+    assert wave.acquired == 3 and wave.end_s == pytest.approx(1.003)
+
+
+def test_infiniivision_block_of_the_wrong_length_is_an_operation_error() -> None:
+    from core.errors import InstrumentOperationError
+    steps = [(":TIMebase:POSition 0.000000000E+00", None), (":TIMebase:RANGe 1.000000000E+00", None),
+             (":WAVeform:SOURce CHANnel2", None), (":WAVeform:POINts 2", None),
+             (":WAVeform:PREamble?", "+1,+3,+2,+1,+0.5E+00,+0.0E+00,+0,+1.0E-02,+0.0E+00,+32768"),
+             (":WAVeform:DATA?", b"#12\x80\x00\n")]
+    with expected_protocol(steps) as t:
+        with pytest.raises(InstrumentOperationError, match="2 bytes for 2 WORD points"):
+            KeysightInfiniiVision(t).window(2, 0.0, 1.0, 2)
+
+
+def test_e36100_drives_a_current_with_compliance_and_switches_off() -> None:
+    steps = [("VOLT 30", None), ("CURR 0.006000", None), ("OUTP ON", None), ("*OPC?", "1"),
+             ("MEAS:CURR?", "+5.99E-03"), ("OUTP OFF", None), ("*OPC?", "1")]
+    with expected_protocol(steps) as t:
+        dc = KeysightE36100(t)
+        dc.set_current_ma(6.0)
+        assert dc.measure_current_ma().value == pytest.approx(5.99)
+        dc.set_current_ma(0.0)
+
+
+class _RtuPeer:
+    """A TCP peer that checks each RTU request byte for byte and sends the scripted answer."""
+
+    def __init__(self, script: list[tuple[bytes, bytes]]) -> None:
+        self.script, self.errors = list(script), []
+        self._srv = socket.create_server(("127.0.0.1", 0))
+        self.port = self._srv.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self._srv.accept()
+        with conn:
+            for request, answer in self.script:
+                got = b""
+                while len(got) < len(request):
+                    chunk = conn.recv(len(request) - len(got))
+                    if not chunk:
+                        return
+                    got += chunk
+                if got != request:
+                    self.errors.append(f"expected {request.hex()}, got {got.hex()}")
+                    return
+                conn.sendall(answer)
+
+
+def _rtu(hex_body: str) -> bytes:
+    body = bytes.fromhex(hex_body)
+    return body + crc16(body)
+
+
+def test_modbus_relay_board_frames_are_the_specification_s() -> None:
+    script = [(_rtu("01 05 0002 FF00"), _rtu("01 05 0002 FF00")),            # relay 3 on (FC05)
+              (_rtu("01 01 0000 0003"), _rtu("01 01 01 04")),                # coils 0-2 first: only coil 2 on
+              (_rtu("01 0F 0000 0003 01 05"), _rtu("01 0F 0000 0003")),      # relays 1 and 3 on, 2 as it was (FC15)
+              (_rtu("01 01 0000 0003"), _rtu("01 01 01 05")),                # read back 1..3
+              (_rtu("01 02 0000 0001"), _rtu("01 02 01 01"))]                # interlock input closed (FC02)
+    peer = _RtuPeer(script)
+    board = ModbusRelayBoard(ModbusMaster("switch", f"socket://127.0.0.1:{peer.port}", {"id": 1}))
+    try:
+        board.close_channels([3])
+        board.close_channels([1, 3])   # FC15 over relays 1..3, relay 2 kept as the board reports it
+        assert board.closed_channels([1, 2, 3]) == [True, False, True]
+        assert board.read_inputs([1]) == [True]
+    finally:
+        board.close()
+    assert not peer.errors, peer.errors
+    assert crc16(bytes.fromhex("010300000001")) == bytes.fromhex("840A")   # the specification's CRC worked out
+
+
+def test_wiring_refuses_a_channel_used_twice_and_unknown_functions() -> None:
+    with pytest.raises(InvalidValue, match="channel 101 is wired twice"):
+        parse_wiring({"channels": {"cp_short": 101}, "cp_resistors": {"R3": [101, 2740.0]}})
+    with pytest.raises(InvalidValue, match="not a function"):
+        parse_wiring({"channels": {"cp_shrt": 101}})
+    wiring = parse_wiring({"cp_resistors": {"R3": [101, 2740.0], "C_low": [106, 909.0]}})
+    assert {r.name for r in wiring.cp_combination(1.0 / (1 / 2740 + 1 / 909))} == {"R3", "C_low"}
+    with pytest.raises(InvalidValue, match="cannot make 5000.0 ohm"):
+        wiring.cp_combination(5000.0)
+
+
+def test_a_rig_file_whose_wiring_lacks_what_the_cp_needs_names_the_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = open("rigs/sim-cots.toml", encoding="utf-8").read().replace("cp_short = 108\n", "")
+    bad = tmp_path / "rig.toml"
+    bad.write_text(text.replace('R3 = [101, 2740.0]', 'R3 = [101, 2740.0]'))
+    with pytest.raises(ConfigError, match=r"\[wiring\].*cp_short"):
+        load_rig_file(bad)
+
+
+def test_the_bench_of_parts_times_the_contactor_on_the_scope_within_a_millisecond() -> None:
+    """The simulated opening delay, measured through the scope's record (switching stamped where CP
+    steps, the contactor where the sine leaves): the bench of parts reads what the board reads."""
+    from fixtures.timing import delay_s
+    delays = {}
+    for rig_file in ("rigs/sim.toml", "rigs/sim-cots.toml"):
+        with Rig.from_file(rig_file, sim_overrides={"contactor_open_delay_ms": "98"}) as rig:
+            cp, clock = rig.cp, rig.clock
+            rig.energise()
+            clock.sleep(10)
+            found = []
+            for k in range(6):
+                cp.set_state("B")
+                clock.sleep(3)
+                cp.start_capture()
+                cp.set_state("C")
+                clock.sleep(2.0 + k * 0.0037)
+                t_b = cp.set_state("B")
+                clock.sleep(1)
+                found.append(delay_s(cp.read_edges(), t_b, Channel.OVP, "0"))
+            delays[rig_file] = found
+    assert all(abs(d - 0.098) <= 1e-3 for d in delays["rigs/sim-cots.toml"]), delays
+    assert all(abs(d - 0.098) <= 1e-6 for d in delays["rigs/sim.toml"]), delays
