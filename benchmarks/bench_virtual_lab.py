@@ -1,10 +1,12 @@
 """Benchmark (not a test): how fast the virtual lab runs the suite, and what one driver call costs.
 
-    python benchmarks/bench_virtual_lab.py [--repeat 3]
+    python benchmarks/bench_virtual_lab.py [--repeat 3] [--cots]
 
 Prints: wall time of the conformance suite, virtual seconds covered per wall second, and the
 median round trip of a driver query on loopback (CP board over socket://, analyser
-over pyvisa-py TCPIP SOCKET, virtual clock step).
+over pyvisa-py TCPIP SOCKET, virtual clock step).  `--cots` also runs the suite on the bench of
+bought parts (rigs/sim-cots.toml: edges read out of the scope's record) and prints how much
+slower it is than the board bench.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from rig.config import REPO_ROOT
 from rig.rig import Rig
 
 
-def suite_once() -> dict:
+def suite_once(rig: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", out, "--", "-q"], check=True,
-                       capture_output=True)
+        subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", out, *(["--rig", rig] if rig else []),
+                        "--", "-q"], check=True, capture_output=True)
         wall = time.perf_counter() - t0
         summary = json.loads((Path(out) / "summary.json").read_text())
     return {"process_wall_s": wall, "pytest_wall_s": summary["wall_time_s"], "virtual_s": summary["virtual_time_s"]}
@@ -58,12 +60,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--cots", action="store_true", help="also run rigs/sim-cots.toml and compare")
     args = parser.parse_args()
-    runs = [suite_once() for _ in range(args.repeat)]
-    med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(f"suite: {med['process_wall_s']:.2f} s wall per run (process), {med['pytest_wall_s']:.2f} s inside pytest, "
-          f"{med['virtual_s']:.1f} virtual s -> {med['virtual_s'] / med['pytest_wall_s']:.1f} virtual s per wall s "
-          f"(median of {args.repeat})")
+    benches = {"sim.toml": None, **({"sim-cots.toml": str(REPO_ROOT / "rigs" / "sim-cots.toml")} if args.cots else {})}
+    medians = {}
+    for name, rig in benches.items():
+        runs = [suite_once(rig) for _ in range(args.repeat)]
+        med = medians[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"suite on {name}: {med['process_wall_s']:.2f} s wall per run (process), {med['pytest_wall_s']:.2f} s "
+              f"inside pytest, {med['virtual_s']:.1f} virtual s -> {med['virtual_s'] / med['pytest_wall_s']:.1f} "
+              f"virtual s per wall s (median of {args.repeat})")
+    if args.cots:
+        ratio = medians["sim-cots.toml"]["pytest_wall_s"] / medians["sim.toml"]["pytest_wall_s"]
+        print(f"the bench of parts takes {ratio:.2f} x the board bench's wall time")
     for name, us in round_trips(args.calls).items():
         print(f"round trip {name}: median {us:.0f} us over {args.calls} calls")
 

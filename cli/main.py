@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rig.config import (DEFAULT_RIG, REPO_ROOT, RigConfig, load_rig_file, parse_assignments, with_place,
                         with_trials)
-from core.errors import RigError
+from core.errors import InstrumentOperationError, RigError
 from rig.profile import Profile
 from rig.rig import Rig, sim_knobs
 
@@ -193,6 +193,7 @@ def cmd_rig_check(args: argparse.Namespace) -> int:
     if config.virtual:
         sim_knobs(config, profile_id=profile.id)
     print(cold_load_power_line(config.suite.cold_load_trials, profile))
+    print_unrunnable(config)
     return EXIT_OK
 
 
@@ -207,6 +208,27 @@ def cold_load_power_line(trials: int, profile: Profile) -> str:
     needed = trials_for_power(1.0 / parts, target)
     return (f"  cold-load trials: {trials}: {detection_power(trials, 1.0 / parts):.0%} chance to catch a delay bound "
             f"{off_s:.2g} s off ({target:.0%} takes {needed})")
+
+
+def print_unrunnable(config: RigConfig) -> None:
+    """Which tests this bench cannot run, and why: a role it lacks (a test that needs the installer
+    skips on a bench without a bridge to the DUT), or what its composed roles cannot do."""
+    from conformance.catalogue import tests as catalogue
+
+    roles = set(config.instruments)
+    skipped = [(t, [r for r in t.needs if r not in roles]) for t in catalogue()]
+    skipped = [(t, lacking) for t, lacking in skipped if lacking]
+    print(f"tests this rig cannot run ({len(skipped)} of {len(catalogue())}):" if skipped
+          else "every test's roles are present on this rig")
+    for t, lacking in skipped:
+        print(f"  {t.name}: no {', '.join(lacking)} instrument")
+    box = config.instruments.get("fault_box")
+    if box is not None and box.driver == "parts-faults":
+        if "chamber" in roles:
+            print("  fault injection from parts sets the temperature through the chamber: over-temperature is "
+                  "ramped by the ambient, the resume test (it needs the sensor cooled at a known instant) skips")
+        else:
+            print("  fault injection from parts has no chamber: the temperature tests skip")
 
 
 def cmd_rig_ping(args: argparse.Namespace) -> int:
@@ -233,17 +255,13 @@ def cmd_rig_ping(args: argparse.Namespace) -> int:
                 note = f"  calibration due {due}"
             print(f"  {role:9s} {inst.driver:16s} {rig.identities.get(role, '?')}{note}")
         if rig.has("cp"):
-            closed = rig.cp.interlock_closed().value == 1
             needed = config.safety.interlock if config.safety.interlock is not None else not config.virtual
-            print(f"  interlock (CP board ILK): {'closed' if closed else 'OPEN'}"
-                  + ("" if needed else " (not required on this rig)"))
-    roles = set(config.instruments)
-    skipped = [(t, [r for r in t.needs if r not in roles]) for t in catalogue()]
-    skipped = [(t, lacking) for t, lacking in skipped if lacking]
-    print(f"tests this rig cannot run ({len(skipped)} of {len(catalogue())}):" if skipped
-          else "every test's roles are present on this rig")
-    for t, lacking in skipped:
-        print(f"  {t.name}: no {', '.join(lacking)} instrument")
+            try:
+                state = "closed" if rig.cp.interlock_closed().value == 1 else "OPEN"
+            except InstrumentOperationError as exc:
+                state = f"cannot be read ({exc})"
+            print(f"  interlock: {state}" + ("" if needed else " (not required on this rig)"))
+    print_unrunnable(config)
     if overdue and args.strict and not config.virtual:
         print(f"wallbox-rig: refusing (--strict): calibration overdue for {', '.join(overdue)}", file=sys.stderr)
         return EXIT_BROKEN

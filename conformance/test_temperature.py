@@ -1,5 +1,6 @@
 """Temperature (WB-TH-01, WB-TH-02): the fault box overrides the DUT's temperature sensor in a
-ramp, or sets the thermal chamber; the offer is read from the CP duty as a vehicle reads it.
+ramp, or (a bench of bought parts) ramps the ambient of a climate chamber; the offer is read from
+the CP duty as a vehicle reads it.
 
 The manual gives no thresholds: the latest stop temperature and the resume time are DUT profile
 data (unconfirmed; vendor practice as the profile comments cite it).
@@ -13,6 +14,7 @@ import pytest
 
 from conformance.injection import INF, hold
 from conformance.limits import LIMITS
+from core.errors import PreconditionError
 from core.limits import AtLeast, AtMost
 from conformance.session import measured_offer_a, offered_current_a, start_charging, try_charging, watch
 from fixtures.evidence import Evidence
@@ -32,41 +34,80 @@ class ThermalRamp:
     offers: list[tuple[float, float]] = field(default_factory=list)
     stop_c: float = INF
     t_stop: float = INF
+    mode: str = "sensor"
 
     def derated_offers(self, full_a: float) -> list[float]:
         return [a for _, a in self.offers if 0 < a < full_a]
 
 
+def ramp_mode(box: FaultBox) -> str:
+    """How this bench raises the DUT's temperature: its sensor overridden (a board inside the housing)
+    or, from outside, the ambient of a climate chamber; neither: the test skips."""
+    for mode in ("sensor", "chamber"):
+        if mode in box.temperature_modes:
+            return mode
+    pytest.skip(f"this rig's fault injection ({type(box).__name__}) cannot set the DUT's temperature")
+
+
+def settle(box: FaultBox, clock: Clock, celsius: float) -> None:
+    """Wait (on the rig clock) until the chamber's air reads `celsius`; a chamber that does not get
+    there is the rig's fault, so the test is broken, not failed."""
+    tolerance = LIMITS.rig.chamber_settle_tolerance.value
+    timeout = LIMITS.rig.chamber_settle_timeout.value
+    if not clock.wait_until(lambda: abs(box.readback().temperature_c - celsius) <= tolerance, timeout,
+                            poll_s=LIMITS.rig.chamber_settle_poll.value):
+        raise PreconditionError(f"the chamber did not reach {celsius:g} degC within {timeout:g} s")
+
+
+def prepare_ramp(box: FaultBox, clock: Clock) -> None:
+    """With a chamber, the DUT starts the ramp soaked at its first ambient (an earlier test may have
+    left the enclosure hot); a sensor override needs no wait."""
+    if ramp_mode(box) == "chamber":
+        start = LIMITS.rig.chamber_ramp_from.value
+        box.set_temperature("chamber", start)
+        settle(box, clock, start)
+        clock.sleep(LIMITS.rig.chamber_ramp_dwell.value)
+
+
 def ramp_until_stop(cp: CpEmulator, box: FaultBox, clock: Clock, up_to_c: float) -> ThermalRamp:
-    step = LIMITS.rig.temperature_ramp_step.value
-    dwell = LIMITS.rig.temperature_ramp_dwell.value
-    ramp = ThermalRamp()
-    celsius = LIMITS.rig.temperature_ramp_from.value
+    """Raise the temperature step by step until the DUT withdraws its offer.  With a chamber each
+    step waits for the air and then for the enclosure to follow (the dwell is several enclosure
+    time constants), so the DUT's sensor reads the ambient plus its own rise: a stop at an ambient
+    under the latest stop temperature is a stop under it inside as well."""
+    mode = ramp_mode(box)
+    rig = LIMITS.rig
+    start, step, dwell = ((rig.temperature_ramp_from, rig.temperature_ramp_step, rig.temperature_ramp_dwell)
+                          if mode == "sensor" else (rig.chamber_ramp_from, rig.chamber_ramp_step, rig.chamber_ramp_dwell))
+    ramp = ThermalRamp(mode=mode)
+    celsius = start.value
     while celsius <= up_to_c + 1e-9:
-        t = box.set_temperature("sensor", celsius)
+        t = box.set_temperature(mode, celsius)
+        if mode == "chamber":
+            settle(box, clock, celsius)
         ramp.temperatures.append((t, celsius))
-        clock.sleep(dwell)
+        clock.sleep(dwell.value)
         m = cp.measure_cp()
         offer = measured_offer_a(cp)
         ramp.offers.append((m.t_s, offer))
         if offer == 0:
             ramp.stop_c, ramp.t_stop = celsius, m.t_s
             break
-        celsius += step
+        celsius += step.value
     return ramp
 
 
 def record_ramp(evidence: Evidence, ramp: ThermalRamp, stop_by: float, extra: dict[str, float] | None = None) -> None:
-    evidence.series("temperature ramp", {"sensor temperature (degC)": ramp.temperatures,
-                                         "offered current (A)": ramp.offers},
+    label = f"{'sensor' if ramp.mode == 'sensor' else 'ambient'} temperature (degC)"
+    evidence.series("temperature ramp", {label: ramp.temperatures, "offered current (A)": ramp.offers},
                     {**({"stop": ramp.t_stop} if ramp.t_stop != INF else {}), **(extra or {})},
-                    {"sensor temperature (degC)": (None, stop_by)})
+                    {label: (None, stop_by)})
 
 
-def can_set(box: FaultBox, mode: str) -> None:
+def can_set(box: FaultBox, mode: str, why: str = "") -> None:
     """Skip where this bench cannot set the DUT's temperature this way (a bench of parts without a chamber)."""
     if mode not in box.temperature_modes:
-        pytest.skip(f"this rig's fault injection ({type(box).__name__}) cannot set the temperature by {mode}")
+        pytest.skip(f"this rig's fault injection ({type(box).__name__}) cannot set the temperature by {mode}"
+                    + (f": {why}" if why else ""))
 
 
 def stop_limit(rig: Rig) -> AtMost:
@@ -83,13 +124,15 @@ def test_over_temperature_stops_charging(cp: CpEmulator, fault_box: FaultBox, cl
                                          evidence: Evidence) -> None:
     """A rising sensor temperature makes the DUT withdraw its offer by the profile's latest stop temperature."""
     lim = stop_limit(rig)
+    prepare_ramp(fault_box, clock)
     start_charging(cp, clock)
-    can_set(fault_box, "sensor")
     ramp = ramp_until_stop(cp, fault_box, clock, ramp_end(rig))
     record_ramp(evidence, ramp, lim.high)
-    evidence.check("sensor temperature at which charging stopped", ramp.stop_c, lim, t_s=ramp.t_stop,
-                   note=f"ramp from {LIMITS.rig.temperature_ramp_from.value:g} degC in "
-                        f"{LIMITS.rig.temperature_ramp_step.value:g} degC steps")
+    first, step = ramp.temperatures[0][1], (ramp.temperatures[1][1] - ramp.temperatures[0][1]
+                                            if len(ramp.temperatures) > 1 else 0.0)
+    evidence.check(f"{'sensor' if ramp.mode == 'sensor' else 'ambient'} temperature at which charging stopped",
+                   ramp.stop_c, lim, t_s=ramp.t_stop, note=f"ramp from {first:g} degC in {step:g} degC steps"
+                   + ("" if ramp.mode == "sensor" else "; the DUT's own rise puts its sensor above the ambient"))
 
 
 @pytest.mark.requirement(wb_id="WB-TH-02", clause="product manual: high temperature may first reduce the current")
@@ -101,8 +144,8 @@ def test_over_temperature_reduces_the_current_before_it_stops(cp: CpEmulator, fa
         pytest.skip(f"DUT profile {rig.profile.id} declares no derating before the stop")
     lim = stop_limit(rig)
     full = offered_current_a(rig)
+    prepare_ramp(fault_box, clock)
     start_charging(cp, clock)
-    can_set(fault_box, "sensor")
     ramp = ramp_until_stop(cp, fault_box, clock, ramp_end(rig))
     record_ramp(evidence, ramp, lim.high)
     derated = ramp.derated_offers(full)
@@ -124,8 +167,9 @@ def test_charging_resumes_by_itself_after_cooling(cp: CpEmulator, fault_box: Fau
     lim = stop_limit(rig)
     resume = rig.profile.temperature.resume_within_s
     full = offered_current_a(rig)
+    can_set(fault_box, "sensor", "a resume time needs the sensor cooled at a known instant; from outside the "
+                                 "housing the enclosure cools on its own time")
     start_charging(cp, clock)
-    can_set(fault_box, "sensor")
     ramp = ramp_until_stop(cp, fault_box, clock, ramp_end(rig))
     evidence.check("sensor temperature at which charging stopped (before cooling)", ramp.stop_c, lim, t_s=ramp.t_stop)
     cooled = LIMITS.rig.temperature_cooled.value

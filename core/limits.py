@@ -317,6 +317,12 @@ class RigLimits:
     temperature_ramp_from: Setting
     temperature_ramp_overshoot: Setting
     temperature_cooled: Setting
+    chamber_ramp_from: Setting
+    chamber_ramp_step: Setting
+    chamber_ramp_dwell: Setting
+    chamber_settle_tolerance: Setting
+    chamber_settle_timeout: Setting
+    chamber_settle_poll: Setting
     soak_offer_sample: Setting
     led_fault_trip_multiple: Setting
     offer_back_within: Setting

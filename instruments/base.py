@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
 
 from instruments.transport.base import LineTransport
-from core.errors import InstrumentOperationError
+from core.errors import InstrumentOperationError, InvalidValue
 
 
 class Instrument(ABC):
@@ -56,3 +58,25 @@ class Instrument(ABC):
             return [float(p) for p in parts]
         except ValueError as exc:
             raise InstrumentOperationError(self.role, f"{what}: not numbers: {answer!r}") from exc
+
+
+class ModbusInstrument(Instrument):
+    """A driver whose instrument is a Modbus device (the rig is the master): its transport is a
+    `ModbusMaster`, opened by the driver's own `open_transport` instead of the line factory."""
+
+    def __init__(self, transport: Any) -> None:
+        from instruments.transport.modbus import ModbusMaster
+        if not isinstance(transport, ModbusMaster):
+            raise InvalidValue(f"{type(self).__name__} talks Modbus: give it socket://HOST:PORT (RTU over TCP), "
+                               f"tcp://HOST:PORT or a serial port, not {getattr(transport, 'url', transport)!r}")
+        self.transport = transport  # type: ignore[assignment]
+        self.role = transport.role
+        self.bus = transport
+
+    @classmethod
+    def open_transport(cls, role: str, address: str, settings: Mapping[str, Any]) -> Any:
+        from instruments.transport.modbus import ModbusMaster
+        return ModbusMaster(role, address, settings)
+
+    def close(self) -> None:
+        self.bus.close()

@@ -77,8 +77,9 @@ class Scope(Instrument):
 
     def now(self, since_s: float = 0.0, resolution_s: float = 2e-6) -> float:
         """The newest sample's time (at least `since_s`), to `resolution_s`: found from the holes
-        after it, on the scope's timebase, never from the host's clock."""
-        span = 1.0
+        after it, on the scope's timebase, never from the host's clock.  The first window spans
+        twice the last gap, so that one coarse and one fine read usually suffice."""
+        span = max(2.0 * self._gap, 1e-3)
         start = since_s
         while True:
             wave = self.window(self.reference_channel, start, span, 1000)
@@ -91,8 +92,10 @@ class Scope(Instrument):
             wave = self.window(self.reference_channel, inside, wave.dt_s * 2.0, 1000)
             if wave.acquired == 0:
                 break
+        self._gap = max(wave.end_s - since_s, 0.0)
         return wave.end_s
 
+    _gap = 1.0
     reference_channel = 1
 
 
@@ -138,16 +141,18 @@ class KeysightInfiniiVision(Scope):
         if not 1 <= points <= MAX_POINTS or not span_s > 0:
             raise InvalidValue(f"scope window: 1…{MAX_POINTS} points over a positive span, not {points} over {span_s}")
         t = self.transport
+        settings = []   # one program message for all of them (IEEE 488.2 §7.3: `;:` starts a new header)
         if self._window != (start_s, span_s):
-            t.write(f":TIMebase:POSition {start_s:.9E}")
-            t.write(f":TIMebase:RANGe {span_s:.9E}")
+            settings += [f":TIMebase:POSition {start_s:.9E}", f":TIMebase:RANGe {span_s:.9E}"]
             self._window = (start_s, span_s)
         if self._source != channel:
-            t.write(f":WAVeform:SOURce CHANnel{channel}")
+            settings.append(f":WAVeform:SOURce CHANnel{channel}")
             self._source = channel
         if self._points != points:
-            t.write(f":WAVeform:POINts {points}")
+            settings.append(f":WAVeform:POINts {points}")
             self._points = points
+        if settings:
+            t.write(";".join(settings))
         pre = t.query(":WAVeform:PREamble?").split(",")
         if len(pre) != 10:
             raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: expected 10 fields, got {','.join(pre)!r}")

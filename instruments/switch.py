@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from core.errors import InstrumentOperationError, InvalidValue
-from instruments.base import Instrument
-from instruments.transport.base import LineTransport
+from instruments.base import Instrument, ModbusInstrument
 
 DAQ_SLOTS = (1, 2, 3)
 DAQ_CHANNELS_PER_SLOT = 99
@@ -116,24 +114,10 @@ class KeysightDaq970(Switch):
         return math.inf if value >= 9.0e37 else value
 
 
-class ModbusRelayBoard(Switch):
+class ModbusRelayBoard(ModbusInstrument, Switch):
     """A Modbus RTU relay module: relay n (1-based, as printed on the board) is coil n − 1."""
 
     channel_forms = f"relay numbers 1…{RELAY_BOARD_MAX}"
-
-    def __init__(self, transport: Any) -> None:
-        from instruments.transport.modbus import ModbusMaster
-        if not isinstance(transport, ModbusMaster):
-            raise InvalidValue(f"the relay board is a Modbus device: give it socket://, tcp:// or a serial port, "
-                               f"not {getattr(transport, 'url', transport)!r}")
-        self.transport = transport  # type: ignore[assignment]
-        self.role = transport.role
-        self.bus = transport
-
-    @classmethod
-    def open_transport(cls, role: str, address: str, settings: Mapping[str, Any]) -> Any:
-        from instruments.transport.modbus import ModbusMaster
-        return ModbusMaster(role, address, settings)
 
     def identify(self) -> str:
         """A relay module has no identity register; its id and where it answers stand in (a read proves it is there)."""
@@ -180,6 +164,3 @@ class ModbusRelayBoard(Switch):
         first, last = min(chosen), max(chosen)
         states = self.bus.read_inputs(first - 1, last - first + 1)
         return [states[i - first] for i in chosen]
-
-    def close(self) -> None:
-        self.bus.close()

@@ -296,8 +296,14 @@ def _setting_checks() -> dict[str, tuple[Any, str]]:
         "output_channel": (lambda v: v in (1, 2, 3, 4) and _integer(v), "a scope channel 1…4"),
         "output_probe": (lambda v: _number(v) and 1 <= v <= 10000, "the output probe's attenuation, 1…10000"),
     }
-    for segment in ("S1", "S2", "S3", "S4"):
+    for segment in ("S1", "S2", "S3", "S4", "ref"):
         checks[f"roi_{segment}"] = (_roi, "[x, y, width, height] in pixels (width, height > 0)")
+    checks.update({
+        "auto_exposure": (lambda v: isinstance(v, bool), "true or false (false: the exposure stays as set)"),
+        "exposure": (_number, "the camera's exposure, in its backend's unit (V4L2: 100 µs steps)"),
+        "gain": (lambda v: _number(v) and v >= 0, "the camera's gain, >= 0"),
+        "white_balance_k": (lambda v: _number(v) and 2000 <= v <= 10000, "a white balance in K, 2000…10000"),
+    })
     return checks
 
 
@@ -305,7 +311,8 @@ SETTINGS_BY_KIND = {
     "serial": ("timeout_s", "baudrate"),
     "visa": ("timeout_s", "visa_library", "baudrate"),
     "can": ("timeout_s", "bitrate"),
-    "camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4", "gamma"),
+    "camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4", "gamma", "roi_ref", "auto_exposure", "exposure", "gain",
+               "white_balance_k"),
     "meter": ("model", "id", "baud", "parity", "stopbits", "framer", "seed", "serial_number"),
     "modbus": ("timeout_s", "id", "baud", "parity", "stopbits"),
     "parts-cp": ("cp_channel", "output_channel", "output_probe"),

@@ -25,6 +25,7 @@ ROLES: dict[str, str] = {
     "scope": "oscilloscope on CP and the vehicle-side voltage: the bench's timebase for edges",
     "leakage_load": "electronic load drawing an AC residual current from vehicle-side L1 to PE",
     "dc_source": "DC source driving a smooth DC residual current from vehicle-side L1 to PE",
+    "chamber": "climate chamber: the DUT's ambient (WB-TH-01 at real temperatures)",
 }
 
 BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
@@ -35,6 +36,7 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "scope": {"keysight-infiniivision": "instruments.scope:KeysightInfiniiVision"},
     "leakage_load": {"chroma-63800": "instruments.ac_load:Chroma63800"},
     "dc_source": {"keysight-e36100": "instruments.dc_source:KeysightE36100"},
+    "chamber": {"watlow-f4t": "instruments.chamber:WatlowF4T"},
     "analyser": {"yokogawa-wt": "instruments.power_analyser:YokogawaWT"},
     "source": {"keysight-ac6800": "instruments.ac_source:KeysightAC6800",
                "ametek-lx": "instruments.ac_source:AmetekLx"},
@@ -52,7 +54,7 @@ DRIVER_KINDS: dict[str, tuple[str, ...]] = {
     "yokogawa-wt": ("visa",), "keysight-ac6800": ("visa",), "ametek-lx": ("visa",), "chroma-63800": ("visa",),
     "wbr-faultbox": ("can",), "opencv-camera": ("camera",), "wbr-meter": ("meter",),
     "keysight-daq970": ("visa",), "modbus-relays": ("modbus",), "keysight-infiniivision": ("visa",),
-    "keysight-e36100": ("visa",), "parts-cp": ("parts-cp",), "parts-faults": ("parts-faults",),
+    "keysight-e36100": ("visa",), "watlow-f4t": ("modbus",), "parts-cp": ("parts-cp",), "parts-faults": ("parts-faults",),
 }
 """The transports each built-in driver talks through, hence the settings its rig table may hold
 (`rig.config.SETTINGS_BY_KIND`); a plug-in driver may use any of them."""

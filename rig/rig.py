@@ -258,7 +258,8 @@ class Rig:
 
         if "fault_box" in self.instruments:
             step("fault injection off", self.instruments["fault_box"].safe)
-        for role, what in (("leakage_load", "leakage load off"), ("dc_source", "DC source off")):
+        for role, what in (("leakage_load", "leakage load off"), ("dc_source", "DC source off"),
+                           ("chamber", "chamber to room temperature")):
             if role in self.instruments:
                 step(what, self.instruments[role].safe)
         if "cp" in self.instruments:

@@ -7,6 +7,7 @@ The wiring is this bench's own (what the relays are soldered to); a rig file des
 
 from __future__ import annotations
 
+import bisect
 import math
 import socketserver
 import struct
@@ -25,9 +26,10 @@ from sim.world import World
 CP_RESISTORS = {101: 2740.0, 102: 1300.0, 103: 270.0, 104: 1870.0, 105: 4610.0, 106: 909.0, 107: 1723.0}
 """Resistors from the vehicle diode's cathode to PE: R3, R2, R2 for D, the ends of the B band, and
 the R2 ends of the C band (each switched in alongside R3)."""
-PP_RESISTORS = {111: 1500.0, 112: 680.0, 113: 220.0, 114: 100.0, 115: 50.0, 116: 1000.0, 117: 3000.0,
-                118: 6800.0}
-"""PP–PE coding resistors: the four Type 2 codings and values outside every window."""
+PP_RESISTORS = {111: 1500.0, 112: 680.0, 113: 220.0, 114: 100.0, 115: 48.0, 116: 5400.0}
+"""PP–PE coding resistors: the four Type 2 codings and one beyond each end of every window."""
+PP_SHORT = 117
+"""PP tied to PE through the relay alone."""
 CP_SHORT, DIODE_BYPASS, VEHICLE_PE_OPEN = 108, 109, 110
 SUPPLY_PE_OPEN, WELD = 119, (120, 121, 122)
 PS1, PS2 = 123, 124
@@ -60,7 +62,7 @@ class VirtualBench:
         v.pe_ok = VEHICLE_PE_OPEN not in on
         v.state = "E" if v.shorted else "R" if cp else "A"
         pp = [ohm for ch, ohm in PP_RESISTORS.items() if ch in on]
-        v.pp_ohm = parallel(*pp) if pp else None
+        v.pp_ohm = 0.0 if PP_SHORT in on else parallel(*pp) if pp else None
         inj.pe_open = SUPPLY_PE_OPEN in on
         inj.weld = [ch in on for ch in WELD]
         inj.grid_contact = (PS1 in on, PS2 in on)
@@ -140,87 +142,175 @@ def crc16(frame: bytes) -> bytes:
     return struct.pack("<H", crc)
 
 
-class SimRelayBoard:
-    """Coils 0…31 are relays 1…32 (= DAQ channels 101…132 of this bench); input 0 is the interlock loop."""
+class ModbusSlave:
+    """A Modbus device of the virtual bench on loopback: RTU framing over TCP (a serial-to-Ethernet
+    converter) or Modbus TCP (MBAP header; Modbus Messaging on TCP/IP Implementation Guide V1.0b
+    §3.1.3).  A request for another unit id gets no answer, as on a bus."""
 
-    def __init__(self, world: World, bench: VirtualBench, device_id: int = 1, port: int = 0) -> None:
-        self.world, self.bench, self.device_id = world, bench, device_id
-        self.interlock_closed = True
-        board = self
+    def __init__(self, world: World, device_id: int, framing: str, port: int = 0, name: str = "modbus") -> None:
+        self.world, self.device_id, self.framing = world, device_id, framing
+        slave = self
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 buffer = b""
                 while True:
-                    chunk = self.request.recv(256)
+                    chunk = self.request.recv(4096)
                     if not chunk:
                         return
                     buffer += chunk
-                    while len(buffer) >= 8:
-                        size = board.request_size(buffer)
-                        if size is None or len(buffer) < size:
+                    while True:
+                        frame, buffer = slave._split(buffer)
+                        if frame is None:
                             break
-                        frame, buffer = buffer[:size], buffer[size:]
-                        if crc16(frame[:-2]) != frame[-2:]:
-                            continue   # a corrupt frame gets no answer, as on the wire
-                        with world.lock:
-                            answer = board.answer(frame[:-2])
+                        answer = slave._answer(frame)
                         if answer:
-                            self.request.sendall(answer + crc16(answer))
+                            self.request.sendall(answer)
 
         self._server = _Server((LOOPBACK, port), Handler)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True,
-                         name="sim-relays").start()
+                         name=f"sim-{name}").start()
 
     @property
     def address(self) -> str:
-        return f"socket://{LOOPBACK}:{self.port}"
+        return f"{'socket' if self.framing == 'rtu' else 'tcp'}://{LOOPBACK}:{self.port}"
 
-    @staticmethod
-    def request_size(buffer: bytes) -> int | None:
+    def _split(self, buffer: bytes) -> tuple[bytes | None, bytes]:
+        if self.framing == "tcp":
+            if len(buffer) < 7:
+                return None, buffer
+            size = 6 + struct.unpack(">H", buffer[4:6])[0]
+            return (buffer[:size], buffer[size:]) if len(buffer) >= size else (None, buffer)
+        if len(buffer) < 8:
+            return None, buffer
         fc = buffer[1]
-        if fc in (1, 2, 5):
-            return 8
-        if fc == 15 and len(buffer) >= 7:
-            return 9 + buffer[6]
-        return None if fc == 15 else 8
+        size = 9 + buffer[6] if fc in (15, 16) and len(buffer) >= 7 else 8
+        return (buffer[:size], buffer[size:]) if len(buffer) >= size else (None, buffer)
 
-    def answer(self, pdu_frame: bytes) -> bytes:
-        unit, fc = pdu_frame[0], pdu_frame[1]
+    def _answer(self, frame: bytes) -> bytes:
+        if self.framing == "tcp":
+            unit, pdu = frame[6], frame[7:]
+        else:
+            if crc16(frame[:-2]) != frame[-2:]:
+                return b""   # a corrupt frame gets no answer
+            unit, pdu = frame[0], frame[1:-2]
         if unit != self.device_id:
             return b""
-        first, count = struct.unpack(">HH", pdu_frame[2:6])
+        with self.world.lock:
+            reply = self.pdu(pdu)
+        if self.framing == "tcp":
+            return frame[:4] + struct.pack(">HB", len(reply) + 1, unit) + reply
+        body = bytes((unit,)) + reply
+        return body + crc16(body)
+
+    def pdu(self, pdu: bytes) -> bytes:
+        return bytes((pdu[0] | 0x80, 1))   # illegal function
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class SimRelayBoard(ModbusSlave):
+    """Coils 0…31 are relays 1…32 (= DAQ channels 101…132 of this bench); input 0 is the interlock loop."""
+
+    def __init__(self, world: World, bench: VirtualBench, device_id: int = 1, port: int = 0) -> None:
+        super().__init__(world, device_id, "rtu", port, "relays")
+        self.bench = bench
+        self.interlock_closed = True
+
+    def pdu(self, pdu: bytes) -> bytes:
+        fc = pdu[0]
+        first, count = struct.unpack(">HH", pdu[1:5])
         if fc in (1, 2):
             if count < 1 or first + count > RELAYS:
-                return bytes((unit, fc | 0x80, 2))
+                return bytes((fc | 0x80, 2))
             bits = [100 + first + k + 1 in self.bench.closed for k in range(count)] if fc == 1 \
                 else [self.interlock_closed if first + k == 0 else False for k in range(count)]
             data = bytearray((count + 7) // 8)
             for k, bit in enumerate(bits):
                 if bit:
                     data[k // 8] |= 1 << (k % 8)
-            return bytes((unit, fc, len(data))) + bytes(data)
+            return bytes((fc, len(data))) + bytes(data)
         if fc == 5:
-            value = count
-            if first >= RELAYS or value not in (0x0000, 0xFF00):
-                return bytes((unit, fc | 0x80, 3 if value not in (0x0000, 0xFF00) else 2))
-            self.bench.set([101 + first], value == 0xFF00)
-            return pdu_frame[:6]
+            if count not in (0x0000, 0xFF00):
+                return bytes((fc | 0x80, 3))
+            if first >= RELAYS:
+                return bytes((fc | 0x80, 2))
+            self.bench.set([101 + first], count == 0xFF00)
+            return pdu[:5]
         if fc == 15:
-            data = pdu_frame[7:]
+            data = pdu[6:]
             if count < 1 or first + count > RELAYS:
-                return bytes((unit, fc | 0x80, 2))
-            on = [101 + first + k for k in range(count) if data[k // 8] >> (k % 8) & 1]
-            off = [101 + first + k for k in range(count) if not data[k // 8] >> (k % 8) & 1]
-            self.bench.set(off, False)
-            self.bench.set(on, True)
-            return pdu_frame[:6]
-        return bytes((unit, fc | 0x80, 1))
+                return bytes((fc | 0x80, 2))
+            self.bench.set([101 + first + k for k in range(count) if not data[k // 8] >> (k % 8) & 1], False)
+            self.bench.set([101 + first + k for k in range(count) if data[k // 8] >> (k % 8) & 1], True)
+            return pdu[:5]
+        return bytes((fc | 0x80, 1))
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+
+class SimChamber(ModbusSlave):
+    """A Watlow F4T chamber controller (Modbus TCP): setpoint 4042, air 4182 (floats, low word
+    first), display units 1328; the air moves to the setpoint at RATE_K_PER_MIN and is the plant's
+    ambient once the chamber has been given a setpoint."""
+
+    RATE_K_PER_MIN = 3.0
+    STEP_S = 10.0
+    REGISTERS = {0: 124, 1: 0, 1328: 30}
+
+    def __init__(self, world: World, plant: Plant, port: int = 0) -> None:
+        super().__init__(world, 1, "tcp", port, "chamber")
+        self.plant = plant
+        self.air_c = self.setpoint_c = plant.room_c
+        self.registers = dict(self.REGISTERS)
+        self._event = None
+
+    def _words(self, value: float) -> list[int]:
+        high, low = struct.unpack(">HH", struct.pack(">f", value))
+        return [low, high]
+
+    def _read(self, address: int) -> int | None:
+        floats = {4042: self.setpoint_c, 4182: self.air_c}
+        for base, value in floats.items():
+            if address in (base, base + 1):
+                return self._words(value)[address - base]
+        return self.registers.get(address)
+
+    def _step(self) -> None:
+        step = self.RATE_K_PER_MIN * self.STEP_S / 60.0
+        gap = self.setpoint_c - self.air_c
+        self.air_c = self.setpoint_c if abs(gap) <= step else self.air_c + math.copysign(step, gap)
+        self.plant.injection.chamber_c = self.air_c
+        self.plant.changed()
+        self._event = self.world.schedule(self.STEP_S, self._step) if self.air_c != self.setpoint_c else None
+
+    def pdu(self, pdu: bytes) -> bytes:
+        fc = pdu[0]
+        if fc == 3:
+            first, count = struct.unpack(">HH", pdu[1:5])
+            words = [self._read(first + k) for k in range(count)]
+            if any(w is None for w in words) or not 1 <= count <= 125:
+                return bytes((fc | 0x80, 2))
+            return bytes((fc, 2 * count)) + b"".join(struct.pack(">H", w) for w in words)
+        if fc == 16:
+            first, count = struct.unpack(">HH", pdu[1:5])
+            words = [struct.unpack(">H", pdu[6 + 2 * k:8 + 2 * k])[0] for k in range(count)]
+            if first == 4042 and count == 2:
+                value = struct.unpack(">f", struct.pack(">HH", words[1], words[0]))[0]
+                if not -70 <= value <= 180:
+                    return bytes((fc | 0x80, 3))
+                self.setpoint_c = value
+                self.world.record("chamber", setpoint_c=value)
+                if self._event is not None:
+                    self._event.cancel()
+                self._step()
+            elif first == 1328 and count == 1 and words[0] in (15, 30):
+                self.registers[1328] = words[0]
+            else:
+                return bytes((fc | 0x80, 2))
+            return pdu[:5]
+        return bytes((fc | 0x80, 1))
 
 
 # --- the oscilloscope --------------------------------------------------------------------------
@@ -244,6 +334,7 @@ class SignalHistory:
         self.world, self.plant = world, plant
         self.segments: list[_Segment] = []
         self._cum: list[tuple[float, float]] = []   # integral of CP and output up to each segment's start
+        self._starts: list[float] = []
         plant.listen(self._record)
         self._record()
 
@@ -264,6 +355,7 @@ class SignalHistory:
         seg = self._state()
         if not self.segments:
             self.segments.append(seg)
+            self._starts.append(seg.t_s)
             self._cum.append((0.0, 0.0))
             return
         last = self.segments[-1]
@@ -276,28 +368,25 @@ class SignalHistory:
         self._cum.append((cp0 + _cp_integral(last, seg.t_s) - _cp_integral(last, last.t_s),
                           out0 + _out_integral(last, seg.t_s) - _out_integral(last, last.t_s)))
         self.segments.append(seg)
+        self._starts.append(seg.t_s)
 
     def integral(self, what: str, t: np.ndarray) -> np.ndarray:
-        """∫ signal dt from the first segment to each t (ascending; `what`: "cp" or "out")."""
-        starts = np.array([s.t_s for s in self.segments[-4096:]]) if len(self.segments) > 4096 else \
-            np.array([s.t_s for s in self.segments])
-        if len(t) and len(starts) and t[0] < starts[0]:   # an old window: look through every segment
-            starts = np.array([s.t_s for s in self.segments])
-        offset = len(self.segments) - len(starts)
-        cuts = np.searchsorted(t, starts[1:], side="left")
+        """∫ signal dt from the first segment to each t (ascending; `what`: "cp" or "out").  Only
+        the segments the window touches are looked at (a window is recent, the history long)."""
         out = np.empty_like(t)
+        if not len(t):
+            return out
+        first = max(0, bisect.bisect_right(self._starts, float(t[0])) - 1)
+        last = max(first, bisect.bisect_right(self._starts, float(t[-1])) - 1)
+        cuts = np.searchsorted(t, np.asarray(self._starts[first + 1:last + 1]), side="left")
+        bounds = [0, *(int(c) for c in cuts), len(t)]
         f = _cp_integral if what == "cp" else _out_integral
-        lo = 0
-        first = max(0, int(np.searchsorted(starts, t[0], side="right")) - 1) if len(t) else 0
-        for index in range(first, len(starts)):
-            hi = int(cuts[index]) if index < len(cuts) else len(t)
+        column = 0 if what == "cp" else 1
+        for k, index in enumerate(range(first, last + 1)):
+            lo, hi = bounds[k], bounds[k + 1]
             if hi > lo:
-                seg = self.segments[offset + index]
-                base = self._cum[offset + index][0 if what == "cp" else 1]
-                out[lo:hi] = base + f(seg, t[lo:hi]) - f(seg, seg.t_s)
-                lo = hi
-            if lo >= len(t):
-                break
+                seg = self.segments[index]
+                out[lo:hi] = self._cum[index][column] + f(seg, t[lo:hi]) - f(seg, seg.t_s)
         return out
 
 

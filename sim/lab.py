@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.bench import SimAnalyser, SimLoad, SimSource
-from sim.cots import SimDaq970, SimDcSource, SimLeakageLoad, SimRelayBoard, SimScope, VirtualBench
+from sim.cots import SimChamber, SimDaq970, SimDcSource, SimLeakageLoad, SimRelayBoard, SimScope, VirtualBench
 from sim.cp_board import CpBoard
 from sim.fault_box import SimFaultBox
 from sim.installer import InstallerPort
@@ -103,6 +103,7 @@ class VirtualLab:
             for name, frontend in self.frontends.items():
                 self.servers[name] = LineServer(frontend, ports.get(name, 0))
             self.relays = SimRelayBoard(self.world, self.bench, port=ports.get("relays", 0))
+            self.chamber = SimChamber(self.world, self.plant, port=ports.get("chamber", 0))
             self.fault_box = SimFaultBox(self.world, self.plant)
             self.can_servers["fault_box"] = SocketcandServer(self.fault_box, ports.get("fault_box", 0))
             self.world.record("lab_started", source_file=source_file, knobs=self.knobs)
@@ -123,6 +124,7 @@ class VirtualLab:
         for name in ("analyser", "source", "load1", "load2", "load3", "switch", "scope", "leak", "dc_source"):
             out[name] = f"TCPIP0::{LOOPBACK}::{ports[name]}::SOCKET"
         out["relays"] = self.relays.address
+        out["chamber"] = self.chamber.address
         out.update({name: server.address for name, server in self.can_servers.items()})
         out["rs485"] = f"socket://{LOOPBACK}:{self.rs485_port}"
         return out
@@ -147,16 +149,16 @@ class VirtualLab:
                 wallbox.energy.stop()
         for server in [*self.servers.values(), *self.can_servers.values()]:
             server.stop()
-        relays = getattr(self, "relays", None)
-        if relays is not None:
-            relays.stop()
+        for device in (getattr(self, "relays", None), getattr(self, "chamber", None)):
+            if device is not None:
+                device.stop()
         with self.world.lock:
             self.world.record("lab_stopped")
             self.world.close()
 
 
 PORT_ORDER = ("clock", "cp", "installer", "led", "analyser", "source", "load1", "load2", "load3", "fault_box", "rs485",
-              "switch", "scope", "leak", "dc_source", "relays")
+              "switch", "scope", "leak", "dc_source", "relays", "chamber")
 """Which endpoint takes which port from `--port-base` up (clock = base, …, rs485 = base + 10, the
 bench of bought parts after it)."""
 

@@ -21,6 +21,8 @@ WIDTH, HEIGHT = 320, 120
 ROIS: dict[str, tuple[int, int, int, int]] = {f"S{k + 1}": (28 + 70 * k, 46, 54, 28) for k in range(4)}
 """Segment regions (x, y, w, h) in the virtual camera's frame; a rig file gives its camera's own."""
 GAMMA = 2.2
+REFERENCE_ROI = (296, 4, 20, 16)
+"""A matte patch of the housing, lit by the room: what `roi_ref` points at to undo exposure drift."""
 
 Light = Callable[[float], list[tuple[float, float, float]]]
 
@@ -36,6 +38,7 @@ class CameraConditions:
     drift_period_s: float = 7.0
     white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)   # r, g, b gains
     ambient: float = 0.03                # housing and room light
+    reference: float = 0.3               # the reference patch's light (before exposure)
 
     @staticmethod
     def bad_day(rng: random.Random) -> CameraConditions:
@@ -84,7 +87,10 @@ def render(light: list[tuple[float, float, float]], t: float, cond: CameraCondit
     gain = cond.exposure * (1 + cond.exposure_drift * math.sin(2 * math.pi * t / cond.drift_period_s))
     colours = np.asarray(light, dtype=np.float32) * gain                       # (4, 3)
     img = np.tensordot(_spread(round(cond.bleed, 3), round(cond.blur_px, 2)), colours, axes=([0], [0]))
-    img = (img + np.float32(cond.ambient)) * np.asarray(cond.white_balance, dtype=np.float32)
+    img = img + np.float32(cond.ambient)
+    x, y, w, h = REFERENCE_ROI
+    img[y:y + h, x:x + w] += np.float32(cond.reference * gain)
+    img = img * np.asarray(cond.white_balance, dtype=np.float32)
     encoded = _GAMMA_LUT[(np.clip(img, 0.0, 1.0) * (_LUT_SIZE - 1)).astype(np.int32)]
     encoded += _NOISE[rng.integers(len(_NOISE))] * np.float32(cond.noise_dn)
     return np.clip(encoded, 0, 255).astype(np.uint8)[:, :, ::-1].copy()   # RGB -> BGR, as OpenCV delivers

@@ -50,7 +50,19 @@ class ScpiFrontEnd(FrontEnd):
         nodes = pattern.rstrip("?").lstrip(":").split(":")
         self._commands.append((nodes, query, handler))
 
-    def handle(self, line: str) -> str | None:
+    def handle(self, line: str) -> str | bytes | None:
+        """One program message: commands joined by `;` (each here with its full header, `;:`),
+        their answers joined by `;` as IEEE 488.2 does."""
+        if ";" in line:
+            answers = [a for a in (self._one(part) for part in line.split(";") if part.strip()) if a is not None]
+            if not answers:
+                return None
+            if any(isinstance(a, bytes) for a in answers):
+                return b";".join(a if isinstance(a, bytes) else a.encode("ascii") for a in answers)
+            return ";".join(answers)  # type: ignore[arg-type]
+        return self._one(line)
+
+    def _one(self, line: str) -> str | bytes | None:
         header, _, args = line.strip().partition(" ")
         query = header.endswith("?")
         nodes = header.rstrip("?").lstrip(":").split(":")

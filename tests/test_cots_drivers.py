@@ -59,8 +59,8 @@ def test_infiniivision_configure_measure_and_a_window_with_holes() -> None:
              (":TIMebase:REFerence LEFT", None), (":WAVeform:FORMat WORD", None), (":WAVeform:BYTeorder MSBFirst", None),
              (":WAVeform:UNSigned 1", None), (":RUN", None), ("*OPC?", "1"),
              (":MEASure:VTOP? CHANnel1", "+8.97E+00"), (":MEASure:FREQuency? CHANnel1", "+9.9E+37"),
-             (":TIMebase:POSition 1.000000000E+00", None), (":TIMebase:RANGe 4.000000000E-03", None),
-             (":WAVeform:SOURce CHANnel1", None), (":WAVeform:POINts 4", None),
+             (":TIMebase:POSition 1.000000000E+00;:TIMebase:RANGe 4.000000000E-03;:WAVeform:SOURce CHANnel1;"
+              ":WAVeform:POINts 4", None),
              (":WAVeform:PREamble?", "+1,+3,+4,+1,+1.0E-03,+1.0E+00,+0,+4.8828125E-04,+0.0E+00,+32768"),
              (":WAVeform:DATA?", block)]
     with expected_protocol(steps) as t:
@@ -75,8 +75,8 @@ def test_infiniivision_configure_measure_and_a_window_with_holes() -> None:
 
 def test_infiniivision_block_of_the_wrong_length_is_an_operation_error() -> None:
     from core.errors import InstrumentOperationError
-    steps = [(":TIMebase:POSition 0.000000000E+00", None), (":TIMebase:RANGe 1.000000000E+00", None),
-             (":WAVeform:SOURce CHANnel2", None), (":WAVeform:POINts 2", None),
+    steps = [(":TIMebase:POSition 0.000000000E+00;:TIMebase:RANGe 1.000000000E+00;:WAVeform:SOURce CHANnel2;"
+              ":WAVeform:POINts 2", None),
              (":WAVeform:PREamble?", "+1,+3,+2,+1,+0.5E+00,+0.0E+00,+0,+1.0E-02,+0.0E+00,+32768"),
              (":WAVeform:DATA?", b"#12\x80\x00\n")]
     with expected_protocol(steps) as t:
@@ -113,10 +113,18 @@ class _RtuPeer:
                     if not chunk:
                         return
                     got += chunk
-                if got != request:
+                if not self._same(got, request):
                     self.errors.append(f"expected {request.hex()}, got {got.hex()}")
                     return
-                conn.sendall(answer)
+                conn.sendall(self._reply(got, answer))
+
+    @staticmethod
+    def _same(got: bytes, request: bytes) -> bool:
+        return got == request
+
+    @staticmethod
+    def _reply(got: bytes, answer: bytes) -> bytes:
+        return answer
 
 
 def _rtu(hex_body: str) -> bytes:
@@ -185,3 +193,36 @@ def test_the_bench_of_parts_times_the_contactor_on_the_scope_within_a_millisecon
             delays[rig_file] = found
     assert all(abs(d - 0.098) <= 1e-3 for d in delays["rigs/sim-cots.toml"]), delays
     assert all(abs(d - 0.098) <= 1e-6 for d in delays["rigs/sim.toml"]), delays
+
+
+class _TcpPeer(_RtuPeer):
+    """Modbus TCP: the transaction id is the client's to choose, so it is echoed; every other byte
+    (protocol id, length, unit, PDU) is checked as scripted."""
+
+    @staticmethod
+    def _same(got: bytes, request: bytes) -> bool:
+        return got[2:] == request[2:]
+
+    @staticmethod
+    def _reply(got: bytes, answer: bytes) -> bytes:
+        return got[:2] + answer[2:]
+
+
+def _mbap(hex_pdu: str, unit: int = 1) -> bytes:
+    pdu = bytes.fromhex(hex_pdu)
+    return b"\x00\x00" + struct.pack(">HHB", 0, len(pdu) + 1, unit) + pdu
+
+
+def test_watlow_f4t_sets_celsius_then_a_setpoint_and_reads_the_air() -> None:
+    from instruments.chamber import WatlowF4T
+    script = [(_mbap("10 0530 0001 02 000F"), _mbap("10 0530 0001")),            # display units: C (1328 = 15)
+              (_mbap("10 0FCA 0002 04 0000 4248"), _mbap("10 0FCA 0002")),      # setpoint 50.0 (0x42480000, low word first)
+              (_mbap("03 1056 0002"), _mbap("03 04 3333 4247"))]                # air 49.8 (0x42473333)
+    peer = _TcpPeer(script)
+    chamber = WatlowF4T(ModbusMaster("chamber", f"tcp://127.0.0.1:{peer.port}", {"id": 1}))
+    try:
+        chamber.set_temperature_c(50.0)
+        assert chamber.temperature_c().value == pytest.approx(49.8, abs=1e-4)
+    finally:
+        chamber.close()
+    assert not peer.errors, peer.errors

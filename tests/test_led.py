@@ -154,3 +154,35 @@ def test_lab_example_rig_declares_a_camera_with_regions() -> None:
 class _Sleep:
     def sleep(self, seconds: float) -> None:
         return None
+
+
+def test_a_reference_region_undoes_exposure_drift(tmp_path: Path) -> None:
+    """A camera whose exposure swings ±20 % reads a steady segment as breathing; normalised by a
+    patch of the housing it reads steady again."""
+    from sim.led_camera import REFERENCE_ROI
+    steady = LedShow("green", "solid", 2.0, None)
+    cond = CameraConditions(fps=25.0, exposure_drift=0.2, drift_period_s=4.0, bleed=0.0, noise_dn=1.0)
+    path = tmp_path / "drift.avi"
+    write_clip(str(path), clip(lambda t: rgb(steady, t), 8.0, cond, 3), 25.0)
+    settings = {f"roi_{k}": list(v) for k, v in ROIS.items()}
+    spreads = {}
+    for name, extra in (("raw", {}), ("normalised", {"roi_ref": list(REFERENCE_ROI)})):
+        camera = OpenCvCamera(VideoTransport("led", f"video:{path}", {**settings, **extra}))
+        try:
+            samples = camera.record(7.5, 10.0, _Sleep())
+        finally:
+            camera.close()
+        levels = [sum(s.rgb[0]) for s in samples]
+        spreads[name] = (max(levels) - min(levels)) / (sum(levels) / len(levels))
+    assert spreads["raw"] > 0.25 and spreads["normalised"] < 0.08, spreads
+
+
+def test_camera_settings_are_not_applied_to_a_file_and_say_so(tmp_path: Path) -> None:
+    path = tmp_path / "bar.avi"
+    write_clip(str(path), clip(lambda t: [(0.0, 0.0, 0.0)] * 4, 1.0, CameraConditions(fps=25.0), 1), 25.0)
+    settings = {**{f"roi_{k}": list(v) for k, v in ROIS.items()}, "exposure": 100, "auto_exposure": False}
+    transport = VideoTransport("led", f"video:{path}", settings)
+    try:
+        assert "exposure not applied" in transport.describe()
+    finally:
+        transport.close()

@@ -138,6 +138,25 @@ COMMS_DEFECT = "bmw-with-comms-defect"
 """The BMW profile on rigs/sim-comms-defect.toml: a bench whose DUT has a failed communication module."""
 RIGS = {COMMS_DEFECT: ("rigs/sim-comms-defect.toml", "bmw-wallbox-plus")}
 TESTS_ON[COMMS_DEFECT] = (TESTS_ON["bmw-wallbox-plus"][0], SOCKET_TESTS | {L_STANDBY, L_CHARGING})
+SENSOR_TEMPERATURE = {T_RESUME}
+"""The test that needs the DUT's sensor cooled at a known instant: a bench of parts has only a
+chamber (the stop and the derating it judges by ramping the ambient)."""
+BMW_PARTS, GENERIC_PARTS = "bmw-on-parts", "generic-on-parts"
+"""The reference profiles on rigs/sim-cots.toml: the same suite through bought instruments."""
+RIGS[BMW_PARTS] = ("rigs/sim-cots.toml", "bmw-wallbox-plus")
+RIGS[GENERIC_PARTS] = ("rigs/sim-cots.toml", "generic-iec61851")
+TESTS_ON[BMW_PARTS] = (TESTS_ON["bmw-wallbox-plus"][0], TESTS_ON["bmw-wallbox-plus"][1] | SENSOR_TEMPERATURE)
+TESTS_ON[GENERIC_PARTS] = (TESTS_ON["generic-iec61851"][0], TESTS_ON["generic-iec61851"][1] | SENSOR_TEMPERATURE)
+PARTS_KNOBS: list[tuple[str, tuple[str, ...]]] = [
+    ("bmw-wallbox-plus", ("cp_generator_v=11.2",)), ("bmw-wallbox-plus", ("diode_check=false",)),
+    ("bmw-wallbox-plus", ("contactor_open_delay_ms=150",)), ("bmw-wallbox-plus", ("b2_pwm_delay_ms=3500",)),
+    ("bmw-wallbox-plus", ("rcd_ac_trip_time_ms=200",)), ("bmw-wallbox-plus", ("rcd_dc_trip_ma=6.5",)),
+    ("bmw-wallbox-plus", ("weld_detection=false",)), ("bmw-wallbox-plus", ("thermal_rise_c=30",)),
+    ("bmw-wallbox-plus", ("overtemp_stop_c=90",)), ("bmw-wallbox-plus", ("overtemp_derate_c=80",)),
+    ("generic-iec61851", ("pe_monitoring=false",)),
+]
+"""Knob cases of the CP, timing, residual-current, weld, supply-PE and temperature families run
+again on the bench of parts: each must go red there exactly as on the board bench."""
 WAKE_UP_PROFILE = "generic-with-wake-up"
 """The generic profile declaring A.5.3 wake-up (written by the fixture): no shipped profile has it."""
 TESTS_ON[WAKE_UP_PROFILE] = TESTS_ON["generic-iec61851"]
@@ -149,6 +168,7 @@ GREEN_CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("open-delay-73ms", "bmw-wallbox-plus", ("contactor_open_delay_ms=73",)),   # inside 100 ms: nothing red
     ("wake-up-declared", WAKE_UP_PROFILE, ("wake_up_enabled=true",)),        # declared, so conforming
     ("comms-defect-shown", COMMS_DEFECT, ()),
+    ("bmw-on-parts-conforms", BMW_PARTS, ()),
 ]
 """Cases in which nothing may go red; every red case comes from a test's `red_on` marker."""
 
@@ -161,7 +181,9 @@ RED_CASES = catalogue.cases()
 # (case id, profile, knobs, the catalogue entries that declare they go red there)
 CASES: list[tuple[str, str, tuple[str, ...], list]] = (
     [(name, profile, knobs, []) for name, profile, knobs in GREEN_CASES]
-    + [(case_id(profile, knobs), profile, knobs, entries) for (profile, knobs), entries in sorted(RED_CASES.items())])
+    + [(case_id(profile, knobs), profile, knobs, entries) for (profile, knobs), entries in sorted(RED_CASES.items())]
+    + [(case_id(profile, knobs) + "@parts", BMW_PARTS if profile == "bmw-wallbox-plus" else GENERIC_PARTS, knobs,
+        RED_CASES[(profile, knobs)]) for profile, knobs in PARTS_KNOBS])
 
 
 def expected_red(entries: list, held: set[str]) -> set[str]:
@@ -278,6 +300,19 @@ def test_measured_times_equal_the_simulated_behaviour(runs: dict) -> None:
     assert judged(runs, "bmw-conforms", f"{S_WINDOW}[over]")[0]["value"] == 266.0                # first step > 264 V
     assert judged(runs, "bmw-conforms", f"{S_WINDOW}[under]")[0]["value"] == 194.0               # first step < 195 V
     assert judged(runs, "bmw-conforms", T_STOP)[0]["value"] == 71.0                              # overtemp_stop_c
+
+
+def test_the_bench_of_parts_measures_what_the_board_bench_measures(runs: dict) -> None:
+    """Times read out of the scope's record (rigs/sim-cots.toml) against the board's own stamps:
+    within a millisecond for the contactor, and the same residual-current trip values."""
+    for test in (OPEN_C_B, OPEN_C_A, PE_LOSS):
+        parts = judged(runs, "bmw-on-parts-conforms", test)[0]["value"]
+        board = judged(runs, "bmw-conforms", test)[0]["value"]
+        assert abs(parts - board) <= 1e-3, (test, parts, board)
+    assert judged(runs, "bmw-on-parts-conforms", f"{R_BAND}[ac]")[0]["value"] == 22.0
+    assert judged(runs, "bmw-on-parts-conforms", f"{R_TIME}[5x]")[0]["value"] == pytest.approx(0.025, abs=1e-3)
+    assert judged(runs, "bmw-on-parts-conforms", W_AFTER, "weld detection time")[0]["value"] == \
+        pytest.approx(0.040 + 0.200, abs=1e-3)
 
 
 def test_a_failed_verdict_carries_value_limit_and_source(runs: dict) -> None:

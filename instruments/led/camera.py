@@ -1,6 +1,11 @@
 """`opencv-camera`: the LED bar through a camera.  A region of interest per segment (rig file:
 `roi_S1 = [x, y, w, h]` … `roi_S4` in `[instruments.led]`), its mean colour per frame, decoded
-from the camera's gamma (`gamma`, default 2.2) back to linear light for the classifier."""
+from the camera's gamma (`gamma`, default 2.2) back to linear light for the classifier.
+
+Exposure, gain and white balance are fixed from the rig file where the camera allows
+(`instruments/transport/video.py`); what drift remains is normalised by an optional reference
+region (`roi_ref`: a matte patch of the housing, away from the bar), whose brightness in the
+first frame is the measure for every later one."""
 
 from __future__ import annotations
 
@@ -45,6 +50,9 @@ class OpenCvCamera(LedSensor):
         self.role = transport.role
         self.rois = parse_rois(transport.settings)
         self.gamma = float(transport.settings.get("gamma", 2.2))
+        ref = transport.settings.get("roi_ref")
+        self.reference = None if ref is None else parse_rois({"roi_S1": ref, "roi_S2": ref, "roi_S3": ref,
+                                                               "roi_S4": ref})["S1"]
 
     def identify(self) -> str:
         return self.transport.describe()
@@ -54,6 +62,7 @@ class OpenCvCamera(LedSensor):
         camera delivers in real time, so `wait` is not needed), thinned to about `rate_hz`."""
         check_recording(seconds, rate_hz)
         out: list[LedSample] = []
+        base: float | None = None          # the reference region's level in the first frame
         t0: float | None = None
         due = -np.inf                      # the next sample's scheduled time
         half_frame = 0.5 / self.transport.fps
@@ -67,9 +76,21 @@ class OpenCvCamera(LedSensor):
             if t - t0 >= seconds:
                 break
             if t + half_frame >= due:      # the frame nearest each scheduled time
-                out.append(LedSample(t, segment_rgb(image, self.rois, self.gamma)))
+                rgb = segment_rgb(image, self.rois, self.gamma)
+                if self.reference is not None:
+                    level = self._reference_level(image)
+                    base = level if base is None else base
+                    scale = base / level if level > 0 else 1.0
+                    rgb = tuple(tuple(c * scale for c in seg) for seg in rgb)  # type: ignore[assignment]
+                out.append(LedSample(t, rgb))
                 while due <= t + half_frame:
                     due += 1.0 / rate_hz
         if not out:
             raise InstrumentOperationError(self.role, f"no frames from {self.transport.address}")
         return out
+
+    def _reference_level(self, image: np.ndarray) -> float:
+        """Mean linear light of the reference region (all three channels)."""
+        assert self.reference is not None
+        rgb = segment_rgb(image, {name: self.reference for name in SEGMENTS}, self.gamma)[0]
+        return float(sum(rgb) / 3.0)

@@ -15,7 +15,7 @@ from typing import Any
 from core.errors import InstrumentOperationError, InvalidValue, RigError
 from core.types import Channel, Edge, Reading
 from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, CpEmulator, CpMeasurement
-from instruments.parts.recorder import ScopeRecorder
+from instruments.parts.recorder import ZOOM_S, ScopeRecorder
 from instruments.parts.wiring import CP_FUNCTIONS, CP_RESISTORS, Wiring
 from instruments.scope import Scope
 from instruments.switch import Switch
@@ -65,7 +65,11 @@ class PartsCpEmulator(CpEmulator):
         self._capture_start = 0.0
 
     def identify(self) -> str:
-        return f"parts: switch {self.switch.role} + scope {self.scope.role} (cp on channel {self.recorder.cp_channel})"
+        """Goes into every report's provenance, with the timing resolution a reader must know."""
+        return (f"parts: switch + scope (CP on channel {self.recorder.cp_channel}, vehicle-side L1 on "
+                f"{self.recorder.output_channel}); edges from the scope's record at {ZOOM_S * 1e6:g} us, a vehicle "
+                "step in the PWM's negative half shows up to 1 ms late, the contactor near a zero crossing up to "
+                "0.2 ms early")
 
     # --- switching ---------------------------------------------------------------------------
     def _switch(self, close: Iterable[str], open_: Iterable[str], veh: str) -> float:
@@ -75,7 +79,7 @@ class PartsCpEmulator(CpEmulator):
                 if partner in close:
                     raise RigError(f"[wiring.break_before_make] forbids closing {name} and {partner} together")
                 open_.add(partner)
-        t_before = self.recorder.update()
+        t_before = self.time()
         self.switch.open_channels(self.wiring.channel(n) for n in open_)   # break before make
         self.switch.close_channels(self.wiring.channel(n) for n in close)
         self._closed = (self._closed - open_) | close
@@ -106,8 +110,15 @@ class PartsCpEmulator(CpEmulator):
                             f"DIODE{int(present)}")
 
     def set_pp(self, ohm: float | None) -> float:
-        every = {r.name for r in self.wiring.pp_resistors}
-        chosen = set() if ohm is None else {self.wiring.pp_resistor(ohm).name}
+        every = {r.name for r in self.wiring.pp_resistors} | ({"pp_short"} & set(self.wiring.channels))
+        if ohm is not None and ohm < 0:
+            raise InvalidValue(f"PP resistance must be >= 0 ohm or None (open), not {ohm}")
+        if ohm == 0:
+            if "pp_short" not in self.wiring.channels:
+                raise InvalidValue("a PP short needs a pp_short channel in [wiring.channels]")
+            chosen = {"pp_short"}
+        else:
+            chosen = set() if ohm is None else {self.wiring.pp_resistor(ohm).name}
         return self._switch(chosen, every - chosen, "PPOPEN" if ohm is None else f"PP{ohm:.1f}")
 
     def set_pe(self, connected: bool) -> float:
@@ -155,7 +166,7 @@ class PartsCpEmulator(CpEmulator):
         return sorted(edges, key=lambda e: e.t_s)
 
     def safe(self) -> None:
-        everything = {"cp_short", "diode_bypass", "vehicle_pe_open",
+        everything = {"cp_short", "diode_bypass", "vehicle_pe_open", *({"pp_short"} & set(self.wiring.channels)),
                       *(r.name for r in (*self.wiring.cp_resistors, *self.wiring.pp_resistors))}
         self.switch.open_channels(self.wiring.channel(n) for n in everything)
         self._closed.clear()

@@ -10,7 +10,8 @@ A residual current flows only while vehicle-side L1 is live, so the DUT's trip i
 voltage leaving the sine on the scope (the edge the CP emulator from parts reads too): the trip
 time is the scope time of that edge minus the scope time at which the current was switched on.
 The DUT's own temperature sensor cannot be overridden from outside the housing; temperature on
-this bench is the ambient of a climate chamber, which this composite does not drive yet.
+this bench is the ambient of a climate chamber (role `chamber`), so only the tests that set an
+ambient run here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from core.errors import InstrumentOperationError, InvalidValue
 from core.types import Channel
 from instruments.ac_load import AcLoad
+from instruments.chamber import SAFE_C, Chamber
 from instruments.dc_source import DcSource
 from instruments.fault_box import MAX_RESIDUAL_MA, RESIDUAL_CHANNELS, FaultBox, FaultBoxState, ResidualEvent
 from instruments.parts.cp import recorder_for
@@ -36,8 +38,7 @@ class PartsFaultBox(FaultBox):
     """`FaultBox` on a switch unit, a scope, a leakage load and a DC source."""
 
     parts = ("switch", "scope")
-    optional_parts = ("leakage_load", "dc_source")
-    temperature_modes: tuple[str, ...] = ()
+    optional_parts = ("leakage_load", "dc_source", "chamber")
 
     @classmethod
     def check_wiring(cls, wiring: Wiring) -> None:
@@ -46,22 +47,25 @@ class PartsFaultBox(FaultBox):
     @classmethod
     def compose(cls, instruments: Mapping[str, Any], wiring: Wiring, settings: Mapping[str, Any]) -> PartsFaultBox:
         return cls(instruments["switch"], instruments["scope"], wiring, settings,
-                   instruments.get("leakage_load"), instruments.get("dc_source"))
+                   instruments.get("leakage_load"), instruments.get("dc_source"), instruments.get("chamber"))
 
     def __init__(self, switch: Switch, scope: Scope, wiring: Wiring, settings: Mapping[str, Any],
-                 leakage: AcLoad | None = None, dc: DcSource | None = None) -> None:
+                 leakage: AcLoad | None = None, dc: DcSource | None = None, chamber: Chamber | None = None) -> None:
         self.check_wiring(wiring)
         self.transport = None  # type: ignore[assignment]
         self.role = "fault_box"
         self.switch, self.scope, self.wiring = switch, scope, wiring
-        self.leakage, self.dc = leakage, dc
+        self.leakage, self.dc, self.chamber = leakage, dc, chamber
+        self.temperature_modes = ("chamber",) if chamber is not None else ()
+        """The DUT's own sensor is inside its housing: from outside, only the ambient can be set."""
         self.recorder = recorder_for(scope, settings)
         self._set_ma = {ch: 0.0 for ch in RESIDUAL_CHANNELS}
         self._seen_until = 0.0
         self._events: list[ResidualEvent] = []
 
     def identify(self) -> str:
-        parts = ["switch", "scope"] + [r for r, i in (("leakage_load", self.leakage), ("dc_source", self.dc)) if i]
+        parts = ["switch", "scope"] + [r for r, i in (("leakage_load", self.leakage), ("dc_source", self.dc),
+                                                      ("chamber", self.chamber)) if i]
         return "parts: " + " + ".join(parts)
 
     # --- injection ---------------------------------------------------------------------------
@@ -82,14 +86,19 @@ class PartsFaultBox(FaultBox):
                 raise InstrumentOperationError(self.role, "no dc_source instrument for a DC residual current")
             self.dc.set_current_ma(milliamps)
         self._set_ma[channel] = milliamps
-        t = self.recorder.update()
-        self._seen_until = t
+        t = self._now()
+        self._seen_until = max(self._seen_until, t)   # what the output did before is not this current's doing
         return t
+
+    def _now(self) -> float:
+        """The scope's time now (not the recorder's, which keeps the newest milliseconds for later):
+        what a command returns, the start of every interval judged from it."""
+        return self.scope.now(self.recorder.read_until_s)
 
     def _relays(self, close: Iterable[str], open_: Iterable[str]) -> float:
         self.switch.open_channels(self.wiring.channel(n) for n in open_)
         self.switch.close_channels(self.wiring.channel(n) for n in close)
-        return self.recorder.update()
+        return self._now()
 
     def set_weld(self, phases: Iterable[int]) -> float:
         chosen = set(phases)
@@ -105,10 +114,14 @@ class PartsFaultBox(FaultBox):
         return self._relays((n for n, c in wanted.items() if c), (n for n, c in wanted.items() if not c))
 
     def set_temperature(self, mode: str | None, celsius: float = 25.0) -> float:
-        if mode is None:
-            return self.recorder.update()
-        raise InstrumentOperationError(self.role, f"temperature ({mode}) needs a climate chamber, which this "
-                                                  "bench of parts does not drive yet (docs/bench/cots.md)")
+        """`chamber`: the chamber's air setpoint (it ramps there at its own rate); None: back to room
+        temperature.  `sensor` cannot be done from outside the housing."""
+        if mode is not None and mode not in self.temperature_modes:
+            raise InstrumentOperationError(self.role, f"temperature by {mode!r} is not possible on this bench "
+                                                      f"(it can: {', '.join(self.temperature_modes) or 'nothing'})")
+        if self.chamber is not None:
+            self.chamber.set_temperature_c(SAFE_C if mode is None else celsius)
+        return self._now()
 
     # --- what flows ----------------------------------------------------------------------------
     def _collect(self) -> None:
@@ -135,8 +148,9 @@ class PartsFaultBox(FaultBox):
     def readback(self) -> FaultBoxState:
         flowing = self.recorder.state.ovp and not self._pe_open()
         states = self.switch.closed_channels([self.wiring.channel(n) for n in (*WELD, "supply_pe_open", "ps1", "ps2")])
+        air = self.chamber.temperature_c().value if self.chamber is not None else 0.0
         return FaultBoxState(self._set_ma["ac"] if flowing else 0.0, self._set_ma["dc"] if flowing else 0.0,
-                             0.0, None, (states[0], states[1], states[2]), states[3], states[4], states[5])
+                             air, "chamber" if self.chamber is not None else None, (states[0], states[1], states[2]), states[3], states[4], states[5])
 
     def safe(self) -> None:
         if self.leakage is not None:

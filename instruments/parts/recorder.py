@@ -2,10 +2,11 @@
 
 The record is read in two passes, so that hours of charging cost little to transfer:
 
-1. an **overview** with one point per PWM period (`OVERVIEW_S`): in high-resolution mode a
-   point is the mean of its interval, so on CP it moves with the level, with PWM starting or
+1. an **overview** with one point per five PWM periods (`OVERVIEW_S`): in high-resolution mode
+   a point is the mean of its interval, so on CP it moves with the level, with PWM starting or
    stopping and with the duty (a 1 % duty step moves it by about 0.2 V); on the vehicle-side
-   voltage it follows the supply's sine;
+   voltage a 5 ms mean is a quarter of the sine (of two neighbours, one is at least 0.45 of its
+   peak, whatever the phase), so the supply's presence shows in every pair of points;
 2. a **zoom** (`ZOOM_S` per point) around every overview point that moved, from which the edges
    are read sample by sample: a CP high-level step (CPH), PWM on/off (PWM), the duty of each
    period (DUTY), the output voltage joining or leaving the sine (OVP).
@@ -26,7 +27,7 @@ import numpy as np
 from core.types import Channel, Edge
 from instruments.scope import Scope, Waveform
 
-OVERVIEW_S = 1e-3
+OVERVIEW_S = 5e-3
 ZOOM_S = 2e-6
 MAX_POINTS = 500_000
 CP_MOVE_V = 0.08
@@ -42,6 +43,11 @@ DEAD_S = 0.012
 PERIOD_MAX_S = 1.1e-3
 """A positive or negative stretch longer than this is not PWM (1 kHz ± 2 %, IEC 61851-1 Table A.7)."""
 DUTY_STEP_PCT = 0.3
+HOLD_BACK = 2
+"""Overview points this close to the newest sample wait for the next read: a zoom around a change
+there needs the milliseconds after it, which the scope has not acquired yet."""
+ZOOM_AFTER_S = 3e-3
+"""A zoom reaches this far past the overview point that moved: two PWM periods at least."""
 
 
 @dataclass
@@ -85,17 +91,18 @@ class ScopeRecorder:
         while True:
             start = bucket * OVERVIEW_S
             cp = self.scope.window(self.cp_channel, start, count * OVERVIEW_S, count)
-            if cp.acquired == 0:
+            usable = cp.acquired - HOLD_BACK
+            if usable <= 0:
                 break
-            out = self.scope.window(self.output_channel, start, cp.acquired * OVERVIEW_S, cp.acquired)
-            n = min(cp.acquired, out.acquired)
+            out = self.scope.window(self.output_channel, start, usable * OVERVIEW_S, usable)
+            n = min(usable, out.acquired)
             if n == 0:
                 break
             self._overview(cp.values[:n], out.values[:n], start)
             bucket += n
             self.read_until_s = bucket * OVERVIEW_S
             self._last_count = n
-            if n < count:
+            if cp.acquired < count:
                 break
             count = min(count * 8, MAX_POINTS)
         return self.read_until_s
@@ -108,7 +115,7 @@ class ScopeRecorder:
         tail = len(self._out_tail)
         joined = np.concatenate((self._out_tail, out))
         loud = np.abs(joined) > LIVE_V
-        span = int(round(DEAD_S / OVERVIEW_S))
+        span = int(math.ceil(DEAD_S / OVERVIEW_S))
         # live at a point: loud somewhere in the DEAD_S before it (a sine is loud twice a period)
         csum = np.concatenate(([0], np.cumsum(loud)))
         idx = np.arange(tail, len(joined))
@@ -119,18 +126,18 @@ class ScopeRecorder:
         windows: list[tuple[float, float]] = []
         for k in moved:
             t = t0 + k * OVERVIEW_S
-            windows.append((t - 2 * OVERVIEW_S, t + 3 * OVERVIEW_S))
+            windows.append((t - OVERVIEW_S, t + OVERVIEW_S + ZOOM_AFTER_S))
         for k in flips:
             t = t0 + k * OVERVIEW_S
-            windows.append((t - DEAD_S - 2 * OVERVIEW_S, t + 2 * OVERVIEW_S) if not live[k]
-                           else (t - 2 * OVERVIEW_S, t + 2 * OVERVIEW_S))
+            windows.append((t - (span + 1) * OVERVIEW_S, t + OVERVIEW_S) if not live[k]
+                           else (t - OVERVIEW_S, t + 2 * OVERVIEW_S))
         loud_times = t0 + (np.flatnonzero(np.abs(out) > LIVE_V)) * OVERVIEW_S
         for a, b in _merge(windows):
             if self.state.ovp:   # the overview saw the sine up to here: no zoom has to find it again
                 prior = loud_times[loud_times < a - OVERVIEW_S]
                 if len(prior):
                     self.state.last_live_s = max(self.state.last_live_s, float(prior[-1]))
-            self._zoom(max(a, self.read_until_s - DEAD_S - 2 * OVERVIEW_S), b)
+            self._zoom(max(a, self.read_until_s - (span + 1) * OVERVIEW_S), b)
         if self.state.ovp and len(loud_times):
             self.state.last_live_s = max(self.state.last_live_s, float(loud_times[-1]))
 

@@ -19,12 +19,14 @@ from core.errors import InvalidValue
 CP_FUNCTIONS = ("cp_short", "diode_bypass", "vehicle_pe_open")
 """Single channels of the vehicle circuit: CP–PE short (state E), the vehicle diode bridged,
 the vehicle's PE return broken (the channel closed = PE open)."""
+PP_FUNCTIONS = ("pp_short",)
+"""PP tied to PE (an invalid coding), for socket-outlet DUTs; optional."""
 FAULT_FUNCTIONS = ("supply_pe_open", "weld_l1", "weld_l2", "weld_l3", "ps1", "ps2")
 """Channels of fault injection: the wallbox's supply PE opened, a contactor pole bridged per
 phase, the grid operator's control contacts."""
 MEASURE_FUNCTIONS = ("pp_sense",)
 """Measurement channels of a switch unit with a DMM (DAQ970A): PP–PE resistance of a tethered plug."""
-FUNCTIONS = CP_FUNCTIONS + FAULT_FUNCTIONS + MEASURE_FUNCTIONS
+FUNCTIONS = CP_FUNCTIONS + PP_FUNCTIONS + FAULT_FUNCTIONS + MEASURE_FUNCTIONS
 CP_RESISTORS = ("R3", "R2", "R2D")
 """Named resistors the vehicle states need: R3 (B), R2 (with R3: C), R2D (with R3: D)."""
 MATCH_TOLERANCE = 0.005
