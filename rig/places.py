@@ -98,6 +98,9 @@ def exporter_config(group: str, endpoints: Mapping[str, str]) -> str:
         elif address.startswith("can:socketcand:"):
             host, _, port = address.rpartition("@")[2].rpartition(":")
             fields = {"cls": "NetworkService", "address": host, "port": port, "username": "socketcand"}
+        elif address.startswith("tcp://"):   # Modbus TCP (the chamber): a plain TCP service
+            host, _, port = address[len("tcp://"):].rpartition(":")
+            fields = {"cls": "NetworkService", "address": host, "port": port, "username": "modbus-tcp"}
         else:
             raise RigError(f"endpoint {name} ({address}) has no labgrid resource class here")
         lines.append(f"  {name}:")

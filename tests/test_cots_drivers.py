@@ -226,3 +226,27 @@ def test_watlow_f4t_sets_celsius_then_a_setpoint_and_reads_the_air() -> None:
     finally:
         chamber.close()
     assert not peer.errors, peer.errors
+
+
+def test_every_endpoint_of_the_virtual_lab_can_be_exported_to_labgrid() -> None:
+    """`sim serve --labgrid-exporter` exports every endpoint, the bench of parts' too (a Modbus TCP
+    chamber is a NetworkService), and a place resolves each back to the address it was."""
+    from rig.places import address_of, exporter_config
+    from sim.lab import start_virtual_lab
+    lab = start_virtual_lab(seed=1, knobs={})
+    try:
+        exported: dict[str, dict[str, str]] = {}
+        for line in exporter_config("bench", lab.endpoints).splitlines()[1:]:   # two levels: name, then fields
+            if not line.startswith("    "):
+                current = exported.setdefault(line.strip().rstrip(":"), {})
+            else:
+                key, _, value = line.strip().partition(": ")
+                current[key] = value
+        assert set(exported) == set(lab.endpoints)
+        for name, address in lab.endpoints.items():
+            fields = dict(exported[name])
+            cls = fields.pop("cls")
+            if not address.startswith("can:"):
+                assert address_of(cls, fields, name) == address, name
+    finally:
+        lab.stop()

@@ -43,17 +43,19 @@ def _free_port() -> int:
 
 
 def _free_base(rng: random.Random) -> int:
-    """Eleven consecutive free ports below the ephemeral range, so no client connection takes one."""
+    """As many consecutive free ports as a virtual lab serves (sim.lab.PORT_ORDER), below the
+    ephemeral range, so no client connection takes one."""
+    from sim.lab import PORT_ORDER
     for _ in range(200):
         base = rng.randrange(20_000, 32_000)
         try:
-            for port in range(base, base + 11):
+            for port in range(base, base + len(PORT_ORDER)):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", port))
             return base
         except OSError:
             continue
-    raise RuntimeError("no 11 consecutive free ports below 32768")
+    raise RuntimeError("no run of free ports for a virtual lab below 32768")
 
 
 @dataclass
