@@ -250,3 +250,32 @@ def test_every_endpoint_of_the_virtual_lab_can_be_exported_to_labgrid() -> None:
                 assert address_of(cls, fields, name) == address, name
     finally:
         lab.stop()
+
+
+def test_the_relay_module_drives_the_same_virtual_bench(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """rigs/sim-cots.toml with the Modbus relay module instead of the DAQ970A (relay n = DAQ
+    channel 100 + n on this bench, and no DMM): a vehicle plugs in and charges, timed on the scope."""
+    import re
+    from fixtures.timing import delay_s
+    text = open("rigs/sim-cots.toml", encoding="utf-8").read()
+    text = text.replace('driver = "keysight-daq970"\naddress = "sim:switch"', 'driver = "modbus-relays"\naddress = "sim:relays"')
+    text = text.replace("pp_sense = 201\n", "")
+    head, _, wiring = text.partition("[wiring]")
+    wiring, _, tail = wiring.partition("[instruments.installer]")
+    wiring = re.sub(r"\b1(\d\d)\b(?=[,\]\n ])", lambda m: str(int(m.group(1))), wiring)
+    text = f"{head}[wiring]{wiring}[instruments.installer]{tail}"
+    rig_file = tmp_path / "relays.toml"
+    rig_file.write_text(text)
+    with Rig.from_file(rig_file) as rig:
+        assert rig.identities["switch"].startswith("MODBUS-RELAY")
+        cp, clock = rig.cp, rig.clock
+        rig.energise()
+        clock.sleep(10)
+        cp.start_capture()
+        t_b = cp.set_state("B")
+        clock.sleep(5)
+        t_c = cp.set_state("C")
+        clock.sleep(5)
+        edges = cp.read_edges()
+        assert rig.instruments["switch"].closed_channels([1, 2, 3]) == [True, True, False]   # R3, R2 in
+    assert delay_s(edges, t_b, Channel.PWM, "1") < 5 and delay_s(edges, t_c, Channel.OVP, "1") < 3
