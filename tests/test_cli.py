@@ -203,11 +203,13 @@ def test_sim_serve_on_fixed_ports_writes_its_endpoints_for_tools(tmp_path) -> No
     import sys
     import time
 
+    from sim.lab import PORT_ORDER
+
     base = 0
-    for candidate in range(47300, 48300, 20):  # a block of 11 free loopback ports
+    for candidate in range(47300, 48300, 20):  # a block of free loopback ports, one per endpoint
         probes = []
         try:
-            for k in range(11):
+            for k in range(len(PORT_ORDER)):
                 s = socket.socket()
                 probes.append(s)
                 s.bind(("127.0.0.1", candidate + k))
