@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from instruments.transport.modbus import rtu_crc
 from sim.cp_circuit import parallel
 from sim.plant import Plant
 from sim.scpi import ScpiFrontEnd
@@ -133,13 +134,8 @@ class SimDaq970(ScpiFrontEnd):
 
 # --- the Modbus RTU relay module (RTU framing over TCP, as a serial-to-Ethernet converter) -----
 def crc16(frame: bytes) -> bytes:
-    """Modbus RTU CRC-16 (polynomial 0xA001, initial 0xFFFF), low byte first (Modbus over Serial Line V1.02, §6.2.2)."""
-    crc = 0xFFFF
-    for byte in frame:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return struct.pack("<H", crc)
+    """Modbus RTU CRC-16, low byte first (Modbus over Serial Line V1.02, §6.2.2): pymodbus's, as the meter emulator's."""
+    return rtu_crc(frame)
 
 
 class ModbusSlave:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pyvisa
 import pyvisa.errors
@@ -56,17 +58,23 @@ class VisaTransport(LineTransport):
         except (pyvisa.errors.VisaIOError, OSError) as exc:
             raise InstrumentOperationError(self.role, f"write {line!r} failed: {exc}") from exc
 
-    def _read(self) -> str:
+    @contextmanager
+    def _reading(self, on_timeout: str) -> Iterator[None]:
+        """pyvisa's read errors as the rig's: a timeout, a garbled answer, a lost connection."""
         try:
-            return self._inst.read().rstrip("\r")
+            yield
         except pyvisa.errors.VisaIOError as exc:
             if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
-                raise InstrumentTimeout(self.role, f"no answer from {self.resource}") from exc
+                raise InstrumentTimeout(self.role, f"{on_timeout} {self.resource}") from exc
             raise InstrumentOperationError(self.role, f"read from {self.resource} failed: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise InstrumentOperationError(self.role, f"garbled answer from {self.resource}") from exc
         except OSError as exc:
             raise InstrumentOperationError(self.role, f"connection to {self.resource} lost: {exc}") from exc
+
+    def _read(self) -> str:
+        with self._reading("no answer from"):
+            return self._inst.read().rstrip("\r")
 
     def _read_block(self) -> bytes:
         """Binary data holds newline bytes: with the termination character on, a VISA read stops at
@@ -79,14 +87,8 @@ class VisaTransport(LineTransport):
             self._inst.read_termination = termination
 
     def _read_exactly(self, count: int) -> bytes:
-        try:
+        with self._reading("block cut short from"):
             return bytes(self._inst.read_bytes(count, chunk_size=max(count, 20480), break_on_termchar=False))
-        except pyvisa.errors.VisaIOError as exc:
-            if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
-                raise InstrumentTimeout(self.role, f"block from {self.resource} cut short") from exc
-            raise InstrumentOperationError(self.role, f"read from {self.resource} failed: {exc}") from exc
-        except OSError as exc:
-            raise InstrumentOperationError(self.role, f"connection to {self.resource} lost: {exc}") from exc
 
     def _discard_input(self) -> bytes:
         dropped = b""
