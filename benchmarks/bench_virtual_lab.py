@@ -1,12 +1,14 @@
 """Benchmark (not a test): how fast the virtual lab runs the suite, and what one driver call costs.
 
-    python benchmarks/bench_virtual_lab.py [--repeat 3] [--cots]
+    python benchmarks/bench_virtual_lab.py [--repeat 3] [--cots] [--backend]
 
 Prints: wall time of the conformance suite, virtual seconds covered per wall second, and the
 median round trip of a driver query on loopback (CP board over socket://, analyser
 over pyvisa-py TCPIP SOCKET, virtual clock step).  `--cots` also runs the suite on the bench of
 bought parts (rigs/sim-cots.toml: edges read out of the scope's record) and prints how much
-slower it is than the board bench.
+slower it is than the board bench.  `--backend` also runs the suite on rigs/sim.toml without its
+`[instruments.backend]` table (the wallbox dials no backend, the 19 backend tests skip) and
+prints what the backend and its families add.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ def suite_once(rig: str | None = None) -> dict:
         wall = time.perf_counter() - t0
         summary = json.loads((Path(out) / "summary.json").read_text())
     return {"process_wall_s": wall, "pytest_wall_s": summary["wall_time_s"], "virtual_s": summary["virtual_time_s"]}
+
+
+def without_backend(folder: Path) -> str:
+    """rigs/sim.toml without its backend tables, written into `folder`."""
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
+    start, end = text.index("[instruments.backend]"), text.index("[safety]")
+    path = folder / "sim-no-backend.toml"
+    path.write_text(text[:start] + text[end:])
+    return str(path)
 
 
 def round_trips(n: int) -> dict[str, float]:
@@ -61,8 +72,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--cots", action="store_true", help="also run rigs/sim-cots.toml and compare")
+    parser.add_argument("--backend", action="store_true", help="also run sim.toml without its backend and compare")
     args = parser.parse_args()
-    benches = {"sim.toml": None, **({"sim-cots.toml": str(REPO_ROOT / "rigs" / "sim-cots.toml")} if args.cots else {})}
+    scratch = Path(tempfile.mkdtemp())
+    benches = {"sim.toml": None, **({"sim-cots.toml": str(REPO_ROOT / "rigs" / "sim-cots.toml")} if args.cots else {}),
+               **({"sim.toml without backend": without_backend(scratch)} if args.backend else {})}
     medians = {}
     for name, rig in benches.items():
         runs = [suite_once(rig) for _ in range(args.repeat)]
@@ -73,6 +87,9 @@ def main() -> None:
     if args.cots:
         ratio = medians["sim-cots.toml"]["pytest_wall_s"] / medians["sim.toml"]["pytest_wall_s"]
         print(f"the bench of parts takes {ratio:.2f} x the board bench's wall time")
+    if args.backend:
+        ratio = medians["sim.toml"]["pytest_wall_s"] / medians["sim.toml without backend"]["pytest_wall_s"]
+        print(f"the backend and its families add {100 * (ratio - 1):.0f} % to the suite's wall time")
     for name, us in round_trips(args.calls).items():
         print(f"round trip {name}: median {us:.0f} us over {args.calls} calls")
 

@@ -27,7 +27,7 @@ from rig.config import (DEFAULT_RIG, REPO_ROOT, RigConfig, load_rig_file, parse_
                         with_trials)
 from core.errors import InstrumentOperationError, RigError
 from rig.profile import Profile
-from rig.rig import Rig, sim_knobs
+from rig.rig import Rig, ocpp_account, sim_knobs
 
 from fixtures.plugin import EXIT_BROKEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED
 
@@ -46,7 +46,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if config.virtual:
         sim_knobs(config, parse_assignments(args.sim_set), profile.id)
     suite = Path(__file__).resolve().parent.parent / "conformance"
-    selected = [str(suite)]
+    selected = family_selection(suite, args.family) if args.family else [str(suite)]
+    if args.rerun_failed and args.family:
+        raise RigError("--rerun-failed and --family: a rerun selects its tests from the earlier run; choose one")
     if args.rerun_failed:
         selected = rerun_selection(Path(args.rerun_failed), config, profile.id, suite)
         if not selected:
@@ -129,6 +131,19 @@ def prepare_out(out: Path, force: bool) -> None:
         shutil.rmtree(out)
         print(f"wallbox-rig: --force: cleared the earlier run in {out}")
     out.mkdir(parents=True, exist_ok=True)
+
+
+def family_selection(suite: Path, families: list[str]) -> list[str]:
+    """The suite's files for the named families (`residual_current`, or `residual current` as the
+    catalogue and matrix spell it); an unknown name is refused with the list of known ones."""
+    known = {p.stem.removeprefix("test_"): p for p in sorted(suite.glob("test_*.py"))}
+    chosen = []
+    for item in (f.strip() for arg in families for f in arg.split(",")):
+        key = item.replace(" ", "_").replace("-", "_")
+        if key not in known:
+            raise RigError(f"--family {item!r}: no such family; known: {', '.join(known)}")
+        chosen.append(str(known[key]))
+    return list(dict.fromkeys(chosen))
 
 
 def rerun_selection(run: Path, config: RigConfig, profile_id: str, suite: Path) -> list[str]:
@@ -293,16 +308,17 @@ def cmd_sim_params(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_serve(args: argparse.Namespace) -> int:
-    from sim.lab import start_virtual_lab
+    from sim.lab import PORT_ORDER, start_virtual_lab
 
     config = load_rig_file(args.rig)
     if not config.virtual:
         raise RigError(f"{config.path} has no [sim] table: it describes a lab bench, not the virtual lab")
     knobs = sim_knobs(config, parse_assignments(args.sim_set), Rig.from_config(config, args.profile).profile.id)
-    if args.port_base is not None and not 1024 <= args.port_base <= 65535 - 16:
-        raise ValueError(f"--port-base must be in [1024, 65519], not {args.port_base}")
+    top = 65536 - len(PORT_ORDER)
+    if args.port_base is not None and not 1024 <= args.port_base <= top:
+        raise ValueError(f"--port-base must be in [1024, {top}], not {args.port_base}")
     lab = start_virtual_lab(seed=knobs["seed"], knobs=knobs, realtime=args.realtime, source_file=str(config.path),
-                            port_base=args.port_base)
+                            port_base=args.port_base, ocpp=ocpp_account(config))
     if args.endpoints_json:
         Path(args.endpoints_json).write_text(json.dumps(lab.endpoints, indent=1) + "\n")
     if args.labgrid_exporter:
@@ -464,6 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="clear an earlier run in --out first")
     run.add_argument("--rerun-failed", metavar="RUN", help="run only the failed and broken tests of the earlier run "
                                                            "folder RUN (same rig and profile)")
+    run.add_argument("--family", action="append", default=[], metavar="NAME",
+                     help="run only this test family (repeatable or comma-separated: residual_current,welding; "
+                          "see `wallbox-rig catalogue`)")
     run.add_argument("--live", action="store_true", help="allow a lab rig to energise the DUT")
     run.add_argument("--no-plots", action="store_true", help="keep raw traces but render no waveform plots")
     run.add_argument("--place", metavar="NAME", help="run on this labgrid place (a rig file with [place]: "
@@ -579,6 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_meter.add_argument("--stopbits", type=int, choices=(1, 2), help="stop bits (default: the meter's)")
     serve_meter.add_argument("--scenario", help="TOML: [grid] or [[steps]] (instruments/meter/scenario.py)")
     serve_meter.set_defaults(func=cmd_meter_serve)
+
+    from cli.backend_serve import add_parser as add_backend
+    add_backend(sub)
     return parser
 
 

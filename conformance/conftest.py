@@ -17,6 +17,10 @@ from fixtures.plugin import dut_profile
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from rig.rig import Rig
+from conformance.limits import LIMITS
+from core.errors import PreconditionError
+from fixtures.evidence import Evidence
+from instruments.backend import Backend
 
 
 @pytest.fixture
@@ -85,6 +89,24 @@ def fault_box(idle_dut: Rig) -> Iterator[FaultBox]:
         recover(idle_dut, idle_dut.clock)
     else:
         box.safe()
+
+
+@pytest.fixture
+def backend(idle_dut: Rig, evidence: Evidence) -> Iterator[Backend]:
+    """The OCPP backend, with the DUT booted against it and the rig file's configuration set; the
+    frames of the test are kept as its message sequence.  A profile without OCPP skips."""
+    if idle_dut.profile.ocpp is None:
+        pytest.skip(f"profile {idle_dut.profile.id} declares no OCPP ([ocpp] table)")
+    central = idle_dut.backend
+    clock = idle_dut.clock
+    wait = LIMITS.ocpp.boot_timeout.value
+    if not clock.wait_until(lambda: central.booted() and central.connected(), wait, poll_s=1.0):
+        raise PreconditionError(f"the DUT did not connect and boot against the backend within {wait:g} s")
+    if not central.configured:
+        central.configure()
+    since = clock.now()
+    yield central
+    evidence.messages("OCPP messages", central.messages(since))
 
 
 @pytest.fixture

@@ -71,6 +71,17 @@ class Building:
         self.pv_w = watts
         return self._mark(label or f"PV {watts:g} W")
 
+    def set_pv_after_a_poll(self, watts: float) -> float:
+        """Change the PV right after the DUT has read the meter (the emulator counts its reads), so
+        the DUT learns of it a full poll interval later: the worst case of its polling, whatever the
+        phase of its poll timer (without this a slow poller passes or fails by luck)."""
+        before = self.rig.meter.polls()
+        limit = self.rig.clock.now() + LIMITS.rig.meter_poll_sync.value
+        while self.rig.meter.polls() == before and self.rig.clock.now() < limit:
+            self.step()
+            self.rig.clock.sleep(LIMITS.rig.grid_loop_step.value)
+        return self.set_pv(watts)
+
     def _mark(self, label: str) -> float:
         """Where a change happened on the analyser's timebase: the next record's time."""
         t = self.step()

@@ -71,7 +71,7 @@ def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building
     _arrange(rig, building, model, PV_HIGH_W, evidence)
     settle = LIMITS.rig.solar_settle.value
     for pv_w in (PV_HIGH_W * building.phases, PV_MEDIUM_W * building.phases):
-        t_step = building.set_pv(pv_w)
+        t_step = building.set_pv_after_a_poll(pv_w)
         building.run(settle)
         plateau = _plateau(building, t_step + settle / 2)
         house_w = building.phases * HOUSE_A * LIMITS.rig.nominal_supply_voltage.value  # on every phase

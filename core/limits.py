@@ -297,6 +297,7 @@ class RigLimits:
     led_segments_as_declared: Count
     firmware_update_max: Setting
     grid_loop_step: Setting
+    meter_poll_sync: Setting
     grid_limit: Setting
     grid_limit_tolerance: Setting
     failsafe_current: Setting
@@ -341,12 +342,51 @@ class RigLimits:
 
 
 @dataclass(frozen=True)
+class OcppLimits:
+    """conformance/limits/ocpp.toml: what OCPP 1.6 fixes, and how the suite exercises the backend."""
+
+    boot_timeout: Setting
+    status_observation_factor: Setting
+    meter_sample_interval: Setting
+    meter_session: Setting
+    meter_draw: Setting
+    meter_interval_jitter: AtMost
+    offered_vs_duty: AtMost
+    meter_samples: AtLeast
+    closures_without_authorisation: Count
+    offers_without_authorisation: Count
+    lost_transaction_messages: Count
+    out_of_order_messages: Count
+    offline_duration: Setting
+    schedule_period: Setting
+    schedule_limit_high: Setting
+    schedule_limit_low: Setting
+    schedule_draw_margin: AtMost
+    vehicle_follow_step: Setting
+    zero_limit_offers: Count
+    suspended_reports: AtLeast
+    composite_mismatches: Count
+    watts_supply_v: Setting
+    clock_jump: Setting
+    power_loss_stops: Count
+    power_loss_stops_when_resumed: Count
+    offline_openings: Count
+    tariff_start: Setting
+    tariff_night: Setting
+    tariff_night_end: Setting
+    tariff_energy: Setting
+    tariff_departure_after: Setting
+    departure_energy_shortfall: AtMost
+
+
+@dataclass(frozen=True)
 class Limits:
     """Every limits file of the suite, parsed and validated."""
 
     iec61851: Iec61851Limits
     protection: ProtectionLimits
     rig: RigLimits
+    ocpp: OcppLimits
     folder: Path
     sources: dict[str, Source]
     """The bibliography: key -> document."""
@@ -373,7 +413,8 @@ class Limits:
         return 0.0
 
 
-DOCUMENTS: dict[str, type] = {"iec61851": Iec61851Limits, "protection": ProtectionLimits, "rig": RigLimits}
+DOCUMENTS: dict[str, type] = {"iec61851": Iec61851Limits, "protection": ProtectionLimits, "rig": RigLimits,
+                              "ocpp": OcppLimits}
 ROWS: dict[type, tuple[str, ...]] = {
     DutyRow: ("duty_min_pct", "duty_max_pct", "amps_per_pct", "duty_offset_pct"),
     PpCoding: ("rating_a", "nominal", "low", "high"),

@@ -162,6 +162,31 @@ class Energy:
 
 
 @dataclass(frozen=True)
+class Ocpp:
+    """The connected product (WB-CO-01, WB-CO-02): what its OCPP side promises and how fast.  The
+    manuals name OCPP without a version's behaviour in numbers, so the latencies are the product's
+    values set here (unconfirmed until a maker confirms them)."""
+
+    requirements: tuple[str, ...]
+    version: Literal["1.6J"]
+    smart_charging: bool
+    power_loss: Literal["stop", "resume"]
+    """After a mains loss mid-session: the transaction ends with reason PowerLoss, or it resumes."""
+    status_within_s: AtMost = judged("s", "OCPP 1.6 §4.9 StatusNotification (a change of the connector's status)",
+                                     unconfirmed=True, low=0.0, high=600.0)
+    remote_start_offer_within_s: AtMost = judged("s", "OCPP 1.6 §5.11 RemoteStartTransaction (to the PWM offer)",
+                                                 unconfirmed=True, low=0.0, high=600.0)
+    remote_stop_open_within_s: AtMost = judged("s", "OCPP 1.6 §5.12 RemoteStopTransaction (to contactor open)",
+                                               unconfirmed=True, low=0.0, high=600.0)
+    schedule_within_s: AtMost = judged("s", "OCPP 1.6 §3.13 smart charging (a period's start to its limit on CP)",
+                                       unconfirmed=True, low=0.0, high=600.0)
+    energy_accuracy_pct: AtMost = judged("%", "OCPP 1.6 §4.7 MeterValues / §6.47 meterStop (metered vs true energy)",
+                                         unconfirmed=True, low=0.0, high=50.0)
+    current_accuracy_a: AtMost = judged("A", "OCPP 1.6 §4.7 MeterValues Current.Import (metered vs true current)",
+                                        unconfirmed=True, low=0.0, high=10.0)
+
+
+@dataclass(frozen=True)
 class Profile:
     """A DUT profile, parsed and checked; `data` keeps the file's tables for the report's requirement list."""
 
@@ -177,6 +202,8 @@ class Profile:
     led: Led
     meter: Meter
     energy: Energy
+    ocpp: Ocpp | None = None
+    """Absent: the product speaks no OCPP (the backend families skip)."""
     manual_requirements: dict[str, str] = field(default_factory=dict)
     """Every requirement the product's manual makes: ID -> its text (empty for a generic profile)."""
     not_covered: dict[str, str] = field(default_factory=dict)
@@ -202,6 +229,7 @@ class Profile:
 
 SECTIONS = ("profile", "electrical", "connector", "control_pilot", "residual_current", "temperature",
             "protection", "cold_load", "led", "meter", "energy")
+OPTIONAL_SECTIONS = ("ocpp",)
 TEXT_TABLES = ("manual_requirements", "not_covered")
 
 
@@ -209,11 +237,16 @@ def parse_profile(path: Path, known_models: tuple[str, ...] = ()) -> Profile:
     """Parse and check one profile file; `known_models` are the meter models the rig can serve."""
     path = Path(path)
     root = Table(read_toml(path), path)
-    root.reject_unknown(SECTIONS + TEXT_TABLES)
+    root.reject_unknown(SECTIONS + OPTIONAL_SECTIONS + TEXT_TABLES)
     hints = get_type_hints(Profile)
     head = root.required_table("profile")
     profile_id = head.get("id", str)
     sections = {name: _section(hints[name], root.required_table(name), path, profile_id) for name in SECTIONS}
+    for name in OPTIONAL_SECTIONS:
+        table = root.table(name)
+        if table is not None:
+            schema = next(a for a in get_args(hints[name]) if a is not type(None))
+            sections[name] = _section(schema, table, path, profile_id)
     texts = {name: _texts(root, name) for name in TEXT_TABLES}
     profile = Profile(path=path, data=root.data, **sections, **texts)
     _cross_checks(profile, root, known_models)
@@ -338,7 +371,7 @@ def _cross_checks(p: Profile, root: Table, known_models: tuple[str, ...]) -> Non
     if p.connector.kind == "tethered" and p.connector.cable_rating_a <= 0:
         raise ConfigError(p.path, "connector.cable_rating_a", "the tethered cable's rating (> 0 A)",
                           p.connector.cable_rating_a)
-    listed = {rid for name in SECTIONS[1:] if isinstance(p.data.get(name), dict)
+    listed = {rid for name in SECTIONS[1:] + OPTIONAL_SECTIONS if isinstance(p.data.get(name), dict)
               for rid in p.data[name].get("requirements", [])}
     for rid in sorted(listed - set(p.manual_requirements)):
         raise ConfigError(p.path, f"manual_requirements.{rid}", "the requirement's text (every ID a section lists)",

@@ -107,6 +107,9 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
             f"{t:.4f}," + ",".join(f"{v:.4f}" for seg in rgb for v in seg) + "\n" for t, rgb in strip.samples))
         if plots:
             keep(f"{strip.name} LED timeline", f"{strip.name}-led.png", led_strip(strip, f"{test}: {strip.name}", verdict))
+    for log in getattr(evidence, "message_logs", []):
+        keep(f"{log.name}", f"{log.name}.tsv", "t_s\tutc\tdirection\ttype\taction\tpayload\n"
+             + "".join(line + "\n" for line in log.lines))
     for dist in evidence.distributions:
         keep(f"{dist.name} samples", f"{dist.name}-samples.csv",
              f"trial,{dist.name} ({dist.unit})\n" + "".join(f"{k + 1},{x:.6f}\n" for k, x in enumerate(dist.samples)))

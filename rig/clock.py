@@ -7,6 +7,7 @@ seed.  Timing *verdicts* never come from here: they come from instrument timesta
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -47,6 +48,11 @@ class Clock(ABC):
     def reseed(self, seed: int) -> None:
         """Reseed the world's randomness for what follows: only a virtual lab has any to reseed."""
 
+    def reader(self) -> Callable[[], float]:
+        """`now` for another thread (the backend stamping frames as they pass): it never waits
+        for the thread that steps the clock, whose step may be what sends the frame."""
+        return self.now
+
     def close(self) -> None:
         """Release whatever the clock holds."""
 
@@ -78,8 +84,10 @@ class VirtualClock(Clock):
     emulator, which may be told to stay silent), so one long wait is asked for in steps that
     each answer well within the control line's timeout.  The result is the same world."""
 
-    def __init__(self, transport: LineTransport) -> None:
+    def __init__(self, transport: LineTransport, reopen: Callable[[], LineTransport] | None = None) -> None:
         self._transport = transport
+        self._reopen = reopen
+        self._readers: list[LineTransport] = []
         self._now = self._ask("TIME?")
 
     def _ask(self, command: str) -> float:
@@ -110,5 +118,25 @@ class VirtualClock(Clock):
         """Every later random draw of the virtual lab from a generator seeded with `seed`."""
         self._now = self._ask(f"SEED {seed}")
 
+    def reader(self) -> Callable[[], float]:
+        """A second connection to the clock endpoint, on which `TIME?` is answered while an `ADV`
+        runs (the world's now: the instant of the event being run)."""
+        if self._reopen is None:
+            raise InstrumentOperationError("clock", "this virtual clock cannot open a second connection")
+        transport = self._reopen()
+        self._readers.append(transport)
+        lock = threading.Lock()
+
+        def now() -> float:
+            with lock:
+                answer = transport.query("TIME?")
+            try:
+                return float(answer)
+            except ValueError as exc:
+                raise InstrumentOperationError("clock", f"TIME?: unexpected answer {answer!r}") from exc
+        return now
+
     def close(self) -> None:
+        for transport in self._readers:
+            transport.close()
         self._transport.close()

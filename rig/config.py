@@ -9,6 +9,7 @@ and what was found.
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
@@ -304,7 +305,33 @@ def _setting_checks() -> dict[str, tuple[Any, str]]:
         "gain": (lambda v: _number(v) and v >= 0, "the camera's gain, >= 0"),
         "white_balance_k": (lambda v: _number(v) and 2000 <= v <= 10000, "a white balance in K, 2000…10000"),
     })
+    checks.update({
+        "charge_point_id": (lambda v: isinstance(v, str) and 0 < len(v) <= 48 and "/" not in v,
+                            "the charge point identity the DUT connects as (1…48 characters, no '/')"),
+        "password": (lambda v: isinstance(v, str) and 16 <= len(v) <= 40,
+                     "the basic-auth password of security profile 1 (16…40 characters, OCPP 1.6 security "
+                     "whitepaper AuthorizationKey)"),
+        "certfile": (lambda v: isinstance(v, str) and bool(v), "a PEM certificate file (wss://, security profile 2)"),
+        "keyfile": (lambda v: isinstance(v, str) and bool(v), "the certificate's PEM key file"),
+        "configuration": (lambda v: isinstance(v, dict) and all(isinstance(x, (str, int, float, bool))
+                                                                for x in v.values()),
+                          "a table of OCPP configuration keys and values set once the DUT has booted"),
+        "accepted_id_tags": (lambda v: isinstance(v, list) and all(isinstance(x, str) and 0 < len(x) <= 20
+                                                                   for x in v), "a list of idTags (≤ 20 characters)"),
+        "heartbeat_interval_s": (lambda v: _integer(v) and 1 <= v <= 86400, "a heartbeat interval in s, 1…86400"),
+        "epoch_utc": (_iso_utc, 'the virtual lab\'s calendar at rig time 0, e.g. "2026-06-01T12:00:00Z"'),
+    })
     return checks
+
+
+def _iso_utc(value: Any) -> bool:
+    if not isinstance(value, str) or not value.endswith("Z"):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
 
 
 SETTINGS_BY_KIND = {
@@ -317,9 +344,11 @@ SETTINGS_BY_KIND = {
     "modbus": ("timeout_s", "id", "baud", "parity", "stopbits"),
     "parts-cp": ("cp_channel", "output_channel", "output_probe"),
     "parts-faults": (),
+    "ocpp": ("charge_point_id", "password", "certfile", "keyfile", "configuration", "accepted_id_tags",
+             "heartbeat_interval_s", "epoch_utc"),
 }
 """Which settings a driver of each transport kind reads (`rig.registry.DRIVER_KINDS`)."""
-REQUIRED_BY_KIND = {"camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4")}
+REQUIRED_BY_KIND = {"camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4"), "ocpp": ("charge_point_id",)}
 
 
 def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool) -> InstrumentConfig:

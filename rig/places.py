@@ -69,7 +69,8 @@ def address_of(cls: str, params: Mapping[str, Any], name: str) -> str:
     if cls == "PyVISADevice":
         return str(params["url"])
     if cls == "NetworkService":
-        return f"tcp://{params['address']}:{params.get('port', 22)}"
+        scheme = "ws" if params.get("username") == "ocpp" else "tcp"   # where the bench's backend listens
+        return f"{scheme}://{params['address']}:{params.get('port', 22)}"
     if cls == "HTTPVideoStream":
         return f"video:{params['url']}"
     raise RigError(f"place resource {name!r} is a {cls}: wallbox-rig reaches NetworkSerialPort, PyVISADevice, "
@@ -101,6 +102,9 @@ def exporter_config(group: str, endpoints: Mapping[str, str]) -> str:
         elif address.startswith("tcp://"):   # Modbus TCP (the chamber): a plain TCP service
             host, _, port = address[len("tcp://"):].rpartition(":")
             fields = {"cls": "NetworkService", "address": host, "port": port, "username": "modbus-tcp"}
+        elif address.startswith("ws://"):    # where the DUT dials its OCPP backend: the rig listens there
+            host, _, port = address[len("ws://"):].rpartition(":")
+            fields = {"cls": "NetworkService", "address": host, "port": port, "username": "ocpp"}
         else:
             raise RigError(f"endpoint {name} ({address}) has no labgrid resource class here")
         lines.append(f"  {name}:")

@@ -26,6 +26,7 @@ ROLES: dict[str, str] = {
     "leakage_load": "electronic load drawing an AC residual current from vehicle-side L1 to PE",
     "dc_source": "DC source driving a smooth DC residual current from vehicle-side L1 to PE",
     "chamber": "climate chamber: the DUT's ambient (WB-TH-01 at real temperatures)",
+    "backend": "OCPP 1.6J central system the DUT connects to (the rig listens; the DUT is the charge point)",
 }
 
 BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
@@ -47,6 +48,7 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "led": {"wbr-ledsense": "instruments.led.sensor_board:WbrLedSense",
             "opencv-camera": "instruments.led.camera:OpenCvCamera"},
     "meter": {"wbr-meter": "instruments.meter.emulator:WbrMeterEmulator"},
+    "backend": {"ocpp16": "instruments.backend:OcppCentralSystem"},
 }
 
 DRIVER_KINDS: dict[str, tuple[str, ...]] = {
@@ -55,6 +57,7 @@ DRIVER_KINDS: dict[str, tuple[str, ...]] = {
     "wbr-faultbox": ("can",), "opencv-camera": ("camera",), "wbr-meter": ("meter",),
     "keysight-daq970": ("visa",), "modbus-relays": ("modbus",), "keysight-infiniivision": ("visa",),
     "keysight-e36100": ("visa",), "watlow-f4t": ("modbus",), "parts-cp": ("parts-cp",), "parts-faults": ("parts-faults",),
+    "ocpp16": ("ocpp",),
 }
 """The transports each built-in driver talks through, hence the settings its rig table may hold
 (`rig.config.SETTINGS_BY_KIND`); a plug-in driver may use any of them."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from instruments.ac_load import AcLoad
 from instruments.ac_source import AcSource
+from instruments.backend import Backend
 from instruments.base import Instrument
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
@@ -94,7 +95,8 @@ class Rig:
                 self.place = Place(self.config.place, self.notify).acquire()
             if self.config.clock == "virtual":
                 address = self._resolve(self.config.clock_address or "", endpoints, "clock.address")
-                self.clock = VirtualClock(open_line_transport("clock", address, {}))
+                self.clock = VirtualClock(open_line_transport("clock", address, {}),
+                                          reopen=lambda: open_line_transport("clock", address, {}))
             composed = []
             for role, inst in self.config.instruments.items():
                 target = available_drivers(role)[inst.driver]
@@ -111,6 +113,8 @@ class Rig:
                 assert self.config.wiring is not None  # load_rig_file refuses a composed role without one
                 self.instruments[role] = cls.compose(self.instruments, self.config.wiring, inst.settings)
                 self.identities[role] = self.instruments[role].identify()
+            if isinstance(self.instruments.get("backend"), Backend):
+                self.backend.attach_clock(self.clock.reader(), self.clock.virtual)
             if isinstance(self.instruments.get("analyser"), PowerAnalyser):
                 self.analyser.configure()
                 self.analyser.start_integration()
@@ -126,7 +130,7 @@ class Rig:
         return load_object(VIRTUAL_LAB)(seed=knobs["seed"], knobs=knobs, realtime=sim["realtime"],
                                         source_file=str(self.config.path),
                                         journal_path=str(self.lab_journal) if self.lab_journal else None,
-                                        rs485=self._rs485_line())
+                                        rs485=self._rs485_line(), ocpp=ocpp_account(self.config))
 
     def _rs485_line(self) -> dict[str, Any] | None:
         """The virtual lab's RS485 converter runs at the meter's line settings as the rig file gives
@@ -220,6 +224,10 @@ class Rig:
     def meter(self) -> MeterEmulator:
         return self._role("meter", MeterEmulator)
 
+    @property
+    def backend(self) -> Backend:
+        return self._role("backend", Backend)
+
     # --- power and safety ----------------------------------------------------------------
     def energise(self, volts: float | None = None, hz: float | None = None, phases: int = 3) -> None:
         """Switch the DUT's supply on (the rig file's idle voltage and frequency unless given; with
@@ -272,6 +280,8 @@ class Rig:
             step("installer setting restored", self.installer.safe)
         if "meter" in self.instruments:
             step("meter emulator answers truthfully", self.meter.safe)
+        if "backend" in self.instruments:
+            step("backend online, charging profiles cleared, configuration restored", self.backend.safe)
         if "source" in self.instruments:
             safety = self.config.safety
             if safety.source_idle_on and self.energised:
@@ -325,6 +335,16 @@ def sim_knobs(config: RigConfig, overrides: dict[str, str] | None = None,
         key = f"sim.dut_for_profile.{profile_id}.{knob}" if knob in per_profile else f"sim.dut.{knob}"
         raise ConfigError(config.path, key, getattr(exc, "expected", "a valid value"), getattr(exc, "found", None),
                           hint="given with --sim-set" if knob in overrides else "") from exc
+
+
+def ocpp_account(config: RigConfig) -> dict[str, Any] | None:
+    """What the simulated wallbox's installer entered for its backend: the identity and password of
+    the rig file's backend (the URL is the lab's own `ocpp` endpoint, where that backend listens);
+    None without a backend: such a wallbox dials none."""
+    backend = config.instruments.get("backend")
+    if backend is None:
+        return None
+    return {"charge_point_id": backend.settings.get("charge_point_id"), "password": backend.settings.get("password")}
 
 
 def git_commit() -> str:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sim.bench import SimAnalyser, SimLoad, SimSource
 from sim.cots import SimChamber, SimDaq970, SimDcSource, SimLeakageLoad, SimRelayBoard, SimScope, VirtualBench
+from sim.charge_point import SimChargePoint
 from sim.cp_board import CpBoard
 from sim.fault_box import SimFaultBox
 from sim.installer import InstallerPort
@@ -25,6 +26,9 @@ from sim.world import World
 
 
 MAX_STEP_S = 7 * 24 * 3600.0
+DEFAULT_CHARGE_POINT = "SIM-0001"
+DEFAULT_PASSWORD = "sim-basic-auth-key-0001"
+"""The backend account of a served lab's wallbox (`sim serve`): a rig file for it names the same."""
 
 
 class ClockControl(FrontEnd):
@@ -37,6 +41,10 @@ class ClockControl(FrontEnd):
     def __init__(self, world: World, realtime: bool) -> None:
         super().__init__(world)
         self.realtime = realtime
+
+    def lock_free(self, line: str) -> bool:
+        """`TIME?` reads one float: the backend asks it while the world waits for the backend."""
+        return line.strip().upper() == "TIME?"
 
     def handle(self, line: str) -> str | None:
         cmd, _, arg = line.partition(" ")
@@ -63,8 +71,11 @@ class ClockControl(FrontEnd):
 class VirtualLab:
     def __init__(self, seed: int, knobs: Mapping[str, object], realtime: bool = False,
                  source_file: str = "", journal_path: str | None = None,
-                 rs485: Mapping[str, Any] | None = None, port_base: int | None = None) -> None:
-        """`port_base`: serve on fixed loopback ports from there up (the order of `PORT_ORDER`),
+                 rs485: Mapping[str, Any] | None = None, port_base: int | None = None,
+                 ocpp: Mapping[str, Any] | None = None) -> None:
+        """`ocpp`: the backend account the installer entered (charge_point_id, password); the
+        wallbox dials the lab's `ocpp` endpoint with it, where the rig's backend listens.
+        `port_base`: serve on fixed loopback ports from there up (the order of `PORT_ORDER`),
         for tools that are configured once; ephemeral ports otherwise."""
         overrides = dict(knobs)
         overrides.setdefault("seed", seed)
@@ -86,6 +97,12 @@ class VirtualLab:
             line = UartSettings(int(rs485["baud"]), str(rs485["parity"]), int(rs485["stopbits"])) if rs485 else None
             self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs,
                                             MeterLink(f"socket://{LOOPBACK}:{self.rs485_port}", line))
+            self.ocpp_port = ports.get("ocpp") or _free_port()
+            if ocpp is not None:   # a wallbox whose installer entered no backend never dials one
+                self.wallbox.ocpp = SimChargePoint(self.world, self.wallbox, self.knobs,
+                                                   f"ws://{LOOPBACK}:{self.ocpp_port}",
+                                                   str(ocpp.get("charge_point_id") or DEFAULT_CHARGE_POINT),
+                                                   ocpp.get("password"))
             self.frontends: dict[str, FrontEnd] = {
                 "clock": ClockControl(self.world, realtime),
                 "cp": CpBoard(self.world, self.plant),
@@ -127,6 +144,7 @@ class VirtualLab:
         out["chamber"] = self.chamber.address
         out.update({name: server.address for name, server in self.can_servers.items()})
         out["rs485"] = f"socket://{LOOPBACK}:{self.rs485_port}"
+        out["ocpp"] = f"ws://{LOOPBACK}:{self.ocpp_port}"
         return out
 
     def knob_values(self) -> dict[str, Any]:
@@ -149,6 +167,8 @@ class VirtualLab:
                 wallbox.energy.stop()
         for server in [*self.servers.values(), *self.can_servers.values()]:
             server.stop()
+        if wallbox is not None and wallbox.ocpp is not None:
+            wallbox.ocpp.link.close()
         for device in (getattr(self, "relays", None), getattr(self, "chamber", None)):
             if device is not None:
                 device.stop()
@@ -158,7 +178,7 @@ class VirtualLab:
 
 
 PORT_ORDER = ("clock", "cp", "installer", "led", "analyser", "source", "load1", "load2", "load3", "fault_box", "rs485",
-              "switch", "scope", "leak", "dc_source", "relays", "chamber")
+              "switch", "scope", "leak", "dc_source", "relays", "chamber", "ocpp")
 """Which endpoint takes which port from `--port-base` up (clock = base, …, rs485 = base + 10, the
 bench of bought parts after it)."""
 
@@ -188,5 +208,6 @@ def _free_port() -> int:
 
 def start_virtual_lab(seed: int, knobs: Mapping[str, object], realtime: bool = False,
                       source_file: str = "", journal_path: str | None = None,
-                      rs485: Mapping[str, Any] | None = None, port_base: int | None = None) -> VirtualLab:
-    return VirtualLab(seed, knobs, realtime, source_file, journal_path, rs485, port_base)
+                      rs485: Mapping[str, Any] | None = None, port_base: int | None = None,
+                      ocpp: Mapping[str, Any] | None = None) -> VirtualLab:
+    return VirtualLab(seed, knobs, realtime, source_file, journal_path, rs485, port_base, ocpp)

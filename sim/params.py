@@ -202,6 +202,33 @@ KNOBS: tuple[Knob, ...] = (
     Knob("solar_charging", True, "", "in solar mode the offer follows the PV surplus (WB-PV-01)"),
     Knob("solar_min_current_a", 6.0, "A", "solar mode with too little surplus: the limited PV + grid current",
          0, 80),
+    # OCPP 1.6J charge point (the comms module), where the lab has a backend to connect to
+    Knob("ocpp_connect_after_s", 45.0, "s", "power-up to the first connection attempt (the comms module, a small "
+         "Linux with its modem, boots slower than the controller)",
+         0, 600),
+    Knob("ocpp_reconnect_s", 30.0, "s", "time between connection attempts while the backend is away", 1, 3600),
+    Knob("ocpp_status_delay_s", 0.5, "s", "a change of the connector's state to its StatusNotification", 0, 3600),
+    Knob("ocpp_status_on_fault", "Faulted", "", "the status sent while the EVSE is faulted (with its error code)",
+         choices=("Faulted", "SuspendedEVSE", "Available", "Charging")),
+    Knob("ocpp_meter_gain", 1.0, "", "metered energy over true energy (the meter's calibration)", 0.1, 10),
+    Knob("ocpp_schedule_follow", True, "", "the offer follows the charging profiles (off: profiles are stored, "
+         "reported in GetCompositeSchedule, and ignored)"),
+    Knob("ocpp_schedule_delay_s", 1.0, "s", "a profile period's start (or a new profile) to the new limit taking "
+         "effect", 0, 3600),
+    Knob("ocpp_stack_level_highest_wins", True, "", "of two profiles of one purpose, the higher stack level rules "
+         "(off: the lower)"),
+    Knob("ocpp_honours_valid_to", True, "", "a profile stops applying at its validTo"),
+    Knob("ocpp_offline_queue", True, "", "transaction messages made while the backend is away are kept and "
+         "delivered in order on reconnection (off: lost)"),
+    Knob("ocpp_unknown_idtag_charges", False, "", "an idTag the backend rejects still charges"),
+    Knob("ocpp_power_loss_reason", "PowerLoss", "", "the reason a transaction ended by a mains loss is stopped with",
+         choices=("PowerLoss", "Other", "Reboot")),
+    Knob("ocpp_relative_on_wall_clock", False, "", "relative schedules run on the calendar clock, so a time set by "
+         "the backend moves them (off: on the firmware's monotonic time)"),
+    Knob("ocpp_watts_at_nominal_v", False, "", "limits in W are turned into A at 230 V nominal (off: at the "
+         "measured voltage)"),
+    Knob("ocpp_recurring_resets_at_midnight", False, "", "a daily recurring schedule restarts at each midnight "
+         "(UTC) instead of running across it"),
 )
 
 KNOB_BY_NAME = {k.name: k for k in KNOBS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import socketserver
@@ -23,6 +24,11 @@ class FrontEnd(ABC):
     def __init__(self, world: World) -> None:
         self.world = world
 
+    def lock_free(self, line: str) -> bool:
+        """Whether `line` is answered without the world's lock (a read of one value that another
+        thread may need while the world runs an event on its behalf)."""
+        return False
+
     @abstractmethod
     def handle(self, line: str) -> str | bytes | None:
         """The answer line (str), raw answer bytes (a binary block; the newline is added), or None."""
@@ -30,6 +36,9 @@ class FrontEnd(ABC):
     def _ok(self) -> str:
         """`OK <t>` of our own line protocols: the action took effect at world time t."""
         return f"OK {self.world.now:.6f}"
+
+
+_NO_LOCK = contextlib.nullcontext()
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -54,7 +63,8 @@ class LineServer:
                     line = raw.decode("ascii", "replace").strip()
                     if not line:
                         continue
-                    with world.lock:
+                    lock = _NO_LOCK if frontend.lock_free(line) else world.lock
+                    with lock:
                         try:
                             answer = frontend.handle(line)
                         except Exception as exc:  # noqa: BLE001 - a bad command must not kill the lab

@@ -8,7 +8,7 @@ conformance suite's limits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.cold_load import ColdLoadDelay
 from sim.cp_circuit import Generator, Vehicle, cp_levels
@@ -17,7 +17,10 @@ from sim.led_bar import LedShow, show_for
 from sim.meter_link import MeterLink
 from sim.plant import Plant
 from sim.protection import Protections
-from sim.world import Event, World
+from sim.world import Timers, World
+
+if TYPE_CHECKING:
+    from sim.charge_point import SimChargePoint
 
 _E_FLOOR_V, _F_CEILING_V = 1.5, -1.5   # between them the firmware reads state E (CP at PE)
 _DESIGN_GENERATOR_V = 12.0             # the thresholds are designed for the nominal generator level
@@ -78,7 +81,7 @@ class SimulatedWallbox:
         self.cp_letter = "E"
         self.setting_a = float(knobs["rated_current_a"])  # the installer's setting; survives power cycles
         self.paused = False
-        self._timers: dict[str, Event] = {}
+        self._timers = Timers(world)
         self._powered = False
         self._saw_b = False          # the vehicle passed through B since it was plugged in
         self._woken = False          # the wake-up step happened for this plug-in
@@ -97,30 +100,25 @@ class SimulatedWallbox:
                                     nominal_v=lambda: self.protection.nominal_v, own_current_a=plant.phase_current_a,
                                     dimmed=lambda: any(plant.injection.grid_contact), changed=self._apply_offer)
         self._dimmed = False
+        self.fault_reason = ""
+        self.ocpp: SimChargePoint | None = None
+        """The OCPP charge point (the comms module), when the lab has a backend to connect to."""
+        self._ocpp_due = False
         plant.listen(self._on_plant_change)
 
     # --- timers ------------------------------------------------------------------------------
     def _start(self, name: str, delay_s: float, action: Callable[[], None]) -> None:
-        self._stop(name)
-
-        def fire() -> None:
-            self._timers.pop(name, None)
-            action()
-
-        self._timers[name] = self.world.schedule(delay_s, fire)
+        self._timers.start(name, delay_s, action)
 
     def _stop(self, *names: str) -> None:
-        for name in names:
-            event = self._timers.pop(name, None)
-            if event is not None:
-                event.cancel()
+        self._timers.stop(*names)
 
     def _running(self, name: str) -> bool:
         return name in self._timers
 
     def _stop_session_timers(self) -> None:
         """Everything but what runs as long as the wallbox is powered: temperature sampling, supply hold-up."""
-        self._stop(*[name for name in self._timers if name not in ("temperature", "hold_up")])
+        self._stop(*[name for name in self._timers.names() if name not in ("temperature", "hold_up")])
 
     def led_show(self) -> LedShow:
         return show_for(self.state, self.paused, self._cold_load, self.knobs)
@@ -152,6 +150,16 @@ class SimulatedWallbox:
         self._generator("off")  # the controller restarts: no CP until it is up again
         self._boot()
 
+    def restart(self) -> None:
+        """A reset from the backend: everything stops, the contactor opens, the wallbox boots again."""
+        self.world.record("reset")
+        self._stop(*[name for name in self._timers.names() if name != "hold_up"])
+        self._contactor(False)
+        if self.ocpp is not None:
+            self.ocpp.powered_down()
+            self.ocpp.powered_up()
+        self._reboot()
+
     def _boot(self) -> None:
         self.cold_load.booted()
         self.protection.detect_installation()
@@ -174,7 +182,8 @@ class SimulatedWallbox:
         setting = self.setting_a
         if setting == 0 and self.knobs["zero_setting_offers_min"]:
             setting = _MIN_OFFER_A
-        offer = min(setting, self._cable_limit_a(), self.protection.thermal_cap_a(setting), self.energy.cap_a)
+        offer = min(setting, self._cable_limit_a(), self.protection.thermal_cap_a(setting), self.energy.cap_a,
+                    self.ocpp.cap_a() if self.ocpp is not None else float("inf"))
         return offer if offer >= _MIN_OFFER_A else 0.0
 
     def _duty(self) -> float:
@@ -186,6 +195,18 @@ class SimulatedWallbox:
         if state != self.state:
             self.world.record("evse_state", old=self.state, new=state)
             self.state = state
+            self._tell_ocpp()
+
+    def _tell_ocpp(self) -> None:
+        """The charge point looks at what changed once the current event is over."""
+        if self.ocpp is not None and not self._ocpp_due:
+            self._ocpp_due = True
+            self.world.schedule(0.0, self._ocpp_changed)
+
+    def _ocpp_changed(self) -> None:
+        self._ocpp_due = False
+        if self.ocpp is not None:
+            self.ocpp.changed()
 
     def _generator(self, mode: str, duty_pct: float = 100.0) -> None:
         gen = self.plant.generator
@@ -195,6 +216,7 @@ class SimulatedWallbox:
                 self._last_duty_s = self.world.now
             gen.mode, gen.duty_pct = mode, duty
             self.plant.changed()
+            self._tell_ocpp()
 
     def _pwm_on(self) -> None:
         self._generator("pwm", self._duty())
@@ -204,6 +226,7 @@ class SimulatedWallbox:
             self.plant.contactor_closed = closed
             self.world.record("contactor", closed=closed)
             self.plant.changed()
+            self._tell_ocpp()
             if not closed:
                 self.protection.after_opening()
 
@@ -245,7 +268,9 @@ class SimulatedWallbox:
         self._power_changed()
 
     def _power_changed(self) -> None:
-        self._stop(*list(self._timers))
+        self._stop(*self._timers.names())
+        if self.ocpp is not None:
+            self.ocpp.powered_up() if self._powered else self.ocpp.powered_down()
         if self._powered:
             self.energy.start()
             self._boot()
@@ -305,6 +330,8 @@ class SimulatedWallbox:
             self._generator("dc")
             self._set_state("A1")
         if letter == "A":
+            if self.ocpp is not None:
+                self.ocpp.vehicle_left()
             self._saw_b = self._woken = self._needs_replug = False
             self._cold_load = False  # the interrupted session is over; a new plug-in is a new session
             self._stop("cold_load")
@@ -436,6 +463,7 @@ class SimulatedWallbox:
         """State F: contactor open, -12 V on CP; held, then back to A1 to re-read the vehicle, or,
         latched, until the supply is cut."""
         self.world.record("evse_fault", reason=reason, latched=latched)
+        self.fault_reason = reason
         self._stop_session_timers()
         self._set_state("F")
         self._generator("neg")

@@ -24,6 +24,35 @@ class Event:
         self.cancelled = True
 
 
+class Timers:
+    """Named one-shot timers on a world, as firmware keeps them: starting one that runs restarts it."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._events: dict[str, Event] = {}
+
+    def start(self, name: str, delay_s: float, action: Callable[[], None]) -> None:
+        self.stop(name)
+
+        def fire() -> None:
+            self._events.pop(name, None)
+            action()
+
+        self._events[name] = self.world.schedule(delay_s, fire)
+
+    def stop(self, *names: str) -> None:
+        for name in names:
+            event = self._events.pop(name, None)
+            if event is not None:
+                event.cancel()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._events
+
+    def names(self) -> list[str]:
+        return list(self._events)
+
+
 class World:
     """Time, the event queue, the seeded RNG and the journal, behind one lock.
 

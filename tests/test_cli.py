@@ -262,3 +262,17 @@ def test_parallel_labs_and_places_are_refused_where_they_cannot_be(capsys: pytes
     assert "one bench" in capsys.readouterr().err
     assert main(["run", "--place", "bench-2"]) == 2   # rigs/sim.toml has no [place]
     assert "[place] table" in capsys.readouterr().err
+
+
+def test_run_refuses_an_unknown_family_naming_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--family", "residual_current,warp-drive"]) == 2
+    err = capsys.readouterr().err
+    assert "'warp-drive'" in err and "residual_current" in err and "welding" in err
+    assert main(["run", "--family", "welding", "--rerun-failed", "x"]) == 2
+
+
+def test_family_selection_takes_the_catalogue_spelling() -> None:
+    from cli.main import family_selection
+    suite = REPO_ROOT / "conformance"
+    assert family_selection(suite, ["residual current", "welding,welding"]) == [
+        str(suite / "test_residual_current.py"), str(suite / "test_welding.py")]

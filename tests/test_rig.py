@@ -24,13 +24,25 @@ def sim_rig() -> Iterator[Rig]:
 
 
 def test_rig_opens_every_role_and_records_identities(sim_rig: Rig) -> None:
-    assert set(sim_rig.identities) == {"cp", "installer", "fault_box", "analyser", "source", "load", "led", "meter"}
+    assert set(sim_rig.identities) == {"cp", "installer", "fault_box", "analyser", "source", "load", "led", "meter",
+                                       "backend"}
+    assert sim_rig.identities["backend"].startswith("WALLBOX-RIG,OCPP 1.6J central system,ws://127.0.0.1:")
     assert sim_rig.identities["meter"] == "WALLBOX-RIG,METER-EMULATOR,inepro-pro380,1@9600E1"
     assert sim_rig.identities["analyser"].startswith("YOKOGAWA")
     assert sim_rig.identities["led"].startswith("WALLBOX-RIG,LEDSENSE-4")
     assert sim_rig.identities["fault_box"].startswith("WALLBOX-RIG,FAULTBOX")
     prov = sim_rig.provenance()
     assert prov["seed"] == 1 and prov["drivers"]["cp"] == "wbr-cpemu" and prov["profile"] == "bmw-wallbox-plus"
+
+
+def test_the_backend_stamps_frames_at_the_instant_the_world_made_them(sim_rig: Rig) -> None:
+    """A frame sent from inside a world event (the wallbox's boot) carries that event's virtual
+    instant: the backend reads the clock on its own connection while the ADV that runs the event
+    waits for the backend's answer."""
+    assert sim_rig.clock.wait_until(sim_rig.backend.booted, 120.0, poll_s=1.0)
+    boots = [f for f in sim_rig.backend.frames() if f.action == "BootNotification" and f.direction == "in"]
+    assert boots and boots[0].t_s == pytest.approx(sim_rig.lab.knobs["ocpp_connect_after_s"], abs=1e-6)
+    assert boots[0].utc.startswith("2026-06-01T12:00:45")
 
 
 def test_virtual_clock_moves_instrument_time_exactly(sim_rig: Rig) -> None:

@@ -118,11 +118,29 @@ load and solar test, and every fault test's precondition (a working meter first)
 COMMS_DEFECT_TESTS = p(L_COMMS_STANDBY, "A", "B") | {L_COMMS_CHARGING, L_COMMS_UPDATE}
 
 PHASE_LOSS = p(S_PHASE, "2", "3") | {S_PHASE_RESUME}
+BACKEND = {"test_status_follows_the_session_the_cp_edges_show",
+           *p("test_a_fault_is_reported_faulted_with_its_error_code", "residual", "weld", "overvoltage",
+              "overtemperature"),
+           "test_transaction_energy_is_the_energy_the_analyser_measured",
+           "test_meter_values_come_at_the_interval_and_agree_with_the_instruments",
+           "test_remote_start_offers_then_closes_and_remote_stop_opens",
+           "test_an_id_tag_the_backend_rejects_never_closes_the_contactor",
+           "test_transaction_messages_made_offline_arrive_in_order_on_reconnection",
+           "test_a_mains_loss_ends_the_transaction_with_reason_power_loss",
+           "test_each_period_of_a_charging_profile_is_followed", "test_the_higher_stack_level_rules",
+           "test_a_profile_stops_applying_at_its_valid_to",
+           "test_a_tariff_plan_charges_in_the_cheap_hours_and_is_ready_by_departure",
+           "test_the_composite_schedule_claims_what_the_duty_does",
+           "test_a_limit_in_watts_is_turned_into_current_at_the_measured_voltage",
+           "test_a_daily_recurring_profile_runs_across_midnight",
+           "test_a_jump_of_the_backends_clock_leaves_a_relative_schedule_alone"}
+"""The backend families (OCPP status, metering, remote, offline, smart charging): they skip where the
+rig has no backend (a bench of parts, a DUT with a failed comms module) or the profile no [ocpp]."""
 FAULTS = ({R_DC_TIME, R_LATCH, W_AFTER, W_NEXT, W_BEFORE, T_STOP, T_DERATE, T_RESUME, S_RESUME, S_PE, S_MAINS}
           | PHASE_LOSS | {CL_RANGE, CL_RANDOM, CL_REPEAT, CL_DIP} | LED | COMMS_DEFECT_TESTS
           | p(R_BELOW, "ac", "dc") | p(R_BAND, "ac", "dc") | p(R_TIME, "1x", "2x", "5x") | p(T_RANGE, "coldest", "hottest")
           | p(S_WINDOW, "over", "under") | p(S_FREQ, "low", "high"))
-COMMON |= FAULTS | ENERGY
+COMMON |= FAULTS | ENERGY | BACKEND
 TESTS_ON = {  # every test a run of the profile holds, and those it skips
     "bmw-wallbox-plus": (COMMON | p(SETTABLE, "0A", *BMW_SETTINGS) | p(SUPPLY_1PH, "100V", "240V") | SUPPLY_3PH_ENDS
                          | p(SUPPLY_HZ, "50Hz", "60Hz"), SOCKET_TESTS | COMMS_DEFECT_TESTS),
@@ -132,12 +150,12 @@ TESTS_ON = {  # every test a run of the profile holds, and those it skips
     # the generic profile supports no meter: each per-model test is one skipped "none" case
     "generic-iec61851": ((COMMON - LM_ALL) | NO_METER | p(SETTABLE, *MINI_SETTINGS) | p(SUPPLY_1PH, "207V", "253V")
                          | SUPPLY_3PH_ENDS | p(SUPPLY_HZ, "50Hz"),
-                         {PP, T_DERATE} | COMMS_DEFECT_TESTS | (ENERGY - LM_ALL) | NO_METER),
+                         {PP, T_DERATE} | COMMS_DEFECT_TESTS | (ENERGY - LM_ALL) | NO_METER | BACKEND),
 }
 COMMS_DEFECT = "bmw-with-comms-defect"
 """The BMW profile on rigs/sim-comms-defect.toml: a bench whose DUT has a failed communication module."""
 RIGS = {COMMS_DEFECT: ("rigs/sim-comms-defect.toml", "bmw-wallbox-plus")}
-TESTS_ON[COMMS_DEFECT] = (TESTS_ON["bmw-wallbox-plus"][0], SOCKET_TESTS | {L_STANDBY, L_CHARGING})
+TESTS_ON[COMMS_DEFECT] = (TESTS_ON["bmw-wallbox-plus"][0], SOCKET_TESTS | {L_STANDBY, L_CHARGING} | BACKEND)
 SENSOR_TEMPERATURE = {T_RESUME}
 """The test that needs the DUT's sensor cooled at a known instant: a bench of parts has only a
 chamber (the stop and the derating it judges by ramping the ambient)."""
@@ -145,7 +163,7 @@ BMW_PARTS, GENERIC_PARTS = "bmw-on-parts", "generic-on-parts"
 """The reference profiles on rigs/sim-cots.toml: the same suite through bought instruments."""
 RIGS[BMW_PARTS] = ("rigs/sim-cots.toml", "bmw-wallbox-plus")
 RIGS[GENERIC_PARTS] = ("rigs/sim-cots.toml", "generic-iec61851")
-TESTS_ON[BMW_PARTS] = (TESTS_ON["bmw-wallbox-plus"][0], TESTS_ON["bmw-wallbox-plus"][1] | SENSOR_TEMPERATURE)
+TESTS_ON[BMW_PARTS] = (TESTS_ON["bmw-wallbox-plus"][0], TESTS_ON["bmw-wallbox-plus"][1] | SENSOR_TEMPERATURE | BACKEND)
 TESTS_ON[GENERIC_PARTS] = (TESTS_ON["generic-iec61851"][0], TESTS_ON["generic-iec61851"][1] | SENSOR_TEMPERATURE)
 PARTS_KNOBS: list[tuple[str, tuple[str, ...]]] = [
     ("bmw-wallbox-plus", ("cp_generator_v=11.2",)), ("bmw-wallbox-plus", ("diode_check=false",)),
@@ -156,7 +174,10 @@ PARTS_KNOBS: list[tuple[str, tuple[str, ...]]] = [
     ("generic-iec61851", ("pe_monitoring=false",)),
 ]
 """Knob cases of the CP, timing, residual-current, weld, supply-PE and temperature families run
-again on the bench of parts: each must go red there exactly as on the board bench."""
+again on the bench of parts: each must go red there exactly as on the board bench.  They run only the
+families their red tests belong to (`wallbox-rig run --family`): that the other families stay green
+under the knob is the board-bench case's to show, and that the bench of parts measures them at all is
+`bmw-on-parts-conforms`'s; a whole suite on the bench of parts costs a minute, its families seconds."""
 WAKE_UP_PROFILE = "generic-with-wake-up"
 """The generic profile declaring A.5.3 wake-up (written by the fixture): no shipped profile has it."""
 TESTS_ON[WAKE_UP_PROFILE] = TESTS_ON["generic-iec61851"]
@@ -186,6 +207,21 @@ CASES: list[tuple[str, str, tuple[str, ...], list]] = (
         RED_CASES[(profile, knobs)]) for profile, knobs in PARTS_KNOBS])
 
 
+def families_of(entries: list) -> tuple[str, ...]:
+    """The families (module stems without `test_`) holding the tests a case declares red."""
+    return tuple(sorted({info.module.rsplit(".", 1)[-1].removeprefix("test_") for info, _ in entries}))
+
+
+PARTS_FAMILIES = {case: families_of(entries) for case, _, _, entries in CASES if case.endswith("@parts")}
+"""Case id → the families a bench-of-parts knob case runs."""
+MODULE_OF = {info.name: info.module.rsplit(".", 1)[-1].removeprefix("test_") for info in catalogue.tests()}
+
+
+def held_in(held: set[str], families: tuple[str, ...]) -> set[str]:
+    """The instances of `held` whose test lives in one of `families` (all of them without a selection)."""
+    return {n for n in held if not families or MODULE_OF[n.split("[")[0]] in families}
+
+
 def expected_red(entries: list, held: set[str]) -> set[str]:
     """What the markers say must go red, resolved against the instances this run holds."""
     return {name for info, red in entries for name in info.red_names(red, held)}
@@ -208,9 +244,11 @@ def full_trials(case: str, entries: list) -> bool:
 
 
 def run_suite(out: Path, profile: str, knobs: tuple[str, ...], plots: bool,
-              trials: int | None = None) -> tuple[int, list[dict], dict]:
+              trials: int | None = None, families: tuple[str, ...] = ()) -> tuple[int, list[dict], dict]:
     rig, profile = RIGS.get(profile, (None, profile))
     cmd = [sys.executable, "-m", "cli.main", "run", "--profile", profile, "--out", str(out)]
+    if families:
+        cmd += ["--family", ",".join(families)]
     if rig is not None:
         cmd += ["--rig", str(REPO_ROOT / rig)]
     if not plots:
@@ -243,7 +281,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, list[
     profiles = {WAKE_UP_PROFILE: str(wake_up_profile(base))}
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {case: pool.submit(run_suite, base / case, profiles.get(profile, profile), knobs, case == PLOTTED,
-                                     None if full_trials(case, entries) else FEW_TRIALS)
+                                     None if full_trials(case, entries) else FEW_TRIALS, PARTS_FAMILIES.get(case, ()))
                    for case, profile, knobs, entries in CASES}
         return {case: f.result() for case, f in futures.items()}
 
@@ -253,7 +291,8 @@ def test_suite_goes_red_exactly_on_its_knob(runs: dict, case: str, profile: str,
                                            entries: list) -> None:
     code, records, summary = runs[case]
     outcomes = {r["name"]: r["outcome"] for r in records}
-    held, skipped = TESTS_ON[profile]
+    families = PARTS_FAMILIES.get(case, ())
+    held, skipped = (held_in(names, families) for names in TESTS_ON[profile])
     assert set(outcomes) == held, f"the suite ran {sorted(set(outcomes) ^ held)} unexpectedly (or not)"
     red = {name for name, outcome in outcomes.items() if outcome not in ("passed", "skipped")}
     expected = expected_red(entries, held - skipped)
@@ -264,6 +303,7 @@ def test_suite_goes_red_exactly_on_its_knob(runs: dict, case: str, profile: str,
         f"red must be failed, not broken: { {n: o for n, o in outcomes.items() if o not in ('passed', 'skipped')} }"
     assert code == (1 if expected_red_set else 0)
     assert summary["counts"]["failed"] == len(expected_red_set)
+    assert not families or set(families) == {MODULE_OF[n.split("[")[0]] for n in outcomes}
     assert summary["provenance"]["profile"] == RIGS.get(profile, (None, profile))[1].replace(WAKE_UP_PROFILE,
                                                                                              "generic-iec61851")
 

@@ -1,0 +1,109 @@
+"""`wallbox-rig backend serve`: the rig's OCPP 1.6J central system on its own, printing every frame
+as it passes, so a developer can point a real wallbox at it and watch; `--schedule FILE` sends a
+charging profile (a tariff plan, or a profile as JSON) to each charge point that boots."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError, RigError
+from instruments.backend import Frame, OcppCentralSystem
+from instruments.backend_planner import Tariff, plan_departure
+
+
+def load_schedule(path: Path, now: datetime) -> dict[str, Any]:
+    """A profile for SetChargingProfile's csChargingProfiles: a .json file is one as it stands; a
+    .toml file is a plan: [plan] energy_wh, departure ("HH:MM" UTC, the next such time), max_a,
+    phases, volts; [tariff] night_from_h, night_to_h; [tariff.pv_surplus_w] "HOUR" = W."""
+    if path.suffix == ".json":
+        try:
+            profile = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(path, "", "a charging profile as JSON (OCPP 1.6 §7.8 ChargingProfile)",
+                              hint=str(exc)) from None
+        if not isinstance(profile, dict) or "chargingSchedule" not in profile:
+            raise ConfigError(path, "chargingSchedule", "a ChargingProfile object with a chargingSchedule")
+        return profile
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(path, "", "a tariff plan (TOML) or a profile (.json)", hint=str(exc)) from None
+    plan, tariff = data.get("plan", {}), data.get("tariff", {})
+    try:
+        hour, minute = (int(x) for x in str(plan["departure"]).split(":"))
+        departure = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if departure <= now:
+            departure += timedelta(days=1)
+        pv = {int(h): float(w) for h, w in tariff.get("pv_surplus_w", {}).items()}
+        made = plan_departure(now, departure, float(plan["energy_wh"]), float(plan.get("max_a", 16.0)),
+                              int(plan.get("phases", 3)), float(plan.get("volts", 230.0)),
+                              Tariff(int(tariff.get("night_from_h", 22)), int(tariff.get("night_to_h", 6)), pv))
+    except KeyError as exc:
+        raise ConfigError(path, f"plan.{exc.args[0]}", "a value (energy_wh, departure \"HH:MM\")",
+                          hint="the key is missing") from None
+    except ValueError as exc:
+        raise ConfigError(path, "plan", "numbers, and a departure as \"HH:MM\"", hint=str(exc)) from None
+    return made.profile
+
+
+def print_frame(frame: Frame) -> None:
+    print(f"{frame.utc or datetime.now(UTC).isoformat()}  {frame.charge_point:12s} "
+          f"{frame.line().split(chr(9), 2)[2]}", flush=True)
+
+
+def cmd_backend_serve(args: argparse.Namespace) -> int:
+    settings: dict[str, Any] = {"charge_point_id": args.charge_point_id or "*", "accepted_id_tags": args.accept_tag,
+                                "heartbeat_interval_s": args.heartbeat}
+    for key in ("password", "certfile", "keyfile"):
+        if getattr(args, key):
+            settings[key] = getattr(args, key)
+    schedule_path = Path(args.schedule) if args.schedule else None
+    if schedule_path is not None:
+        load_schedule(schedule_path, datetime.now(UTC))   # a bad file is refused before anything listens
+    backend = OcppCentralSystem((args.listen, settings))
+    backend.attach_clock(time.monotonic, virtual=False)
+    backend.listeners.append(print_frame)
+    print(f"OCPP 1.6J central system on {args.listen}/<charge point id> "
+          f"({'basic auth' if args.password else 'no auth'}); Ctrl-C stops.", flush=True)
+    try:
+        while True:
+            identity = backend.booted_points.get()
+            if schedule_path is None:
+                continue
+            time.sleep(0.2)   # the BootNotification's answer goes out first
+            try:
+                profile = load_schedule(schedule_path, datetime.now(UTC))
+                answer = backend.call_point(identity, "SetChargingProfile", {"connectorId": 1,
+                                                                             "csChargingProfiles": profile})
+                print(f"schedule {schedule_path.name} sent to {identity}: {answer.get('status')}", flush=True)
+            except RigError as exc:   # one charge point's trouble does not end the backend
+                print(f"schedule {schedule_path.name} not sent to {identity}: {exc}", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        backend.close()
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    backend = sub.add_parser("backend", help="the OCPP backend").add_subparsers(dest="backend_command", required=True)
+    serve = backend.add_parser("serve", help="run the OCPP 1.6J central system alone, printing every message "
+                                             "(point a wallbox at it)")
+    serve.add_argument("--listen", default="ws://0.0.0.0:9000", help="ws://HOST:PORT or wss://HOST:PORT "
+                                                                     "(default %(default)s)")
+    serve.add_argument("--charge-point-id", help="the identity the rig's calls go to (default: any that connects)")
+    serve.add_argument("--password", help="security profile 1: the basic-auth password every charge point must give")
+    serve.add_argument("--certfile", help="security profile 2 (wss://): the server certificate (PEM)")
+    serve.add_argument("--keyfile", help="its key (PEM)")
+    serve.add_argument("--accept-tag", action="append", default=[], metavar="IDTAG",
+                       help="an idTag to accept (repeatable); every other is Invalid")
+    serve.add_argument("--heartbeat", type=int, default=300, help="the heartbeat interval given at boot, s")
+    serve.add_argument("--schedule", metavar="FILE", help="send this charging profile (.json) or tariff plan "
+                                                         "(.toml) to each charge point that boots")
+    serve.set_defaults(func=cmd_backend_serve)

@@ -1,0 +1,86 @@
+"""Shared steps of the backend families: the OCPP conversation held against the instruments.
+
+The backend stamps each frame on the rig clock; the CP board stamps its edges on its own
+timebase.  `board_offset` measures the one against the other once per test, so a status can be
+placed among the edges it must agree with (in the virtual lab both are the world's time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from conformance.limits import LIMITS
+from core.errors import PreconditionError
+from core.profile import Ocpp
+from instruments.backend import Backend, StatusReport
+from instruments.cp_emulator import CpEmulator
+from rig.clock import Clock
+from rig.rig import Rig
+
+INF = float("inf")
+
+
+def ocpp_of(rig: Rig) -> Ocpp:
+    """The profile's OCPP promises; a profile without them has had its backend tests skipped."""
+    if rig.profile.ocpp is None:
+        raise PreconditionError(f"profile {rig.profile.id} declares no [ocpp] table")
+    return rig.profile.ocpp
+
+
+def board_offset(cp: CpEmulator, clock: Clock) -> float:
+    """CP board time minus rig time (the clock read on either side of the board's)."""
+    before = clock.now()
+    board = cp.time()
+    after = clock.now()
+    return board - (before + after) / 2.0
+
+
+def status_after(reports: Iterable[StatusReport], offset_s: float, after_s: float, *statuses: str
+                 ) -> StatusReport | None:
+    """The first report of one of `statuses` whose board time is at or after `after_s`."""
+    return next((r for r in reports if r.status in statuses and r.t_s + offset_s >= after_s - 1e-9), None)
+
+
+def delay_to(report: StatusReport | None, offset_s: float, since_s: float) -> float:
+    return INF if report is None else report.t_s + offset_s - since_s
+
+
+def watch_status(clock: Clock, ocpp: Ocpp) -> None:
+    """Give the DUT its status latency (times the rig's factor) to report."""
+    clock.sleep(ocpp.status_within_s.high * LIMITS.ocpp.status_observation_factor.value)
+
+
+def open_transaction(backend: Backend, since_s: float) -> int:
+    """The id of the transaction the DUT started since `since_s` and has not stopped."""
+    running = [tx for tx in backend.transactions(since_s) if tx.t_stop_s is None]
+    if not running:
+        raise PreconditionError("the DUT started no transaction the backend knows of: nothing to stop")
+    return running[-1].transaction_id
+
+
+def utc_text(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def absolute_profile(purpose: str, level: int, start: datetime, periods: list[tuple[float, float]],
+                     profile_id: int, valid_to: datetime | None = None, duration_s: float | None = None
+                     ) -> dict[str, Any]:
+    """A charging profile (OCPP 1.6 §7.8) in A: `periods` are (offset s from `start`, limit A)."""
+    schedule: dict[str, Any] = {"chargingRateUnit": "A", "startSchedule": utc_text(start),
+                                "chargingSchedulePeriod": [{"startPeriod": int(o), "limit": float(a)}
+                                                           for o, a in periods]}
+    if duration_s is not None:
+        schedule["duration"] = int(duration_s)
+    profile: dict[str, Any] = {"chargingProfileId": profile_id, "stackLevel": level,
+                               "chargingProfilePurpose": purpose, "chargingProfileKind": "Absolute",
+                               "chargingSchedule": schedule}
+    if valid_to is not None:
+        profile["validTo"] = utc_text(valid_to)
+    return profile
+
+
+def whole_second(when: datetime) -> datetime:
+    """The next whole second (profiles carry whole seconds)."""
+    return when.replace(microsecond=0) + timedelta(seconds=1)

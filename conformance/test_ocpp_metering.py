@@ -1,0 +1,101 @@
+"""Metering against the analyser (WB-CO-01, OCPP 1.6 §4.7 MeterValues, §4.8/§6.47 meterStart,
+meterStop): the energy the charge point bills is the energy that flowed, its currents are the
+currents the analyser measures, and its offer is the one the duty shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.backend import ocpp_of
+from conformance.limits import LIMITS
+from conformance.session import measured_offer_a, start_charging
+from core.errors import PreconditionError
+from fixtures.evidence import Evidence
+from instruments.ac_load import AcLoad
+from instruments.backend import Backend
+from instruments.cp_emulator import CpEmulator
+from instruments.power_analyser import PowerAnalyser
+from rig.clock import Clock
+from rig.rig import Rig
+
+pytestmark = [pytest.mark.needs("cp", "analyser", "load", "backend"),
+              pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §4.7 MeterValues, §6.47 StopTransaction")]
+
+
+def charge_metered(cp: CpEmulator, load: AcLoad, clock: Clock, backend: Backend) -> float:
+    """Sample interval set, the vehicle drawing the rig's draw, charging; rig time before it all."""
+    backend.change_configuration("MeterValueSampleInterval", f"{LIMITS.ocpp.meter_sample_interval.value:g}")
+    since = clock.now()
+    load.set_current(LIMITS.ocpp.meter_draw.value)
+    load.set_on(True)
+    start_charging(cp, clock)
+    return since
+
+
+def metered_session(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock: Clock, backend: Backend,
+                    rig: Rig) -> tuple[float, float, float]:
+    """Charge a vehicle drawing the rig's draw for the rig's session, then unplug; (rig time of the
+    start, analyser energy over the session in Wh, the transaction's metered energy in Wh)."""
+    since = charge_metered(cp, load, clock, backend)
+    e0 = analyser.read().energy_wh
+    clock.sleep(LIMITS.ocpp.meter_session.value)
+    cp.set_state("B")
+    clock.sleep(LIMITS.rig.opening_observation_min.value)
+    e1 = analyser.read().energy_wh
+    load.set_on(False)
+    cp.set_state("A")
+    clock.sleep(ocpp_of(rig).status_within_s.high)
+    done = [tx for tx in backend.transactions(since) if tx.meter_stop_wh is not None]
+    if not done:
+        raise PreconditionError("no transaction was started and stopped: the energy has nothing to be held against")
+    tx = done[-1]
+    return since, e1 - e0, float(tx.meter_stop_wh or 0.0) - tx.meter_start_wh
+
+
+@pytest.mark.red_on("ocpp_meter_gain=1.05")
+@pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")
+def test_transaction_energy_is_the_energy_the_analyser_measured(cp: CpEmulator, load: AcLoad,
+                                                                analyser: PowerAnalyser, clock: Clock,
+                                                                backend: Backend, rig: Rig,
+                                                                evidence: Evidence) -> None:
+    """meterStop − meterStart of a session agrees with the analyser's integrated energy within the
+    profile's metering accuracy."""
+    _, true_wh, metered_wh = metered_session(cp, load, analyser, clock, backend, rig)
+    evidence.record("analyser energy over the session", true_wh, "Wh")
+    evidence.record("meterStop - meterStart", metered_wh, "Wh")
+    if true_wh <= 0:
+        raise PreconditionError("the analyser integrated no energy: the vehicle did not charge")
+    evidence.check("metered energy error", abs(metered_wh - true_wh) / true_wh * 100.0,
+                   ocpp_of(rig).energy_accuracy_pct)
+
+
+@pytest.mark.red_on("ocpp_meter_gain=1.05")
+@pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")
+def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: CpEmulator, load: AcLoad,
+                                                                          analyser: PowerAnalyser, clock: Clock,
+                                                                          backend: Backend, rig: Rig,
+                                                                          evidence: Evidence) -> None:
+    """Periodic MeterValues come at MeterValueSampleInterval; the register's rise between samples is
+    the analyser's energy, Current.Import the analyser's current, Current.Offered the duty's offer."""
+    ocpp = ocpp_of(rig)
+    since = charge_metered(cp, load, clock, backend)
+    first = analyser.read()
+    clock.sleep(LIMITS.ocpp.meter_session.value)
+    last = analyser.read()
+    offer = measured_offer_a(cp)
+    registers = [s for s in backend.meter_samples(since, "Energy.Active.Import.Register")
+                 if s.context == "Sample.Periodic" and first.t_s <= s.t_s <= last.t_s]
+    evidence.check("periodic MeterValues in the session", len(registers), LIMITS.ocpp.meter_samples)
+    gaps = [b.t_s - a.t_s for a, b in zip(registers, registers[1:])]
+    evidence.series("energy register", {"register (Wh)": [(s.t_s, s.value) for s in registers]})
+    evidence.check("largest deviation of a sample gap from the interval",
+                   max(abs(g - LIMITS.ocpp.meter_sample_interval.value) for g in gaps), LIMITS.ocpp.meter_interval_jitter)
+    metered = registers[-1].value - registers[0].value
+    true_wh = (last.energy_wh - first.energy_wh) * (registers[-1].t_s - registers[0].t_s) / (last.t_s - first.t_s)
+    evidence.check("register rise vs analyser energy", abs(metered - true_wh) / true_wh * 100.0,
+                   ocpp.energy_accuracy_pct)
+    currents = [s for s in backend.meter_samples(since, "Current.Import") if s.phase == "L1"]
+    evidence.check("Current.Import L1 vs analyser", abs(currents[-1].value - last.phases[0].i_a),
+                   ocpp.current_accuracy_a)
+    offered = backend.meter_samples(since, "Current.Offered")
+    evidence.check("Current.Offered vs the duty's offer", abs(offered[-1].value - offer), LIMITS.ocpp.offered_vs_duty)

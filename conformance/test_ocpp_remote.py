@@ -1,0 +1,102 @@
+"""Remote start and stop, and authorisation, against physics (WB-CO-01, OCPP 1.6 §5.11, §5.12,
+§4.2): the backend's word becomes a PWM offer and a closed contactor, or it does not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from conformance.backend import ocpp_of, open_transaction
+from conformance.limits import LIMITS
+from conformance.session import observe_b2, watch
+from core.errors import PreconditionError
+from core.types import Channel
+from fixtures.evidence import Evidence
+from fixtures.timing import count_edges, delay_s, markers
+from instruments.backend import Backend
+from instruments.cp_emulator import CpEmulator
+from rig.clock import Clock
+from rig.rig import Rig
+
+pytestmark = [pytest.mark.needs("cp", "backend"),
+              pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §5.11 RemoteStartTransaction, "
+                                                                "§5.12 RemoteStopTransaction, §4.2 Authorize")]
+
+REMOTE_TAG = "RIG-TAG-1"
+"""An idTag the rig's backend accepts (rig file: accepted_id_tags)."""
+UNKNOWN_TAG = "RIG-UNKNOWN"
+"""An idTag no backend list holds."""
+
+
+@pytest.fixture
+def authorised_only(backend: Backend) -> Iterator[Backend]:
+    """The DUT charges only for an authorised session: free vend off, remote starts authorised
+    first (restored by the backend's safe state)."""
+    for key, value in (("FreeVendEnabled", "false"), ("AuthorizeRemoteTxRequests", "true")):
+        if backend.change_configuration(key, value) != "Accepted":
+            raise PreconditionError(f"the DUT refused {key}={value}: it cannot be put into authorised-only mode")
+    if not backend.accepts(REMOTE_TAG):
+        raise PreconditionError(f"the backend does not accept {REMOTE_TAG} (rig file accepted_id_tags)")
+    yield backend
+
+
+@pytest.mark.red_on("c1_cutoff_s=15", profile="mini-wallbox-plus")   # the vehicle stays in C: opened by the C1 cut-off
+@pytest.mark.red_on("contactor_close_delay_ms=3500")                 # the offer to the closing is Table A.6's 3 s
+def test_remote_start_offers_then_closes_and_remote_stop_opens(cp: CpEmulator, clock: Clock,
+                                                               authorised_only: Backend, rig: Rig,
+                                                               evidence: Evidence) -> None:
+    """Plugged in with no session: no offer.  RemoteStartTransaction → PWM offer within the
+    profile's latency → the vehicle asks (C) → contactor closed.  RemoteStopTransaction → open
+    within the profile's latency, and the transaction ends with reason Remote."""
+    ocpp = ocpp_of(rig)
+    backend = authorised_only
+    t_b = cp.set_state("B")
+    cp.set_state("C")
+    observe_b2(clock)
+    since = clock.now()
+    edges = cp.read_edges()
+    evidence.check("PWM offers before the remote start", count_edges(edges, Channel.PWM, "1", t_b),
+                   LIMITS.ocpp.offers_without_authorisation)
+    t_start = cp.time()
+    if backend.remote_start(REMOTE_TAG) != "Accepted":
+        raise PreconditionError("the DUT did not accept RemoteStartTransaction")
+    clock.sleep(watch(ocpp.remote_start_offer_within_s))
+    clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
+    edges = cp.read_edges()
+    evidence.check("remote start to PWM offer", delay_s(edges, t_start, Channel.PWM, "1"),
+                   ocpp.remote_start_offer_within_s, t_s=t_start)
+    offered = delay_s(edges, t_start, Channel.PWM, "1")
+    evidence.check("offer to contactor closed (vehicle in C)", delay_s(edges, t_start + offered, Channel.OVP, "1"),
+                   LIMITS.iec61851.contactor_close_after_c, t_s=t_start + offered)
+    tx = open_transaction(backend, since)
+    t_stop = cp.time()
+    backend.remote_stop(tx)
+    clock.sleep(watch(ocpp.remote_stop_open_within_s))
+    edges = cp.read_edges()
+    evidence.trace("remote start and stop", edges, markers(remote_start=t_start, remote_stop=t_stop))
+    evidence.check("remote stop to contactor open", delay_s(edges, t_stop, Channel.OVP, "0"),
+                   ocpp.remote_stop_open_within_s, t_s=t_stop)
+    stopped = [t for t in backend.transactions(since) if t.transaction_id == tx and t.reason == "Remote"]
+    evidence.check("transactions stopped with reason Remote", len(stopped), LIMITS.ocpp.power_loss_stops)
+
+
+@pytest.mark.red_on("ocpp_unknown_idtag_charges=true")
+def test_an_id_tag_the_backend_rejects_never_closes_the_contactor(cp: CpEmulator, clock: Clock,
+                                                                  authorised_only: Backend, rig: Rig,
+                                                                  evidence: Evidence) -> None:
+    """A remote start for an idTag the backend answers Invalid: no PWM offer, no closing, although
+    the vehicle asks for power (C)."""
+    ocpp = ocpp_of(rig)
+    t_b = cp.set_state("B")
+    cp.set_state("C")
+    observe_b2(clock)
+    authorised_only.remote_start(UNKNOWN_TAG)
+    clock.sleep(watch(ocpp.remote_start_offer_within_s))
+    clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
+    edges = cp.read_edges()
+    evidence.trace("rejected idTag", edges, markers(vehicle_B=t_b))
+    evidence.check("PWM offers for a rejected idTag", count_edges(edges, Channel.PWM, "1", t_b),
+                   LIMITS.ocpp.offers_without_authorisation)
+    evidence.check("contactor closings for a rejected idTag", count_edges(edges, Channel.OVP, "1", t_b),
+                   LIMITS.ocpp.closures_without_authorisation)

@@ -1,0 +1,121 @@
+"""OCPP status against physics (WB-CO-01, OCPP 1.6 §4.9): what the charge point says its connector
+is doing must be what the CP emulator's edges show it doing, within the profile's latency.
+
+No backend test tool can check this: it sees only the StatusNotification.  Here the contactor's
+closing is the OVP edge on the CP board, and the status must follow it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.backend import board_offset, delay_to, ocpp_of, status_after, watch_status
+from conformance.injection import first_fault
+from conformance.limits import LIMITS
+from conformance.session import observe_b2, start_charging
+from core.errors import PreconditionError
+from core.types import Channel
+from fixtures.evidence import Evidence
+from fixtures.timing import markers
+from instruments.ac_source import AcSource
+from instruments.backend import Backend
+from instruments.cp_emulator import CpEmulator
+from instruments.fault_box import FaultBox
+from rig.clock import Clock
+from rig.rig import Rig
+
+pytestmark = [pytest.mark.needs("cp", "backend"),
+              pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §4.9 StatusNotification, §7.7 ChargePointStatus")]
+
+
+@pytest.mark.red_on("ocpp_status_delay_s=30")
+@pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
+def test_status_follows_the_session_the_cp_edges_show(cp: CpEmulator, clock: Clock, backend: Backend, rig: Rig,
+                                                     evidence: Evidence) -> None:
+    """Plugged in, the connector leaves Available; the contactor's closing (OVP edge) is followed by
+    Charging, the unplugging by Available, each within the profile's status latency."""
+    lim = ocpp_of(rig).status_within_s
+    offset = board_offset(cp, clock)
+    since = clock.now()
+    t_b = cp.set_state("B")
+    observe_b2(clock)
+    t_closed = start_charging(cp, clock)
+    watch_status(clock, ocpp_of(rig))
+    t_a = cp.set_state("A")
+    watch_status(clock, ocpp_of(rig))
+    reports = backend.statuses(since)
+    edges = cp.read_edges()
+    plugged = status_after(reports, offset, t_b, "Preparing", "SuspendedEV", "SuspendedEVSE", "Charging")
+    charging = status_after(reports, offset, t_closed, "Charging")
+    available = status_after(reports, offset, t_a, "Available")
+    evidence.trace("session", edges, markers(vehicle_B=t_b, contactor_closed=t_closed, unplugged=t_a))
+    evidence.check("plug-in to a status other than Available", delay_to(plugged, offset, t_b), lim, t_s=t_b)
+    evidence.check("contactor closed (OVP edge) to status Charging", delay_to(charging, offset, t_closed), lim,
+                   t_s=t_closed)
+    evidence.check("unplug to status Available", delay_to(available, offset, t_a), lim, t_s=t_a)
+
+
+FAULT_ERROR_CODES = {"residual": "GroundFailure", "weld": "PowerSwitchFailure", "overvoltage": "OverVoltage",
+                     "overtemperature": "HighTemperature"}
+"""The ChargePointErrorCode each injected fault is reported with (OCPP 1.6 §7.6: GroundFailure, ground
+fault circuit interrupter activated; PowerSwitchFailure, a failure of the power switch (a welded
+contactor); OverVoltage; HighTemperature)."""
+
+
+def inject(fault: str, cp: CpEmulator, fault_box: FaultBox, source: AcSource, clock: Clock, rig: Rig) -> float:
+    """Put the DUT into the fault while it charges; board time of the injection."""
+    if fault == "residual":
+        return fault_box.set_residual_ma("ac", rig.profile.residual_current.ac_trip_band_ma.high * 2)
+    if fault == "weld":
+        fault_box.set_weld([1])
+        return cp.set_state("B")     # the vehicle stops: the welded pole keeps the output live
+    if fault == "overvoltage":
+        t = cp.time()
+        source.set_voltage(rig.profile.protection.overvoltage_trip_v.high + LIMITS.rig.overvoltage_act.value)
+        return t
+    if "sensor" not in fault_box.temperature_modes:
+        pytest.skip("this fault box cannot set the DUT's temperature sensor at a known instant")
+    return fault_box.set_temperature("sensor", rig.profile.temperature.stop_by_c.high
+                                     + LIMITS.rig.temperature_ramp_step.value)
+
+
+def fault_effect(edges: list, fault: str, t_inject: float) -> float:
+    """When the fault showed on the bench: state F on CP (a weld, once found), else the first of
+    the contactor opening and the PWM offer's withdrawal."""
+    if fault == "weld":
+        return first_fault(edges, t_inject)
+    times = [e.t_s for e in edges if e.t_s >= t_inject and ((e.channel == Channel.OVP and e.value == "0")
+                                                            or (e.channel == Channel.PWM and e.value == "0"))]
+    return min(times, default=float("inf"))
+
+
+@pytest.mark.needs("cp", "fault_box", "source", "backend")
+@pytest.mark.parametrize("fault", list(FAULT_ERROR_CODES))
+@pytest.mark.red_on("ocpp_status_delay_s=30")
+@pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
+@pytest.mark.red_on("ocpp_status_on_fault=SuspendedEVSE")
+def test_a_fault_is_reported_faulted_with_its_error_code(fault: str, cp: CpEmulator, fault_box: FaultBox,
+                                                         source: AcSource, clock: Clock, backend: Backend, rig: Rig,
+                                                         evidence: Evidence) -> None:
+    """A residual-current trip, a welded pole, an over-voltage and an over-temperature stop while
+    charging: once the fault shows on the bench (state F, the contactor opening or the offer
+    withdrawn), the connector is reported Faulted with the matching errorCode within the profile's
+    status latency."""
+    ocpp = ocpp_of(rig)
+    offset = board_offset(cp, clock)
+    since = clock.now()
+    start_charging(cp, clock)
+    t_inject = inject(fault, cp, fault_box, source, clock, rig)
+    clock.sleep(LIMITS.rig.fault_observation.high)
+    watch_status(clock, ocpp)
+    edges = cp.read_edges()
+    t_effect = fault_effect(edges, fault, t_inject)
+    if t_effect == float("inf"):
+        raise PreconditionError(f"the {fault} fault never showed on the bench (no state F, opening or withdrawn "
+                                "offer): its own family judges that; here there is no status to hold against it")
+    code = FAULT_ERROR_CODES[fault]
+    faulted = next((r for r in backend.statuses(since) if r.status == "Faulted" and r.error_code == code
+                    and r.t_s + offset >= t_effect - 1e-9), None)
+    evidence.trace(fault, edges, markers(injected=t_inject, fault_shows=t_effect))
+    evidence.check(f"{fault} on the bench to Faulted / {code}", delay_to(faulted, offset, t_effect),
+                   ocpp.status_within_s, t_s=t_effect)

@@ -1,0 +1,430 @@
+"""Role `backend`: the OCPP 1.6J central system the DUT (the charge point) talks to.
+
+What a test needs from it is the truth of the conversation: every frame either way, stamped on
+the rig clock when it passed (and with the UTC the backend's calendar gives that instant), so
+the suite can hold what the charge point *says* (a status, a meter value, a composite schedule)
+against what the instruments *measured* at the same instant.  The backend also acts as the
+service does: it accepts or rejects idTags, starts and stops remotely, sends charging profiles,
+changes configuration, and can go away (offline) and come back.
+
+The wire (websockets, the `ocpp` package) is `instruments/transport/ocpp_ws.py`; this module
+holds the vocabulary, the journal and the calendar.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core.errors import InstrumentOperationError, InvalidValue
+
+CALL, CALLRESULT, CALLERROR = 2, 3, 4
+"""OCPP-J message type ids (OCPP-J 1.6 specification §4.1.3)."""
+DEFAULT_EPOCH = "2026-06-01T12:00:00Z"
+"""The calendar of a virtual lab: rig time 0 is this UTC instant (a reproducible Monday noon)."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One OCPP-J frame as it passed the backend."""
+
+    t_s: float
+    """Rig clock when it passed (the instruments' timebase in the virtual lab; host monotonic in a lab)."""
+    utc: str
+    direction: str
+    """"in" (charge point → backend) or "out"."""
+    kind: int
+    unique_id: str
+    action: str
+    """The action of a CALL, or of the CALL a result answers."""
+    payload: dict[str, Any]
+    charge_point: str
+
+    def line(self) -> str:
+        arrow = "CP→CS" if self.direction == "in" else "CS→CP"
+        what = {CALL: "CALL", CALLRESULT: "RESULT", CALLERROR: "ERROR"}.get(self.kind, "?")
+        return f"{self.t_s:.3f}\t{self.utc}\t{arrow}\t{what}\t{self.action}\t{json.dumps(self.payload, sort_keys=True)}"
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    t_s: float
+    connector: int
+    status: str
+    error_code: str
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A transaction as the charge point reported it (StartTransaction, then StopTransaction)."""
+
+    transaction_id: int
+    id_tag: str
+    t_start_s: float
+    meter_start_wh: float
+    t_stop_s: float | None = None
+    meter_stop_wh: float | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class MeterSample:
+    """One sampledValue of a MeterValues (or a transaction's data): value in the unit given."""
+
+    t_s: float
+    """When the frame carrying it passed the backend."""
+    timestamp: str
+    """The charge point's own stamp of the sample."""
+    measurand: str
+    phase: str
+    value: float
+    unit: str
+    context: str
+
+
+@dataclass
+class BackendState:
+    """What the backend decides for the charge point: its id list and whether it is reachable."""
+
+    accepted_id_tags: set[str] = field(default_factory=set)
+    heartbeat_interval_s: int = 300
+    clock_offset_s: float = 0.0
+    """Added to the currentTime the backend sends (a jump of the backend's clock)."""
+
+
+class Backend(ABC):
+    """The central system, seen from a test."""
+
+    role = "backend"
+    charge_point_id: str
+    configured = True
+    """Whether the rig file's configuration keys are set on the DUT (see `configure`)."""
+
+    def configure(self) -> None:
+        """Set the rig file's configuration keys once the DUT has booted."""
+
+    def booted(self) -> bool:
+        return True
+
+    @abstractmethod
+    def frames(self, since_t_s: float = float("-inf")) -> list[Frame]: ...
+
+    @abstractmethod
+    def call(self, action: str, payload: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def connected(self) -> bool: ...
+
+    @abstractmethod
+    def set_online(self, online: bool) -> None: ...
+
+    @abstractmethod
+    def utc(self, t_s: float) -> datetime: ...
+
+    @abstractmethod
+    def rig_time(self, when: datetime) -> float: ...
+
+    @abstractmethod
+    def safe(self) -> None: ...
+
+    clock_offset_s = 0.0
+    """How far the backend's clock (the currentTime it gives the DUT) runs from its calendar."""
+
+    def dut_utc(self, t_s: float) -> datetime:
+        """The DUT's calendar at rig time `t_s`: the backend's time master, offset included (once the
+        DUT has taken it: a boot or a Heartbeat)."""
+        return self.utc(t_s) + timedelta(seconds=self.clock_offset_s)
+
+    def rig_time_of(self, when: datetime) -> float:
+        """Rig time at which the DUT's calendar shows `when`."""
+        return self.rig_time(when - timedelta(seconds=self.clock_offset_s))
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Run the backend's clock `seconds` off its calendar from now on (see the driver)."""
+        raise NotImplementedError
+
+    def accepts(self, id_tag: str) -> bool:
+        """Whether the backend answers `id_tag` Accepted."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the backend holds."""
+
+    # --- readings from the journal, shared by every driver -------------------------------------
+    def statuses(self, since_t_s: float = float("-inf"), connector: int = 1) -> list[StatusReport]:
+        return [StatusReport(f.t_s, int(f.payload.get("connectorId", 0)), str(f.payload.get("status")),
+                             str(f.payload.get("errorCode")))
+                for f in self.frames(since_t_s) if f.direction == "in" and f.kind == CALL
+                and f.action == "StatusNotification" and int(f.payload.get("connectorId", 0)) == connector]
+
+    def transactions(self, since_t_s: float = float("-inf")) -> list[Transaction]:
+        """Transactions started since `since_t_s`, with their stop where it came (matched by id)."""
+        out: dict[int, Transaction] = {}
+        calls = {f.unique_id: f for f in self.frames(since_t_s) if f.direction == "in" and f.kind == CALL}
+        for f in self.frames(since_t_s):
+            if f.direction == "out" and f.kind == CALLRESULT and f.action == "StartTransaction":
+                start = calls.get(f.unique_id)
+                if start is not None:
+                    tx = int(f.payload["transactionId"])
+                    out[tx] = Transaction(tx, str(start.payload["idTag"]), start.t_s, float(start.payload["meterStart"]))
+            if f.direction == "in" and f.kind == CALL and f.action == "StopTransaction":
+                tx = int(f.payload["transactionId"])
+                if tx in out:
+                    before = out[tx]
+                    out[tx] = Transaction(tx, before.id_tag, before.t_start_s, before.meter_start_wh, f.t_s,
+                                          float(f.payload["meterStop"]), f.payload.get("reason", "Local"))
+        return list(out.values())
+
+    def meter_samples(self, since_t_s: float = float("-inf"), measurand: str | None = None) -> list[MeterSample]:
+        out = []
+        for f in self.frames(since_t_s):
+            if f.direction != "in" or f.kind != CALL or f.action not in ("MeterValues", "StopTransaction"):
+                continue
+            for mv in f.payload.get("meterValue", f.payload.get("transactionData", [])):
+                for sv in mv.get("sampledValue", []):
+                    name = sv.get("measurand", "Energy.Active.Import.Register")
+                    if measurand is None or name == measurand:
+                        out.append(MeterSample(f.t_s, str(mv["timestamp"]), name, str(sv.get("phase", "")),
+                                               float(sv["value"]), str(sv.get("unit", "Wh")),
+                                               str(sv.get("context", "Sample.Periodic"))))
+        return out
+
+    def messages(self, since_t_s: float = float("-inf")) -> list[str]:
+        """The conversation as lines (rig time, UTC, direction, type, action, payload) for the report."""
+        return [f.line() for f in self.frames(since_t_s)]
+
+    # --- the service's requests ----------------------------------------------------------------
+    def remote_start(self, id_tag: str, connector: int = 1, profile: Mapping[str, Any] | None = None) -> str:
+        payload: dict[str, Any] = {"idTag": id_tag, "connectorId": connector}
+        if profile is not None:
+            payload["chargingProfile"] = dict(profile)
+        return str(self.call("RemoteStartTransaction", payload)["status"])
+
+    def remote_stop(self, transaction_id: int) -> str:
+        return str(self.call("RemoteStopTransaction", {"transactionId": transaction_id})["status"])
+
+    def set_charging_profile(self, profile: Mapping[str, Any], connector: int = 1) -> str:
+        return str(self.call("SetChargingProfile", {"connectorId": connector, "csChargingProfiles": dict(profile)})
+                   ["status"])
+
+    def clear_charging_profiles(self) -> str:
+        return str(self.call("ClearChargingProfile", {})["status"])
+
+    def composite_schedule(self, duration_s: int, connector: int = 1, unit: str = "A") -> dict[str, Any]:
+        return self.call("GetCompositeSchedule", {"connectorId": connector, "duration": int(duration_s),
+                                                  "chargingRateUnit": unit})
+
+    def change_configuration(self, key: str, value: str) -> str:
+        return str(self.call("ChangeConfiguration", {"key": key, "value": str(value)})["status"])
+
+    def configuration(self, keys: list[str] | None = None) -> dict[str, str]:
+        answer = self.call("GetConfiguration", {"key": keys} if keys else {})
+        return {str(k["key"]): str(k.get("value", "")) for k in answer.get("configurationKey", [])}
+
+
+class OcppCentralSystem(Backend):
+    """OCPP 1.6J central system on the `ocpp` package (driver `ocpp16`).
+
+    Settings: `charge_point_id` (the identity the DUT connects as), `password` (security profile 1:
+    basic auth; omit for profile 0), `certfile`/`keyfile` (profile 2 on a wss:// address),
+    `configuration` (keys set with ChangeConfiguration once the DUT has booted), `accepted_id_tags`,
+    `heartbeat_interval_s`, `epoch_utc` (the calendar of a virtual lab)."""
+
+    driver = "ocpp16"
+
+    def __init__(self, endpoint: tuple[str, Mapping[str, Any]]) -> None:
+        from instruments.transport.ocpp_ws import CentralSystemServer
+
+        address, settings = endpoint
+        self.address = address
+        self.charge_point_id = str(settings.get("charge_point_id", ""))
+        if not self.charge_point_id:
+            raise InvalidValue("backend: charge_point_id is required (the identity the DUT connects as)")
+        self.start_configuration = {str(k): str(v).lower() if isinstance(v, bool) else str(v)
+                                    for k, v in dict(settings.get("configuration", {})).items()}
+        self.state = BackendState(set(settings.get("accepted_id_tags", [])),
+                                  int(settings.get("heartbeat_interval_s", 300)))
+        self._epoch_text = str(settings.get("epoch_utc", DEFAULT_EPOCH))
+        self._now: Callable[[], float] = lambda: float("nan")
+        self._epoch = datetime.now(UTC)
+        self._frames: list[Frame] = []
+        self._pending: dict[str, str] = {}   # unique id → action of a CALL awaiting its result
+        self._asked_at: dict[str, float] = {}
+        self._virtual = False
+        self._lock = threading.Lock()
+        self._booted = threading.Event()
+        self.booted_points: queue.Queue[str] = queue.Queue()
+        """Identities as they boot (`backend serve --schedule` sends its plan to the first)."""
+        self.listeners: list[Callable[[Frame], None]] = []
+        """Called with every frame as it passes (`backend serve` prints them), on the server's thread."""
+        self.configured = False
+        self._changed: dict[str, str] = {}
+        self.transaction_ids = iter(range(1, 1_000_000))
+        self._server = CentralSystemServer(address, password=settings.get("password"), handler=self._handle,
+                                           on_frame=self._on_frame, on_connection=self._on_connection,
+                                           certfile=settings.get("certfile"), keyfile=settings.get("keyfile"))
+
+    @classmethod
+    def open_transport(cls, role: str, address: str, settings: Mapping[str, Any]) -> Any:
+        """The backend is a server, not a client of an instrument: it listens on `address` itself."""
+        return address, settings
+
+    def identify(self) -> str:
+        return f"WALLBOX-RIG,OCPP 1.6J central system,{self.address},cp={self.charge_point_id}"
+
+    def attach_clock(self, now: Callable[[], float], virtual: bool) -> None:
+        """Stamp frames with the rig clock from here on; a virtual lab's calendar starts at `epoch_utc`."""
+        self._now = now
+        self._virtual = virtual
+        t0 = now()
+        if virtual:
+            self._epoch = datetime.fromisoformat(self._epoch_text.replace("Z", "+00:00")) - timedelta(seconds=t0)
+        else:
+            self._epoch = datetime.now(UTC) - timedelta(seconds=t0)
+
+    # --- calendar ----------------------------------------------------------------------------
+    def utc(self, t_s: float) -> datetime:
+        return self._epoch + timedelta(seconds=t_s)
+
+    def rig_time(self, when: datetime) -> float:
+        return (when - self._epoch).total_seconds()
+
+    def _utc_text(self, t_s: float) -> str:
+        if t_s != t_s:  # nan: before the clock was attached
+            return ""
+        return self.utc(t_s).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    # --- journal -----------------------------------------------------------------------------
+    def _on_frame(self, identity: str, direction: str, text: str) -> None:
+        try:
+            message = json.loads(text)
+            kind, unique_id = int(message[0]), str(message[1])
+        except (ValueError, TypeError, IndexError):
+            message, kind, unique_id = [0, "", text], 0, ""
+        # In a virtual lab no time passes between a CALL and its answer (the world waits for it), so
+        # the answer takes the CALL's stamp instead of asking the clock again.
+        asked = self._asked_at.pop(unique_id, None) if kind in (CALLRESULT, CALLERROR) and self._virtual else None
+        t_s = asked if asked is not None else self._now()
+        if kind == CALL:
+            self._asked_at[unique_id] = t_s
+        with self._lock:
+            if kind == CALL:
+                action, payload = str(message[2]), message[3] if len(message) > 3 else {}
+                self._pending[unique_id] = action
+            else:
+                action = self._pending.pop(unique_id, "?")
+                payload = message[2] if kind == CALLRESULT and len(message) > 2 else \
+                    {"errorCode": message[2], "errorDescription": message[3]} if kind == CALLERROR else {"raw": text}
+            frame = Frame(t_s, self._utc_text(t_s), direction, kind, unique_id, action,
+                          payload if isinstance(payload, dict) else {"value": payload}, identity)
+            self._frames.append(frame)
+        for listener in self.listeners:
+            listener(frame)
+
+    def frames(self, since_t_s: float = float("-inf")) -> list[Frame]:
+        with self._lock:
+            return [f for f in self._frames if f.t_s >= since_t_s]
+
+    def _on_connection(self, identity: str, up: bool) -> None:
+        t_s = self._now()
+        frame = Frame(t_s, self._utc_text(t_s), "in", 0, "", "Connected" if up else "Disconnected", {}, identity)
+        with self._lock:
+            self._frames.append(frame)
+        for listener in self.listeners:
+            listener(frame)
+
+    # --- the charge point's requests -----------------------------------------------------------
+    def _handle(self, identity: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        now = self._utc_text(self._now() + self.state.clock_offset_s)
+        if action == "BootNotification":
+            self._booted.set()
+            self.booted_points.put(identity)
+            return {"currentTime": now, "interval": self.state.heartbeat_interval_s, "status": "Accepted"}
+        if action == "Heartbeat":
+            return {"currentTime": now}
+        if action in ("Authorize", "StartTransaction"):
+            status = "Accepted" if payload.get("idTag") in self.state.accepted_id_tags else "Invalid"
+            info = {"idTagInfo": {"status": status}}
+            if action == "StartTransaction":
+                info["transactionId"] = next(self.transaction_ids)
+            return info
+        if action == "StopTransaction":
+            return {"idTagInfo": {"status": "Accepted"}} if "idTag" in payload else {}
+        if action == "DataTransfer":
+            return {"status": "UnknownVendorId"}
+        return {}
+
+    # --- the rig's requests --------------------------------------------------------------------
+    def call(self, action: str, payload: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
+        if action == "ChangeConfiguration" and payload.get("key") not in self._changed:
+            key = str(payload.get("key"))
+            before = self.configuration([key]) if self.configured else {}
+            if key in before:
+                self._changed[key] = before[key]
+        return self._server.call(self.charge_point_id, action, payload, timeout_s)
+
+    def call_point(self, identity: str, action: str, payload: dict[str, Any], timeout_s: float = 30.0
+                   ) -> dict[str, Any]:
+        """A CALL to any connected charge point (`backend serve` talks to whoever boots)."""
+        return self._server.call(identity, action, payload, timeout_s)
+
+    def connected(self) -> bool:
+        return self._server.connected(self.charge_point_id)
+
+    def booted(self) -> bool:
+        return self._booted.is_set()
+
+    def configure(self) -> None:
+        """Set the rig file's configuration keys on the booted DUT (once); a rejected key is the rig's error."""
+        for key, value in self.start_configuration.items():
+            status = self.change_configuration(key, value)
+            if status not in ("Accepted", "RebootRequired"):
+                raise InstrumentOperationError("backend", f"ChangeConfiguration {key}={value}: the DUT answered "
+                                               f"{status} (rig file [instruments.backend] configuration)")
+        self._changed.clear()   # the rig file's values are the baseline a test restores to
+        self.configured = True
+
+    def set_online(self, online: bool) -> None:
+        self._server.set_accepting(online)
+
+    @property
+    def clock_offset_s(self) -> float:  # type: ignore[override]
+        return self.state.clock_offset_s
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """The backend's clock runs `seconds` off from here on; the DUT is told at once (TriggerMessage
+        Heartbeat), as a resync would."""
+        self.state.clock_offset_s = seconds
+        if self.connected():
+            self.call("TriggerMessage", {"requestedMessage": "Heartbeat"})
+
+    def accepts(self, id_tag: str) -> bool:
+        return id_tag in self.state.accepted_id_tags
+
+    def accept_id_tags(self, tags: set[str]) -> set[str]:
+        """Which idTags the backend accepts from now on; returns the earlier set."""
+        before, self.state.accepted_id_tags = self.state.accepted_id_tags, set(tags)
+        return before
+
+    def safe(self) -> None:
+        """Back online; the DUT's profiles cleared and every configuration key a test changed restored."""
+        self._server.set_accepting(True)
+        if not self.connected():
+            self._changed.clear()
+            self.state.clock_offset_s = 0.0
+            return
+        if self.state.clock_offset_s:
+            self.set_clock_offset(0.0)
+        self.clear_charging_profiles()
+        changed, self._changed = dict(self._changed), {}
+        for key, value in changed.items():
+            self._server.call(self.charge_point_id, "ChangeConfiguration", {"key": key, "value": value}, 30.0)
+
+    def close(self) -> None:
+        self._server.close()

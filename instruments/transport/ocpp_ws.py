@@ -1,0 +1,255 @@
+"""The OCPP 1.6J central system's wire: `websockets` serves, the `ocpp` package (mobilityhouse,
+2.1) frames, validates against the 1.6 JSON schemas and routes.  The only module of the rig that
+imports either.
+
+Why a thread with its own event loop: the rig is synchronous (a test steps the clock and reads
+instruments), the `ocpp` package is asyncio.  The server runs in one daemon thread; the role
+calls into it with `call(...)`, which waits for the charge point's answer there.
+
+Every frame in either direction passes `Journal.on_frame` with its raw text, before it is routed
+or sent, so the journal holds what was on the wire even when a payload fails validation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout, InvalidValue
+
+log = logging.getLogger("wallbox_rig.backend")
+logging.getLogger("ocpp").setLevel(logging.WARNING)
+logging.getLogger("websockets").setLevel(logging.WARNING)
+
+SUBPROTOCOL = "ocpp1.6"
+"""The WebSocket subprotocol of OCPP-J 1.6 (OCPP-J 1.6 specification §3.1.2)."""
+
+FrameSink = Callable[[str, str, str], None]
+"""(charge point id, "in" | "out", raw frame text)."""
+Handler = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+"""(charge point id, action, payload in camelCase) → the CALLRESULT payload in camelCase."""
+
+
+@dataclass(frozen=True)
+class ListenAddress:
+    host: str
+    port: int
+    tls: bool
+
+    @classmethod
+    def parse(cls, address: str) -> ListenAddress:
+        """`ws://HOST:PORT` (security profile 1: basic auth over plain WebSocket) or `wss://HOST:PORT`
+        (profile 2: TLS, the charge point checks our certificate)."""
+        parts = urlsplit(address)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname or parts.port is None:
+            raise InvalidValue(f"{address!r}: the backend listens on ws://HOST:PORT or wss://HOST:PORT")
+        return cls(parts.hostname, parts.port, parts.scheme == "wss")
+
+
+def basic_auth(user: str, password: str) -> str:
+    """The Authorization header a charge point sends under security profile 1 (OCPP 1.6 Security
+    Whitepaper, edition 3, §2.1: user = charge point identity)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+class CentralSystemServer:
+    """Accepts charge points at `ws[s]://HOST:PORT/<identity>`, one `ocpp` ChargePoint each."""
+
+    def __init__(self, address: str, *, password: str | None, handler: Handler, on_frame: FrameSink,
+                 on_connection: Callable[[str, bool], None], certfile: str | None = None,
+                 keyfile: str | None = None, response_timeout_s: float = 10.0) -> None:
+        self.listen = ListenAddress.parse(address)
+        if self.listen.tls and not certfile:
+            raise InvalidValue(f"{address}: wss:// (security profile 2) needs a certfile (and keyfile)")
+        self.password = password
+        self._handler, self._on_frame, self._on_connection = handler, on_frame, on_connection
+        self._certfile, self._keyfile = certfile, keyfile
+        self._timeout_s = response_timeout_s
+        self._points: dict[str, Any] = {}
+        self._accepting = True
+        self._loop = asyncio.new_event_loop()
+        self._server: Any = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ocpp-central-system", daemon=True)
+        self._thread.start()
+        self._ready.wait(10.0)
+        if self._error is not None or self._server is None:
+            raise InstrumentInitError("backend", f"cannot listen on {address}: {self._error}")
+
+    # --- the server thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start())
+        except BaseException as exc:  # noqa: BLE001 - reported to the opener
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _start(self) -> None:
+        import ocpp.messages
+        from websockets.asyncio.server import serve
+
+        # Validate each payload in the loop, not in a worker thread: a 1.6 payload validates in well
+        # under a millisecond, and the two thread hops per message cost more than that.
+        ocpp.messages.ASYNC_VALIDATION = False
+
+        context = None
+        if self.listen.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self._certfile or "", self._keyfile)
+        self._server = await serve(self._accept, self.listen.host, self.listen.port, subprotocols=[SUBPROTOCOL],
+                                   process_request=self._authorise, ssl=context, ping_interval=None)
+
+    def _authorise(self, connection: Any, request: Any) -> Any:
+        """Refuse what is not a known charge point's basic auth, and everything while offline."""
+        from http import HTTPStatus
+
+        if not self._accepting:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "backend offline (rig)\n")
+        if self.password is not None:
+            identity = request.path.rstrip("/").rsplit("/", 1)[-1]
+            if request.headers.get("Authorization") != basic_auth(identity, self.password):
+                return connection.respond(HTTPStatus.UNAUTHORIZED, "basic auth required (security profile 1)\n")
+        return None
+
+    async def _accept(self, connection: Any) -> None:
+        identity = connection.request.path.rstrip("/").rsplit("/", 1)[-1]
+        if connection.subprotocol != SUBPROTOCOL:
+            await connection.close(1002, "ocpp1.6 subprotocol required")
+            return
+        point = _point_class()(identity, _JournaledConnection(connection, identity, self._on_frame),
+                               self._timeout_s, self._handler)
+        self._points[identity] = point
+        self._on_connection(identity, True)
+        try:
+            await point.start()
+        except Exception as exc:  # noqa: BLE001 - the connection closed (or broke): the journal says so
+            log.debug("%s: connection ended: %s", identity, exc)
+        finally:
+            if self._points.get(identity) is point:
+                del self._points[identity]
+            self._on_connection(identity, False)
+
+    # --- the rig's side ----------------------------------------------------------------------
+    def connected(self, identity: str) -> bool:
+        return identity in self._points
+
+    def call(self, identity: str, action: str, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """Send a CALL (camelCase payload, validated against the 1.6 schema) and wait for the result."""
+        point = self._points.get(identity)
+        if point is None:
+            raise InstrumentOperationError("backend", f"{action}: charge point {identity!r} is not connected")
+        future = asyncio.run_coroutine_threadsafe(point.call_raw(action, payload), self._loop)
+        try:
+            return future.result(timeout_s)
+        except TimeoutError as exc:
+            future.cancel()
+            raise InstrumentTimeout("backend", f"{action}: no answer from {identity!r} in {timeout_s:g} s") from exc
+        except asyncio.TimeoutError as exc:
+            raise InstrumentTimeout("backend", f"{action}: no answer from {identity!r}") from exc
+        except InstrumentOperationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a refused or invalid call is the backend role's error
+            raise InstrumentOperationError("backend", f"{action} to {identity!r}: {type(exc).__name__}: {exc}") from exc
+
+    def set_accepting(self, accepting: bool) -> None:
+        """Offline (False): drop every charge point and refuse new connections with HTTP 503."""
+        self._accepting = accepting
+        if not accepting:
+            for point in list(self._points.values()):
+                asyncio.run_coroutine_threadsafe(point.drop(), self._loop).result(5.0)
+
+    def close(self) -> None:
+        if self._server is not None:
+            async def stop() -> None:
+                self._server.close()
+                await self._server.wait_closed()
+            try:
+                asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5.0)
+            except Exception as exc:  # noqa: BLE001 - closing must not raise
+                log.debug("closing the central system: %s", exc)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5.0)
+
+
+class _JournaledConnection:
+    """The `websockets` connection as the `ocpp` package sees it, with every frame journaled."""
+
+    def __init__(self, connection: Any, identity: str, on_frame: FrameSink) -> None:
+        self._connection, self._identity, self._on_frame = connection, identity, on_frame
+
+    async def recv(self) -> str:
+        frame = await self._connection.recv()
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        self._on_frame(self._identity, "in", text)
+        return text
+
+    async def send(self, text: str) -> None:
+        self._on_frame(self._identity, "out", text)
+        await self._connection.send(text)
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
+_POINT_CLASS: Any = None
+
+
+def _point_class() -> Any:
+    """The `ocpp` ChargePoint subclass, built on first use (the package is imported only here)."""
+    global _POINT_CLASS
+    if _POINT_CLASS is not None:
+        return _POINT_CLASS
+    from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
+    from ocpp.routing import on
+    from ocpp.v16 import ChargePoint, call, call_result
+
+    actions = ("BootNotification", "Heartbeat", "StatusNotification", "Authorize", "StartTransaction",
+               "StopTransaction", "MeterValues", "DataTransfer", "DiagnosticsStatusNotification",
+               "FirmwareStatusNotification")
+
+    class Point(ChargePoint):  # type: ignore[misc]
+        """Routes each charge-point CALL to the role's handler; payloads stay camelCase for it."""
+
+        def __init__(self, identity: str, connection: Any, timeout_s: float, handler: Handler) -> None:
+            super().__init__(identity, connection, response_timeout=timeout_s)
+            self._role_handler = handler
+
+        async def call_raw(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+            request = getattr(call, action)(**camel_to_snake_case(payload))
+            result = await self.call(request, suppress=False)
+            return snake_to_camel_case(_as_dict(result))
+
+        async def drop(self) -> None:
+            await self._connection.close()
+
+    def make(action: str) -> Any:
+        result_cls = getattr(call_result, action)
+
+        async def handle(self: Any, **kwargs: Any) -> Any:
+            answer = self._role_handler(self.id, action, snake_to_camel_case(kwargs))
+            return result_cls(**camel_to_snake_case(answer))
+
+        handle.__name__ = f"on_{action}"
+        return on(action)(handle)
+
+    for name in actions:
+        setattr(Point, f"on_{name}", make(name))
+    _POINT_CLASS = Point
+    return Point
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    from ocpp.charge_point import remove_nones, serialize_as_dict
+    return remove_nones(serialize_as_dict(result)) if result is not None else {}

@@ -1,0 +1,477 @@
+"""The simulated wallbox's OCPP 1.6J charge point: what its firmware tells the backend, and what
+it does on the backend's word.  One connector (connector 1), on virtual time.
+
+What it reports comes from the firmware's own view (its state machine, its contactor, its meter);
+what it enforces (authorisation, charging profiles) reaches the offer through `cap_a`.  Every
+judged behaviour has a knob, so the suite can be shown to catch it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sim.ocpp_link import OcppLink
+from sim.smart_charging import ProfileStore, posix
+from sim.world import Timers, World
+
+if TYPE_CHECKING:
+    from sim.wallbox import SimulatedWallbox
+
+_READ_ONLY = {"NumberOfConnectors", "SupportedFeatureProfiles", "ChargeProfileMaxStackLevel",
+              "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods", "MaxChargingProfilesInstalled"}
+_ERROR_CODES = (("residual", "GroundFailure"), ("PE interrupted", "GroundFailure"), ("welded", "PowerSwitchFailure"),
+                ("over-voltage", "OverVoltage"), ("under-voltage", "UnderVoltage"), ("draws more", "OverCurrentFailure"),
+                ("diode", "EVCommunicationError"), ("CP below", "EVCommunicationError"))
+_VENDOR = "WALLBOX-RIG"
+_MODEL = "SimWallbox"
+
+
+def _stamp(posix_s: float) -> str:
+    return datetime.fromtimestamp(posix_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class SimChargePoint:
+    def __init__(self, world: World, box: SimulatedWallbox, knobs: dict[str, Any], url: str, identity: str,
+                 password: str | None) -> None:
+        self.world, self.box, self.knobs = world, box, knobs
+        self.identity = identity
+        self.link = OcppLink(url, identity, password, self._incoming)
+        self.profiles = ProfileStore(knobs)
+        self.config: dict[str, str] = {
+            "HeartbeatInterval": "300", "MeterValueSampleInterval": "60", "ClockAlignedDataInterval": "0",
+            "MeterValuesSampledData": "Energy.Active.Import.Register,Current.Import,Current.Offered,Power.Active.Import",
+            "ConnectionTimeOut": "120", "AuthorizeRemoteTxRequests": "false", "FreeVendEnabled": "true",
+            "FreeVendIdTag": "FREEVEND", "StopTransactionOnEVSideDisconnect": "true", "NumberOfConnectors": "1",
+            "SupportedFeatureProfiles": "Core,SmartCharging,RemoteTrigger", "ChargeProfileMaxStackLevel": "8",
+            "ChargingScheduleAllowedChargingRateUnit": "Current,Power", "ChargingScheduleMaxPeriods": "48",
+            "MaxChargingProfilesInstalled": "10"}
+        self._clock_offset_s = 0.0        # the firmware's UTC = virtual time + this (set by the backend)
+        self._timers = Timers(world)
+        self.queue: list[tuple[str, dict[str, Any], int | None]] = []
+        self.register_wh = 0.0
+        self._power_w, self._last_t = 0.0, 0.0
+        self.transaction: dict[str, Any] | None = None
+        self._authorised: str | None = None       # idTag allowed to start on this plug-in
+        self._finished = False                     # a transaction ended on this plug-in
+        self._sent: str | None = None              # the status last sent (status, errorCode)
+        self._cap_a = float("inf")
+        self._local_ids = iter(range(-1, -1_000_000, -1))
+        self._id_map: dict[int, int] = {}
+        self._pending_power_loss: dict[str, Any] | None = None
+        self._left = False                         # the vehicle was unplugged since the last look
+        box.plant.listen(self._integrate)
+
+    # --- timers ----------------------------------------------------------------------------------
+    def _start(self, name: str, delay_s: float, action: Callable[[], None]) -> None:
+        self._timers.start(name, delay_s, action)
+
+    def _stop(self, *names: str) -> None:
+        self._timers.stop(*names)
+
+    def now_utc(self) -> float:
+        return self.world.now + self._clock_offset_s
+
+    # --- power -----------------------------------------------------------------------------------
+    def powered_up(self) -> None:
+        """The comms module boots with the controller; it dials the backend once it is up."""
+        self._start("connect", self.knobs["ocpp_connect_after_s"], self._dial)
+
+    def powered_down(self) -> None:
+        self._stop(*self._timers.names())
+        self.link.close()
+        self._sent = None
+        if self.transaction is not None:   # the session died with the supply: reported after the reboot
+            self._pending_power_loss = {"transactionId": self.transaction["id"],
+                                        "reason": self.knobs["ocpp_power_loss_reason"],
+                                        "meterStop": int(round(self.register_wh)),
+                                        "timestamp": _stamp(self.now_utc())}
+            self.transaction = None
+            self.profiles.end_transaction()
+        self._authorised = None
+        self._finished = False
+        self._cap_a = float("inf")
+
+    def _dial(self) -> None:
+        if not self.link.connected and not self.link.connect():
+            self._start("connect", self.knobs["ocpp_reconnect_s"], self._dial)
+            return
+        answer = self.link.call("BootNotification", {"chargePointVendor": _VENDOR, "chargePointModel": _MODEL,
+                                                     "chargePointSerialNumber": self.identity,
+                                                     "firmwareVersion": "sim-1"})
+        if answer is None or answer.get("status") != "Accepted":
+            self.link.close()
+            self._start("connect", self.knobs["ocpp_reconnect_s"], self._dial)
+            return
+        self._take_time(answer.get("currentTime"))
+        self.config["HeartbeatInterval"] = str(int(answer.get("interval") or self.config["HeartbeatInterval"]))
+        self._online()
+
+    def _online(self) -> None:
+        """Connected (after a boot or a reconnection): report, deliver what waited, keep the link alive."""
+        self._start("heartbeat", float(self.config["HeartbeatInterval"]), self._heartbeat)
+        self._start("watchdog", self.knobs["ocpp_reconnect_s"], self._watchdog)
+        self._send("StatusNotification", {"connectorId": 0, "errorCode": "NoError", "status": "Available"})
+        self._sent = None
+        if self._pending_power_loss is not None:
+            stop, self._pending_power_loss = self._pending_power_loss, None
+            self._transaction_message("StopTransaction", stop)
+        self._flush()
+        self.changed()
+        self._align()
+
+    def _watchdog(self) -> None:
+        if not self.link.connected:
+            if self.link.connect():
+                self._online()
+                return
+        self._start("watchdog", self.knobs["ocpp_reconnect_s"], self._watchdog)
+
+    def _heartbeat(self) -> None:
+        answer = self._send("Heartbeat", {})
+        if answer is not None:
+            self._take_time(answer.get("currentTime"))
+        self._start("heartbeat", float(self.config["HeartbeatInterval"]), self._heartbeat)
+
+    def _take_time(self, text: Any) -> None:
+        when = posix(text) if isinstance(text, str) else None
+        if when is None:
+            return
+        jump = (when - self.world.now) - self._clock_offset_s
+        self._clock_offset_s = when - self.world.now
+        if self.transaction is not None and not self.knobs["ocpp_relative_on_wall_clock"]:
+            self.transaction["start_utc"] += jump   # the session's own time runs on, whatever the calendar says
+        if abs(jump) > 1e-6:
+            self.world.record("ocpp_clock_set", jump_s=jump)
+        self.reevaluate()
+
+    # --- sending ---------------------------------------------------------------------------------
+    def _send(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        answer = self.link.call(action, payload)
+        if answer is None and not self.link.connected:
+            self._start("watchdog", self.knobs["ocpp_reconnect_s"], self._watchdog)
+        return answer
+
+    def _transaction_message(self, action: str, payload: dict[str, Any], local: int | None = None
+                             ) -> dict[str, Any] | None:
+        """Sent now if the backend is there and nothing waits before it; else queued (or lost,
+        with `ocpp_offline_queue=false`).  `local`: the provisional id a StartTransaction stands for."""
+        if not self.queue and self.link.connected:
+            answer = self._send(action, self._mapped(payload))
+            if answer is not None:
+                return answer
+        if self.knobs["ocpp_offline_queue"]:
+            self.queue.append((action, payload, local))
+            self.world.record("ocpp_queued", action=action, waiting=len(self.queue))
+        return None
+
+    def _mapped(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Transaction ids given while offline (negative, provisional) become the backend's."""
+        tx = payload.get("transactionId")
+        return {**payload, "transactionId": self._id_map.get(tx, tx)} if tx is not None else payload
+
+    def _flush(self) -> None:
+        while self.queue and self.link.connected:
+            action, payload, local = self.queue[0]
+            answer = self._send(action, self._mapped(payload))
+            if answer is None:
+                return
+            self.queue.pop(0)
+            if local is not None:
+                self._id_map[local] = int(answer.get("transactionId", local))
+                if self.transaction is not None and self.transaction["id"] == local:
+                    self.transaction["id"] = self._id_map[local]
+
+    # --- status ----------------------------------------------------------------------------------
+    def status(self) -> tuple[str, str]:
+        box = self.box
+        thermal = box.protection.thermal_state == "stopped"
+        if box.state == "F" or thermal:
+            reason = box.fault_reason if box.state == "F" else "over-temperature"
+            code = "HighTemperature" if thermal and box.state != "F" else \
+                next((c for key, c in _ERROR_CODES if key in reason), "OtherError")
+            return self.knobs["ocpp_status_on_fault"], code
+        if box.state in ("off", "boot", "update"):
+            return "Unavailable", "NoError"
+        if box.cp_letter not in ("B", "C", "D"):
+            return "Available", "NoError"
+        if self.transaction is None:
+            return ("Finishing" if self._finished else "Preparing"), "NoError"
+        if box.plant.contactor_closed:
+            return "Charging", "NoError"
+        if box.plant.generator.mode == "pwm":
+            return "SuspendedEV", "NoError"
+        return "SuspendedEVSE", "NoError"
+
+    def vehicle_left(self) -> None:
+        """The firmware read state A: whatever follows is a new plug-in (told at once, handled in `changed`)."""
+        self._left = True
+
+    def changed(self) -> None:
+        """The wallbox changed: sessions start or end here, and the status follows after its delay."""
+        if self.box.state in ("off", "boot", "update"):
+            return
+        plugged = self.box.cp_letter in ("B", "C", "D")
+        if self._left or not plugged:   # an unplugging ends the session, even one undone within the instant
+            self._left = False
+            if self.transaction is not None:
+                self._stop_transaction("EVDisconnected")
+            self._finished = False
+            self._authorised = None
+        if plugged and self.transaction is None and not self._finished and self.box.state != "F":
+            if self.config["FreeVendEnabled"] == "true" and self._authorised is None:
+                self._authorised = self.config["FreeVendIdTag"]
+            if self._authorised is not None:
+                self._start_transaction(self._authorised)
+        self._set_cap()
+        current = "/".join(self.status())
+        if current != self._sent and "status" not in self._timers:
+            self._start("status", self.knobs["ocpp_status_delay_s"], self._send_status)
+
+    def _send_status(self) -> None:
+        status, code = self.status()
+        if f"{status}/{code}" == self._sent or not self.link.connected:
+            return
+        self._sent = f"{status}/{code}"
+        payload = {"connectorId": 1, "errorCode": code, "status": status, "timestamp": _stamp(self.now_utc())}
+        if code != "NoError":
+            payload["info"] = self.box.fault_reason[:50] if self.box.state == "F" else "over-temperature"
+        if self._send("StatusNotification", payload) is None:
+            self._sent = None
+
+    # --- transactions ----------------------------------------------------------------------------
+    def _start_transaction(self, id_tag: str) -> None:
+        local = next(self._local_ids)
+        self.transaction = {"id": local, "idTag": id_tag, "start_utc": self.now_utc()}
+        self.world.record("ocpp_transaction_start", id_tag=id_tag)
+        payload = {"connectorId": 1, "idTag": id_tag, "meterStart": int(round(self.register_wh)),
+                   "timestamp": _stamp(self.now_utc())}
+        answer = self._transaction_message("StartTransaction", payload, local)
+        if answer is not None and self.transaction is not None:
+            self.transaction["id"] = int(answer.get("transactionId", local))
+            self._id_map[local] = self.transaction["id"]
+            accepted = answer.get("idTagInfo", {}).get("status") == "Accepted"
+            if not accepted and not self.knobs["ocpp_unknown_idtag_charges"]:
+                self._stop_transaction("DeAuthorized")
+                return
+        self._start("sample", float(self.config["MeterValueSampleInterval"]), self._sample)
+        self.reevaluate()
+
+    def _stop_transaction(self, reason: str) -> None:
+        tx, self.transaction = self.transaction, None
+        if tx is None:
+            return
+        self._finished = True
+        self._authorised = None
+        self._stop("sample")
+        self.profiles.end_transaction()
+        self.world.record("ocpp_transaction_stop", reason=reason)
+        self._transaction_message("StopTransaction", {"transactionId": tx["id"], "reason": reason,
+                                                      "meterStop": int(round(self.register_wh)),
+                                                      "timestamp": _stamp(self.now_utc()), "idTag": tx["idTag"]})
+        self.reevaluate()
+
+    # --- metering --------------------------------------------------------------------------------
+    def _integrate(self) -> None:
+        now = self.world.now
+        self.register_wh += self._power_w * (now - self._last_t) / 3600.0 * self.knobs["ocpp_meter_gain"]
+        self._last_t = now
+        plant = self.box.plant
+        self._power_w = sum(plant.phase_power_w(k) for k in range(3))
+
+    def _values(self, context: str) -> dict[str, Any]:
+        self._integrate()
+        plant = self.box.plant
+        wanted = self.config["MeterValuesSampledData"].split(",")
+        values: list[dict[str, Any]] = []
+        if "Energy.Active.Import.Register" in wanted:
+            values.append({"value": f"{self.register_wh:.1f}", "context": context,
+                           "measurand": "Energy.Active.Import.Register", "unit": "Wh"})
+        if "Current.Import" in wanted:
+            values += [{"value": f"{plant.phase_current_a(k):.2f}", "context": context, "measurand": "Current.Import",
+                        "phase": f"L{k + 1}", "unit": "A"} for k in range(plant.phases)]
+        if "Current.Offered" in wanted:
+            offered = self.box.offered_current_a() if plant.generator.mode == "pwm" else 0.0
+            values.append({"value": f"{offered:.1f}", "context": context, "measurand": "Current.Offered", "unit": "A"})
+        if "Power.Active.Import" in wanted:
+            values.append({"value": f"{self._power_w:.0f}", "context": context, "measurand": "Power.Active.Import",
+                           "unit": "W"})
+        return {"timestamp": _stamp(self.now_utc()), "sampledValue": values}
+
+    def _sample(self) -> None:
+        if self.transaction is None:
+            return
+        self._transaction_message("MeterValues", {"connectorId": 1, "transactionId": self.transaction["id"],
+                                                  "meterValue": [self._values("Sample.Periodic")]})
+        self._start("sample", float(self.config["MeterValueSampleInterval"]), self._sample)
+
+    def _align(self) -> None:
+        interval = float(self.config["ClockAlignedDataInterval"])
+        if interval <= 0:
+            return
+        wait = interval - (self.now_utc() % interval)
+        self._start("aligned", wait, self._aligned)
+
+    def _aligned(self) -> None:
+        payload: dict[str, Any] = {"connectorId": 1, "meterValue": [self._values("Sample.Clock")]}
+        if self.transaction is not None:
+            payload["transactionId"] = self.transaction["id"]
+        self._transaction_message("MeterValues", payload)
+        self._align()
+
+    # --- smart charging --------------------------------------------------------------------------
+    def cap_a(self) -> float:
+        """What the backend lets the offer be: 0 without an authorised session, else the profiles' limit."""
+        return self._cap_a
+
+    def _set_cap(self) -> None:
+        if self.transaction is None and (self._finished or self.config["FreeVendEnabled"] != "true"):
+            cap = 0.0   # no session: nothing is offered until one is authorised (or the vehicle replugs)
+        elif not self.knobs["ocpp_schedule_follow"]:
+            cap = float("inf")
+        else:
+            tx = self.transaction
+            mains = self.box.plant.mains
+            phases = self.box.protection.installed_phases
+            volts = sum(mains.phase_v[:phases]) / phases if mains.on else 230.0
+            cap = self.profiles.limit_a(self.now_utc(), tx["start_utc"] if tx else None, tx["id"] if tx else None,
+                                        volts, phases)
+        if cap != self._cap_a:
+            self._cap_a = cap
+            self.world.record("ocpp_limit", amps=cap)
+            self.box._apply_offer()
+
+    def reevaluate(self) -> None:
+        """Apply the limit that holds now (after the firmware's delay) and wake at the next boundary."""
+        self._start("limit", self.knobs["ocpp_schedule_delay_s"], self._set_cap_and_rearm)
+
+    def _set_cap_and_rearm(self) -> None:
+        self._set_cap()
+        tx = self.transaction
+        upcoming = self.profiles.boundaries(self.now_utc(), 8 * 86_400.0, tx["start_utc"] if tx else None)
+        if upcoming:
+            self._start("boundary", upcoming[0] - self.now_utc(), self.reevaluate)
+        else:
+            self._stop("boundary")
+
+    # --- the backend's requests (worker thread: under the world's lock) ----------------------------
+    def _incoming(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        with self.world.lock:
+            self.world.record("ocpp_request", action=action)
+            handler = getattr(self, f"_on_{action}", None)
+            return handler(payload) if handler is not None else None
+
+    def _on_RemoteStartTransaction(self, payload: dict[str, Any]) -> dict[str, Any]:
+        id_tag = str(payload.get("idTag", ""))
+        if self.transaction is not None or self.box.state in ("off", "boot", "F"):
+            return {"status": "Rejected"}
+        if self.config["AuthorizeRemoteTxRequests"] == "true":
+            answer = self._send("Authorize", {"idTag": id_tag})
+            accepted = answer is not None and answer.get("idTagInfo", {}).get("status") == "Accepted"
+            if not accepted and not self.knobs["ocpp_unknown_idtag_charges"]:
+                self.world.schedule(0.0, self.changed)
+                return {"status": "Accepted"}   # accepted to try; the Authorize refused it
+        self._authorised = id_tag
+        self._finished = False
+        if "chargingProfile" in payload:
+            self.world.schedule(0.0, lambda: self._remote_profile(payload["chargingProfile"]))
+        self._start("connection_timeout", float(self.config["ConnectionTimeOut"]), self._authorisation_expired)
+        self.world.schedule(0.0, self.changed)
+        return {"status": "Accepted"}
+
+    def _remote_profile(self, profile: dict[str, Any]) -> None:
+        if self.transaction is not None:
+            self.profiles.install(1, {**profile, "transactionId": self.transaction["id"]}, self.transaction["id"])
+            self.reevaluate()
+
+    def _authorisation_expired(self) -> None:
+        if self.transaction is None:
+            self._authorised = None
+
+    def _on_RemoteStopTransaction(self, payload: dict[str, Any]) -> dict[str, Any]:
+        tx = self.transaction
+        if tx is None or int(payload.get("transactionId", -1)) != tx["id"]:
+            return {"status": "Rejected"}
+        self.world.schedule(0.0, lambda: (self._stop_transaction("Remote"), self.changed()))
+        return {"status": "Accepted"}
+
+    def _on_SetChargingProfile(self, payload: dict[str, Any]) -> dict[str, Any]:
+        tx = self.transaction
+        status = self.profiles.install(int(payload.get("connectorId", 1)), dict(payload.get("csChargingProfiles", {})),
+                                       tx["id"] if tx else None)
+        if status == "Accepted":
+            self.reevaluate()
+        return {"status": status}
+
+    def _on_ClearChargingProfile(self, payload: dict[str, Any]) -> dict[str, Any]:
+        status = self.profiles.clear(payload)
+        self.reevaluate()
+        return {"status": status}
+
+    def _on_GetCompositeSchedule(self, payload: dict[str, Any]) -> dict[str, Any]:
+        duration = int(payload.get("duration", 0))
+        unit = payload.get("chargingRateUnit", "A")
+        now = self.now_utc()
+        tx = self.transaction
+        tx_start, tx_id = (tx["start_utc"], tx["id"]) if tx else (None, None)
+        mains = self.box.plant.mains
+        phases = self.box.protection.installed_phases
+        volts = sum(mains.phase_v[:phases]) / phases if mains.on else 230.0
+        hardware = self.box.setting_a
+        periods: list[dict[str, Any]] = []
+        for t in [now, *self.profiles.boundaries(now, duration, tx_start)]:
+            if t >= now + duration:
+                break
+            amps = min(hardware, self.profiles.limit_a(t, tx_start, tx_id, volts, phases))
+            limit = amps if unit == "A" else amps * volts * phases
+            if not periods or periods[-1]["limit"] != round(limit, 1):
+                periods.append({"startPeriod": int(round(t - now)), "limit": round(limit, 1)})
+        return {"status": "Accepted", "connectorId": int(payload.get("connectorId", 1)), "scheduleStart": _stamp(now),
+                "chargingSchedule": {"duration": duration, "startSchedule": _stamp(now), "chargingRateUnit": unit,
+                                     "chargingSchedulePeriod": periods}}
+
+    def _on_ChangeConfiguration(self, payload: dict[str, Any]) -> dict[str, Any]:
+        key, value = str(payload.get("key")), str(payload.get("value"))
+        if key not in self.config:
+            return {"status": "NotSupported"}
+        if key in _READ_ONLY:
+            return {"status": "Rejected"}
+        self.config[key] = value.lower() if value.lower() in ("true", "false") else value
+        self.world.schedule(0.0, self.changed)
+        if key == "ClockAlignedDataInterval":
+            self.world.schedule(0.0, self._align)
+        return {"status": "Accepted"}
+
+    def _on_GetConfiguration(self, payload: dict[str, Any]) -> dict[str, Any]:
+        keys = payload.get("key") or list(self.config)
+        known = [k for k in keys if k in self.config]
+        return {"configurationKey": [{"key": k, "readonly": k in _READ_ONLY, "value": self.config[k]} for k in known],
+                "unknownKey": [k for k in keys if k not in self.config]}
+
+    def _on_Reset(self, payload: dict[str, Any]) -> dict[str, Any]:
+        kind = payload.get("type", "Soft")
+
+        def reset() -> None:
+            if self.transaction is not None:
+                self._stop_transaction("HardReset" if kind == "Hard" else "SoftReset")
+            self.link.close()
+            self.box.restart()
+        self.world.schedule(0.0, reset)
+        return {"status": "Accepted"}
+
+    def _on_TriggerMessage(self, payload: dict[str, Any]) -> dict[str, Any]:
+        what = payload.get("requestedMessage")
+        actions = {"Heartbeat": self._heartbeat, "MeterValues": self._trigger_values,
+                   "StatusNotification": self._trigger_status, "BootNotification": self._dial}
+        if what not in actions:
+            return {"status": "NotImplemented"}
+        self.world.schedule(0.0, actions[what])
+        return {"status": "Accepted"}
+
+    def _trigger_values(self) -> None:
+        self._send("MeterValues", {"connectorId": 1, "meterValue": [self._values("Trigger")]})
+
+    def _trigger_status(self) -> None:
+        self._sent = None
+        self._send_status()

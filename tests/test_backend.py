@@ -1,0 +1,217 @@
+"""The backend role's own logic: the service's planner, the firmware's profile store, the journal
+and calendar, and the rig file's [instruments.backend] table."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import websockets
+
+from core.errors import ConfigError, InvalidValue
+from instruments.backend import OcppCentralSystem
+from instruments.backend_planner import Tariff, plan_departure
+from rig.config import load_rig_file
+from rig.profile import load_profile
+from sim.params import resolve_knobs
+from sim.smart_charging import ProfileStore
+from tests.test_ocpp_interop import free_port, refusal
+
+REPO = Path(__file__).resolve().parent.parent
+NOON = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+# --- the planner (WB-CO-02) -------------------------------------------------------------------
+def test_the_plan_fills_the_cheap_night_hours_before_the_departure() -> None:
+    plan = plan_departure(NOON, NOON + timedelta(hours=18), 20_000.0, 16.0, 3, 230.0, Tariff(22, 6))
+    charging = [(a, b) for a, b, limit in plan.periods if limit > 0]
+    assert charging == [(10 * 3600.0, 12 * 3600.0)]                 # 22:00-24:00: two hours of 11 kW
+    assert plan.expected_wh >= 20_000.0
+    assert plan.profile["chargingSchedule"]["duration"] == 18 * 3600
+    assert plan.periods[0][0] == 0.0 and plan.periods[-1][1] == 18 * 3600.0
+
+
+def test_pv_hours_come_first_at_what_the_sun_gives_in_tenths_of_an_ampere() -> None:
+    tariff = Tariff(22, 6, {13: 5000.0})
+    plan = plan_departure(NOON, NOON + timedelta(hours=20), 5_000.0, 16.0, 3, 230.0, tariff)
+    first, second = [p for p in plan.periods if p[2] > 0]
+    assert first == (3600.0, 7200.0, 7.2)             # 13:00: 5000 W / 690 W per A = 7.24 A, rounded down
+    assert second[0] == 10 * 3600.0 and second[2] == 16.0   # the 32 Wh the sun left short: the first night hour
+    limits = [p["limit"] for p in plan.profile["chargingSchedule"]["chargingSchedulePeriod"]]
+    assert all(round(x * 10) == x * 10 for x in limits)
+
+
+def test_a_departure_in_the_past_is_refused() -> None:
+    with pytest.raises(ValueError, match="not after"):
+        plan_departure(NOON, NOON, 1000.0, 16.0, 3, 230.0, Tariff())
+
+
+# --- the firmware's profile store (its own, independent of the suite) ---------------------------
+def store(**knobs: object) -> ProfileStore:
+    return ProfileStore(resolve_knobs(knobs))
+
+
+def profile(purpose: str, level: int, periods: list[tuple[int, float]], start: datetime = NOON, **extra: object) -> dict:
+    return {"chargingProfileId": level * 10 + len(periods), "stackLevel": level, "chargingProfilePurpose": purpose,
+            "chargingProfileKind": "Absolute", **extra,
+            "chargingSchedule": {"chargingRateUnit": "A", "startSchedule": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                 "chargingSchedulePeriod": [{"startPeriod": a, "limit": x} for a, x in periods]}}
+
+
+def at(store_: ProfileStore, when: datetime, tx: int | None = 1) -> float:
+    return store_.limit_a(when.timestamp(), NOON.timestamp(), tx, 230.0, 3)
+
+
+def test_the_higher_stack_level_wins_and_the_cap_takes_the_minimum() -> None:
+    s = store()
+    assert s.install(1, profile("TxDefaultProfile", 1, [(0, 16.0)]), None) == "Accepted"
+    assert s.install(1, profile("TxDefaultProfile", 2, [(0, 10.0), (3600, 20.0)]), None) == "Accepted"
+    assert s.install(0, profile("ChargePointMaxProfile", 0, [(0, 13.0)]), None) == "Accepted"
+    assert at(s, NOON + timedelta(minutes=5)) == 10.0
+    assert at(s, NOON + timedelta(hours=2)) == 13.0        # level 2 says 20, the charge point's cap 13
+    assert at(s, NOON, tx=None) == 13.0                    # no transaction: only the cap applies
+    lowest = store(ocpp_stack_level_highest_wins=False)    # the knob: a firmware that lets the lower level rule
+    lowest.install(1, profile("TxDefaultProfile", 1, [(0, 16.0)]), None)
+    lowest.install(1, profile("TxDefaultProfile", 2, [(0, 10.0)]), None)
+    assert at(lowest, NOON) == 16.0
+
+
+def test_valid_to_recurrence_relative_and_watts() -> None:
+    s = store()
+    s.install(1, profile("TxDefaultProfile", 1, [(0, 8.0)], validTo="2026-06-01T13:00:00Z"), None)
+    assert at(s, NOON + timedelta(minutes=59)) == 8.0 and at(s, NOON + timedelta(minutes=61)) == float("inf")
+    daily = profile("TxDefaultProfile", 2, [(0, 6.0)], start=NOON.replace(hour=23, minute=30))
+    daily.update(chargingProfileKind="Recurring", recurrencyKind="Daily")
+    daily["chargingSchedule"]["duration"] = 3600
+    s.install(1, daily, None)
+    after_midnight = NOON + timedelta(hours=12, minutes=10)
+    assert at(s, NOON.replace(hour=23, minute=45)) == 6.0 and at(s, after_midnight) == 6.0
+    assert at(s, after_midnight + timedelta(days=1)) == 6.0                 # and again the next night
+    resets = store(ocpp_recurring_resets_at_midnight=True)   # the knob: the day's start is sought after midnight
+    resets.install(1, daily, None)
+    assert at(resets, after_midnight) == float("inf")
+    w = profile("TxProfile", 3, [(0, 6900.0)], transactionId=1)
+    w.update(chargingProfileKind="Relative")
+    w["chargingSchedule"]["chargingRateUnit"] = "W"
+    assert s.install(1, w, 1) == "Accepted"
+    assert at(s, NOON + timedelta(minutes=1)) == pytest.approx(10.0)     # 6900 W / (230 V x 3)
+
+
+def test_what_the_store_refuses() -> None:
+    s = store()
+    assert s.install(1, profile("TxProfile", 1, [(0, 6.0)]), None) == "Rejected"          # no transaction
+    assert s.install(1, profile("ChargePointMaxProfile", 1, [(0, 6.0)]), None) == "Rejected"  # not connector 0
+    assert s.install(1, profile("Nonsense", 1, [(0, 6.0)]), None) == "Rejected"
+    assert s.install(1, profile("TxDefaultProfile", 9, [(0, 6.0)]), None) == "Rejected"   # stack level > 8
+    assert s.clear({"id": 12345}) == "Unknown"
+
+
+# --- the central system: journal, calendar, authorisation, offline --------------------------------
+def test_every_frame_is_journaled_on_the_rig_clock_with_the_calendar() -> None:
+    port = free_port()
+    backend = OcppCentralSystem((f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-J", "accepted_id_tags": ["OK"],
+                                                            "password": "journal-test-password"}))
+    rig_time = [100.0]
+    backend.attach_clock(lambda: rig_time[0], virtual=True)
+    token = base64.b64encode(b"CP-J:journal-test-password").decode()
+
+    async def talk() -> list:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/CP-J", subprotocols=["ocpp1.6"],
+                                      additional_headers={"Authorization": f"Basic {token}"}) as ws:
+            answers = []
+            for n, (action, payload) in enumerate([("BootNotification", {"chargePointVendor": "V",
+                                                                         "chargePointModel": "M"}),
+                                                   ("Authorize", {"idTag": "NOPE"}),
+                                                   ("Heartbeat", {"unexpected": 1})]):
+                rig_time[0] += 10.0
+                await ws.send(json.dumps([2, f"m{n}", action, payload]))
+                answers.append(json.loads(await ws.recv()))
+            return answers
+    try:
+        boot, auth, bad = asyncio.run(talk())
+    finally:
+        backend.close()
+    assert boot[2]["currentTime"].startswith("2026-06-01T12:00:1")   # epoch noon + 110 s - 100 s at attach
+    assert auth[2] == {"idTagInfo": {"status": "Invalid"}}
+    assert bad[0] == 4                                                # a payload off the 1.6 schema: CALLERROR
+    frames = [f for f in backend.frames() if f.kind]
+    assert [(f.direction, f.action, f.t_s) for f in frames[:2]] == [("in", "BootNotification", 110.0),
+                                                                     ("out", "BootNotification", 110.0)]
+    assert frames[-1].kind == 4 and frames[-1].action == "Heartbeat"
+    assert "CALL\tAuthorize" in "\n".join(backend.messages())
+
+
+def test_offline_refuses_connections_and_the_address_must_be_a_websocket() -> None:
+    port = free_port()
+    backend = OcppCentralSystem((f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-O"}))
+    try:
+        assert refusal(f"ws://127.0.0.1:{port}/CP-O") == 0
+        backend.set_online(False)
+        assert refusal(f"ws://127.0.0.1:{port}/CP-O") == 503
+    finally:
+        backend.close()
+    with pytest.raises(InvalidValue, match="ws://HOST:PORT"):
+        OcppCentralSystem(("tcp://127.0.0.1:1", {"charge_point_id": "X"}))
+
+
+# --- rig file and profile --------------------------------------------------------------------------
+@pytest.mark.parametrize("edit, key", [
+    ('charge_point_id = "SIM-0001"\n', "instruments.backend.charge_point_id"),
+    ('password = "sim-basic-auth-key-0001"', 'password = "short"'),
+    ('heartbeat_interval_s = 900', 'heartbeat_interval_s = 0'),
+])
+def test_a_bad_backend_table_names_its_key(tmp_path: Path, edit: str, key: str) -> None:
+    text = (REPO / "rigs" / "sim.toml").read_text()
+    bad = text.replace(edit, "") if key.startswith("instruments") else text.replace(edit, key)
+    path = tmp_path / "rig.toml"
+    path.write_text(bad)
+    with pytest.raises(ConfigError) as err:
+        load_rig_file(path)
+    wanted = key if key.startswith("instruments") else f"instruments.backend.{key.split(' ')[0]}"
+    assert wanted in str(err.value)
+
+
+def test_profiles_declare_ocpp_or_not() -> None:
+    assert load_profile("bmw-wallbox-plus").ocpp is not None
+    assert load_profile("generic-iec61851").ocpp is None
+    connect = load_profile("bmw-i-wallbox-connect")
+    assert connect.ocpp is not None and connect.ocpp.requirements == ("WB-CO-01", "WB-CO-02")
+    assert "unconfirmed" in connect.ocpp.status_within_s.source
+
+
+def test_security_profile_2_serves_ocpp_over_tls(tmp_path: Path) -> None:
+    """wss:// with the rig file's certfile and keyfile: a charge point that trusts the certificate
+    boots over TLS (OCPP 1.6 Security Whitepaper, security profile 2)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: no certificate to serve TLS with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    port = free_port()
+    backend = OcppCentralSystem((f"wss://127.0.0.1:{port}", {"charge_point_id": "CP-TLS", "certfile": str(cert),
+                                                             "keyfile": str(key), "password": "tls-test-password-01"}))
+    backend.attach_clock(lambda: 0.0, virtual=True)
+    context = ssl.create_default_context(cafile=str(cert))
+    token = base64.b64encode(b"CP-TLS:tls-test-password-01").decode()
+
+    async def boot() -> list:
+        async with websockets.connect(f"wss://127.0.0.1:{port}/CP-TLS", subprotocols=["ocpp1.6"], ssl=context,
+                                      additional_headers={"Authorization": f"Basic {token}"}) as ws:
+            await ws.send(json.dumps([2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]))
+            return json.loads(await ws.recv())
+    try:
+        answer = asyncio.run(boot())
+    finally:
+        backend.close()
+    assert answer[0] == 3 and answer[2]["status"] == "Accepted"
+    with pytest.raises(InvalidValue, match="certfile"):
+        OcppCentralSystem((f"wss://127.0.0.1:{free_port()}", {"charge_point_id": "CP-TLS"}))
