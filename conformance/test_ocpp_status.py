@@ -13,7 +13,6 @@ from conformance.backend import board_offset, delay_to, ocpp_of, status_after, w
 from conformance.injection import first_fault
 from conformance.limits import LIMITS
 from conformance.session import observe_b2, start_charging
-from core.errors import PreconditionError
 from core.types import Channel
 from fixtures.evidence import Evidence
 from fixtures.timing import markers
@@ -71,22 +70,24 @@ def inject(fault: str, cp: CpEmulator, fault_box: FaultBox, source: AcSource, cl
         return cp.set_state("B")     # the vehicle stops: the welded pole keeps the output live
     if fault == "overvoltage":
         t = cp.time()
-        source.set_voltage(rig.profile.protection.overvoltage_trip_v.high + LIMITS.rig.overvoltage_act.value)
+        source.set_voltage(rig.profile.protection.overvoltage_trip_v.high + LIMITS.ocpp.fault_overvoltage_margin.value)
         return t
     if "sensor" not in fault_box.temperature_modes:
         pytest.skip("this fault box cannot set the DUT's temperature sensor at a known instant")
     return fault_box.set_temperature("sensor", rig.profile.temperature.stop_by_c.high
-                                     + LIMITS.rig.temperature_ramp_step.value)
+                                     + LIMITS.ocpp.fault_overtemperature_margin.value)
 
 
 def fault_effect(edges: list, fault: str, t_inject: float) -> float:
     """When the fault showed on the bench: state F on CP (a weld, once found), else the first of
-    the contactor opening and the PWM offer's withdrawal."""
+    the contactor opening and the PWM offer's withdrawal; the injection itself where nothing showed
+    (a fault the DUT does not act on is not reported either, and the delay from it is infinite)."""
     if fault == "weld":
-        return first_fault(edges, t_inject)
-    times = [e.t_s for e in edges if e.t_s >= t_inject and ((e.channel == Channel.OVP and e.value == "0")
-                                                            or (e.channel == Channel.PWM and e.value == "0"))]
-    return min(times, default=float("inf"))
+        shown = first_fault(edges, t_inject)
+    else:
+        shown = min((e.t_s for e in edges if e.t_s >= t_inject and e.value == "0"
+                     and e.channel in (Channel.OVP, Channel.PWM)), default=float("inf"))
+    return shown if shown != float("inf") else t_inject
 
 
 @pytest.mark.needs("cp", "fault_box", "source", "backend")
@@ -94,13 +95,14 @@ def fault_effect(edges: list, fault: str, t_inject: float) -> float:
 @pytest.mark.red_on("ocpp_status_delay_s=30")
 @pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
 @pytest.mark.red_on("ocpp_status_on_fault=SuspendedEVSE")
+@pytest.mark.red_on("weld_detection=false", only=("weld",))   # an undetected weld is never reported
 def test_a_fault_is_reported_faulted_with_its_error_code(fault: str, cp: CpEmulator, fault_box: FaultBox,
                                                          source: AcSource, clock: Clock, backend: Backend, rig: Rig,
                                                          evidence: Evidence) -> None:
     """A residual-current trip, a welded pole, an over-voltage and an over-temperature stop while
-    charging: once the fault shows on the bench (state F, the contactor opening or the offer
-    withdrawn), the connector is reported Faulted with the matching errorCode within the profile's
-    status latency."""
+    charging (each well beyond the profile's threshold): once the fault shows on the bench (state F,
+    the contactor opening or the offer withdrawn), the connector is reported Faulted with the
+    matching errorCode within the profile's status latency."""
     ocpp = ocpp_of(rig)
     offset = board_offset(cp, clock)
     since = clock.now()
@@ -110,9 +112,6 @@ def test_a_fault_is_reported_faulted_with_its_error_code(fault: str, cp: CpEmula
     watch_status(clock, ocpp)
     edges = cp.read_edges()
     t_effect = fault_effect(edges, fault, t_inject)
-    if t_effect == float("inf"):
-        raise PreconditionError(f"the {fault} fault never showed on the bench (no state F, opening or withdrawn "
-                                "offer): its own family judges that; here there is no status to hold against it")
     code = FAULT_ERROR_CODES[fault]
     faulted = next((r for r in backend.statuses(since) if r.status == "Faulted" and r.error_code == code
                     and r.t_s + offset >= t_effect - 1e-9), None)

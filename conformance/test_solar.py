@@ -105,9 +105,10 @@ def test_too_little_surplus_charges_limited_from_pv_and_grid(idle_dut: Rig, buil
     """WB-PV-01 with each meter of WB-MB-03: with less surplus than the minimum current needs, the
     DUT charges from PV and grid with its power deliberately limited to the minimum."""
     rig = idle_dut
-    _arrange(rig, building, model, PV_LOW_W, evidence)
+    _arrange(rig, building, model, PV_MEDIUM_W, evidence)
     settle = LIMITS.rig.solar_settle.value
-    t_step = building.set_pv(PV_LOW_W * building.phases)
+    building.run(settle)     # charging from the surplus first; then the sun goes, right after a meter read
+    t_step = building.set_pv_after_a_poll(PV_LOW_W * building.phases)
     building.run(settle)
     building.plot(evidence, "grid connection (power)", power=True)
     plateau = _plateau(building, t_step + settle / 2)

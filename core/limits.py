@@ -367,6 +367,8 @@ class OcppLimits:
     suspended_reports: AtLeast
     composite_mismatches: Count
     watts_supply_v: Setting
+    fault_overvoltage_margin: Setting
+    fault_overtemperature_margin: Setting
     clock_jump: Setting
     power_loss_stops: Count
     power_loss_stops_when_resumed: Count

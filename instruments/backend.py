@@ -48,7 +48,7 @@ class Frame:
 
     def line(self) -> str:
         arrow = "CP→CS" if self.direction == "in" else "CS→CP"
-        what = {CALL: "CALL", CALLRESULT: "RESULT", CALLERROR: "ERROR"}.get(self.kind, "?")
+        what = {CALL: "CALL", CALLRESULT: "RESULT", CALLERROR: "ERROR"}.get(self.kind, "LINK")
         return f"{self.t_s:.3f}\t{self.utc}\t{arrow}\t{what}\t{self.action}\t{json.dumps(self.payload, sort_keys=True)}"
 
 
