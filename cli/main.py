@@ -600,7 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_meter.set_defaults(func=cmd_meter_serve)
 
     from cli.backend_serve import add_parser as add_backend
+    from cli.beep import add_parser as add_beep
     add_backend(sub)
+    add_beep(sub)
     return parser
 
 

@@ -212,7 +212,9 @@ def families_of(entries: list) -> tuple[str, ...]:
     return tuple(sorted({info.module.rsplit(".", 1)[-1].removeprefix("test_") for info, _ in entries}))
 
 
-PARTS_FAMILIES = {case: families_of(entries) for case, _, _, entries in CASES if case.endswith("@parts")}
+PARTS_FAMILIES = {case: families_of([(info, red) for info, red in entries
+                                     if not any(n.split("[")[0] == info.name for n in TESTS_ON[profile][1])])
+                  for case, profile, _, entries in CASES if case.endswith("@parts")}
 """Case id → the families a bench-of-parts knob case runs."""
 MODULE_OF = {info.name: info.module.rsplit(".", 1)[-1].removeprefix("test_") for info in catalogue.tests()}
 
@@ -224,7 +226,7 @@ def held_in(held: set[str], families: tuple[str, ...]) -> set[str]:
 
 def expected_red(entries: list, held: set[str]) -> set[str]:
     """What the markers say must go red, resolved against the instances this run holds."""
-    return {name for info, red in entries for name in info.red_names(red, held)}
+    return {name for info, red in entries for name in info.red_names(red, held)} & held
 
 
 PLOTTED = "bmw-conforms"

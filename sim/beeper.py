@@ -1,0 +1,72 @@
+"""The simulated wallbox's beeper as a microphone would hear it: the firmware's patterns rendered
+as sound, with the room around it (noise, another device's tone, a far or an overdriven
+microphone), seeded so that every clip can be made again.
+
+The firmware's own timing, independent of the rig's classifier: a short beep is 150 ms, two short
+beeps 150 ms each 150 ms apart, a long beep 1 s.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+PATTERNS_S: dict[str, tuple[tuple[float, float], ...]] = {
+    "none": (),
+    "short": ((0.0, 0.15),),
+    "two short": ((0.0, 0.15), (0.30, 0.15)),
+    "long": ((0.0, 1.0),),
+}
+"""(start, length) of each tone burst of a pattern."""
+
+
+@dataclass(frozen=True)
+class Room:
+    """What surrounds the beeper in a recording."""
+
+    tone_hz: float = 4000.0
+    level: float = 0.5
+    """Amplitude of the beeper at the microphone (1.0: full scale)."""
+    noise: float = 0.02
+    """RMS of the room's noise (pink-ish: more low than high)."""
+    interferer_hz: float | None = None
+    interferer_level: float = 0.0
+    """Another device's steady tone."""
+    clip: float | None = None
+    """The microphone's input clips here (an overdriven input)."""
+
+
+def render(pattern: str, room: Room, rate: int = 16_000, seconds: float = 2.5, start_s: float = 0.5,
+           seed: int = 0) -> np.ndarray:
+    """`pattern` (one of PATTERNS_S) starting at `start_s` in a clip of `seconds`."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    signal = np.zeros_like(t)
+    for offset, length in PATTERNS_S[pattern]:
+        on = (t >= start_s + offset) & (t < start_s + offset + length)
+        ramp = np.clip(np.minimum(t - (start_s + offset), start_s + offset + length - t) / 0.003, 0.0, 1.0)
+        signal += np.where(on, ramp, 0.0) * np.sin(2 * np.pi * room.tone_hz * t)
+    signal *= room.level
+    white = rng.normal(0.0, 1.0, t.size)
+    brown = np.cumsum(white)
+    brown -= np.convolve(brown, np.ones(256) / 256, mode="same")    # a low rumble without drift
+    noise = white + 0.05 * brown
+    signal += room.noise * noise / (np.std(noise) or 1.0)
+    if room.interferer_hz is not None:
+        signal += room.interferer_level * np.sin(2 * np.pi * room.interferer_hz * t + rng.uniform(0, 6.28))
+    if room.clip is not None:
+        signal = np.clip(signal, -room.clip, room.clip)
+    return signal.astype(np.float32)
+
+
+def random_room(rng: random.Random) -> Room:
+    """A lab's room as it might be: beeper 2-4.5 kHz, far or near, some noise, sometimes another
+    device's tone, sometimes a clipping input."""
+    level = rng.choice([0.02, 0.1, 0.5, 1.5])            # quiet, far, near, overdriven
+    return Room(tone_hz=rng.uniform(2000.0, 4500.0), level=level,
+                noise=level * rng.uniform(0.05, 0.5) if rng.random() < 0.8 else rng.uniform(0.001, 0.01),
+                interferer_hz=rng.uniform(300.0, 6000.0) if rng.random() < 0.4 else None,
+                interferer_level=level * rng.uniform(0.2, 1.0),
+                clip=0.8 if level > 1.0 else None)
