@@ -104,6 +104,17 @@ def judge_periods(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock: 
         evidence.record(f"period at {start / 60:g} min: offer the vehicle drew from", offered_now, "A")
 
 
+def charge_and_align(cp: CpEmulator, load: AcLoad, clock: Clock, backend: Backend, draw_a: float
+                     ) -> tuple[datetime, float]:
+    """The vehicle drawing `draw_a` and charging; (the next whole second on the DUT's calendar, for a
+    schedule to start at, and that instant on the CP board's timebase)."""
+    load.set_current(draw_a)
+    load.set_on(True)
+    start_charging(cp, clock)
+    start = whole_second(backend.dut_utc(clock.now()))
+    return start, backend.rig_time_of(start) + (cp.time() - clock.now())
+
+
 @follows_the_schedule
 def test_each_period_of_a_charging_profile_is_followed(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser,
                                                        clock: Clock, backend: Backend, rig: Rig,
@@ -113,11 +124,7 @@ def test_each_period_of_a_charging_profile_is_followed(cp: CpEmulator, load: AcL
     connector is SuspendedEVSE; the vehicle's current stays under each limit."""
     period = LIMITS.ocpp.schedule_period.value
     high, low = LIMITS.ocpp.schedule_limit_high.value, LIMITS.ocpp.schedule_limit_low.value
-    load.set_current(high)
-    load.set_on(True)
-    start_charging(cp, clock)
-    start = whole_second(backend.dut_utc(clock.now()))
-    t0 = backend.rig_time_of(start) + (cp.time() - clock.now())
+    start, t0 = charge_and_align(cp, load, clock, backend, high)
     plan = [(0.0, high), (period, 0.0), (2 * period, low)]
     profile = absolute_profile("TxDefaultProfile", 1, start, plan, profile_id=101, duration_s=3 * period)
     if backend.set_charging_profile(profile) != "Accepted":
@@ -139,11 +146,7 @@ def test_the_higher_stack_level_rules(cp: CpEmulator, load: AcLoad, analyser: Po
     the offer is the higher level's for as long as it lasts, then the lower's."""
     period = LIMITS.ocpp.schedule_period.value
     high, low = LIMITS.ocpp.schedule_limit_high.value, LIMITS.ocpp.schedule_limit_low.value
-    load.set_current(high)
-    load.set_on(True)
-    start_charging(cp, clock)
-    start = whole_second(backend.dut_utc(clock.now()))
-    t0 = backend.rig_time_of(start) + (cp.time() - clock.now())
+    start, t0 = charge_and_align(cp, load, clock, backend, high)
     base = absolute_profile("TxDefaultProfile", 1, start, [(0.0, high)], profile_id=201, duration_s=2 * period)
     over = absolute_profile("TxDefaultProfile", 2, start, [(0.0, low)], profile_id=202, duration_s=period)
     for profile in (base, over):
@@ -165,11 +168,7 @@ def test_a_profile_stops_applying_at_its_valid_to(cp: CpEmulator, load: AcLoad, 
     period = LIMITS.ocpp.schedule_period.value
     low = LIMITS.ocpp.schedule_limit_low.value
     setting = offered_current_a(rig)
-    load.set_current(setting)
-    load.set_on(True)
-    start_charging(cp, clock)
-    start = whole_second(backend.dut_utc(clock.now()))
-    t0 = backend.rig_time_of(start) + (cp.time() - clock.now())
+    start, t0 = charge_and_align(cp, load, clock, backend, setting)
     cap = absolute_profile("ChargePointMaxProfile", 0, start, [(0.0, low)], profile_id=301,
                            valid_to=start + timedelta(seconds=period))
     if backend.set_charging_profile(cap, connector=0) != "Accepted":
@@ -230,10 +229,7 @@ def test_the_composite_schedule_claims_what_the_duty_does(cp: CpEmulator, load: 
     period = LIMITS.ocpp.schedule_period.value
     high, low = LIMITS.ocpp.schedule_limit_high.value, LIMITS.ocpp.schedule_limit_low.value
     setting = offered_current_a(rig)
-    load.set_current(high)
-    load.set_on(True)
-    start_charging(cp, clock)
-    start = whole_second(backend.dut_utc(clock.now()))
+    start, _ = charge_and_align(cp, load, clock, backend, high)
     sent = [(0.0, high), (period, low)]
     if backend.set_charging_profile(absolute_profile("TxDefaultProfile", 1, start, sent, profile_id=401,
                                                      duration_s=2 * period)) != "Accepted":
