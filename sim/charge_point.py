@@ -332,15 +332,20 @@ class SimChargePoint:
             cap = float("inf")
         else:
             tx = self.transaction
-            mains = self.box.plant.mains
-            phases = self.box.protection.installed_phases
-            volts = sum(mains.phase_v[:phases]) / phases if mains.on else 230.0
+            volts, phases = self._supply()
             cap = self.profiles.limit_a(self.now_utc(), tx["start_utc"] if tx else None, tx["id"] if tx else None,
                                         volts, phases)
         if cap != self._cap_a:
             self._cap_a = cap
             self.world.record("ocpp_limit", amps=cap)
             self.box._apply_offer()
+
+    def _supply(self) -> tuple[float, int]:
+        """The firmware's measured phase voltage (mean of its installed phases; nominal while the
+        supply is off) and its phase count: what a limit in W is turned into A with."""
+        mains = self.box.plant.mains
+        phases = self.box.protection.installed_phases
+        return (sum(mains.phase_v[:phases]) / phases if mains.on else 230.0), phases
 
     def reevaluate(self) -> None:
         """Apply the limit that holds now (after the firmware's delay) and wake at the next boundary."""
@@ -415,9 +420,7 @@ class SimChargePoint:
         now = self.now_utc()
         tx = self.transaction
         tx_start, tx_id = (tx["start_utc"], tx["id"]) if tx else (None, None)
-        mains = self.box.plant.mains
-        phases = self.box.protection.installed_phases
-        volts = sum(mains.phase_v[:phases]) / phases if mains.on else 230.0
+        volts, phases = self._supply()
         hardware = self.box.setting_a
         periods: list[dict[str, Any]] = []
         for t in [now, *self.profiles.boundaries(now, duration, tx_start)]:
