@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.led import observe
 from conformance.limits import LIMITS
 from core.limits import Count
 from conformance.session import plug_in, start_charging
-from fixtures.evidence import Evidence, step
+from fixtures.evidence import Evidence
 from fixtures.plugin import READY_TIMEOUT_S, dut_idle
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from instruments.installer import Installer
-from instruments.led import LedSensor
-from instruments.led.classifier import SegmentState, classify, summary
+from instruments.led.classifier import SegmentState, summary
 from rig.clock import Clock
 from core.errors import RigError
 from rig.rig import Rig
@@ -30,18 +30,6 @@ pytestmark = pytest.mark.needs("cp", "led")
 
 ANY_LIT = "lit"
 """Expected pattern that accepts any lit pattern (the manual gives only the colour)."""
-
-
-def observe(led: LedSensor, clock: Clock, evidence: Evidence, name: str, seconds: float | None = None) -> list[SegmentState]:
-    window = seconds if seconds is not None else LIMITS.rig.led_observation.value
-    with step("measure", f"record the LED bar for {window:g} s ({name})"):
-        samples = led.record(window, LIMITS.rig.led_sample_rate.value, clock)
-    states = classify(samples)
-    evidence.led_timeline(name, [(s.t_s, list(s.rgb)) for s in samples], [s.describe() for s in states])
-    for state in states:
-        if state.frequency_hz:
-            evidence.record(f"{state.segment} {state.pattern} rate", state.frequency_hz, "Hz")
-    return states
 
 
 def judge(evidence: Evidence, rig: Rig, states: list[SegmentState], expected: list[tuple[str, str]],

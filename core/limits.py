@@ -382,6 +382,30 @@ class OcppLimits:
 
 
 @dataclass(frozen=True)
+class AccessLimits:
+    """conformance/limits/access.toml: how the suite handles cards, listens for beeps and presses the
+    pairing button, and the counts access control fixes (what the manual promises is in the profile)."""
+
+    card_hold: Setting
+    card_gap: Setting
+    beep_listen: Setting
+    watch_without_card: Setting
+    offers_without_card: Count
+    closures_without_card: Count
+    offers_after_ignored_card: Count
+    offers_with_access_off: AtLeast
+    closures_with_access_off: AtLeast
+    beeps_when_refused: Count
+    card_tag_mismatches: Count
+    pairing_short_hold: Setting
+    pairing_late_margin: Setting
+    pairing_after_window: Setting
+    pairing_reports: Count
+    pairing_reports_refused: Count
+    one_vehicle_tags: Count
+
+
+@dataclass(frozen=True)
 class Limits:
     """Every limits file of the suite, parsed and validated."""
 
@@ -389,6 +413,7 @@ class Limits:
     protection: ProtectionLimits
     rig: RigLimits
     ocpp: OcppLimits
+    access: AccessLimits
     folder: Path
     sources: dict[str, Source]
     """The bibliography: key -> document."""
@@ -416,7 +441,7 @@ class Limits:
 
 
 DOCUMENTS: dict[str, type] = {"iec61851": Iec61851Limits, "protection": ProtectionLimits, "rig": RigLimits,
-                              "ocpp": OcppLimits}
+                              "ocpp": OcppLimits, "access": AccessLimits}
 ROWS: dict[type, tuple[str, ...]] = {
     DutyRow: ("duty_min_pct", "duty_max_pct", "amps_per_pct", "duty_offset_pct"),
     PpCoding: ("rating_a", "nominal", "low", "high"),

@@ -21,6 +21,7 @@ UNCONFIRMED = "unconfirmed in the public IEC text; the product's value, set in t
 PATTERNS = ("off", "solid", "blinking", "breathing", "sweeping")
 COLOURS = ("blue", "yellow", "red", "green", "white")
 Pattern = Literal["off", "solid", "blinking", "breathing", "sweeping"]
+Beep = Literal["none", "short", "two short", "long"]
 Colour = Literal["blue", "yellow", "red", "green", "white"]
 
 
@@ -187,6 +188,45 @@ class Ocpp:
 
 
 @dataclass(frozen=True)
+class Access:
+    """Access control by RFID card (WB-AC-01 … WB-AC-04, WB-AC-06): the factory default, the beeps of
+    the registration flow, the card technology.  What the manuals leave open (the latency from card to
+    offer, what a refused card sounds like) is the product's value set here, unconfirmed."""
+
+    requirements: tuple[str, ...]
+    factory_default: Literal["off", "on"]
+    card_technology: Literal["mifare-classic"]
+    mode_on_beep: Beep
+    card_registered_beep: Beep
+    mode_off_beep: Beep
+    refused_card_beep: Beep
+    """An unregistered card presented to authorise (the manuals are silent: the product's value)."""
+    refused_card_led: Pattern
+    """The bar (in the product's colour) after a refused card: the manuals are silent; the product's value."""
+    stop_with_card: bool
+    vehicles_with_cards: float = bounded(0.0, 16.0)
+    """How many vehicles (one card each) the backend service tells apart; 0 where it has none (WB-AC-06)."""
+    authorise_within_s: AtMost = judged("s", "WB-AC-02 (a registered card to the PWM offer)", unconfirmed=True,
+                                        low=0.0, high=600.0)
+    card_stop_within_s: AtMost = judged("s", "WB-AC-02 (the same card again to the offer withdrawn)",
+                                        unconfirmed=True, low=0.0, high=600.0)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """The backend pairing button (WB-CO-03): held at least `hold_s` inside a window that opens at
+    power-up; the wallbox's ID has `id_digits` digits; the backend hears of it in a DataTransfer."""
+
+    requirements: tuple[str, ...]
+    hold_s: float = bounded(0.1, 60.0)
+    window_s: float = bounded(1.0, 86_400.0)
+    window_opens: Literal["power-up"]
+    id_digits: float = bounded(1.0, 20.0)
+    report: Literal["DataTransfer"]
+    message_id: str
+
+
+@dataclass(frozen=True)
 class Profile:
     """A DUT profile, parsed and checked; `data` keeps the file's tables for the report's requirement list."""
 
@@ -204,6 +244,10 @@ class Profile:
     energy: Energy
     ocpp: Ocpp | None = None
     """Absent: the product speaks no OCPP (the backend families skip)."""
+    access: Access | None = None
+    """Absent: the product has no card reader (the access-control family skips)."""
+    pairing: Pairing | None = None
+    """Absent: no pairing button (only the BMW i Wallbox Connect has one)."""
     manual_requirements: dict[str, str] = field(default_factory=dict)
     """Every requirement the product's manual makes: ID -> its text (empty for a generic profile)."""
     not_covered: dict[str, str] = field(default_factory=dict)
@@ -229,7 +273,7 @@ class Profile:
 
 SECTIONS = ("profile", "electrical", "connector", "control_pilot", "residual_current", "temperature",
             "protection", "cold_load", "led", "meter", "energy")
-OPTIONAL_SECTIONS = ("ocpp",)
+OPTIONAL_SECTIONS = ("ocpp", "access", "pairing")
 TEXT_TABLES = ("manual_requirements", "not_covered")
 
 

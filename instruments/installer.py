@@ -67,6 +67,15 @@ class Installer(Instrument):
         """Energy management: mode off, load (WB-LM-01) or solar (WB-PV-01), the grid connection's
         limit per phase, the current without meter data, the power while dimmed (WB-PS-01)."""
 
+    @abstractmethod
+    def set_access_control(self, on: bool) -> float: ...
+
+    @abstractmethod
+    def access_control(self) -> tuple[bool, int]: ...
+
+    @abstractmethod
+    def set_setup_card(self, uid_hex: str) -> float: ...
+
 
 class WbrInstaller(Installer):
     """Driver of the wallbox-rig installer line protocol (v1)."""
@@ -112,6 +121,21 @@ class WbrInstaller(Installer):
         if not all(math.isfinite(v) and v >= 0 for v in values):
             raise InvalidValue(f"energy limits must be finite and >= 0, not {values}")
         return self._action(f"EMS {mode},{grid_limit_a:.1f},{failsafe_a:.1f},{dimming_w:.0f}")
+
+    def set_access_control(self, on: bool) -> float:
+        """Access control on: a session needs a registered card (WB-AC-02)."""
+        return self._action(f"ACCESS {1 if on else 0}")
+
+    def access_control(self) -> tuple[bool, int]:
+        """Whether access control is on, and how many charging cards the DUT has registered."""
+        on, cards, _ = self._floats(self.transport.query("ACCESS?"), 3, "ACCESS?")
+        return on == 1.0, int(cards)
+
+    def set_setup_card(self, uid_hex: str) -> float:
+        """Register a new setup card from the installer app (WB-AC-04)."""
+        if len(uid_hex) not in (8, 14) or any(c not in "0123456789abcdefABCDEF" for c in uid_hex):
+            raise InvalidValue(f"a setup card's UID is 4 or 7 bytes in hex, not {uid_hex!r}")
+        return self._action(f"SETUPCARD {uid_hex.upper()}")
 
     def safe(self) -> None:
         """Back to the configuration the DUT was set up with, not paused."""

@@ -3,6 +3,7 @@ the measurement table as CSV, waveform plots as PNG, raw edges as CSV."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -70,19 +71,22 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
 
     `plots=False` keeps the raw traces but skips rendering (a quarter second each), for runs
     that only want verdicts, such as the suite's self-test."""
-    from reports.plots import distribution_plot, led_strip, series_plot, timing_plot
+    from reports.plots import distribution_plot, led_strip, series_plot, sound_plot, timing_plot
 
     test = evidence.test_id.split("::")[-1]
 
     def keep(name: str, file: str, content: str | bytes) -> None:
         """Attach to Allure and write the same bytes into the run folder."""
-        png = isinstance(content, bytes)
-        allure.attach(content, name=name,
-                      attachment_type=allure.attachment_type.PNG if png else allure.attachment_type.CSV)
+        binary = isinstance(content, bytes)
+        if file.endswith(".wav"):
+            allure.attach(content, name=name, extension="wav")
+        else:
+            allure.attach(content, name=name,
+                          attachment_type=allure.attachment_type.PNG if binary else allure.attachment_type.CSV)
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / file
-            path.write_bytes(content) if png else path.write_text(content)
+            path.write_bytes(content) if binary else path.write_text(content)
 
     verdict = verdict_caption(evidence)
     rows = evidence.as_dicts()
@@ -107,6 +111,10 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
             f"{t:.4f}," + ",".join(f"{v:.4f}" for seg in rgb for v in seg) + "\n" for t, rgb in strip.samples))
         if plots:
             keep(f"{strip.name} LED timeline", f"{strip.name}-led.png", led_strip(strip, f"{test}: {strip.name}", verdict))
+    for sound in getattr(evidence, "sounds", []):
+        keep(f"{sound.name} recording", f"{sound.name}.wav", wav_bytes(sound.samples, sound.rate))
+        if plots:
+            keep(f"{sound.name} envelope", f"{sound.name}.png", sound_plot(sound, f"{test}: {sound.name}", verdict))
     for log in getattr(evidence, "message_logs", []):
         keep(f"{log.name}", f"{log.name}.tsv", "t_s\tutc\tdirection\ttype\taction\tpayload\n"
              + "".join(line + "\n" for line in log.lines))
@@ -115,6 +123,22 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
              f"trial,{dist.name} ({dist.unit})\n" + "".join(f"{k + 1},{x:.6f}\n" for k, x in enumerate(dist.samples)))
         if plots:
             keep(f"{dist.name} histogram and CDF", f"{dist.name}.png", distribution_plot(dist, f"{test}: {dist.name}", verdict))
+
+
+def wav_bytes(samples: Any, rate: float) -> bytes:
+    """16-bit mono PCM WAV (the standard library's `wave`), playable anywhere."""
+    import wave
+
+    import numpy as np
+
+    pcm = np.clip(np.round(np.asarray(samples, dtype=float) * 32767.0), -32768, 32767).astype("<i2").tobytes()
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(int(rate))
+        out.writeframes(pcm)
+    return buf.getvalue()
 
 
 def write_environment(results_dir: Path, provenance: dict[str, Any]) -> Path:

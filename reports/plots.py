@@ -208,6 +208,26 @@ def led_strip(strip: Any, title: str, verdict: Verdict | None = None) -> bytes:
     return _png(fig, verdict)
 
 
+def sound_plot(sound: Any, title: str, verdict: Verdict | None = None) -> bytes:
+    """PNG: the recording's level over time (dB re full scale, 10 ms frames), the beeps the
+    classifier found shaded, what it heard written on top."""
+    import numpy as np
+
+    samples = np.asarray(sound.samples, dtype=float)
+    frame = max(1, int(sound.rate * 0.010))
+    n = samples.size // frame
+    rms = np.sqrt(np.mean(samples[:n * frame].reshape(n, frame) ** 2, axis=1)) if n else np.zeros(1)
+    level = 20 * np.log10(np.maximum(rms, 1e-6))
+    fig, ax = plt.subplots(figsize=(9, 2.4))
+    ax.plot(np.arange(level.size) * frame / sound.rate, level, lw=0.8, color="#333333")
+    for onset, length in sound.beeps:
+        ax.axvspan(onset, onset + length, color="#f2b134", alpha=0.4)
+    ax.set_ylabel("level (dBFS)", fontsize=8)
+    ax.set_xlabel("time since the recording started (s)", fontsize=8)
+    ax.set_title(f"{title}: heard {sound.heard}", fontsize=9)
+    return _png(fig, verdict)
+
+
 def trend_plot(lines: Any, family: str, labels: list[str], limit: int = 24) -> bytes:
     """PNG: one small panel per judged measurement of a family, its value run after run with the
     latest limits dashed; failing runs red; random-by-design quantities say so in their title."""

@@ -20,6 +20,7 @@ from core.errors import ConfigError
 from core.tables import Table, nearest, read_toml
 from rig.places import PlaceSpec, references
 from core.errors import InvalidValue
+from instruments.card import uid_ok
 from instruments.parts.wiring import Wiring, parse_wiring
 from rig.registry import COMPOSED, DRIVER_KINDS, ROLES, available_drivers, load_object
 
@@ -215,7 +216,7 @@ def _wiring(path: Path, table: Table | None, instruments: dict[str, InstrumentCo
         if wiring is None:
             raise ConfigError(path, "wiring", f"a [wiring] table: the {inst.driver} {role} switches channels by function")
         try:
-            cls.check_wiring(wiring)
+            cls.check_wiring(wiring, inst.settings)
         except InvalidValue as exc:
             raise ConfigError(path, "wiring", f"what the {inst.driver} {role} switches", hint=str(exc)) from None
     return wiring
@@ -321,6 +322,13 @@ def _setting_checks() -> dict[str, tuple[Any, str]]:
         "heartbeat_interval_s": (lambda v: _integer(v) and 1 <= v <= 86400, "a heartbeat interval in s, 1…86400"),
         "epoch_utc": (_iso_utc, 'the virtual lab\'s calendar at rig time 0, e.g. "2026-06-01T12:00:00Z"'),
     })
+    checks.update({
+        "setup_card": (uid_ok, "the setup card's UID in hex, 4 or 7 bytes (e.g. \"A1B2C3D4\")"),
+        "cards": (lambda v: isinstance(v, list) and 0 < len(v) <= 6 and all(uid_ok(u) for u in v),
+                  "a list of 1…6 card UIDs in hex (MIFARE Classic cards the tests may register)"),
+        "foreign_card": (uid_ok, "the UID of a card that is not MIFARE Classic (an NTAG213), 7 bytes in hex"),
+        "sample_rate": (lambda v: _integer(v) and 8000 <= v <= 192_000, "a sample rate in Hz, 8000…192000"),
+    })
     return checks
 
 
@@ -344,11 +352,15 @@ SETTINGS_BY_KIND = {
     "modbus": ("timeout_s", "id", "baud", "parity", "stopbits"),
     "parts-cp": ("cp_channel", "output_channel", "output_probe"),
     "parts-faults": (),
+    "card": ("setup_card", "cards", "foreign_card"),
+    "audio": ("sample_rate",),
+    "button": (),
     "ocpp": ("charge_point_id", "password", "certfile", "keyfile", "configuration", "accepted_id_tags",
              "heartbeat_interval_s", "epoch_utc"),
 }
 """Which settings a driver of each transport kind reads (`rig.registry.DRIVER_KINDS`)."""
-REQUIRED_BY_KIND = {"camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4"), "ocpp": ("charge_point_id",)}
+REQUIRED_BY_KIND = {"camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4"), "ocpp": ("charge_point_id",),
+                    "card": ("setup_card",)}
 
 
 def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool) -> InstrumentConfig:
@@ -375,6 +387,9 @@ def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool
         for key, value in settings.items():
             if not checks[key][0](value):
                 raise ConfigError(path, table.key(key), checks[key][1], value)
+        for key in REQUIRED_BY_KIND.get(DRIVER_KINDS[driver][0], ()):
+            if key not in settings:
+                raise ConfigError(path, table.key(key), checks[key][1], hint=f"the {driver} driver needs it")
         return InstrumentConfig(role, driver, (), settings)
     address = table.get("address", (str, list))
     addresses = (address,) if isinstance(address, str) else tuple(address)

@@ -27,6 +27,9 @@ ROLES: dict[str, str] = {
     "dc_source": "DC source driving a smooth DC residual current from vehicle-side L1 to PE",
     "chamber": "climate chamber: the DUT's ambient (WB-TH-01 at real temperatures)",
     "backend": "OCPP 1.6J central system the DUT connects to (the rig listens; the DUT is the charge point)",
+    "card": "RFID card presenter: a card emulator or a carousel of cards at the DUT's reader",
+    "buzzer": "microphone at the DUT's beeper",
+    "button": "actuator on the DUT's pairing button (a switch channel driving a solenoid)",
 }
 
 BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
@@ -49,6 +52,9 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
             "opencv-camera": "instruments.led.camera:OpenCvCamera"},
     "meter": {"wbr-meter": "instruments.meter.emulator:WbrMeterEmulator"},
     "backend": {"ocpp16": "instruments.backend:OcppCentralSystem"},
+    "card": {"chameleon-ultra": "instruments.card:ChameleonUltra", "card-carousel": "instruments.card:CardCarousel"},
+    "buzzer": {"microphone": "instruments.buzzer:Microphone", "wbr-audio": "instruments.buzzer:WbrAudioBoard"},
+    "button": {"switch-button": "instruments.button:SwitchButton"},
 }
 
 DRIVER_KINDS: dict[str, tuple[str, ...]] = {
@@ -57,7 +63,8 @@ DRIVER_KINDS: dict[str, tuple[str, ...]] = {
     "wbr-faultbox": ("can",), "opencv-camera": ("camera",), "wbr-meter": ("meter",),
     "keysight-daq970": ("visa",), "modbus-relays": ("modbus",), "keysight-infiniivision": ("visa",),
     "keysight-e36100": ("visa",), "watlow-f4t": ("modbus",), "parts-cp": ("parts-cp",), "parts-faults": ("parts-faults",),
-    "ocpp16": ("ocpp",),
+    "ocpp16": ("ocpp",), "chameleon-ultra": ("serial", "card"), "card-carousel": ("card",),
+    "microphone": ("audio",), "wbr-audio": ("serial",), "switch-button": ("button",),
 }
 """The transports each built-in driver talks through, hence the settings its rig table may hold
 (`rig.config.SETTINGS_BY_KIND`); a plug-in driver may use any of them."""
@@ -68,7 +75,7 @@ VIRTUAL_LAB_KNOBS = "sim.params:resolve_knobs"
 """Validates the simulated wallbox's knobs (same lazy import)."""
 
 
-COMPOSED = ("parts-cp", "parts-faults")
+COMPOSED = ("parts-cp", "parts-faults", "card-carousel", "switch-button")
 """Drivers that are built from other roles (their class names them in `parts`), not from an address."""
 
 

@@ -18,6 +18,9 @@ from instruments.ac_load import AcLoad
 from instruments.ac_source import AcSource
 from instruments.backend import Backend
 from instruments.base import Instrument
+from instruments.button import Button
+from instruments.buzzer import Buzzer
+from instruments.card import CardPresenter, deck_from
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from instruments.installer import Installer
@@ -130,7 +133,8 @@ class Rig:
         return load_object(VIRTUAL_LAB)(seed=knobs["seed"], knobs=knobs, realtime=sim["realtime"],
                                         source_file=str(self.config.path),
                                         journal_path=str(self.lab_journal) if self.lab_journal else None,
-                                        rs485=self._rs485_line(), ocpp=ocpp_account(self.config))
+                                        rs485=self._rs485_line(), ocpp=ocpp_account(self.config),
+                                        cards=lab_cards(self.config))
 
     def _rs485_line(self) -> dict[str, Any] | None:
         """The virtual lab's RS485 converter runs at the meter's line settings as the rig file gives
@@ -228,6 +232,18 @@ class Rig:
     def backend(self) -> Backend:
         return self._role("backend", Backend)
 
+    @property
+    def card(self) -> CardPresenter:
+        return self._role("card", CardPresenter)
+
+    @property
+    def buzzer(self) -> Buzzer:
+        return self._role("buzzer", Buzzer)
+
+    @property
+    def button(self) -> Button:
+        return self._role("button", Button)
+
     # --- power and safety ----------------------------------------------------------------
     def energise(self, volts: float | None = None, hz: float | None = None, phases: int = 3) -> None:
         """Switch the DUT's supply on (the rig file's idle voltage and frequency unless given; with
@@ -268,6 +284,10 @@ class Rig:
             step("fault injection off", self.instruments["fault_box"].safe)
         for role, what in (("leakage_load", "leakage load off"), ("dc_source", "DC source off"),
                            ("chamber", "chamber to room temperature")):
+            if role in self.instruments:
+                step(what, self.instruments[role].safe)
+        for role, what in (("card", "no card at the reader"), ("button", "pairing button released"),
+                           ("buzzer", "recording stopped")):
             if role in self.instruments:
                 step(what, self.instruments[role].safe)
         if "cp" in self.instruments:
@@ -345,6 +365,17 @@ def ocpp_account(config: RigConfig) -> dict[str, Any] | None:
     if backend is None:
         return None
     return {"charge_point_id": backend.settings.get("charge_point_id"), "password": backend.settings.get("password")}
+
+
+def lab_cards(config: RigConfig) -> dict[str, Any] | None:
+    """The virtual lab's physical cards, as the rig file's card role names them: the setup card
+    delivered with the simulated wallbox, and what a carousel holds in its positions (setup card,
+    cards, foreign card).  None without a card role: that wallbox knows no setup card."""
+    card = config.instruments.get("card")
+    if card is None:
+        return None
+    deck = deck_from(card.settings)
+    return {"setup_card": deck.setup.id_tag, "carousel": [(c.id_tag, c.kind) for c in deck.all()]}
 
 
 def git_commit() -> str:

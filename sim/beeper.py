@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,12 +42,19 @@ class Room:
 def render(pattern: str, room: Room, rate: int = 16_000, seconds: float = 2.5, start_s: float = 0.5,
            seed: int = 0) -> np.ndarray:
     """`pattern` (one of PATTERNS_S) starting at `start_s` in a clip of `seconds`."""
+    return render_bursts([(start_s + offset, length) for offset, length in PATTERNS_S[pattern]], room, rate,
+                         seconds, seed)
+
+
+def render_bursts(bursts: list[tuple[float, float]], room: Room, rate: int, seconds: float,
+                  seed: int = 0) -> np.ndarray:
+    """Tone bursts (start s, length s, from the clip's start) in the room, `seconds` long."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
     signal = np.zeros_like(t)
-    for offset, length in PATTERNS_S[pattern]:
-        on = (t >= start_s + offset) & (t < start_s + offset + length)
-        ramp = np.clip(np.minimum(t - (start_s + offset), start_s + offset + length - t) / 0.003, 0.0, 1.0)
+    for start, length in bursts:
+        on = (t >= start) & (t < start + length)
+        ramp = np.clip(np.minimum(t - start, start + length - t) / 0.003, 0.0, 1.0)
         signal += np.where(on, ramp, 0.0) * np.sin(2 * np.pi * room.tone_hz * t)
     signal *= room.level
     white = rng.normal(0.0, 1.0, t.size)
@@ -59,6 +67,32 @@ def render(pattern: str, room: Room, rate: int = 16_000, seconds: float = 2.5, s
     if room.clip is not None:
         signal = np.clip(signal, -room.clip, room.clip)
     return signal.astype(np.float32)
+
+
+class Beeper:
+    """The firmware's beeper: each pattern it sounds, at its virtual instant (the newest 1000 kept)."""
+
+    def __init__(self, world: Any) -> None:
+        self.world = world
+        self.beeps: list[tuple[float, str]] = []
+
+    def beep(self, pattern: str) -> None:
+        if pattern not in PATTERNS_S:
+            raise ValueError(f"unknown beep pattern {pattern!r}")
+        if pattern == "none":
+            return
+        self.world.record("beep", pattern=pattern)
+        self.beeps = [*self.beeps[-999:], (self.world.now, pattern)]
+
+    def bursts(self, t0: float, t1: float) -> list[tuple[float, float]]:
+        """The tone bursts sounding in [t0, t1], from t0."""
+        out = []
+        for at, pattern in self.beeps:
+            for offset, length in PATTERNS_S[pattern]:
+                start = at + offset - t0
+                if start < t1 - t0 and start + length > 0:
+                    out.append((start, length))
+        return out
 
 
 def random_room(rng: random.Random) -> Room:

@@ -61,6 +61,7 @@ class SimChargePoint:
         self._id_map: dict[int, int] = {}
         self._pending_power_loss: dict[str, Any] | None = None
         self._left = False                         # the vehicle was unplugged since the last look
+        self._pairing: str | None = None           # a pairing not yet told to the backend (the Wallbox ID)
         box.plant.listen(self._integrate)
 
     # --- timers ----------------------------------------------------------------------------------
@@ -118,6 +119,8 @@ class SimChargePoint:
             stop, self._pending_power_loss = self._pending_power_loss, None
             self._transaction_message("StopTransaction", stop)
         self._flush()
+        if self._pairing is not None:
+            self.announce_pairing(self._pairing)
         self.changed()
         self._align()
 
@@ -220,7 +223,7 @@ class SimChargePoint:
             self._finished = False
             self._authorised = None
         if plugged and self.transaction is None and not self._finished and self.box.state != "F":
-            if self.config["FreeVendEnabled"] == "true" and self._authorised is None:
+            if self._free_vend() and self._authorised is None:
                 self._authorised = self.config["FreeVendIdTag"]
             if self._authorised is not None:
                 self._start_transaction(self._authorised)
@@ -228,6 +231,32 @@ class SimChargePoint:
         current = "/".join(self.status())
         if current != self._sent and "status" not in self._timers:
             self._start("status", self.knobs["ocpp_status_delay_s"], self._send_status)
+
+    def _free_vend(self) -> bool:
+        """A session starts without an idTag from anyone: free vend on, and no card needed locally."""
+        return self.config["FreeVendEnabled"] == "true" and not self.box.access.required()
+
+    # --- the card reader and the pairing button -----------------------------------------------------
+    def card_authorised(self, id_tag: str) -> None:
+        """A registered card authorised this plug-in: its transaction carries the card's idTag."""
+        self._authorised = id_tag
+        self._finished = False
+        self.world.schedule(0.0, self.changed)
+
+    def card_stopped(self) -> None:
+        """The session's card again: the transaction ends (reason Local, OCPP 1.6 §7.46)."""
+        if self.transaction is not None:
+            self._stop_transaction("Local")
+        self._authorised = None
+        self._finished = True
+        self._set_cap()
+
+    def announce_pairing(self, wallbox_id: str) -> None:
+        """The pairing button: the backend hears the Wallbox ID (now, or once the link is up)."""
+        self._pairing = wallbox_id
+        if self.link.connected and self._send("DataTransfer", {"vendorId": _VENDOR, "messageId": "Pairing",
+                                                               "data": wallbox_id}) is not None:
+            self._pairing = None
 
     def _send_status(self) -> None:
         status, code = self.status()
@@ -326,7 +355,7 @@ class SimChargePoint:
         return self._cap_a
 
     def _set_cap(self) -> None:
-        if self.transaction is None and (self._finished or self.config["FreeVendEnabled"] != "true"):
+        if self.transaction is None and (self._finished or not self._free_vend()):
             cap = 0.0   # no session: nothing is offered until one is authorised (or the vehicle replugs)
         elif not self.knobs["ocpp_schedule_follow"]:
             cap = float("inf")

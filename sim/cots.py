@@ -13,12 +13,14 @@ import socketserver
 import struct
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from instruments.transport.modbus import rtu_crc
 from sim.cp_circuit import parallel
 from sim.plant import Plant
+from sim.rfid import FieldCard
 from sim.scpi import ScpiFrontEnd
 from sim.server import LOOPBACK, _Server
 from sim.world import World
@@ -34,6 +36,10 @@ PP_SHORT = 117
 CP_SHORT, DIODE_BYPASS, VEHICLE_PE_OPEN = 108, 109, 110
 SUPPLY_PE_OPEN, WELD = 119, (120, 121, 122)
 PS1, PS2 = 123, 124
+PAIRING_BUTTON = 125
+"""The solenoid on the wallbox's pairing button."""
+CAROUSEL = (126, 127, 128, 129, 130, 131)
+"""The card carousel's positions: the channel closed holds that position's card to the reader."""
 PP_SENSE = 201
 """A DMM channel across the vehicle connector's PP and PE."""
 RELAYS = 32
@@ -42,8 +48,12 @@ RELAYS = 32
 class VirtualBench:
     """The relays' state, applied to the plant whenever one moves."""
 
-    def __init__(self, world: World, plant: Plant) -> None:
+    def __init__(self, world: World, plant: Plant, wallbox: Any = None,
+                 carousel: tuple[FieldCard, ...] = ()) -> None:
+        """`wallbox`: where the button solenoid and the carousel act; `carousel`: the cards in its
+        positions, in order (the lab's physical cards, as the rig file lists them)."""
         self.world, self.plant = world, plant
+        self.wallbox, self.carousel = wallbox, carousel
         self.closed: set[int] = set()
 
     def set(self, channels: list[int], closed: bool) -> None:
@@ -68,6 +78,10 @@ class VirtualBench:
         inj.weld = [ch in on for ch in WELD]
         inj.grid_contact = (PS1 in on, PS2 in on)
         self.world.record("relays", closed=sorted(on))
+        if self.wallbox is not None:
+            self.wallbox.pairing.set_pressed(PAIRING_BUTTON in on)
+            held = [card for ch, card in zip(CAROUSEL, self.carousel) if ch in on]
+            self.wallbox.rfid.hold("carousel", held[0] if held else None)
         self.plant.changed()
 
 

@@ -58,7 +58,21 @@ class InstallerPort(FrontEnd):
         if cmd == "EMS?":
             e = self.wallbox.energy.ems
             return f"{e.mode},{e.grid_limit_a:.1f},{e.failsafe_a:.1f},{e.dimming_w:.0f},{self.world.now:.6f}"
+        if cmd == "ACCESS":
+            if arg.strip() not in ("0", "1"):
+                return "ERR 3 bad number"
+            self.wallbox.access.set_enabled(arg.strip() == "1")
+            return self._ok()
+        if cmd == "ACCESS?":
+            return f"{1 if self.wallbox.access.enabled else 0},{len(self.wallbox.access.cards)},{self.world.now:.6f}"
+        if cmd == "SETUPCARD":
+            uid = arg.strip()
+            if len(uid) not in (8, 14) or any(c not in "0123456789abcdefABCDEF" for c in uid):
+                return "ERR 3 expected a UID of 4 or 7 bytes in hex"
+            self.wallbox.access.set_setup_card(bytes.fromhex(uid))
+            return self._ok()
         if cmd == "SAFE":
+            self.wallbox.access.factory_reset()
             energy = self.wallbox.energy
             if energy.meter != self.initial_meter:
                 energy.configure_meter(self.initial_meter)

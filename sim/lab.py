@@ -18,14 +18,18 @@ from sim.installer import InstallerPort
 from sim.led_sensor import LedSensorBoard
 from sim.meter_link import MeterLink, UartSettings
 from sim.params import resolve_knobs
+from sim.microphone import SimMicrophone
 from sim.plant import Plant
-from sim.server import LOOPBACK, FrontEnd, LineServer
+from sim.rfid import FieldCard, SimChameleon
+from sim.server import LOOPBACK, FrontEnd, LineServer, StreamServer
 from sim.socketcand import SocketcandServer
 from sim.wallbox import SimulatedWallbox
 from sim.world import World
 
 
 MAX_STEP_S = 7 * 24 * 3600.0
+CARD_KINDS = {"mifare-1k": (b"\x04\x00", 0x08), "ntag213": (b"\x44\x00", 0x00)}
+"""ATQA and SAK of the physical cards a carousel may hold (ISO/IEC 14443-3; NXP AN10833)."""
 DEFAULT_CHARGE_POINT = "SIM-0001"
 DEFAULT_PASSWORD = "sim-basic-auth-key-0001"
 """The backend account of a served lab's wallbox (`sim serve`): a rig file for it names the same."""
@@ -72,8 +76,10 @@ class VirtualLab:
     def __init__(self, seed: int, knobs: Mapping[str, object], realtime: bool = False,
                  source_file: str = "", journal_path: str | None = None,
                  rs485: Mapping[str, Any] | None = None, port_base: int | None = None,
-                 ocpp: Mapping[str, Any] | None = None) -> None:
-        """`ocpp`: the backend account the installer entered (charge_point_id, password); the
+                 ocpp: Mapping[str, Any] | None = None, cards: Mapping[str, Any] | None = None) -> None:
+        """`cards`: the lab's physical cards (`setup_card`: the UID delivered with the wallbox, in
+        hex; `carousel`: (UID, kind) in the virtual bench's carousel positions).
+        `ocpp`: the backend account the installer entered (charge_point_id, password); the
         wallbox dials the lab's `ocpp` endpoint with it, where the rig's backend listens.
         `port_base`: serve on fixed loopback ports from there up (the order of `PORT_ORDER`),
         for tools that are configured once; ephemeral ports otherwise."""
@@ -95,8 +101,11 @@ class VirtualLab:
             ports = {name: port_base + k for k, name in enumerate(PORT_ORDER)} if port_base is not None else {}
             self.rs485_port = ports.get("rs485") or _free_port()
             line = UartSettings(int(rs485["baud"]), str(rs485["parity"]), int(rs485["stopbits"])) if rs485 else None
+            cards = cards or {}
+            setup = cards.get("setup_card")
             self.wallbox = SimulatedWallbox(self.world, self.plant, self.knobs,
-                                            MeterLink(f"socket://{LOOPBACK}:{self.rs485_port}", line))
+                                            MeterLink(f"socket://{LOOPBACK}:{self.rs485_port}", line),
+                                            bytes.fromhex(setup) if setup else None)
             self.ocpp_port = ports.get("ocpp") or _free_port()
             if ocpp is not None:   # a wallbox whose installer entered no backend never dials one
                 self.wallbox.ocpp = SimChargePoint(self.world, self.wallbox, self.knobs,
@@ -108,12 +117,14 @@ class VirtualLab:
                 "cp": CpBoard(self.world, self.plant),
                 "installer": InstallerPort(self.world, self.wallbox),
                 "led": LedSensorBoard(self.world, self.wallbox.led_show),
+                "audio": SimMicrophone(self.world, self.wallbox.beeper),
                 "analyser": SimAnalyser(self.world, self.plant),
                 "source": SimSource(self.world, self.plant),
                 **{f"load{k + 1}": SimLoad(self.world, self.plant, k) for k in range(3)},
             }
             # the bench of bought parts: served alongside, on the same plant (sim-cots.toml uses it)
-            self.bench = VirtualBench(self.world, self.plant)
+            carousel = tuple(FieldCard(bytes.fromhex(uid), *CARD_KINDS[kind]) for uid, kind in cards.get("carousel", ()))
+            self.bench = VirtualBench(self.world, self.plant, self.wallbox, carousel)
             self.frontends.update({"switch": SimDaq970(self.world, self.bench), "scope": SimScope(self.world, self.plant),
                                    "leak": SimLeakageLoad(self.world, self.plant),
                                    "dc_source": SimDcSource(self.world, self.plant)})
@@ -123,6 +134,7 @@ class VirtualLab:
             self.chamber = SimChamber(self.world, self.plant, port=ports.get("chamber", 0))
             self.fault_box = SimFaultBox(self.world, self.plant)
             self.can_servers["fault_box"] = SocketcandServer(self.fault_box, ports.get("fault_box", 0))
+            self.card_server = StreamServer(SimChameleon(self.world, self.wallbox.rfid), ports.get("card", 0))
             self.world.record("lab_started", source_file=source_file, knobs=self.knobs)
             if realtime:
                 self._realtime_thread = threading.Thread(target=self._run_realtime, daemon=True,
@@ -137,7 +149,8 @@ class VirtualLab:
         """Addresses as a lab user would type them: pyserial URL for the board, VISA for SCPI, a
         python-can socketcand port for the fault box."""
         ports = {name: server.port for name, server in self.servers.items()}
-        out = {name: f"socket://{LOOPBACK}:{ports[name]}" for name in ("clock", "cp", "installer", "led")}
+        out = {name: f"socket://{LOOPBACK}:{ports[name]}" for name in ("clock", "cp", "installer", "led", "audio")}
+        out["card"] = f"socket://{LOOPBACK}:{self.card_server.port}"
         for name in ("analyser", "source", "load1", "load2", "load3", "switch", "scope", "leak", "dc_source"):
             out[name] = f"TCPIP0::{LOOPBACK}::{ports[name]}::SOCKET"
         out["relays"] = self.relays.address
@@ -165,8 +178,9 @@ class VirtualLab:
         if wallbox is not None:
             with self.world.lock:
                 wallbox.energy.stop()
-        for server in [*self.servers.values(), *self.can_servers.values()]:
-            server.stop()
+        for server in [*self.servers.values(), *self.can_servers.values(), getattr(self, "card_server", None)]:
+            if server is not None:
+                server.stop()
         if wallbox is not None and wallbox.ocpp is not None:
             wallbox.ocpp.link.close()
         for device in (getattr(self, "relays", None), getattr(self, "chamber", None)):
@@ -178,7 +192,7 @@ class VirtualLab:
 
 
 PORT_ORDER = ("clock", "cp", "installer", "led", "analyser", "source", "load1", "load2", "load3", "fault_box", "rs485",
-              "switch", "scope", "leak", "dc_source", "relays", "chamber", "ocpp")
+              "switch", "scope", "leak", "dc_source", "relays", "chamber", "ocpp", "audio", "card")
 """Which endpoint takes which port from `--port-base` up (clock = base, …, rs485 = base + 10, the
 bench of bought parts after it)."""
 
@@ -209,5 +223,5 @@ def _free_port() -> int:
 def start_virtual_lab(seed: int, knobs: Mapping[str, object], realtime: bool = False,
                       source_file: str = "", journal_path: str | None = None,
                       rs485: Mapping[str, Any] | None = None, port_base: int | None = None,
-                      ocpp: Mapping[str, Any] | None = None) -> VirtualLab:
-    return VirtualLab(seed, knobs, realtime, source_file, journal_path, rs485, port_base, ocpp)
+                      ocpp: Mapping[str, Any] | None = None, cards: Mapping[str, Any] | None = None) -> VirtualLab:
+    return VirtualLab(seed, knobs, realtime, source_file, journal_path, rs485, port_base, ocpp, cards)

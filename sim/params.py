@@ -28,6 +28,9 @@ class Knob:
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] | None = None
+    valid: Any = None
+    """A check of the parsed value beyond type, range and choices (`expected` says what passes)."""
+    expected: str = ""
 
     def parse(self, raw: object) -> Any:
         kind = type(self.default)
@@ -52,7 +55,17 @@ class Knob:
             raise KnobError(self.name, f"one of {', '.join(map(str, self.choices))}", raw)
         if self.low is not None and value < self.low or self.high is not None and value > self.high:
             raise KnobError(self.name, f"a value in [{self.low}, {self.high}] {self.unit}".rstrip(), raw)
+        if self.valid is not None and not self.valid(value):
+            raise KnobError(self.name, self.expected, raw)
         return value
+
+
+BEEPS = ("none", "short", "two short", "long")
+
+
+def _three_beeps(value: str) -> bool:
+    parts = [p.strip() for p in value.split(",")]
+    return len(parts) == 3 and all(p in BEEPS for p in parts)
 
 
 KNOBS: tuple[Knob, ...] = (
@@ -229,6 +242,23 @@ KNOBS: tuple[Knob, ...] = (
          "measured voltage)"),
     Knob("ocpp_recurring_resets_at_midnight", False, "", "a daily recurring schedule restarts at each midnight "
          "(UTC) instead of running across it"),
+    # access control (RFID), the beeper, the pairing button
+    Knob("access_control", "factory_off", "", "factory_off: off until the installer switches it on (WB-AC-01); "
+         "factory_on: delivered on; ignored: the installer's switch has no effect",
+         choices=("factory_off", "factory_on", "ignored")),
+    Knob("rfid_accepts_unregistered", False, "", "any MIFARE card authorises a session, registered or not"),
+    Knob("rfid_stop_with_card", True, "", "the session's card presented again ends it"),
+    Knob("rfid_mifare_only", True, "", "the reader ignores cards that are not MIFARE Classic (off: any ISO 14443A "
+         "card counts)"),
+    Knob("registration_beeps", "short,two short,long", "", "the beeps for registration mode on, a card registered, "
+         "mode off (each one of short, two short, long, none)", valid=_three_beeps,
+         expected="three beeps, comma-separated, each one of none, short, two short, long"),
+    Knob("registration_requires_idle", True, "", "registration mode only with no vehicle and the bar solid"),
+    Knob("rfid_auth_delay_s", 1.0, "s", "a registered card to the session's authorisation (then the offer)", 0, 600),
+    Knob("pairing_hold_s", 5.0, "s", "how long the pairing button must be held", 0.1, 60),
+    Knob("pairing_window_s", 300.0, "s", "how long after power-up the pairing button pairs", 1, 86_400),
+    Knob("wallbox_id", "40012345", "", "the Wallbox ID announced on pairing (the Connect's is 8 digits)",
+         valid=lambda v: v.isdigit() and 1 <= len(v) <= 20, expected="1…20 digits"),
 )
 
 KNOB_BY_NAME = {k.name: k for k in KNOBS}

@@ -84,3 +84,49 @@ class LineServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class ByteFrontEnd(ABC):
+    """One simulated instrument with a binary framed protocol: takes the bytes received so far on a
+    connection, answers each complete packet, and keeps the rest for later."""
+
+    name = "frontend"
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    @abstractmethod
+    def feed(self, buffer: bytes) -> tuple[bytes, bytes]:
+        """(answer bytes, the unconsumed rest of `buffer`); called under the world's lock."""
+
+
+class StreamServer:
+    """Serves a `ByteFrontEnd` on a loopback port (a USB CDC port's bytes, over TCP)."""
+
+    def __init__(self, frontend: ByteFrontEnd, port: int = 0) -> None:
+        world = frontend.world
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                buffer = b""
+                while chunk := self.request.recv(4096):
+                    buffer += chunk
+                    with world.lock:
+                        try:
+                            answer, buffer = frontend.feed(buffer)
+                        except Exception:  # noqa: BLE001 - a bad packet must not kill the lab
+                            log.exception("%s: packet %r failed", frontend.name, buffer[:40])
+                            answer, buffer = b"", b""
+                    if answer:
+                        self.request.sendall(answer)
+
+        self._server = _Server((LOOPBACK, port), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name=f"sim-{frontend.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sim.access import AccessControl, PairingButton
+from sim.beeper import Beeper
 from sim.cold_load import ColdLoadDelay
 from sim.cp_circuit import Generator, Vehicle, cp_levels
 from sim.energy import EnergyManager
@@ -17,6 +19,7 @@ from sim.led_bar import LedShow, show_for
 from sim.meter_link import MeterLink
 from sim.plant import Plant
 from sim.protection import Protections
+from sim.rfid import FieldCard, RfidField
 from sim.world import Timers, World
 
 if TYPE_CHECKING:
@@ -75,7 +78,9 @@ class SimulatedWallbox:
     """States: off, boot, A1, B1, B2, C1, C2, D-refused, E, F (fault; latched until power-off for
     residual current and welding)."""
 
-    def __init__(self, world: World, plant: Plant, knobs: dict[str, Any], meter_link: MeterLink | None = None) -> None:
+    def __init__(self, world: World, plant: Plant, knobs: dict[str, Any], meter_link: MeterLink | None = None,
+                 setup_card: bytes | None = None) -> None:
+        """`setup_card`: the UID of the setup card delivered with this wallbox (None: it has none)."""
         self.world, self.plant, self.knobs = world, plant, knobs
         self.state = "off"
         self.cp_letter = "E"
@@ -104,6 +109,11 @@ class SimulatedWallbox:
         self.ocpp: SimChargePoint | None = None
         """The OCPP charge point (the comms module), when the lab has a backend to connect to."""
         self._ocpp_due = False
+        self.beeper = Beeper(world)
+        self.rfid = RfidField(world)
+        self.access = AccessControl(world, self, knobs, self.beeper, setup_card)
+        self.pairing = PairingButton(world, self, knobs)
+        self.rfid.listen(self._card)
         plant.listen(self._on_plant_change)
 
     # --- timers ------------------------------------------------------------------------------
@@ -119,6 +129,16 @@ class SimulatedWallbox:
     def _stop_session_timers(self) -> None:
         """Everything but what runs as long as the wallbox is powered: temperature sampling, supply hold-up."""
         self._stop(*[name for name in self._timers.names() if name not in ("temperature", "hold_up")])
+
+    def _card(self, card: FieldCard | None) -> None:
+        """The reader runs while the controller does (not while it boots or updates)."""
+        if self.state not in ("off", "boot", "update"):
+            self.access.card_seen(card)
+
+    @property
+    def waiting(self) -> bool:
+        """Out of service for now: a cold-load delay runs (the bar sweeps, as paused)."""
+        return self._cold_load
 
     def led_show(self) -> LedShow:
         return show_for(self.state, self.paused, self._cold_load, self.knobs)
@@ -177,7 +197,7 @@ class SimulatedWallbox:
         return rating if self.knobs["pp_caps_offer"] else float("inf")
 
     def offered_current_a(self) -> float:
-        if self.paused or self._cold_load or self._needs_replug:
+        if self.paused or self._cold_load or self._needs_replug or not self.access.allows_offer():
             return 0.0
         setting = self.setting_a
         if setting == 0 and self.knobs["zero_setting_offers_min"]:
@@ -269,6 +289,8 @@ class SimulatedWallbox:
 
     def _power_changed(self) -> None:
         self._stop(*self._timers.names())
+        self.pairing.powered(self._powered)
+        self.access.vehicle_left()
         if self.ocpp is not None:
             self.ocpp.powered_up() if self._powered else self.ocpp.powered_down()
         if self._powered:
@@ -332,6 +354,7 @@ class SimulatedWallbox:
         if letter == "A":
             if self.ocpp is not None:
                 self.ocpp.vehicle_left()
+            self.access.vehicle_left()
             self._saw_b = self._woken = self._needs_replug = False
             self._cold_load = False  # the interrupted session is over; a new plug-in is a new session
             self._stop("cold_load")

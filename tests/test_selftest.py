@@ -136,26 +136,46 @@ BACKEND = {"test_status_follows_the_session_the_cp_edges_show",
            "test_a_jump_of_the_backends_clock_leaves_a_relative_schedule_alone"}
 """The backend families (OCPP status, metering, remote, offline, smart charging): they skip where the
 rig has no backend (a bench of parts, a DUT with a failed comms module) or the profile no [ocpp]."""
+ACCESS = {"test_from_the_factory_plugging_in_charges_without_a_card",
+          "test_with_access_control_on_nothing_is_offered_without_a_card",
+          "test_an_unregistered_card_never_starts_charging_and_is_refused_as_declared",
+          "test_a_registered_card_starts_charging_within_the_declared_latency_and_the_same_card_stops_it",
+          "test_registration_beeps_short_then_two_short_per_card_then_long_and_registers",
+          "test_registration_is_refused_with_a_vehicle_connected_or_the_bar_not_solid",
+          "test_a_card_that_is_not_mifare_is_neither_registered_nor_accepted",
+          "test_a_setup_card_entered_in_the_installer_app_opens_registration"}
+"""WB-AC-01 … WB-AC-04: the Wallbox Plus's card reader (skipped on a profile without them or a rig
+without a card presenter)."""
+CONNECT_ONLY = {"test_each_card_starts_a_session_with_its_own_id_tag_and_without_cards_there_is_one_vehicle",
+                "test_the_button_held_long_enough_late_in_the_window_pairs_with_an_8_digit_id",
+                "test_a_press_shorter_than_the_hold_time_does_not_pair", "test_a_press_after_the_window_does_not_pair"}
+"""WB-AC-06 and WB-CO-03: the BMW i Wallbox Connect's backend cards and pairing button."""
 FAULTS = ({R_DC_TIME, R_LATCH, W_AFTER, W_NEXT, W_BEFORE, T_STOP, T_DERATE, T_RESUME, S_RESUME, S_PE, S_MAINS}
           | PHASE_LOSS | {CL_RANGE, CL_RANDOM, CL_REPEAT, CL_DIP} | LED | COMMS_DEFECT_TESTS
           | p(R_BELOW, "ac", "dc") | p(R_BAND, "ac", "dc") | p(R_TIME, "1x", "2x", "5x") | p(T_RANGE, "coldest", "hottest")
           | p(S_WINDOW, "over", "under") | p(S_FREQ, "low", "high"))
-COMMON |= FAULTS | ENERGY | BACKEND
+COMMON |= FAULTS | ENERGY | BACKEND | ACCESS | CONNECT_ONLY
 TESTS_ON = {  # every test a run of the profile holds, and those it skips
     "bmw-wallbox-plus": (COMMON | p(SETTABLE, "0A", *BMW_SETTINGS) | p(SUPPLY_1PH, "100V", "240V") | SUPPLY_3PH_ENDS
-                         | p(SUPPLY_HZ, "50Hz", "60Hz"), SOCKET_TESTS | COMMS_DEFECT_TESTS),
+                         | p(SUPPLY_HZ, "50Hz", "60Hz"), SOCKET_TESTS | COMMS_DEFECT_TESTS | CONNECT_ONLY),
     "mini-wallbox-plus": (COMMON | p(SETTABLE, *MINI_SETTINGS) | p(SUPPLY_1PH, "110V", "240V") | SUPPLY_3PH_ENDS
-                          | p(SUPPLY_HZ, "50Hz", "60Hz"), SOCKET_TESTS | COMMS_DEFECT_TESTS),
+                          | p(SUPPLY_HZ, "50Hz", "60Hz"), SOCKET_TESTS | COMMS_DEFECT_TESTS | CONNECT_ONLY),
     # the generic profile declares no derating
     # the generic profile supports no meter: each per-model test is one skipped "none" case
     "generic-iec61851": ((COMMON - LM_ALL) | NO_METER | p(SETTABLE, *MINI_SETTINGS) | p(SUPPLY_1PH, "207V", "253V")
                          | SUPPLY_3PH_ENDS | p(SUPPLY_HZ, "50Hz"),
-                         {PP, T_DERATE} | COMMS_DEFECT_TESTS | (ENERGY - LM_ALL) | NO_METER | BACKEND),
+                         {PP, T_DERATE} | COMMS_DEFECT_TESTS | (ENERGY - LM_ALL) | NO_METER | BACKEND | ACCESS
+                         | CONNECT_ONLY),
 }
+CONNECT = "bmw-i-wallbox-connect"
+TESTS_ON[CONNECT] = (TESTS_ON["bmw-wallbox-plus"][0], SOCKET_TESTS | COMMS_DEFECT_TESTS | ACCESS)
+"""The Connect's electrical side is the Wallbox Plus's (its profile says so, unconfirmed); of the card
+tests it holds WB-AC-06 and its pairing button, not the Plus's registration flow."""
 COMMS_DEFECT = "bmw-with-comms-defect"
 """The BMW profile on rigs/sim-comms-defect.toml: a bench whose DUT has a failed communication module."""
 RIGS = {COMMS_DEFECT: ("rigs/sim-comms-defect.toml", "bmw-wallbox-plus")}
-TESTS_ON[COMMS_DEFECT] = (TESTS_ON["bmw-wallbox-plus"][0], SOCKET_TESTS | {L_STANDBY, L_CHARGING} | BACKEND)
+TESTS_ON[COMMS_DEFECT] = (TESTS_ON["bmw-wallbox-plus"][0],
+                          SOCKET_TESTS | {L_STANDBY, L_CHARGING} | BACKEND | ACCESS | CONNECT_ONLY)
 SENSOR_TEMPERATURE = {T_RESUME}
 """The test that needs the DUT's sensor cooled at a known instant: a bench of parts has only a
 chamber (the stop and the derating it judges by ramping the ambient)."""
@@ -190,6 +210,7 @@ GREEN_CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("wake-up-declared", WAKE_UP_PROFILE, ("wake_up_enabled=true",)),        # declared, so conforming
     ("comms-defect-shown", COMMS_DEFECT, ()),
     ("bmw-on-parts-conforms", BMW_PARTS, ()),
+    ("connect-conforms", CONNECT, ()),
 ]
 """Cases in which nothing may go red; every red case comes from a test's `red_on` marker."""
 
@@ -212,10 +233,21 @@ def families_of(entries: list) -> tuple[str, ...]:
     return tuple(sorted({info.module.rsplit(".", 1)[-1].removeprefix("test_") for info, _ in entries}))
 
 
+SCOPED_KNOBS = {("bmw-wallbox-plus", ("access_control=factory_on",))}
+"""Knob cases that run only the families of their red tests: a wallbox delivered with access control
+on charges for no test that brings no card, so the whole suite would go red, not only WB-AC-01."""
+
+
+def scoped(case: str, profile: str, knobs: tuple[str, ...]) -> bool:
+    """Bench-of-parts cases, the Connect's knob cases (its `connect-conforms` case runs the whole suite
+    green) and the SCOPED_KNOBS run only their families."""
+    return case.endswith("@parts") or (profile == CONNECT and bool(knobs)) or (profile, knobs) in SCOPED_KNOBS
+
+
 PARTS_FAMILIES = {case: families_of([(info, red) for info, red in entries
                                      if not any(n.split("[")[0] == info.name for n in TESTS_ON[profile][1])])
-                  for case, profile, _, entries in CASES if case.endswith("@parts")}
-"""Case id → the families a bench-of-parts knob case runs."""
+                  for case, profile, knobs, entries in CASES if scoped(case, profile, knobs)}
+"""Case id → the families a scoped knob case runs."""
 MODULE_OF = {info.name: info.module.rsplit(".", 1)[-1].removeprefix("test_") for info in catalogue.tests()}
 
 

@@ -47,7 +47,7 @@ class PartsCpEmulator(CpEmulator):
     driver_settings = ("cp_channel", "output_channel", "output_probe")
 
     @classmethod
-    def check_wiring(cls, wiring: Wiring) -> None:
+    def check_wiring(cls, wiring: Wiring, settings: Mapping[str, Any] | None = None) -> None:
         wiring.require(CP_RESISTORS + CP_FUNCTIONS, "the CP emulator from parts")
 
     @classmethod

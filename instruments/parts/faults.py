@@ -41,7 +41,7 @@ class PartsFaultBox(FaultBox):
     optional_parts = ("leakage_load", "dc_source", "chamber")
 
     @classmethod
-    def check_wiring(cls, wiring: Wiring) -> None:
+    def check_wiring(cls, wiring: Wiring, settings: Mapping[str, Any] | None = None) -> None:
         wiring.require(FAULT_FUNCTIONS, "fault injection from parts")
 
     @classmethod

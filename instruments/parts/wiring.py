@@ -26,7 +26,11 @@ FAULT_FUNCTIONS = ("supply_pe_open", "weld_l1", "weld_l2", "weld_l3", "ps1", "ps
 phase, the grid operator's control contacts."""
 MEASURE_FUNCTIONS = ("pp_sense",)
 """Measurement channels of a switch unit with a DMM (DAQ970A): PP–PE resistance of a tethered plug."""
-FUNCTIONS = CP_FUNCTIONS + PP_FUNCTIONS + FAULT_FUNCTIONS + MEASURE_FUNCTIONS
+ACTUATOR_FUNCTIONS = ("pairing_button",)
+"""A solenoid on the DUT's pairing button (the channel closed = the button pressed)."""
+CARD_POSITIONS = tuple(f"card_{k}" for k in range(1, 9))
+"""The positions of a card carousel: the channel closed = that card held to the reader."""
+FUNCTIONS = CP_FUNCTIONS + PP_FUNCTIONS + FAULT_FUNCTIONS + MEASURE_FUNCTIONS + ACTUATOR_FUNCTIONS + CARD_POSITIONS
 CP_RESISTORS = ("R3", "R2", "R2D")
 """Named resistors the vehicle states need: R3 (B), R2 (with R3: C), R2D (with R3: D)."""
 MATCH_TOLERANCE = 0.005

@@ -37,3 +37,49 @@ def record(seconds: float, rate: int, device: str | int | None = None) -> np.nda
     data = sounddevice.rec(int(seconds * rate), samplerate=rate, channels=1, dtype="float32", device=device)
     sounddevice.wait()
     return np.asarray(data)[:, 0]
+
+
+class Recorder:
+    """A microphone recording from `start` to `stop` (sounddevice's InputStream, its callback
+    appending blocks), so a test can act while it listens."""
+
+    def __init__(self, device: str | int | None, rate: int) -> None:
+        try:
+            import sounddevice
+        except OSError as exc:   # PortAudio missing
+            raise InstrumentInitError("buzzer", f"no audio input on this machine: {exc}") from None
+        self._sd = sounddevice
+        self.device = int(device) if isinstance(device, str) and device.isdigit() else device
+        self.rate = rate
+        try:
+            sounddevice.check_input_settings(device=self.device, channels=1, dtype="float32", samplerate=rate)
+        except (ValueError, sounddevice.PortAudioError) as exc:
+            raise InstrumentInitError("buzzer", f"audio input {device!r} cannot record mono at {rate} Hz: {exc}") \
+                from None
+        self._blocks: list[np.ndarray] = []
+        self._stream = None
+
+    def describe(self) -> str:
+        info = self._sd.query_devices(self.device, "input")
+        return f"{info['name']} at {self.rate} Hz"
+
+    def start(self) -> None:
+        self.stop()
+        self._blocks = []
+
+        def callback(indata, frames, time, status) -> None:  # noqa: ANN001 - sounddevice's signature
+            self._blocks.append(indata[:, 0].copy())
+
+        self._stream = self._sd.InputStream(device=self.device, channels=1, dtype="float32", samplerate=self.rate,
+                                            callback=callback)
+        self._stream.start()
+
+    def stop(self) -> np.ndarray:
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream.close()
+            self._stream = None
+        return np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.float32)
+
+    def close(self) -> None:
+        self.stop()

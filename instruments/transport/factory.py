@@ -12,8 +12,8 @@ from core.errors import InvalidValue
 SERIAL_PREFIXES = ("socket://", "rfc2217://", "loop://", "/dev/", "COM")
 ADDRESS_FORMS = ("a VISA resource (TCPIP0::host::port::SOCKET, GPIB0::7::INSTR, …), a serial port "
                  "(/dev/ttyUSB0, COM3), a pyserial URL (socket://host:port), a Modbus TCP port for the meter emulator "
-                 "(tcp://host:port), a CAN port (can:socketcan:can0), where the OCPP backend listens (ws://host:port, wss://…) "
-                 "or a video source (video:0, video:rtsp://…, video:/path/clip.avi)")
+                 "(tcp://host:port), a CAN port (can:socketcan:can0), where the OCPP backend listens (ws://host:port, wss://…), "
+                 "a video source (video:0, video:rtsp://…, video:/path/clip.avi) or an audio input (audio:default, audio:2)")
 
 
 CAN_FORMS = ("a CAN port as can:INTERFACE:CHANNEL (can:socketcan:can0, can:pcan:PCAN_USBBUS1) or "
@@ -53,7 +53,7 @@ def address_problem(address: str) -> str | None:
         return None
     if is_visa_resource(address) or address.startswith((*SERIAL_PREFIXES, "tcp://", "ws://", "wss://")):
         return None
-    if address.startswith("video:") and len(address) > len("video:"):
+    if address.startswith(("video:", "audio:")) and len(address) > len("video:"):
         return None
     return ADDRESS_FORMS
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from instruments.transport.base import Frame, FrameTransport, LineTransport
+from instruments.transport.byte_stream import ByteStream
 
 Step = tuple[str, str | bytes | None]
 
@@ -119,3 +120,37 @@ class ScriptedFrameTransport(FrameTransport):
         if self._pos != len(self._steps) or self._inbox:
             raise ScriptMismatch(f"script not consumed: step {self._pos} of {len(self._steps)}, "
                                  f"{len(self._inbox)} answers unread")
+
+
+ByteStep = tuple[bytes, bytes]
+
+
+class ScriptedByteStream(ByteStream):
+    """Bytes instead of lines: each step is (the packet the driver must write, the bytes the device
+    answers); the driver must read the answer to its last byte before it writes again."""
+
+    def __init__(self, steps: Sequence[ByteStep], role: str = "scripted") -> None:
+        super().__init__(role)
+        self._steps = list(steps)
+        self._pos = 0
+        self._inbox = b""
+
+    def _write(self, data: bytes) -> None:
+        if self._inbox:
+            raise ScriptMismatch(f"answer {self._inbox.hex(' ')} was never read before {data.hex(' ')}")
+        if self._pos >= len(self._steps):
+            raise ScriptMismatch(f"unexpected extra packet {data.hex(' ')} after the script ended")
+        expected, answer = self._steps[self._pos]
+        if data != expected:
+            raise ScriptMismatch(f"step {self._pos}: expected {expected.hex(' ')}, driver sent {data.hex(' ')}")
+        self._pos += 1
+        self._inbox = answer
+
+    def _read(self, count: int) -> bytes:
+        chunk, self._inbox = self._inbox[:count], self._inbox[count:]
+        return chunk
+
+    def assert_consumed(self) -> None:
+        if self._pos != len(self._steps) or self._inbox:
+            raise ScriptMismatch(f"script not consumed: step {self._pos} of {len(self._steps)}, "
+                                 f"{len(self._inbox)} answer bytes unread")
