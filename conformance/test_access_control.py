@@ -22,7 +22,8 @@ from core.errors import PreconditionError
 from core.types import Channel
 from fixtures.evidence import Evidence, step
 from fixtures.timing import count_edges, delay_s, markers
-from instruments.card import CardPresenter
+from instruments.backend import Backend
+from instruments.card import Card, CardPresenter
 from instruments.cp_emulator import CpEmulator
 from instruments.installer import Installer
 from rig.clock import Clock
@@ -272,7 +273,7 @@ def test_a_setup_card_entered_in_the_installer_app_opens_registration(
 @pytest.mark.requirement(wb_id="WB-AC-06", clause="WB-AC-06 (backend service: one vehicle per card)")
 @pytest.mark.red_on("access_control=ignored", profile="bmw-i-wallbox-connect")
 def test_each_card_starts_a_session_with_its_own_id_tag_and_without_cards_there_is_one_vehicle(
-        cp: CpEmulator, card: CardPresenter, clock: Clock, rig: Rig, installer: Installer, backend,
+        cp: CpEmulator, card: CardPresenter, clock: Clock, rig: Rig, installer: Installer, backend: Backend,
         evidence: Evidence) -> None:
     """Without cards, two sessions carry one idTag (one vehicle per wallbox).  With the declared
     number of cards registered and access control on, each session's StartTransaction carries the
@@ -282,7 +283,7 @@ def test_each_card_starts_a_session_with_its_own_id_tag_and_without_cards_there_
     cards = charging_cards(card, vehicles)
     since = clock.now()
 
-    def session(which=None) -> None:   # noqa: ANN001 - a card or None
+    def session(which: Card | None = None) -> None:
         vehicle_asks(cp, clock)
         if which is not None:
             tap(card, clock, which)
@@ -298,7 +299,8 @@ def test_each_card_starts_a_session_with_its_own_id_tag_and_without_cards_there_
                    note=f"seen: {sorted(tags)}")
     register(card, clock, cards)
     installer.set_access_control(True)
-    before = backend.accept_id_tags(backend_tags(backend) | {c.id_tag for c in cards})
+    before = backend.accept_id_tags(set())             # the backend knows the lab's cards for this test
+    backend.accept_id_tags(before | {c.id_tag for c in cards})
     try:
         since = clock.now()
         with step("act", f"one session per card ({vehicles})"):
@@ -312,9 +314,3 @@ def test_each_card_starts_a_session_with_its_own_id_tag_and_without_cards_there_
     evidence.check("sessions whose idTag is not their card's", mismatches + max(0, len(seen) - len(cards)),
                    LIMITS.access.card_tag_mismatches, note=f"cards {[c.id_tag for c in cards]}, sessions {seen}")
 
-
-def backend_tags(backend) -> set[str]:  # noqa: ANN001 - the backend role
-    """The idTags the backend accepts now (its accepted list, read back by swapping it in and out)."""
-    current = backend.accept_id_tags(set())
-    backend.accept_id_tags(current)
-    return set(current)
