@@ -102,7 +102,8 @@ GET_APP_VERSION, CHANGE_DEVICE_MODE, SET_ACTIVE_SLOT = 1000, 1001, 1003
 SET_SLOT_TAG_TYPE, SET_SLOT_DATA_DEFAULT, SET_SLOT_ENABLE = 1004, 1005, 1006
 HF14A_SET_ANTI_COLL_DATA = 4001
 STATUS_OK = (0x00, 0x68)
-"""HF_TAG_OK and STATUS_DEVICE_SUCCESS: tag commands answer the one, device commands the other."""
+"""STATUS_DEVICE_SUCCESS (0x68), which every command used here answers in firmware v2; HF_TAG_OK
+(0x00), which firmware v1 answered to some slot commands, is taken too."""
 MODE_TAG = 0x00
 """CHANGE_DEVICE_MODE: 0 = tag emulator, 1 = reader."""
 SENSE_HF = 2

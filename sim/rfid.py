@@ -52,7 +52,7 @@ class RfidField:
 
 # --- the ChameleonUltra, device side -----------------------------------------------------------------
 _SOF = 0x11
-_SUCCESS, _TAG_OK = 0x68, 0x00
+_SUCCESS = 0x68
 _REFUSED = 0x67
 """What this simulation answers to a command or parameter it does not know (not a success code)."""
 _HF_TYPES = {1000, 1001, 1002, 1003, 1100, 1101, 1102}
@@ -136,7 +136,7 @@ class SimChameleon(ByteFrontEnd):
             slot = self.slots[self.active]
             slot.uid, slot.atqa, slot.sak = data[1:1 + n], data[1 + n:3 + n], data[3 + n]
             self._update()
-            return _TAG_OK, b""
+            return _SUCCESS, b""
         else:
             return _REFUSED, b""
         self._update()

@@ -46,7 +46,7 @@ PRESENT_1K_04A1B2C3 = [
     (H("11 ef 03 ec 00 00 00 03 0e 07 03 e9 0d"), H("11 ef 03 ec 00 68 00 00 a9 00")),    # slot 7: MIFARE 1K
     (H("11 ef 03 ed 00 00 00 03 0d 07 03 e9 0d"), H("11 ef 03 ed 00 68 00 00 a8 00")),    # its default data
     (H("11 ef 0f a1 00 00 00 09 47 04 04 a1 b2 c3 04 00 08 00 d6"),                        # UID, ATQA 0004, SAK 08
-     H("11 ef 0f a1 00 00 00 00 50 00")),
+     H("11 ef 0f a1 00 68 00 00 e8 00")),
     (H("11 ef 03 ee 00 00 00 03 0c 07 02 01 f6"), H("11 ef 03 ee 00 68 00 00 a7 00")),    # slot 7 HF on
 ]
 WITHDRAW = (H("11 ef 03 ee 00 00 00 03 0c 07 02 00 f7"), H("11 ef 03 ee 00 68 00 00 a7 00"))
@@ -77,7 +77,7 @@ def test_chameleon_presents_the_foreign_card_as_an_ntag213() -> None:
              (H("11 ef 03 ec 00 00 00 03 0e 07 04 4c a9"), H("11 ef 03 ec 00 68 00 00 a9 00")),   # NTAG213 = 1100
              (H("11 ef 03 ed 00 00 00 03 0d 07 04 4c a9"), H("11 ef 03 ed 00 68 00 00 a8 00")),
              (H("11 ef 0f a1 00 00 00 0c 44 07 04 a3 b2 c1 d0 e1 f2 44 00 00 00 f8"),           # ATQA 0044, SAK 00
-              H("11 ef 0f a1 00 00 00 00 50 00")),
+              H("11 ef 0f a1 00 68 00 00 e8 00")),
              PRESENT_1K_04A1B2C3[5]]
     card, stream = chameleon(steps)
     card.present(card.deck.foreign)
