@@ -601,8 +601,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from cli.backend_serve import add_parser as add_backend
     from cli.beep import add_parser as add_beep
+    from cli.card import add_parser as add_card
     add_backend(sub)
     add_beep(sub)
+    add_card(sub)
     return parser
 
 

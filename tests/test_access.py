@@ -241,3 +241,17 @@ def test_a_presented_card_reaches_the_simulated_reader_end_to_end() -> None:
 
 def test_struct_layout_of_the_ntag_tag_type_is_big_endian() -> None:
     assert struct.pack(">BH", 7, 1100) == H("07 04 4c")
+
+
+def test_card_tap_holds_the_setup_card_and_says_what_the_beeper_answered(capsys: pytest.CaptureFixture[str],
+                                                                      tmp_path: Path) -> None:
+    from cli.main import main
+
+    clip = tmp_path / "tap.wav"
+    assert main(["card", "tap", "setup", "--save", str(clip)]) == 0
+    out = capsys.readouterr().out
+    assert "held the setup card (5E7C0A01, mifare-1k)" in out and "heard: short" in out
+    with wave.open(str(clip)) as recording:
+        assert recording.getnframes() > 0
+    assert main(["card", "tap", "card9"]) == 2
+    assert "no card 'card9'" in capsys.readouterr().err

@@ -374,6 +374,10 @@ def test_measured_times_equal_the_simulated_behaviour(runs: dict) -> None:
     assert judged(runs, "bmw-conforms", f"{S_WINDOW}[over]")[0]["value"] == 266.0                # first step > 264 V
     assert judged(runs, "bmw-conforms", f"{S_WINDOW}[under]")[0]["value"] == 194.0               # first step < 195 V
     assert judged(runs, "bmw-conforms", T_STOP)[0]["value"] == 71.0                              # overtemp_stop_c
+    card = "test_a_registered_card_starts_charging_within_the_declared_latency_and_the_same_card_stops_it"
+    assert judged(runs, "bmw-conforms", card, "registered card to PWM offer")[0]["value"] == pytest.approx(1.0, abs=1e-3)
+    assert judged(runs, case_id("bmw-wallbox-plus", ("rfid_auth_delay_s=12",)), card,
+                  "registered card to PWM offer")[0]["value"] == pytest.approx(12.0, abs=1e-3)   # rfid_auth_delay_s
 
 
 def test_the_bench_of_parts_measures_what_the_board_bench_measures(runs: dict) -> None:
