@@ -51,8 +51,8 @@ def tap(card: CardPresenter, clock: Clock, which: Card) -> None:
 
 def listen(buzzer: Buzzer | None, clock: Clock, evidence: Evidence, name: str,
            action: Callable[[], None]) -> str | None:
-    """Record the beeper around `action` (and the rig's listening time after it); what was heard,
-    or None on a rig without a microphone."""
+    """Record the beeper around `action` (a `tap`, which ends with the rig's gap) and on to the rig's
+    listening time; what was heard, or None on a rig without a microphone."""
     if buzzer is None:
         action()
         return None

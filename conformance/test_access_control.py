@@ -19,6 +19,7 @@ from conformance.led import observe
 from conformance.limits import LIMITS
 from conformance.session import observe_b2, watch
 from core.errors import PreconditionError
+from core.limits import Judged
 from core.types import Channel
 from fixtures.evidence import Evidence, step
 from fixtures.timing import count_edges, delay_s, markers
@@ -52,6 +53,15 @@ def vehicle_asks(cp: CpEmulator, clock: Clock) -> float:
     return t_b
 
 
+def judge_offers(cp: CpEmulator, evidence: Evidence, t_b: float, situation: str, offers: Judged,
+                 closings: Judged) -> None:
+    """The board's PWM starts and contactor closings since the plug-in, against their counts."""
+    edges = cp.read_edges()
+    evidence.trace(situation, edges, markers(vehicle_B=t_b))
+    evidence.check(f"PWM offers {situation}", count_edges(edges, Channel.PWM, "1", t_b), offers)
+    evidence.check(f"contactor closings {situation}", count_edges(edges, Channel.OVP, "1", t_b), closings)
+
+
 @pytest.mark.requirement(wb_id="WB-AC-01", clause="WB-AC-01 (factory default: access control off)")
 @pytest.mark.red_on("access_control=factory_on")
 def test_from_the_factory_plugging_in_charges_without_a_card(cp: CpEmulator, clock: Clock, rig: Rig,
@@ -63,12 +73,8 @@ def test_from_the_factory_plugging_in_charges_without_a_card(cp: CpEmulator, clo
         pytest.skip(f"profile {rig.profile.id} declares access control on from the factory")
     t_b = vehicle_asks(cp, clock)
     clock.sleep(LIMITS.iec61851.contactor_close_after_c.high + LIMITS.rig.charge_dwell.value)
-    edges = cp.read_edges()
-    evidence.trace("plug-in without a card", edges, markers(vehicle_B=t_b))
-    evidence.check("PWM offers without a card", count_edges(edges, Channel.PWM, "1", t_b),
-                   LIMITS.access.offers_with_access_off)
-    evidence.check("contactor closings without a card", count_edges(edges, Channel.OVP, "1", t_b),
-                   LIMITS.access.closures_with_access_off)
+    judge_offers(cp, evidence, t_b, "without a card", LIMITS.access.offers_with_access_off,
+                 LIMITS.access.closures_with_access_off)
 
 
 @pytest.mark.requirement(wb_id="WB-AC-02", clause="WB-AC-02 (access control on: a registered card authorises)")
@@ -80,12 +86,8 @@ def test_with_access_control_on_nothing_is_offered_without_a_card(cp: CpEmulator
     access_of(rig, "WB-AC-02")
     t_b = vehicle_asks(cp, clock)
     clock.sleep(LIMITS.access.watch_without_card.value)
-    edges = cp.read_edges()
-    evidence.trace("no card", edges, markers(vehicle_B=t_b))
-    evidence.check("PWM offers without a card", count_edges(edges, Channel.PWM, "1", t_b),
-                   LIMITS.access.offers_without_card)
-    evidence.check("contactor closings without a card", count_edges(edges, Channel.OVP, "1", t_b),
-                   LIMITS.access.closures_without_card)
+    judge_offers(cp, evidence, t_b, "without a card", LIMITS.access.offers_without_card,
+                 LIMITS.access.closures_without_card)
 
 
 @pytest.mark.requirement(wb_id="WB-AC-02", clause="WB-AC-02 (access control on: a registered card authorises)")
@@ -104,12 +106,8 @@ def test_an_unregistered_card_never_starts_charging_and_is_refused_as_declared(
     t_b = vehicle_asks(cp, clock)
     heard = listen(buzzer_of(rig), clock, evidence, "unregistered card", lambda: tap(card, clock, stranger))
     clock.sleep(watch(access.authorise_within_s) + LIMITS.iec61851.contactor_close_after_c.high)
-    edges = cp.read_edges()
-    evidence.trace("unregistered card", edges, markers(vehicle_B=t_b))
-    evidence.check("PWM offers after an unregistered card", count_edges(edges, Channel.PWM, "1", t_b),
-                   LIMITS.access.offers_after_ignored_card)
-    evidence.check("contactor closings after an unregistered card", count_edges(edges, Channel.OVP, "1", t_b),
-                   LIMITS.access.closures_without_card)
+    judge_offers(cp, evidence, t_b, "after an unregistered card", LIMITS.access.offers_after_ignored_card,
+                 LIMITS.access.closures_without_card)
     judge_beep(evidence, rig, "unregistered card", heard, access.refused_card_beep, "refused_card_beep", "WB-AC-02")
     if rig.has("led"):
         judge_bar(evidence, rig, observe(rig.led, clock, evidence, "after the unregistered card"),

@@ -73,6 +73,14 @@ class AccessControl:
         self._timers.stop("authorise")
         self.authorised = None
 
+    def powered(self, on: bool) -> None:
+        """A power cycle ends any session's authorisation and a registration mode (kept in RAM);
+        the registered cards and the setting stay (kept in flash)."""
+        self.vehicle_left()
+        if not on and self.registering:
+            self.registering = False
+            self.world.record("registration_mode", on=False, reason="power lost")
+
     def card_seen(self, card: FieldCard | None) -> None:
         """The reader found a card (None: the field is empty again)."""
         if card is None:

@@ -290,7 +290,7 @@ class SimulatedWallbox:
     def _power_changed(self) -> None:
         self._stop(*self._timers.names())
         self.pairing.powered(self._powered)
-        self.access.vehicle_left()
+        self.access.powered(self._powered)
         if self.ocpp is not None:
             self.ocpp.powered_up() if self._powered else self.ocpp.powered_down()
         if self._powered:

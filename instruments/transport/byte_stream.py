@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
-from core.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
+from core.errors import InstrumentOperationError, InstrumentTimeout
 from instruments.transport.base import traffic_log
 
 
@@ -44,12 +44,11 @@ class ByteStream(ABC):
 class SerialByteStream(ByteStream):
     def __init__(self, role: str, url: str, baudrate: int = 115200, timeout_s: float = 2.0) -> None:
         import serial
+
+        from instruments.transport.serial_line import open_port
         super().__init__(role)
         self._errors = (serial.SerialException, OSError)
-        try:
-            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout_s)
-        except (serial.SerialException, ValueError, OSError) as exc:
-            raise InstrumentInitError(role, f"cannot open {url!r}: {exc}") from exc
+        self._port = open_port(role, url, baudrate, timeout_s)
         self.url = url
 
     def _write(self, data: bytes) -> None:

@@ -10,6 +10,14 @@ from instruments.transport.base import QUIET_S, LineTransport
 from core.errors import InstrumentInitError, InstrumentOperationError
 
 
+def open_port(role: str, url: str, baudrate: int, timeout_s: float) -> serial.SerialBase:
+    """A port or pyserial URL, opened; failing that, the instrument's init error naming the URL."""
+    try:
+        return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout_s)
+    except (serial.SerialException, ValueError, OSError) as exc:
+        raise InstrumentInitError(role, f"cannot open {url!r}: {exc}") from exc
+
+
 class SerialLineTransport(LineTransport):
     """Newline-terminated ASCII lines over anything pyserial opens by URL."""
 
@@ -17,10 +25,7 @@ class SerialLineTransport(LineTransport):
                  terminator: bytes = b"\n") -> None:
         super().__init__(role)
         self._terminator = terminator
-        try:
-            self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout_s)
-        except (serial.SerialException, ValueError, OSError) as exc:
-            raise InstrumentInitError(role, f"cannot open {url!r}: {exc}") from exc
+        self._port = open_port(role, url, baudrate, timeout_s)
         self.url = url
 
     def _write(self, line: str) -> None:
