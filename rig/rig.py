@@ -283,11 +283,8 @@ class Rig:
         if "fault_box" in self.instruments:
             step("fault injection off", self.instruments["fault_box"].safe)
         for role, what in (("leakage_load", "leakage load off"), ("dc_source", "DC source off"),
-                           ("chamber", "chamber to room temperature")):
-            if role in self.instruments:
-                step(what, self.instruments[role].safe)
-        for role, what in (("card", "no card at the reader"), ("button", "pairing button released"),
-                           ("buzzer", "recording stopped")):
+                           ("chamber", "chamber to room temperature"), ("card", "no card at the reader"),
+                           ("button", "pairing button released"), ("buzzer", "recording stopped")):
             if role in self.instruments:
                 step(what, self.instruments[role].safe)
         if "cp" in self.instruments:

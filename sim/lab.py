@@ -20,7 +20,7 @@ from sim.meter_link import MeterLink, UartSettings
 from sim.params import resolve_knobs
 from sim.microphone import SimMicrophone
 from sim.plant import Plant
-from sim.rfid import FieldCard, SimChameleon
+from sim.rfid import SimChameleon, physical_card
 from sim.server import LOOPBACK, FrontEnd, LineServer, StreamServer
 from sim.socketcand import SocketcandServer
 from sim.wallbox import SimulatedWallbox
@@ -28,8 +28,6 @@ from sim.world import World
 
 
 MAX_STEP_S = 7 * 24 * 3600.0
-CARD_KINDS = {"mifare-1k": (b"\x04\x00", 0x08), "ntag213": (b"\x44\x00", 0x00)}
-"""ATQA and SAK of the physical cards a carousel may hold (ISO/IEC 14443-3; NXP AN10833)."""
 DEFAULT_CHARGE_POINT = "SIM-0001"
 DEFAULT_PASSWORD = "sim-basic-auth-key-0001"
 """The backend account of a served lab's wallbox (`sim serve`): a rig file for it names the same."""
@@ -123,7 +121,7 @@ class VirtualLab:
                 **{f"load{k + 1}": SimLoad(self.world, self.plant, k) for k in range(3)},
             }
             # the bench of bought parts: served alongside, on the same plant (sim-cots.toml uses it)
-            carousel = tuple(FieldCard(bytes.fromhex(uid), *CARD_KINDS[kind]) for uid, kind in cards.get("carousel", ()))
+            carousel = tuple(physical_card(uid, kind) for uid, kind in cards.get("carousel", ()))
             self.bench = VirtualBench(self.world, self.plant, self.wallbox, carousel)
             self.frontends.update({"switch": SimDaq970(self.world, self.bench), "scope": SimScope(self.world, self.plant),
                                    "leak": SimLeakageLoad(self.world, self.plant),

@@ -26,6 +26,16 @@ class FieldCard:
     sak: int
 
 
+CARD_KINDS = {"mifare-1k": (b"\x04\x00", 0x08), "ntag213": (b"\x44\x00", 0x00)}
+"""ATQA and SAK of the physical cards a lab may hold to the reader (ISO/IEC 14443-3; NXP AN10833)."""
+
+
+def physical_card(uid_hex: str, kind: str) -> FieldCard:
+    """A real card of `kind` with this UID, as the reader sees it in anticollision."""
+    atqa, sak = CARD_KINDS[kind]
+    return FieldCard(bytes.fromhex(uid_hex), atqa, sak)
+
+
 class RfidField:
     """The reader's field: each source (emulator, carousel) holds a card there or not; the reader is
     told when the card it sees changes (a new card, or none)."""

@@ -28,17 +28,6 @@ def write_clip(path: str | Path, samples: np.ndarray, rate: int) -> None:
     soundfile.write(str(path), np.asarray(samples, dtype=np.float32), int(rate))
 
 
-def record(seconds: float, rate: int, device: str | int | None = None) -> np.ndarray:
-    """`seconds` of mono sound from the microphone (`device`: a sounddevice name or index)."""
-    try:
-        import sounddevice
-    except OSError as exc:   # PortAudio missing
-        raise InstrumentInitError("buzzer", f"no audio input on this machine: {exc}") from None
-    data = sounddevice.rec(int(seconds * rate), samplerate=rate, channels=1, dtype="float32", device=device)
-    sounddevice.wait()
-    return np.asarray(data)[:, 0]
-
-
 class Recorder:
     """A microphone recording from `start` to `stop` (sounddevice's InputStream, its callback
     appending blocks), so a test can act while it listens."""
