@@ -205,22 +205,9 @@ def test_sim_serve_on_fixed_ports_writes_its_endpoints_for_tools(tmp_path) -> No
 
     from sim.lab import PORT_ORDER
 
-    base = 0
-    for candidate in range(47300, 48300, 20):  # a block of free loopback ports, one per endpoint
-        probes = []
-        try:
-            for k in range(len(PORT_ORDER)):
-                s = socket.socket()
-                probes.append(s)
-                s.bind(("127.0.0.1", candidate + k))
-            base = candidate
-            break
-        except OSError:
-            continue
-        finally:
-            for s in probes:
-                s.close()
-    assert base, "no free block of loopback ports"
+    from tests.ports import free_port_block
+
+    base = free_port_block(len(PORT_ORDER))   # below the ephemeral range: a busy machine's clients stay out
     file = tmp_path / "endpoints.json"
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "sim", "serve", "--port-base", str(base),
                              "--endpoints-json", str(file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from rig.config import REPO_ROOT
+from tests.ports import free_port_block
 
 BIN = Path(sys.executable).parent
 if not (BIN / "labgrid-client").exists():
@@ -46,16 +47,7 @@ def _free_base(rng: random.Random) -> int:
     """As many consecutive free ports as a virtual lab serves (sim.lab.PORT_ORDER), below the
     ephemeral range, so no client connection takes one."""
     from sim.lab import PORT_ORDER
-    for _ in range(200):
-        base = rng.randrange(20_000, 32_000)
-        try:
-            for port in range(base, base + len(PORT_ORDER)):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no run of free ports for a virtual lab below 32768")
+    return free_port_block(len(PORT_ORDER), rng)
 
 
 @dataclass
