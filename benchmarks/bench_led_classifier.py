@@ -15,6 +15,7 @@ import random
 import sys
 import time
 from collections import Counter
+from typing import Any
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,7 +32,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    right, total, wrong = Counter(), Counter(), []
+    right: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    wrong: list[Any] = []
     started = time.monotonic()
     for _ in range(args.scenes):
         show, cond = random_show(rng), CameraConditions.bad_day(rng)

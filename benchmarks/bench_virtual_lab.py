@@ -51,13 +51,13 @@ def round_trips(n: int) -> dict[str, float]:
     out = {}
     with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
         line = rig.meter.line
-        uart = UartSettings(int(line["baud"]), str(line["parity"]), int(line["stopbits"]))  # type: ignore[arg-type]
+        uart = UartSettings(int(line["baud"]), str(line["parity"]), int(line["stopbits"]))
         link = MeterLink(rig.lab.endpoints["rs485"], uart)
         for name, call in (("cp MEAS:CP? (raw TCP socket://)", rig.cp.measure_cp),
                            ("analyser VALUE? (pyvisa-py SOCKET)", rig.analyser.read),
                            ("clock ADV 1 ms", lambda: rig.clock.sleep(0.001)),
                            ("meter poll, the DUT's reads (pymodbus RTU over TCP)",
-                            lambda: link.poll(str(line["model"]), int(line["id"]), uart))):  # type: ignore[arg-type]
+                            lambda: link.poll(str(line["model"]), int(line["id"]), uart))):
             samples = []
             for _ in range(n):
                 t0 = time.perf_counter()

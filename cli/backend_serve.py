@@ -66,7 +66,7 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
     schedule_path = Path(args.schedule) if args.schedule else None
     if schedule_path is not None:
         load_schedule(schedule_path, datetime.now(UTC))   # a bad file is refused before anything listens
-    backend = OcppCentralSystem((args.listen, settings))
+    backend = OcppCentralSystem(args.listen, settings)
     backend.attach_clock(time.monotonic, virtual=False)
     backend.listeners.append(print_frame)
     print(f"OCPP 1.6J central system on {args.listen}/<charge point id> "

@@ -283,6 +283,21 @@ def cmd_rig_ping(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rig_drivers(args: argparse.Namespace) -> int:
+    """Every role's drivers and the settings each declares (the rig-file reference)."""
+    from rig.reference import markdown
+    from rig.registry import ROLES, available_drivers, load_object
+
+    if args.markdown:
+        print(markdown(), end="")
+        return EXIT_OK
+    for role in ROLES:
+        for name, target in sorted(available_drivers(role.name).items()):
+            settings = load_object(target).declared_settings()
+            print(f"{role.name:12s} {name:22s} {', '.join(settings) or '-'}")
+    return EXIT_OK
+
+
 def cmd_catalogue(args: argparse.Namespace) -> int:
     from conformance import catalogue
 
@@ -527,6 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
     ping.add_argument("--profile", help="DUT profile name or file (default: the rig file's)")
     ping.add_argument("--strict", action="store_true", help="on a lab rig, refuse (exit 2) when a calibration is overdue")
     ping.set_defaults(func=cmd_rig_ping)
+    drivers = rig.add_parser("drivers", help="every role's drivers (built-in and plug-in) and the settings each reads")
+    drivers.add_argument("--markdown", action="store_true", help="the full reference with types, ranges and defaults "
+                                                                 "(docs/reference/drivers.md)")
+    drivers.set_defaults(func=cmd_rig_drivers)
 
     cat = sub.add_parser("catalogue", help="the suite's tests, what they cite and the knob settings that must turn "
                                            "them red (Markdown table, as in the README; or --json)")

@@ -152,7 +152,8 @@ class Building:
             columns = {f"grid L{k + 1} (A)": [(x.t_s, x.grid_a[k]) for x in s] for k in range(phases)}
             columns["charging L1 (A)"] = [(x.t_s, x.charging_a[0]) for x in s]
             columns["offer (A)"] = [(x.t_s, x.offer_a) for x in s]
-        bands = {"grid limit (A)": (None, grid_limit_a)} if grid_limit_a is not None else {}
+        bands: dict[str, tuple[float | None, float | None]] = \
+            {"grid limit (A)": (None, grid_limit_a)} if grid_limit_a is not None else {}
         evidence.series(name, columns, self.marks, bands, overlay=True)
 
 
@@ -205,8 +206,8 @@ def _configure_energy(rig: Rig, mode: str, model: str | None, **line: object) ->
         # the bench's RS485 line keeps its settings (a converter is set up once): only the map changes
         meter.serve(model, **{k: v for k, v in meter.line.items() if k != "model"})
     entered = {**meter.line, **line}
-    rig.installer.configure_meter(str(entered["model"]), int(entered["id"]), int(entered["baud"]),  # type: ignore[arg-type]
-                                  str(entered["parity"]), int(entered["stopbits"]))  # type: ignore[arg-type]
+    rig.installer.configure_meter(str(entered["model"]), int(entered["id"]), int(entered["baud"]),
+                                  str(entered["parity"]), int(entered["stopbits"]))
     dimming_w = rig.profile.energy.dimming_limit_w
     rig.installer.configure_energy(mode, grid_limit_a(), failsafe_a(), dimming_w)
     return entered

@@ -9,6 +9,7 @@ table; the counts are the manual's word, from conformance/limits/access.toml.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import pytest
@@ -171,7 +172,7 @@ def test_registration_beeps_short_then_two_short_per_card_then_long_and_register
                                        ("second new card", second, access.card_registered_beep,
                                         "card_registered_beep"),
                                        ("setup card again", card.deck.setup, access.mode_off_beep, "mode_off_beep")):
-        heard = listen(buzzer, clock, evidence, name, lambda which=which: tap(card, clock, which))
+        heard = listen(buzzer, clock, evidence, name, functools.partial(tap, card, clock, which))
         judge_beep(evidence, rig, name, heard, expected, key, "WB-AC-03")
     installer.set_access_control(True)
     t_b = vehicle_asks(cp, clock)
@@ -263,7 +264,7 @@ def test_a_setup_card_entered_in_the_installer_app_opens_registration(
     for name, which, expected, key in (("new setup card", new_setup, access.mode_on_beep, "mode_on_beep"),
                                        ("a card", other, access.card_registered_beep, "card_registered_beep"),
                                        ("new setup card again", new_setup, access.mode_off_beep, "mode_off_beep")):
-        heard = listen(rig.buzzer, clock, evidence, name, lambda which=which: tap(card, clock, which))
+        heard = listen(rig.buzzer, clock, evidence, name, functools.partial(tap, card, clock, which))
         judge_beep(evidence, rig, name, heard, expected, key, "WB-AC-04")
 
 

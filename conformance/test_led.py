@@ -10,6 +10,8 @@ name no rate, so the band is marked unconfirmed there): a bar blinking at 2 Hz d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from conformance.led import observe
@@ -32,7 +34,7 @@ ANY_LIT = "lit"
 """Expected pattern that accepts any lit pattern (the manual gives only the colour)."""
 
 
-def judge(evidence: Evidence, rig: Rig, states: list[SegmentState], expected: list[tuple[str, str]],
+def judge(evidence: Evidence, rig: Rig, states: list[SegmentState], expected: Sequence[tuple[str, str]],
           situation: str, wb_id: str) -> None:
     """Every segment as expected: `expected` is (pattern, colour) per segment S1-S4."""
     matches = sum(1 for state, (pattern, colour) in zip(states, expected)

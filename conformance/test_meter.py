@@ -9,6 +9,9 @@ rig's allowance (the manuals give no figure).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from conformance.grid import Building, configure_energy, failsafe_a, first_time, require_energy_feature
@@ -22,7 +25,7 @@ pytestmark = pytest.mark.needs("cp", "load", "analyser", "meter", "installer")
 
 HOUSE_A = 5.0
 """Household load while the meter still works: the DUT offers well above the failsafe current."""
-WRONG = {
+WRONG: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "baud": lambda line: {"baud": 19200 if line["baud"] != 19200 else 9600},
     "parity": lambda line: {"parity": "N" if line["parity"] != "N" else "E"},
     "id": lambda line: {"id": int(line["id"]) % 247 + 1},

@@ -29,14 +29,15 @@ def judged(unit: str, clause: str, *, scale: float = 1.0, unconfirmed: bool = Fa
            high: float | None = None, random: bool = False) -> Any:
     """A profile value that tests judge against: a number (`AtMost`) or a [low, high] pair (`Band`).
 
-    `scale` converts the file's unit to `unit` (ms in the file, s in the verdict)."""
-    return field(metadata={"unit": unit, "clause": clause, "scale": scale, "unconfirmed": unconfirmed,
-                           "low": low, "high": high, "random": random})
+    `scale` converts the file's unit to `unit` (ms in the file, s in the verdict).  Field metadata,
+    written `field(metadata=judged(…))` so that type checkers see a field without a default."""
+    return {"unit": unit, "clause": clause, "scale": scale, "unconfirmed": unconfirmed,
+            "low": low, "high": high, "random": random}
 
 
-def bounded(low: float | None = None, high: float | None = None) -> Any:
-    """A plain number (or each number of a pair or list) that must lie in [low, high]."""
-    return field(metadata={"low": low, "high": high})
+def bounds(low: float | None = None, high: float | None = None) -> dict[str, float | None]:
+    """Field metadata: a plain number (or each number of a pair or list) must lie in [low, high]."""
+    return {"low": low, "high": high}
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,13 @@ class Head:
 class Electrical:
     requirements: tuple[str, ...]
     phases: Literal[1, 3]
-    supply_three_phase_v: tuple[float, float] = bounded(0.0, 500.0)
-    supply_single_phase_v: tuple[float, float] = bounded(0.0, 300.0)
-    supply_frequency_hz: tuple[float, float] = bounded(40.0, 70.0)
-    rated_current_a: float = bounded(6.0, 80.0)
+    supply_three_phase_v: tuple[float, float] = field(metadata=bounds(0.0, 500.0))
+    supply_single_phase_v: tuple[float, float] = field(metadata=bounds(0.0, 300.0))
+    supply_frequency_hz: tuple[float, float] = field(metadata=bounds(40.0, 70.0))
+    rated_current_a: float = field(metadata=bounds(6.0, 80.0))
     settable_currents_kind: Literal["discrete", "range"]
-    settable_currents_a: tuple[float, ...] = bounded(0.0, 80.0)
-    default_current_a: float = bounded(0.0, 80.0)
+    settable_currents_a: tuple[float, ...] = field(metadata=bounds(0.0, 80.0))
+    default_current_a: float = field(metadata=bounds(0.0, 80.0))
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,8 @@ class Connector:
     requirements: tuple[str, ...]
     kind: Literal["tethered", "socket"]
     type: str
-    cable_length_m: float = bounded(0.0, 50.0)
-    cable_rating_a: float = bounded(0.0, 80.0)
+    cable_length_m: float = field(metadata=bounds(0.0, 50.0))
+    cable_rating_a: float = field(metadata=bounds(0.0, 80.0))
 
 
 @dataclass(frozen=True)
@@ -74,55 +75,55 @@ class ControlPilot:
     simplified_control_supported: bool
     ventilation_supported: bool
     wake_up: bool
-    e_f_contactor_open_ms: AtMost = judged("s", "IEC 61851-1:2017 Annex A (state E)", scale=0.001,
-                                           unconfirmed=True, low=0.0, high=10_000.0)
-    overcurrent_stop_within_s: AtMost = judged("s", "IEC 61851-1:2017 Annex A (overcurrent by the vehicle)",
-                                               unconfirmed=True, low=0.0, high=600.0)
-    c1_contactor_open_within_s: AtMost = judged(
+    e_f_contactor_open_ms: AtMost = field(metadata=judged("s", "IEC 61851-1:2017 Annex A (state E)", scale=0.001,
+                                           unconfirmed=True, low=0.0, high=10_000.0))
+    overcurrent_stop_within_s: AtMost = field(metadata=judged("s", "IEC 61851-1:2017 Annex A (overcurrent by the vehicle)",
+                                               unconfirmed=True, low=0.0, high=600.0))
+    c1_contactor_open_within_s: AtMost = field(metadata=judged(
         "s", "IEC 61851-1:2017 Annex A, Table A.6 (EVSE removes PWM in C2: C2 -> C1)", unconfirmed=True,
-        low=0.0, high=600.0)
+        low=0.0, high=600.0))
 
 
 @dataclass(frozen=True)
 class ResidualCurrent:
     requirements: tuple[str, ...]
-    ac_trip_band_ma: Band = judged("mA", "IEC 62955 / EN 61008-1 (AC residual current, type A)", low=0.0, high=300.0)
-    dc_trip_band_ma: Band = judged("mA", "IEC 62955 (RDC-DD, smooth DC)", low=0.0, high=60.0)
+    ac_trip_band_ma: Band = field(metadata=judged("mA", "IEC 62955 / EN 61008-1 (AC residual current, type A)", low=0.0, high=300.0))
+    dc_trip_band_ma: Band = field(metadata=judged("mA", "IEC 62955 (RDC-DD, smooth DC)", low=0.0, high=60.0))
     latch_until_power_cycle: bool
 
 
 @dataclass(frozen=True)
 class Temperature:
     requirements: tuple[str, ...]
-    operating_c: tuple[float, float] = bounded(-60.0, 80.0)
+    operating_c: tuple[float, float] = field(metadata=bounds(-60.0, 80.0))
     derates_before_stop: bool
     resumes_after_cooling: bool
-    stop_by_c: AtMost = judged("degC", "over-temperature stop (WB-TH-02)", unconfirmed=True, low=0.0, high=150.0)
-    resume_within_s: AtMost = judged("s", "resume after cooling (WB-TH-02)", unconfirmed=True, low=0.0, high=3600.0)
+    stop_by_c: AtMost = field(metadata=judged("degC", "over-temperature stop (WB-TH-02)", unconfirmed=True, low=0.0, high=150.0))
+    resume_within_s: AtMost = field(metadata=judged("s", "resume after cooling (WB-TH-02)", unconfirmed=True, low=0.0, high=3600.0))
 
 
 @dataclass(frozen=True)
 class Protection:
     requirements: tuple[str, ...]
-    weld_signal_within_s: AtMost = judged("s", "relay weld protection (WB-PR-01)", unconfirmed=True,
-                                          low=0.0, high=60.0)
-    overvoltage_trip_v: Band = judged("V", "over-voltage protection (WB-PR-01)", unconfirmed=True,
-                                      low=230.0, high=400.0)
-    undervoltage_trip_v: Band = judged("V", "under-voltage protection (WB-PR-01)", unconfirmed=True,
-                                       low=50.0, high=230.0)
-    supply_response_within_s: AtMost = judged("s", "supply supervision (WB-PR-01)", unconfirmed=True,
-                                              low=0.0, high=600.0)
-    frequency_out_of_range_hz: tuple[float, float] = bounded(1.0, 100.0)
-    pe_open_stop_within_s: AtMost = judged("s", "earth fault protection (WB-PR-01)", unconfirmed=True,
-                                           low=0.0, high=600.0)
-    resume_within_s: AtMost = judged("s", "supply supervision (WB-PR-01)", unconfirmed=True, low=0.0, high=3600.0)
+    weld_signal_within_s: AtMost = field(metadata=judged("s", "relay weld protection (WB-PR-01)", unconfirmed=True,
+                                          low=0.0, high=60.0))
+    overvoltage_trip_v: Band = field(metadata=judged("V", "over-voltage protection (WB-PR-01)", unconfirmed=True,
+                                      low=230.0, high=400.0))
+    undervoltage_trip_v: Band = field(metadata=judged("V", "under-voltage protection (WB-PR-01)", unconfirmed=True,
+                                       low=50.0, high=230.0))
+    supply_response_within_s: AtMost = field(metadata=judged("s", "supply supervision (WB-PR-01)", unconfirmed=True,
+                                              low=0.0, high=600.0))
+    frequency_out_of_range_hz: tuple[float, float] = field(metadata=bounds(1.0, 100.0))
+    pe_open_stop_within_s: AtMost = field(metadata=judged("s", "earth fault protection (WB-PR-01)", unconfirmed=True,
+                                           low=0.0, high=600.0))
+    resume_within_s: AtMost = field(metadata=judged("s", "supply supervision (WB-PR-01)", unconfirmed=True, low=0.0, high=3600.0))
 
 
 @dataclass(frozen=True)
 class ColdLoad:
     requirements: tuple[str, ...]
-    delay_range_s: Band = judged("s", "WB-CL-01", low=0.0, high=3600.0, random=True)
-    ride_through_ms: float = bounded(0.0, 1000.0)
+    delay_range_s: Band = field(metadata=judged("s", "WB-CL-01", low=0.0, high=3600.0, random=True))
+    ride_through_ms: float = field(metadata=bounds(0.0, 1000.0))
     distribution: Literal["uniform"] | None = None
     """The distribution the product declares for its delay, if any: then the KS test is judged."""
 
@@ -140,7 +141,7 @@ class Led:
     comms_defect_charging: Pattern
     comms_defect_firmware_update: Pattern
     comms_defect_segment4: Colour
-    pattern_period_s: Band = judged("s", "WB-LED-01 … WB-LED-07 (pattern rate)", unconfirmed=True, low=0.05, high=60.0)
+    pattern_period_s: Band = field(metadata=judged("s", "WB-LED-01 … WB-LED-07 (pattern rate)", unconfirmed=True, low=0.05, high=60.0))
     """The period a blinking, breathing or sweeping pattern may have."""
 
 
@@ -148,7 +149,7 @@ class Led:
 class Meter:
     requirements: tuple[str, ...]
     models: tuple[str, ...]
-    cable_max_m: float = bounded(0.0, 1200.0)
+    cable_max_m: float = field(metadata=bounds(0.0, 1200.0))
 
 
 @dataclass(frozen=True)
@@ -157,9 +158,9 @@ class Energy:
     load_management: bool
     solar: bool
     dimming: bool
-    dimming_limit_w: float = bounded(0.0, 50_000.0)
-    dimming_floor_w: float = bounded(0.0, 50_000.0)
-    solar_limited_current_a: float = bounded(0.0, 80.0)
+    dimming_limit_w: float = field(metadata=bounds(0.0, 50_000.0))
+    dimming_floor_w: float = field(metadata=bounds(0.0, 50_000.0))
+    solar_limited_current_a: float = field(metadata=bounds(0.0, 80.0))
 
 
 @dataclass(frozen=True)
@@ -173,18 +174,18 @@ class Ocpp:
     smart_charging: bool
     power_loss: Literal["stop", "resume"]
     """After a mains loss mid-session: the transaction ends with reason PowerLoss, or it resumes."""
-    status_within_s: AtMost = judged("s", "OCPP 1.6 §4.9 StatusNotification (a change of the connector's status)",
-                                     unconfirmed=True, low=0.0, high=600.0)
-    remote_start_offer_within_s: AtMost = judged("s", "OCPP 1.6 §5.11 RemoteStartTransaction (to the PWM offer)",
-                                                 unconfirmed=True, low=0.0, high=600.0)
-    remote_stop_open_within_s: AtMost = judged("s", "OCPP 1.6 §5.12 RemoteStopTransaction (to contactor open)",
-                                               unconfirmed=True, low=0.0, high=600.0)
-    schedule_within_s: AtMost = judged("s", "OCPP 1.6 §3.13 smart charging (a period's start to its limit on CP)",
-                                       unconfirmed=True, low=0.0, high=600.0)
-    energy_accuracy_pct: AtMost = judged("%", "OCPP 1.6 §4.7 MeterValues / §6.47 meterStop (metered vs true energy)",
-                                         unconfirmed=True, low=0.0, high=50.0)
-    current_accuracy_a: AtMost = judged("A", "OCPP 1.6 §4.7 MeterValues Current.Import (metered vs true current)",
-                                        unconfirmed=True, low=0.0, high=10.0)
+    status_within_s: AtMost = field(metadata=judged("s", "OCPP 1.6 §4.9 StatusNotification (a change of the connector's status)",
+                                     unconfirmed=True, low=0.0, high=600.0))
+    remote_start_offer_within_s: AtMost = field(metadata=judged("s", "OCPP 1.6 §5.11 RemoteStartTransaction (to the PWM offer)",
+                                                 unconfirmed=True, low=0.0, high=600.0))
+    remote_stop_open_within_s: AtMost = field(metadata=judged("s", "OCPP 1.6 §5.12 RemoteStopTransaction (to contactor open)",
+                                               unconfirmed=True, low=0.0, high=600.0))
+    schedule_within_s: AtMost = field(metadata=judged("s", "OCPP 1.6 §3.13 smart charging (a period's start to its limit on CP)",
+                                       unconfirmed=True, low=0.0, high=600.0))
+    energy_accuracy_pct: AtMost = field(metadata=judged("%", "OCPP 1.6 §4.7 MeterValues / §6.47 meterStop (metered vs true energy)",
+                                         unconfirmed=True, low=0.0, high=50.0))
+    current_accuracy_a: AtMost = field(metadata=judged("A", "OCPP 1.6 §4.7 MeterValues Current.Import (metered vs true current)",
+                                        unconfirmed=True, low=0.0, high=10.0))
 
 
 @dataclass(frozen=True)
@@ -204,12 +205,12 @@ class Access:
     refused_card_led: Pattern
     """The bar (in the product's colour) after a refused card: the manuals are silent; the product's value."""
     stop_with_card: bool
-    vehicles_with_cards: float = bounded(0.0, 16.0)
+    vehicles_with_cards: float = field(metadata=bounds(0.0, 16.0))
     """How many vehicles (one card each) the backend service tells apart; 0 where it has none (WB-AC-06)."""
-    authorise_within_s: AtMost = judged("s", "WB-AC-02 (a registered card to the PWM offer)", unconfirmed=True,
-                                        low=0.0, high=600.0)
-    card_stop_within_s: AtMost = judged("s", "WB-AC-02 (the same card again to the offer withdrawn)",
-                                        unconfirmed=True, low=0.0, high=600.0)
+    authorise_within_s: AtMost = field(metadata=judged("s", "WB-AC-02 (a registered card to the PWM offer)", unconfirmed=True,
+                                        low=0.0, high=600.0))
+    card_stop_within_s: AtMost = field(metadata=judged("s", "WB-AC-02 (the same card again to the offer withdrawn)",
+                                        unconfirmed=True, low=0.0, high=600.0))
 
 
 @dataclass(frozen=True)
@@ -218,10 +219,10 @@ class Pairing:
     power-up; the wallbox's ID has `id_digits` digits; the backend hears of it in a DataTransfer."""
 
     requirements: tuple[str, ...]
-    hold_s: float = bounded(0.1, 60.0)
-    window_s: float = bounded(1.0, 86_400.0)
+    hold_s: float = field(metadata=bounds(0.1, 60.0))
+    window_s: float = field(metadata=bounds(1.0, 86_400.0))
     window_opens: Literal["power-up"]
-    id_digits: float = bounded(1.0, 20.0)
+    id_digits: float = field(metadata=bounds(1.0, 20.0))
     report: Literal["DataTransfer"]
     message_id: str
 
@@ -285,13 +286,14 @@ def parse_profile(path: Path, known_models: tuple[str, ...] = ()) -> Profile:
     hints = get_type_hints(Profile)
     head = root.required_table("profile")
     profile_id = head.get("id", str)
-    sections = {name: _section(hints[name], root.required_table(name), path, profile_id) for name in SECTIONS}
+    sections: dict[str, Any] = {name: _section(hints[name], root.required_table(name), path, profile_id)
+                                for name in SECTIONS}
     for name in OPTIONAL_SECTIONS:
         table = root.table(name)
         if table is not None:
             schema = next(a for a in get_args(hints[name]) if a is not type(None))
             sections[name] = _section(schema, table, path, profile_id)
-    texts = {name: _texts(root, name) for name in TEXT_TABLES}
+    texts: dict[str, Any] = {name: _texts(root, name) for name in TEXT_TABLES}
     profile = Profile(path=path, data=root.data, **sections, **texts)
     _cross_checks(profile, root, known_models)
     return profile
@@ -369,7 +371,7 @@ def _value(kind: Any, table: Table, name: str, meta: Any, path: Path, profile_id
 def _items(items: list[Any], item: type, pair: bool, meta: Any, path: Path, key: str) -> tuple[Any, ...]:
     if pair and len(items) != 2:
         raise ConfigError(path, key, "a [low, high] pair", items)
-    out = []
+    out: list[Any] = []
     for value in items:
         if item is float:
             if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 
-from instruments.base import Instrument
+from instruments.base import Instrument, LineInstrument
 from instruments.transport.base import LineTransport
 from core.types import Reading
 from core.errors import InvalidValue
@@ -32,7 +32,7 @@ class AcLoad(Instrument):
     def measure_current(self) -> list[Reading]: ...
 
 
-class Chroma63800(AcLoad):
+class Chroma63800(LineInstrument, AcLoad):
     def __init__(self, transport: LineTransport, *more_phases: LineTransport) -> None:
         super().__init__(transport)
         self.units: Sequence[LineTransport] = (transport, *more_phases)

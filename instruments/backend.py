@@ -16,13 +16,16 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from abc import abstractmethod
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.errors import InstrumentOperationError, InvalidValue
+from core.settings import Setting, iso_utc
+from instruments.base import Instrument
+from instruments.transport.openers import LISTEN
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
 """OCPP-J message type ids (OCPP-J 1.6 specification §4.1.3)."""
@@ -98,7 +101,7 @@ class BackendState:
     """Added to the currentTime the backend sends (a jump of the backend's clock)."""
 
 
-class Backend(ABC):
+class Backend(Instrument):
     """The central system, seen from a test."""
 
     role = "backend"
@@ -152,6 +155,13 @@ class Backend(ABC):
     def accepts(self, id_tag: str) -> bool:
         """Whether the backend answers `id_tag` Accepted."""
         raise NotImplementedError
+
+    def accept_id_tags(self, tags: set[str]) -> set[str]:
+        """Which idTags the backend accepts from now on; returns the earlier set."""
+        raise NotImplementedError
+
+    def attach_clock(self, now: Callable[[], float], virtual: bool) -> None:
+        """Stamp frames with the rig clock from here on (`Rig.open` calls it once the clock is open)."""
 
     def close(self) -> None:
         """Release what the backend holds."""
@@ -228,6 +238,30 @@ class Backend(ABC):
         return {str(k["key"]): str(k.get("value", "")) for k in answer.get("configurationKey", [])}
 
 
+OCPP_SETTINGS = (
+    Setting("charge_point_id", str, "the charge point identity the DUT connects as", required=True,
+            check=lambda v: 0 < len(v) <= 48 and "/" not in v,
+            expected="the charge point identity the DUT connects as (1…48 characters, no '/')"),
+    Setting("password", str, "basic-auth password of security profile 1 (omit for profile 0)",
+            check=lambda v: 16 <= len(v) <= 40,
+            expected="the basic-auth password of security profile 1 (16…40 characters, OCPP 1.6 security "
+                     "whitepaper AuthorizationKey)"),
+    Setting("certfile", str, "PEM certificate the backend serves wss:// with (security profile 2)", check=bool,
+            expected="a PEM certificate file (wss://, security profile 2)"),
+    Setting("keyfile", str, "the certificate's PEM key file", check=bool, expected="the certificate's PEM key file"),
+    Setting("configuration", dict, "OCPP configuration keys and values set once the DUT has booted",
+            check=lambda v: all(isinstance(x, (str, int, float, bool)) for x in v.values()),
+            expected="a table of OCPP configuration keys and values set once the DUT has booted"),
+    Setting("accepted_id_tags", list, "idTags the backend answers Accepted",
+            check=lambda v: all(isinstance(x, str) and 0 < len(x) <= 20 for x in v),
+            expected="a list of idTags (≤ 20 characters)"),
+    Setting("heartbeat_interval_s", int, "the heartbeat interval given at boot", unit="s", low=1, high=86400,
+            default=300),
+    Setting("epoch_utc", str, "the virtual lab's calendar at rig time 0", check=iso_utc, default=DEFAULT_EPOCH,
+            expected='the virtual lab\'s calendar at rig time 0, e.g. "2026-06-01T12:00:00Z"'),
+)
+
+
 class OcppCentralSystem(Backend):
     """OCPP 1.6J central system on the `ocpp` package (driver `ocpp16`).
 
@@ -237,11 +271,12 @@ class OcppCentralSystem(Backend):
     `heartbeat_interval_s`, `epoch_utc` (the calendar of a virtual lab)."""
 
     driver = "ocpp16"
+    opens = LISTEN
+    SETTINGS = OCPP_SETTINGS
 
-    def __init__(self, endpoint: tuple[str, Mapping[str, Any]]) -> None:
+    def __init__(self, address: str, settings: Mapping[str, Any]) -> None:
         from instruments.transport.ocpp_ws import CentralSystemServer
 
-        address, settings = endpoint
         self.address = address
         self.charge_point_id = str(settings.get("charge_point_id", ""))
         if not self.charge_point_id:
@@ -271,9 +306,10 @@ class OcppCentralSystem(Backend):
                                            certfile=settings.get("certfile"), keyfile=settings.get("keyfile"))
 
     @classmethod
-    def open_transport(cls, role: str, address: str, settings: Mapping[str, Any]) -> Any:
-        """The backend is a server, not a client of an instrument: it listens on `address` itself."""
-        return address, settings
+    def build(cls, role: str, addresses: Sequence[str], settings: Mapping[str, Any],
+              parts: Mapping[str, Instrument], wiring: Any) -> OcppCentralSystem:
+        """The backend is a server, not a client of an instrument: it listens on its address itself."""
+        return cls(addresses[0], settings)
 
     def identify(self) -> str:
         return f"WALLBOX-RIG,OCPP 1.6J central system,{self.address},cp={self.charge_point_id}"
@@ -350,7 +386,7 @@ class OcppCentralSystem(Backend):
             return {"currentTime": now}
         if action in ("Authorize", "StartTransaction"):
             status = "Accepted" if payload.get("idTag") in self.state.accepted_id_tags else "Invalid"
-            info = {"idTagInfo": {"status": status}}
+            info: dict[str, Any] = {"idTagInfo": {"status": status}}
             if action == "StartTransaction":
                 info["transactionId"] = next(self.transaction_ids)
             return info

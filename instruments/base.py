@@ -1,26 +1,95 @@
-"""What every instrument driver has: a role, a transport, an identity, a safe state."""
+"""What every instrument driver has: a role, an identity, a safe state, and a description of itself.
+
+A driver class says how it is built (labgrid's drivers and python-can's interfaces are the models):
+`opens` names the kind of transport it reaches its instrument through (and so the settings that
+transport reads), `SETTINGS` declares the settings it reads itself, `parts` the other roles it is
+composed of (a CP emulator from a switch unit and a scope).  The rig file's table for the role is
+validated against exactly that (`rig check`), for a plug-in driver as for a built-in one, and the
+configuration reference is generated from it.  `build` turns a validated table into a driver.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
-from instruments.transport.base import LineTransport
 from core.errors import InstrumentOperationError, InvalidValue
+from core.settings import Setting, by_name
+from instruments.transport.base import LineTransport
+from instruments.transport.openers import LINE, MODBUS_MASTER, Opener
 
 
 class Instrument(ABC):
-    """A driver: vocabulary on top of a `LineTransport`; never builds its own transport."""
+    """A driver of one role.  Test logic receives drivers and never builds them (`Rig.open` does)."""
 
     role = "instrument"
+    opens: ClassVar[Opener | None] = LINE
+    """How the instrument is reached from the rig file's `address`; None for a driver composed of
+    other roles (`parts`), which has no address of its own."""
+    SETTINGS: ClassVar[tuple[Setting, ...]] = ()
+    """The settings this driver reads itself, besides its transport's."""
+    parts: ClassVar[tuple[str, ...]] = ()
+    """Roles this driver is composed of: the rig file must hold them, and they are opened first."""
+    optional_parts: ClassVar[tuple[str, ...]] = ()
+    """Roles it uses when the rig has them (a fault box from parts: a leakage load, a chamber)."""
+    wiring_functions: ClassVar[tuple[str, ...]] = ()
+    """The `[wiring.channels]` functions a composed driver switches (checked by `rig check`)."""
+
+    @classmethod
+    def declared_settings(cls) -> dict[str, Setting]:
+        """Every key the role's rig-file table may hold besides driver, address and calibration_due."""
+        return by_name((*(cls.opens.settings if cls.opens else ()), *cls.SETTINGS))
+
+    @classmethod
+    def check_wiring(cls, wiring: Any, settings: Mapping[str, Any]) -> None:
+        """Refuse (InvalidValue) a `[wiring]` that lacks a channel this driver switches."""
+        if cls.wiring_functions:
+            wiring.require(cls.wiring_functions, f"the {cls.__name__}")
+
+    @classmethod
+    def build(cls, role: str, addresses: Sequence[str], settings: Mapping[str, Any],
+              parts: Mapping[str, Instrument], wiring: Any) -> Instrument:
+        """The driver for a validated rig-file table: one transport per address (a three-phase load is
+        three units), or, for a composed driver, the roles in `parts` and the `wiring`.  A driver
+        that reads its own settings overrides this to hand them to its constructor."""
+        if cls.opens is None:
+            raise NotImplementedError(f"{cls.__name__} is composed of {cls.parts}: it must override build()")
+        return cls(*(cls.opens.open(role, a, settings) for a in addresses))
+
+    def identify(self) -> str:
+        """The instrument's identity: it goes into every report's provenance."""
+        return type(self).__name__
+
+    @abstractmethod
+    def safe(self) -> None:
+        """Put this instrument into the state in which it can do no harm to the DUT."""
+
+    def close(self) -> None:
+        """Release what the driver opened (a composed driver's parts are their own roles' to close)."""
+
+    def _floats(self, answer: str, count: int, what: str) -> list[float]:
+        """Parse a comma-separated answer of exactly `count` numbers or blame the instrument."""
+        parts = answer.split(",")
+        if len(parts) != count:
+            raise InstrumentOperationError(self.role, f"{what}: expected {count} values, got {answer!r}")
+        try:
+            return [float(p) for p in parts]
+        except ValueError as exc:
+            raise InstrumentOperationError(self.role, f"{what}: not numbers: {answer!r}") from exc
+
+
+class LineInstrument(Instrument):
+    """A driver speaking a text protocol (SCPI, our boards' line protocols) over a `LineTransport`."""
+
+    opens = LINE
 
     def __init__(self, transport: LineTransport) -> None:
         self.transport = transport
         self.role = transport.role
 
     def identify(self) -> str:
-        """The instrument's own identity string (`*IDN?`): it goes into every report's provenance."""
+        """`*IDN?` (IEEE 488.2 §10.14)."""
         return self.transport.query("*IDN?")
 
     def _sync(self, transport: LineTransport | None = None) -> None:
@@ -42,41 +111,39 @@ class Instrument(ABC):
             raise InstrumentOperationError(self.role, f"{command!r}: unexpected answer {answer!r}")
         return self._floats(answer[3:], 1, command)[0]
 
-    @abstractmethod
-    def safe(self) -> None:
-        """Put this instrument into the state in which it can do no harm to the DUT."""
-
     def close(self) -> None:
         self.transport.close()
 
-    def _floats(self, answer: str, count: int, what: str) -> list[float]:
-        """Parse a comma-separated answer of exactly `count` numbers or blame the instrument."""
-        parts = answer.split(",")
-        if len(parts) != count:
-            raise InstrumentOperationError(self.role, f"{what}: expected {count} values, got {answer!r}")
-        try:
-            return [float(p) for p in parts]
-        except ValueError as exc:
-            raise InstrumentOperationError(self.role, f"{what}: not numbers: {answer!r}") from exc
-
 
 class ModbusInstrument(Instrument):
-    """A driver whose instrument is a Modbus device (the rig is the master): its transport is a
-    `ModbusMaster`, opened by the driver's own `open_transport` instead of the line factory."""
+    """A driver whose instrument is a Modbus device (the rig is the master) through a `ModbusMaster`."""
+
+    opens = MODBUS_MASTER
 
     def __init__(self, transport: Any) -> None:
         from instruments.transport.modbus import ModbusMaster
         if not isinstance(transport, ModbusMaster):
             raise InvalidValue(f"{type(self).__name__} talks Modbus: give it socket://HOST:PORT (RTU over TCP), "
                                f"tcp://HOST:PORT or a serial port, not {getattr(transport, 'url', transport)!r}")
-        self.transport = transport  # type: ignore[assignment]
         self.role = transport.role
         self.bus = transport
 
-    @classmethod
-    def open_transport(cls, role: str, address: str, settings: Mapping[str, Any]) -> Any:
-        from instruments.transport.modbus import ModbusMaster
-        return ModbusMaster(role, address, settings)
-
     def close(self) -> None:
         self.bus.close()
+
+
+class ComposedInstrument(Instrument):
+    """A driver built from other roles' instruments and the `[wiring]` table, with no address."""
+
+    opens = None
+
+    @classmethod
+    def build(cls, role: str, addresses: Sequence[str], settings: Mapping[str, Any],
+              parts: Mapping[str, Instrument], wiring: Any) -> Instrument:
+        cls.check_wiring(wiring, settings)
+        return cls.compose(parts, wiring, settings)
+
+    @classmethod
+    def compose(cls, parts: Mapping[str, Any], wiring: Any, settings: Mapping[str, Any]) -> Instrument:
+        raise NotImplementedError
+

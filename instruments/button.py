@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from instruments.base import Instrument
+from instruments.base import ComposedInstrument, Instrument
 
 
 class Button(Instrument):
@@ -28,22 +28,18 @@ class Button(Instrument):
         self.release()
 
 
-class SwitchButton(Button):
+class SwitchButton(ComposedInstrument, Button):
     """The pairing button's solenoid on a channel of the rig's switch unit."""
 
     parts = ("switch",)
+    wiring_functions = ("pairing_button",)
 
     @classmethod
-    def check_wiring(cls, wiring: Any, settings: Mapping[str, Any] | None = None) -> None:
-        wiring.require(("pairing_button",), "the button actuator")
-
-    @classmethod
-    def compose(cls, instruments: Mapping[str, Any], wiring: Any, settings: Mapping[str, Any]) -> SwitchButton:
-        return cls(instruments["switch"], wiring)
+    def compose(cls, parts: Mapping[str, Any], wiring: Any, settings: Mapping[str, Any]) -> SwitchButton:
+        return cls(parts["switch"], wiring)
 
     def __init__(self, switch: Any, wiring: Any) -> None:
-        self.check_wiring(wiring)
-        self.transport = None  # type: ignore[assignment]
+        self.check_wiring(wiring, {})
         self.role = "button"
         self.switch = switch
         self.channel = wiring.channel("pairing_button")
@@ -56,6 +52,3 @@ class SwitchButton(Button):
 
     def release(self) -> None:
         self.switch.open_channels([self.channel])
-
-    def close(self) -> None:
-        """The switch is its own role's to close."""

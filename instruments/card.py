@@ -22,13 +22,15 @@ from __future__ import annotations
 import re
 import struct
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InstrumentOperationError, InvalidValue
-from instruments.base import Instrument
-from instruments.transport.byte_stream import ByteStream, open_byte_stream
+from core.settings import Setting
+from instruments.base import ComposedInstrument, Instrument
+from instruments.transport.byte_stream import ByteStream
+from instruments.transport.openers import BYTE_STREAM
 
 KINDS = ("mifare-1k", "ntag213")
 
@@ -80,8 +82,20 @@ def deck_from(settings: Mapping[str, Any]) -> Deck:
     return deck
 
 
+CARD_SETTINGS = (
+    Setting("setup_card", str, "the UID of the setup card delivered with the DUT", required=True, check=uid_ok,
+            expected='the setup card\'s UID in hex, 4 or 7 bytes (e.g. "A1B2C3D4")'),
+    Setting("cards", list, "MIFARE Classic cards the tests may register",
+            check=lambda v: 0 < len(v) <= 6 and all(uid_ok(u) for u in v),
+            expected="a list of 1…6 card UIDs in hex (MIFARE Classic cards the tests may register)"),
+    Setting("foreign_card", str, "a card that is not MIFARE Classic (an NTAG213)", check=uid_ok,
+            expected="the UID of a card that is not MIFARE Classic (an NTAG213), 7 bytes in hex"),
+)
+
+
 class CardPresenter(Instrument):
     role = "card"
+    SETTINGS = CARD_SETTINGS
     deck: Deck
 
     @abstractmethod
@@ -126,22 +140,27 @@ def packet(cmd: int, data: bytes = b"", status: int = 0) -> bytes:
 
 
 class ChameleonUltra(CardPresenter):
-    """The ChameleonUltra as a tag emulator; settings: the cards, `timeout_s`."""
+    """The ChameleonUltra as a tag emulator over its USB CDC port (packets, not lines)."""
 
-    def __init__(self, endpoint: tuple[ByteStream, Mapping[str, Any]]) -> None:
-        stream, settings = endpoint
-        self.transport = stream  # type: ignore[assignment]
+    opens = BYTE_STREAM
+
+    def __init__(self, stream: ByteStream, settings: Mapping[str, Any]) -> None:
+        self.stream = stream
         self.role = "card"
         self.deck = deck_from(settings)
         self._presenting = False
 
     @classmethod
-    def open_transport(cls, role: str, address: str, settings: Mapping[str, Any]) -> Any:
-        return open_byte_stream(role, address, settings), settings
+    def build(cls, role: str, addresses: Sequence[str], settings: Mapping[str, Any],
+              parts: Mapping[str, Instrument], wiring: Any) -> ChameleonUltra:
+        return cls(BYTE_STREAM.open(role, addresses[0], settings), settings)
+
+    def close(self) -> None:
+        self.stream.close()
 
     def command(self, cmd: int, data: bytes = b"") -> bytes:
         """One packet out, its answer in; the answer's DATA (a status other than success is refused)."""
-        stream: ByteStream = self.transport  # type: ignore[assignment]
+        stream = self.stream
         stream.write(packet(cmd, data))
         head = stream.read_exact(9)
         if head[0] != SOF or head[1] != lrc(head[:1]) or head[8] != lrc(head[2:8]):
@@ -182,23 +201,22 @@ class ChameleonUltra(CardPresenter):
 
 
 # --- a carousel of physical cards -----------------------------------------------------------------
-class CardCarousel(CardPresenter):
+class CardCarousel(ComposedInstrument, CardPresenter):
     """Physical cards moved to the reader by switch channels (`[wiring.channels] card_1 …`)."""
 
     parts = ("switch",)
 
     @classmethod
-    def check_wiring(cls, wiring: Any, settings: Mapping[str, Any] | None = None) -> None:
+    def check_wiring(cls, wiring: Any, settings: Mapping[str, Any]) -> None:
         """One position per card of the rig file, in the order setup card, cards, foreign card."""
-        deck = deck_from(settings or {})
+        deck = deck_from(settings)
         wiring.require(tuple(f"card_{k + 1}" for k in range(len(deck.all()))), "the card carousel")
 
     @classmethod
-    def compose(cls, instruments: Mapping[str, Any], wiring: Any, settings: Mapping[str, Any]) -> CardCarousel:
-        return cls(instruments["switch"], wiring, settings)
+    def compose(cls, parts: Mapping[str, Any], wiring: Any, settings: Mapping[str, Any]) -> CardCarousel:
+        return cls(parts["switch"], wiring, settings)
 
     def __init__(self, switch: Any, wiring: Any, settings: Mapping[str, Any]) -> None:
-        self.transport = None  # type: ignore[assignment]
         self.role = "card"
         self.deck = deck_from(settings)
         self.check_wiring(wiring, settings)
@@ -217,6 +235,3 @@ class CardCarousel(CardPresenter):
 
     def withdraw(self) -> None:
         self.switch.open_channels(sorted(self.positions.values()))
-
-    def close(self) -> None:
-        """The switch is its own role's to close."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 
-from instruments.base import Instrument
+from instruments.base import Instrument, LineInstrument
 from core.types import Channel, Edge, Reading
 from core.errors import InstrumentOperationError, InvalidValue
 
@@ -83,7 +83,7 @@ class CpEmulator(Instrument):
         """Board time now, in seconds."""
 
 
-class WbrCpEmulator(CpEmulator):
+class WbrCpEmulator(LineInstrument, CpEmulator):
     """Driver of the wallbox-rig CP/PP emulator board (line protocol v1)."""
 
     def set_state(self, state: str) -> float:

@@ -20,6 +20,7 @@ import cantools
 from instruments.base import Instrument
 from instruments.dbc import fault_box_dbc
 from instruments.transport.base import FrameTransport
+from instruments.transport.openers import CAN
 from core.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
 
 MAX_RESIDUAL_MA = 600.0
@@ -90,11 +91,13 @@ class FaultBox(Instrument):
 class WbrFaultBox(FaultBox):
     """Driver of the wallbox-rig fault box (protocol 1.x) over any python-can interface."""
 
+    opens = CAN
+
     def __init__(self, transport: FrameTransport) -> None:
         if not isinstance(transport, FrameTransport):
             raise InvalidValue(f"the fault box talks CAN: give it a can:INTERFACE:CHANNEL address, not "
                                f"{getattr(transport, 'url', transport)!r}")
-        super().__init__(transport)  # type: ignore[arg-type]
+        self.role = transport.role
         self.can = transport
         self.db = fault_box_dbc()
         self._seq = 0
@@ -141,6 +144,9 @@ class WbrFaultBox(FaultBox):
 
     def _command(self, message: str, **signals: Any) -> float:
         return float(self._await(self._send(message, **signals), "FB_Ack")["Time"])
+
+    def close(self) -> None:
+        self.can.close()
 
     # --- vocabulary --------------------------------------------------------------------------
     def identify(self) -> str:

@@ -12,7 +12,7 @@ import math
 from abc import abstractmethod
 from dataclasses import dataclass
 
-from instruments.base import Instrument
+from instruments.base import Instrument, LineInstrument
 from core.errors import InvalidValue
 
 MAX_SETTING_A = 80.0
@@ -77,7 +77,7 @@ class Installer(Instrument):
     def set_setup_card(self, uid_hex: str) -> float: ...
 
 
-class WbrInstaller(Installer):
+class WbrInstaller(LineInstrument, Installer):
     """Driver of the wallbox-rig installer line protocol (v1)."""
 
     def set_current_a(self, amps: float) -> float:

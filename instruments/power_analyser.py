@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 
-from instruments.base import Instrument
+from instruments.base import Instrument, LineInstrument
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class PowerAnalyser(Instrument):
     def read(self) -> AnalyserRecord: ...
 
 
-class YokogawaWT(PowerAnalyser):
+class YokogawaWT(LineInstrument, PowerAnalyser):
     """Three elements wired to L1, L2, L3 on the wallbox output; ASCII numeric format."""
 
     ELEMENTS = (1, 2, 3)

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InstrumentOperationError, InvalidValue
-from instruments.base import Instrument
+from instruments.base import Instrument, LineInstrument
+from instruments.transport.base import LineTransport
 
 MEASUREMENTS = {"vtop": "VTOP", "vbase": "VBASe", "frequency": "FREQuency", "duty": "DUTYcycle", "vrms": "VRMS"}
 INVALID = 9.0e37
@@ -99,10 +100,10 @@ class Scope(Instrument):
     reference_channel = 1
 
 
-class KeysightInfiniiVision(Scope):
+class KeysightInfiniiVision(LineInstrument, Scope):
     """InfiniiVision X-Series over VISA (LAN port 5025 or USBTMC)."""
 
-    def __init__(self, transport) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, transport: LineTransport) -> None:
         super().__init__(transport)
         self._source: int | None = None
         self._points: int | None = None

@@ -86,7 +86,10 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / file
-            path.write_bytes(content) if binary else path.write_text(content)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
 
     verdict = verdict_caption(evidence)
     rows = evidence.as_dicts()

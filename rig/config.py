@@ -9,20 +9,20 @@ and what was found.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
+from instruments.base import Instrument
 from instruments.transport.factory import address_problem
 from core.errors import ConfigError
 from core.tables import Table, nearest, read_toml
 from rig.places import PlaceSpec, references
 from core.errors import InvalidValue
-from instruments.card import uid_ok
 from instruments.parts.wiring import Wiring, parse_wiring
-from rig.registry import COMPOSED, DRIVER_KINDS, ROLES, available_drivers, load_object
+from rig.registry import ROLE_NAMES, available_drivers, load_object
+from rig.registry import role as role_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RIG = REPO_ROOT / "rigs" / "sim.toml"
@@ -159,9 +159,9 @@ def load_rig_file(path: str | Path) -> RigConfig:
     instruments: dict[str, InstrumentConfig] = {}
     inst_root = root.required_table("instruments")
     for role in inst_root.data:
-        if role not in ROLES:
-            raise ConfigError(path, inst_root.key(role), f"an instrument role ({', '.join(ROLES)})", role,
-                              hint=nearest(role, list(ROLES)))
+        if role not in ROLE_NAMES:
+            raise ConfigError(path, inst_root.key(role), f"an instrument role ({', '.join(ROLE_NAMES)})", role,
+                              hint=nearest(role, list(ROLE_NAMES)))
         instruments[role] = _instrument(path, role, inst_root.required_table(role),
                                         sim is not None and not sim["served"], place is not None)
 
@@ -206,9 +206,9 @@ def _wiring(path: Path, table: Table | None, instruments: dict[str, InstrumentCo
     except InvalidValue as exc:
         raise ConfigError(path, "wiring", "a valid wiring table (docs/bench/cots.md)", hint=str(exc)) from None
     for role, inst in instruments.items():
-        if inst.driver not in COMPOSED:
-            continue
         cls = load_object(available_drivers(role)[inst.driver])
+        if not cls.parts:
+            continue
         for part in cls.parts:
             if part not in instruments:
                 raise ConfigError(path, f"instruments.{part}", f"a {part} instrument: the {inst.driver} {role} is built "
@@ -260,112 +260,9 @@ def parse_assignments(items: list[str], option: str = "--sim-set") -> dict[str, 
     return out
 
 
-def _integer(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _roi(v: Any) -> bool:
-    return (isinstance(v, list) and len(v) == 4 and all(_integer(x) and x >= 0 for x in v)
-            and v[2] > 0 and v[3] > 0)
-
-
-SERIAL_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
-
-
-def _setting_checks() -> dict[str, tuple[Any, str]]:
-    """Every instrument setting a built-in driver or transport reads: (check, what is expected)."""
-    from instruments.meter.registers import model_names
-    from instruments.transport.modbus import BAUDS, PARITIES
-    checks: dict[str, tuple[Any, str]] = {
-        "timeout_s": (lambda v: _number(v) and 0 < v <= 600, "a reply timeout in s, (0, 600]"),
-        "baudrate": (lambda v: v in SERIAL_BAUDS and _integer(v), f"a baud rate ({', '.join(map(str, SERIAL_BAUDS))})"),
-        "visa_library": (lambda v: isinstance(v, str) and bool(v), 'a pyvisa library ("@py", "@ivi" or a path)'),
-        "bitrate": (lambda v: _integer(v) and 10_000 <= v <= 1_000_000, "a CAN bit rate, 10000…1000000"),
-        "gamma": (lambda v: _number(v) and 1.0 <= v <= 3.0, "the camera's gamma, 1.0…3.0"),
-        "model": (lambda v: v in model_names(), f"a meter model ({', '.join(model_names())})"),
-        "id": (lambda v: _integer(v) and 1 <= v <= 247, "a Modbus id 1…247"),
-        "baud": (lambda v: v in BAUDS and _integer(v), f"a baud rate ({', '.join(map(str, BAUDS))})"),
-        "parity": (lambda v: v in PARITIES, "N, E or O"),
-        "stopbits": (lambda v: v in (1, 2) and _integer(v), "1 or 2"),
-        "framer": (lambda v: v in ("socket", "rtu"), '"socket" (Modbus TCP) or "rtu"'),
-        "seed": (_integer, "an integer"),
-        "serial_number": (lambda v: _integer(v) and 0 <= v < 2**32, "a serial number, 0…4294967295"),
-        "cp_channel": (lambda v: v in (1, 2, 3, 4) and _integer(v), "a scope channel 1…4"),
-        "output_channel": (lambda v: v in (1, 2, 3, 4) and _integer(v), "a scope channel 1…4"),
-        "output_probe": (lambda v: _number(v) and 1 <= v <= 10000, "the output probe's attenuation, 1…10000"),
-    }
-    for segment in ("S1", "S2", "S3", "S4", "ref"):
-        checks[f"roi_{segment}"] = (_roi, "[x, y, width, height] in pixels (width, height > 0)")
-    checks.update({
-        "auto_exposure": (lambda v: isinstance(v, bool), "true or false (false: the exposure stays as set)"),
-        "exposure": (_number, "the camera's exposure, in its backend's unit (V4L2: 100 µs steps)"),
-        "gain": (lambda v: _number(v) and v >= 0, "the camera's gain, >= 0"),
-        "white_balance_k": (lambda v: _number(v) and 2000 <= v <= 10000, "a white balance in K, 2000…10000"),
-    })
-    checks.update({
-        "charge_point_id": (lambda v: isinstance(v, str) and 0 < len(v) <= 48 and "/" not in v,
-                            "the charge point identity the DUT connects as (1…48 characters, no '/')"),
-        "password": (lambda v: isinstance(v, str) and 16 <= len(v) <= 40,
-                     "the basic-auth password of security profile 1 (16…40 characters, OCPP 1.6 security "
-                     "whitepaper AuthorizationKey)"),
-        "certfile": (lambda v: isinstance(v, str) and bool(v), "a PEM certificate file (wss://, security profile 2)"),
-        "keyfile": (lambda v: isinstance(v, str) and bool(v), "the certificate's PEM key file"),
-        "configuration": (lambda v: isinstance(v, dict) and all(isinstance(x, (str, int, float, bool))
-                                                                for x in v.values()),
-                          "a table of OCPP configuration keys and values set once the DUT has booted"),
-        "accepted_id_tags": (lambda v: isinstance(v, list) and all(isinstance(x, str) and 0 < len(x) <= 20
-                                                                   for x in v), "a list of idTags (≤ 20 characters)"),
-        "heartbeat_interval_s": (lambda v: _integer(v) and 1 <= v <= 86400, "a heartbeat interval in s, 1…86400"),
-        "epoch_utc": (_iso_utc, 'the virtual lab\'s calendar at rig time 0, e.g. "2026-06-01T12:00:00Z"'),
-    })
-    checks.update({
-        "setup_card": (uid_ok, "the setup card's UID in hex, 4 or 7 bytes (e.g. \"A1B2C3D4\")"),
-        "cards": (lambda v: isinstance(v, list) and 0 < len(v) <= 6 and all(uid_ok(u) for u in v),
-                  "a list of 1…6 card UIDs in hex (MIFARE Classic cards the tests may register)"),
-        "foreign_card": (uid_ok, "the UID of a card that is not MIFARE Classic (an NTAG213), 7 bytes in hex"),
-        "sample_rate": (lambda v: _integer(v) and 8000 <= v <= 192_000, "a sample rate in Hz, 8000…192000"),
-    })
-    return checks
-
-
-def _iso_utc(value: Any) -> bool:
-    if not isinstance(value, str) or not value.endswith("Z"):
-        return False
-    try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return True
-
-
-SETTINGS_BY_KIND = {
-    "serial": ("timeout_s", "baudrate"),
-    "visa": ("timeout_s", "visa_library", "baudrate"),
-    "can": ("timeout_s", "bitrate"),
-    "camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4", "gamma", "roi_ref", "auto_exposure", "exposure", "gain",
-               "white_balance_k"),
-    "meter": ("model", "id", "baud", "parity", "stopbits", "framer", "seed", "serial_number"),
-    "modbus": ("timeout_s", "id", "baud", "parity", "stopbits"),
-    "parts-cp": ("cp_channel", "output_channel", "output_probe"),
-    "parts-faults": (),
-    "card": ("setup_card", "cards", "foreign_card"),
-    "audio": ("sample_rate",),
-    "button": (),
-    "ocpp": ("charge_point_id", "password", "certfile", "keyfile", "configuration", "accepted_id_tags",
-             "heartbeat_interval_s", "epoch_utc"),
-}
-"""Which settings a driver of each transport kind reads (`rig.registry.DRIVER_KINDS`)."""
-REQUIRED_BY_KIND = {"camera": ("roi_S1", "roi_S2", "roi_S3", "roi_S4"), "ocpp": ("charge_point_id",),
-                    "card": ("setup_card",)}
-
-
 def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool) -> InstrumentConfig:
     """One `[instruments.ROLE]` table: a known driver (imported here, so a broken plug-in is found by
-    `rig check`), reachable addresses, the settings that driver reads, a calibration date."""
+    `rig check`), reachable addresses, and exactly the settings that driver class declares."""
     driver = table.get("driver", str)
     drivers = available_drivers(role)
     if driver not in drivers:
@@ -373,24 +270,32 @@ def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool
                           f"a {role} driver ({', '.join(sorted(drivers)) or 'none registered'})", driver,
                           hint=nearest(driver, list(drivers)))
     try:
-        load_object(drivers[driver])
+        cls = load_object(drivers[driver])
     except Exception as exc:  # noqa: BLE001 - any import failure of a plug-in is the rig file's problem to report
         raise ConfigError(path, table.key("driver"), f"an importable driver ({drivers[driver]})", driver,
                           hint=f"importing it failed: {type(exc).__name__}: {exc}") from None
-    if driver in COMPOSED:
-        if "address" in table.data:
-            raise ConfigError(path, table.key("address"), f"no address: {driver} is built from other instruments "
-                              "and the [wiring] table", table.data["address"])
-        table.reject_unknown({"driver", *SETTINGS_BY_KIND[DRIVER_KINDS[driver][0]]})
-        checks = _setting_checks()
-        settings = {k: v for k, v in table.data.items() if k != "driver"}
-        for key, value in settings.items():
-            if not checks[key][0](value):
-                raise ConfigError(path, table.key(key), checks[key][1], value)
-        for key in REQUIRED_BY_KIND.get(DRIVER_KINDS[driver][0], ()):
-            if key not in settings:
-                raise ConfigError(path, table.key(key), checks[key][1], hint=f"the {driver} driver needs it")
-        return InstrumentConfig(role, driver, (), settings)
+    interface = load_object(role_of(role).interface)
+    if not (isinstance(cls, type) and issubclass(cls, interface) and issubclass(cls, Instrument)):
+        raise ConfigError(path, table.key("driver"), f"a driver class implementing {interface.__name__} "
+                          f"({role_of(role).interface})", driver, hint=f"{drivers[driver]} does not")
+    declared = cls.declared_settings()
+    fixed = {"driver", "calibration_due"} | ({"address"} if cls.opens is not None else set())
+    if cls.opens is None and "address" in table.data:
+        raise ConfigError(path, table.key("address"), f"no address: {driver} is built from other instruments "
+                          f"({', '.join(cls.parts)}) and the [wiring] table", table.data["address"])
+    table.reject_unknown(fixed | set(declared))
+    settings = {k: v for k, v in table.data.items() if k not in fixed}
+    for key, value in settings.items():
+        problem = declared[key].problem(value)
+        if problem is not None:
+            raise ConfigError(path, table.key(key), problem, value)
+    for key, setting in declared.items():
+        if setting.required and key not in settings:
+            raise ConfigError(path, table.key(key), setting.describe(), hint=f"the {driver} driver needs it")
+    due = table.date("calibration_due", None)
+    calibration_due = due.isoformat() if due is not None else None
+    if cls.opens is None:
+        return InstrumentConfig(role, driver, (), settings, calibration_due)
     address = table.get("address", (str, list))
     addresses = (address,) if isinstance(address, str) else tuple(address)
     if not addresses or not all(isinstance(a, str) and a for a in addresses):
@@ -405,21 +310,7 @@ def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool
         problem = None if a.startswith("sim:") or references(a) else address_problem(a)
         if problem is not None:
             raise ConfigError(path, table.key("address"), problem, a)
-    kinds = DRIVER_KINDS.get(driver, tuple(SETTINGS_BY_KIND))
-    allowed = {"driver", "address", "calibration_due"} | {k for kind in kinds for k in SETTINGS_BY_KIND[kind]}
-    table.reject_unknown(allowed)
-    checks = _setting_checks()
-    settings = {k: v for k, v in table.data.items() if k not in {"driver", "address", "calibration_due"}}
-    for key, value in settings.items():
-        ok, expected = checks[key]
-        if not ok(value):
-            raise ConfigError(path, table.key(key), expected, value)
-    for kind in kinds if driver in DRIVER_KINDS else ():
-        for key in REQUIRED_BY_KIND.get(kind, ()):
-            if key not in settings:
-                raise ConfigError(path, table.key(key), checks[key][1], hint=f"the {driver} driver needs it")
-    due = table.date("calibration_due", None)
-    return InstrumentConfig(role, driver, addresses, settings, due.isoformat() if due is not None else None)
+    return InstrumentConfig(role, driver, addresses, settings, calibration_due)
 
 
 def check_against_profile(config: RigConfig, profile: Any) -> None:

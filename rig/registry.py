@@ -1,36 +1,77 @@
-"""Driver names → `module:Class`, imported only when a rig file asks for them.
+"""Roles and driver names: what a rig can hold, and which class drives each name.
 
-A lab adds its own driver without forking: an entry point in the group `wallbox_rig.drivers`
-named `ROLE.NAME` (e.g. `analyser.hioki-pw3390 = mylab.hioki:PW3390`).
+A driver name maps to `module:Class`, imported only when a rig file asks for it; everything else
+about a driver (how it is reached, which settings it reads, which roles it is built from) is
+declared by the class itself (`instruments.base.Instrument`).  A lab adds its own driver without
+forking: an entry point in the group `wallbox_rig.drivers` named `ROLE.NAME`
+(e.g. `analyser.hioki-pw3390 = mylab.hioki:PW3390`); docs/writing-a-driver.md shows one.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
 ENTRY_POINT_GROUP = "wallbox_rig.drivers"
 
-ROLES: dict[str, str] = {
-    "cp": "CP/PP emulator (vehicle side of the control and proximity pilots)",
-    "analyser": "power analyser on the wallbox output",
-    "source": "programmable AC source feeding the wallbox",
-    "load": "electronic AC load standing in for the vehicle's charger",
-    "fault_box": "fault-injection box (residual current, weld, PE, temperature, PS_1/PS_2)",
-    "led": "LED sensor (camera or colour sensor)",
-    "meter": "Modbus meter emulator",
-    "installer": "the DUT's installer interface (current setting, pause), bridged to what the DUT speaks",
-    "switch": "switch unit or relay module: the vehicle's resistor network, weld bridges, PE, PS_1/PS_2 ([wiring])",
-    "scope": "oscilloscope on CP and the vehicle-side voltage: the bench's timebase for edges",
-    "leakage_load": "electronic load drawing an AC residual current from vehicle-side L1 to PE",
-    "dc_source": "DC source driving a smooth DC residual current from vehicle-side L1 to PE",
-    "chamber": "climate chamber: the DUT's ambient (WB-TH-01 at real temperatures)",
-    "backend": "OCPP 1.6J central system the DUT connects to (the rig listens; the DUT is the charge point)",
-    "card": "RFID card presenter: a card emulator or a carousel of cards at the DUT's reader",
-    "buzzer": "microphone at the DUT's beeper",
-    "button": "actuator on the DUT's pairing button (a switch channel driving a solenoid)",
-}
+
+@dataclass(frozen=True)
+class Role:
+    """One instrument role: its interface, what it is for, and what its safe state does."""
+
+    name: str
+    interface: str
+    """`module:Class` every driver of the role subclasses (the `Rig` property's type)."""
+    doc: str
+    safe_step: str | None
+    """What its safe state does, as the report's safe-state steps say it (None: a role that only
+    measures, whose safe state is the one it is in)."""
+
+
+ROLES: tuple[Role, ...] = (
+    # in the order the safe state visits them: injections off first, the supply last
+    Role("fault_box", "instruments.fault_box:FaultBox",
+         "fault-injection box (residual current, weld, PE, temperature, PS_1/PS_2)", "fault injection off"),
+    Role("leakage_load", "instruments.ac_load:AcLoad",
+         "electronic load drawing an AC residual current from vehicle-side L1 to PE", "leakage load off"),
+    Role("dc_source", "instruments.dc_source:DcSource",
+         "DC source driving a smooth DC residual current from vehicle-side L1 to PE", "DC source off"),
+    Role("chamber", "instruments.chamber:Chamber", "climate chamber: the DUT's ambient (WB-TH-01 at real "
+         "temperatures)", "chamber to room temperature"),
+    Role("card", "instruments.card:CardPresenter",
+         "RFID card presenter: a card emulator or a carousel of cards at the DUT's reader", "no card at the reader"),
+    Role("button", "instruments.button:Button",
+         "actuator on the DUT's pairing button (a switch channel driving a solenoid)", "pairing button released"),
+    Role("buzzer", "instruments.buzzer:Buzzer", "microphone at the DUT's beeper", "recording stopped"),
+    Role("cp", "instruments.cp_emulator:CpEmulator",
+         "CP/PP emulator (vehicle side of the control and proximity pilots)", "CP emulator to state A"),
+    Role("switch", "instruments.switch:Switch", "switch unit or relay module: the vehicle's resistor network, "
+         "weld bridges, PE, PS_1/PS_2 ([wiring])", "every relay open"),
+    Role("load", "instruments.ac_load:AcLoad", "electronic AC load standing in for the vehicle's charger",
+         "load off"),
+    Role("installer", "instruments.installer:Installer",
+         "the DUT's installer interface (current setting, pause), bridged to what the DUT speaks",
+         "installer setting restored"),
+    Role("meter", "instruments.meter:MeterEmulator", "Modbus meter emulator",
+         "meter emulator answers truthfully"),
+    Role("backend", "instruments.backend:Backend",
+         "OCPP 1.6J central system the DUT connects to (the rig listens; the DUT is the charge point)",
+         "backend online, charging profiles cleared, configuration restored"),
+    Role("scope", "instruments.scope:Scope",
+         "oscilloscope on CP and the vehicle-side voltage: the bench's timebase for edges", None),
+    Role("analyser", "instruments.power_analyser:PowerAnalyser", "power analyser on the wallbox output", None),
+    Role("led", "instruments.led:LedSensor", "LED sensor (camera or colour sensor)", None),
+    Role("source", "instruments.ac_source:AcSource", "programmable AC source feeding the wallbox",
+         "source to its configured idle, or off"),
+)
+ROLE_NAMES: tuple[str, ...] = tuple(r.name for r in ROLES)
+
+
+def role(name: str) -> Role:
+    return next(r for r in ROLES if r.name == name)
+
 
 BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "cp": {"wbr-cpemu": "instruments.cp_emulator:WbrCpEmulator",
@@ -57,29 +98,14 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "button": {"switch-button": "instruments.button:SwitchButton"},
 }
 
-DRIVER_KINDS: dict[str, tuple[str, ...]] = {
-    "wbr-cpemu": ("serial",), "wbr-installer": ("serial",), "wbr-ledsense": ("serial",),
-    "yokogawa-wt": ("visa",), "keysight-ac6800": ("visa",), "ametek-lx": ("visa",), "chroma-63800": ("visa",),
-    "wbr-faultbox": ("can",), "opencv-camera": ("camera",), "wbr-meter": ("meter",),
-    "keysight-daq970": ("visa",), "modbus-relays": ("modbus",), "keysight-infiniivision": ("visa",),
-    "keysight-e36100": ("visa",), "watlow-f4t": ("modbus",), "parts-cp": ("parts-cp",), "parts-faults": ("parts-faults",),
-    "ocpp16": ("ocpp",), "chameleon-ultra": ("serial", "card"), "card-carousel": ("card",),
-    "microphone": ("audio",), "wbr-audio": ("serial",), "switch-button": ("button",),
-}
-"""The transports each built-in driver talks through, hence the settings its rig table may hold
-(`rig.config.SETTINGS_BY_KIND`); a plug-in driver may use any of them."""
-
 VIRTUAL_LAB = "sim.lab:start_virtual_lab"
 """The virtual lab's launcher; imported lazily so that `rig/` never depends on `sim/`."""
 VIRTUAL_LAB_KNOBS = "sim.params:resolve_knobs"
 """Validates the simulated wallbox's knobs (same lazy import)."""
 
 
-COMPOSED = ("parts-cp", "parts-faults", "card-carousel", "switch-button")
-"""Drivers that are built from other roles (their class names them in `parts`), not from an address."""
-
-
 def available_drivers(role: str) -> dict[str, str]:
+    """Driver name → `module:Class` for `role`: the built-in ones, then the plug-ins' entry points."""
     drivers = dict(BUILTIN_DRIVERS.get(role, {}))
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         ep_role, _, name = ep.name.partition(".")

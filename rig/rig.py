@@ -27,14 +27,14 @@ from instruments.installer import Installer
 from instruments.led import LedSensor
 from instruments.meter import MeterEmulator
 from instruments.power_analyser import PowerAnalyser
-from instruments.transport.factory import open_line_transport, open_transport
+from instruments.transport.factory import open_line_transport
 from rig.clock import Clock, RealClock, VirtualClock
 from rig.config import REPO_ROOT, RigConfig, check_against_profile, load_rig_file
 from rig import interrupts
 from core.errors import ConfigError, RigError, SafetyRefusal
 from rig.places import Place, references
 from rig.profile import Profile, load_profile
-from rig.registry import COMPOSED, VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
+from rig.registry import ROLES, VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
 
 log = logging.getLogger("wallbox_rig.rig")
 
@@ -100,21 +100,15 @@ class Rig:
                 address = self._resolve(self.config.clock_address or "", endpoints, "clock.address")
                 self.clock = VirtualClock(open_line_transport("clock", address, {}),
                                           reopen=lambda: open_line_transport("clock", address, {}))
-            composed = []
-            for role, inst in self.config.instruments.items():
-                target = available_drivers(role)[inst.driver]
-                cls = load_object(target)
-                if inst.driver in COMPOSED:
-                    composed.append((role, cls, inst))
-                    continue
+            classes = {role: load_object(available_drivers(role)[inst.driver])
+                       for role, inst in self.config.instruments.items()}
+            # drivers with an address first; those composed of them (a CP emulator from a switch and a
+            # scope) after, on the wiring table
+            for role in sorted(classes, key=lambda r: bool(classes[r].parts)):
+                inst = self.config.instruments[role]
                 addresses = [self._resolve(a, endpoints, f"instruments.{role}.address") for a in inst.addresses]
-                opener = getattr(cls, "open_transport", open_transport)
-                transports = [opener(role, a, inst.settings) for a in addresses]
-                self.instruments[role] = cls(*transports)
-                self.identities[role] = self.instruments[role].identify()
-            for role, cls, inst in composed:   # built from the instruments above, on the wiring table
-                assert self.config.wiring is not None  # load_rig_file refuses a composed role without one
-                self.instruments[role] = cls.compose(self.instruments, self.config.wiring, inst.settings)
+                self.instruments[role] = classes[role].build(role, addresses, inst.settings, self.instruments,
+                                                             self.config.wiring)
                 self.identities[role] = self.instruments[role].identify()
             if isinstance(self.instruments.get("backend"), Backend):
                 self.backend.attach_clock(self.clock.reader(), self.clock.virtual)
@@ -189,6 +183,7 @@ class Rig:
         return role in self.instruments
 
     def _role(self, role: str, kind: type) -> Any:
+        """The role's driver, checked against the interface the roles table names for it."""
         inst = self.instruments.get(role)
         if inst is None:
             raise RigError(f"this rig ({self.config.path}) has no {role!r} instrument")
@@ -280,32 +275,18 @@ class Rig:
                 report.failures.append(f"{name}: {exc}")
                 log.error("safe state step %s failed: %s", name, exc)
 
-        if "fault_box" in self.instruments:
-            step("fault injection off", self.instruments["fault_box"].safe)
-        for role, what in (("leakage_load", "leakage load off"), ("dc_source", "DC source off"),
-                           ("chamber", "chamber to room temperature"), ("card", "no card at the reader"),
-                           ("button", "pairing button released"), ("buzzer", "recording stopped")):
-            if role in self.instruments:
-                step(what, self.instruments[role].safe)
-        if "cp" in self.instruments:
-            step("CP emulator to state A", self.cp.safe)
-        if "switch" in self.instruments:
-            step("every relay open", self.instruments["switch"].safe)
-        if "load" in self.instruments:
-            step("load off", self.load.safe)
-        if "installer" in self.instruments:
-            step("installer setting restored", self.installer.safe)
-        if "meter" in self.instruments:
-            step("meter emulator answers truthfully", self.meter.safe)
-        if "backend" in self.instruments:
-            step("backend online, charging profiles cleared, configuration restored", self.backend.safe)
-        if "source" in self.instruments:
-            safety = self.config.safety
-            if safety.source_idle_on and self.energised:
-                step("source to idle", lambda: (self.source.set_voltage(safety.source_idle_v),
-                                                self.source.set_frequency(safety.source_idle_hz)))
+        for role in ROLES:
+            if role.name not in self.instruments or role.safe_step is None:
+                continue
+            if role.name == "source":
+                safety = self.config.safety
+                if safety.source_idle_on and self.energised:
+                    step("source to idle", lambda: (self.source.set_voltage(safety.source_idle_v),
+                                                    self.source.set_frequency(safety.source_idle_hz)))
+                else:
+                    step("source off", lambda: self.source.set_output(False))
             else:
-                step("source off", lambda: self.source.set_output(False))
+                step(role.safe_step, self.instruments[role.name].safe)
         self.last_safe_state = report
         if self.lab is not None:
             self.lab.journal("safe_state", ok=not report.failures, steps=report.steps, failures=report.failures)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sim.plant import Plant
 from sim.scpi import ScpiFrontEnd
 from sim.world import World
@@ -102,7 +104,7 @@ class SimSource(ScpiFrontEnd):
         self.command("OUTPut", self._output)
         self.command("OUTPut?", lambda s, a: "1" if plant.mains.on else "0")
         self.command("MEASure:VOLTage:AC?", lambda s, a: f"{plant.mains.phase_live_v(self.selected):.3f}")
-        self.pulse = {"mode": "FIX", "level_v": 0.0, "width_s": 0.0, "count": 1, "armed": False}
+        self.pulse: dict[str, Any] = {"mode": "FIX", "level_v": 0.0, "width_s": 0.0, "count": 1, "armed": False}
         self.command("VOLTage:MODE", lambda s, a: self._pulse_setting("mode", a, ("FIX", "FIXED", "PULS", "PULSE")))
         self.command("VOLTage:TRIGgered", lambda s, a: self._pulse_number("level_v", a, 0, 310))
         self.command("PULSe:WIDTh", lambda s, a: self._pulse_number("width_s", a, 1e-4, 10))

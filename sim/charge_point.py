@@ -427,7 +427,11 @@ class SimChargePoint:
         tx = self.transaction
         if tx is None or int(payload.get("transactionId", -1)) != tx["id"]:
             return {"status": "Rejected"}
-        self.world.schedule(0.0, lambda: (self._stop_transaction("Remote"), self.changed()))
+        def stop() -> None:
+            self._stop_transaction("Remote")
+            self.changed()
+
+        self.world.schedule(0.0, stop)
         return {"status": "Accepted"}
 
     def _on_SetChargingProfile(self, payload: dict[str, Any]) -> dict[str, Any]:

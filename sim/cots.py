@@ -12,6 +12,7 @@ import math
 import socketserver
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from sim.plant import Plant
 from sim.rfid import FieldCard
 from sim.scpi import ScpiFrontEnd
 from sim.server import LOOPBACK, _Server
-from sim.world import World
+from sim.world import Event, World
 
 # --- the virtual bench's wiring: relay n of the module is DAQ channel 100 + n ---------------
 CP_RESISTORS = {101: 2740.0, 102: 1300.0, 103: 270.0, 104: 1870.0, 105: 4610.0, 106: 909.0, 107: 1723.0}
@@ -89,7 +90,7 @@ def _channels(args: list[str]) -> list[int] | None:
     text = ",".join(args).strip()
     if not (text.startswith("(@") and text.endswith(")")):
         return None
-    out = []
+    out: list[int] = []
     for part in text[2:-1].split(","):
         if ":" in part:
             a, _, b = part.partition(":")
@@ -251,11 +252,11 @@ class SimRelayBoard(ModbusSlave):
             self.bench.set([101 + first], count == 0xFF00)
             return pdu[:5]
         if fc == 15:
-            data = pdu[6:]
+            coils = pdu[6:]
             if count < 1 or first + count > RELAYS:
                 return bytes((fc | 0x80, 2))
-            self.bench.set([101 + first + k for k in range(count) if not data[k // 8] >> (k % 8) & 1], False)
-            self.bench.set([101 + first + k for k in range(count) if data[k // 8] >> (k % 8) & 1], True)
+            self.bench.set([101 + first + k for k in range(count) if not coils[k // 8] >> (k % 8) & 1], False)
+            self.bench.set([101 + first + k for k in range(count) if coils[k // 8] >> (k % 8) & 1], True)
             return pdu[:5]
         return bytes((fc | 0x80, 1))
 
@@ -274,7 +275,7 @@ class SimChamber(ModbusSlave):
         self.plant = plant
         self.air_c = self.setpoint_c = plant.room_c
         self.registers = dict(self.REGISTERS)
-        self._event = None
+        self._event: Event | None = None
 
     def _words(self, value: float) -> list[int]:
         high, low = struct.unpack(">HH", struct.pack(">f", value))
@@ -400,7 +401,7 @@ class SignalHistory:
         return out
 
 
-def _cp_integral(seg: _Segment, t):  # type: ignore[no-untyped-def]
+def _cp_integral(seg: _Segment, t: Any) -> Any:
     if seg.cp_mode != "pwm":
         return seg.cp_high * t
     f, d = seg.pwm_hz, seg.duty
@@ -410,7 +411,7 @@ def _cp_integral(seg: _Segment, t):  # type: ignore[no-untyped-def]
     return seg.cp_low * t + (seg.cp_high - seg.cp_low) * high_time
 
 
-def _out_integral(seg: _Segment, t):  # type: ignore[no-untyped-def]
+def _out_integral(seg: _Segment, t: Any) -> Any:
     if seg.out_peak_v == 0:
         return 0.0 * np.asarray(t)
     w = 2 * math.pi * seg.mains_hz
@@ -447,7 +448,10 @@ class SimScope(ScpiFrontEnd):
         self.command(":WAVeform:PREamble?", self._preamble)
         self.command(":WAVeform:DATA?", self._data)
         for item in ("VTOP", "VBASe", "FREQuency", "DUTYcycle", "VRMS"):
-            self.command(f":MEASure:{item}?", lambda s, a, item=item: self._measure(item, a))
+            self.command(f":MEASure:{item}?", self._measure_query(item))
+
+    def _measure_query(self, item: str) -> Callable[[str, list[str]], str]:
+        return lambda suffix, args: self._measure(item, args)
 
     def _run(self, s: str, a: list[str]) -> None:
         self.t_run = self.world.now

@@ -99,8 +99,8 @@ class CpBoard(FrontEnd):
             vehicle.pe_ok = arg.strip() == "1"
             return self._apply(f"PE{arg.strip()}")
         if cmd == "PP?":
-            pp = self.plant.pp_ohm()
-            reading = "OPEN" if pp is None else f"{pp * (1 + noise(0, 0.001)):.1f}"
+            pp_ohm = self.plant.pp_ohm()
+            reading = "OPEN" if pp_ohm is None else f"{pp_ohm * (1 + noise(0, 0.001)):.1f}"
             return f"{reading},{self.world.now:.6f}"
         if cmd == "MEAS:CP?":
             high, low = self.plant.cp()

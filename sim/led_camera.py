@@ -106,7 +106,7 @@ def write_clip(path: str, frames: list[tuple[float, np.ndarray]], fps: float) ->
     """A video file any VideoCapture can replay (MJPG in AVI: no codec beyond OpenCV's own)."""
     import cv2
 
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
+    writer = cv2.VideoWriter(path, cv2.VideoWriter.fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
     if not writer.isOpened():
         raise OSError(f"cannot write a video file at {path}")
     try:

@@ -105,7 +105,7 @@ class MeterLink:
         if self.address is None or model not in POLLS:
             return None
         try:
-            client = self._open(uart)
+            client = self._open(self.address, uart)
             values: dict[str, float] = {}
             raw: list[int] = []
             _drain(client.socket)   # a late or garbled answer to an earlier poll is not this one's
@@ -124,7 +124,7 @@ class MeterLink:
             return None
         return MeterReading((values["i0"], values["i1"], values["i2"]), values["p"], tuple(raw))
 
-    def _open(self, uart: UartSettings) -> Any:
+    def _open(self, address: str, uart: UartSettings) -> Any:
         if self._client is not None and uart == self._uart:
             return self._client
         self.close()
@@ -143,11 +143,11 @@ class MeterLink:
 
         # RTU frames over the converter's TCP port.  The socket has no bit timing: the UART settings
         # act through `line_model`, so a poll costs about a millisecond of wall time.
-        host, _, port = self.address.removeprefix("socket://").rpartition(":")
+        host, _, port = address.removeprefix("socket://").rpartition(":")
         client = ModbusTcpClient(host, port=int(port), framer=FramerType.RTU, timeout=self.TIMEOUT_S, retries=0,
                                  trace_packet=line_model)
         if not client.connect():
-            raise ConnectionError(f"cannot open {self.address}")
+            raise ConnectionError(f"cannot open {address}")
         self._client, self._uart = client, uart
         return client
 

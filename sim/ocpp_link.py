@@ -52,13 +52,14 @@ class OcppLink:
         if self._socket is not None:
             return True
         from websockets.sync.client import connect
+        from websockets.typing import Subprotocol
 
         headers = {}
         if self.password is not None:
             token = base64.b64encode(f"{self.identity}:{self.password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         try:
-            sock = connect(f"{self.url}/{self.identity}", subprotocols=["ocpp1.6"], additional_headers=headers,
+            sock = connect(f"{self.url}/{self.identity}", subprotocols=[Subprotocol("ocpp1.6")], additional_headers=headers,
                            open_timeout=2.0, close_timeout=0.5, ping_interval=None)
         except Exception as exc:  # noqa: BLE001 - refused, 401, 503, no listener: offline to the firmware
             log.debug("ocpp connect %s: %s", self.url, exc)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sim.server import FrontEnd
 from sim.world import World
 
-Handler = Callable[[str, list[str]], str | None]
+Handler = Callable[[str, list[str]], str | bytes | None]
 _NODE = re.compile(r"^([A-Z]+)([a-z]*)(<n>)?$")
 
 
@@ -59,7 +59,7 @@ class ScpiFrontEnd(FrontEnd):
                 return None
             if any(isinstance(a, bytes) for a in answers):
                 return b";".join(a if isinstance(a, bytes) else a.encode("ascii") for a in answers)
-            return ";".join(answers)  # type: ignore[arg-type]
+            return ";".join(a for a in answers if isinstance(a, str))
         return self._one(line)
 
     def _one(self, line: str) -> str | bytes | None:

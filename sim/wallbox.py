@@ -117,7 +117,7 @@ class SimulatedWallbox:
         plant.listen(self._on_plant_change)
 
     # --- timers ------------------------------------------------------------------------------
-    def _start(self, name: str, delay_s: float, action: Callable[[], None]) -> None:
+    def _start(self, name: str, delay_s: float, action: Callable[[], object]) -> None:
         self._timers.start(name, delay_s, action)
 
     def _stop(self, *names: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 class Event:
     t_s: float
     seq: int
-    action: Callable[[], None] = field(compare=False)
+    action: Callable[[], object] = field(compare=False)
     cancelled: bool = field(default=False, compare=False)
 
     def cancel(self) -> None:
@@ -31,7 +31,7 @@ class Timers:
         self.world = world
         self._events: dict[str, Event] = {}
 
-    def start(self, name: str, delay_s: float, action: Callable[[], None]) -> None:
+    def start(self, name: str, delay_s: float, action: Callable[[], object]) -> None:
         self.stop(name)
 
         def fire() -> None:
@@ -83,7 +83,7 @@ class World:
             self.dut_rng.seed(f"dut:{seed}")
             self.record("reseed", seed=seed)
 
-    def schedule(self, delay_s: float, action: Callable[[], None]) -> Event:
+    def schedule(self, delay_s: float, action: Callable[[], object]) -> Event:
         event = Event(self.now + max(0.0, delay_s), next(self._seq), action)
         heapq.heappush(self._queue, event)
         return event

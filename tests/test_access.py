@@ -54,7 +54,7 @@ WITHDRAW = (H("11 ef 03 ee 00 00 00 03 0c 07 02 00 f7"), H("11 ef 03 ee 00 68 00
 
 def chameleon(steps: list[tuple[bytes, bytes]]) -> tuple[ChameleonUltra, ScriptedByteStream]:
     stream = ScriptedByteStream(steps, role="card")
-    return ChameleonUltra((stream, SETTINGS)), stream
+    return ChameleonUltra(stream, SETTINGS), stream
 
 
 def test_chameleon_identifies_presents_a_mifare_card_and_withdraws_it() -> None:
@@ -214,7 +214,7 @@ def test_a_microphone_without_audio_input_is_an_init_error() -> None:
     except OSError:
         from core.errors import InstrumentInitError
         with pytest.raises(InstrumentInitError, match="no audio input"):
-            Microphone(("audio:default", {}))
+            Microphone("audio:default", {})
     else:
         pytest.skip("this machine has PortAudio: a real input may exist")
 
@@ -229,7 +229,7 @@ def test_a_presented_card_reaches_the_simulated_reader_end_to_end() -> None:
         with lab.world.lock:
             lab.frontends["source"].handle("OUTP ON")
         lab.world.advance(lab.knobs["boot_time_s"] + 0.1)
-        card = ChameleonUltra((open_byte_stream("card", lab.endpoints["card"], {}), SETTINGS))
+        card = ChameleonUltra(open_byte_stream("card", lab.endpoints["card"], {}), SETTINGS)
         card.present(card.deck.setup)
         card.withdraw()
         assert [p for _, p in lab.wallbox.beeper.beeps] == ["short"]

@@ -113,8 +113,8 @@ def test_what_the_store_refuses() -> None:
 # --- the central system: journal, calendar, authorisation, offline --------------------------------
 def test_every_frame_is_journaled_on_the_rig_clock_with_the_calendar() -> None:
     port = free_port()
-    backend = OcppCentralSystem((f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-J", "accepted_id_tags": ["OK"],
-                                                            "password": "journal-test-password"}))
+    backend = OcppCentralSystem(f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-J", "accepted_id_tags": ["OK"],
+                                                            "password": "journal-test-password"})
     rig_time = [100.0]
     backend.attach_clock(lambda: rig_time[0], virtual=True)
     token = base64.b64encode(b"CP-J:journal-test-password").decode()
@@ -147,7 +147,7 @@ def test_every_frame_is_journaled_on_the_rig_clock_with_the_calendar() -> None:
 
 def test_offline_refuses_connections_and_the_address_must_be_a_websocket() -> None:
     port = free_port()
-    backend = OcppCentralSystem((f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-O"}))
+    backend = OcppCentralSystem(f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-O"})
     try:
         assert refusal(f"ws://127.0.0.1:{port}/CP-O") == 0
         backend.set_online(False)
@@ -155,7 +155,7 @@ def test_offline_refuses_connections_and_the_address_must_be_a_websocket() -> No
     finally:
         backend.close()
     with pytest.raises(InvalidValue, match="ws://HOST:PORT"):
-        OcppCentralSystem(("tcp://127.0.0.1:1", {"charge_point_id": "X"}))
+        OcppCentralSystem("tcp://127.0.0.1:1", {"charge_point_id": "X"})
 
 
 # --- rig file and profile --------------------------------------------------------------------------
@@ -197,8 +197,8 @@ def test_security_profile_2_serves_ocpp_over_tls(tmp_path: Path) -> None:
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     port = free_port()
-    backend = OcppCentralSystem((f"wss://127.0.0.1:{port}", {"charge_point_id": "CP-TLS", "certfile": str(cert),
-                                                             "keyfile": str(key), "password": "tls-test-password-01"}))
+    backend = OcppCentralSystem(f"wss://127.0.0.1:{port}", {"charge_point_id": "CP-TLS", "certfile": str(cert),
+                                                             "keyfile": str(key), "password": "tls-test-password-01"})
     backend.attach_clock(lambda: 0.0, virtual=True)
     context = ssl.create_default_context(cafile=str(cert))
     token = base64.b64encode(b"CP-TLS:tls-test-password-01").decode()
@@ -214,4 +214,4 @@ def test_security_profile_2_serves_ocpp_over_tls(tmp_path: Path) -> None:
         backend.close()
     assert answer[0] == 3 and answer[2]["status"] == "Accepted"
     with pytest.raises(InvalidValue, match="certfile"):
-        OcppCentralSystem((f"wss://127.0.0.1:{free_port()}", {"charge_point_id": "CP-TLS"}))
+        OcppCentralSystem(f"wss://127.0.0.1:{free_port()}", {"charge_point_id": "CP-TLS"})

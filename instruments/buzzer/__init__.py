@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import base64
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from core.errors import InstrumentOperationError
-from instruments.base import Instrument
+from core.settings import Setting
+from instruments.base import Instrument, LineInstrument
+from instruments.transport.openers import AUDIO
 from instruments.buzzer.classifier import BeepReading, classify
 
 MAX_RECORDING_S = 120.0
@@ -58,20 +60,26 @@ class Buzzer(Instrument):
         """Nothing a microphone does can harm the DUT."""
 
 
-class Microphone(Buzzer):
-    """A sound card input through sounddevice; settings `device` (name or index), `sample_rate`."""
+SAMPLE_RATE = Setting("sample_rate", int, "the input's sample rate", unit="Hz", low=8000, high=192_000,
+                      default=48_000)
 
-    def __init__(self, endpoint: tuple[str, Mapping[str, Any]]) -> None:
+
+class Microphone(Buzzer):
+    """A sound card input through sounddevice; the address names the device (`audio:default`, `audio:2`)."""
+
+    opens = AUDIO
+    SETTINGS = (SAMPLE_RATE,)
+
+    def __init__(self, address: str, settings: Mapping[str, Any]) -> None:
         from instruments.transport.audio import Recorder
-        address, settings = endpoint
         device = None if address in ("default", "audio:default") else address.removeprefix("audio:")
-        self.transport = None  # type: ignore[assignment]
         self.role = "buzzer"
-        self.recorder = Recorder(device, int(settings.get("sample_rate", 48_000)))
+        self.recorder = Recorder(device, int(SAMPLE_RATE.of(settings)))
 
     @classmethod
-    def open_transport(cls, role: str, address: str, settings: Mapping[str, Any]) -> Any:
-        return address, settings
+    def build(cls, role: str, addresses: Sequence[str], settings: Mapping[str, Any],
+              parts: Mapping[str, Instrument], wiring: Any) -> Microphone:
+        return cls(addresses[0], settings)
 
     def identify(self) -> str:
         return f"sounddevice input {self.recorder.describe()}"
@@ -87,7 +95,7 @@ class Microphone(Buzzer):
         self.recorder.close()
 
 
-class WbrAudioBoard(Buzzer):
+class WbrAudioBoard(LineInstrument, Buzzer):
     """The audio board's line protocol (v1, docs/protocols/audio.md): REC, STOP, CLIP?."""
 
     def start(self) -> None:

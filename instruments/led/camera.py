@@ -10,12 +10,17 @@ first frame is the measure for every later one."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from instruments.led import SEGMENTS, LedSample, LedSensor, Wait, check_recording
+from instruments.transport.openers import VIDEO
 from core.errors import InstrumentOperationError, InvalidValue
+from core.settings import Setting
+
+if TYPE_CHECKING:
+    from instruments.transport.video import VideoTransport
 
 
 def parse_rois(settings: Mapping[str, Any]) -> dict[str, tuple[int, int, int, int]]:
@@ -34,18 +39,34 @@ def segment_rgb(frame: np.ndarray, rois: Mapping[str, tuple[int, int, int, int]]
                 gamma: float = 2.2) -> tuple[tuple[float, float, float], ...]:
     """Mean linear (r, g, b) 0..1 in each segment's region of a BGR frame."""
     height, width = frame.shape[:2]
-    out = []
+    out: list[tuple[float, float, float]] = []
     for name in SEGMENTS:
         x, y, w, h = rois[name]
         if x + w > width or y + h > height:
             raise InvalidValue(f"led: roi_{name} {[x, y, w, h]} lies outside the {width}x{height} frame")
         b, g, r = frame[y:y + h, x:x + w].reshape(-1, 3).mean(axis=0) / 255.0
-        out.append(tuple(float(v) ** gamma for v in (r, g, b)))
-    return tuple(out)  # type: ignore[return-value]
+        out.append((float(r) ** gamma, float(g) ** gamma, float(b) ** gamma))
+    return tuple(out)
+
+
+def _roi(v: Any) -> bool:
+    return len(v) == 4 and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v) \
+        and v[2] > 0 and v[3] > 0
+
+
+ROI = "[x, y, width, height] in pixels (width, height > 0)"
 
 
 class OpenCvCamera(LedSensor):
-    def __init__(self, transport: Any) -> None:  # a VideoTransport, not a line transport
+    opens = VIDEO
+    SETTINGS = (*(Setting(f"roi_{name}", list, f"the region of segment {name} in the frame", required=True,
+                          check=_roi, expected=ROI) for name in SEGMENTS),
+                Setting("roi_ref", list, "a matte patch of the housing whose brightness normalises every frame",
+                        check=_roi, expected=ROI),
+                Setting("gamma", float, "the camera's encoding gamma, decoded back to linear light", low=1.0,
+                        high=3.0, default=2.2))
+
+    def __init__(self, transport: VideoTransport) -> None:
         self.transport = transport
         self.role = transport.role
         self.rois = parse_rois(transport.settings)
@@ -81,13 +102,16 @@ class OpenCvCamera(LedSensor):
                     level = self._reference_level(image)
                     base = level if base is None else base
                     scale = base / level if level > 0 else 1.0
-                    rgb = tuple(tuple(c * scale for c in seg) for seg in rgb)  # type: ignore[assignment]
+                    rgb = tuple((r * scale, g * scale, b * scale) for r, g, b in rgb)
                 out.append(LedSample(t, rgb))
                 while due <= t + half_frame:
                     due += 1.0 / rate_hz
         if not out:
             raise InstrumentOperationError(self.role, f"no frames from {self.transport.address}")
         return out
+
+    def close(self) -> None:
+        self.transport.close()
 
     def _reference_level(self, image: np.ndarray) -> float:
         """Mean linear light of the reference region (all three channels)."""

@@ -3,13 +3,14 @@ pipe, sampling on its own clock (docs/protocols/led-sensor.md)."""
 
 from __future__ import annotations
 
+from instruments.base import LineInstrument
 from instruments.led import SEGMENTS, LedSample, LedSensor, Wait, check_recording
 from core.errors import InstrumentOperationError
 
 FULL_SCALE = 1023.0
 
 
-class WbrLedSense(LedSensor):
+class WbrLedSense(LineInstrument, LedSensor):
     def record(self, seconds: float, rate_hz: float, wait: Wait) -> list[LedSample]:
         check_recording(seconds, rate_hz)
         t0 = self._action(f"CAP:START {rate_hz:g}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from dataclasses import dataclass, replace
+from typing import Any
 
 from instruments.base import Instrument
 
@@ -97,7 +98,7 @@ class MeterEmulator(Instrument):
 
     @property
     @abstractmethod
-    def line(self) -> dict[str, object]:
+    def line(self) -> dict[str, Any]:
         """model, id, baud, parity, stopbits being served now."""
 
     def identify(self) -> str:

@@ -12,9 +12,11 @@ import threading
 from typing import Any
 
 from instruments.meter import FAULTS, GridState, MeterEmulator, quantities
-from instruments.meter.registers import DEFAULT_MODEL, MeterMap, load_map
+from instruments.meter.registers import DEFAULT_MODEL, MeterMap, load_map, model_names
 from instruments.transport.modbus import LineSettings, ModbusEndpoint, rtu_crc
 from core.errors import InvalidValue
+from core.settings import Setting
+from instruments.transport.openers import MODBUS_SERVER
 
 NOISE = 2e-4
 """Relative noise on measured values (about a class-1 meter's last digits)."""
@@ -22,7 +24,17 @@ _MEASURED = ("u_", "i_", "p_", "q_", "s_", "f")
 
 
 class WbrMeterEmulator(MeterEmulator):
-    def __init__(self, endpoint: ModbusEndpoint) -> None:  # noqa: super().__init__ wants a line transport
+    opens = MODBUS_SERVER
+    SETTINGS = (
+        Setting("model", str, "the meter model served (its register map in instruments/meter/maps/)",
+                check=lambda v: v in model_names(), expected="a meter model (" + ", ".join(model_names()) + ")",
+                default=DEFAULT_MODEL),
+        Setting("seed", int, "the seed of the readings' measurement noise", default=1),
+        Setting("serial_number", int, "the serial number the meter reports", low=0, high=2**32 - 1,
+                default=12345678),
+    )
+
+    def __init__(self, endpoint: ModbusEndpoint) -> None:
         self.endpoint = endpoint
         self.role = endpoint.role
         self._lock = threading.Lock()

@@ -84,7 +84,7 @@ def load_scenario(path: str | Path) -> Scenario:
     steps = data.get("steps")
     if not isinstance(steps, list) or not steps:
         raise ConfigError(path, "", "a [grid] table or [[steps]] with at_s")
-    out = []
+    out: list[Any] = []
     for k, step in enumerate(steps):
         at = step.get("at_s")
         if not isinstance(at, (int, float)) or at < 0 or (out and at <= out[-1][0]):

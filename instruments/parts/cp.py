@@ -9,11 +9,14 @@ vehicle-side voltage joins or leaves the supply's sine.  No time here comes from
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from core.errors import InstrumentOperationError, InvalidValue, RigError
+from core.settings import Setting
 from core.types import Channel, Edge, Reading
+from instruments.base import ComposedInstrument
 from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, CpEmulator, CpMeasurement
 from instruments.parts.recorder import ZOOM_S, ScopeRecorder
 from instruments.parts.wiring import CP_FUNCTIONS, CP_RESISTORS, Wiring
@@ -26,37 +29,40 @@ CP_VOLTS_PER_DIV = 4.0
 OUTPUT_VOLTS_PER_DIV = 100.0
 
 
+CP_CHANNEL = Setting("cp_channel", int, "the scope channel probing CP", choices=(1, 2, 3, 4), default=1)
+OUTPUT_CHANNEL = Setting("output_channel", int, "the scope channel probing vehicle-side L1 (through a "
+                         "differential probe)", choices=(1, 2, 3, 4), default=2)
+OUTPUT_PROBE = Setting("output_probe", float, "the output probe's attenuation", unit=":1", low=1.0, high=10000.0,
+                       default=100.0)
+_RECORDERS: weakref.WeakKeyDictionary[Scope, ScopeRecorder] = weakref.WeakKeyDictionary()
+
+
 def recorder_for(scope: Scope, settings: Mapping[str, Any]) -> ScopeRecorder:
     """One recorder per scope: the CP emulator and fault injection read the same record."""
-    recorder = getattr(scope, "_recorder", None)
+    recorder = _RECORDERS.get(scope)
     if recorder is None:
-        cp_channel = int(settings.get("cp_channel", 1))
-        output_channel = int(settings.get("output_channel", 2))
+        cp_channel, output_channel = int(CP_CHANNEL.of(settings)), int(OUTPUT_CHANNEL.of(settings))
         scope.configure({cp_channel: (CP_VOLTS_PER_DIV, 1.0),
-                         output_channel: (OUTPUT_VOLTS_PER_DIV, float(settings.get("output_probe", 100.0)))})
+                         output_channel: (OUTPUT_VOLTS_PER_DIV, float(OUTPUT_PROBE.of(settings)))})
         recorder = ScopeRecorder(scope, cp_channel, output_channel)
         recorder.start()
-        scope._recorder = recorder  # type: ignore[attr-defined]
+        _RECORDERS[scope] = recorder
     return recorder
 
 
-class PartsCpEmulator(CpEmulator):
+class PartsCpEmulator(ComposedInstrument, CpEmulator):
     """`CpEmulator` on a switch unit (the resistor network) and a scope (measurement and edges)."""
 
     parts = ("switch", "scope")
-    driver_settings = ("cp_channel", "output_channel", "output_probe")
+    SETTINGS = (CP_CHANNEL, OUTPUT_CHANNEL, OUTPUT_PROBE)
+    wiring_functions = CP_RESISTORS + CP_FUNCTIONS
 
     @classmethod
-    def check_wiring(cls, wiring: Wiring, settings: Mapping[str, Any] | None = None) -> None:
-        wiring.require(CP_RESISTORS + CP_FUNCTIONS, "the CP emulator from parts")
-
-    @classmethod
-    def compose(cls, instruments: Mapping[str, Any], wiring: Wiring, settings: Mapping[str, Any]) -> PartsCpEmulator:
-        return cls(instruments["switch"], instruments["scope"], wiring, settings)
+    def compose(cls, parts: Mapping[str, Any], wiring: Wiring, settings: Mapping[str, Any]) -> PartsCpEmulator:
+        return cls(parts["switch"], parts["scope"], wiring, settings)
 
     def __init__(self, switch: Switch, scope: Scope, wiring: Wiring, settings: Mapping[str, Any]) -> None:
-        self.check_wiring(wiring)
-        self.transport = None  # type: ignore[assignment]
+        self.check_wiring(wiring, settings)
         self.role = "cp"
         self.switch, self.scope, self.wiring = switch, scope, wiring
         self.recorder = recorder_for(scope, settings)

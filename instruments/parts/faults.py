@@ -23,6 +23,7 @@ from typing import Any
 from core.errors import InstrumentOperationError, InvalidValue
 from core.types import Channel
 from instruments.ac_load import AcLoad
+from instruments.base import ComposedInstrument
 from instruments.chamber import SAFE_C, Chamber
 from instruments.dc_source import DcSource
 from instruments.fault_box import MAX_RESIDUAL_MA, RESIDUAL_CHANNELS, FaultBox, FaultBoxState, ResidualEvent
@@ -34,25 +35,21 @@ from instruments.switch import Switch
 WELD = ("weld_l1", "weld_l2", "weld_l3")
 
 
-class PartsFaultBox(FaultBox):
+class PartsFaultBox(ComposedInstrument, FaultBox):
     """`FaultBox` on a switch unit, a scope, a leakage load and a DC source."""
 
     parts = ("switch", "scope")
     optional_parts = ("leakage_load", "dc_source", "chamber")
+    wiring_functions = FAULT_FUNCTIONS
 
     @classmethod
-    def check_wiring(cls, wiring: Wiring, settings: Mapping[str, Any] | None = None) -> None:
-        wiring.require(FAULT_FUNCTIONS, "fault injection from parts")
-
-    @classmethod
-    def compose(cls, instruments: Mapping[str, Any], wiring: Wiring, settings: Mapping[str, Any]) -> PartsFaultBox:
-        return cls(instruments["switch"], instruments["scope"], wiring, settings,
-                   instruments.get("leakage_load"), instruments.get("dc_source"), instruments.get("chamber"))
+    def compose(cls, parts: Mapping[str, Any], wiring: Wiring, settings: Mapping[str, Any]) -> PartsFaultBox:
+        return cls(parts["switch"], parts["scope"], wiring, settings,
+                   parts.get("leakage_load"), parts.get("dc_source"), parts.get("chamber"))
 
     def __init__(self, switch: Switch, scope: Scope, wiring: Wiring, settings: Mapping[str, Any],
                  leakage: AcLoad | None = None, dc: DcSource | None = None, chamber: Chamber | None = None) -> None:
-        self.check_wiring(wiring)
-        self.transport = None  # type: ignore[assignment]
+        self.check_wiring(wiring, settings)
         self.role = "fault_box"
         self.switch, self.scope, self.wiring = switch, scope, wiring
         self.leakage, self.dc, self.chamber = leakage, dc, chamber

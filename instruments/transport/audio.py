@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Any
+
 import numpy as np
 
 from core.errors import InstrumentInitError, InvalidValue
@@ -46,7 +48,7 @@ class Recorder:
             raise InstrumentInitError("buzzer", f"audio input {device!r} cannot record mono at {rate} Hz: {exc}") \
                 from None
         self._blocks: list[np.ndarray] = []
-        self._stream = None
+        self._stream: Any = None   # a sounddevice.InputStream while recording
 
     def describe(self) -> str:
         info = self._sd.query_devices(self.device, "input")
@@ -59,9 +61,10 @@ class Recorder:
         def callback(indata, frames, time, status) -> None:  # noqa: ANN001 - sounddevice's signature
             self._blocks.append(indata[:, 0].copy())
 
-        self._stream = self._sd.InputStream(device=self.device, channels=1, dtype="float32", samplerate=self.rate,
-                                            callback=callback)
-        self._stream.start()
+        stream = self._sd.InputStream(device=self.device, channels=1, dtype="float32", samplerate=self.rate,
+                                      callback=callback)
+        stream.start()
+        self._stream = stream
 
     def stop(self) -> np.ndarray:
         if self._stream is not None:

@@ -58,22 +58,6 @@ def address_problem(address: str) -> str | None:
     return ADDRESS_FORMS
 
 
-def open_transport(role: str, address: str, settings: Mapping[str, Any]) -> Any:
-    """A CAN port (`can:INTERFACE:CHANNEL`) for frame-based instruments, a video source (`video:…`)
-    for a camera, a Modbus server endpoint for the meter emulator (the DUT is the master, so the
-    rig listens); a line transport otherwise."""
-    if role == "meter":
-        from instruments.transport.modbus import ModbusEndpoint
-        return ModbusEndpoint(role, address, settings)
-    if address.startswith("video:"):
-        from instruments.transport.video import VideoTransport
-        return VideoTransport(role, address, settings)
-    if address.startswith("can:"):
-        from instruments.transport.can_bus import CanTransport
-        return CanTransport(role, address, settings)
-    return open_line_transport(role, address, settings)
-
-
 def open_line_transport(role: str, address: str, settings: Mapping[str, Any]) -> LineTransport:
     """VISA resource strings go to pyvisa; `socket://` to a raw TCP line reader; ports and other
     pyserial URLs (`rfc2217://`, `loop://`) to pyserial."""

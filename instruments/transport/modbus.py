@@ -111,6 +111,7 @@ class _Server:
                  on_read: ReadHandler, on_send: PacketHook) -> None:
         pymodbus, framer_type, exc_codes = _pymodbus()
         sim = pymodbus.simulator
+        from pymodbus.simulator.simcore import SimCore
         self.requests = 0
         self.port: int | None = None
         self._loop = asyncio.new_event_loop()
@@ -126,7 +127,7 @@ class _Server:
             registers[address - start: address - start + count] = words
             return None
 
-        class StrictCore(sim.simcore.SimCore):
+        class StrictCore(SimCore):
             """Only the configured id answers: a request for another id gets no answer at all."""
 
             async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1) -> Any:

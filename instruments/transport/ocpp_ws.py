@@ -99,6 +99,7 @@ class CentralSystemServer:
     async def _start(self) -> None:
         import ocpp.messages
         from websockets.asyncio.server import serve
+        from websockets.typing import Subprotocol
 
         # Validate each payload in the loop, not in a worker thread: a 1.6 payload validates in well
         # under a millisecond, and the two thread hops per message cost more than that.
@@ -108,7 +109,7 @@ class CentralSystemServer:
         if self.listen.tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self._certfile or "", self._keyfile)
-        self._server = await serve(self._accept, self.listen.host, self.listen.port, subprotocols=[SUBPROTOCOL],
+        self._server = await serve(self._accept, self.listen.host, self.listen.port, subprotocols=[Subprotocol(SUBPROTOCOL)],
                                    process_request=self._authorise, ssl=context, ping_interval=None)
 
     def _authorise(self, connection: Any, request: Any) -> Any:
@@ -219,7 +220,7 @@ def _point_class() -> Any:
                "StopTransaction", "MeterValues", "DataTransfer", "DiagnosticsStatusNotification",
                "FirmwareStatusNotification")
 
-    class Point(ChargePoint):  # type: ignore[misc]
+    class Point(ChargePoint):
         """Routes each charge-point CALL to the role's handler; payloads stay camelCase for it."""
 
         def __init__(self, identity: str, connection: Any, timeout_s: float, handler: Handler) -> None:

@@ -48,7 +48,8 @@ class VideoTransport:
         Auto exposure goes off whenever an exposure is given (unless `auto_exposure = true`).  Backends
         spell "manual" differently (V4L2: 1, DirectShow: 0.25), so both are tried and the result is
         read back; a camera that keeps its auto exposure is reported, not silently accepted."""
-        cv2, cap, out = self._cv2, self._capture, {}
+        cv2, cap = self._cv2, self._capture
+        out: dict[str, str] = {}
         wanted = {k: self.settings[k] for k in CAMERA_SETTINGS if k in self.settings}
         if not wanted:
             return out

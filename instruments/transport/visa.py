@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import pyvisa
 import pyvisa.errors
+from pyvisa.resources import MessageBasedResource
 
 from instruments.transport.base import QUIET_S, LineTransport
 from core.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
@@ -44,9 +46,10 @@ class VisaTransport(LineTransport):
         super().__init__(role)
         self.resource = resource
         try:
-            self._inst = _manager(backend).open_resource(
+            # a message-based resource (INSTR, SOCKET, ASRL): the only kind a line protocol runs on
+            self._inst = cast(MessageBasedResource, _manager(backend).open_resource(
                 resource, read_termination="\n", write_termination="\n",
-                timeout=int(timeout_s * 1000))
+                timeout=int(timeout_s * 1000)))
         except (pyvisa.errors.Error, ValueError, OSError) as exc:
             raise InstrumentInitError(role, f"cannot open VISA resource {resource!r}: {exc}") from exc
         if resource.upper().endswith("::SOCKET"):
