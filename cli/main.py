@@ -23,7 +23,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from rig.config import (DEFAULT_RIG, REPO_ROOT, RigConfig, load_rig_file, parse_assignments, with_place,
+from rig.config import (DEFAULT_RIG, RigConfig, load_rig_file, parse_assignments, with_place,
                         with_trials)
 from core.errors import InstrumentOperationError, RigError
 from rig.profile import Profile
@@ -54,7 +54,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not selected:
             print(f"wallbox-rig: nothing failed or broke in {args.rerun_failed}: nothing to rerun")
             return EXIT_OK
-    out = Path(args.out) if args.out else REPO_ROOT / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    # under the current folder: an installed wheel never writes into site-packages
+    out = Path(args.out) if args.out else Path.cwd() / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
     prepare_out(out, args.force)
     pytest_args = [*selected, "--rig", args.rig, "--wbr-out", str(out), "--alluredir", str(out / "allure-results"),
                    "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-rfE",
@@ -491,7 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
                      + ", or a path to a profile file (default: the rig file's)")
     run.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE",
                      help="bend a knob of the simulated wallbox (see `wallbox-rig sim params`)")
-    run.add_argument("--out", help="output folder (default: reports/out/<timestamp>); must be empty or new")
+    run.add_argument("--out", help="output folder (default: reports/out/<timestamp> under the current folder); must be "
+                                    "empty or new")
     run.add_argument("--force", action="store_true", help="clear an earlier run in --out first")
     run.add_argument("--rerun-failed", metavar="RUN", help="run only the failed and broken tests of the earlier run "
                                                            "folder RUN (same rig and profile)")

@@ -13,7 +13,8 @@ from core.types import Channel
 from conformance.limits import LIMITS, decoded_current_a, expected_duty_pct, pp_codings
 from conformance.session import configured_current_a, plug_in, socket_outlet, watch
 from core.errors import ConfigError
-from core.limits import AtLeast, PpCoding
+from conformance.limits.iec61851 import PpCoding
+from core.limits import AtLeast
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, markers
 from instruments.cp_emulator import CpEmulator

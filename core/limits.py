@@ -6,7 +6,10 @@ fallback: a missing bound, a unit left out, an unknown or misspelt entry is a `C
 naming the file and the key, raised when the limits are loaded (at the start of a run and by
 `wallbox-rig rig check`), never in the middle of a test.
 
-Kinds (the schema below fixes each entry's kind; the file gives the values):
+This module holds the kinds and the parser, nothing of the suite: each limits file's schema (which
+entries it has and of which kind) is a record class beside the file (`conformance/limits/*.py`).
+
+Kinds (the schema fixes each entry's kind; the file gives the values):
 
 - `Band`: `low` and `high`;  `AtMost`: `high`;  `AtLeast`: `low`;  `Count`: an exact count `value`.
   These are *judged*: `Evidence.check` accepts only them.  Each may declare `marginal`, a
@@ -20,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, get_type_hints
 
 from core.errors import ConfigError
@@ -162,290 +166,13 @@ class Source:
 
 # --- table rows ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DutyRow:
-    """One row of the duty -> current table: I = (d - duty_offset_pct) x amps_per_pct."""
+class Row:
+    """One row of a table in a limits file (`[[name]]`): the numbers its `KEYS` name, in that order,
+    then its source and the bibliography keys it cites."""
 
-    duty_min_pct: float
-    duty_max_pct: float
-    amps_per_pct: float
-    duty_offset_pct: float
-    source: str
-    cites: tuple[str, ...] = ()
-
-    def current_a(self, duty_pct: float) -> float:
-        return (duty_pct - self.duty_offset_pct) * self.amps_per_pct
+    KEYS: ClassVar[tuple[str, ...]] = ()
 
 
-@dataclass(frozen=True)
-class PpCoding:
-    """A Type 2 PP coding window as the EVSE reads it."""
-
-    rating_a: float
-    nominal: float
-    low: float
-    high: float
-    source: str
-    cites: tuple[str, ...] = ()
-
-
-# --- the schema: one record class per limits file ----------------------------------------------
-@dataclass(frozen=True)
-class Iec61851Limits:
-    """conformance/limits/iec61851.toml: IEC 61851-1:2017 (Annex A control pilot, Annex B proximity)."""
-
-    cp_generator_high: Band
-    cp_generator_low: Band
-    state_a_level: Band
-    state_b_level: Band
-    state_c_level: Band
-    state_f_level: Band
-    pwm_frequency: Band
-    duty_tolerance: Band
-    current_to_duty: tuple[DutyRow, ...]
-    six_amp_region: Band
-    min_offered_current: AtLeast
-    contactor_close_after_c: AtMost
-    contactor_open_after_c_to_b: AtMost
-    contactor_open_after_unplug: AtMost
-    state_b_resistance_band: Band
-    state_c_switched_resistance_band: Band
-    vehicle_r3: Setting
-    pp_coding: tuple[PpCoding, ...]
-    pp_invalid_below: AtMost
-    pp_invalid_above: AtLeast
-    pwm_update_min_interval: AtLeast
-    c1_cutoff: AtLeast
-    wake_up_step: Band
-    closures_in_state_b: Count
-    closures_with_shorted_diode: Count
-    faults_on_shorted_diode: Count
-    closures_before_an_offer: Count
-    closures_at_zero_setting: Count
-    offers_at_zero_setting: Count
-    closures_on_invalid_pp: Count
-    offers_after_plug_in: AtLeast
-    pwm_withdrawals_when_paused: AtLeast
-    closures_when_asked: AtLeast
-
-
-@dataclass(frozen=True)
-class ProtectionLimits:
-    """conformance/limits/protection.toml: residual current, welding, recovery."""
-
-    rcd_ac_trip_time_1x: AtMost
-    rcd_ac_trip_time_2x: AtMost
-    rcd_ac_trip_time_5x: AtMost
-    rcd_dc_trip_time: AtMost
-    interruptions_below_the_band: Count
-    closures_after_recovery: Count
-    offers_while_welded: Count
-
-
-@dataclass(frozen=True)
-class RigLimits:
-    """conformance/limits/rig.toml: the suite's own conventions, each with its reasoning."""
-
-    observation_factor: Setting
-    opening_observation_factor: Setting
-    opening_observation_min: Setting
-    weld_observation_factor: Setting
-    trip_observation_factor: Setting
-    trip_observation_min: Setting
-    charge_arrange_timeout: Setting
-    charge_dwell: Setting
-    load_settle: Setting
-    replug_pause: Setting
-    power_off: Setting
-    boot_allowance: Setting
-    b2_observation: AtMost
-    phase_current_fraction: Band
-    phase_test_draw: Setting
-    phase_test_duration: Setting
-    overcurrent_excess: Setting
-    socket_test_cable: Setting
-    wake_up_observation: Setting
-    duty_update_settle: Setting
-    setting_change_spacing: Setting
-    negative_cp: Setting
-    generator_up: Setting
-    rcd_ramp_step: Setting
-    rcd_ac_ramp_dwell: Setting
-    rcd_dc_ramp_dwell: Setting
-    rcd_ramp_start: Setting
-    rcd_ramp_overshoot_steps: Setting
-    rcd_no_trip_hold: Setting
-    fault_observation: AtMost
-    latch_observation: Setting
-    healthy_pole_open: AtMost
-    temperature_ramp_step: Setting
-    temperature_ramp_dwell: Setting
-    derated_offers: AtLeast
-    thermal_soak: Setting
-    supply_ramp_step: Setting
-    mains_outage: Setting
-    cold_load_min_distinct: AtLeast
-    cold_load_resolution: Setting
-    cold_load_uniform_p: AtLeast
-    cold_load_power_parts: Setting
-    cold_load_power_target: Setting
-    cold_load_repeated_outages: Setting
-    restarts_between_outages: Count
-    dip_recovery: Setting
-    led_observation: Setting
-    led_sample_rate: Setting
-    led_boot_lead: Setting
-    led_segments_as_declared: Count
-    firmware_update_max: Setting
-    grid_loop_step: Setting
-    meter_poll_sync: Setting
-    grid_limit: Setting
-    grid_limit_tolerance: Setting
-    failsafe_current: Setting
-    failsafe_tolerance: Setting
-    offer_resolution: Setting
-    load_management_response: AtMost
-    load_management_recovery: AtMost
-    load_management_settle: Setting
-    meter_polls: AtLeast
-    meter_worked_first: Count
-    pp_beyond_window: Setting
-    nominal_supply_voltage: Setting
-    nominal_supply_frequency: Setting
-    supply_ramp_overshoot: Setting
-    overvoltage_act: Setting
-    mains_loss_watch_factor: Setting
-    mains_loss_sample: Setting
-    temperature_ramp_from: Setting
-    temperature_ramp_overshoot: Setting
-    temperature_cooled: Setting
-    chamber_ramp_from: Setting
-    chamber_ramp_step: Setting
-    chamber_ramp_dwell: Setting
-    chamber_settle_tolerance: Setting
-    chamber_settle_timeout: Setting
-    chamber_settle_poll: Setting
-    soak_offer_sample: Setting
-    led_fault_trip_multiple: Setting
-    offer_back_within: Setting
-    offer_restored_within: Setting
-    dimming_settle: Setting
-    meter_fault_response: AtMost
-    solar_import_max: AtMost
-    solar_follow_margin: Setting
-    solar_settle: Setting
-    dimming_margin: Setting
-    dimming_response: AtMost
-    ready_after_power_up: AtLeast
-    supply_variant_dwell: Setting
-    supply_variant_sample: Setting
-    supply_applied_tolerance: Setting
-
-
-@dataclass(frozen=True)
-class OcppLimits:
-    """conformance/limits/ocpp.toml: what OCPP 1.6 fixes, and how the suite exercises the backend."""
-
-    boot_timeout: Setting
-    status_observation_factor: Setting
-    meter_sample_interval: Setting
-    meter_session: Setting
-    meter_draw: Setting
-    meter_interval_jitter: AtMost
-    offered_vs_duty: AtMost
-    meter_samples: AtLeast
-    closures_without_authorisation: Count
-    offers_without_authorisation: Count
-    lost_transaction_messages: Count
-    out_of_order_messages: Count
-    offline_duration: Setting
-    schedule_period: Setting
-    schedule_limit_high: Setting
-    schedule_limit_low: Setting
-    schedule_draw_margin: AtMost
-    vehicle_follow_step: Setting
-    zero_limit_offers: Count
-    suspended_reports: AtLeast
-    composite_mismatches: Count
-    watts_supply_v: Setting
-    fault_overvoltage_margin: Setting
-    fault_overtemperature_margin: Setting
-    clock_jump: Setting
-    power_loss_stops: Count
-    power_loss_stops_when_resumed: Count
-    offline_openings: Count
-    tariff_start: Setting
-    tariff_night: Setting
-    tariff_night_end: Setting
-    tariff_energy: Setting
-    tariff_departure_after: Setting
-    departure_energy_shortfall: AtMost
-
-
-@dataclass(frozen=True)
-class AccessLimits:
-    """conformance/limits/access.toml: how the suite handles cards, listens for beeps and presses the
-    pairing button, and the counts access control fixes (what the manual promises is in the profile)."""
-
-    card_hold: Setting
-    card_gap: Setting
-    beep_listen: Setting
-    watch_without_card: Setting
-    offers_without_card: Count
-    closures_without_card: Count
-    offers_after_ignored_card: Count
-    offers_with_access_off: AtLeast
-    closures_with_access_off: AtLeast
-    beeps_when_refused: Count
-    card_tag_mismatches: Count
-    pairing_short_hold: Setting
-    pairing_late_margin: Setting
-    pairing_after_window: Setting
-    pairing_reports: Count
-    pairing_reports_refused: Count
-    one_vehicle_tags: Count
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Every limits file of the suite, parsed and validated."""
-
-    iec61851: Iec61851Limits
-    protection: ProtectionLimits
-    rig: RigLimits
-    ocpp: OcppLimits
-    access: AccessLimits
-    folder: Path
-    sources: dict[str, Source]
-    """The bibliography: key -> document."""
-
-    def source(self, key: str) -> Source:
-        return self.sources[key]
-
-    def expected_duty_pct(self, current_a: float) -> tuple[float, str]:
-        """The duty an EVSE must show to offer `current_a`, and the row's source."""
-        for row in self.iec61851.current_to_duty:
-            if row.current_a(row.duty_min_pct) <= current_a <= row.current_a(row.duty_max_pct):
-                return current_a / row.amps_per_pct + row.duty_offset_pct, row.source
-        raise ValueError(f"{current_a} A cannot be offered by PWM (outside the duty table)")
-
-    def decoded_current_a(self, duty_pct: float) -> float:
-        """The maximum current a vehicle reads from a duty: the table rows plus the 8-10 % region
-        (the minimum offer); 0 where the duty allows no charging."""
-        region = self.iec61851.six_amp_region
-        if region.low <= duty_pct < region.high:
-            return self.iec61851.min_offered_current.low
-        for row in self.iec61851.current_to_duty:
-            if row.duty_min_pct <= duty_pct <= row.duty_max_pct:
-                return row.current_a(duty_pct)
-        return 0.0
-
-
-DOCUMENTS: dict[str, type] = {"iec61851": Iec61851Limits, "protection": ProtectionLimits, "rig": RigLimits,
-                              "ocpp": OcppLimits, "access": AccessLimits}
-ROWS: dict[type, tuple[str, ...]] = {
-    DutyRow: ("duty_min_pct", "duty_max_pct", "amps_per_pct", "duty_offset_pct"),
-    PpCoding: ("rating_a", "nominal", "low", "high"),
-}
 _COMMON = ("unit", "source", "clause", "cites")
 
 
@@ -467,16 +194,17 @@ def parse_quantity(kind: type[Quantity], table: Table, name: str) -> Quantity:
     return kind(**values)
 
 
-def _parse_rows(kind: type, items: Any, file: Path, name: str) -> tuple[Any, ...]:
+def _parse_rows(kind: type[Row], items: Any, file: Path, name: str) -> tuple[Any, ...]:
     if not isinstance(items, list) or not items:
         raise ConfigError(file, name, "an array of tables ([[" + name + "]])", items)
     rows = []
+    make: Callable[..., Row] = kind   # a row's fields are its KEYS, then source and cites
     for k, raw in enumerate(items):
         if not isinstance(raw, dict):
             raise ConfigError(file, f"{name}[{k}]", "a table", raw)
         t = Table(raw, file, f"{name}[{k}]")
-        t.reject_unknown(set(ROWS[kind]) | {"source", "cites"})
-        rows.append(kind(*(t.number(key) for key in ROWS[kind]), t.get("source", str), _cites(t)))
+        t.reject_unknown(set(kind.KEYS) | {"source", "cites"})
+        rows.append(make(*(t.number(key) for key in kind.KEYS), t.get("source", str), _cites(t)))
     return tuple(rows)
 
 
@@ -501,17 +229,16 @@ def parse_sources(path: Path) -> dict[str, Source]:
     return out
 
 
-def _check_cites(limits: Limits) -> None:
-    for doc in DOCUMENTS:
-        path = limits.folder / f"{doc}.toml"
-        record = getattr(limits, doc)
+def _check_cites(folder: Path, documents: dict[str, Any], sources: dict[str, Source]) -> None:
+    for doc, record in documents.items():
+        path = folder / f"{doc}.toml"
         for f in dataclasses.fields(record):
             value = getattr(record, f.name)
             for item in value if isinstance(value, tuple) else (value,):
                 for key in item.cites:
-                    if key not in limits.sources:
-                        raise ConfigError(path, f"{f.name}.cites", f"keys of sources.toml ({', '.join(limits.sources)})",
-                                          key, hint=nearest(key, list(limits.sources)))
+                    if key not in sources:
+                        raise ConfigError(path, f"{f.name}.cites", f"keys of sources.toml ({', '.join(sources)})",
+                                          key, hint=nearest(key, list(sources)))
 
 
 def parse_document(schema: type, path: Path) -> Any:
@@ -542,17 +269,19 @@ def _kind_label(kind: Any) -> str:
     return f"{kind.__name__} ({', '.join(kind.KEYS)}, unit, source)"
 
 
-def load_limits(folder: Path) -> Limits:
-    """All limit files of `folder`; a file the schema does not know is refused too."""
+def load_documents(folder: Path, schemas: Mapping[str, type]) -> tuple[dict[str, Any], dict[str, Source]]:
+    """Every limits file of `folder` against its schema (`NAME.toml` → `schemas[NAME]`), and the
+    bibliography (`sources.toml`) every entry's `cites` must be keys of; a file no schema names is
+    refused too."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(folder, "", "a folder of limit files", hint="no such folder")
-    known = {f"{name}.toml" for name in DOCUMENTS} | {"sources.toml"}
+    known = {f"{name}.toml" for name in schemas} | {"sources.toml"}
     for path in sorted(folder.glob("*.toml")):
         if path.name not in known:
             raise ConfigError(path, "", f"one of the suite's limit files ({', '.join(sorted(known))})",
                               path.name, hint="unknown limits file")
-    parsed = {name: parse_document(schema, folder / f"{name}.toml") for name, schema in DOCUMENTS.items()}
-    limits = Limits(folder=folder, sources=parse_sources(folder / "sources.toml"), **parsed)
-    _check_cites(limits)
-    return limits
+    parsed = {name: parse_document(schema, folder / f"{name}.toml") for name, schema in schemas.items()}
+    sources = parse_sources(folder / "sources.toml")
+    _check_cites(folder, parsed, sources)
+    return parsed, sources

@@ -29,7 +29,7 @@ from instruments.meter import MeterEmulator
 from instruments.power_analyser import PowerAnalyser
 from instruments.transport.factory import open_line_transport
 from rig.clock import Clock, RealClock, VirtualClock
-from rig.config import REPO_ROOT, RigConfig, check_against_profile, load_rig_file
+from rig.config import RigConfig, check_against_profile, load_rig_file
 from rig import interrupts
 from core.errors import ConfigError, RigError, SafetyRefusal
 from rig.places import Place, references
@@ -310,7 +310,8 @@ class Rig:
             "profile_file": str(self.profile.path),
             "dut_firmware": self.config.dut.firmware,
             "dut_serial": self.config.dut.serial,
-            "git_commit": git_commit(),
+            "git_commit": git_commit(self.config.path.parent),
+            "wallbox_rig_version": package_version(),
             **(self.place.provenance() if self.place is not None else {}),
         }
 
@@ -356,10 +357,26 @@ def lab_cards(config: RigConfig) -> dict[str, Any] | None:
     return {"setup_card": deck.setup.id_tag, "carousel": [(c.id_tag, c.kind) for c in deck.all()]}
 
 
-def git_commit() -> str:
+def git_commit(folder: Path) -> str:
+    """The commit of the repository the rig file lives in (a lab keeps its rig files and profiles under
+    version control; a checkout of wallbox-rig holds its own), "+dirty" when it has uncommitted changes;
+    "none" outside a repository (an installed wheel's shipped rig files)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True,
+                              timeout=5)
+        if head.returncode != 0 or not head.stdout.strip():
+            return "none"
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=folder,
+                                capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return "none"
+
+
+def package_version() -> str:
+    """The installed wallbox-rig's version (a checkout installed with `pip install -e` has one too)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("wallbox-rig")
+    except PackageNotFoundError:
+        return "not installed"

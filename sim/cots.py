@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import bisect
 import math
-import socketserver
 import struct
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from instruments.transport.modbus import rtu_crc
+from instruments.transport.modbus import LineSettings, ModbusServer
 from sim.cp_circuit import parallel
 from sim.plant import Plant
 from sim.rfid import FieldCard
 from sim.scpi import ScpiFrontEnd
-from sim.server import LOOPBACK, _Server
+from sim.server import LOOPBACK
 from sim.world import Event, World
 
 # --- the virtual bench's wiring: relay n of the module is DAQ channel 100 + n ---------------
@@ -148,120 +146,68 @@ class SimDaq970(ScpiFrontEnd):
 
 
 # --- the Modbus RTU relay module (RTU framing over TCP, as a serial-to-Ethernet converter) -----
-def crc16(frame: bytes) -> bytes:
-    """Modbus RTU CRC-16, low byte first (Modbus over Serial Line V1.02, §6.2.2): pymodbus's, as the meter emulator's."""
-    return rtu_crc(frame)
+class _ServedDevice:
+    """A Modbus device of the virtual bench, served by pymodbus on loopback as the meter emulator is
+    (instruments/transport/modbus.py): RTU framing over TCP (a serial-to-Ethernet converter) or
+    Modbus TCP.  Requests are answered under the world's lock, so the device reads the world at one
+    instant; a request for another unit id gets no answer, as on a bus."""
 
-
-class ModbusSlave:
-    """A Modbus device of the virtual bench on loopback: RTU framing over TCP (a serial-to-Ethernet
-    converter) or Modbus TCP (MBAP header; Modbus Messaging on TCP/IP Implementation Guide V1.0b
-    §3.1.3).  A request for another unit id gets no answer, as on a bus."""
-
-    def __init__(self, world: World, device_id: int, framing: str, port: int = 0, name: str = "modbus") -> None:
-        self.world, self.device_id, self.framing = world, device_id, framing
-        slave = self
-
-        class Handler(socketserver.BaseRequestHandler):
-            def handle(self) -> None:
-                buffer = b""
-                while True:
-                    chunk = self.request.recv(4096)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                    while True:
-                        frame, buffer = slave._split(buffer)
-                        if frame is None:
-                            break
-                        answer = slave._answer(frame)
-                        if answer:
-                            self.request.sendall(answer)
-
-        self._server = _Server((LOOPBACK, port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True,
-                         name=f"sim-{name}").start()
+    def __init__(self, world: World, device_id: int, rtu: bool, port: int) -> None:
+        self.world, self.rtu = world, rtu
+        self._server = ModbusServer("sim", f"tcp://{LOOPBACK}:{port}", self, LineSettings(device_id, 9600, "N", 1),
+                                    rtu=rtu)
+        if self._server.port is None:
+            raise RuntimeError(f"the virtual bench's Modbus device did not report its port (asked for {port})")
+        self.port = self._server.port
 
     @property
     def address(self) -> str:
-        return f"{'socket' if self.framing == 'rtu' else 'tcp'}://{LOOPBACK}:{self.port}"
+        return f"{'socket' if self.rtu else 'tcp'}://{LOOPBACK}:{self.port}"
 
-    def _split(self, buffer: bytes) -> tuple[bytes | None, bytes]:
-        if self.framing == "tcp":
-            if len(buffer) < 7:
-                return None, buffer
-            size = 6 + struct.unpack(">H", buffer[4:6])[0]
-            return (buffer[:size], buffer[size:]) if len(buffer) >= size else (None, buffer)
-        if len(buffer) < 8:
-            return None, buffer
-        fc = buffer[1]
-        size = 9 + buffer[6] if fc in (15, 16) and len(buffer) >= 7 else 8
-        return (buffer[:size], buffer[size:]) if len(buffer) >= size else (None, buffer)
+    def ranges(self, table: str) -> Sequence[tuple[int, int]]:
+        return []
 
-    def _answer(self, frame: bytes) -> bytes:
-        if self.framing == "tcp":
-            unit, pdu = frame[6], frame[7:]
-        else:
-            if crc16(frame[:-2]) != frame[-2:]:
-                return b""   # a corrupt frame gets no answer
-            unit, pdu = frame[0], frame[1:-2]
-        if unit != self.device_id:
-            return b""
+    def read(self, fc: int, address: int, count: int) -> list[int] | list[bool] | str:
         with self.world.lock:
-            reply = self.pdu(pdu)
-        if self.framing == "tcp":
-            return frame[:4] + struct.pack(">HB", len(reply) + 1, unit) + reply
-        body = bytes((unit,)) + reply
-        return body + crc16(body)
+            return self._read(fc, address, count)
 
-    def pdu(self, pdu: bytes) -> bytes:
-        return bytes((pdu[0] | 0x80, 1))   # illegal function
+    def write(self, fc: int, address: int, values: list[int] | list[bool]) -> str | None:
+        with self.world.lock:
+            return self._write(fc, address, values)
+
+    def _read(self, fc: int, address: int, count: int) -> list[int] | list[bool] | str:
+        return "ILLEGAL_FUNCTION"
+
+    def _write(self, fc: int, address: int, values: list[int] | list[bool]) -> str | None:
+        return "ILLEGAL_FUNCTION"
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
 
-class SimRelayBoard(ModbusSlave):
+class SimRelayBoard(_ServedDevice):
     """Coils 0…31 are relays 1…32 (= DAQ channels 101…132 of this bench); input 0 is the interlock loop."""
 
     def __init__(self, world: World, bench: VirtualBench, device_id: int = 1, port: int = 0) -> None:
-        super().__init__(world, device_id, "rtu", port, "relays")
         self.bench = bench
         self.interlock_closed = True
+        super().__init__(world, device_id, True, port)
 
-    def pdu(self, pdu: bytes) -> bytes:
-        fc = pdu[0]
-        first, count = struct.unpack(">HH", pdu[1:5])
-        if fc in (1, 2):
-            if count < 1 or first + count > RELAYS:
-                return bytes((fc | 0x80, 2))
-            bits = [100 + first + k + 1 in self.bench.closed for k in range(count)] if fc == 1 \
-                else [self.interlock_closed if first + k == 0 else False for k in range(count)]
-            data = bytearray((count + 7) // 8)
-            for k, bit in enumerate(bits):
-                if bit:
-                    data[k // 8] |= 1 << (k % 8)
-            return bytes((fc, len(data))) + bytes(data)
-        if fc == 5:
-            if count not in (0x0000, 0xFF00):
-                return bytes((fc | 0x80, 3))
-            if first >= RELAYS:
-                return bytes((fc | 0x80, 2))
-            self.bench.set([101 + first], count == 0xFF00)
-            return pdu[:5]
-        if fc == 15:
-            coils = pdu[6:]
-            if count < 1 or first + count > RELAYS:
-                return bytes((fc | 0x80, 2))
-            self.bench.set([101 + first + k for k in range(count) if not coils[k // 8] >> (k % 8) & 1], False)
-            self.bench.set([101 + first + k for k in range(count) if coils[k // 8] >> (k % 8) & 1], True)
-            return pdu[:5]
-        return bytes((fc | 0x80, 1))
+    def ranges(self, table: str) -> Sequence[tuple[int, int]]:
+        return {"coils": [(0, RELAYS)], "discrete_inputs": [(0, 1)]}.get(table, [])
+
+    def _read(self, fc: int, address: int, count: int) -> list[int] | list[bool] | str:
+        if fc == 1:
+            return [101 + address + k in self.bench.closed for k in range(count)]
+        return [self.interlock_closed and address + k == 0 for k in range(count)]
+
+    def _write(self, fc: int, address: int, values: list[int] | list[bool]) -> str | None:
+        self.bench.set([101 + address + k for k, on in enumerate(values) if not on], False)
+        self.bench.set([101 + address + k for k, on in enumerate(values) if on], True)
+        return None
 
 
-class SimChamber(ModbusSlave):
+class SimChamber(_ServedDevice):
     """A Watlow F4T chamber controller (Modbus TCP): setpoint 4042, air 4182 (floats, low word
     first), display units 1328; the air moves to the setpoint at RATE_K_PER_MIN and is the plant's
     ambient once the chamber has been given a setpoint."""
@@ -269,24 +215,31 @@ class SimChamber(ModbusSlave):
     RATE_K_PER_MIN = 3.0
     STEP_S = 10.0
     REGISTERS = {0: 124, 1: 0, 1328: 30}
+    SETPOINT, AIR, UNITS = 4042, 4182, 1328
+    SETPOINT_RANGE_C = (-70.0, 180.0)
 
     def __init__(self, world: World, plant: Plant, port: int = 0) -> None:
-        super().__init__(world, 1, "tcp", port, "chamber")
         self.plant = plant
         self.air_c = self.setpoint_c = plant.room_c
         self.registers = dict(self.REGISTERS)
         self._event: Event | None = None
+        super().__init__(world, 1, False, port)
+
+    def ranges(self, table: str) -> Sequence[tuple[int, int]]:
+        if table != "holding_registers":
+            return []
+        return [(0, 2), (self.UNITS, 1), (self.SETPOINT, 2), (self.AIR, 2)]
 
     def _words(self, value: float) -> list[int]:
         high, low = struct.unpack(">HH", struct.pack(">f", value))
         return [low, high]
 
-    def _read(self, address: int) -> int | None:
-        floats = {4042: self.setpoint_c, 4182: self.air_c}
+    def _register(self, address: int) -> int:
+        floats = {self.SETPOINT: self.setpoint_c, self.AIR: self.air_c}
         for base, value in floats.items():
             if address in (base, base + 1):
                 return self._words(value)[address - base]
-        return self.registers.get(address)
+        return self.registers[address]
 
     def _step(self) -> None:
         step = self.RATE_K_PER_MIN * self.STEP_S / 60.0
@@ -296,32 +249,30 @@ class SimChamber(ModbusSlave):
         self.plant.changed()
         self._event = self.world.schedule(self.STEP_S, self._step) if self.air_c != self.setpoint_c else None
 
-    def pdu(self, pdu: bytes) -> bytes:
-        fc = pdu[0]
-        if fc == 3:
-            first, count = struct.unpack(">HH", pdu[1:5])
-            words = [self._read(first + k) for k in range(count)]
-            if any(w is None for w in words) or not 1 <= count <= 125:
-                return bytes((fc | 0x80, 2))
-            return bytes((fc, 2 * count)) + b"".join(struct.pack(">H", w) for w in words)
-        if fc == 16:
-            first, count = struct.unpack(">HH", pdu[1:5])
-            words = [struct.unpack(">H", pdu[6 + 2 * k:8 + 2 * k])[0] for k in range(count)]
-            if first == 4042 and count == 2:
-                value = struct.unpack(">f", struct.pack(">HH", words[1], words[0]))[0]
-                if not -70 <= value <= 180:
-                    return bytes((fc | 0x80, 3))
-                self.setpoint_c = value
-                self.world.record("chamber", setpoint_c=value)
-                if self._event is not None:
-                    self._event.cancel()
-                self._step()
-            elif first == 1328 and count == 1 and words[0] in (15, 30):
-                self.registers[1328] = words[0]
-            else:
-                return bytes((fc | 0x80, 2))
-            return pdu[:5]
-        return bytes((fc | 0x80, 1))
+    def _read(self, fc: int, address: int, count: int) -> list[int] | list[bool] | str:
+        if fc != 3:
+            return "ILLEGAL_FUNCTION"
+        return [self._register(address + k) for k in range(count)]
+
+    def _write(self, fc: int, address: int, values: list[int] | list[bool]) -> str | None:
+        words = [int(v) for v in values]
+        if fc != 16:
+            return "ILLEGAL_FUNCTION"
+        if address == self.SETPOINT and len(words) == 2:
+            value = struct.unpack(">f", struct.pack(">HH", words[1], words[0]))[0]
+            low, high = self.SETPOINT_RANGE_C
+            if not low <= value <= high:
+                return "ILLEGAL_VALUE"
+            self.setpoint_c = value
+            self.world.record("chamber", setpoint_c=value)
+            if self._event is not None:
+                self._event.cancel()
+            self._step()
+        elif address == self.UNITS and len(words) == 1 and words[0] in (15, 30):
+            self.registers[self.UNITS] = words[0]
+        else:
+            return "ILLEGAL_ADDRESS"
+        return None
 
 
 # --- the oscilloscope --------------------------------------------------------------------------

@@ -24,11 +24,12 @@ from instruments.dc_source import KeysightE36100
 from instruments.parts.wiring import parse_wiring
 from instruments.scope import KeysightInfiniiVision
 from instruments.switch import KeysightDaq970, ModbusRelayBoard
+from core.errors import InstrumentOperationError
 from instruments.transport.modbus import ModbusMaster
+from instruments.transport.modbus import rtu_crc as crc16
 from instruments.transport.scripted import expected_protocol
 from rig.config import load_rig_file
 from rig.rig import Rig
-from sim.cots import crc16
 
 
 def test_daq970_closes_and_opens_channel_lists_with_a_sync() -> None:
@@ -279,3 +280,37 @@ def test_the_relay_module_drives_the_same_virtual_bench(tmp_path) -> None:  # ty
         edges = cp.read_edges()
         assert rig.instruments["switch"].closed_channels([1, 2, 3]) == [True, True, False]   # R3, R2 in
     assert delay_s(edges, t_b, Channel.PWM, "1") < 5 and delay_s(edges, t_c, Channel.OVP, "1") < 3
+
+
+def test_the_virtual_relay_module_and_chamber_answer_as_modbus_devices_do() -> None:
+    """Served by pymodbus like the meter emulator (no second Modbus framing in the project): what
+    exists answers, what does not is an exception response the driver reports, a setpoint outside
+    the controller's range is refused (exception 3, illegal data value) and nothing changes."""
+    from instruments.chamber import WatlowF4T
+    from sim.lab import start_virtual_lab
+    lab = start_virtual_lab(seed=1, knobs={})
+    try:
+        relays = ModbusRelayBoard(ModbusMaster("switch", lab.endpoints["relays"], {"id": 1}))
+        relays.close_channels([3, 32])
+        assert relays.closed_channels([1, 3, 32]) == [False, True, True]
+        assert relays.read_inputs([1]) == [True]                      # the interlock loop
+        with pytest.raises(InstrumentOperationError):
+            relays.bus.read_coils(30, 4)                              # coils 33, 34 do not exist
+        relays.safe()
+        assert relays.closed_channels([3, 32]) == [False, False]
+        relays.close()
+        silent = ModbusMaster("switch", lab.endpoints["relays"], {"id": 2, "timeout_s": 0.3})
+        with pytest.raises(InstrumentOperationError):
+            silent.read_coils(0, 1)                                   # another unit id: no answer on a bus
+        silent.close()
+        chamber = WatlowF4T(ModbusMaster("chamber", lab.endpoints["chamber"], {"id": 1}))
+        assert chamber.identify().startswith("WATLOW,F4T")
+        with pytest.raises(InstrumentOperationError):
+            chamber.bus.write_registers(4042, [0, 0x4348])            # 200.0 °C: beyond -70…180
+        with pytest.raises(InstrumentOperationError):
+            chamber.bus.read_registers(4100, 1)                       # no such register
+        chamber.set_temperature_c(40.0)
+        assert chamber.bus.read_registers(4042, 2) == [0, 0x4220]     # 40.0 as a float, low word first
+        chamber.close()
+    finally:
+        lab.stop()

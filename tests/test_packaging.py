@@ -66,3 +66,18 @@ def test_a_short_suite_run_from_the_wheel(installed: Path, tmp_path: Path) -> No
                  "-k", "pwm_frequency"], tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 passed" in proc.stdout and (out / "matrix.html").exists() and (out / "junit.xml").exists()
+
+
+def test_a_run_from_the_wheel_writes_under_the_current_folder_and_names_no_checkout(installed: Path,
+                                                                                    tmp_path: Path) -> None:
+    """No --out: the run folder is ./reports/out/<timestamp> where the user stands, never site-packages;
+    the shipped rig file is in no repository, so the provenance says so instead of borrowing one."""
+    import json
+    proc = _run([str(installed / "wallbox-rig"), "run", "--no-plots", "--", "-q", "-k", "pwm_frequency"], tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    runs = list((tmp_path / "reports" / "out").iterdir())
+    assert len(runs) == 1
+    site = installed.parent / "lib"
+    assert not list(site.rglob("reports/out")), "a run wrote into the installed package"
+    provenance = json.loads((runs[0] / "summary.json").read_text())["provenance"]
+    assert provenance["git_commit"] == "none" and provenance["wallbox_rig_version"] == "0.1.0"

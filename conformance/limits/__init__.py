@@ -7,11 +7,64 @@ reviewing a limit change (`--wbr-limits DIR`; the report names the folder).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from core.limits import Limits, PpCoding, load_limits
+from conformance.limits.access import AccessLimits
+from conformance.limits.iec61851 import Iec61851Limits, PpCoding
+from conformance.limits.ocpp import OcppLimits
+from conformance.limits.protection import ProtectionLimits
+from conformance.limits.rig import RigLimits
+from core.limits import Source, load_documents
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every limits file of the suite, parsed and validated."""
+
+    iec61851: Iec61851Limits
+    protection: ProtectionLimits
+    rig: RigLimits
+    ocpp: OcppLimits
+    access: AccessLimits
+    folder: Path
+    sources: dict[str, Source]
+    """The bibliography: key -> document."""
+
+    def source(self, key: str) -> Source:
+        return self.sources[key]
+
+    def expected_duty_pct(self, current_a: float) -> tuple[float, str]:
+        """The duty an EVSE must show to offer `current_a`, and the row's source."""
+        for row in self.iec61851.current_to_duty:
+            if row.current_a(row.duty_min_pct) <= current_a <= row.current_a(row.duty_max_pct):
+                return current_a / row.amps_per_pct + row.duty_offset_pct, row.source
+        raise ValueError(f"{current_a} A cannot be offered by PWM (outside the duty table)")
+
+    def decoded_current_a(self, duty_pct: float) -> float:
+        """The maximum current a vehicle reads from a duty: the table rows plus the 8-10 % region
+        (the minimum offer); 0 where the duty allows no charging."""
+        region = self.iec61851.six_amp_region
+        if region.low <= duty_pct < region.high:
+            return self.iec61851.min_offered_current.low
+        for row in self.iec61851.current_to_duty:
+            if row.duty_min_pct <= duty_pct <= row.duty_max_pct:
+                return row.current_a(duty_pct)
+        return 0.0
+
+
+SCHEMAS: dict[str, type] = {"iec61851": Iec61851Limits, "protection": ProtectionLimits, "rig": RigLimits,
+                            "ocpp": OcppLimits, "access": AccessLimits}
+"""Each limits file and its schema, which sits beside it (`iec61851.toml` ↔ `iec61851.py`): a new
+limit is an entry in the schema and a table in the file, and nothing in `core/`."""
+
+
+def load_limits(folder: Path) -> Limits:
+    """Every limits file of `folder`, parsed against its schema, and the bibliography."""
+    parsed, sources = load_documents(folder, SCHEMAS)
+    return Limits(folder=Path(folder), sources=sources, **parsed)
 
 LIMITS_DIR = Path(__file__).resolve().parent
 _folder: list[Path] = [LIMITS_DIR]

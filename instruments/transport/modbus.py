@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from core.errors import InstrumentInitError, InvalidValue
 
@@ -60,14 +60,37 @@ def address_problem(address: str) -> str | None:
     return ADDRESS_FORMS
 
 
+TABLES = ("coils", "discrete_inputs", "holding_registers", "input_registers")
+"""The four tables of a Modbus device (Modbus Application Protocol V1.1b3 §4.3)."""
+FC_TABLE = {1: "coils", 5: "coils", 15: "coils", 2: "discrete_inputs", 3: "holding_registers",
+            6: "holding_registers", 16: "holding_registers", 4: "input_registers"}
+
+
+class DeviceModel(Protocol):
+    """What a served Modbus device holds, asked when a request arrives and told when one writes.
+
+    Answers are pulled from the model (a meter's reading, a chamber's air temperature, a relay's
+    state are the world's, not a copy); a string answer is the name of a Modbus exception
+    (`ILLEGAL_ADDRESS`, `ILLEGAL_VALUE`, …) the device returns instead."""
+
+    def ranges(self, table: str) -> Sequence[tuple[int, int]]:
+        """(first address, count) of what exists in `table`; anything else is an illegal address."""
+
+    def read(self, fc: int, address: int, count: int) -> list[int] | list[bool] | str:
+        """`count` words or bits of the table `fc` reads, from `address`."""
+
+    def write(self, fc: int, address: int, values: list[int] | list[bool]) -> str | None:
+        """Apply a master's write; None, or the exception the device answers (then nothing changes)."""
+
+
 class ModbusEndpoint:
-    """Where the emulator serves; nothing is opened until `start`."""
+    """Where the meter emulator serves; nothing is opened until `start`."""
 
     def __init__(self, role: str, address: str, settings: Mapping[str, Any]) -> None:
         if address_problem(address):
             raise InvalidValue(f"{role}: cannot serve Modbus on {address!r}: expected {ADDRESS_FORMS}")
         self.role, self.address, self.settings = role, address, dict(settings)
-        self._server: _Server | None = None
+        self._server: ModbusServer | None = None
 
     @property
     def rtu(self) -> bool:
@@ -75,8 +98,11 @@ class ModbusEndpoint:
 
     def start(self, runs: list[tuple[int, list[int]]], line: LineSettings, on_read: ReadHandler,
               on_send: PacketHook) -> None:
+        """Serve a meter: `runs` of registers that FC3 and FC4 both read (a meter's map is one address
+        space), computed by `on_read` when polled; a meter takes no writes."""
         self.stop()
-        self._server = _Server(self, runs, line.check(), on_read, on_send)
+        self._server = ModbusServer(self.role, self.address, _MeterModel(runs, on_read), line.check(),
+                                    rtu=self.rtu, shared=True, on_send=lambda data: on_send(data, self.rtu))
 
     @property
     def port(self) -> int | None:
@@ -94,6 +120,20 @@ class ModbusEndpoint:
         self.stop()
 
 
+class _MeterModel:
+    def __init__(self, runs: list[tuple[int, list[int]]], on_read: ReadHandler) -> None:
+        self.runs, self.on_read = runs, on_read
+
+    def ranges(self, table: str) -> Sequence[tuple[int, int]]:
+        return [(start, len(words)) for start, words in self.runs] if table.endswith("registers") else []
+
+    def read(self, fc: int, address: int, count: int) -> list[int] | list[bool] | str:
+        return self.on_read(fc, address, count)
+
+    def write(self, fc: int, address: int, values: list[int] | list[bool]) -> str | None:
+        return "ILLEGAL_FUNCTION"   # a meter's measurements are read-only
+
+
 def _pymodbus() -> Any:
     import pymodbus.exceptions
     import pymodbus.server
@@ -104,27 +144,56 @@ def _pymodbus() -> Any:
     return pymodbus, FramerType, ExcCodes
 
 
-class _Server:
-    """One pymodbus server on its own asyncio loop thread."""
+class ModbusServer:
+    """One Modbus device served by pymodbus on its own asyncio loop thread: the meter emulator (the
+    rig as the DUT's meter) and the virtual lab's relay module and chamber controller.
 
-    def __init__(self, endpoint: ModbusEndpoint, runs: list[tuple[int, list[int]]], line: LineSettings,
-                 on_read: ReadHandler, on_send: PacketHook) -> None:
+    `address`: `tcp://HOST:PORT` to listen on (Modbus TCP, or RTU framing over TCP with `rtu`; port 0
+    picks a free one), or a serial port or pyserial URL (`socket://HOST:PORT`: a serial-to-Ethernet
+    converter's port, as the virtual lab's RS485 line) to serve RTU on at `line`'s settings.  `shared`: one register space for every function code (a meter's
+    map), else the four tables apart.  Only `model`'s device id answers; a request for another id gets
+    no answer at all, as on a bus.  `on_send` may change a frame as it goes out (a fault model)."""
+
+    def __init__(self, role: str, address: str, model: DeviceModel, line: LineSettings, *, rtu: bool,
+                 shared: bool = False, on_send: Callable[[bytes], bytes] | None = None) -> None:
         pymodbus, framer_type, exc_codes = _pymodbus()
         sim = pymodbus.simulator
         from pymodbus.simulator.simcore import SimCore
+        from pymodbus.simulator.simutils import SimUtils
         self.requests = 0
         self.port: int | None = None
         self._loop = asyncio.new_event_loop()
         server_ref = self
 
+        def inside(table: str, address: int, count: int) -> bool:
+            return any(first <= address and address + count <= first + n for first, n in model.ranges(table))
+
         async def action(fc: int, start: int, address: int, count: int, registers: list[int],
-                         values: list[int] | None) -> Any:
+                         values: list[int] | list[bool] | None) -> Any:
+            table = FC_TABLE.get(fc, "")
+            bits = table in ("coils", "discrete_inputs")
             if values is not None:
-                return exc_codes.ILLEGAL_FUNCTION   # a meter's measurements are read-only
-            words = on_read(fc, address, count)
-            if isinstance(words, str):
-                return getattr(exc_codes, words)
-            registers[address - start: address - start + count] = words
+                if not inside(table, address, len(values)):
+                    return exc_codes.ILLEGAL_ADDRESS
+                refused = model.write(fc, address, list(values))
+                return getattr(exc_codes, refused) if refused else None
+            if bits:   # `count` is in 16-bit words here: the whole table is read fresh and packed
+                for first, n in model.ranges(table):
+                    got = model.read(fc, first, n)
+                    if isinstance(got, str):
+                        return getattr(exc_codes, got)
+                    padded = [False] * (first % 16) + [bool(b) for b in got]
+                    padded += [False] * (-len(padded) % 16)
+                    words = SimUtils.bitsToRegisters(padded)
+                    offset = first // 16 - start
+                    registers[offset: offset + len(words)] = words
+                return None
+            if not shared and not inside(table, address, count):
+                return exc_codes.ILLEGAL_ADDRESS
+            got = model.read(fc, address, count)
+            if isinstance(got, str):
+                return getattr(exc_codes, got)
+            registers[address - start: address - start + count] = [int(w) for w in got]
             return None
 
         class StrictCore(SimCore):
@@ -142,17 +211,23 @@ class _Server:
                 server_ref.requests += 1
                 return await super().async_setValues(device_id, func_code, address, values)
 
-        simdata = [sim.SimData(start, values=words, datatype=sim.DataType.REGISTERS) for start, words in runs]
+        def blocks(table: str) -> list[Any]:
+            kind = sim.DataType.BITS if table in ("coils", "discrete_inputs") else sim.DataType.REGISTERS
+            fill: Any = False if kind == sim.DataType.BITS else 0
+            ranges = list(model.ranges(table)) or [(0, 1)]   # pymodbus wants every table; `inside` refuses it
+            return [sim.SimData(first, values=[fill] * n, datatype=kind) for first, n in ranges]
+
+        simdata: Any = (blocks("holding_registers") if shared
+                        else tuple(blocks(table) for table in TABLES))
         device = sim.SimDevice(id=line.device_id, simdata=simdata, action=action)
 
         def trace(sending: bool, data: bytes) -> bytes:
-            return on_send(data, endpoint.rtu) if sending else data
+            return on_send(data) if sending and on_send is not None else data
 
-        address = endpoint.address
         common: dict[str, Any] = {"ignore_missing_devices": True, "trace_packet": trace}
         if address.startswith("tcp://"):
             host, _, port = address[6:].rpartition(":")
-            framer = framer_type.RTU if endpoint.rtu else framer_type.SOCKET
+            framer = framer_type.RTU if rtu else framer_type.SOCKET
             make = lambda: pymodbus.server.ModbusTcpServer(device, framer=framer, address=(host, int(port)), **common)  # noqa: E731
         else:
             make = lambda: pymodbus.server.ModbusSerialServer(  # noqa: E731
@@ -179,12 +254,12 @@ class _Server:
             self._loop.create_task(main())
             self._loop.run_forever()
 
-        self._thread = threading.Thread(target=run, name=f"{endpoint.role}-modbus", daemon=True)
+        self._thread = threading.Thread(target=run, name=f"{role}-modbus", daemon=True)
         self._thread.start()
         if not ready.wait(10.0) or failure:
             self.stop()
             why = failure[0] if failure else "no answer from the server thread within 10 s"
-            raise InstrumentInitError(endpoint.role, f"cannot serve Modbus on {address}: {why}")
+            raise InstrumentInitError(role, f"cannot serve Modbus on {address}: {why}")
 
     def stop(self) -> None:
         async def shutdown() -> None:
