@@ -57,15 +57,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     # under the current folder: an installed wheel never writes into site-packages
     out = Path(args.out) if args.out else Path.cwd() / "reports" / "out" / datetime.now().strftime("%Y%m%d-%H%M%S")
     prepare_out(out, args.force)
-    pytest_args = [*selected, "--rig", args.rig, "--wbr-out", str(out), "--alluredir", str(out / "allure-results"),
+    pytest_args = [*selected, "--wbr-rig", args.rig, "--wbr-out", str(out), "--alluredir", str(out / "allure-results"),
                    "--junitxml", str(out / "junit.xml"), "-p", "no:cacheprovider", "-rfE",
                    "-p", "no:hypothesispytest", "-p", "no:labgrid"]  # the suite fuzzes nothing: 1 s less per process where it is installed
     if args.profile:
-        pytest_args += ["--profile", args.profile]
+        pytest_args += ["--wbr-profile", args.profile]
     for item in args.sim_set:
-        pytest_args += ["--sim-set", item]
+        pytest_args += ["--wbr-sim-set", item]
     if args.live:
-        pytest_args.append("--live")
+        pytest_args.append("--wbr-live")
     if args.no_plots:
         pytest_args.append("--wbr-no-plots")
     if args.cold_load_trials is not None:
@@ -550,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     drivers.set_defaults(func=cmd_rig_drivers)
 
     cat = sub.add_parser("catalogue", help="the suite's tests, what they cite and the knob settings that must turn "
-                                           "them red (Markdown table, as in the README; or --json)")
+                                           "them red (Markdown table, as in docs/catalogue.md; or --json)")
     cat.add_argument("--json", action="store_true", help="print the catalogue as JSON")
     cat.set_defaults(func=cmd_catalogue)
 

@@ -2,7 +2,7 @@
 what each needs, what it cites, and which knob settings of the simulated wallbox must turn it red.
 
 One source for three readers: the self-test builds its cases from the `red_on` markers, the
-README's catalogue table is generated from them (`wallbox-rig catalogue --markdown`), and
+docs/catalogue.md's table is generated from them (`wallbox-rig catalogue --markdown`), and
 `wallbox-rig rig ping` says which tests a bench's roles leave out.
 """
 
@@ -112,7 +112,7 @@ def cases() -> dict[tuple[str, tuple[str, ...]], list[tuple[Entry, RedOn]]]:
 
 
 def markdown() -> str:
-    """The README's catalogue table: family, test, requirement, what turns it red."""
+    """The catalogue table of docs/catalogue.md: family, test, requirement, what turns it red."""
     lines = ["| family | test | requirement / clause | knob setting that must turn it red |", "|---|---|---|---|"]
     last = ""
     for info in tests():

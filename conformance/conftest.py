@@ -1,4 +1,7 @@
-"""What every conformance test shares: the cable in a socket outlet, and the profile's settings."""
+"""What every conformance test shares: the cable in a socket outlet, and the profile's settings.
+
+The plugin gives a fixture per role (the bare driver); `cp` and `fault_box` here refine two of them
+with what the suite needs around them (the test cable in a socket outlet; recovery after an injection)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,8 @@ from rig import interrupts
 from core.errors import ConfigError, RigError, SafetyRefusal
 from rig.places import Place, references
 from rig.profile import Profile, load_profile
-from rig.registry import ROLES, VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
+from rig.registry import ROLE_NAMES, ROLES, VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
+from rig.registry import role as role_of
 
 log = logging.getLogger("wallbox_rig.rig")
 
@@ -181,6 +182,12 @@ class Rig:
     # --- roles ---------------------------------------------------------------------------
     def has(self, role: str) -> bool:
         return role in self.instruments
+
+    def role(self, name: str) -> Instrument:
+        """The driver of role `name` (an interface of the roles table)."""
+        if name not in ROLE_NAMES:
+            raise RigError(f"no instrument role {name!r} ({', '.join(ROLE_NAMES)})")
+        return self._role(name, load_object(role_of(name).interface))
 
     def _role(self, role: str, kind: type) -> Any:
         """The role's driver, checked against the interface the roles table names for it."""

@@ -122,15 +122,15 @@ def test_an_instrument_that_cannot_be_opened_stops_the_run_once(tmp_path) -> Non
     assert output.count("Traceback") == 0 and sum("127.0.0.1:9" in line for line in output.splitlines()) <= 2
 
 
-def test_the_readme_catalogue_is_the_generated_one() -> None:
-    """The README's catalogue table comes from the tests' markers (`wallbox-rig catalogue`)."""
+def test_the_documented_catalogue_is_the_generated_one() -> None:
+    """docs/catalogue.md's table comes from the tests' markers (`wallbox-rig catalogue`)."""
     from conformance.catalogue import markdown
     from rig.config import REPO_ROOT
 
-    text = (REPO_ROOT / "README.md").read_text()
+    text = (REPO_ROOT / "docs" / "catalogue.md").read_text()
     start = text.index("<!-- catalogue:start")
     block = text[text.index("\n", start) + 1:text.index("<!-- catalogue:end -->")]
-    assert block == markdown(), "README catalogue is stale: regenerate it with `wallbox-rig catalogue`"
+    assert block == markdown(), "docs/catalogue.md is stale: regenerate its table with `wallbox-rig catalogue`"
 
 
 def test_rig_check_of_a_folder_or_into_a_closed_pipe_prints_no_traceback(tmp_path) -> None:

@@ -1,7 +1,7 @@
 """The suite's self-test: the conformance suite must go red when, and only when, the simulated
 wallbox misbehaves in the way a test judges.
 
-Each case runs the real `wallbox-rig run` (the README's main job) in a subprocess with one
+Each case runs the real `wallbox-rig run` (the README's Quickstart main job) in a subprocess with one
 knob bent, and compares the set of failed tests with the expected set: every other test must
 stay green, and nothing may be *broken* (a rig fault would mask the verdict).
 """
@@ -135,8 +135,8 @@ def bench_of(profile: str) -> tuple[str, str]:
 def collect(rig: str, profile: str) -> set[str]:
     """Every test instance the suite holds on this rig and profile, as pytest collects them (the
     parametrisations come from the profile: its settable currents, meters, supplies)."""
-    cmd = [sys.executable, "-m", "pytest", str(REPO_ROOT / "conformance"), "--collect-only", "-q", "--rig",
-           str(REPO_ROOT / rig), "--profile", profile, "-p", "no:cacheprovider", "-p", "no:labgrid",
+    cmd = [sys.executable, "-m", "pytest", str(REPO_ROOT / "conformance"), "--collect-only", "-q", "--wbr-rig",
+           str(REPO_ROOT / rig), "--wbr-profile", profile, "-p", "no:cacheprovider", "-p", "no:labgrid",
            "-p", "no:hypothesispytest"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
     names = {line.split("::", 1)[1] for line in proc.stdout.splitlines() if "::" in line}
