@@ -1,6 +1,6 @@
 """Benchmark (not a test): how fast the virtual lab runs the suite, and what one driver call costs.
 
-    python benchmarks/bench_virtual_lab.py [--repeat 3] [--cots] [--backend]
+    python benchmarks/bench_virtual_lab.py [--repeat 3] [--cots] [--backend] [--against REV]
 
 Prints: wall time of the conformance suite, virtual seconds covered per wall second, and the
 median round trip of a driver query on loopback (CP board over socket://, analyser
@@ -8,7 +8,9 @@ over pyvisa-py TCPIP SOCKET, virtual clock step).  `--cots` also runs the suite 
 bought parts (rigs/sim-cots.toml: edges read out of the scope's record) and prints how much
 slower it is than the board bench.  `--backend` also runs the suite on rigs/sim.toml without its
 `[instruments.backend]` table (the wallbox dials no backend, the 19 backend tests skip) and
-prints what the backend and its families add.
+prints what the backend and its families add.  `--against REV` also runs the default
+`wallbox-rig run` of another commit (a temporary git worktree, the same Python environment),
+alternating with this tree's, and prints both speeds: a change's effect in one run of the benchmark.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from rig.config import REPO_ROOT
 from rig.rig import Rig
 
 
-def suite_once(rig: str | None = None) -> dict:
+def suite_once(rig: str | None = None, tree: Path = REPO_ROOT) -> dict:
+    """The README's main job as a user runs it (plots on, default labs) from `tree`'s code."""
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", out, *(["--rig", rig] if rig else []),
-                        "--", "-q"], check=True, capture_output=True)
+                        "--", "-q"], check=True, capture_output=True, cwd=tree)
         wall = time.perf_counter() - t0
         summary = json.loads((Path(out) / "summary.json").read_text())
     return {"process_wall_s": wall, "pytest_wall_s": summary["wall_time_s"], "virtual_s": summary["virtual_time_s"]}
@@ -67,13 +70,35 @@ def round_trips(n: int) -> dict[str, float]:
     return out
 
 
+def against(rev: str, repeat: int) -> None:
+    """This tree's default run against `rev`'s, alternately, `repeat` times each."""
+    worktree = Path(tempfile.mkdtemp()) / "previous"
+    subprocess.run(["git", "worktree", "add", "--detach", str(worktree), rev], cwd=REPO_ROOT, check=True,
+                   capture_output=True)
+    try:
+        runs: dict[str, list[dict]] = {rev: [], "this tree": []}
+        for _ in range(repeat):
+            runs[rev].append(suite_once(tree=worktree))
+            runs["this tree"].append(suite_once())
+        for name, results in runs.items():
+            med = {k: statistics.median(r[k] for r in results) for k in results[0]}
+            print(f"default run of {name}: {med['process_wall_s']:.1f} s wall (process), {med['virtual_s']:.0f} virtual "
+                  f"s -> {med['virtual_s'] / med['process_wall_s']:.0f}x real time (median of {repeat})")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO_ROOT, capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--cots", action="store_true", help="also run rigs/sim-cots.toml and compare")
     parser.add_argument("--backend", action="store_true", help="also run sim.toml without its backend and compare")
+    parser.add_argument("--against", metavar="REV", help="also run another commit's default run and compare")
     args = parser.parse_args()
+    if args.against:
+        against(args.against, args.repeat)
+        return
     scratch = Path(tempfile.mkdtemp())
     benches = {"sim.toml": None, **({"sim-cots.toml": str(REPO_ROOT / "rigs" / "sim-cots.toml")} if args.cots else {}),
                **({"sim.toml without backend": without_backend(scratch)} if args.backend else {})}

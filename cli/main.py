@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -74,15 +75,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += ["--wbr-place", args.place]
     for tag in args.place_tag:
         pytest_args += ["--wbr-place-tag", tag]
-    if args.workers > 1:
+    workers = default_workers(config) if args.workers is None else args.workers
+    if workers > 1:
         if not config.in_process_lab:
-            raise RigError(f"--workers {args.workers}: this rig is one bench (a lab bench, a served lab or a place); "
+            raise RigError(f"--workers {workers}: this rig is one bench (a lab bench, a served lab or a place); "
                            "parallel runs open virtual labs of their own (rigs/sim.toml); for several benches, run "
                            "once per place")
         # a stopped or crashed lab is not replaced: its tests end the run's way (interrupted or broken)
-        pytest_args += ["-n", str(args.workers), "--dist", "loadfile", "--max-worker-restart", "0"]
-    elif args.workers < 1:
-        raise RigError(f"--workers: expected 1 or more virtual labs, found {args.workers}")
+        pytest_args += ["-n", str(workers), "--dist", "loadfile", "--max-worker-restart", "0"]
+    elif workers < 1:
+        raise RigError(f"--workers: expected 1 or more virtual labs, found {workers}")
     if any(a in ("--lf", "--last-failed", "--ff", "--failed-first") for a in args.pytest_args):
         raise RigError("--lf / --ff need pytest's cache, which a run does not keep (one run, one folder): "
                        "use `wallbox-rig run --rerun-failed RUN` to rerun the failed and broken tests of an earlier run")
@@ -112,6 +114,12 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"wall time {summary['wall_time_s']} s, seed {summary['seed']}"
           + (" (interrupted: the run did not finish)" if status == "interrupted" else ""))
     return {"passed": EXIT_PASSED, "failed": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED}.get(status, EXIT_BROKEN)
+
+
+def default_workers(config: RigConfig) -> int:
+    """A virtual lab started by this run: one per core (a lab keeps a core about 80 % busy, and the
+    plots of its tests are drawn in its own process); a bench, a served lab or a place is one."""
+    return max(1, os.cpu_count() or 1) if config.in_process_lab else 1
 
 
 RUN_FILES = ("summary.json", "tests.jsonl", "catalogue.json")
@@ -506,9 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "reserve, wait our turn, acquire, release on every exit)")
     run.add_argument("--place-tag", action="append", default=[], metavar="KEY=VALUE",
                      help="run on any labgrid place with this tag (repeatable), instead of a name")
-    run.add_argument("--workers", type=int, default=1, metavar="N",
+    run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="run on N virtual labs in parallel (pytest-xdist, a test module per lab at a time; "
-                          "one run folder); default 1")
+                          "one run folder); default: one per core on a virtual lab this run starts, else 1")
     run.add_argument("--cold-load-trials", type=int, metavar="N", help="cold-load trials instead of the rig file's "
                                                                        "[suite] cold_load_trials (the report shows the "
                                                                        "power N buys)")

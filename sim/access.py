@@ -45,7 +45,7 @@ class AccessControl:
         self.world.record("access_control", enabled=on)
         self.enabled = on
         self.authorised = None
-        self.box._apply_offer()
+        self.box.apply_offer()
 
     def set_setup_card(self, uid: bytes) -> None:
         """A new setup card entered in the installer app (WB-AC-04)."""
@@ -122,7 +122,7 @@ class AccessControl:
                 self.authorised = None
                 if self.box.ocpp is not None:
                     self.box.ocpp.card_stopped()
-                self.box._apply_offer()
+                self.box.apply_offer()
             return
         if uid in self.cards or self.knobs["rfid_accepts_unregistered"]:
             self._timers.start("authorise", self.knobs["rfid_auth_delay_s"], lambda: self._authorise(uid))
@@ -137,7 +137,7 @@ class AccessControl:
         self.authorised = uid
         if self.box.ocpp is not None:
             self.box.ocpp.card_authorised(uid.hex().upper())
-        self.box._apply_offer()
+        self.box.apply_offer()
 
 
 class PairingButton:

@@ -21,9 +21,6 @@ if TYPE_CHECKING:
 
 _READ_ONLY = {"NumberOfConnectors", "SupportedFeatureProfiles", "ChargeProfileMaxStackLevel",
               "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods", "MaxChargingProfilesInstalled"}
-_ERROR_CODES = (("residual", "GroundFailure"), ("PE interrupted", "GroundFailure"), ("welded", "PowerSwitchFailure"),
-                ("over-voltage", "OverVoltage"), ("under-voltage", "UnderVoltage"), ("draws more", "OverCurrentFailure"),
-                ("diode", "EVCommunicationError"), ("CP below", "EVCommunicationError"))
 _VENDOR = "WALLBOX-RIG"
 _MODEL = "SimWallbox"
 
@@ -191,9 +188,8 @@ class SimChargePoint:
         box = self.box
         thermal = box.protection.thermal_state == "stopped"
         if box.state == "F" or thermal:
-            reason = box.fault_reason if box.state == "F" else "over-temperature"
-            code = "HighTemperature" if thermal and box.state != "F" else \
-                next((c for key, c in _ERROR_CODES if key in reason), "OtherError")
+            fault = box.fault_reason if box.state == "F" else None
+            code = "HighTemperature" if fault is None else fault.ocpp_error
             return self.knobs["ocpp_status_on_fault"], code
         if box.state in ("off", "boot", "update"):
             return "Unavailable", "NoError"
@@ -265,7 +261,8 @@ class SimChargePoint:
         self._sent = f"{status}/{code}"
         payload = {"connectorId": 1, "errorCode": code, "status": status, "timestamp": _stamp(self.now_utc())}
         if code != "NoError":
-            payload["info"] = self.box.fault_reason[:50] if self.box.state == "F" else "over-temperature"
+            fault = self.box.fault_reason
+            payload["info"] = fault.text[:50] if self.box.state == "F" and fault is not None else "over-temperature"
         if self._send("StatusNotification", payload) is None:
             self._sent = None
 
@@ -367,7 +364,7 @@ class SimChargePoint:
         if cap != self._cap_a:
             self._cap_a = cap
             self.world.record("ocpp_limit", amps=cap)
-            self.box._apply_offer()
+            self.box.apply_offer()
 
     def _supply(self) -> tuple[float, int]:
         """The firmware's measured phase voltage (mean of its installed phases; nominal while the

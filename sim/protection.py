@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sim import faults
+from sim.faults import Fault
 from sim.plant import LIVE_V
 from sim.thermal import ThermalModel
 
@@ -49,7 +51,7 @@ class Protections:
     def on_plant_change(self) -> None:
         if self.box.state == "F":
             for name in ("rcd_ac", "rcd_dc", "supply", "pe"):
-                self.box._stop(name)
+                self.box.stop_timer(name)
             return
         for channel in ("ac", "dc"):
             self._residual(channel)
@@ -59,36 +61,36 @@ class Protections:
     def _residual(self, channel: str) -> None:
         flowing = self.plant.residual_flowing_ma(channel)
         tripping = flowing >= self.knobs[f"rcd_{channel}_trip_ma"]
-        self._debounced(f"rcd_{channel}", f"{channel.upper()} residual current {flowing:.2f} mA" if tripping else None,
+        self._debounced(f"rcd_{channel}", faults.residual_current(channel, flowing) if tripping else None,
                         self.knobs[f"rcd_{channel}_trip_time_ms"] / 1000.0, latched=self.knobs["rcd_latch"])
 
-    def _debounced(self, name: str, reason: str | None, delay_s: float, latched: bool = False) -> None:
+    def _debounced(self, name: str, reason: Fault | None, delay_s: float, latched: bool = False) -> None:
         """A condition must last `delay_s` before the firmware acts on it; it is forgotten when it clears."""
         if reason is None:
-            self.box._stop(name)
-        elif not self.box._running(name):
-            self.box._start(name, delay_s, lambda: self.box._fault(reason, latched=latched))
+            self.box.stop_timer(name)
+        elif not self.box.timer_running(name):
+            self.box.start_timer(name, delay_s, lambda: self.box.fault(reason, latched=latched))
 
-    def supply_fault(self) -> str | None:
+    def supply_fault(self) -> Fault | None:
         mains, k = self.plant.mains, self.knobs
         if not k["supply_min_nominal_v"] <= self.nominal_v <= k["supply_max_nominal_v"]:
-            return f"installation at {self.nominal_v:g} V nominal is outside the rated supply"
+            return faults.outside_rated_supply(self.nominal_v)
         scale = self.nominal_v / _DESIGN_NOMINAL_V
         supervised = range(self.installed_phases) if k["phase_supervision"] else range(1)
         for phase in supervised:
             volts = mains.phase_v[phase]
             if volts > k["overvoltage_v"] * scale:
-                return f"over-voltage on L{phase + 1}: {volts:.1f} V"
+                return faults.over_voltage(phase + 1, volts)
             if volts < k["undervoltage_v"] * scale:
-                return f"under-voltage on L{phase + 1}: {volts:.1f} V"
+                return faults.under_voltage(phase + 1, volts)
         if not self.knobs["supply_min_hz"] <= mains.frequency_hz <= self.knobs["supply_max_hz"]:
-            return f"supply frequency {mains.frequency_hz:.2f} Hz"
+            return faults.supply_frequency(mains.frequency_hz)
         return None
 
-    def pe_fault(self) -> str | None:
-        return "supply PE interrupted" if self.knobs["pe_monitoring"] and self.plant.injection.pe_open else None
+    def pe_fault(self) -> Fault | None:
+        return faults.pe_interrupted() if self.knobs["pe_monitoring"] and self.plant.injection.pe_open else None
 
-    def blocked_reason(self) -> str | None:
+    def blocked_reason(self) -> Fault | None:
         """Why the firmware may not leave a fault hold right now."""
         return self.supply_fault() or self.pe_fault()
 
@@ -101,19 +103,19 @@ class Protections:
     def check_weld(self) -> bool:
         """True (and a latched fault) when the output is live although the contactor is open."""
         if self.weld_present():
-            self.box._fault("contactor welded: output live with the contactor open", latched=True)
+            self.box.fault(faults.welded(), latched=True)
             return True
         return False
 
     def after_opening(self) -> None:
         if self.knobs["weld_detection"] and self.plant.mains.on:
-            self.box._start("weld_check", self.knobs["weld_check_after_open_ms"] / 1000.0, self.check_weld)
+            self.box.start_timer("weld_check", self.knobs["weld_check_after_open_ms"] / 1000.0, self.check_weld)
 
     # --- temperature -------------------------------------------------------------------------
     def start_sampling(self, power_up: bool = False) -> None:
         if power_up:
             self.thermal_state = "normal"  # the firmware starts afresh; the first sample decides
-        self.box._start("temperature", self.knobs["temperature_sample_s"], self._sample)
+        self.box.start_timer("temperature", self.knobs["temperature_sample_s"], self._sample)
 
     def _sample(self) -> None:
         celsius = self.thermal.sensor_c()
@@ -131,7 +133,7 @@ class Protections:
         if state != self.thermal_state:
             self.world.record("thermal", state=state, sensor_c=round(celsius, 2))
             self.thermal_state = state
-            self.box._apply_offer()
+            self.box.apply_offer()
         self.start_sampling()
 
     def thermal_cap_a(self, setting_a: float) -> float:

@@ -20,6 +20,8 @@ from sim.meter_link import MeterLink
 from sim.plant import Plant
 from sim.protection import Protections
 from sim.rfid import FieldCard, RfidField
+from sim import faults
+from sim.faults import Fault
 from sim.world import Timers, World
 
 if TYPE_CHECKING:
@@ -103,9 +105,9 @@ class SimulatedWallbox:
         self.energy = EnergyManager(world, knobs, meter_link or MeterLink(None, None),
                                     phases=lambda: min(int(knobs["phases"]), self.protection.installed_phases),
                                     nominal_v=lambda: self.protection.nominal_v, own_current_a=plant.phase_current_a,
-                                    dimmed=lambda: any(plant.injection.grid_contact), changed=self._apply_offer)
+                                    dimmed=lambda: any(plant.injection.grid_contact), changed=self.apply_offer)
         self._dimmed = False
-        self.fault_reason = ""
+        self.fault_reason: Fault | None = None
         self.ocpp: SimChargePoint | None = None
         """The OCPP charge point (the comms module), when the lab has a backend to connect to."""
         self._ocpp_due = False
@@ -117,18 +119,20 @@ class SimulatedWallbox:
         plant.listen(self._on_plant_change)
 
     # --- timers ------------------------------------------------------------------------------
-    def _start(self, name: str, delay_s: float, action: Callable[[], object]) -> None:
+    def start_timer(self, name: str, delay_s: float, action: Callable[[], object]) -> None:
+        """A firmware timer (one per name): the protections' debounces and samplers run on these."""
         self._timers.start(name, delay_s, action)
 
-    def _stop(self, *names: str) -> None:
+    def stop_timer(self, *names: str) -> None:
         self._timers.stop(*names)
 
-    def _running(self, name: str) -> bool:
+    def timer_running(self, name: str) -> bool:
         return name in self._timers
+
 
     def _stop_session_timers(self) -> None:
         """Everything but what runs as long as the wallbox is powered: temperature sampling, supply hold-up."""
-        self._stop(*[name for name in self._timers.names() if name not in ("temperature", "hold_up")])
+        self.stop_timer(*[name for name in self._timers.names() if name not in ("temperature", "hold_up")])
 
     def _card(self, card: FieldCard | None) -> None:
         """The reader runs while the controller does (not while it boots or updates)."""
@@ -147,12 +151,12 @@ class SimulatedWallbox:
     def set_setting(self, amps: float) -> None:
         self.world.record("installer_setting", amps=amps)
         self.setting_a = amps
-        self._apply_offer()
+        self.apply_offer()
 
     def set_paused(self, paused: bool) -> None:
         self.world.record("installer_pause", paused=paused)
         self.paused = paused
-        self._apply_offer()
+        self.apply_offer()
 
     def start_firmware_update(self) -> bool:
         """An installer-started update: refused while supplying or faulted; the bar shows the update
@@ -163,7 +167,7 @@ class SimulatedWallbox:
         self._stop_session_timers()
         self._generator("dc")
         self._set_state("update")
-        self._start("sequence", self.knobs["firmware_update_s"], self._reboot)
+        self.start_timer("sequence", self.knobs["firmware_update_s"], self._reboot)
         return True
 
     def _reboot(self) -> None:
@@ -173,7 +177,7 @@ class SimulatedWallbox:
     def restart(self) -> None:
         """A reset from the backend: everything stops, the contactor opens, the wallbox boots again."""
         self.world.record("reset")
-        self._stop(*[name for name in self._timers.names() if name != "hold_up"])
+        self.stop_timer(*[name for name in self._timers.names() if name != "hold_up"])
         self._contactor(False)
         if self.ocpp is not None:
             self.ocpp.powered_down()
@@ -184,7 +188,7 @@ class SimulatedWallbox:
         self.cold_load.booted()
         self.protection.detect_installation()
         self._set_state("boot")
-        self._start("sequence", self.knobs["boot_time_s"], lambda: self._ready(after_boot=True))
+        self.start_timer("sequence", self.knobs["boot_time_s"], lambda: self._ready(after_boot=True))
 
     # --- what is offered ---------------------------------------------------------------------
     def _cable_limit_a(self) -> float:
@@ -253,20 +257,20 @@ class SimulatedWallbox:
     @property
     def _supplying(self) -> bool:
         """Contactor closed, or about to close for a C2 already accepted."""
-        return self.plant.contactor_closed or self._running("close")
+        return self.plant.contactor_closed or self.timer_running("close")
 
     # --- reactions ---------------------------------------------------------------------------
     def _on_plant_change(self) -> None:
         supplied = self.plant.mains.phase_live_v(0) >= _ELECTRONICS_MIN_V
         if supplied:
-            self._stop("hold_up")
+            self.stop_timer("hold_up")
         if supplied and not self._powered:
             self._powered = True
             self._power_changed()
             return
-        if not supplied and self._powered and not self._running("hold_up"):
+        if not supplied and self._powered and not self.timer_running("hold_up"):
             # the bulk capacitor carries the electronics (CP generator, contactor coil) through a short dip
-            self._start("hold_up", self.knobs["hold_up_ms"] / 1000.0, self._supply_lost)
+            self.start_timer("hold_up", self.knobs["hold_up_ms"] / 1000.0, self._supply_lost)
         if self.state in ("off", "boot", "update"):
             return
         dimmed = any(self.plant.injection.grid_contact)
@@ -288,7 +292,7 @@ class SimulatedWallbox:
         self._power_changed()
 
     def _power_changed(self) -> None:
-        self._stop(*self._timers.names())
+        self.stop_timer(*self._timers.names())
         self.pairing.powered(self._powered)
         self.access.powered(self._powered)
         if self.ocpp is not None:
@@ -315,7 +319,7 @@ class SimulatedWallbox:
             self.protection.start_sampling(power_up=True)
         reason = self.protection.blocked_reason()
         if reason is not None:
-            self._fault(reason)
+            self.fault(reason)
             return
         if self.protection.check_weld():
             return
@@ -330,22 +334,22 @@ class SimulatedWallbox:
                 if self._cut_while_waiting and not self.knobs["cold_load_every_boot"]:
                     delay = 0.0  # this firmware counts the delay as served once it started
                 self.world.record("cold_load_delay", delay_s=delay)
-                self._start("cold_load", delay, self._cold_load_over)
+                self.start_timer("cold_load", delay, self._cold_load_over)
             else:
                 self._needs_replug = True
         self._cp_changed(self.cp_letter)
 
     def _cold_load_over(self) -> None:
         self._cold_load = False
-        self._apply_offer()
+        self.apply_offer()
 
     def _cp_changed(self, letter: str) -> None:
         if letter not in ("C", "D"):
-            self._stop("c1_cutoff")
+            self.stop_timer("c1_cutoff")
         if letter != "B":
-            self._stop("wake_up")
-            if self._running("wake_up_end"):  # the vehicle reacted: the wake-up step ends early
-                self._stop("wake_up_end")
+            self.stop_timer("wake_up")
+            if self.timer_running("wake_up_end"):  # the vehicle reacted: the wake-up step ends early
+                self.stop_timer("wake_up_end")
                 if letter in ("C", "D") and self.offered_current_a() > 0:
                     self._pwm_on()
         if self.state == "E" and letter != "E":
@@ -357,7 +361,7 @@ class SimulatedWallbox:
             self.access.vehicle_left()
             self._saw_b = self._woken = self._needs_replug = False
             self._cold_load = False  # the interrupted session is over; a new plug-in is a new session
-            self._stop("cold_load")
+            self.stop_timer("cold_load")
             self._generator("dc")
             self._leave_supply("A1")
         elif letter == "B":
@@ -369,21 +373,21 @@ class SimulatedWallbox:
         elif letter in ("C", "D"):
             self._vehicle_asks_for_power(letter)
         elif letter == "E":
-            self._stop("sequence", "close")
+            self.stop_timer("sequence", "close")
             self._set_state("E")
-            self._start("open", self.knobs["state_e_open_delay_ms"] / 1000.0, lambda: self._contactor(False))
+            self.start_timer("open", self.knobs["state_e_open_delay_ms"] / 1000.0, lambda: self._contactor(False))
         else:
-            self._fault("CP below -1.5 V")
+            self.fault(faults.cp_negative_low())
 
     def _leave_supply(self, next_state: str) -> None:
         """The vehicle left C: stop any pending close, open after the firmware's delay."""
-        self._stop("sequence", "close")
+        self.stop_timer("sequence", "close")
         self._set_state(next_state)
         if self.plant.contactor_closed:
-            self._start("open", self.knobs["contactor_open_delay_ms"] / 1000.0, lambda: self._contactor(False))
+            self.start_timer("open", self.knobs["contactor_open_delay_ms"] / 1000.0, lambda: self._contactor(False))
 
     def _enter_b(self) -> None:
-        self._stop("sequence")
+        self.stop_timer("sequence")
         if self.protection.check_weld():
             return  # pre-session check: a live output with the contactor open is a weld
         if self.plant.generator.mode == "pwm":
@@ -392,7 +396,7 @@ class SimulatedWallbox:
             return
         self._set_state("B1")
         if self.offered_current_a() > 0:
-            self._start("sequence", self.knobs["b2_pwm_delay_ms"] / 1000.0, self._b2)
+            self.start_timer("sequence", self.knobs["b2_pwm_delay_ms"] / 1000.0, self._b2)
 
     def _b2(self) -> None:
         self._pwm_on()
@@ -400,8 +404,8 @@ class SimulatedWallbox:
         self._arm_wake_up()
 
     def _arm_wake_up(self) -> None:
-        if self.knobs["wake_up_enabled"] and not self._woken and not self._running("wake_up"):
-            self._start("wake_up", self.knobs["wake_up_after_s"], self._wake_up)
+        if self.knobs["wake_up_enabled"] and not self._woken and not self.timer_running("wake_up"):
+            self.start_timer("wake_up", self.knobs["wake_up_after_s"], self._wake_up)
 
     def _wake_up(self) -> None:
         """A.5.3: one x1 step, so that a vehicle that fell asleep in B2 notices the offer again."""
@@ -409,59 +413,59 @@ class SimulatedWallbox:
         self.world.record("wake_up")
         self._generator("dc")
         self._set_state("B1")
-        self._start("wake_up_end", self.knobs["wake_up_step_s"], self._apply_offer)
+        self.start_timer("wake_up_end", self.knobs["wake_up_step_s"], self.apply_offer)
 
     def _vehicle_asks_for_power(self, letter: str) -> None:
-        self._stop("sequence")
+        self.stop_timer("sequence")
         if not self._saw_b and self.knobs["closes_on_a_to_c_jump"] and not self.plant.contactor_closed:
             self._set_state("C1")
-            self._start("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
+            self.start_timer("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
             return
         if self.plant.generator.mode != "pwm":
             if not self.plant.contactor_closed:
                 self._set_state("C1")  # no offer (x1): the vehicle waits, nothing closes
-                if self.offered_current_a() > 0 and not self._running("wake_up_end"):
+                if self.offered_current_a() > 0 and not self.timer_running("wake_up_end"):
                     # C without a B first (a jump, or a vehicle that stayed in C over a power cut):
                     # offer first, close only once the offer stands (x2)
-                    self._start("sequence", self.knobs["b2_pwm_delay_ms"] / 1000.0, self._offer_in_c)
+                    self.start_timer("sequence", self.knobs["b2_pwm_delay_ms"] / 1000.0, self._offer_in_c)
             return
         if letter == "D" and not self.knobs["ventilation_supported"]:
             self._leave_supply("D-refused")
             return
         if self.knobs["diode_check"] and self.plant.cp()[1] > _DIODE_OK_BELOW_V:
-            self._fault("vehicle diode missing or shorted")
+            self.fault(faults.diode_missing())
             return
         if self.protection.check_weld():
             return  # never close onto a welded pole's live output
         self._set_state("C2")
-        self._stop("open")
+        self.stop_timer("open")
         if not self.plant.contactor_closed:
-            self._start("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
+            self.start_timer("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
 
     def _offer_in_c(self) -> None:
         self._pwm_on()
         self._vehicle_asks_for_power(self.cp_letter)
 
     # --- offer changes (installer setting, pause, wake-up end) -------------------------------
-    def _apply_offer(self) -> None:
+    def apply_offer(self) -> None:
         """Bring the generator to the current offer; duty changes at most once per the update interval."""
-        if self.state not in ("B1", "B2", "C1", "C2") or self._running("wake_up_end"):
+        if self.state not in ("B1", "B2", "C1", "C2") or self.timer_running("wake_up_end"):
             return  # not plugged in, or mid wake-up step: the offer takes effect later
         offer = self.offered_current_a()
         pwm = self.plant.generator.mode == "pwm"
         if offer == 0.0:
-            self._stop("duty_update", "sequence")
+            self.stop_timer("duty_update", "sequence")
             if pwm:
                 self._generator("dc")
                 self._set_state("B1" if self.state == "B2" else "C1")
-                self._stop("overcurrent")  # nothing is offered now: the C1 cut-off takes over
+                self.stop_timer("overcurrent")  # nothing is offered now: the C1 cut-off takes over
                 if self.state == "C1" and self._supplying:
-                    self._stop("close")
-                    self._start("c1_cutoff", self.knobs["c1_cutoff_s"], self._c1_cutoff)
+                    self.stop_timer("close")
+                    self.start_timer("c1_cutoff", self.knobs["c1_cutoff_s"], self._c1_cutoff)
             return
         if not pwm:
             self._pwm_on()
-            self._stop("c1_cutoff")
+            self.stop_timer("c1_cutoff")
             if self.state == "B1":
                 self._set_state("B2")
                 self._arm_wake_up()
@@ -469,41 +473,41 @@ class SimulatedWallbox:
                 self._vehicle_asks_for_power(self.cp_letter)
             return
         if self._duty() == self.plant.generator.duty_pct:
-            self._stop("duty_update")
+            self.stop_timer("duty_update")
             return
         wait = self._last_duty_s + self.knobs["pwm_update_min_interval_s"] - self.world.now
         if wait <= 1e-9:  # a float remainder is no reason to wait (and would fire at the same instant)
             self._pwm_on()
-        elif not self._running("duty_update"):
-            self._start("duty_update", wait, self._apply_offer)
+        elif not self.timer_running("duty_update"):
+            self.start_timer("duty_update", wait, self.apply_offer)
 
     def _c1_cutoff(self) -> None:
         self.world.record("c1_cutoff")
         self._contactor(False)
 
     # --- faults and current supervision ------------------------------------------------------
-    def _fault(self, reason: str, latched: bool = False) -> None:
+    def fault(self, reason: Fault, latched: bool = False) -> None:
         """State F: contactor open, -12 V on CP; held, then back to A1 to re-read the vehicle, or,
         latched, until the supply is cut."""
-        self.world.record("evse_fault", reason=reason, latched=latched)
+        self.world.record("evse_fault", reason=reason.text, latched=latched)
         self.fault_reason = reason
         self._stop_session_timers()
         self._set_state("F")
         self._generator("neg")
         self._contactor(False)
         if latched:  # no hold timer: only cutting the supply (WB-TR-01) brings it back
-            self._stop("weld_check")
+            self.stop_timer("weld_check")
         else:
-            self._start("sequence", self.knobs["fault_hold_s"], self._ready)
+            self.start_timer("sequence", self.knobs["fault_hold_s"], self._ready)
 
     def _supervise_current(self) -> None:
         if not self.knobs["overcurrent_detection"] or self.state != "C2" or not self.plant.contactor_closed:
-            self._stop("overcurrent")
+            self.stop_timer("overcurrent")
             return
         limit = (self.offered_current_a() + _OVERCURRENT_OFFSET_A) * _OVERCURRENT_FACTOR
         over = max(self.plant.phase_current_a(k) for k in range(3)) > limit
-        if over and not self._running("overcurrent"):
-            self._start("overcurrent", self.knobs["overcurrent_trip_s"],
-                        lambda: self._fault("vehicle draws more than offered"))
+        if over and not self.timer_running("overcurrent"):
+            self.start_timer("overcurrent", self.knobs["overcurrent_trip_s"],
+                        lambda: self.fault(faults.overcurrent()))
         elif not over:
-            self._stop("overcurrent")
+            self.stop_timer("overcurrent")

@@ -85,7 +85,7 @@ def _run(tmp_path, *args: str) -> tuple[int, dict, str]:
     import sys
 
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(out), "--no-plots", *args],
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(out), "--no-plots", "--workers", "1", *args],
                           capture_output=True, text=True, timeout=300)
     summary = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
     return proc.returncode, summary, proc.stdout + proc.stderr
@@ -182,15 +182,15 @@ def test_rerun_failed_runs_only_the_failed_tests_of_an_earlier_run_on_the_same_r
 
     first = tmp_path / "first"
     knob = ["--sim-set", "contactor_open_delay_ms=150"]
-    subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(first), "--no-plots", *knob, "--", "-q",
+    subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(first), "--no-plots", "--workers", "1", *knob, "--", "-q",
                     "-k", "opens_within or pwm_frequency"], capture_output=True, text=True, timeout=300)
     again = tmp_path / "again"
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(again), "--no-plots", *knob,
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(again), "--no-plots", "--workers", "1", *knob,
                            "--rerun-failed", str(first)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     names = {json.loads(line)["name"] for line in (again / "tests.jsonl").read_text().splitlines()}
     assert names == {"test_contactor_opens_within_100_ms_after_c_to_b", "test_contactor_opens_within_100_ms_after_unplug"}
-    other = subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(tmp_path / "x"), "--profile",
+    other = subprocess.run([sys.executable, "-m", "cli.main", "run", "--workers", "1", "--out", str(tmp_path / "x"), "--profile",
                             "mini-wallbox-plus", "--rerun-failed", str(first)], capture_output=True, text=True,
                            timeout=120)
     assert other.returncode == 2 and "rerun on the same rig and profile" in other.stderr

@@ -43,7 +43,7 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _kill_run(out: Path, sig: signal.Signals, after_tests: int) -> tuple[int, float]:
-    cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--out", str(out), "--", "-q"]
+    cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--workers", "1", "--out", str(out), "--", "-q"]
     env = {**os.environ, "PYTHONFAULTHANDLER": "1"}  # SIGABRT on a hang dumps every thread's stack
     log = out.with_name(out.name + ".log").open("w")
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
@@ -153,8 +153,8 @@ def test_a_test_killed_by_its_timeout_is_broken_and_the_run_goes_on_safely(tmp_p
     rig_file.write_text(text.replace("[sim]\nseed = 1", "[sim]\nseed = 1\nrealtime = true")
                         .replace('kind = "virtual"\naddress = "sim:clock"', 'kind = "real"'))
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--rig", str(rig_file), "--out", str(out), "--",
-           "-q", "-o", "timeout=25", "-k", "pwm_frequency_is_1_khz or every_restart_delay_lies"]
+    cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--workers", "1", "--rig", str(rig_file),
+           "--out", str(out), "--", "-q", "-o", "timeout=25", "-k", "pwm_frequency_is_1_khz or every_restart_delay_lies"]
     started = time.time()
     proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-3000:]  # a broken test: the rig's fault

@@ -62,7 +62,7 @@ def test_wallbox_rig_help_and_rig_check_from_the_wheel(installed: Path, tmp_path
 
 def test_a_short_suite_run_from_the_wheel(installed: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = _run([str(installed / "wallbox-rig"), "run", "--out", str(out), "--no-plots", "--", "-q",
+    proc = _run([str(installed / "wallbox-rig"), "run", "--out", str(out), "--no-plots", "--workers", "1", "--", "-q",
                  "-k", "pwm_frequency"], tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 passed" in proc.stdout and (out / "matrix.html").exists() and (out / "junit.xml").exists()
@@ -73,7 +73,8 @@ def test_a_run_from_the_wheel_writes_under_the_current_folder_and_names_no_check
     """No --out: the run folder is ./reports/out/<timestamp> where the user stands, never site-packages;
     the shipped rig file is in no repository, so the provenance says so instead of borrowing one."""
     import json
-    proc = _run([str(installed / "wallbox-rig"), "run", "--no-plots", "--", "-q", "-k", "pwm_frequency"], tmp_path)
+    proc = _run([str(installed / "wallbox-rig"), "run", "--no-plots", "--workers", "1", "--", "-q", "-k", "pwm_frequency"],
+                tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     runs = list((tmp_path / "reports" / "out").iterdir())
     assert len(runs) == 1

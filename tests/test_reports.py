@@ -17,7 +17,7 @@ from core.errors import RigError
 
 
 def _run(out: Path, *extra: str) -> None:
-    cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--out", str(out), *extra]
+    cmd = [sys.executable, "-m", "cli.main", "run", "--no-plots", "--workers", "1", "--out", str(out), *extra]
     subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 

@@ -174,7 +174,7 @@ def full_trials(case: str, entries: list) -> bool:
 def run_suite(out: Path, profile: str, knobs: tuple[str, ...], plots: bool,
               trials: int | None = None, families: tuple[str, ...] = ()) -> tuple[int, list[dict], dict]:
     rig, profile = RIGS.get(profile, (None, profile))
-    cmd = [sys.executable, "-m", "cli.main", "run", "--profile", profile, "--out", str(out)]
+    cmd = [sys.executable, "-m", "cli.main", "run", "--workers", "1", "--profile", profile, "--out", str(out)]
     if families:
         cmd += ["--family", ",".join(families)]
     if rig is not None:
