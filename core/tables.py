@@ -8,6 +8,7 @@ scenarios all go through `read_toml` and `Table`, so an error always reads
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -53,6 +54,8 @@ class Table:
         value = self.get(name, float, default)
         if value is None or value is default:
             return value
+        if not math.isfinite(value):   # TOML has nan and inf; a NaN passes every comparison with a bound
+            raise ConfigError(self.file, self.key(name), "a finite number", value)
         if (low is not None and value < low) or (high is not None and value > high):
             span = f"[{low:g}, {high:g}]" if low is not None and high is not None else (
                 f">= {low:g}" if low is not None else f"<= {high:g}")

@@ -4,6 +4,7 @@ the measurement table as CSV, waveform plots as PNG, raw edges as CSV."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,15 @@ def step(kind: str, title: str) -> Any:
     return allure.step(f"{kind}: {title}")
 
 
-def label_test(module: str, wb_id: str, clause: str, story: str, profile: str) -> None:
+NODEID_LABEL = "wallbox-rig nodeid"
+"""The label that ties an Allure result to its test's record (`align_statuses`)."""
+ALLURE_STATUS = {"passed": "passed", "failed": "failed", "broken": "broken", "skipped": "skipped"}
+"""The outcome rule's four outcomes are Allure's four statuses, word for word."""
+
+
+def label_test(module: str, wb_id: str, clause: str, story: str, profile: str, nodeid: str) -> None:
     family = module.rsplit(".", 1)[-1].removeprefix("test_").replace("_", " ")
+    allure.dynamic.label(NODEID_LABEL, nodeid)
     allure.dynamic.epic(_epic(wb_id, clause))
     allure.dynamic.feature(family)
     allure.dynamic.severity(allure.severity_level(SEVERITY_BY_FAMILY.get(family, "normal")))
@@ -54,6 +62,36 @@ def label_test(module: str, wb_id: str, clause: str, story: str, profile: str) -
             allure.dynamic.label("requirement", requirement)
     if profile:
         allure.dynamic.parameter("profile", profile)
+
+
+def align_statuses(alluredir: Path, records: list[dict[str, Any]]) -> int:
+    """Make each Allure result say what the outcome rule says (allure-pytest calls every exception
+    that is not an AssertionError "broken", so a DUT's non-conformance, `ConformanceFailure`, would
+    read as a rig fault; and a bare `assert`, the rig's fault, as "failed").  Returns how many
+    results were rewritten; each file is replaced whole, never left half written."""
+    outcomes = {r["nodeid"]: (r["outcome"], r.get("message", "")) for r in records}
+    changed = 0
+    for path in sorted(alluredir.glob("*-result.json")):
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        nodeid = next((lab.get("value") for lab in result.get("labels", []) if lab.get("name") == NODEID_LABEL), None)
+        if nodeid not in outcomes:
+            continue
+        outcome, message = outcomes[nodeid]
+        status = ALLURE_STATUS.get(outcome)
+        if status is None or result.get("status") == status:
+            continue
+        result["status"] = status
+        details = result.setdefault("statusDetails", {})
+        if message and not details.get("message"):
+            details["message"] = message
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result))
+        tmp.replace(path)
+        changed += 1
+    return changed
 
 
 def verdict_caption(evidence: Any) -> tuple[str, bool] | None:

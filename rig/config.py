@@ -36,6 +36,13 @@ class InstrumentConfig:
     calibration_due: str | None = None
 
 
+SOURCE_V_MAX = 300.0
+"""The highest idle voltage a rig file may name: above any AC wallbox's rated line-to-neutral supply
+(IEC 61851-1 mode 3 wallboxes are rated up to 230/400 V + 10 %, 253 V per phase)."""
+SOURCE_HZ = (45.0, 65.0)
+"""Idle frequencies a rig file may name: 50 or 60 Hz mains with room for a frequency test's ends."""
+
+
 @dataclass(frozen=True)
 class SafetyConfig:
     """What "safe" means on this bench: the source's idle and whether it may be on at all."""
@@ -172,8 +179,8 @@ def load_rig_file(path: str | Path) -> RigConfig:
     if safety_table is not None:
         safety_table.reject_unknown({"source_idle_on", "source_idle_v", "source_idle_hz", "interlock"})
         safety = SafetyConfig(safety_table.get("source_idle_on", bool, True),
-                              safety_table.get("source_idle_v", float, 230.0),
-                              safety_table.get("source_idle_hz", float, 50.0),
+                              safety_table.number("source_idle_v", 230.0, low=0.0, high=SOURCE_V_MAX),
+                              safety_table.number("source_idle_hz", 50.0, low=SOURCE_HZ[0], high=SOURCE_HZ[1]),
                               safety_table.get("interlock", bool, None))
 
     dut_table = root.table("dut")

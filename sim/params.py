@@ -6,6 +6,7 @@ Defaults describe a conforming wallbox.  Set them in a rig file's `[sim.dut]` ta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,8 @@ class Knob:
                 value = None
             if value is None or (kind is int and isinstance(raw, float) and raw != int(raw)):
                 raise KnobError(self.name, f"a{'n integer' if kind is int else ' number'}", raw)
+            if kind is float and not math.isfinite(value):   # a NaN compares false with every bound
+                raise KnobError(self.name, "a finite number", raw)
         if self.choices is not None and value not in self.choices:
             raise KnobError(self.name, f"one of {', '.join(map(str, self.choices))}", raw)
         if self.low is not None and value < self.low or self.high is not None and value > self.high:

@@ -256,3 +256,24 @@ def test_without_labgrid_a_place_says_how_to_install_it(monkeypatch: pytest.Monk
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(RigError, match=r"wallbox-rig\[labgrid\]"):
         Place(PlaceSpec(name="bench-1")).acquire()
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("source_idle_v = nan", r"\[safety.source_idle_v\]: expected a finite number"),
+    ("source_idle_v = 1e9", r"\[safety.source_idle_v\]: expected a number \[0, 300\]"),
+    ("source_idle_hz = inf", r"\[safety.source_idle_hz\]: expected a finite number"),
+    ("source_idle_hz = 400.0", r"\[safety.source_idle_hz\]: expected a number \[45, 65\]"),
+])
+def test_rig_check_refuses_a_safe_state_no_supply_should_have(tmp_path: Path, line: str, expected: str) -> None:
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
+    key = line.split(" =")[0]
+    old = next(x for x in text.splitlines() if x.startswith(f"{key} ="))
+    with pytest.raises(ConfigError, match=expected):
+        load_rig_file(write(tmp_path, text.replace(old, line)))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_knob_of_nan_or_infinity_is_refused(value: str) -> None:
+    from sim.params import KnobError, resolve_knobs
+    with pytest.raises(KnobError, match="contactor_open_delay_ms.*a finite number"):
+        resolve_knobs({"contactor_open_delay_ms": value})

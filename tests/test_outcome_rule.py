@@ -57,11 +57,17 @@ def test_only_a_judged_measurement_outside_its_limits_fails(tmp_path: Path) -> N
     (suite / "test_rule.py").write_text(SUITE)
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "pytest", str(suite), "--wbr-out", str(out), "-q",
-                           "-p", "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                           "--alluredir", str(out / "allure-results"), "-p", "no:cacheprovider"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     outcomes = {json.loads(line)["name"]: json.loads(line)["outcome"]
                 for line in (out / "tests.jsonl").read_text().splitlines()}
     assert outcomes == {"test_out_of_limits": "failed", "test_within_limits": "passed",
                         "test_bare_assert": "broken", "test_garbled_answer": "broken",
                         "test_unmet_precondition": "broken", "test_setting_passed_as_a_limit": "broken"}, proc.stdout
+    # Allure says the same, both ways: a ConformanceFailure is failed (allure-pytest alone calls it
+    # broken), a bare assert is broken (allure-pytest alone calls it failed)
+    allure = {r["name"]: r["status"] for r in (json.loads(p.read_text())
+                                               for p in (out / "allure-results").glob("*-result.json"))}
+    assert allure == outcomes
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "broken" and summary["exit_code"] == 2
