@@ -107,6 +107,44 @@ def test_socket_urls_read_whole_lines_and_time_out_on_a_partial_one() -> None:
         server.close()
 
 
+def test_a_late_answer_breaks_one_query_and_the_next_one_works() -> None:
+    """An instrument that answers after the timeout: that query is a timeout; its late answer is
+    discarded before the next command (it would be read as the next answer), and the next query on
+    the same connection gets its own answer (a timed-out stream refuses any further read: the
+    transport starts a fresh one)."""
+    import socket
+    import threading
+    import time
+
+    from core.errors import InstrumentTimeout
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            stream = conn.makefile("rb")
+            assert stream.readline() == b"SLOW?\n"
+            time.sleep(0.6)                      # past the 0.5 s timeout, inside the resync's quiet window
+            conn.sendall(b"late\n")
+            assert stream.readline() == b"FAST?\n"
+            conn.sendall(b"fast\n")
+            assert stream.readline() == b"AGAIN?\n"
+            conn.sendall(b"again\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    transport = open_line_transport("cp", f"socket://127.0.0.1:{port}", {"timeout_s": 0.5})
+    try:
+        with pytest.raises(InstrumentTimeout):
+            transport.query("SLOW?")
+        assert transport.query("FAST?") == "fast"
+        assert transport.query("AGAIN?") == "again"
+    finally:
+        transport.close()
+        server.close()
+
+
 def test_pyserial_urls_still_go_through_pyserial() -> None:
     """Real ports, rfc2217:// and loop:// stay with pyserial (with labgrid installed: its fork,
     pyserial-labgrid, which CI runs this against too)."""

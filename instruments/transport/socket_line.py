@@ -65,7 +65,10 @@ class SocketLineTransport(LineTransport):
 
     def _discard_input(self) -> bytes:
         """Drop what is buffered and what arrives until the line stays quiet for QUIET_S."""
-        dropped = self._stream.read1(65536) if self._stream.peek(0) else b""  # what the buffer already holds
+        try:   # what the buffer already holds; a stream whose read timed out refuses any further read
+            dropped = self._stream.read1(65536) if self._stream.peek(0) else b""
+        except OSError:
+            dropped = b""
         self._stream.close()   # start a fresh buffered stream after the line went quiet
         try:
             self._sock.settimeout(QUIET_S)
