@@ -271,7 +271,10 @@ class Rig:
         self.source.set_output(True)
         self.energised = True
 
-    def safe_state(self, raise_failures: bool = True) -> SafeStateReport:
+    def safe_state(self, raise_failures: bool = True, between_tests: bool = False) -> SafeStateReport:
+        """Every role to its safe state.  `between_tests`: the run goes on, so an energised DUT keeps
+        its supply at the rig file's idle (a bench with `source_idle_on = false` switches it off only
+        when the run ends or stops, not before every test, which would leave no DUT to test)."""
         report = SafeStateReport()
 
         def step(name: str, action: Any) -> None:
@@ -287,7 +290,7 @@ class Rig:
                 continue
             if role.name == "source":
                 safety = self.config.safety
-                if safety.source_idle_on and self.energised:
+                if self.energised and (safety.source_idle_on or between_tests):
                     step("source to idle", lambda: (self.source.set_voltage(safety.source_idle_v),
                                                     self.source.set_frequency(safety.source_idle_hz)))
                 else:

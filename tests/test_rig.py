@@ -130,3 +130,22 @@ def test_interlock_setting_must_be_a_boolean(tmp_path: Path) -> None:
         "[safety]\n", '[safety]\ninterlock = "yes"\n'))
     with pytest.raises(ConfigError, match=r"safety.interlock"):
         Rig.from_file(rig_file)
+
+
+def test_a_bench_whose_source_rests_off_keeps_the_dut_powered_between_tests(tmp_path: Path) -> None:
+    """`[safety] source_idle_on = false` (rigs/lab-example.toml): the safe state between two tests keeps
+    the energised DUT at the idle supply, so the next test finds it in A1; the run's end switches it off."""
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
+    assert "source_idle_on = true" in text
+    rig_file = tmp_path / "rests-off.toml"
+    rig_file.write_text(text.replace("source_idle_on = true", "source_idle_on = false"))
+    rig = Rig.from_file(rig_file).open()
+    try:
+        rig.energise()
+        rig.safe_state(between_tests=True)
+        assert "source to idle" in rig.last_safe_state.steps and rig.source.output_is_on()
+        assert rig.clock.wait_until(lambda: rig.cp.measure_cp().high_v > 11.0, 60.0, poll_s=0.5)  # A1: +12 V
+        rig.safe_state()
+        assert "source off" in rig.last_safe_state.steps and not rig.source.output_is_on()
+    finally:
+        rig.close()
