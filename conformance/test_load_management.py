@@ -130,7 +130,8 @@ def test_pauses_rather_than_overloading_when_less_than_6_a_is_left(idle_dut: Rig
 
     offers = [x for x in building.samples if x.offer_a > 0.0]
     smallest = min(offers, key=lambda x: x.offer_a, default=None)
-    evidence.check("smallest offer while charging", smallest.offer_a if smallest else float("nan"),
+    # no offer at all: nothing too small was offered (the resume check below fails such a DUT)
+    evidence.check("smallest offer while charging", smallest.offer_a if smallest else float("inf"),
                    AtLeast(name="smallest_offer", low=min_offer() - LIMITS.rig.offer_resolution.value, unit="A",
                            clause="IEC 61851-1 Annex A",
                            **derived_from(LIMITS.iec61851.min_offered_current, LIMITS.rig.offer_resolution)),

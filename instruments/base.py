@@ -10,6 +10,7 @@ configuration reference is generated from it.  `build` turns a validated table i
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -18,6 +19,10 @@ from core.errors import InstrumentOperationError, InvalidValue
 from core.settings import Setting, by_name
 from instruments.transport.base import LineTransport
 from instruments.transport.openers import LINE, MODBUS_MASTER, Opener
+
+
+NO_NUMBER = 9.9e37
+"""SCPI's +INF (9.9E37) and NAN (9.91E37) stand-ins; no physical reading of this rig comes near."""
 
 
 class Instrument(ABC):
@@ -69,14 +74,22 @@ class Instrument(ABC):
         """Release what the driver opened (a composed driver's parts are their own roles' to close)."""
 
     def _floats(self, answer: str, count: int, what: str) -> list[float]:
-        """Parse a comma-separated answer of exactly `count` numbers or blame the instrument."""
+        """Parse a comma-separated answer of exactly `count` numbers or blame the instrument.
+
+        What an instrument says when it has no number (NaN, infinity, or SCPI's stand-ins 9.9E37 for
+        over-range and 9.91E37 for not-a-number, SCPI-99 Vol. 1 §7.2.1.5) is the rig's fault, never a
+        value a verdict could be judged on."""
         parts = answer.split(",")
         if len(parts) != count:
             raise InstrumentOperationError(self.role, f"{what}: expected {count} values, got {answer!r}")
         try:
-            return [float(p) for p in parts]
+            values = [float(p) for p in parts]
         except ValueError as exc:
             raise InstrumentOperationError(self.role, f"{what}: not numbers: {answer!r}") from exc
+        bad = [p.strip() for p, v in zip(parts, values) if not math.isfinite(v) or abs(v) >= NO_NUMBER]
+        if bad:
+            raise InstrumentOperationError(self.role, f"{what}: no data or over-range ({', '.join(bad)}) in {answer!r}")
+        return values
 
 
 class LineInstrument(Instrument):

@@ -8,10 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from core.errors import ConformanceFailure, InstrumentOperationError, RigError
+from core.limits import AtMost
+from fixtures.evidence import Evidence
+
 SUITE = '''
 import pytest
 
-from core.errors import InstrumentOperationError, PreconditionError
+from core.errors import ConformanceFailure, InstrumentOperationError, PreconditionError
 from core.limits import AtMost
 from fixtures.evidence import Evidence
 
@@ -71,3 +77,28 @@ def test_only_a_judged_measurement_outside_its_limits_fails(tmp_path: Path) -> N
     assert allure == outcomes
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "broken" and summary["exit_code"] == 2
+
+
+def test_an_analyser_with_no_data_or_over_range_is_the_rigs_fault_never_a_verdict() -> None:
+    """A Yokogawa WT answers NAN (no data) and INF (over-range) in its ASCII format; SCPI instruments
+    9.91E+37 and 9.9E+37.  Each is an instrument error (broken, naming the role), never a value."""
+    from instruments.power_analyser import YokogawaWT
+    from instruments.transport.scripted import ScriptedTransport
+
+    items = len(YokogawaWT._ITEMS)
+    for bad in ("NAN", "INF", "-INF", "9.91E+37", "9.9E+37"):
+        answer = ",".join(["230.0", "16.0", "3680.0"] * 3 + ["1.0", "12.5"]).split(",")
+        answer[1] = bad
+        assert len(answer) == items
+        analyser = YokogawaWT(ScriptedTransport([(":NUMERIC:NORMAL:VALUE?", ",".join(answer))], role="analyser"))
+        with pytest.raises(InstrumentOperationError, match=r"analyser: :NUMERIC:NORMAL:VALUE\?: no data or over-range"):
+            analyser.read()
+
+
+def test_a_judged_value_that_is_not_a_number_is_broken_not_failed() -> None:
+    evidence = Evidence("t::x", "", "")
+    limit = AtMost(name="ratio", high=1.05, unit="", source="test", clause="test", cites=("IEC61851",))
+    with pytest.raises(RigError, match="not a number the rig measured"):
+        evidence.check("L1 current / load setpoint", float("nan"), limit)
+    with pytest.raises(ConformanceFailure):   # +inf is "it never came": the DUT's
+        evidence.check("contactor open after", float("inf"), limit)
