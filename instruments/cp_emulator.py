@@ -111,8 +111,8 @@ class WbrCpEmulator(LineInstrument, CpEmulator):
 
     def measure_pp(self) -> Reading:
         answer = self.transport.query("PP?")
-        if answer.upper().startswith("OPEN,"):
-            answer = "inf" + answer[4:]
+        if answer.upper().startswith("OPEN,"):   # the board's word for no resistor at all: an open circuit
+            return Reading(float("inf"), "ohm", self._floats(answer[5:], 1, "PP?")[0])
         ohm, t = self._floats(answer, 2, "PP?")
         return Reading(ohm, "ohm", t)
 
