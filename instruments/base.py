@@ -73,12 +73,13 @@ class Instrument(ABC):
     def close(self) -> None:
         """Release what the driver opened (a composed driver's parts are their own roles' to close)."""
 
-    def _floats(self, answer: str, count: int, what: str) -> list[float]:
+    def _floats(self, answer: str, count: int, what: str, overload: bool = False) -> list[float]:
         """Parse a comma-separated answer of exactly `count` numbers or blame the instrument.
 
         What an instrument says when it has no number (NaN, infinity, or SCPI's stand-ins 9.9E37 for
         over-range and 9.91E37 for not-a-number, SCPI-99 Vol. 1 §7.2.1.5) is the rig's fault, never a
-        value a verdict could be judged on."""
+        value a verdict could be judged on; `overload=True` hands it to a driver that knows what it
+        means there (a DMM's overload on an open input is an open circuit)."""
         parts = answer.split(",")
         if len(parts) != count:
             raise InstrumentOperationError(self.role, f"{what}: expected {count} values, got {answer!r}")
@@ -87,7 +88,7 @@ class Instrument(ABC):
         except ValueError as exc:
             raise InstrumentOperationError(self.role, f"{what}: not numbers: {answer!r}") from exc
         bad = [p.strip() for p, v in zip(parts, values) if not math.isfinite(v) or abs(v) >= NO_NUMBER]
-        if bad:
+        if bad and not overload:
             raise InstrumentOperationError(self.role, f"{what}: no data or over-range ({', '.join(bad)}) in {answer!r}")
         return values
 

@@ -135,7 +135,7 @@ class KeysightInfiniiVision(LineInstrument, Scope):
         if item not in MEASUREMENTS:
             raise InvalidValue(f"scope measurement must be one of {', '.join(MEASUREMENTS)}, not {item!r}")
         value = self._floats(self.transport.query(f":MEASure:{MEASUREMENTS[item]}? CHANnel{channel}"), 1,
-                             f"{item} on channel {channel}")[0]
+                             f"{item} on channel {channel}", overload=True)[0]
         return math.nan if abs(value) >= INVALID else value
 
     def window(self, channel: int, start_s: float, span_s: float, points: int) -> Waveform:

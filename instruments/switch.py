@@ -110,7 +110,8 @@ class KeysightDaq970(LineInstrument, Switch):
         """Two-wire resistance through the unit's internal DMM (`MEASure:RESistance? (@ch)`); an
         open input reads overload (+9.9E+37), returned as inf."""
         self._check([channel])
-        value = self._floats(self.transport.query(f"MEAS:RES? {channel_list([channel])}"), 1, "MEAS:RES?")[0]
+        value = self._floats(self.transport.query(f"MEAS:RES? {channel_list([channel])}"), 1, "MEAS:RES?",
+                             overload=True)[0]
         return math.inf if value >= 9.0e37 else value
 
 
