@@ -41,6 +41,8 @@ EXIT_CODES = (f"exit codes: {EXIT_PASSED} everything passed; {EXIT_FAILED} the D
 def cmd_run(args: argparse.Namespace) -> int:
     import pytest
 
+    if args.rerun_failed:
+        adopt_earlier_run(args, Path(args.rerun_failed))
     config = with_place(with_trials(load_rig_file(args.rig), args.cold_load_trials, "--cold-load-trials"),
                         args.place, parse_assignments(args.place_tag, "--place-tag"))
     profile = Rig.from_config(config, args.profile).profile  # fail fast, before pytest starts
@@ -73,6 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         pytest_args += ["--wbr-cold-load-trials", str(args.cold_load_trials)]
     if args.place:
         pytest_args += ["--wbr-place", args.place]
+    if args.rerun_failed:
+        pytest_args += ["--wbr-rerun-of", str(Path(args.rerun_failed).resolve())]
     for tag in args.place_tag:
         pytest_args += ["--wbr-place-tag", tag]
     workers = default_workers(config) if args.workers is None else args.workers
@@ -153,6 +157,27 @@ def family_selection(suite: Path, families: list[str]) -> list[str]:
             raise RigError(f"--family {item!r}: no such family; known: {', '.join(known)}")
         chosen.append(str(known[key]))
     return list(dict.fromkeys(chosen))
+
+
+def adopt_earlier_run(args: argparse.Namespace, run: Path) -> None:
+    """A rerun runs what was run: the earlier run's knobs and cold-load trial count (its seed is its
+    rig file's or a knob), unless the command line names the same; a difference is refused."""
+    try:
+        earlier = json.loads((run / "summary.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise RigError(f"--rerun-failed {run}: not a wallbox-rig run folder ({exc})") from None
+    knobs = {str(k): str(v) for k, v in (earlier.get("sim_overrides") or {}).items()}
+    given = parse_assignments(args.sim_set)
+    if args.sim_set and given != knobs:
+        raise RigError(f"--rerun-failed {run}: that run bent {knobs or 'no knob'}, this one would bend {given}: a "
+                       "rerun keeps the earlier run's knobs (leave --sim-set out)")
+    args.sim_set = [f"{k}={v}" for k, v in knobs.items()]
+    trials = earlier.get("cold_load_trials")
+    if args.cold_load_trials is not None and trials is not None and args.cold_load_trials != trials:
+        raise RigError(f"--rerun-failed {run}: that run made {trials} cold-load trials, this one would make "
+                       f"{args.cold_load_trials}: a rerun keeps the earlier count (leave --cold-load-trials out)")
+    if trials is not None:
+        args.cold_load_trials = int(trials)
 
 
 def rerun_selection(run: Path, config: RigConfig, profile_id: str, suite: Path) -> list[str]:

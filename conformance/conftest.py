@@ -5,6 +5,7 @@ with what the suite needs around them (the test cable in a socket outlet; recove
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,8 +59,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     sources = {key: {"document": s.document, "edition": s.edition, "where": s.where, "says": s.says}
                for key, s in loaded.sources.items()}
     Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "sources.json").write_text(json.dumps({"limits_folder": str(loaded.folder), "sources": sources},
-                                                       indent=1) + "\n")
+    hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(loaded.folder).glob("*.toml"))}
+    (Path(out) / "sources.json").write_text(json.dumps({"limits_folder": str(loaded.folder), "sources": sources,
+                                                        "limit_files_sha256": hashes}, indent=1) + "\n")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

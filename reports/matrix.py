@@ -219,7 +219,9 @@ def matrix_markdown(run: RunData, rows: list[Row]) -> str:
              + (" (interrupted: the run did not finish)" if run.summary.get("interrupted") else ""), "",
              "> **virtual lab (simulated DUT)**" if prov.get("virtual_lab") else "> **lab bench**", "",
              f"Run {run.folder.name}; rig {prov.get('rig_file')}; commit {prov.get('git_commit')}; seed "
-             f"{prov.get('seed')}.", "",
+             f"{prov.get('seed')}; started {run.summary.get('started_utc')}, ended {run.summary.get('ended_utc')} "
+             f"(UTC); knobs bent: {', '.join(f'{k}={v}' for k, v in (run.summary.get('sim_overrides') or {}).items()) or 'none'}.",
+             "",
              "Requirements: " + ", ".join(f"{v} {n}" for v, n in counts.items() if n), "", "## Failed and broken", ""]
     bad = bad_results(rows)
     if bad:

@@ -51,6 +51,12 @@ def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
             ("calibration due", "; ".join(f"{r}: {d}" for r, d in (prov.get("calibration_due") or {}).items())
              or "-"),
             ("seed / commit", f"{prov.get('seed')} / {prov.get('git_commit')}"),
+            ("started / ended (UTC)", f"{run.summary.get('started_utc')} / {run.summary.get('ended_utc')}"),
+            ("knobs bent", ", ".join(f"{k}={v}" for k, v in (run.summary.get("sim_overrides") or {}).items())
+             or "none"),
+            ("file sha256", "; ".join(f"{k} {v[:16]}" for k, v in {**prov.get("file_sha256", {}),
+                                                                   **run.summary.get("limit_files_sha256", {})}.items())
+             or "-"),
             ("tests", ", ".join(f"{k} {v}" for k, v in run.summary.get("counts", {}).items())
              + (" (run interrupted)" if run.summary.get("interrupted") else "")),
             ("time", f"{run.summary.get('virtual_time_s')} virtual s, {run.summary.get('wall_time_s')} wall s")]

@@ -48,8 +48,19 @@ class ResultsWriter:
     def summary(self, records: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
         counts = {o: sum(1 for r in records if r["outcome"] == o) for o in OUTCOMES}
         summary = {"counts": counts, "total": len(records), **extra}
-        (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        write_atomically(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
         return summary
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a full disk or a stop mid-write leaves the earlier file (or
+    none), never a half one in its place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _cell(text: Any) -> str:
@@ -88,9 +99,16 @@ def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any],
     if summary.get("rig_error"):
         return "\n".join(lines + [f"The rig is broken; no test was run: {summary['rig_error']}"]) + "\n"
     lines += banner(summary)
-    lines += [f"- profile: {prov.get('profile')}  rig: {prov.get('rig_file')}  seed: {prov.get('seed')}",
-              f"- commit: {prov.get('git_commit')}  virtual time: {summary.get('virtual_time_s')} s  "
-              f"wall time: {summary.get('wall_time_s')} s",
+    overrides = summary.get("sim_overrides") or {}
+    hashes = {**prov.get("file_sha256", {}), **summary.get("limit_files_sha256", {})}
+    lines += [f"- profile: {prov.get('profile')}  rig: {prov.get('rig_file')}  seed: {prov.get('seed')}  "
+              f"cold-load trials: {summary.get('cold_load_trials')}",
+              f"- started {summary.get('started_utc')}, ended {summary.get('ended_utc')} (UTC)"
+              + (f"; a rerun of {summary['rerun_of']}" if summary.get("rerun_of") else ""),
+              "- knobs bent: " + (", ".join(f"`{k}={v}`" for k, v in overrides.items()) or "none"),
+              f"- commit: {prov.get('git_commit')} (wallbox-rig {prov.get('wallbox_rig_version')})  virtual time: "
+              f"{summary.get('virtual_time_s')} s  wall time: {summary.get('wall_time_s')} s",
+              "- sha256: " + (", ".join(f"{k} {v[:16]}" for k, v in hashes.items()) or "-"),
               "- counts: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()), ""]
     bad = [r for r in records if r["outcome"] in ("failed", "broken")]
     lines += ["## Failed and broken", ""]
@@ -130,6 +148,22 @@ def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any],
     return "\n".join(lines) + "\n"
 
 
+def traceability(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """What ties a run to its inputs, as name/value pairs (JUnit properties, the matrix): when, which
+    knobs, seed and trials, which commit, and the hash of every file it judged by."""
+    prov = summary.get("provenance", {})
+    hashes = {**prov.get("file_sha256", {}), **summary.get("limit_files_sha256", {})}
+    overrides = summary.get("sim_overrides") or {}
+    return [("wallbox_rig.started_utc", str(summary.get("started_utc"))),
+            ("wallbox_rig.ended_utc", str(summary.get("ended_utc"))),
+            ("wallbox_rig.knobs", ", ".join(f"{k}={v}" for k, v in overrides.items()) or "none"),
+            ("wallbox_rig.seed", str(summary.get("seed"))),
+            ("wallbox_rig.cold_load_trials", str(summary.get("cold_load_trials"))),
+            ("wallbox_rig.commit", str(prov.get("git_commit"))),
+            ("wallbox_rig.rerun_of", str(summary.get("rerun_of") or "-")),
+            *((f"wallbox_rig.sha256.{name}", digest) for name, digest in hashes.items())]
+
+
 def mark_junit(path: Path, summary: dict[str, Any]) -> None:
     """Say in junit.xml what the run came to (passed / failed / broken / interrupted), as a property
     of every test suite, so a CI dashboard shows an interrupted run as interrupted."""
@@ -145,6 +179,7 @@ def mark_junit(path: Path, summary: dict[str, Any]) -> None:
             props = ET.Element("properties")
             suite.insert(0, props)
         for name, value in (("wallbox_rig.status", summary.get("status", "")),
-                            ("wallbox_rig.interrupted", str(bool(summary.get("interrupted"))).lower())):
+                            ("wallbox_rig.interrupted", str(bool(summary.get("interrupted"))).lower()),
+                            *traceability(summary)):
             ET.SubElement(props, "property", name=name, value=str(value))
     tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -7,6 +7,7 @@ raised together afterwards, so one dead instrument never leaves another one live
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 from dataclasses import dataclass, field
@@ -321,6 +322,7 @@ class Rig:
             "dut_firmware": self.config.dut.firmware,
             "dut_serial": self.config.dut.serial,
             "git_commit": git_commit(self.config.path.parent),
+            "file_sha256": {"rig file": sha256_of(self.config.path), "profile": sha256_of(self.profile.path)},
             "wallbox_rig_version": package_version(),
             **(self.place.provenance() if self.place is not None else {}),
         }
@@ -381,6 +383,11 @@ def git_commit(folder: Path) -> str:
         return head.stdout.strip() + ("+dirty" if status.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "none"
+
+
+def sha256_of(path: Path) -> str:
+    """What a file held when the run used it (a report can then be tied to the exact file)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def package_version() -> str:

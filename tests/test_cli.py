@@ -176,24 +176,32 @@ def test_rig_ping_names_what_a_bench_without_a_role_cannot_run(tmp_path) -> None
 
 
 def test_rerun_failed_runs_only_the_failed_tests_of_an_earlier_run_on_the_same_rig(tmp_path) -> None:
+    """A rerun keeps the earlier run's knobs and trial count without being told (a rerun of a bent
+    run that forgot its knob passed, exit 0), names the run it reruns, and refuses a difference."""
     import json
     import subprocess
     import sys
 
+    def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cli.main", "run", "--no-plots", "--workers", "1", *args],
+                              capture_output=True, text=True, timeout=timeout)
+
     first = tmp_path / "first"
-    knob = ["--sim-set", "contactor_open_delay_ms=150"]
-    subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(first), "--no-plots", "--workers", "1", *knob, "--", "-q",
-                    "-k", "opens_within or pwm_frequency"], capture_output=True, text=True, timeout=300)
+    run("--out", str(first), "--sim-set", "contactor_open_delay_ms=150", "--cold-load-trials", "20", "--", "-q",
+        "-k", "opens_within or pwm_frequency")
     again = tmp_path / "again"
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--out", str(again), "--no-plots", "--workers", "1", *knob,
-                           "--rerun-failed", str(first)], capture_output=True, text=True, timeout=300)
+    proc = run("--out", str(again), "--rerun-failed", str(first))
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     names = {json.loads(line)["name"] for line in (again / "tests.jsonl").read_text().splitlines()}
     assert names == {"test_contactor_opens_within_100_ms_after_c_to_b", "test_contactor_opens_within_100_ms_after_unplug"}
-    other = subprocess.run([sys.executable, "-m", "cli.main", "run", "--workers", "1", "--out", str(tmp_path / "x"), "--profile",
-                            "mini-wallbox-plus", "--rerun-failed", str(first)], capture_output=True, text=True,
-                           timeout=120)
+    summary = json.loads((again / "summary.json").read_text())
+    assert summary["sim_overrides"] == {"contactor_open_delay_ms": "150"} and summary["cold_load_trials"] == 20
+    assert summary["rerun_of"] == str(first.resolve()) and f"a rerun of {first.resolve()}" in (again / "report.md").read_text()
+    other = run("--out", str(tmp_path / "x"), "--profile", "mini-wallbox-plus", "--rerun-failed", str(first), timeout=120)
     assert other.returncode == 2 and "rerun on the same rig and profile" in other.stderr
+    bent = run("--out", str(tmp_path / "y"), "--sim-set", "contactor_open_delay_ms=90", "--rerun-failed", str(first),
+               timeout=120)
+    assert bent.returncode == 2 and "a rerun keeps the earlier run's knobs" in bent.stderr
 
 
 def test_sim_serve_on_fixed_ports_writes_its_endpoints_for_tools(tmp_path) -> None:

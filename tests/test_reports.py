@@ -184,3 +184,25 @@ def test_a_trend_refuses_runs_of_another_profile(tmp_path: Path) -> None:
     b = load_run(_synthetic_run(tmp_path / "b", "generic-iec61851", {"test_opening": 0.4}))
     with pytest.raises(RigError, match="runs of another profile or rig are not compared"):
         history([a, b])
+
+
+def test_a_run_says_when_with_what_and_by_which_files(tmp_path: Path) -> None:
+    """Traceable reports (issue 27): start and end in UTC, every knob bent, seed, trials, the commit
+    and whether it was dirty, and the sha256 of the rig file, the profile and every limits file, in
+    summary.json, report.md, the matrix and the JUnit properties."""
+    import json
+    import re
+    out = tmp_path / "run"
+    _run(out, "--sim-set", "contactor_open_delay_ms=90", "--", "-q", "-k", "pwm_frequency")
+    summary = json.loads((out / "summary.json").read_text())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", summary["started_utc"]) and summary["ended_utc"]
+    assert summary["sim_overrides"] == {"contactor_open_delay_ms": "90"} and summary["cold_load_trials"] > 0
+    assert set(summary["provenance"]["file_sha256"]) == {"rig file", "profile"}
+    assert "iec61851.toml" in summary["limit_files_sha256"]
+    report = (out / "report.md").read_text()
+    assert "knobs bent: `contactor_open_delay_ms=90`" in report and summary["started_utc"] in report
+    junit = (out / "junit.xml").read_text()
+    assert 'name="wallbox_rig.knobs" value="contactor_open_delay_ms=90"' in junit
+    assert 'name="wallbox_rig.sha256.iec61851.toml"' in junit
+    assert summary["started_utc"] in (out / "matrix.html").read_text()
+    assert "contactor_open_delay_ms=90" in (out / "matrix.md").read_text()
