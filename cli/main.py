@@ -201,6 +201,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = build_reports(Path(args.run_dir), Path(args.previous) if args.previous else None, args.margin_drop)
     for path in written:
         print(f"wallbox-rig: wrote {path}")
+    trend_path = Path(args.run_dir) / "trend.json"
+    if args.previous and trend_path.exists():
+        new = json.loads(trend_path.read_text()).get("new_failures", [])
+        if new:   # as `wallbox-rig trend` does: a nightly job goes red on what newly fails
+            print(f"wallbox-rig: {len(new)} new failure(s) since {args.previous}: "
+                  + ", ".join(str(n[0] if isinstance(n, list) else n) for n in new), file=sys.stderr)
+            return EXIT_FAILED
     return EXIT_OK
 
 

@@ -172,6 +172,7 @@ def load_rig_file(path: str | Path) -> RigConfig:
         instruments[role] = _instrument(path, role, inst_root.required_table(role),
                                         sim is not None and not sim["served"], place is not None)
 
+    _one_role_per_port(path, instruments)
     wiring = _wiring(path, root.table("wiring"), instruments)
 
     safety_table = root.table("safety")
@@ -203,6 +204,17 @@ def load_rig_file(path: str | Path) -> RigConfig:
 
     return RigConfig(path, name, profile, clock_kind, clock_address, instruments, safety, dut, sim, sim_dut, suite,
                      place, wiring)
+
+
+def _one_role_per_port(path: Path, instruments: dict[str, InstrumentConfig]) -> None:
+    """Two roles on one serial port or one resource would talk over each other's commands."""
+    owner: dict[str, str] = {}
+    for role, inst in instruments.items():
+        for address in inst.addresses:
+            if address in owner:
+                raise ConfigError(path, f"instruments.{role}.address", f"a port or resource of its own ({address} is "
+                                  f"the {owner[address]}'s)", address)
+            owner[address] = role
 
 
 def _wiring(path: Path, table: Table | None, instruments: dict[str, InstrumentConfig]) -> Wiring | None:

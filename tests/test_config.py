@@ -277,3 +277,10 @@ def test_a_knob_of_nan_or_infinity_is_refused(value: str) -> None:
     from sim.params import KnobError, resolve_knobs
     with pytest.raises(KnobError, match="contactor_open_delay_ms.*a finite number"):
         resolve_knobs({"contactor_open_delay_ms": value})
+
+
+def test_rig_check_refuses_two_roles_on_one_port(tmp_path: Path) -> None:
+    text = GOOD + '[instruments.installer]\ndriver = "wbr-installer"\naddress = "/dev/ttyACM0"\n'
+    with pytest.raises(ConfigError, match=r"\[instruments.installer.address\]: expected a port or resource of its own "
+                                          r"\(/dev/ttyACM0 is the cp's\)"):
+        load_rig_file(write(tmp_path, text))

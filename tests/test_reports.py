@@ -30,6 +30,13 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return base / "before", base / "after"
 
 
+def test_report_against_a_previous_run_exits_1_on_new_failures_as_trend_does(two_runs: tuple[Path, Path]) -> None:
+    from cli.main import main
+    before, after = two_runs
+    assert main(["report", str(after), "--previous", str(before)]) == 1   # the diode test newly fails
+    assert main(["report", str(before), "--previous", str(before)]) == 0
+
+
 def test_matrix_lists_every_requirement_and_never_drops_one(two_runs: tuple[Path, Path]) -> None:
     before, _ = two_runs
     rows = {r.requirement: r for r in build_rows(load_run(before))}
