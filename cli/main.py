@@ -24,7 +24,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from rig.config import (DEFAULT_RIG, RigConfig, load_rig_file, parse_assignments, with_place,
+from rig.config import (DEFAULT_RIG, RigConfig, load_rig_file, overdue_calibrations, parse_assignments, with_place,
                         with_trials)
 from core.errors import InstrumentOperationError, RigError
 from rig.profile import Profile
@@ -46,6 +46,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = with_place(with_trials(load_rig_file(args.rig), args.cold_load_trials, "--cold-load-trials"),
                         args.place, parse_assignments(args.place_tag, "--place-tag"))
     profile = Rig.from_config(config, args.profile).profile  # fail fast, before pytest starts
+    overdue = overdue_calibrations(config)
+    if overdue:
+        print("wallbox-rig: WARNING: calibration overdue: " + ", ".join(f"{r} (due {d})" for r, d in overdue.items()),
+              file=sys.stderr)
+        if args.strict and not config.virtual:
+            raise RigError("--strict: refusing to run a lab rig with overdue calibration (a lab signs what it measures)")
     if config.virtual:
         sim_knobs(config, parse_assignments(args.sim_set), profile.id)
     suite = Path(__file__).resolve().parent.parent / "conformance"
@@ -243,8 +249,10 @@ def cmd_rig_check(args: argparse.Namespace) -> int:
     load_limits()  # the suite's limits, validated as a run would
     print(f"{config.path}: OK — rig {config.name!r}, profile {profile.id} ({profile.name}), "
           f"clock {config.clock}{', virtual lab' if config.virtual else ''}")
+    overdue = overdue_calibrations(config)
     for role, inst in config.instruments.items():
         due = f", calibration due {inst.calibration_due}" if inst.calibration_due else ""
+        due += "  WARNING: calibration overdue" if role in overdue else ""
         print(f"  {role:9s} {inst.driver:16s} {', '.join(inst.addresses)}{due}")
     if config.virtual:
         sim_knobs(config, profile_id=profile.id)
@@ -546,6 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "reserve, wait our turn, acquire, release on every exit)")
     run.add_argument("--place-tag", action="append", default=[], metavar="KEY=VALUE",
                      help="run on any labgrid place with this tag (repeatable), instead of a name")
+    run.add_argument("--strict", action="store_true",
+                     help="on a lab rig, refuse (exit 2) when an instrument's calibration is overdue (else a warning)")
     run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="run on N virtual labs in parallel (pytest-xdist, a test module per lab at a time; "
                           "one run folder); default: one per core on a virtual lab this run starts, else 1")

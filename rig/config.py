@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,8 @@ class InstrumentConfig:
     addresses: tuple[str, ...]
     settings: dict[str, Any]
     calibration_due: str | None = None
+    calibration_certificate: str | None = None
+    """The certificate of the instrument's last calibration (its number), for the provenance."""
 
 
 SOURCE_V_MAX = 300.0
@@ -298,7 +301,7 @@ def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool
         raise ConfigError(path, table.key("driver"), f"a driver class implementing {interface.__name__} "
                           f"({role_of(role).interface})", driver, hint=f"{drivers[driver]} does not")
     declared = cls.declared_settings()
-    fixed = {"driver", "calibration_due"} | ({"address"} if cls.opens is not None else set())
+    fixed = {"driver", "calibration_due", "calibration_certificate"} | ({"address"} if cls.opens is not None else set())
     if cls.opens is None and "address" in table.data:
         raise ConfigError(path, table.key("address"), f"no address: {driver} is built from other instruments "
                           f"({', '.join(cls.parts)}) and the [wiring] table", table.data["address"])
@@ -313,8 +316,9 @@ def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool
             raise ConfigError(path, table.key(key), setting.describe(), hint=f"the {driver} driver needs it")
     due = table.date("calibration_due", None)
     calibration_due = due.isoformat() if due is not None else None
+    certificate = table.get("calibration_certificate", str, None)
     if cls.opens is None:
-        return InstrumentConfig(role, driver, (), settings, calibration_due)
+        return InstrumentConfig(role, driver, (), settings, calibration_due, certificate)
     address = table.get("address", (str, list))
     addresses = (address,) if isinstance(address, str) else tuple(address)
     if not addresses or not all(isinstance(a, str) and a for a in addresses):
@@ -329,7 +333,14 @@ def _instrument(path: Path, role: str, table: Table, virtual: bool, placed: bool
         problem = None if a.startswith("sim:") or references(a) else address_problem(a)
         if problem is not None:
             raise ConfigError(path, table.key("address"), problem, a)
-    return InstrumentConfig(role, driver, addresses, settings, calibration_due)
+    return InstrumentConfig(role, driver, addresses, settings, calibration_due, certificate)
+
+
+def overdue_calibrations(config: RigConfig, today: date | None = None) -> dict[str, str]:
+    """Role → its calibration due date, for every instrument whose calibration has run out."""
+    today = today or date.today()
+    return {role: inst.calibration_due for role, inst in config.instruments.items()
+            if inst.calibration_due is not None and date.fromisoformat(inst.calibration_due) < today}
 
 
 def check_against_profile(config: RigConfig, profile: Any) -> None:

@@ -317,6 +317,9 @@ class Rig:
             "identities": dict(self.identities),
             "calibration_due": {role: inst.calibration_due for role, inst in self.config.instruments.items()
                                 if inst.calibration_due},
+            "calibration_certificates": {role: inst.calibration_certificate
+                                         for role, inst in self.config.instruments.items()
+                                         if inst.calibration_certificate},
             "profile": self.profile.id,
             "profile_file": str(self.profile.path),
             "dut_firmware": self.config.dut.firmware,

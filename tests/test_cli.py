@@ -271,3 +271,20 @@ def test_family_selection_takes_the_catalogue_spelling() -> None:
     suite = REPO_ROOT / "conformance"
     assert family_selection(suite, ["residual current", "welding,welding"]) == [
         str(suite / "test_residual_current.py"), str(suite / "test_welding.py")]
+
+
+def test_overdue_calibration_warns_in_rig_check_and_run_and_strict_refuses_on_a_lab(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+    from rig.config import REPO_ROOT
+
+    lab = (REPO_ROOT / "rigs" / "lab-example.toml").read_text()
+    assert 'calibration_due = "2027-03-31"' in lab
+    rig = tmp_path / "overdue.toml"
+    rig.write_text(lab.replace('calibration_due = "2027-03-31"', 'calibration_due = "2020-01-31"\n'
+                                                                   'calibration_certificate = "DAkkS-D-K-15070-01-2019-1"'))
+    assert main(["rig", "check", str(rig)]) == 0
+    assert "WARNING: calibration overdue" in capsys.readouterr().out
+    assert main(["run", "--rig", str(rig), "--strict", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "calibration overdue: analyser (due 2020-01-31)" in err and "--strict: refusing" in err
