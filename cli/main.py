@@ -149,7 +149,13 @@ def prepare_out(out: Path, force: bool) -> None:
                            "not clearing it, even with --force")
         shutil.rmtree(out)
         print(f"wallbox-rig: --force: cleared the earlier run in {out}")
-    out.mkdir(parents=True, exist_ok=True)
+    try:   # a folder under a file, a read-only one, a full disk: said once, before the rig opens
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".wallbox-rig-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise RigError(f"--out {out}: cannot write the run there ({exc.strerror or exc})") from None
 
 
 def family_selection(suite: Path, families: list[str]) -> list[str]:

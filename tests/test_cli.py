@@ -288,3 +288,12 @@ def test_overdue_calibration_warns_in_rig_check_and_run_and_strict_refuses_on_a_
     assert main(["run", "--rig", str(rig), "--strict", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "calibration overdue: analyser (due 2020-01-31)" in err and "--strict: refusing" in err
+
+
+def test_an_output_folder_that_cannot_be_written_is_exit_2_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["run", "--out", str(blocker / "run")]) == 2
+    assert "cannot write the run there" in capsys.readouterr().err
