@@ -110,6 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if summary.get("rig_error"):
         print(f"wallbox-rig: broken rig, no test was run: {summary['rig_error']}", file=sys.stderr)
         return EXIT_BROKEN
+    if summary.get("instrument_lost"):
+        print(f"wallbox-rig: an instrument went away, the run stopped: {summary['instrument_lost']}", file=sys.stderr)
     from reports.build import build_reports
     from reports.results import mark_junit
     build_reports(out)

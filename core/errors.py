@@ -62,6 +62,11 @@ class InstrumentTimeout(InstrumentError):
     """The instrument did not answer in time."""
 
 
+class InstrumentLost(InstrumentOperationError):
+    """The connection to the instrument is gone (closed by the far end, reset, a broken pipe): no
+    later test could use it, so the run stops once, instead of breaking every test that follows."""
+
+
 class InvalidValue(RigError, ValueError):
     """A value was rejected before any I/O because the instrument could not apply it."""
 

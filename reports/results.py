@@ -75,6 +75,9 @@ def banner(summary: dict[str, Any]) -> list[str]:
         lines.append("> **virtual lab (simulated DUT)**" if prov.get("virtual_lab") else "> **lab bench** (a real DUT)")
     if summary.get("interrupted"):
         lines.append("> **Interrupted**: the run did not finish; only the tests listed below ran.")
+    if summary.get("instrument_lost"):
+        lines.append(f"> **Stopped, an instrument went away**: {summary['instrument_lost']}; only the tests listed "
+                     "below ran.")
     return lines + ([""] if lines else [])
 
 

@@ -102,3 +102,72 @@ def test_a_judged_value_that_is_not_a_number_is_broken_not_failed() -> None:
         evidence.check("L1 current / load setpoint", float("nan"), limit)
     with pytest.raises(ConformanceFailure):   # +inf is "it never came": the DUT's
         evidence.check("contactor open after", float("inf"), limit)
+
+
+LOST_SUITE = '''
+import pytest
+
+from core.errors import InstrumentLost
+
+
+@pytest.mark.requirement(clause="x")
+def test_first(rig):
+    pass
+
+
+@pytest.mark.requirement(clause="x")
+def test_the_analyser_goes_away(rig):
+    raise InstrumentLost("analyser", "TCPIP0::10.0.0.5::5025::SOCKET is gone: [Errno 104] Connection reset by peer")
+
+
+@pytest.mark.requirement(clause="x")
+def test_never_run_1(rig):
+    pass
+
+
+@pytest.mark.requirement(clause="x")
+def test_never_run_2(rig):
+    pass
+'''
+
+
+def test_an_instrument_that_goes_away_stops_the_run_once(tmp_path: Path) -> None:
+    """A lost connection breaks the test it happened in and stops the run there (exit 2, one line),
+    instead of breaking every test after it; what finished is kept."""
+    suite = tmp_path / "conformance"
+    suite.mkdir()
+    (suite / "test_lost.py").write_text(LOST_SUITE)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "pytest", str(suite), "--wbr-out", str(out), "-q", "-p",
+                           "no:cacheprovider"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    outcomes = {json.loads(line)["name"]: json.loads(line)["outcome"]
+                for line in (out / "tests.jsonl").read_text().splitlines()}
+    assert outcomes == {"test_first": "passed", "test_the_analyser_goes_away": "broken"}, proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "broken" and summary["exit_code"] == 2 and not summary["interrupted"]
+    assert "Connection reset by peer" in summary["instrument_lost"]
+    assert "went away" in (out / "report.md").read_text()
+
+
+def test_a_closed_connection_is_a_lost_instrument_not_a_timeout() -> None:
+    import socket
+    import threading
+
+    from core.errors import InstrumentLost
+    from instruments.transport.factory import open_line_transport
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.recv(100)
+        conn.close()   # the instrument powers off mid-exchange
+
+    threading.Thread(target=serve, daemon=True).start()
+    transport = open_line_transport("cp", f"socket://127.0.0.1:{server.getsockname()[1]}", {"timeout_s": 2.0})
+    try:
+        with pytest.raises(InstrumentLost, match="closed the connection"):
+            transport.query("MEAS:CP?")
+    finally:
+        transport.close()
+        server.close()

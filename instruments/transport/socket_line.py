@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 from urllib.parse import urlsplit
 
-from core.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
+from core.errors import InstrumentInitError, InstrumentLost, InstrumentOperationError, InstrumentTimeout
 from instruments.transport.base import QUIET_S, LineTransport
 
 
@@ -36,6 +36,8 @@ class SocketLineTransport(LineTransport):
     def _write(self, line: str) -> None:
         try:
             self._sock.sendall(line.encode("ascii") + self._terminator)
+        except (BrokenPipeError, ConnectionError) as exc:
+            raise InstrumentLost(self.role, f"{self.url} is gone: {exc}") from None
         except OSError as exc:
             raise InstrumentOperationError(self.role, f"write to {self.url} failed: {exc}") from exc
 
@@ -45,8 +47,12 @@ class SocketLineTransport(LineTransport):
         except TimeoutError:
             raise InstrumentTimeout(self.role, f"no complete answer from {self.url} within {self._timeout_s:g} s") \
                 from None
+        except ConnectionError as exc:
+            raise InstrumentLost(self.role, f"{self.url} is gone: {exc}") from None
         except OSError as exc:
             raise InstrumentOperationError(self.role, f"read from {self.url} failed: {exc}") from exc
+        if not raw:   # end of stream: the far end closed the connection
+            raise InstrumentLost(self.role, f"{self.url} closed the connection")
         return self._answer(raw, self._terminator, self.url)
 
     def _read_block(self) -> bytes:

@@ -12,7 +12,7 @@ import pyvisa.errors
 from pyvisa.resources import MessageBasedResource
 
 from instruments.transport.base import QUIET_S, LineTransport
-from core.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout
+from core.errors import InstrumentInitError, InstrumentLost, InstrumentOperationError, InstrumentTimeout
 
 _managers: dict[str, pyvisa.ResourceManager] = {}
 
@@ -58,7 +58,13 @@ class VisaTransport(LineTransport):
     def _write(self, line: str) -> None:
         try:
             self._inst.write(line)
-        except (pyvisa.errors.VisaIOError, OSError) as exc:
+        except (BrokenPipeError, ConnectionError) as exc:
+            raise InstrumentLost(self.role, f"{self.resource} is gone: {exc}") from None
+        except pyvisa.errors.VisaIOError as exc:
+            if exc.error_code == pyvisa.constants.StatusCode.error_connection_lost:
+                raise InstrumentLost(self.role, f"{self.resource} is gone: {exc}") from None
+            raise InstrumentOperationError(self.role, f"write {line!r} failed: {exc}") from exc
+        except OSError as exc:
             raise InstrumentOperationError(self.role, f"write {line!r} failed: {exc}") from exc
 
     @contextmanager
@@ -69,11 +75,13 @@ class VisaTransport(LineTransport):
         except pyvisa.errors.VisaIOError as exc:
             if exc.error_code == pyvisa.constants.StatusCode.error_timeout:
                 raise InstrumentTimeout(self.role, f"{on_timeout} {self.resource}") from exc
+            if exc.error_code == pyvisa.constants.StatusCode.error_connection_lost:
+                raise InstrumentLost(self.role, f"{self.resource} is gone: {exc}") from None
             raise InstrumentOperationError(self.role, f"read from {self.resource} failed: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise InstrumentOperationError(self.role, f"garbled answer from {self.resource}") from exc
         except OSError as exc:
-            raise InstrumentOperationError(self.role, f"connection to {self.resource} lost: {exc}") from exc
+            raise InstrumentLost(self.role, f"connection to {self.resource} lost: {exc}") from exc
 
     def _read(self) -> str:
         with self._reading("no answer from"):
