@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, RigError
-from instruments.backend import Frame, OcppCentralSystem
+from instruments.backend import ANY_CHARGE_POINT, Frame, OcppCentralSystem
 from instruments.backend_planner import Tariff, plan_departure
 
 
@@ -57,12 +57,21 @@ def print_frame(frame: Frame) -> None:
           f"{frame.line().split(chr(9), 2)[2]}", flush=True)
 
 
+OPTION_OF = {"charge_point_id": "--charge-point-id", "password": "--password", "certfile": "--certfile",
+             "keyfile": "--keyfile", "accepted_id_tags": "--accept-tag", "heartbeat_interval_s": "--heartbeat"}
+
+
 def cmd_backend_serve(args: argparse.Namespace) -> int:
-    settings: dict[str, Any] = {"charge_point_id": args.charge_point_id or "*", "accepted_id_tags": args.accept_tag,
-                                "heartbeat_interval_s": args.heartbeat}
+    settings: dict[str, Any] = {"charge_point_id": args.charge_point_id or ANY_CHARGE_POINT,
+                                "accepted_id_tags": args.accept_tag, "heartbeat_interval_s": args.heartbeat}
     for key in ("password", "certfile", "keyfile"):
         if getattr(args, key):
             settings[key] = getattr(args, key)
+    declared = OcppCentralSystem.declared_settings()
+    for key, value in settings.items():   # the rig file's rules for the same settings
+        problem = None if (key, value) == ("charge_point_id", ANY_CHARGE_POINT) else declared[key].problem(value)
+        if problem is not None:
+            raise ConfigError(None, OPTION_OF[key], problem, value)
     schedule_path = Path(args.schedule) if args.schedule else None
     if schedule_path is not None:
         load_schedule(schedule_path, datetime.now(UTC))   # a bad file is refused before anything listens
@@ -95,8 +104,9 @@ def add_parser(sub: Any) -> None:
     backend = sub.add_parser("backend", help="the OCPP backend").add_subparsers(dest="backend_command", required=True)
     serve = backend.add_parser("serve", help="run the OCPP 1.6J central system alone, printing every message "
                                              "(point a wallbox at it)")
-    serve.add_argument("--listen", default="ws://0.0.0.0:9000", help="ws://HOST:PORT or wss://HOST:PORT "
-                                                                     "(default %(default)s)")
+    serve.add_argument("--listen", default="ws://127.0.0.1:9000",
+                       help="ws://HOST:PORT or wss://HOST:PORT (default %(default)s: this host only; another "
+                            "interface, e.g. ws://0.0.0.0:9000, needs --password)")
     serve.add_argument("--charge-point-id", help="the identity the rig's calls go to (default: any that connects)")
     serve.add_argument("--password", help="security profile 1: the basic-auth password every charge point must give")
     serve.add_argument("--certfile", help="security profile 2 (wss://): the server certificate (PEM)")

@@ -262,6 +262,10 @@ OCPP_SETTINGS = (
 )
 
 
+ANY_CHARGE_POINT = "*"
+"""`backend serve` without --charge-point-id: any identity may connect (a rig file names its DUT's)."""
+
+
 class OcppCentralSystem(Backend):
     """OCPP 1.6J central system on the `ocpp` package (driver `ocpp16`).
 
@@ -303,7 +307,9 @@ class OcppCentralSystem(Backend):
         self.transaction_ids = iter(range(1, 1_000_000))
         self._server = CentralSystemServer(address, password=settings.get("password"), handler=self._handle,
                                            on_frame=self._on_frame, on_connection=self._on_connection,
-                                           certfile=settings.get("certfile"), keyfile=settings.get("keyfile"))
+                                           certfile=settings.get("certfile"), keyfile=settings.get("keyfile"),
+                                           identities=None if self.charge_point_id == ANY_CHARGE_POINT
+                                           else frozenset({self.charge_point_id}))
 
     @classmethod
     def build(cls, role: str, addresses: Sequence[str], settings: Mapping[str, Any],

@@ -128,6 +128,27 @@ def test_backend_serve_refuses_a_charge_point_without_the_password() -> None:
         serve.communicate(timeout=10)
 
 
+def test_backend_serve_takes_only_the_charge_point_it_was_told_and_no_open_port_without_a_password() -> None:
+    """An identity it was not told is refused as OCPP-J 1.6 §3.1.1 says (HTTP 404); listening beyond
+    this host without a password, or with one shorter than the security whitepaper's 16
+    characters, is refused before anything listens (exit 2, one line)."""
+    port = free_port()
+    serve = subprocess.Popen([sys.executable, "-m", "cli.main", "backend", "serve", "--listen",
+                              f"ws://127.0.0.1:{port}", "--password", PASSWORD, "--charge-point-id", "CP1"],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert serve.stdout is not None and "central system" in serve.stdout.readline()
+        assert refusal(f"ws://127.0.0.1:{port}/CP2") == 404
+    finally:
+        serve.terminate()
+        serve.communicate(timeout=10)
+    for args, expected in ((["--listen", "ws://0.0.0.0:9000"], "listens beyond this host"),
+                           (["--password", "short"], "--password: expected the basic-auth password")):
+        proc = subprocess.run([sys.executable, "-m", "cli.main", "backend", "serve", *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and expected in proc.stderr, proc.stderr
+
+
 class IndependentCentralSystem(ChargePoint):
     """A minimal central system: accepts everything and remembers what it heard."""
 

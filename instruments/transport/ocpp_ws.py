@@ -52,6 +52,17 @@ class ListenAddress:
             raise InvalidValue(f"{address!r}: the backend listens on ws://HOST:PORT or wss://HOST:PORT")
         return cls(parts.hostname, parts.port, parts.scheme == "wss")
 
+    @property
+    def loopback(self) -> bool:
+        """Only this host can connect (127.0.0.0/8, ::1, localhost)."""
+        import ipaddress
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False   # a host name: whatever it resolves to, treat it as reachable
+
 
 def basic_auth(user: str, password: str) -> str:
     """The Authorization header a charge point sends under security profile 1 (OCPP 1.6 Security
@@ -64,11 +75,18 @@ class CentralSystemServer:
 
     def __init__(self, address: str, *, password: str | None, handler: Handler, on_frame: FrameSink,
                  on_connection: Callable[[str, bool], None], certfile: str | None = None,
-                 keyfile: str | None = None, response_timeout_s: float = 10.0) -> None:
+                 keyfile: str | None = None, response_timeout_s: float = 10.0,
+                 identities: frozenset[str] | None = None) -> None:
         self.listen = ListenAddress.parse(address)
         if self.listen.tls and not certfile:
             raise InvalidValue(f"{address}: wss:// (security profile 2) needs a certfile (and keyfile)")
+        if not self.listen.loopback and password is None:
+            raise InvalidValue(f"{address}: a backend that listens beyond this host takes charge points only with a "
+                               "password (security profile 1 or 2); give one, or listen on 127.0.0.1")
         self.password = password
+        self.identities = identities
+        """The charge point identities accepted (None: any); another is refused with HTTP 404, as
+        OCPP-J 1.6 §3.1.1 has a central system answer an identity it does not know."""
         self._handler, self._on_frame, self._on_connection = handler, on_frame, on_connection
         self._certfile, self._keyfile = certfile, keyfile
         self._timeout_s = response_timeout_s
@@ -118,8 +136,11 @@ class CentralSystemServer:
 
         if not self._accepting:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "backend offline (rig)\n")
+        identity = request.path.rstrip("/").rsplit("/", 1)[-1]
+        if self.identities is not None and identity not in self.identities:
+            log.warning("refused charge point %r: not one of %s", identity, ", ".join(sorted(self.identities)))
+            return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point identity\n")
         if self.password is not None:
-            identity = request.path.rstrip("/").rsplit("/", 1)[-1]
             if request.headers.get("Authorization") != basic_auth(identity, self.password):
                 return connection.respond(HTTPStatus.UNAUTHORIZED, "basic auth required (security profile 1)\n")
         return None
