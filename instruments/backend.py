@@ -25,6 +25,7 @@ from typing import Any
 from core.errors import InstrumentOperationError, InvalidValue
 from core.settings import Setting, iso_utc
 from instruments.base import Instrument
+from instruments.transport.ocpp_ws import frame_problem
 from instruments.transport.openers import LISTEN
 
 CALL, CALLRESULT, CALLERROR = 2, 3, 4
@@ -344,10 +345,11 @@ class OcppCentralSystem(Backend):
 
     # --- journal -----------------------------------------------------------------------------
     def _on_frame(self, identity: str, direction: str, text: str) -> None:
-        try:
+        problem, _ = frame_problem(text)   # a malformed frame is journaled as it came, never parsed blind
+        if problem is None:
             message = json.loads(text)
             kind, unique_id = int(message[0]), str(message[1])
-        except (ValueError, TypeError, IndexError):
+        else:
             message, kind, unique_id = [0, "", text], 0, ""
         # In a virtual lab no time passes between a CALL and its answer (the world waits for it), so
         # the answer takes the CALL's stamp instead of asking the clock again.
@@ -360,9 +362,11 @@ class OcppCentralSystem(Backend):
                 action, payload = str(message[2]), message[3] if len(message) > 3 else {}
                 self._pending[unique_id] = action
             else:
-                action = self._pending.pop(unique_id, "?")
+                action = self._pending.pop(unique_id, "?") if kind else f"malformed ({problem})"
                 payload = message[2] if kind == CALLRESULT and len(message) > 2 else \
-                    {"errorCode": message[2], "errorDescription": message[3]} if kind == CALLERROR else {"raw": text}
+                    {"errorCode": message[2] if len(message) > 2 else "",
+                     "errorDescription": message[3] if len(message) > 3 else ""} if kind == CALLERROR \
+                    else {"raw": text[:2000]}
             frame = Frame(t_s, self._utc_text(t_s), direction, kind, unique_id, action,
                           payload if isinstance(payload, dict) else {"value": payload}, identity)
             self._frames.append(frame)

@@ -215,3 +215,33 @@ def test_security_profile_2_serves_ocpp_over_tls(tmp_path: Path) -> None:
     assert answer[0] == 3 and answer[2]["status"] == "Accepted"
     with pytest.raises(InvalidValue, match="certfile"):
         OcppCentralSystem(f"wss://127.0.0.1:{free_port()}", {"charge_point_id": "CP-TLS"})
+
+
+def test_malformed_frames_are_journaled_answered_where_they_can_be_and_never_drop_the_charge_point() -> None:
+    """`{"a":1}`, a CALL without its action, 3000 nested brackets, not JSON: each is journaled as it came
+    and logged in one line; a CALL with a unique id gets CALLERROR FormationViolation (OCPP-J 1.6
+    §4.2.3); the connection stays, and the next valid CALL is answered."""
+    from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
+
+    port = free_port()
+    backend = OcppCentralSystem(f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-M", "password": "malformed-test-pass"})
+    backend.attach_clock(lambda: 1.0, virtual=True)
+    token = base64.b64encode(b"CP-M:malformed-test-pass").decode()
+    try:
+        with connect(f"ws://127.0.0.1:{port}/CP-M", subprotocols=[Subprotocol("ocpp1.6")],
+                     additional_headers={"Authorization": f"Basic {token}"}) as ws:
+            for raw in ('{"a":1}', "[" * 3000 + "]" * 3000, "not json"):
+                ws.send(raw)
+            ws.send('[2,"id1"]')
+            assert json.loads(ws.recv(timeout=5)) == [4, "id1", "FormationViolation",
+                                                      "a CALL is [2, uniqueId, action, {payload}]", {}]
+            ws.send('[2,"id2","Heartbeat",{}]')
+            answer = json.loads(ws.recv(timeout=5))
+            assert answer[:2] == [3, "id2"] and "currentTime" in answer[2]
+        malformed = [f for f in backend.frames() if f.action.startswith("malformed")]
+        assert [f.action for f in malformed] == ["malformed (not a JSON array)", "malformed (nested 3000 levels deep)",
+                                                 "malformed (not JSON)",
+                                                 "malformed (a CALL is [2, uniqueId, action, {payload}])"]
+    finally:
+        backend.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import ssl
 import threading
@@ -25,7 +26,7 @@ from urllib.parse import urlsplit
 from core.errors import InstrumentInitError, InstrumentOperationError, InstrumentTimeout, InvalidValue
 
 log = logging.getLogger("wallbox_rig.backend")
-logging.getLogger("ocpp").setLevel(logging.WARNING)
+logging.getLogger("ocpp").setLevel(logging.CRITICAL)   # its traceback per bad frame; ours is one line
 logging.getLogger("websockets").setLevel(logging.WARNING)
 
 SUBPROTOCOL = "ocpp1.6"
@@ -256,6 +257,21 @@ def _point_class() -> Any:
         async def drop(self) -> None:
             await self._connection.close()
 
+        async def route_message(self, raw_msg: str) -> None:
+            """A malformed frame gets one line in the log and, where it carries a CALL's unique id, a
+            CALLERROR FormationViolation (OCPP-J 1.6 §4.2.3); it never ends the connection (the
+            package raised KeyError on `{"a":1}` and dropped the charge point)."""
+            problem, unique_id = frame_problem(raw_msg)
+            if problem is None:
+                try:
+                    await super().route_message(raw_msg)
+                    return
+                except Exception as exc:  # noqa: BLE001 - a frame the package cannot take is the frame's fault
+                    problem = f"{type(exc).__name__}: {exc}"
+            log.warning("%s: malformed frame (%s): %.120s", self.id, problem, raw_msg)
+            if unique_id is not None:
+                await self._send(json.dumps([4, unique_id, "FormationViolation", problem[:200], {}]))
+
     def make(action: str) -> Any:
         result_cls = getattr(call_result, action)
 
@@ -270,6 +286,38 @@ def _point_class() -> Any:
         setattr(Point, f"on_{name}", make(name))
     _POINT_CLASS = Point
     return Point
+
+
+MAX_DEPTH = 32
+"""Deeper nesting than any OCPP 1.6 payload has (a charging profile is 5 levels): refused before
+parsing, so a frame of 3000 brackets cannot exhaust the parser."""
+
+
+def frame_problem(raw: str) -> tuple[str | None, str | None]:
+    """What is wrong with an OCPP-J frame (None when nothing), and its unique id if it is a CALL
+    with one (OCPP-J 1.6 §4.1: [MessageTypeId, UniqueId, Action, Payload] for a CALL)."""
+    depth = deepest = 0
+    for ch in raw:
+        depth += (ch in "[{") - (ch in "]}")
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        return f"nested {deepest} levels deep", None
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return "not JSON", None
+    if not isinstance(frame, list) or not frame:
+        return "not a JSON array", None
+    kind = frame[0]
+    unique_id = frame[1] if len(frame) > 1 and isinstance(frame[1], str) else None
+    if kind not in (2, 3, 4) or isinstance(kind, bool):
+        return f"unknown message type {kind!r}", None
+    if kind == 2 and (len(frame) != 4 or unique_id is None or not isinstance(frame[2], str)
+                      or not isinstance(frame[3], dict)):
+        return "a CALL is [2, uniqueId, action, {payload}]", unique_id
+    if unique_id is None:
+        return "no unique id", None
+    return None, unique_id
 
 
 def _as_dict(result: Any) -> dict[str, Any]:
