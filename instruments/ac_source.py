@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from instruments.base import Instrument, LineInstrument
+from instruments.base import Instrument, LineInstrument, ScpiInstrument
 from core.types import Reading
 from core.errors import InstrumentOperationError, InvalidValue
 
@@ -69,7 +69,7 @@ def _checked(value: float, span: tuple[float, float], what: str, unit: str) -> f
     return value
 
 
-class ScpiAcSource(LineInstrument, AcSource):
+class ScpiAcSource(ScpiInstrument, AcSource):
     """The SCPI both families share; every setting is followed by a look at the error queue."""
 
     def set_voltage(self, volts: float) -> None:

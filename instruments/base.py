@@ -60,7 +60,13 @@ class Instrument(ABC):
         that reads its own settings overrides this to hand them to its constructor."""
         if cls.opens is None:
             raise NotImplementedError(f"{cls.__name__} is composed of {cls.parts}: it must override build()")
-        return cls(*(cls.opens.open(role, a, settings) for a in addresses))
+        driver = cls(*(cls.opens.open(role, a, settings) for a in addresses))
+        driver.start_clean()
+        return driver
+
+    def start_clean(self) -> None:
+        """Called once the rig has opened the instrument: leave nothing of an earlier session behind
+        (a SCPI instrument's error queue); most instruments have nothing to clear."""
 
     def identify(self) -> str:
         """The instrument's identity: it goes into every report's provenance."""
@@ -127,6 +133,41 @@ class LineInstrument(Instrument):
 
     def close(self) -> None:
         self.transport.close()
+
+
+class ScpiInstrument(LineInstrument):
+    """An IEEE 488.2 / SCPI instrument: its error queue is cleared when the rig opens it (a stray
+    command of an earlier session left `-113,"Undefined header"` there, and every later run stopped on
+    it), and read after the driver configures it, so an error is reported against what caused it."""
+
+    ERROR_QUERY: ClassVar[str] = "SYST:ERR?"
+    """SCPI-99 `SYSTem:ERRor?`; a family with its own (Yokogawa's `:STATus:ERRor?`) says so."""
+
+    def units(self) -> Sequence[LineTransport]:
+        """Every connection of the driver (a load of three units has three)."""
+        return (self.transport,)
+
+    def start_clean(self) -> None:
+        for unit in self.units():
+            unit.write("*CLS")   # IEEE 488.2 §10.3: clears the status structures and the error queue
+            self._sync(unit)
+
+    def check_errors(self, after: str) -> None:
+        """Read the error queue (SCPI-99 `SYSTem:ERRor?`) until it says no error; raise with what it held."""
+        for unit in self.units():
+            errors = []
+            for _ in range(MAX_QUEUED_ERRORS):
+                answer = unit.query(self.ERROR_QUERY).strip()
+                if answer.startswith(("0,", "+0,")):
+                    break
+                errors.append(answer)
+            if errors:
+                raise InstrumentOperationError(self.role, f"error queue after {after}: {'; '.join(errors)}")
+
+
+MAX_QUEUED_ERRORS = 32
+"""More entries than the rig's instruments queue (SCPI-99 requires a queue of at least two): a queue
+that never empties is refused, not read forever."""
 
 
 class ModbusInstrument(Instrument):

@@ -14,7 +14,7 @@ from abc import abstractmethod
 
 from core.errors import InvalidValue
 from core.types import Reading
-from instruments.base import Instrument, LineInstrument
+from instruments.base import Instrument, LineInstrument, ScpiInstrument
 
 MAX_CURRENT_MA = 600.0
 COMPLIANCE_V = 30.0
@@ -31,7 +31,7 @@ class DcSource(Instrument):
     def measure_current_ma(self) -> Reading: ...
 
 
-class KeysightE36100(LineInstrument, DcSource):
+class KeysightE36100(ScpiInstrument, DcSource):
     def set_current_ma(self, milliamps: float) -> None:
         if not math.isfinite(milliamps) or not 0 <= milliamps <= MAX_CURRENT_MA:
             raise InvalidValue(f"DC residual current must be in [0, {MAX_CURRENT_MA:g}] mA, not {milliamps}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 
-from instruments.base import Instrument, LineInstrument
+from instruments.base import Instrument, LineInstrument, ScpiInstrument
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,12 @@ class PowerAnalyser(Instrument):
     def read(self) -> AnalyserRecord: ...
 
 
-class YokogawaWT(LineInstrument, PowerAnalyser):
+class YokogawaWT(ScpiInstrument, PowerAnalyser):
     """Three elements wired to L1, L2, L3 on the wallbox output; ASCII numeric format."""
+
+    ERROR_QUERY = ":STATUS:ERROR?"
+    """The WT series reads its error queue with `:STATus:ERRor?` (communication interface manual,
+    STATus group), not SCPI's `SYSTem:ERRor?`."""
 
     ELEMENTS = (1, 2, 3)
     _ITEMS = [f"{fn},{el}" for el in ELEMENTS for fn in ("U", "I", "P")] + ["WP,SIGMA", "TIME,1"]
@@ -62,6 +66,7 @@ class YokogawaWT(LineInstrument, PowerAnalyser):
         for n, item in enumerate(self._ITEMS, start=1):
             self.transport.write(f":NUMERIC:NORMAL:ITEM{n} {item}")
         self._sync()
+        self.check_errors("configuration")
 
     def start_integration(self) -> None:
         self.transport.write(":INTEGRATE:RESET")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InstrumentOperationError, InvalidValue
-from instruments.base import Instrument, LineInstrument
+from instruments.base import Instrument, LineInstrument, ScpiInstrument
 from instruments.transport.base import LineTransport
 
 MEASUREMENTS = {"vtop": "VTOP", "vbase": "VBASe", "frequency": "FREQuency", "duty": "DUTYcycle", "vrms": "VRMS"}
@@ -100,7 +100,7 @@ class Scope(Instrument):
     reference_channel = 1
 
 
-class KeysightInfiniiVision(LineInstrument, Scope):
+class KeysightInfiniiVision(ScpiInstrument, Scope):
     """InfiniiVision X-Series over VISA (LAN port 5025 or USBTMC)."""
 
     def __init__(self, transport: LineTransport) -> None:

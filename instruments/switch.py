@@ -21,7 +21,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 
 from core.errors import InstrumentOperationError, InvalidValue
-from instruments.base import Instrument, LineInstrument, ModbusInstrument
+from instruments.base import Instrument, LineInstrument, ModbusInstrument, ScpiInstrument
 
 DAQ_SLOTS = (1, 2, 3)
 DAQ_CHANNELS_PER_SLOT = 99
@@ -76,7 +76,7 @@ def channel_list(channels: Sequence[int]) -> str:
     return "(@" + ",".join(str(ch) for ch in channels) + ")"
 
 
-class KeysightDaq970(LineInstrument, Switch):
+class KeysightDaq970(ScpiInstrument, Switch):
     """DAQ970A / 34970A with a switch module: channels are slot × 100 + n."""
 
     channel_forms = "slot × 100 + channel, e.g. 101…120, 201…, 301…"

@@ -30,6 +30,7 @@ class SimAnalyser(ScpiFrontEnd):
             self.command(pattern, lambda s, a: None)
         self.command(":NUMeric:NORMal:ITEM<n>", self._item)
         self.command(":NUMeric:NORMal:VALue?", self._values)
+        self.command(":STATus:ERRor?", lambda s, a: self.errors.pop(0) if self.errors else '0,"No error"')
         self.command(":INTEGrate:RESet", self._reset)
         self.command(":INTEGrate:STARt", self._start)
         self.command(":INTEGrate:STOP", self._stop)

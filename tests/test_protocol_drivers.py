@@ -82,7 +82,8 @@ def test_yokogawa_configure_selects_eleven_items() -> None:
     items = ["U,1", "I,1", "P,1", "U,2", "I,2", "P,2", "U,3", "I,3", "P,3", "WP,SIGMA", "TIME,1"]
     steps = [(":COMMUNICATE:HEADER OFF", None), (":NUMERIC:FORMAT ASCII", None), (":NUMERIC:NORMAL:NUMBER 11", None)]
     steps += [(f":NUMERIC:NORMAL:ITEM{n} {item}", None) for n, item in enumerate(items, start=1)]
-    steps += [("*OPC?", "1"), (":INTEGRATE:RESET", None), (":INTEGRATE:START", None), ("*OPC?", "1")]
+    steps += [("*OPC?", "1"), (":STATUS:ERROR?", '0,"No error"'),      # the queue read after configuring
+              (":INTEGRATE:RESET", None), (":INTEGRATE:START", None), ("*OPC?", "1")]
     with expected_protocol(steps) as t:
         wt = YokogawaWT(t)
         wt.configure()
@@ -304,3 +305,27 @@ def test_installer_enters_the_meter_and_the_energy_mode() -> None:
             WbrInstaller(t).configure_energy("turbo", 25, 8, 4200)
     with expected_protocol([("METER?", "inepro-pro380,1,9600,E")]) as t, pytest.raises(InvalidValue, match="7 fields"):
         WbrInstaller(t).meter_status()
+
+
+def test_a_scpi_instrument_starts_clean_and_reports_what_its_error_queue_held() -> None:
+    """IEEE 488.2 *CLS when the rig opens it (synced), and the error queue read until '0,' after a
+    configuration: a stray error of an earlier session never stops a run, a new one names itself."""
+    from instruments.ac_source import KeysightAC6800
+    with expected_protocol([("*CLS", None), ("*OPC?", "1")]) as t:
+        KeysightAC6800(t).start_clean()
+    with expected_protocol([("SYST:ERR?", '-113,"Undefined header"'), ("SYST:ERR?", '-222,"Data out of range"'),
+                            ("SYST:ERR?", '+0,"No error"')]) as t:
+        with pytest.raises(InstrumentOperationError, match='after setup: -113,"Undefined header"; -222'):
+            KeysightAC6800(t).check_errors("setup")
+
+
+def test_the_rig_clears_a_stale_error_queue_when_it_opens_an_instrument() -> None:
+    from rig.config import REPO_ROOT
+    from rig.rig import Rig
+    with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
+        rig.lab.frontends["source"].errors.append('-113,"Undefined header"')   # a stray command's leftover
+        with pytest.raises(InstrumentOperationError, match="-113"):
+            rig.source.set_voltage(230.0)                 # read back after the next setting: blamed on it
+        rig.lab.frontends["source"].errors.append('-113,"Undefined header"')
+        rig.instruments["source"].start_clean()           # what opening does
+        rig.source.set_voltage(230.0)
