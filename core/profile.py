@@ -252,6 +252,9 @@ class Profile:
     manual_requirements: dict[str, str] = field(default_factory=dict)
     """Every requirement the product's manual makes: ID -> its text (empty for a generic profile)."""
     not_covered: dict[str, str] = field(default_factory=dict)
+    partly_covered: dict[str, str] = field(default_factory=dict)
+    """Requirement → the parts of it no test covers (its tests judge the rest): the matrix says
+    *partial* and names them, never *pass* for what was not tested."""
     """Why a requirement has no test here (yet): ID -> reason."""
     data: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
@@ -275,7 +278,7 @@ class Profile:
 SECTIONS = ("profile", "electrical", "connector", "control_pilot", "residual_current", "temperature",
             "protection", "cold_load", "led", "meter", "energy")
 OPTIONAL_SECTIONS = ("ocpp", "access", "pairing")
-TEXT_TABLES = ("manual_requirements", "not_covered")
+TEXT_TABLES = ("manual_requirements", "not_covered", "partly_covered")
 
 
 def parse_profile(path: Path, known_models: tuple[str, ...] = ()) -> Profile:
@@ -424,6 +427,11 @@ def _cross_checks(p: Profile, root: Table, known_models: tuple[str, ...]) -> Non
                           hint="the key is missing")
     for rid in sorted(set(p.not_covered) - set(p.manual_requirements)):
         raise ConfigError(p.path, f"not_covered.{rid}", "a requirement of [manual_requirements]", rid)
+    for rid in sorted(set(p.partly_covered) - set(p.manual_requirements)):
+        raise ConfigError(p.path, f"partly_covered.{rid}", "a requirement of [manual_requirements]", rid)
+    for rid in sorted(set(p.partly_covered) & set(p.not_covered)):
+        raise ConfigError(p.path, f"partly_covered.{rid}", "a requirement some test covers (it is in [not_covered])",
+                          rid)
     for model in p.meter.models:
         if known_models and model not in known_models:
             raise ConfigError(p.path, "meter.models", f"meter models the rig serves ({', '.join(known_models)})",

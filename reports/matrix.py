@@ -33,7 +33,7 @@ def source_document(wb_id: str, clause: str) -> str:
         return "Product manual"
     return clause.split(" (")[0].split(",")[0] if clause else "wallbox-rig"
 
-VERDICT_ORDER = ("fail", "broken", "pass", "skipped", "not run", "not covered")
+VERDICT_ORDER = ("fail", "broken", "partial", "pass", "skipped", "not run", "not covered")
 """Worst first: a requirement takes the worst verdict of its tests."""
 _FROM_OUTCOME = {"failed": "fail", "broken": "broken", "passed": "pass", "skipped": "skipped"}
 
@@ -49,6 +49,7 @@ class Row:
     key: dict[str, Any] | None = None                            # the measurement that decides it
     text: str = ""                                               # what the manual promises
     reason: str = ""                                             # why it is not covered, where it is not
+    uncovered: str = ""                                          # the parts no test covers, where some are
 
 
 @dataclass
@@ -99,9 +100,10 @@ def _key_measurement(results: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not judged:
         return None
     # A failing one first; then a band limit nearest its edge (an exact-count limit, e.g. "0 closures",
-    # always has margin 0 and says less about how close the DUT came).
-    m, test = min(judged, key=lambda mt: (mt[0]["verdict"] != "fail", mt[0].get("low") == mt[0].get("high"),
-                                          _margin(mt[0])))
+    # always has margin 0 and says less about how close the DUT came; an awaited event that came,
+    # e.g. "DUT ready (A1) after power-up", is an arrange step's judgement, not the requirement's).
+    m, test = min(judged, key=lambda mt: (mt[0]["verdict"] != "fail", bool(mt[0].get("presence")),
+                                          mt[0].get("low") == mt[0].get("high"), _margin(mt[0])))
     return {**m, "test": test}
 
 
@@ -126,7 +128,7 @@ def build_rows(run: RunData) -> list[Row]:
         manual = set(profile.manual_requirements)
         for rid, text in profile.manual_requirements.items():
             rows[rid] = Row(rid, f"Product manual ({profile.name})", "", text=text,
-                            reason=profile.not_covered.get(rid, ""))
+                            reason=profile.not_covered.get(rid, ""), uncovered=profile.partly_covered.get(rid, ""))
     for entry in run.catalogue:
         wb_id, clause = entry.get("requirement") or "", entry.get("clause") or ""
         if wb_id in manual:
@@ -149,6 +151,8 @@ def build_rows(run: RunData) -> list[Row]:
             row.verdict = "not covered"
         else:
             row.verdict = _worst([_FROM_OUTCOME.get(r["outcome"], "broken") for r in row.results])
+            if row.verdict == "pass" and row.uncovered:   # what was tested passed; the rest was not tested
+                row.verdict = "partial"
         row.key = _key_measurement(row.results)
     return sorted(rows.values(), key=lambda r: (r.document == OTHER, not r.requirement.startswith("WB-"), r.document,
                                                  r.requirement))
@@ -241,6 +245,8 @@ def matrix_markdown(run: RunData, rows: list[Row]) -> str:
     for row in rows:
         k = row.key
         tests = "<br>".join(t["name"] for t in row.tests) or (f"— ({row.reason})" if row.reason else "—")
+        if row.uncovered:
+            tests += f"<br>not covered: {row.uncovered}"
         key = (k["name"], value_text(k), limits_text(k), f"{k['margin']:.4g}" if isinstance(k.get("margin"), (int, float))
                else "-") if k else ("—", "", "", "")
         title = f"{row.requirement}: {row.text}" if row.text else row.requirement

@@ -20,6 +20,7 @@ table.m td.num{white-space:nowrap}
 table.m tr:nth-child(even) td{background:#fafbfc}
 .v{display:inline-block;white-space:nowrap;min-width:6.5em;text-align:center;border-radius:3px;padding:1px 6px;font-weight:600}
 .v-pass{background:#d4f4dd;color:#0b5d1e} .v-fail{background:#fbd5d5;color:#8a1111}
+.v-partial{background:#eef6d9;color:#3d5a0b;border:1px dashed #8a6}
 .v-broken{background:#ffe8b3;color:#7a4b00} .v-skipped{background:#e4e7eb;color:#444}
 .v-not-run{background:#e4e7eb;color:#444} .v-not-covered{background:#fff;color:#8a1111;border:1px dashed #c66}
 .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap} .src{color:#555;font-size:.9em}
@@ -72,6 +73,7 @@ def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
             tests = [{"name": t["name"], "verdict": _OUTCOME.get(by_id[t["nodeid"]]["outcome"], "broken")
                       if t.get("nodeid") in by_id else "not run"} for t in row.tests]
             items.append({"requirement": row.requirement, "text": row.text, "context": row.context, "reason": row.reason,
+                          "uncovered": row.uncovered,
                           "verdict": row.verdict, "tests": tests, "key": row.key,
                           "value": value_text(row.key) if row.key else "", "limit": limits_text(row.key) if row.key else "",
                           "margin": _margin(row.key) if row.key else ""})

@@ -213,3 +213,27 @@ def test_a_run_says_when_with_what_and_by_which_files(tmp_path: Path) -> None:
     assert 'name="wallbox_rig.sha256.iec61851.toml"' in junit
     assert summary["started_utc"] in (out / "matrix.html").read_text()
     assert "contactor_open_delay_ms=90" in (out / "matrix.md").read_text()
+
+
+def test_a_requirement_tested_only_in_part_is_partial_with_what_no_test_covers(two_runs: tuple[Path, Path]) -> None:
+    """WB-PR-01 lists short circuit and surge, which no test injects: its passing tests make it partial,
+    never pass, and the matrix names what is missing (profile [partly_covered])."""
+    before, _ = two_runs
+    rows = {r.requirement: r for r in build_rows(load_run(before))}
+    pr01 = rows["WB-PR-01"]
+    assert pr01.tests and "short circuit and surge" in pr01.uncovered
+    assert pr01.verdict in ("partial", "not run")   # partial whenever its tests ran and passed
+    build_reports(before)
+    page = (before / "matrix.html").read_text()
+    assert "not covered: short circuit and surge" in page
+
+
+def test_the_key_measurement_is_a_judged_quantity_never_an_awaited_event() -> None:
+    """'DUT ready (A1) after power-up' (an arrange step's judgement, margin 0) stood as the key
+    measurement of WB-LM-01, WB-MB-03 and WB-PS-01; the quantity the requirement is about does now."""
+    from reports.matrix import _key_measurement
+    ready = {"name": "DUT ready (A1) after power-up", "value": 1, "low": 1, "high": None, "margin": 0.0,
+             "verdict": "pass", "presence": True}
+    grid = {"name": "grid current", "value": 31.0, "low": None, "high": 32.0, "margin": 1.0, "verdict": "pass"}
+    key = _key_measurement([{"name": "test_lm", "measurements": [ready, grid]}])
+    assert key is not None and key["name"] == "grid current"
