@@ -15,6 +15,10 @@
 
 from __future__ import annotations
 
+from core.threads import one_numeric_thread
+
+one_numeric_thread()   # before anything imports numpy: each lab's process computes on one thread
+
 import argparse
 import json
 import os
