@@ -8,6 +8,7 @@ machine without the instruments' libraries.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -56,34 +57,12 @@ class Opener:
     """(role, address, validated settings) → the transport the driver is constructed with."""
 
 
-def _line(role: str, address: str, settings: Mapping[str, Any]) -> Any:
-    from instruments.transport.factory import open_line_transport
-    return open_line_transport(role, address, settings)
-
-
-def _can(role: str, address: str, settings: Mapping[str, Any]) -> Any:
-    from instruments.transport.can_bus import CanTransport
-    return CanTransport(role, address, settings)
-
-
-def _video(role: str, address: str, settings: Mapping[str, Any]) -> Any:
-    from instruments.transport.video import VideoTransport
-    return VideoTransport(role, address, settings)
-
-
-def _modbus_master(role: str, address: str, settings: Mapping[str, Any]) -> Any:
-    from instruments.transport.modbus import ModbusMaster
-    return ModbusMaster(role, address, settings)
-
-
-def _modbus_server(role: str, address: str, settings: Mapping[str, Any]) -> Any:
-    from instruments.transport.modbus import ModbusEndpoint
-    return ModbusEndpoint(role, address, settings)
-
-
-def _byte_stream(role: str, address: str, settings: Mapping[str, Any]) -> Any:
-    from instruments.transport.byte_stream import open_byte_stream
-    return open_byte_stream(role, address, settings)
+def _lazy(target: str) -> Callable[[str, str, Mapping[str, Any]], Any]:
+    """An opener that imports `module:callable` at the first open, never before."""
+    def open_(role: str, address: str, settings: Mapping[str, Any]) -> Any:
+        module, _, name = target.partition(":")
+        return getattr(importlib.import_module(module), name)(role, address, settings)
+    return open_
 
 
 def _address(role: str, address: str, settings: Mapping[str, Any]) -> str:
@@ -92,19 +71,22 @@ def _address(role: str, address: str, settings: Mapping[str, Any]) -> str:
 
 LINE = Opener("line", "a VISA resource (TCPIP0::host::port::SOCKET, GPIB0::7::INSTR, ASRL…), a serial port "
               "(/dev/ttyUSB0, COM3) or a pyserial URL (socket://host:port, rfc2217://…)",
-              (TIMEOUT_S, BAUDRATE, VISA_LIBRARY), _line)
+              (TIMEOUT_S, BAUDRATE, VISA_LIBRARY), _lazy("instruments.transport.factory:open_line_transport"))
 CAN = Opener("can", "can:INTERFACE:CHANNEL (can:socketcan:can0, can:pcan:PCAN_USBBUS1) or "
-             "can:socketcand:CHANNEL@HOST:PORT", (TIMEOUT_S, BITRATE), _can)
-VIDEO = Opener("video", "video:0 (a camera index), video:rtsp://… or video:/path/clip.avi", CAMERA, _video)
+             "can:socketcand:CHANNEL@HOST:PORT", (TIMEOUT_S, BITRATE),
+             _lazy("instruments.transport.can_bus:CanTransport"))
+VIDEO = Opener("video", "video:0 (a camera index), video:rtsp://… or video:/path/clip.avi", CAMERA,
+               _lazy("instruments.transport.video:VideoTransport"))
 MODBUS_MASTER = Opener("modbus-master", "a serial port (RTU on RS485), socket://HOST:PORT (RTU over TCP) or "
                        "tcp://HOST:PORT (Modbus TCP)",
-                       (TIMEOUT_S, MODBUS_ID, MODBUS_BAUD, MODBUS_PARITY, MODBUS_STOPBITS), _modbus_master)
+                       (TIMEOUT_S, MODBUS_ID, MODBUS_BAUD, MODBUS_PARITY, MODBUS_STOPBITS),
+                       _lazy("instruments.transport.modbus:ModbusMaster"))
 MODBUS_SERVER = Opener("modbus-server", "where the rig serves as a Modbus device: a serial port, "
                        "socket://HOST:PORT or tcp://HOST:PORT",
                        tuple(replace(s, default=None, doc=s.doc + " (default: the served model's)")
                              for s in (MODBUS_ID, MODBUS_BAUD, MODBUS_PARITY, MODBUS_STOPBITS)) + (FRAMER,),
-                       _modbus_server)
+                       _lazy("instruments.transport.modbus:ModbusEndpoint"))
 BYTE_STREAM = Opener("byte-stream", "a serial port (/dev/ttyACM0, COM3) or a pyserial URL (socket://host:port)",
-                     (TIMEOUT_S, BAUDRATE), _byte_stream)
+                     (TIMEOUT_S, BAUDRATE), _lazy("instruments.transport.byte_stream:open_byte_stream"))
 LISTEN = Opener("listen", "where the rig listens (ws://HOST:PORT, wss://HOST:PORT)", (), _address)
 AUDIO = Opener("audio", "audio:default or audio:DEVICE (a sounddevice name or index)", (), _address)
