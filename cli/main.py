@@ -32,7 +32,7 @@ from rig.config import (DEFAULT_RIG, RigConfig, load_rig_file, overdue_calibrati
                         with_trials)
 from core.errors import InstrumentOperationError, RigError
 from rig.profile import Profile
-from rig.rig import Rig, lab_cards, ocpp_account, sim_knobs
+from rig.rig import Rig, lab_cards, ocpp_account, rs485_line, sim_knobs
 
 from fixtures.plugin import EXIT_BROKEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED
 
@@ -392,7 +392,8 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     if args.port_base is not None and not 1024 <= args.port_base <= top:
         raise ValueError(f"--port-base must be in [1024, {top}], not {args.port_base}")
     lab = start_virtual_lab(seed=knobs["seed"], knobs=knobs, realtime=args.realtime, source_file=str(config.path),
-                            port_base=args.port_base, ocpp=ocpp_account(config), cards=lab_cards(config))
+                            port_base=args.port_base, ocpp=ocpp_account(config), cards=lab_cards(config),
+                            rs485=rs485_line(config))
     if args.endpoints_json:
         Path(args.endpoints_json).write_text(json.dumps(lab.endpoints, indent=1) + "\n")
     if args.labgrid_exporter:

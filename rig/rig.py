@@ -129,18 +129,8 @@ class Rig:
         return load_object(VIRTUAL_LAB)(seed=knobs["seed"], knobs=knobs, realtime=sim["realtime"],
                                         source_file=str(self.config.path),
                                         journal_path=str(self.lab_journal) if self.lab_journal else None,
-                                        rs485=self._rs485_line(), ocpp=ocpp_account(self.config),
+                                        rs485=rs485_line(self.config), ocpp=ocpp_account(self.config),
                                         cards=lab_cards(self.config))
-
-    def _rs485_line(self) -> dict[str, Any] | None:
-        """The virtual lab's RS485 converter runs at the meter's line settings as the rig file gives
-        them (else the model's defaults), as a bench's converter is set up once."""
-        meter = self.config.instruments.get("meter")
-        if meter is None:
-            return None
-        from instruments.meter.registers import DEFAULT_MODEL, load_map
-        defaults = load_map(str(meter.settings.get("model", DEFAULT_MODEL))).defaults
-        return {key: meter.settings.get(key, defaults[key]) for key in ("baud", "parity", "stopbits")}
 
     def _resolve(self, address: str, endpoints: dict[str, str], key: str) -> str:
         if self.place is not None and references(address):
@@ -349,6 +339,18 @@ def sim_knobs(config: RigConfig, overrides: dict[str, str] | None = None,
         key = f"sim.dut_for_profile.{profile_id}.{knob}" if knob in per_profile else f"sim.dut.{knob}"
         raise ConfigError(config.path, key, getattr(exc, "expected", "a valid value"), getattr(exc, "found", None),
                           hint="given with --sim-set" if knob in overrides else "") from exc
+
+
+def rs485_line(config: RigConfig) -> dict[str, Any] | None:
+    """The virtual lab's RS485 converter runs at the meter's line settings as the rig file gives
+    them (else the model's defaults), as a bench's converter is set up once; a served lab
+    (`wallbox-rig sim serve`) the same as an in-process one."""
+    meter = config.instruments.get("meter")
+    if meter is None:
+        return None
+    from instruments.meter.registers import DEFAULT_MODEL, load_map
+    defaults = load_map(str(meter.settings.get("model", DEFAULT_MODEL))).defaults
+    return {key: meter.settings.get(key, defaults[key]) for key in ("baud", "parity", "stopbits")}
 
 
 def ocpp_account(config: RigConfig) -> dict[str, Any] | None:

@@ -297,3 +297,23 @@ def test_an_output_folder_that_cannot_be_written_is_exit_2_with_one_line(
     blocker.write_text("not a folder")
     assert main(["run", "--out", str(blocker / "run")]) == 2
     assert "cannot write the run there" in capsys.readouterr().err
+
+
+def test_sim_serve_builds_the_lab_an_in_process_run_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A served lab's RS485 converter runs at the rig file's meter line settings, as an in-process
+    lab's does (without them, the meter-parameter tests failed a conforming DUT on a served lab)."""
+    import sim.lab
+    from cli.main import main
+    from rig.config import REPO_ROOT, load_rig_file
+    from rig.rig import rs485_line
+
+    seen: dict[str, object] = {}
+
+    def capture(**kwargs: object) -> None:
+        seen.update(kwargs)
+        raise KeyboardInterrupt   # stop before serving
+
+    monkeypatch.setattr(sim.lab, "start_virtual_lab", capture)
+    main(["sim", "serve"])   # the stop is reported as an interrupted command
+    expected = rs485_line(load_rig_file(REPO_ROOT / "rigs" / "sim.toml"))
+    assert expected and seen["rs485"] == expected and seen["ocpp"] and seen["cards"]
