@@ -318,7 +318,8 @@ def cmd_rig_ping(args: argparse.Namespace) -> int:
     overdue = []
     print(f"{config.path}: rig {config.name!r}, profile {rig.profile.id}, "
           f"{'virtual lab' if config.virtual else 'lab bench'}; opening every role (the DUT is not energised)")
-    with rig:
+    rig.open(every_role=True)
+    try:
         for role, inst in config.instruments.items():
             due = inst.calibration_due
             note = ""
@@ -327,7 +328,8 @@ def cmd_rig_ping(args: argparse.Namespace) -> int:
                 note = f"  WARNING: calibration overdue since {due}"
             elif due is not None:
                 note = f"  calibration due {due}"
-            print(f"  {role:9s} {inst.driver:16s} {rig.identities.get(role, '?')}{note}")
+            seen = rig.identities.get(role) or f"UNREACHABLE: {rig.unreachable.get(role, '?')}"
+            print(f"  {role:9s} {inst.driver:16s} {seen}{note}")
         if rig.has("cp"):
             needed = config.safety.interlock if config.safety.interlock is not None else not config.virtual
             try:
@@ -335,7 +337,13 @@ def cmd_rig_ping(args: argparse.Namespace) -> int:
             except InstrumentOperationError as exc:
                 state = f"cannot be read ({exc})"
             print(f"  interlock: {state}" + ("" if needed else " (not required on this rig)"))
+    finally:
+        rig.close()
     print_unrunnable(config)
+    if rig.unreachable:
+        print(f"wallbox-rig: {len(rig.unreachable)} role(s) did not answer: {', '.join(rig.unreachable)}",
+              file=sys.stderr)
+        return EXIT_BROKEN
     if overdue and args.strict and not config.virtual:
         print(f"wallbox-rig: refusing (--strict): calibration overdue for {', '.join(overdue)}", file=sys.stderr)
         return EXIT_BROKEN

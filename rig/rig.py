@@ -67,6 +67,8 @@ class Rig:
         self.notify: Callable[[str], None] | None = None
         """Where waiting for a place is reported (set before `open`; default: stderr)."""
         self.last_safe_state = SafeStateReport()
+        self.unreachable: dict[str, str] = {}
+        """Roles that did not open (only with `open(every_role=True)`), and why."""
         self.energised = False
 
     @classmethod
@@ -86,7 +88,10 @@ class Rig:
         return cls.from_config(load_rig_file(path), profile, sim_overrides, live)
 
     # --- opening and closing -------------------------------------------------------------
-    def open(self) -> Rig:
+    def open(self, every_role: bool = False) -> Rig:
+        """Open every instrument and reach the safe state.  `every_role` (bench bring-up, `rig ping`):
+        an instrument that will not open is noted in `unreachable` and the others still open, instead
+        of the first failure closing the rig."""
         try:
             endpoints: dict[str, str] = {}
             if self.config.in_process_lab:
@@ -108,16 +113,25 @@ class Rig:
             # scope) after, on the wiring table
             for role in sorted(classes, key=lambda r: bool(classes[r].parts)):
                 inst = self.config.instruments[role]
-                addresses = [self._resolve(a, endpoints, f"instruments.{role}.address") for a in inst.addresses]
-                self.instruments[role] = classes[role].build(role, addresses, inst.settings, self.instruments,
-                                                             self.config.wiring)
-                self.identities[role] = self.instruments[role].identify()
+                try:
+                    missing = [p for p in classes[role].parts if p not in self.instruments]
+                    if missing:
+                        raise RigError(f"built from {', '.join(missing)}, which did not open")
+                    addresses = [self._resolve(a, endpoints, f"instruments.{role}.address") for a in inst.addresses]
+                    self.instruments[role] = classes[role].build(role, addresses, inst.settings, self.instruments,
+                                                                 self.config.wiring)
+                    self.identities[role] = self.instruments[role].identify()
+                except Exception as exc:   # noqa: BLE001 - bring-up reports every role, then the run refuses
+                    if not every_role:
+                        raise
+                    self.unreachable[role] = f"{type(exc).__name__}: {exc}"
+                    self.instruments.pop(role, None)
             if isinstance(self.instruments.get("backend"), Backend):
                 self.backend.attach_clock(self.clock.reader(), self.clock.virtual)
             if isinstance(self.instruments.get("analyser"), PowerAnalyser):
                 self.analyser.configure()
                 self.analyser.start_integration()
-            self.safe_state()
+            self.safe_state(raise_failures=not every_role)
         except BaseException:
             self.close()
             raise

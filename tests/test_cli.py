@@ -158,6 +158,26 @@ def test_rig_ping_opens_every_role_without_energising(tmp_path) -> None:
     assert "analyser  yokogawa-wt      YOKOGAWA" in proc.stdout and "interlock: closed" in proc.stdout
 
 
+def test_rig_ping_reports_every_role_when_one_does_not_answer(tmp_path: Path) -> None:
+    """Bench bring-up: an instrument that will not open is named with why, every other role is still
+    opened and listed, and ping exits 2 (it stopped at the first failure before)."""
+    import subprocess
+    import sys
+
+    from rig.config import REPO_ROOT
+
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
+    assert 'address = "sim:analyser"' in text
+    rig = tmp_path / "dead-analyser.toml"
+    rig.write_text(text.replace('address = "sim:analyser"', 'address = "TCPIP0::127.0.0.1::9::SOCKET"'))
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "rig", "ping", str(rig)], capture_output=True,
+                          text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "analyser  yokogawa-wt      UNREACHABLE: " in proc.stdout and "Connection refused" in proc.stdout
+    assert "source    ametek-lx" in proc.stdout and "interlock: closed" in proc.stdout
+    assert "1 role(s) did not answer: analyser" in proc.stderr
+
+
 def test_rig_ping_names_what_a_bench_without_a_role_cannot_run(tmp_path) -> None:
     import re
     import subprocess
