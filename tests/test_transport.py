@@ -156,3 +156,34 @@ def test_pyserial_urls_still_go_through_pyserial() -> None:
         assert transport.query("PING") == "PING"   # loop:// hands back what was written
     finally:
         transport.close()
+
+
+def test_an_answer_line_beyond_the_cap_is_refused_and_the_line_stays_usable() -> None:
+    """A 2 MB answer line is the instrument's fault: refused (its head in the message, not all of it),
+    its rest dropped before the next command, which gets its own answer."""
+    import socket
+    import threading
+
+    from core.errors import InstrumentOperationError
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            stream = conn.makefile("rb")
+            stream.readline()
+            conn.sendall(b"9" * 2_000_000 + b"\n")
+            assert stream.readline() == b"NEXT?\n"
+            conn.sendall(b"ok\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    transport = open_line_transport("cp", f"socket://127.0.0.1:{server.getsockname()[1]}", {"timeout_s": 2.0})
+    try:
+        with pytest.raises(InstrumentOperationError, match="longer than 65536 bytes") as caught:
+            transport.query("HUGE?")
+        assert len(str(caught.value)) < 300
+        assert transport.query("NEXT?") == "ok"
+    finally:
+        transport.close()
+        server.close()

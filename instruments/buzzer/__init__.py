@@ -21,6 +21,7 @@ import numpy as np
 from core.errors import InstrumentOperationError
 from core.settings import Setting
 from instruments.base import Instrument, LineInstrument
+from instruments.transport.base import LineTransport
 from instruments.transport.openers import AUDIO
 from instruments.buzzer.classifier import BeepReading, classify
 
@@ -60,7 +61,8 @@ class Buzzer(Instrument):
         """Nothing a microphone does can harm the DUT."""
 
 
-SAMPLE_RATE = Setting("sample_rate", int, "the input's sample rate", unit="Hz", low=8000, high=192_000,
+MAX_SAMPLE_RATE_HZ = 192_000
+SAMPLE_RATE = Setting("sample_rate", int, "the input's sample rate", unit="Hz", low=8000, high=MAX_SAMPLE_RATE_HZ,
                       default=48_000)
 
 
@@ -97,6 +99,11 @@ class Microphone(Buzzer):
 
 class WbrAudioBoard(LineInstrument, Buzzer):
     """The audio board's line protocol (v1, docs/protocols/audio.md): REC, STOP, CLIP?."""
+
+    def __init__(self, transport: LineTransport) -> None:
+        super().__init__(transport)
+        # CLIP? carries a whole recording as base64 16-bit PCM: up to MAX_RECORDING_S at the highest rate
+        transport.max_line = int(MAX_RECORDING_S * MAX_SAMPLE_RATE_HZ * 2 * 4 / 3) + 1024
 
     def start(self) -> None:
         self._action("REC")

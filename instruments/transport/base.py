@@ -14,6 +14,9 @@ traffic_log = logging.getLogger("wallbox_rig.traffic")
 
 QUIET_S = 0.2
 """After an unfinished exchange, input is dropped until the instrument stays quiet this long."""
+MAX_LINE_BYTES = 65536
+"""The longest answer line a driver takes unless it says otherwise (`LineTransport.max_line`): a CP
+board's edge list is a few kilobytes; a runaway instrument's 2 MB answer is refused, not printed."""
 
 
 class LineTransport(ABC):
@@ -22,6 +25,8 @@ class LineTransport(ABC):
     def __init__(self, role: str) -> None:
         self.role = role
         self._out_of_step = False
+        self.max_line = MAX_LINE_BYTES
+        """Answer lines longer than this are refused (a driver whose answers are long raises it)."""
 
     def write(self, line: str) -> None:
         self._resync()
@@ -81,7 +86,12 @@ class LineTransport(ABC):
         return b""
 
     def _answer(self, raw: bytes, terminator: bytes, where: str) -> str:
-        """One raw answer line as text: a missing terminator is a timeout, bytes beyond ASCII garble."""
+        """One raw answer line as text: a missing terminator is a timeout, bytes beyond ASCII garble,
+        a line beyond `max_line` the instrument's fault (its head shown, not all of it)."""
+        if len(raw) > self.max_line:
+            self._out_of_step = True   # the rest of it may still come: dropped before the next command
+            raise InstrumentOperationError(self.role, f"answer from {where} longer than {self.max_line} bytes "
+                                           f"(begins {raw[:80]!r})")
         if not raw.endswith(terminator):
             raise InstrumentTimeout(self.role, f"no complete answer from {where} (got {raw!r})")
         try:

@@ -36,7 +36,7 @@ class SerialLineTransport(LineTransport):
 
     def _read(self) -> str:
         try:
-            raw = self._port.read_until(self._terminator)
+            raw = self._port.read_until(self._terminator, self.max_line + 1)
         except (serial.SerialException, OSError) as exc:
             raise InstrumentOperationError(self.role, f"read from {self.url} failed: {exc}") from exc
         return self._answer(raw, self._terminator, self.url)

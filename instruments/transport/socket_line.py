@@ -43,7 +43,7 @@ class SocketLineTransport(LineTransport):
 
     def _read(self) -> str:
         try:
-            raw = self._stream.readline()
+            raw = self._stream.readline(self.max_line + 1)
         except TimeoutError:
             raise InstrumentTimeout(self.role, f"no complete answer from {self.url} within {self._timeout_s:g} s") \
                 from None
