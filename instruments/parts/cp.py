@@ -133,7 +133,11 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
 
     # --- measuring ---------------------------------------------------------------------------
     def time(self) -> float:
-        return self.scope.now(self.recorder.read_until_s)
+        """Scope time now, one sample interval early: an edge the scope stamps on its sample grid can
+        lie up to a sample before the instant its cause was read (a card that stops the offer at once
+        was found 37 ns 'before' the tap, and judged never withdrawn); so a stamp taken here is never
+        after an edge caused by what follows it, at the cost of a delay read up to one sample long."""
+        return self.scope.now(self.recorder.read_until_s) - ZOOM_S
 
     def measure_cp(self) -> CpMeasurement:
         ch = self.recorder.cp_channel
