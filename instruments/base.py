@@ -60,13 +60,11 @@ class Instrument(ABC):
         that reads its own settings overrides this to hand them to its constructor."""
         if cls.opens is None:
             raise NotImplementedError(f"{cls.__name__} is composed of {cls.parts}: it must override build()")
-        driver = cls(*(cls.opens.open(role, a, settings) for a in addresses))
-        driver.start_clean()
-        return driver
+        return cls(*(cls.opens.open(role, a, settings) for a in addresses))
 
     def start_clean(self) -> None:
-        """Called once the rig has opened the instrument: leave nothing of an earlier session behind
-        (a SCPI instrument's error queue); most instruments have nothing to clear."""
+        """Called by the rig right after `build`, whoever built the driver: leave nothing of an earlier
+        session behind (a SCPI instrument's error queue); most instruments have nothing to clear."""
 
     def identify(self) -> str:
         """The instrument's identity: it goes into every report's provenance."""

@@ -120,6 +120,7 @@ class Rig:
                     addresses = [self._resolve(a, endpoints, f"instruments.{role}.address") for a in inst.addresses]
                     self.instruments[role] = classes[role].build(role, addresses, inst.settings, self.instruments,
                                                                  self.config.wiring)
+                    self.instruments[role].start_clean()
                     self.identities[role] = self.instruments[role].identify()
                 except Exception as exc:   # noqa: BLE001 - bring-up reports every role, then the run refuses
                     if not every_role:
