@@ -5,7 +5,6 @@ with what the suite needs around them (the test cable in a socket outlet; recove
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from conformance.session import settable_currents, socket_outlet, socket_test_ca
 from fixtures.plugin import dut_profile
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
-from rig.rig import Rig
+from rig.rig import Rig, sha256_of
 from conformance.limits import LIMITS
 from core.errors import PreconditionError
 from fixtures.evidence import Evidence
@@ -59,7 +58,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     sources = {key: {"document": s.document, "edition": s.edition, "where": s.where, "says": s.says}
                for key, s in loaded.sources.items()}
     Path(out).mkdir(parents=True, exist_ok=True)
-    hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(loaded.folder).glob("*.toml"))}
+    hashes = {p.name: sha256_of(p) for p in sorted(Path(loaded.folder).glob("*.toml"))}
     (Path(out) / "sources.json").write_text(json.dumps({"limits_folder": str(loaded.folder), "sources": sources,
                                                         "limit_files_sha256": hashes}, indent=1) + "\n")
 

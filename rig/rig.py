@@ -196,7 +196,7 @@ class Rig:
         return self._role(name, load_object(role_of(name).interface))
 
     def _role(self, role: str, kind: type) -> Any:
-        """The role's driver, checked against the interface the roles table names for it."""
+        """The role's driver, checked to be a `kind` (the typed properties name their interface)."""
         inst = self.instruments.get(role)
         if inst is None:
             raise RigError(f"this rig ({self.config.path}) has no {role!r} instrument")
