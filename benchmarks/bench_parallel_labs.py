@@ -11,13 +11,14 @@ same outcomes as the single one.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from reports.results import read_records
 
 
 def run(workers: int, plots: bool) -> tuple[float, dict[str, str]]:
@@ -28,8 +29,7 @@ def run(workers: int, plots: bool) -> tuple[float, dict[str, str]]:
         t0 = time.perf_counter()
         subprocess.run(cmd + ["--", "-q"], check=True, capture_output=True)
         wall = time.perf_counter() - t0
-        outcomes = {json.loads(line)["name"]: json.loads(line)["outcome"]
-                    for line in (Path(out) / "tests.jsonl").read_text().splitlines()}
+        outcomes = {r.name: str(r.outcome) for r in read_records(Path(out) / "tests.jsonl")}
     return wall, outcomes
 
 

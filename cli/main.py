@@ -34,7 +34,7 @@ from core.errors import InstrumentOperationError, RigError
 from rig.profile import Profile
 from rig.rig import Rig, lab_cards, ocpp_account, rs485_line, sim_knobs
 
-from fixtures.plugin import EXIT_BROKEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED
+from fixtures.session import EXIT_BROKEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED
 
 EXIT_OK = EXIT_PASSED
 EXIT_USAGE = EXIT_BROKEN
@@ -206,9 +206,8 @@ def rerun_selection(run: Path, config: RigConfig, profile_id: str, suite: Path) 
         raise RigError(f"--rerun-failed {run}: that run was on rig {prov.get('rig_file')} with profile "
                        f"{prov.get('profile')}; this one is on {config.path} with {profile_id}: rerun on the same "
                        "rig and profile")
-    records = [json.loads(line) for line in tests_path.read_text().splitlines() if line.strip()]
-    nodeids = [r["nodeid"] for r in records if r.get("outcome") in ("failed", "broken")]
-    return [str(suite.parent / nodeid) for nodeid in nodeids]
+    from reports.results import read_records
+    return [str(suite.parent / r.nodeid) for r in read_records(tests_path) if r.outcome.red]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -309,8 +308,6 @@ def cmd_rig_ping(args: argparse.Namespace) -> int:
     """Open every role of a bench without energising the DUT: who answers, calibration, interlock,
     and which tests this bench cannot run."""
     from datetime import date
-
-    from conformance.catalogue import tests as catalogue
 
     config = load_rig_file(args.file)
     rig = Rig.from_config(config, args.profile)

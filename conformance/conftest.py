@@ -5,9 +5,9 @@ with what the suite needs around them (the test cable in a socket outlet; recove
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +16,7 @@ from conformance.grid import Building
 from conformance.injection import recover
 from conformance.installation import Installation
 from conformance.session import settable_currents, socket_outlet, socket_test_cable
-from fixtures.plugin import dut_profile
+from fixtures.session import dut_profile
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from rig.rig import Rig, sha256_of
@@ -46,21 +46,16 @@ def pytest_wbr_validate(config: pytest.Config) -> None:
     limits.load()
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The bibliography goes into the run folder, so its reports stand on their own."""
-    out = session.config.getoption("--wbr-out", None)
-    if not out:
-        return
+def pytest_wbr_sources(config: pytest.Config) -> dict[str, Any] | None:
+    """What the limits cite and which limit files judged the run (the plugin keeps it in the run folder)."""
     try:
         loaded = limits.load()
     except Exception:  # noqa: BLE001 - a broken limits file was reported when the run stopped
-        return
+        return None
     sources = {key: {"document": s.document, "edition": s.edition, "where": s.where, "says": s.says}
                for key, s in loaded.sources.items()}
-    Path(out).mkdir(parents=True, exist_ok=True)
     hashes = {p.name: sha256_of(p) for p in sorted(Path(loaded.folder).glob("*.toml"))}
-    (Path(out) / "sources.json").write_text(json.dumps({"limits_folder": str(loaded.folder), "sources": sources,
-                                                        "limit_files_sha256": hashes}, indent=1) + "\n")
+    return {"limits_folder": str(loaded.folder), "sources": sources, "limit_files_sha256": hashes}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from conformance.limits import LIMITS
 from fixtures.evidence import step
-from fixtures.plugin import READY_TIMEOUT_S, dut_idle
+from fixtures.lifecycle import READY_TIMEOUT_S, dut_idle
 from instruments.ac_source import AcSource
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox

@@ -19,7 +19,7 @@ from conformance.limits import LIMITS
 from core.limits import Count
 from conformance.session import plug_in, start_charging
 from fixtures.evidence import Evidence
-from fixtures.plugin import READY_TIMEOUT_S, dut_idle
+from fixtures.lifecycle import READY_TIMEOUT_S, dut_idle
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from instruments.installer import Installer

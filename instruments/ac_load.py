@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 
-from instruments.base import Instrument, LineInstrument, ScpiInstrument
+from instruments.base import Instrument, ScpiInstrument
 from instruments.transport.base import LineTransport
 from core.types import Reading
 from core.errors import InvalidValue

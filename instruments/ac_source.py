@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
-from instruments.base import Instrument, LineInstrument, ScpiInstrument
+from instruments.base import Instrument, ScpiInstrument
 from core.types import Reading
 from core.errors import InstrumentOperationError, InvalidValue
 

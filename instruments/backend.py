@@ -137,6 +137,14 @@ class Backend(Instrument):
     @abstractmethod
     def safe(self) -> None: ...
 
+    reconnect_wait_s = 0.0
+    """How long a safe state waits for an offline DUT to come back when it owes a restore."""
+
+    def owes_restore(self) -> bool:
+        """Whether a test changed the DUT (configuration, charging profiles) and the DUT went offline
+        before the safe state could undo it: the rig waits for it to reconnect (`reconnect_wait_s`)."""
+        return False
+
     clock_offset_s = 0.0
     """How far the backend's clock (the currentTime it gives the DUT) runs from its calendar."""
 
@@ -260,6 +268,8 @@ OCPP_SETTINGS = (
             default=300),
     Setting("epoch_utc", str, "the virtual lab's calendar at rig time 0", check=iso_utc, default=DEFAULT_EPOCH,
             expected='the virtual lab\'s calendar at rig time 0, e.g. "2026-06-01T12:00:00Z"'),
+    Setting("reconnect_wait_s", float, "how long a safe state waits for a DUT that went offline after a test "
+            "changed its configuration or profiles, to restore them", unit="s", low=0, high=3600, default=300),
 )
 
 
@@ -305,6 +315,9 @@ class OcppCentralSystem(Backend):
         """Called with every frame as it passes (`backend serve` prints them), on the server's thread."""
         self.configured = False
         self._changed: dict[str, str] = {}
+        self._dirty = False
+        """A test changed the DUT (configuration, charging profiles) since the last restore."""
+        self.reconnect_wait_s = float(settings.get("reconnect_wait_s", 300))
         self.transaction_ids = iter(range(1, 1_000_000))
         self._server = CentralSystemServer(address, password=settings.get("password"), handler=self._handle,
                                            on_frame=self._on_frame, on_connection=self._on_connection,
@@ -407,7 +420,12 @@ class OcppCentralSystem(Backend):
         return {}
 
     # --- the rig's requests --------------------------------------------------------------------
+    RESTORED_ACTIONS = ("ChangeConfiguration", "SetChargingProfile")
+    """What a test may change on the DUT that the safe state undoes."""
+
     def call(self, action: str, payload: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
+        if action in self.RESTORED_ACTIONS:
+            self._dirty = True
         if action == "ChangeConfiguration" and payload.get("key") not in self._changed:
             key = str(payload.get("key"))
             before = self.configuration([key]) if self.configured else {}
@@ -458,12 +476,16 @@ class OcppCentralSystem(Backend):
         before, self.state.accepted_id_tags = self.state.accepted_id_tags, set(tags)
         return before
 
+    def owes_restore(self) -> bool:
+        return self._dirty and not self.connected()
+
     def safe(self) -> None:
-        """Back online; the DUT's profiles cleared and every configuration key a test changed restored."""
+        """Back online; the DUT's profiles cleared and every configuration key a test changed restored.
+        A DUT that is offline keeps what it owes (`owes_restore`): the rig waits for it to reconnect, and
+        a safe state that cannot restore says so, so no later test or run inherits a test's changes."""
         self._server.set_accepting(True)
         if not self.connected():
-            self._changed.clear()
-            self.state.clock_offset_s = 0.0
+            self.state.clock_offset_s = 0.0   # the DUT takes the backend's time at its next boot
             return
         if self.state.clock_offset_s:
             self.set_clock_offset(0.0)
@@ -471,6 +493,7 @@ class OcppCentralSystem(Backend):
         changed, self._changed = dict(self._changed), {}
         for key, value in changed.items():
             self._server.call(self.charge_point_id, "ChangeConfiguration", {"key": key, "value": value}, 30.0)
+        self._dirty = False
 
     def close(self) -> None:
         self._server.close()

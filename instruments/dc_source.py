@@ -14,7 +14,7 @@ from abc import abstractmethod
 
 from core.errors import InvalidValue
 from core.types import Reading
-from instruments.base import Instrument, LineInstrument, ScpiInstrument
+from instruments.base import Instrument, ScpiInstrument
 
 MAX_CURRENT_MA = 600.0
 COMPLIANCE_V = 30.0

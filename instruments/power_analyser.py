@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass
 
-from instruments.base import Instrument, LineInstrument, ScpiInstrument
+from instruments.base import Instrument, ScpiInstrument
 
 
 @dataclass(frozen=True)

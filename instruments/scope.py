@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InstrumentOperationError, InvalidValue
-from instruments.base import Instrument, LineInstrument, ScpiInstrument
+from instruments.base import Instrument, ScpiInstrument
 from instruments.transport.base import LineTransport
 
 MEASUREMENTS = {"vtop": "VTOP", "vbase": "VBASe", "frequency": "FREQuency", "duty": "DUTYcycle", "vrms": "VRMS"}

@@ -21,7 +21,7 @@ from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 
 from core.errors import InstrumentOperationError, InvalidValue
-from instruments.base import Instrument, LineInstrument, ModbusInstrument, ScpiInstrument
+from instruments.base import Instrument, ModbusInstrument, ScpiInstrument
 
 DAQ_SLOTS = (1, 2, 3)
 DAQ_CHANNELS_PER_SLOT = 99

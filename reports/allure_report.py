@@ -6,12 +6,16 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import allure
 
+from core.records import Outcome, TestRecord, Verdict
 from reports.matrix import source_document
 from reports.results import measurement_csv
+
+if TYPE_CHECKING:   # the evidence a test collects (fixtures/, a layer above: it takes `step` from here)
+    from fixtures.evidence import Evidence
 
 
 def _epic(wb_id: str, clause: str) -> str:
@@ -46,7 +50,8 @@ def step(kind: str, title: str) -> Any:
 
 NODEID_LABEL = "wallbox-rig nodeid"
 """The label that ties an Allure result to its test's record (`align_statuses`)."""
-ALLURE_STATUS = {"passed": "passed", "failed": "failed", "broken": "broken", "skipped": "skipped"}
+ALLURE_STATUS = {Outcome.PASSED: "passed", Outcome.FAILED: "failed", Outcome.BROKEN: "broken",
+                 Outcome.SKIPPED: "skipped"}
 """The outcome rule's four outcomes are Allure's four statuses, word for word."""
 
 
@@ -64,12 +69,12 @@ def label_test(module: str, wb_id: str, clause: str, story: str, profile: str, n
         allure.dynamic.parameter("profile", profile)
 
 
-def align_statuses(alluredir: Path, records: list[dict[str, Any]]) -> int:
+def align_statuses(alluredir: Path, records: list[TestRecord]) -> int:
     """Make each Allure result say what the outcome rule says (allure-pytest calls every exception
     that is not an AssertionError "broken", so a DUT's non-conformance, `ConformanceFailure`, would
     read as a rig fault; and a bare `assert`, the rig's fault, as "failed").  Returns how many
     results were rewritten; each file is replaced whole, never left half written."""
-    outcomes = {r["nodeid"]: (r["outcome"], r.get("message", "")) for r in records}
+    outcomes = {r.nodeid: (r.outcome, r.message) for r in records}
     changed = 0
     for path in sorted(alluredir.glob("*-result.json")):
         try:
@@ -80,8 +85,8 @@ def align_statuses(alluredir: Path, records: list[dict[str, Any]]) -> int:
         if nodeid not in outcomes:
             continue
         outcome, message = outcomes[nodeid]
-        status = ALLURE_STATUS.get(outcome)
-        if status is None or result.get("status") == status:
+        status = ALLURE_STATUS[outcome]
+        if result.get("status") == status:
             continue
         result["status"] = status
         details = result.setdefault("statusDetails", {})
@@ -94,22 +99,23 @@ def align_statuses(alluredir: Path, records: list[dict[str, Any]]) -> int:
     return changed
 
 
-def verdict_caption(evidence: Any) -> tuple[str, bool] | None:
+def verdict_caption(evidence: Evidence) -> tuple[str, bool] | None:
     """The measurement that decides the test (the first failing one, else the last judged), as the
     caption its plots carry: name, value, limit."""
-    judged = [m for m in evidence.measurements if m.verdict != "info"]
+    judged = [m for m in evidence.measurements if m.judged]
     if not judged:
         return None
-    m = next((m for m in judged if m.verdict == "fail"), judged[-1])
-    return f"{m.name} = {m.value:.4g} {m.unit}, limit {m.limits_text()}".replace("  ", " "), m.verdict == "pass"
+    m = next((m for m in judged if m.verdict is Verdict.FAIL), judged[-1])
+    return f"{m.name} = {m.value:.4g} {m.unit}, limit {m.limits_text()}".replace("  ", " "), m.verdict is Verdict.PASS
 
 
-def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> None:
+def attach_evidence(evidence: Evidence, folder: Path | None, plots: bool = True) -> None:
     """Attach to Allure and, when a run folder is given, keep the same files there.
 
     `plots=False` keeps the raw traces but skips rendering (a quarter second each), for runs
     that only want verdicts, such as the suite's self-test."""
-    from reports.plots import distribution_plot, led_strip, series_plot, sound_plot, timing_plot
+    if plots:   # matplotlib costs half a second to import: a run without plots never pays it
+        from reports.plots import distribution_plot, led_strip, series_plot, sound_plot, timing_plot
 
     test = evidence.test_id.split("::")[-1]
 
@@ -152,11 +158,11 @@ def attach_evidence(evidence: Any, folder: Path | None, plots: bool = True) -> N
             f"{t:.4f}," + ",".join(f"{v:.4f}" for seg in rgb for v in seg) + "\n" for t, rgb in strip.samples))
         if plots:
             keep(f"{strip.name} LED timeline", f"{strip.name}-led.png", led_strip(strip, f"{test}: {strip.name}", verdict))
-    for sound in getattr(evidence, "sounds", []):
+    for sound in evidence.sounds:
         keep(f"{sound.name} recording", f"{sound.name}.wav", wav_bytes(sound.samples, sound.rate))
         if plots:
             keep(f"{sound.name} envelope", f"{sound.name}.png", sound_plot(sound, f"{test}: {sound.name}", verdict))
-    for log in getattr(evidence, "message_logs", []):
+    for log in evidence.message_logs:
         keep(f"{log.name}", f"{log.name}.tsv", "t_s\tutc\tdirection\ttype\taction\tpayload\n"
              + "".join(line + "\n" for line in log.lines))
     for dist in evidence.distributions:

@@ -13,10 +13,13 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from core.errors import RigError
+from core.records import MeasurementRecord, Outcome, TestRecord, Verdict
+from reports.results import read_records
 from rig.profile import load_profile
 
 DOCUMENTS = (("IEC 61851", "IEC 61851-1"), ("IEC 62955", "IEC 62955 / EN 61008"), ("EN 61008", "IEC 62955 / EN 61008"),
@@ -33,9 +36,38 @@ def source_document(wb_id: str, clause: str) -> str:
         return "Product manual"
     return clause.split(" (")[0].split(",")[0] if clause else "wallbox-rig"
 
-VERDICT_ORDER = ("fail", "broken", "partial", "pass", "skipped", "not run", "not covered")
+class RowVerdict(StrEnum):
+    """A requirement's verdict, worst first: the worst of its tests' outcomes (said as a measurement's
+    verdict says pass and fail), or why there is none."""
+
+    FAIL = "fail"
+    BROKEN = "broken"
+    PARTIAL = "partial"
+    PASS = "pass"
+    SKIPPED = "skipped"
+    NOT_RUN = "not run"
+    NOT_COVERED = "not covered"
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> RowVerdict:
+        """A test's outcome as a requirement's verdict: the one place the two vocabularies meet."""
+        return {Outcome.FAILED: cls.FAIL, Outcome.BROKEN: cls.BROKEN, Outcome.PASSED: cls.PASS,
+                Outcome.SKIPPED: cls.SKIPPED}[outcome]
+
+
+VERDICT_ORDER: tuple[RowVerdict, ...] = tuple(RowVerdict)
 """Worst first: a requirement takes the worst verdict of its tests."""
-_FROM_OUTCOME = {"failed": "fail", "broken": "broken", "passed": "pass", "skipped": "skipped"}
+
+
+@dataclass(frozen=True)
+class KeyMeasurement:
+    """The measurement that decides a requirement, and the test that made it."""
+
+    measurement: MeasurementRecord
+    test: str
+
+    def __getattr__(self, name: str) -> Any:   # the template reads key.name, key.source, key.cites
+        return getattr(self.measurement, name)
 
 
 @dataclass
@@ -44,9 +76,9 @@ class Row:
     document: str
     context: str
     tests: list[dict[str, Any]] = field(default_factory=list)   # catalogue entries
-    results: list[dict[str, Any]] = field(default_factory=list)  # records of those that ran
-    verdict: str = "not covered"
-    key: dict[str, Any] | None = None                            # the measurement that decides it
+    results: list[TestRecord] = field(default_factory=list)      # records of those that ran
+    verdict: RowVerdict = RowVerdict.NOT_COVERED
+    key: KeyMeasurement | None = None                            # the measurement that decides it
     text: str = ""                                               # what the manual promises
     reason: str = ""                                             # why it is not covered, where it is not
     uncovered: str = ""                                          # the parts no test covers, where some are
@@ -56,7 +88,7 @@ class Row:
 class RunData:
     folder: Path
     summary: dict[str, Any]
-    records: list[dict[str, Any]]
+    records: list[TestRecord]
     catalogue: list[dict[str, Any]]
     sources: dict[str, Any] = field(default_factory=dict)
     """The bibliography the limits cite (the run folder's sources.json)."""
@@ -73,43 +105,34 @@ def _read_json(path: Path, what: str) -> Any:
 
 def load_run(folder: Path) -> RunData:
     """A run folder as written by `wallbox-rig run`; a line cut off by a kill is skipped, not fatal."""
-    records = []
     tests = folder / "tests.jsonl"
     if not tests.exists():
         raise RigError(f"{tests}: missing; is {folder} a wallbox-rig run folder?")
-    for line in tests.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
+    records = read_records(tests)
     summary = _read_json(folder / "summary.json", "written when the run ends")
     catalogue_path = folder / "catalogue.json"
-    catalogue = _read_json(catalogue_path, "written at collection") if catalogue_path.exists() else records
+    catalogue = _read_json(catalogue_path, "written at collection") if catalogue_path.exists() else \
+        [{"name": r.name, "nodeid": r.nodeid, "requirement": r.requirement, "clause": r.clause} for r in records]
     sources_path = folder / "sources.json"
     sources = _read_json(sources_path, "written when the run ends")["sources"] if sources_path.exists() else {}
     return RunData(folder, summary, records, catalogue, sources)
 
 
-def _worst(verdicts: list[str]) -> str:
-    return min(verdicts, key=VERDICT_ORDER.index) if verdicts else "not run"
+def _worst(verdicts: list[RowVerdict]) -> RowVerdict:
+    return min(verdicts, key=VERDICT_ORDER.index) if verdicts else RowVerdict.NOT_RUN
 
 
-def _key_measurement(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _key_measurement(results: list[TestRecord]) -> KeyMeasurement | None:
     """The judged measurement nearest its limit (the failing one, if any), with its test's name."""
-    judged = [(m, r["name"]) for r in results for m in r.get("measurements", []) if m.get("verdict") != "info"]
+    judged = [(m, r.name) for r in results for m in r.judged]
     if not judged:
         return None
     # A failing one first; then a band limit nearest its edge (an exact-count limit, e.g. "0 closures",
     # always has margin 0 and says less about how close the DUT came; an awaited event that came,
     # e.g. "DUT ready (A1) after power-up", is an arrange step's judgement, not the requirement's).
-    m, test = min(judged, key=lambda mt: (mt[0]["verdict"] != "fail", bool(mt[0].get("presence")),
-                                          mt[0].get("low") == mt[0].get("high"), _margin(mt[0])))
-    return {**m, "test": test}
-
-
-def _margin(m: dict[str, Any]) -> float:
-    margin = m.get("margin")
-    return margin if isinstance(margin, (int, float)) and not math.isnan(margin) else -math.inf
+    m, test = min(judged, key=lambda mt: (mt[0].verdict is not Verdict.FAIL, mt[0].presence,
+                                          mt[0].low == mt[0].high, mt[0].margin_value()))
+    return KeyMeasurement(m, test)
 
 
 OTHER = "Other checks (no requirement of this profile)"
@@ -144,40 +167,22 @@ def build_rows(run: RunData) -> list[Row]:
             # a product promise of another profile's manual: listed by family, not as a requirement of this DUT
             family = str(entry.get("family", "")) or "tests"
             rows.setdefault(f"{family} checks", Row(f"{family} checks", OTHER, clause)).tests.append(entry)
-    by_id = {r.get("nodeid"): r for r in run.records}
+    by_id = {r.nodeid: r for r in run.records}
     for row in rows.values():
         row.results = [by_id[t["nodeid"]] for t in row.tests if t.get("nodeid") in by_id]
         if not row.tests:
-            row.verdict = "not covered"
+            row.verdict = RowVerdict.NOT_COVERED
         else:
-            row.verdict = _worst([_FROM_OUTCOME.get(r["outcome"], "broken") for r in row.results])
-            if row.verdict == "pass" and row.uncovered:   # what was tested passed; the rest was not tested
-                row.verdict = "partial"
+            row.verdict = _worst([RowVerdict.of(r.outcome) for r in row.results])
+            if row.verdict is RowVerdict.PASS and row.uncovered:   # what was tested passed; the rest was not tested
+                row.verdict = RowVerdict.PARTIAL
         row.key = _key_measurement(row.results)
     return sorted(rows.values(), key=lambda r: (r.document == OTHER, not r.requirement.startswith("WB-"), r.document,
                                                  r.requirement))
 
 
-def limits_text(m: dict[str, Any]) -> str:
-    low, high, unit = m.get("low"), m.get("high"), m.get("unit", "")
-    if low is not None and high is not None:
-        text = f"[{low:g}, {high:g}]" if low != high else f"= {low:g}"
-    elif high is not None:
-        text = f"<= {high:g}"
-    elif low is not None:
-        text = f">= {low:g}"
-    else:
-        return "-"
-    return f"{text} {unit}".rstrip()
-
-
-def value_text(m: dict[str, Any]) -> str:
-    value = m.get("value")
-    return f"{value:.6g} {m.get('unit', '')}".rstrip() if isinstance(value, (int, float)) else str(value)
-
-
-def verdict_counts(rows: list[Row]) -> dict[str, int]:
-    return {v: sum(1 for r in rows if r.verdict == v) for v in VERDICT_ORDER}
+def verdict_counts(rows: list[Row]) -> dict[RowVerdict, int]:
+    return {v: sum(1 for r in rows if r.verdict is v) for v in VERDICT_ORDER}
 
 
 def matrix_csv(rows: list[Row]) -> str:
@@ -186,32 +191,35 @@ def matrix_csv(rows: list[Row]) -> str:
     writer.writerow(["requirement", "document", "verdict", "tests", "key measurement", "value", "unit", "low",
                      "high", "margin", "source"])
     for row in rows:
-        k = row.key or {}
+        k = row.key.measurement if row.key else None
         writer.writerow([row.requirement, row.document, row.verdict, " ".join(t["name"] for t in row.tests),
-                         k.get("name", ""), k.get("value", ""), k.get("unit", ""), k.get("low", ""),
-                         k.get("high", ""), k.get("margin", ""), k.get("source", "")])
+                         *([k.name, k.value, k.unit, _blank(k.low), _blank(k.high), _blank(k.margin), k.source] if k
+                           else [""] * 7)])
     return buf.getvalue()
 
 
-def bad_results(rows: list[Row]) -> list[tuple[Row, dict[str, Any]]]:
+def _blank(value: float | None) -> float | str:
+    return "" if value is None else value
+
+
+def margin_text(m: MeasurementRecord | None) -> str:
+    return f"{m.margin:.4g}" if m is not None and m.margin is not None and not math.isnan(m.margin) else "-"
+
+
+def bad_results(rows: list[Row]) -> list[tuple[Row, TestRecord]]:
     """Every failed or broken test, with the requirement it answers to, failures first."""
     seen: set[str] = set()
     out = []
     for row in rows:
         for record in row.results:
-            if record["outcome"] in ("failed", "broken") and record["nodeid"] not in seen:
-                seen.add(record["nodeid"])
+            if record.outcome.red and record.nodeid not in seen:
+                seen.add(record.nodeid)
                 out.append((row, record))
-    return sorted(out, key=lambda rr: rr[1]["outcome"] != "failed")
-
-
-def judged_of(record: dict[str, Any]) -> dict[str, Any] | None:
-    judged = [m for m in record.get("measurements", []) if m.get("verdict") != "info"]
-    return next((m for m in judged if m.get("verdict") == "fail"), judged[0] if judged else None)
+    return sorted(out, key=lambda rr: rr[1].outcome is not Outcome.FAILED)
 
 
 def cited_keys(rows: list[Row]) -> list[str]:
-    return sorted({k for row in rows for r in row.results for m in r.get("measurements", []) for k in m.get("cites") or []})
+    return sorted({k for row in rows for r in row.results for m in r.measurements for k in m.cites})
 
 
 def matrix_markdown(run: RunData, rows: list[Row]) -> str:
@@ -231,24 +239,21 @@ def matrix_markdown(run: RunData, rows: list[Row]) -> str:
     if bad:
         lines += ["| test | requirement | outcome | measured | limit | margin | message |", "|---|---|---|---|---|---|---|"]
         for row, record in bad:
-            m = judged_of(record)
-            lines.append(f"| {record['name']} | {row.requirement} | **{record['outcome']}** | "
-                         + (f"{m['name']} = {value_text(m)} | {limits_text(m)} | "
-                            + (f"{m['margin']:.4g}" if isinstance(m.get("margin"), (int, float)) else "-")
-                            if m else "- | - | -")
-                         + f" | {str(record.get('message', '')).replace('|', '/')[:300]} |")
+            m = record.deciding()
+            lines.append(f"| {record.name} | {row.requirement} | **{record.outcome}** | "
+                         + (f"{m.name} = {m.value_text()} | {m.limits_text()} | {margin_text(m)}" if m else "- | - | -")
+                         + f" | {record.message.replace('|', '/')[:300]} |")
     else:
         lines.append("Nothing failed and nothing broke.")
     lines += ["", "## Requirements", "",
               "| requirement | document | verdict | tests | key measurement | value | limit | margin |",
               "|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        k = row.key
+        k = row.key.measurement if row.key else None
         tests = "<br>".join(t["name"] for t in row.tests) or (f"— ({row.reason})" if row.reason else "—")
         if row.uncovered:
             tests += f"<br>not covered: {row.uncovered}"
-        key = (k["name"], value_text(k), limits_text(k), f"{k['margin']:.4g}" if isinstance(k.get("margin"), (int, float))
-               else "-") if k else ("—", "", "", "")
+        key = (k.name, k.value_text(), k.limits_text(), margin_text(k)) if k else ("—", "", "", "")
         title = f"{row.requirement}: {row.text}" if row.text else row.requirement
         lines.append(f"| {title} | {row.document} | **{row.verdict}** | {tests} | " + " | ".join(key) + " |")
     keys = cited_keys(rows)

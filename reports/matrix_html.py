@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from reports.html import render
-from reports.matrix import (VERDICT_ORDER, Row, RunData, bad_results, cited_keys, judged_of, limits_text, value_text,
+from reports.matrix import (VERDICT_ORDER, Row, RowVerdict, RunData, bad_results, cited_keys, margin_text,
                             verdict_counts)
 
 _STYLE = """
@@ -32,14 +31,6 @@ table.m{table-layout:fixed} .wrap{overflow-wrap:anywhere} table.m td:first-child
 """
 
 
-_OUTCOME = {"passed": "pass", "failed": "fail", "broken": "broken", "skipped": "skipped"}
-
-
-def _margin(m: dict[str, Any]) -> str:
-    margin = m.get("margin")
-    return f"{margin:.4g}" if isinstance(margin, (int, float)) else "-"
-
-
 def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
     """The matrix page from `templates/matrix.html.j2`: failed and broken first, then each document's
     requirements with their text, tests and key measurement, then the sources the limits cite."""
@@ -61,22 +52,23 @@ def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
             ("tests", ", ".join(f"{k} {v}" for k, v in run.summary.get("counts", {}).items())
              + (" (run interrupted)" if run.summary.get("interrupted") else "")),
             ("time", f"{run.summary.get('virtual_time_s')} virtual s, {run.summary.get('wall_time_s')} wall s")]
-    bad = [{"test": record["name"], "requirement": row.requirement, "verdict": _OUTCOME.get(record["outcome"], "broken"),
-            "m": m, "value": value_text(m) if m else "", "limit": limits_text(m) if m else "", "margin": _margin(m) if m else "",
-            "evidence": record.get("evidence"), "message": str(record.get("message", ""))[:600]}
-           for row, record in bad_results(rows) for m in [judged_of(record)]]
+    bad = [{"test": record.name, "requirement": row.requirement, "verdict": RowVerdict.of(record.outcome),
+            "m": m, "value": m.value_text() if m else "", "limit": m.limits_text() if m else "",
+            "margin": margin_text(m) if m else "", "evidence": record.evidence, "message": record.message[:600]}
+           for row, record in bad_results(rows) for m in [record.deciding()]]
     sections = []
     for document in dict.fromkeys(r.document for r in rows):
         items = []
         for row in (r for r in rows if r.document == document):
-            by_id = {r.get("nodeid"): r for r in row.results}
-            tests = [{"name": t["name"], "verdict": _OUTCOME.get(by_id[t["nodeid"]]["outcome"], "broken")
-                      if t.get("nodeid") in by_id else "not run"} for t in row.tests]
+            by_id = {r.nodeid: r for r in row.results}
+            tests = [{"name": t["name"], "verdict": RowVerdict.of(by_id[t["nodeid"]].outcome)
+                      if t.get("nodeid") in by_id else RowVerdict.NOT_RUN} for t in row.tests]
             items.append({"requirement": row.requirement, "text": row.text, "context": row.context, "reason": row.reason,
                           "uncovered": row.uncovered,
                           "verdict": row.verdict, "tests": tests, "key": row.key,
-                          "value": value_text(row.key) if row.key else "", "limit": limits_text(row.key) if row.key else "",
-                          "margin": _margin(row.key) if row.key else ""})
+                          "value": row.key.measurement.value_text() if row.key else "",
+                          "limit": row.key.measurement.limits_text() if row.key else "",
+                          "margin": margin_text(row.key.measurement) if row.key else ""})
         sections.append({"document": document, "rows": items})
     sources = [{"key": k, **run.sources[k]} for k in cited_keys(rows) if k in run.sources]
     title = f"Certification pre-check: {prov.get('profile', '?')}" + (" (interrupted)" if run.summary.get("interrupted") else "")

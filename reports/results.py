@@ -9,9 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reports.matrix import judged_of, limits_text
-
-OUTCOMES = ("passed", "failed", "broken", "skipped")
+from core.records import OUTCOMES, Outcome, RecordError, TestRecord
 
 
 def measurement_csv(rows: list[dict[str, Any]]) -> str:
@@ -35,18 +33,18 @@ class ResultsWriter:
         if fresh or not self.tests_path.exists():
             self.tests_path.write_text("")
 
-    def test_finished(self, record: dict[str, Any]) -> None:
+    def test_finished(self, record: TestRecord) -> None:
         """One line, one write to a file opened for appending: lines of parallel workers never mix."""
         with self.tests_path.open("a") as fh:
-            fh.write(json.dumps(record, default=str) + "\n")
+            fh.write(json.dumps(record.to_json(), default=str) + "\n")
             fh.flush()
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[TestRecord]:
         """Every test finished so far, as written (a parallel run's workers wrote them)."""
-        return [json.loads(line) for line in self.tests_path.read_text().splitlines() if line.strip()]
+        return read_records(self.tests_path)
 
-    def summary(self, records: list[dict[str, Any]], extra: dict[str, Any]) -> dict[str, Any]:
-        counts = {o: sum(1 for r in records if r["outcome"] == o) for o in OUTCOMES}
+    def summary(self, records: list[TestRecord], extra: dict[str, Any]) -> dict[str, Any]:
+        counts = {str(o): sum(1 for r in records if r.outcome is o) for o in OUTCOMES}
         summary = {"counts": counts, "total": len(records), **extra}
         write_atomically(self.out_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
         return summary
@@ -91,7 +89,24 @@ def bibliography(sources: dict[str, Any], keys: list[str]) -> list[str]:
     return lines
 
 
-def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any],
+def read_records(path: Path) -> list[TestRecord]:
+    """The test records of a run's tests.jsonl; a line cut off by a kill (the last, not valid JSON) is
+    skipped, a line that is JSON but no record is the file's fault, said with its line number."""
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(data, dict):
+            raise RecordError(f"{path}:{number}: not a test record")
+        records.append(TestRecord.from_json(data, f"{path}:{number}"))
+    return records
+
+
+def markdown_report(records: list[TestRecord], summary: dict[str, Any],
                     sources: dict[str, Any] | None = None) -> str:
     """A plain report for people without Allure: what failed and what broke first (with the value
     against its limit and where the evidence is), then what was skipped and why, then every test,
@@ -113,39 +128,38 @@ def markdown_report(records: list[dict[str, Any]], summary: dict[str, Any],
               f"{summary.get('virtual_time_s')} s  wall time: {summary.get('wall_time_s')} s",
               "- sha256: " + (", ".join(f"{k} {v[:16]}" for k, v in hashes.items()) or "-"),
               "- counts: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()), ""]
-    bad = [r for r in records if r["outcome"] in ("failed", "broken")]
+    bad = [r for r in records if r.outcome.red]
     lines += ["## Failed and broken", ""]
     if bad:
         lines += ["| test | requirement | outcome | measured | limit | margin | message | evidence |",
                   "|---|---|---|---|---|---|---|---|"]
-        for r in sorted(bad, key=lambda r: r["outcome"] != "failed"):
-            m = judged_of(r)
-            measured = f"{m['name']} = {m['value']:.6g} {m['unit']}".rstrip() if m else "-"
-            limit = limits_text(m) if m else "-"
-            margin = f"{m['margin']:.4g}" if m and m.get("margin") is not None else "-"
-            evidence = f"[{r['evidence']}]({r['evidence']}/)" if r.get("evidence") else "-"
-            lines.append(f"| {r['name']} | {r.get('requirement') or r.get('clause') or '-'} | **{r['outcome']}** | "
-                         f"{_cell(measured)} | {limit} | {margin} | {_cell(r.get('message', ''))[:400]} | {evidence} |")
+        for r in sorted(bad, key=lambda r: r.outcome is not Outcome.FAILED):
+            m = r.deciding()
+            measured = f"{m.name} = {m.value_text()}" if m else "-"
+            limit = m.limits_text() if m else "-"
+            margin = f"{m.margin:.4g}" if m and m.margin is not None else "-"
+            evidence = f"[{r.evidence}]({r.evidence}/)" if r.evidence else "-"
+            lines.append(f"| {r.name} | {r.requirement or r.clause or '-'} | **{r.outcome}** | "
+                         f"{_cell(measured)} | {limit} | {margin} | {_cell(r.message)[:400]} | {evidence} |")
     else:
         lines.append("Nothing failed and nothing broke.")
-    skipped = [r for r in records if r["outcome"] == "skipped"]
+    skipped = [r for r in records if r.outcome is Outcome.SKIPPED]
     if skipped:
         lines += ["", "## Skipped", "", "| test | reason |", "|---|---|"]
-        lines += [f"| {r['name']} | {_cell(r.get('message') or '-')} |" for r in skipped]
+        lines += [f"| {r.name} | {_cell(r.message or '-')} |" for r in skipped]
     lines += ["", "## All tests", "", "| test | requirement | clause | outcome |", "|---|---|---|---|"]
     for r in records:
-        lines.append(f"| {r['name']} | {r.get('requirement') or '-'} | {r.get('clause') or '-'} | {r['outcome']} |")
+        lines.append(f"| {r.name} | {r.requirement or '-'} | {r.clause or '-'} | {r.outcome} |")
     lines += ["", "## Measurements", "", "| test | measurement | value | limits | margin | verdict | source |",
               "|---|---|---|---|---|---|---|"]
     cited: dict[str, None] = {}
     for r in records:
-        for m in r.get("measurements", []):
-            margin = f"{m['margin']:.4g}" if m["margin"] is not None else "-"
-            keys = list(m.get("cites") or [])
-            cited.update(dict.fromkeys(keys))
-            cite = f" [{', '.join(keys)}]" if keys else ""
-            lines.append(f"| {r['name']} | {_cell(m['name'])} | {m['value']:.6g} {m['unit']} | {limits_text(m)} | "
-                         f"{margin} | {m['verdict']} | {_cell(m['source'])}{cite} |")
+        for m in r.measurements:
+            margin = f"{m.margin:.4g}" if m.margin is not None else "-"
+            cited.update(dict.fromkeys(m.cites))
+            cite = f" [{', '.join(m.cites)}]" if m.cites else ""
+            lines.append(f"| {r.name} | {_cell(m.name)} | {m.value:.6g} {m.unit} | {m.limits_text()} | "
+                         f"{margin} | {m.verdict} | {_cell(m.source)}{cite} |")
     if sources is not None and cited:
         lines += [""] + bibliography(sources, sorted(cited))
     return "\n".join(lines) + "\n"

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from core.errors import RigError
+from core.records import Outcome
 from reports.matrix import RunData
-
-BAD = ("failed", "broken")
 
 
 def same_bench(current: RunData, previous: RunData) -> None:
@@ -47,23 +46,23 @@ def compare(current: RunData, previous: RunData, margin_drop: float = 0.2) -> Tr
         raise ValueError(f"margin_drop must be a fraction in (0, 1), not {margin_drop}")
     same_bench(current, previous)
     trend = Trend(str(previous.folder))
-    before = {r["nodeid"]: r for r in previous.records}
+    before = {r.nodeid: r for r in previous.records}
     for record in current.records:
-        old = before.get(record["nodeid"])
+        old = before.get(record.nodeid)
         if old is None:
             continue
-        if record["outcome"] in BAD and old["outcome"] not in BAD:
-            trend.new_failures.append((record["name"], old["outcome"], record["outcome"]))
-        elif old["outcome"] in BAD and record["outcome"] == "passed":
-            trend.fixed.append((record["name"], old["outcome"], record["outcome"]))
-        old_margins = {m["name"]: m.get("margin") for m in old.get("measurements", [])}
-        for m in record.get("measurements", []):
-            if m.get("random"):
+        if record.outcome.red and not old.outcome.red:
+            trend.new_failures.append((record.name, str(old.outcome), str(record.outcome)))
+        elif old.outcome.red and record.outcome is Outcome.PASSED:
+            trend.fixed.append((record.name, str(old.outcome), str(record.outcome)))
+        old_margins = {m.name: m.margin for m in old.measurements}
+        for m in record.measurements:
+            if m.random:
                 continue  # random by design (limits data): its margin moves from run to run, no drift
-            was, now = old_margins.get(m["name"]), m.get("margin")
+            was, now = old_margins.get(m.name), m.margin
             if _finite(was) and _finite(now) and was > 0 and now < was * (1 - margin_drop):
-                trend.shrunk.append({"test": record["name"], "measurement": m["name"], "margin_before": was,
-                                     "margin_now": now, "unit": m.get("unit", ""),
+                trend.shrunk.append({"test": record.name, "measurement": m.name, "margin_before": was,
+                                     "margin_now": now, "unit": m.unit,
                                      "drop_pct": round(100 * (was - now) / was, 1)})
     return trend
 
@@ -176,28 +175,24 @@ def history(runs: list[RunData], margin_drop: float = 0.2, nights: int = 3) -> H
     family = {e["nodeid"]: e.get("family", "") for run in runs for e in run.catalogue}
     for k, run in enumerate(runs):
         for record in run.records:
-            for m in record.get("measurements", []):
-                if m.get("verdict") == "info":
-                    continue
-                key = (record["nodeid"], m["name"])
+            for m in record.judged:
+                key = (record.nodeid, m.name)
                 line = keyed.get(key)
                 if line is None:
-                    line = keyed[key] = Line(record["name"], family.get(record["nodeid"], ""), m["name"], m.get("unit", ""),
-                                             bool(m.get("random")), [None] * len(runs), [None] * len(runs),
-                                             [None] * len(runs))
-                value, margin = m.get("value"), m.get("margin")
-                line.values[k] = value if _finite(value) else None
-                line.margins[k] = margin if _finite(margin) else None
-                line.verdicts[k] = m.get("verdict")
-                line.low, line.high = m.get("low"), m.get("high")
+                    line = keyed[key] = Line(record.name, family.get(record.nodeid, ""), m.name, m.unit, m.random,
+                                             [None] * len(runs), [None] * len(runs), [None] * len(runs))
+                line.values[k] = m.value if _finite(m.value) else None
+                line.margins[k] = m.margin if _finite(m.margin) else None
+                line.verdicts[k] = m.verdict
+                line.low, line.high = m.low, m.high
     out = History([str(r.folder) for r in runs], list(keyed.values()))
     last, before = runs[-1], runs[-2]
-    was = {r["nodeid"]: r["outcome"] for r in before.records}
+    was = {r.nodeid: r.outcome for r in before.records}
     for record in last.records:
-        old = was.get(record["nodeid"])
-        if record["outcome"] in BAD and old is not None and old not in BAD:
-            out.new_failures.append(f"{record['name']} ({old} → {record['outcome']})")
-        elif old in BAD and record["outcome"] == "passed":
-            out.fixed.append(f"{record['name']} ({old} → passed)")
+        old = was.get(record.nodeid)
+        if record.outcome.red and old is not None and not old.red:
+            out.new_failures.append(f"{record.name} ({old} → {record.outcome})")
+        elif old is not None and old.red and record.outcome is Outcome.PASSED:
+            out.fixed.append(f"{record.name} ({old} → passed)")
     out.shrinking = [line for line in out.lines if line.shrinking(min(nights, len(runs)), margin_drop)]
     return out

@@ -75,7 +75,11 @@ class RealClock(Clock):
 
 
 class VirtualClock(Clock):
-    """Drives the virtual lab's world time over its control endpoint (`ADV s`, `TIME?`)."""
+    """Drives the virtual lab's world time over its control endpoint (`ADV s`, `TIME?`).
+
+    The lab's clock moves only when its stepper sends `ADV`, and the lab lets one connection step
+    it (`ERR 5` to any other), so after the first `TIME?` this clock knows "now" from the answers
+    to its own `ADV` and `SEED`: a poll loop costs one round trip a step, not two."""
 
     virtual = True
 
@@ -99,7 +103,6 @@ class VirtualClock(Clock):
             raise InstrumentOperationError("clock", f"{command!r}: unexpected answer {answer!r}") from exc
 
     def now(self) -> float:
-        self._now = self._ask("TIME?")
         return self._now
 
     def sleep(self, seconds: float) -> None:

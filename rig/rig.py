@@ -32,7 +32,7 @@ from instruments.transport.factory import open_line_transport
 from rig.clock import Clock, RealClock, VirtualClock
 from rig.config import RigConfig, check_against_profile, load_rig_file
 from rig import interrupts
-from core.errors import ConfigError, RigError, SafetyRefusal
+from core.errors import ConfigError, InstrumentOperationError, RigError, SafetyRefusal
 from rig.places import Place, references
 from rig.profile import Profile, load_profile
 from rig.registry import ROLE_NAMES, ROLES, VIRTUAL_LAB, VIRTUAL_LAB_KNOBS, available_drivers, load_object
@@ -72,13 +72,10 @@ class Rig:
         self.energised = False
 
     @classmethod
-    def from_config(cls, config: RigConfig, profile: str | None = None,
+    def from_config(cls, config: RigConfig, profile: str | Profile | None = None,
                     sim_overrides: dict[str, str] | None = None, live: bool = False) -> Rig:
-        """`profile` (a name or file) overrides the rig file's; relative paths are the rig file's."""
-        if profile:
-            dut = load_profile(profile, Path.cwd(), named_in=None, key="--profile")
-        else:
-            dut = load_profile(config.profile, config.path.parent, named_in=config.path)
+        """`profile` (a name or file, or one already read) overrides the rig file's."""
+        dut = profile if isinstance(profile, Profile) else resolve_profile(config, profile)
         check_against_profile(config, dut)
         return cls(config, dut, sim_overrides, live)
 
@@ -301,6 +298,8 @@ class Rig:
                                                     self.source.set_frequency(safety.source_idle_hz)))
                 else:
                     step("source off", lambda: self.source.set_output(False))
+            elif role.name == "backend":
+                step(role.safe_step, self._backend_safe)
             else:
                 step(role.safe_step, self.instruments[role.name].safe)
         self.last_safe_state = report
@@ -309,6 +308,19 @@ class Rig:
         if report.failures and raise_failures:
             raise RigError("safe state incomplete: " + "; ".join(report.failures))
         return report
+
+    def _backend_safe(self) -> None:
+        """The backend's safe state, before the supply's: a DUT that went offline while it owes a restore
+        (a test changed its configuration or profiles) is waited for, on the rig clock, so the run leaves
+        a served lab or a bench as it found it, or says it could not."""
+        backend = self.backend
+        if backend.owes_restore():
+            backend.set_online(True)
+            self.clock.wait_until(backend.connected, backend.reconnect_wait_s, poll_s=1.0)
+        backend.safe()
+        if backend.owes_restore():
+            raise InstrumentOperationError("backend", f"the DUT stayed offline {backend.reconnect_wait_s:g} s: the "
+                                           "configuration keys and charging profiles a test changed are not restored")
 
     # --- provenance ----------------------------------------------------------------------
     def provenance(self) -> dict[str, Any]:
@@ -334,6 +346,14 @@ class Rig:
             "wallbox_rig_version": package_version(),
             **(self.place.provenance() if self.place is not None else {}),
         }
+
+
+def resolve_profile(config: RigConfig, profile: str | None = None) -> Profile:
+    """The DUT profile a run judges against: `profile` (a name, or a file relative to the current
+    folder, as typed after `--profile`) or else the rig file's (a file relative to the rig file)."""
+    if profile:
+        return load_profile(profile, Path.cwd(), named_in=None, key="--profile")
+    return load_profile(config.profile, config.path.parent, named_in=config.path)
 
 
 def sim_knobs(config: RigConfig, overrides: dict[str, str] | None = None,

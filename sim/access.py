@@ -10,11 +10,12 @@ within 5 minutes of power-up, the wallbox announces its 8-digit ID to the backen
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sim.beeper import Beeper
 from sim.rfid import FieldCard
 from sim.world import Timers, World
+from sim.params import Knobs
 
 if TYPE_CHECKING:
     from sim.wallbox import SimulatedWallbox
@@ -26,18 +27,18 @@ REFUSED_BEEP = "long"
 
 
 class AccessControl:
-    def __init__(self, world: World, box: SimulatedWallbox, knobs: dict[str, Any], beeper: Beeper,
+    def __init__(self, world: World, box: SimulatedWallbox, knobs: Knobs, beeper: Beeper,
                  setup_uid: bytes | None) -> None:
         self.world, self.box, self.knobs, self.beeper = world, box, knobs, beeper
         self.setup_uid = setup_uid
         self.factory_setup_uid = setup_uid
-        self.enabled = knobs["access_control"] == "factory_on"
+        self.enabled = knobs.access.access_control == "factory_on"
         self.factory_enabled = self.enabled
         self.cards: set[bytes] = set()
         self.registering = False
         self.authorised: bytes | None = None
         self._timers = Timers(world)
-        mode_on, registered, mode_off = (p.strip() for p in knobs["registration_beeps"].split(","))
+        mode_on, registered, mode_off = (p.strip() for p in knobs.access.registration_beeps.split(","))
         self._beeps = {"on": mode_on, "card": registered, "off": mode_off}
 
     # --- the installer's app ---------------------------------------------------------------------
@@ -64,7 +65,7 @@ class AccessControl:
     # --- what the firmware decides ---------------------------------------------------------------
     def required(self) -> bool:
         """A session needs a card (the installer's setting, unless this firmware ignores it)."""
-        return self.enabled and self.knobs["access_control"] != "ignored"
+        return self.enabled and self.knobs.access.access_control != "ignored"
 
     def allows_offer(self) -> bool:
         return not self.required() or self.authorised is not None
@@ -87,7 +88,7 @@ class AccessControl:
             return
         mifare = card.sak in MIFARE_CLASSIC_SAKS
         uid = card.uid
-        if not mifare and self.knobs["rfid_mifare_only"]:
+        if not mifare and self.knobs.access.rfid_mifare_only:
             self.world.record("rfid_ignored", uid=uid.hex().upper(), reason="not MIFARE Classic")
             return
         if uid == self.setup_uid:
@@ -106,7 +107,7 @@ class AccessControl:
             self.beeper.beep(self._beeps["off"])
             return
         idle = self.box.state == "A1" and not self.box.paused and not self.box.waiting   # the bar's standby
-        if not idle and self.knobs["registration_requires_idle"]:
+        if not idle and self.knobs.access.registration_requires_idle:
             self.world.record("registration_refused", state=self.box.state)
             return
         self.registering = True
@@ -117,15 +118,15 @@ class AccessControl:
         if not self.required() or self.box.cp_letter not in ("B", "C", "D"):
             return   # no session to authorise: the card means nothing now
         if self.authorised is not None or "authorise" in self._timers:
-            if uid == self.authorised and self.knobs["rfid_stop_with_card"]:
+            if uid == self.authorised and self.knobs.access.rfid_stop_with_card:
                 self.world.record("card_stop", uid=uid.hex().upper())
                 self.authorised = None
                 if self.box.ocpp is not None:
                     self.box.ocpp.card_stopped()
                 self.box.apply_offer()
             return
-        if uid in self.cards or self.knobs["rfid_accepts_unregistered"]:
-            self._timers.start("authorise", self.knobs["rfid_auth_delay_s"], lambda: self._authorise(uid))
+        if uid in self.cards or self.knobs.access.rfid_accepts_unregistered:
+            self._timers.start("authorise", self.knobs.access.rfid_auth_delay_s, lambda: self._authorise(uid))
         else:
             self.world.record("card_refused", uid=uid.hex().upper())
             self.beeper.beep(REFUSED_BEEP)
@@ -143,7 +144,7 @@ class AccessControl:
 class PairingButton:
     """Held `pairing_hold_s` inside the window of `pairing_window_s` from power-up: paired."""
 
-    def __init__(self, world: World, box: SimulatedWallbox, knobs: dict[str, Any]) -> None:
+    def __init__(self, world: World, box: SimulatedWallbox, knobs: Knobs) -> None:
         self.world, self.box, self.knobs = world, box, knobs
         self._powered_at: float | None = None
         self._timers = Timers(world)
@@ -160,15 +161,15 @@ class PairingButton:
         self.world.record("pairing_button", down=down)
         self._timers.stop("hold")
         if down and self._window_open():
-            self._timers.start("hold", self.knobs["pairing_hold_s"], self._held)
+            self._timers.start("hold", self.knobs.access.pairing_hold_s, self._held)
 
     def _window_open(self) -> bool:
-        return self._powered_at is not None and self.world.now - self._powered_at <= self.knobs["pairing_window_s"]
+        return self._powered_at is not None and self.world.now - self._powered_at <= self.knobs.access.pairing_window_s
 
     def _held(self) -> None:
         if not self._window_open():
             return
-        wallbox_id = str(self.knobs["wallbox_id"])
+        wallbox_id = str(self.knobs.dut.wallbox_id)
         self.world.record("paired", wallbox_id=wallbox_id)
         if self.box.ocpp is not None:
             self.box.ocpp.announce_pairing(wallbox_id)

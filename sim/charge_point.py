@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sim.ocpp_link import OcppLink
 from sim.smart_charging import ProfileStore, posix
 from sim.world import Timers, World
+from sim.params import Knobs
 
 if TYPE_CHECKING:
     from sim.wallbox import SimulatedWallbox
@@ -30,7 +31,7 @@ def _stamp(posix_s: float) -> str:
 
 
 class SimChargePoint:
-    def __init__(self, world: World, box: SimulatedWallbox, knobs: dict[str, Any], url: str, identity: str,
+    def __init__(self, world: World, box: SimulatedWallbox, knobs: Knobs, url: str, identity: str,
                  password: str | None) -> None:
         self.world, self.box, self.knobs = world, box, knobs
         self.identity = identity
@@ -74,7 +75,7 @@ class SimChargePoint:
     # --- power -----------------------------------------------------------------------------------
     def powered_up(self) -> None:
         """The comms module boots with the controller; it dials the backend once it is up."""
-        self._start("connect", self.knobs["ocpp_connect_after_s"], self._dial)
+        self._start("connect", self.knobs.ocpp.connect_after_s, self._dial)
 
     def powered_down(self) -> None:
         self._stop(*self._timers.names())
@@ -82,7 +83,7 @@ class SimChargePoint:
         self._sent = None
         if self.transaction is not None:   # the session died with the supply: reported after the reboot
             self._pending_power_loss = {"transactionId": self.transaction["id"],
-                                        "reason": self.knobs["ocpp_power_loss_reason"],
+                                        "reason": self.knobs.ocpp.power_loss_reason,
                                         "meterStop": int(round(self.register_wh)),
                                         "timestamp": _stamp(self.now_utc())}
             self.transaction = None
@@ -93,14 +94,14 @@ class SimChargePoint:
 
     def _dial(self) -> None:
         if not self.link.connected and not self.link.connect():
-            self._start("connect", self.knobs["ocpp_reconnect_s"], self._dial)
+            self._start("connect", self.knobs.ocpp.reconnect_s, self._dial)
             return
         answer = self.link.call("BootNotification", {"chargePointVendor": _VENDOR, "chargePointModel": _MODEL,
                                                      "chargePointSerialNumber": self.identity,
                                                      "firmwareVersion": "sim-1"})
         if answer is None or answer.get("status") != "Accepted":
             self.link.close()
-            self._start("connect", self.knobs["ocpp_reconnect_s"], self._dial)
+            self._start("connect", self.knobs.ocpp.reconnect_s, self._dial)
             return
         self._take_time(answer.get("currentTime"))
         self.config["HeartbeatInterval"] = str(int(answer.get("interval") or self.config["HeartbeatInterval"]))
@@ -109,7 +110,7 @@ class SimChargePoint:
     def _online(self) -> None:
         """Connected (after a boot or a reconnection): report, deliver what waited, keep the link alive."""
         self._start("heartbeat", float(self.config["HeartbeatInterval"]), self._heartbeat)
-        self._start("watchdog", self.knobs["ocpp_reconnect_s"], self._watchdog)
+        self._start("watchdog", self.knobs.ocpp.reconnect_s, self._watchdog)
         self._send("StatusNotification", {"connectorId": 0, "errorCode": "NoError", "status": "Available"})
         self._sent = None
         if self._pending_power_loss is not None:
@@ -126,7 +127,7 @@ class SimChargePoint:
             if self.link.connect():
                 self._online()
                 return
-        self._start("watchdog", self.knobs["ocpp_reconnect_s"], self._watchdog)
+        self._start("watchdog", self.knobs.ocpp.reconnect_s, self._watchdog)
 
     def _heartbeat(self) -> None:
         answer = self._send("Heartbeat", {})
@@ -140,7 +141,7 @@ class SimChargePoint:
             return
         jump = (when - self.world.now) - self._clock_offset_s
         self._clock_offset_s = when - self.world.now
-        if self.transaction is not None and not self.knobs["ocpp_relative_on_wall_clock"]:
+        if self.transaction is not None and not self.knobs.ocpp.relative_on_wall_clock:
             self.transaction["start_utc"] += jump   # the session's own time runs on, whatever the calendar says
         if abs(jump) > 1e-6:
             self.world.record("ocpp_clock_set", jump_s=jump)
@@ -150,7 +151,7 @@ class SimChargePoint:
     def _send(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         answer = self.link.call(action, payload)
         if answer is None and not self.link.connected:
-            self._start("watchdog", self.knobs["ocpp_reconnect_s"], self._watchdog)
+            self._start("watchdog", self.knobs.ocpp.reconnect_s, self._watchdog)
         return answer
 
     def _transaction_message(self, action: str, payload: dict[str, Any], local: int | None = None
@@ -161,7 +162,7 @@ class SimChargePoint:
             answer = self._send(action, self._mapped(payload))
             if answer is not None:
                 return answer
-        if self.knobs["ocpp_offline_queue"]:
+        if self.knobs.ocpp.offline_queue:
             self.queue.append((action, payload, local))
             self.world.record("ocpp_queued", action=action, waiting=len(self.queue))
         return None
@@ -190,7 +191,7 @@ class SimChargePoint:
         if box.state == "F" or thermal:
             fault = box.fault_reason if box.state == "F" else None
             code = "HighTemperature" if fault is None else fault.ocpp_error
-            return self.knobs["ocpp_status_on_fault"], code
+            return self.knobs.ocpp.status_on_fault, code
         if box.state in ("off", "boot", "update"):
             return "Unavailable", "NoError"
         if box.cp_letter not in ("B", "C", "D"):
@@ -226,7 +227,7 @@ class SimChargePoint:
         self._set_cap()
         current = "/".join(self.status())
         if current != self._sent and "status" not in self._timers:
-            self._start("status", self.knobs["ocpp_status_delay_s"], self._send_status)
+            self._start("status", self.knobs.ocpp.status_delay_s, self._send_status)
 
     def _free_vend(self) -> bool:
         """A session starts without an idTag from anyone: free vend on, and no card needed locally."""
@@ -278,7 +279,7 @@ class SimChargePoint:
             self.transaction["id"] = int(answer.get("transactionId", local))
             self._id_map[local] = self.transaction["id"]
             accepted = answer.get("idTagInfo", {}).get("status") == "Accepted"
-            if not accepted and not self.knobs["ocpp_unknown_idtag_charges"]:
+            if not accepted and not self.knobs.ocpp.unknown_idtag_charges:
                 self._stop_transaction("DeAuthorized")
                 return
         self._start("sample", float(self.config["MeterValueSampleInterval"]), self._sample)
@@ -301,7 +302,7 @@ class SimChargePoint:
     # --- metering --------------------------------------------------------------------------------
     def _integrate(self) -> None:
         now = self.world.now
-        self.register_wh += self._power_w * (now - self._last_t) / 3600.0 * self.knobs["ocpp_meter_gain"]
+        self.register_wh += self._power_w * (now - self._last_t) / 3600.0 * self.knobs.ocpp.meter_gain
         self._last_t = now
         plant = self.box.plant
         self._power_w = sum(plant.phase_power_w(k) for k in range(3))
@@ -354,7 +355,7 @@ class SimChargePoint:
     def _set_cap(self) -> None:
         if self.transaction is None and (self._finished or not self._free_vend()):
             cap = 0.0   # no session: nothing is offered until one is authorised (or the vehicle replugs)
-        elif not self.knobs["ocpp_schedule_follow"]:
+        elif not self.knobs.ocpp.schedule_follow:
             cap = float("inf")
         else:
             tx = self.transaction
@@ -375,7 +376,7 @@ class SimChargePoint:
 
     def reevaluate(self) -> None:
         """Apply the limit that holds now (after the firmware's delay) and wake at the next boundary."""
-        self._start("limit", self.knobs["ocpp_schedule_delay_s"], self._set_cap_and_rearm)
+        self._start("limit", self.knobs.ocpp.schedule_delay_s, self._set_cap_and_rearm)
 
     def _set_cap_and_rearm(self) -> None:
         self._set_cap()
@@ -400,7 +401,7 @@ class SimChargePoint:
         if self.config["AuthorizeRemoteTxRequests"] == "true":
             answer = self._send("Authorize", {"idTag": id_tag})
             accepted = answer is not None and answer.get("idTagInfo", {}).get("status") == "Accepted"
-            if not accepted and not self.knobs["ocpp_unknown_idtag_charges"]:
+            if not accepted and not self.knobs.ocpp.unknown_idtag_charges:
                 self.world.schedule(0.0, self.changed)
                 return {"status": "Accepted"}   # accepted to try; the Authorize refused it
         self._authorised = id_tag

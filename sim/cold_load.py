@@ -9,7 +9,7 @@ power cut).
 from __future__ import annotations
 
 import random
-from typing import Any
+from sim.params import Knobs
 
 DISTRIBUTIONS = ("uniform", "fixed", "steps")
 _STEPS = 4                   # "steps": one of this many evenly spaced values
@@ -17,19 +17,19 @@ _FACTORY_SEED = 0x5EED       # what a firmware without an entropy source seeds i
 
 
 class ColdLoadDelay:
-    def __init__(self, knobs: dict[str, Any], lab_rng: random.Random) -> None:
+    def __init__(self, knobs: Knobs, lab_rng: random.Random) -> None:
         self.knobs = knobs
         self._lab_rng = lab_rng
         self._rng = lab_rng
 
     def booted(self) -> None:
         """A power-up: firmware with a per-boot seed keeps drawing fresh values; one without starts over."""
-        if not self.knobs["cold_load_seed_per_boot"]:
+        if not self.knobs.cold_load.seed_per_boot:
             self._rng = random.Random(_FACTORY_SEED)
 
     def draw_s(self) -> float:
-        low, high = self.knobs["cold_load_min_s"], max(self.knobs["cold_load_min_s"], self.knobs["cold_load_max_s"])
-        kind = self.knobs["cold_load_distribution"]
+        low, high = self.knobs.cold_load.min_s, max(self.knobs.cold_load.min_s, self.knobs.cold_load.max_s)
+        kind = self.knobs.cold_load.distribution
         if kind == "fixed":
             return (low + high) / 2
         if kind == "steps":

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from sim.meter_link import POLLS, MeterLink, MeterReading, UartSettings
 from sim.world import Event, World
+from sim.params import Knobs
 
 DIM_FLOOR_W = 4200.0   # §14a EnWG: a dimmed controllable consumer keeps at least 4.2 kW
 MODES = ("off", "load", "solar")
@@ -39,7 +39,7 @@ class EmsConfig:
 
 
 class EnergyManager:
-    def __init__(self, world: World, knobs: dict[str, Any], link: MeterLink, phases: Callable[[], int],
+    def __init__(self, world: World, knobs: Knobs, link: MeterLink, phases: Callable[[], int],
                  nominal_v: Callable[[], float], own_current_a: Callable[[int], float], dimmed: Callable[[], bool],
                  changed: Callable[[], None]) -> None:
         """`phases` and `nominal_v`: the installation the firmware found at power-up (powers become
@@ -77,15 +77,15 @@ class EnergyManager:
     def effective_meter(self) -> MeterConfig:
         """The configuration as this firmware applies it (a knob may override what was entered)."""
         k = self.knobs
-        return replace(self.meter, model=k["meter_model"] or self.meter.model,
-                       device_id=k["meter_id"] or self.meter.device_id, baud=k["meter_baud"] or self.meter.baud,
-                       parity=k["meter_parity"] or self.meter.parity)
+        return replace(self.meter, model=k.meter.model or self.meter.model,
+                       device_id=k.meter.id or self.meter.device_id, baud=k.meter.baud or self.meter.baud,
+                       parity=k.meter.parity or self.meter.parity)
 
     # --- running -----------------------------------------------------------------------------
     def start(self) -> None:
         """Powered up: poll while a meter is configured."""
         self.stop()
-        self._poll_event = self.world.schedule(self.knobs["meter_poll_interval_s"], self._poll)
+        self._poll_event = self.world.schedule(self.knobs.meter.poll_interval_s, self._poll)
 
     def stop(self) -> None:
         for event in (self._poll_event, self._apply_event):
@@ -97,9 +97,9 @@ class EnergyManager:
     def _misread(self, model: str, reading: MeterReading | None) -> MeterReading | None:
         """A firmware bug in one model's decoding (knob `meter_misread_model`): the bus is fine, the
         numbers are not."""
-        if reading is None or model != self.knobs["meter_misread_model"]:
+        if reading is None or model != self.knobs.meter.misread_model:
             return reading
-        how = self.knobs["meter_misread"]
+        how = self.knobs.meter.misread
         if how == "unreadable":
             return None
         if how == "current_x2":
@@ -117,10 +117,10 @@ class EnergyManager:
             if reading.raw != self._last_raw:
                 self._last_raw, self._raw_since_s = reading.raw, now
             self._last_ok_s = now
-        stale_after = self.knobs["meter_stale_after_s"]
+        stale_after = self.knobs.meter.stale_after_s
         if meter.model == "none":
             status = "none"
-        elif now - self._last_ok_s > self.knobs["meter_lost_after_s"]:
+        elif now - self._last_ok_s > self.knobs.meter.lost_after_s:
             status = "lost" if self._last_ok_s > -math.inf else "none"
         elif reading is None:
             status = self.status   # a missed poll between good ones changes nothing yet
@@ -132,9 +132,9 @@ class EnergyManager:
             self.world.record("meter_status", old=self.status, new=status)
             self.status = status
         # without a meter answering, the firmware retries at a slower pace
-        interval = self.knobs["meter_poll_interval_s"]
+        interval = self.knobs.meter.poll_interval_s
         if status in ("none", "lost") and meter.model != "none":
-            interval = max(interval, self.knobs["meter_retry_interval_s"])
+            interval = max(interval, self.knobs.meter.retry_interval_s)
         self._poll_event = self.world.schedule(interval, self._poll)
         self._evaluate(reading if status == "ok" else None)
 
@@ -155,7 +155,7 @@ class EnergyManager:
                 self._apply_event = None
             self._apply()
         elif self._apply_event is None:
-            self._apply_event = self.world.schedule(self.knobs["lm_response_s"], self._apply)
+            self._apply_event = self.world.schedule(self.knobs.energy.lm_response_s, self._apply)
 
     def _apply(self) -> None:
         self._apply_event = None
@@ -168,16 +168,16 @@ class EnergyManager:
         """The cap from the last good reading (kept across a missed poll), the fallback when the
         meter is missing, then the dimming contact on top."""
         k, ems = self.knobs, self.ems
-        if ems.mode == "off" or not k["load_management"]:
+        if ems.mode == "off" or not k.energy.load_management:
             cap = math.inf
         elif self.status != "ok":
-            cap = ems.failsafe_a if k["failsafe_current_a"] < 0 else k["failsafe_current_a"]
+            cap = ems.failsafe_a if k.energy.failsafe_current_a < 0 else k.energy.failsafe_current_a
         else:
             if reading is not None:
                 self._lm_cap_a = self._load_cap(reading)
             cap = self._lm_cap_a
         if self._dimmed():
-            dim_w = k["dimming_limit_w"] or ems.dimming_w
+            dim_w = k.energy.dimming_limit_w or ems.dimming_w
             cap = min(cap, math.ceil(dim_w / (self._phases() * self._nominal_v()) * 100) / 100)
         return cap
 
@@ -185,14 +185,14 @@ class EnergyManager:
         """WB-LM-01: what the grid connection has left per phase; WB-PV-01: the PV surplus, never
         below the minimum current (PV + grid, deliberately limited)."""
         k, ems, phases, nominal_v = self.knobs, self.ems, self._phases(), self._nominal_v()
-        limit = k["grid_limit_a"] or ems.grid_limit_a
+        limit = k.energy.grid_limit_a or ems.grid_limit_a
         own = [self._own(p) for p in range(3)]
         house = max(reading.currents_a[p] - own[p] for p in range(phases))
         cap = math.floor((limit - house - _MARGIN_A) * 10) / 10
-        if ems.mode == "solar" and k["solar_charging"]:
+        if ems.mode == "solar" and k.energy.solar_charging:
             surplus_w = sum(own[:phases]) * nominal_v - reading.power_w
             solar = math.floor((surplus_w / (phases * nominal_v) - _MARGIN_A) * 10) / 10
-            cap = min(cap, max(solar, k["solar_min_current_a"]))
-        if cap < 6.0 and not k["lm_pauses_below_min"]:
+            cap = min(cap, max(solar, k.energy.solar_min_current_a))
+        if cap < 6.0 and not k.energy.lm_pauses_below_min:
             cap = 6.0
         return cap

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sim.cp_circuit import VEHICLE_STATE_OHM
-from sim.params import resolve_knobs
+from sim.params import Knobs
 from sim.plant import Plant
 from sim.wallbox import SimulatedWallbox
 from sim.world import World
@@ -45,11 +45,11 @@ def fleet_restart(count: int, overrides: Mapping[str, object], label: str, vehic
                   outage_s: float = 2.0, horizon_s: float = 180.0, step_s: float = 0.5) -> FleetCurve:
     if count < 1:
         raise ValueError(f"a fleet needs at least one wallbox, not {count}")
-    knobs = resolve_knobs(overrides)
-    world = World(knobs["seed"], None)
+    knobs = Knobs.resolve(overrides)
+    world = World(knobs.dut.seed, None)
     plants = []
     for _ in range(count):
-        plant = Plant(world, knobs["phases"], knobs["pp_resistance_ohm"])
+        plant = Plant(world, knobs.dut.phases, knobs.dut.pp_resistance_ohm)
         SimulatedWallbox(world, plant, knobs)
         plant.vehicle.state, plant.vehicle.r_ohm = "C", VEHICLE_STATE_OHM["C"]
         plant.load.on = [True] * 3

@@ -17,7 +17,7 @@ from sim.fault_box import SimFaultBox
 from sim.installer import InstallerPort
 from sim.led_sensor import LedSensorBoard
 from sim.meter_link import MeterLink, UartSettings
-from sim.params import resolve_knobs
+from sim.params import Knobs
 from sim.microphone import SimMicrophone
 from sim.plant import Plant
 from sim.rfid import SimChameleon, physical_card
@@ -36,13 +36,31 @@ DEFAULT_PASSWORD = "sim-basic-auth-key-0001"
 class ClockControl(FrontEnd):
     """`TIME?` and `ADV seconds`: how a client steps virtual time (refused in real-time mode);
     `SEED n`: every later random draw of the lab (noise, random delays) from a generator seeded
-    with n, so a test that starts with its own seed draws the same whatever ran before it."""
+    with n, so a test that starts with its own seed draws the same whatever ran before it.
+
+    A stepped lab has one stepper: the first connection that sends `ADV` or `SEED` holds the clock
+    until it closes, and `ADV`/`SEED` from any other connection is refused (`ERR 5`).  Only `ADV`
+    moves world time, so the stepper knows "now" from its own answers without asking `TIME?` (half
+    the clock's traffic); a second stepper would make that knowledge wrong, so it is refused."""
 
     name = "clock"
 
     def __init__(self, world: World, realtime: bool) -> None:
         super().__init__(world)
         self.realtime = realtime
+        self._stepper: object | None = None
+
+    def handle_from(self, connection: object, line: str) -> str | None:
+        if line.split(" ", 1)[0].upper() in ("ADV", "SEED"):
+            if self._stepper is None:
+                self._stepper = connection
+            elif self._stepper is not connection:
+                return "ERR 5 another connection steps this clock"
+        return self.handle(line)
+
+    def disconnected(self, connection: object) -> None:
+        if self._stepper is connection:
+            self._stepper = None
 
     def lock_free(self, line: str) -> bool:
         """`TIME?` reads one float: the backend asks it while the world waits for the backend."""
@@ -83,16 +101,16 @@ class VirtualLab:
         for tools that are configured once; ephemeral ports otherwise."""
         overrides = dict(knobs)
         overrides.setdefault("seed", seed)
-        self.knobs = resolve_knobs(overrides)
-        self.world = World(self.knobs["seed"], journal_path)
+        self.knobs = Knobs.resolve(overrides)
+        self.world = World(self.knobs.dut.seed, journal_path)
         self.servers: dict[str, LineServer] = {}
         self.can_servers: dict[str, SocketcandServer] = {}
         self._stop = threading.Event()
         self._realtime_thread: threading.Thread | None = None
         try:  # interrupted half-way (Ctrl-C while a rig opens), it still closes what it started
-            tethered = self.knobs["connector"] == "tethered"
-            self.plant = Plant(self.world, self.knobs["phases"],
-                               self.knobs["pp_resistance_ohm"] if tethered else None)
+            tethered = self.knobs.dut.connector == "tethered"
+            self.plant = Plant(self.world, self.knobs.dut.phases,
+                               self.knobs.dut.pp_resistance_ohm if tethered else None)
             # The RS485 line to the Smart-Energy meter: the rig's meter emulator listens on this
             # port (RTU framing over TCP, like a serial-to-Ethernet converter), the wallbox is the
             # master.  The converter's UART settings are the bench's (`rs485`).
@@ -133,7 +151,7 @@ class VirtualLab:
             self.fault_box = SimFaultBox(self.world, self.plant)
             self.can_servers["fault_box"] = SocketcandServer(self.fault_box, ports.get("fault_box", 0))
             self.card_server = StreamServer(SimChameleon(self.world, self.wallbox.rfid), ports.get("card", 0))
-            self.world.record("lab_started", source_file=source_file, knobs=self.knobs)
+            self.world.record("lab_started", source_file=source_file, knobs=self.knobs.values())
             if realtime:
                 self._realtime_thread = threading.Thread(target=self._run_realtime, daemon=True,
                                                          name="sim-realtime")
@@ -159,7 +177,7 @@ class VirtualLab:
         return out
 
     def knob_values(self) -> dict[str, Any]:
-        return dict(self.knobs)
+        return self.knobs.values()
 
     def journal(self, event: str, **data: Any) -> None:
         with self.world.lock:

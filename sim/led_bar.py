@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from sim.params import Knobs
 
 SEGMENTS = 4
 PATTERNS = ("off", "solid", "blinking", "breathing", "sweeping")
@@ -58,25 +59,25 @@ def rgb(show: LedShow, t: float) -> list[tuple[float, float, float]]:
     return out
 
 
-def show_for(state: str, paused: bool, waiting: bool, knobs: dict) -> LedShow:
+def show_for(state: str, paused: bool, waiting: bool, knobs: Knobs) -> LedShow:
     """What the firmware shows for its situation: off unpowered, the initialising pattern while
     booting, the update pattern during a firmware update, the fault colour in F, the paused pattern while paused or waiting out a cold-load
     delay, the charging pattern in C2, standby otherwise; a defective communication module takes S4."""
-    colour, period = knobs["led_colour"], knobs["led_period_s"]
-    comms = knobs["comms_module_fault"]
+    colour, period = knobs.led.colour, knobs.led.period_s
+    comms = knobs.led.comms_module_fault
     if state == "off":
         return LedShow(colour, "off", period)
     if state == "boot":
-        return LedShow(colour, knobs["led_initialising"], period)
+        return LedShow(colour, knobs.led.initialising, period)
     if state == "update":
-        return LedShow(colour, knobs["led_firmware_update"], period,
+        return LedShow(colour, knobs.led.firmware_update, period,
                        "red" if comms in ("firmware_update", "all") else None)
     if state == "F":
-        return LedShow(knobs["led_fault_colour"], "solid", period)
+        return LedShow(knobs.led.fault_colour, "solid", period)
     if state == "C2":
         if comms in ("charging", "all"):
-            return LedShow(colour, knobs["led_comms_defect_charging"], period, "red")
-        return LedShow(colour, knobs["led_charging"], period)
+            return LedShow(colour, knobs.led.comms_defect_charging, period, "red")
+        return LedShow(colour, knobs.led.charging, period)
     if paused or waiting:
-        return LedShow(colour, knobs["led_paused"], period)
-    return LedShow(colour, knobs["led_standby"], period, "red" if comms in ("standby", "all") else None)
+        return LedShow(colour, knobs.led.paused, period)
+    return LedShow(colour, knobs.led.standby, period, "red" if comms in ("standby", "all") else None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -276,3 +276,248 @@ def resolve_knobs(overrides: Mapping[str, object]) -> dict[str, Any]:
             raise KnobError(name, f"a known knob ({', '.join(sorted(KNOB_BY_NAME))})", name)
         values[name] = knob.parse(raw)
     return values
+
+
+# --- the knobs as the simulated wallbox reads them: grouped, typed, frozen -------------------------
+def _knob(name: str) -> Any:
+    """A group's field that holds knob `name` (the name users type after --sim-set)."""
+    return field(metadata={"knob": name})
+
+
+@dataclass(frozen=True)
+class DutKnobs:
+    """The product as installed: rating, phases, connector, boot."""
+
+    seed: int = _knob("seed")
+    rated_current_a: float = _knob("rated_current_a")
+    phases: int = _knob("phases")
+    connector: str = _knob("connector")
+    pp_resistance_ohm: float = _knob("pp_resistance_ohm")
+    pp_caps_offer: bool = _knob("pp_caps_offer")
+    pp_invalid_blocks: bool = _knob("pp_invalid_blocks")
+    boot_time_s: float = _knob("boot_time_s")
+    hold_up_ms: float = _knob("hold_up_ms")
+    wallbox_id: str = _knob("wallbox_id")
+
+
+@dataclass(frozen=True)
+class CpKnobs:
+    """The control pilot: PWM, state classification, timing of the offer."""
+
+    generator_v: float = _knob("cp_generator_v")
+    pwm_frequency_hz: float = _knob("pwm_frequency_hz")
+    pwm_duty_offset_pct: float = _knob("pwm_duty_offset_pct")
+    b2_pwm_delay_ms: float = _knob("b2_pwm_delay_ms")
+    diode_check: bool = _knob("diode_check")
+    classifies_b_up_to_ohm: float = _knob("classifies_b_up_to_ohm")
+    classifies_c_up_to_ohm: float = _knob("classifies_c_up_to_ohm")
+    classifies_c_down_to_ohm: float = _knob("classifies_c_down_to_ohm")
+    closes_on_a_to_c_jump: bool = _knob("closes_on_a_to_c_jump")
+    min_current_duty_pct: float = _knob("min_current_duty_pct")
+    zero_setting_offers_min: bool = _knob("zero_setting_offers_min")
+    pwm_update_min_interval_s: float = _knob("pwm_update_min_interval_s")
+    c1_cutoff_s: float = _knob("c1_cutoff_s")
+    wake_up_enabled: bool = _knob("wake_up_enabled")
+    wake_up_after_s: float = _knob("wake_up_after_s")
+    wake_up_step_s: float = _knob("wake_up_step_s")
+    state_e_open_delay_ms: float = _knob("state_e_open_delay_ms")
+    fault_hold_s: float = _knob("fault_hold_s")
+    ventilation_supported: bool = _knob("ventilation_supported")
+
+
+@dataclass(frozen=True)
+class ContactorKnobs:
+    """The contactor: closing and opening, over-current cut-off, weld detection."""
+
+    close_delay_ms: float = _knob("contactor_close_delay_ms")
+    open_delay_ms: float = _knob("contactor_open_delay_ms")
+    overcurrent_trip_s: float = _knob("overcurrent_trip_s")
+    overcurrent_detection: bool = _knob("overcurrent_detection")
+    weld_detection: bool = _knob("weld_detection")
+    weld_check_after_open_ms: float = _knob("weld_check_after_open_ms")
+
+
+@dataclass(frozen=True)
+class RcdKnobs:
+    """The residual current monitor (IEC 62955)."""
+
+    ac_trip_ma: float = _knob("rcd_ac_trip_ma")
+    ac_trip_time_ms: float = _knob("rcd_ac_trip_time_ms")
+    dc_trip_ma: float = _knob("rcd_dc_trip_ma")
+    dc_trip_time_ms: float = _knob("rcd_dc_trip_time_ms")
+    latch: bool = _knob("rcd_latch")
+
+
+@dataclass(frozen=True)
+class SupplyKnobs:
+    """Supply supervision: voltage, frequency, phases, PE."""
+
+    overvoltage_v: float = _knob("overvoltage_v")
+    undervoltage_v: float = _knob("undervoltage_v")
+    phase_supervision: bool = _knob("phase_supervision")
+    single_phase_supported: bool = _knob("single_phase_supported")
+    nominal_detection: bool = _knob("supply_nominal_detection")
+    min_nominal_v: float = _knob("supply_min_nominal_v")
+    max_nominal_v: float = _knob("supply_max_nominal_v")
+    min_hz: float = _knob("supply_min_hz")
+    max_hz: float = _knob("supply_max_hz")
+    fault_delay_s: float = _knob("supply_fault_delay_s")
+    pe_monitoring: bool = _knob("pe_monitoring")
+    pe_fault_delay_ms: float = _knob("pe_fault_delay_ms")
+
+
+@dataclass(frozen=True)
+class ThermalKnobs:
+    """The enclosure's temperature and what the firmware does about it."""
+
+    overtemp_derate_c: float = _knob("overtemp_derate_c")
+    overtemp_derate_fraction: float = _knob("overtemp_derate_fraction")
+    overtemp_stop_c: float = _knob("overtemp_stop_c")
+    overtemp_resume_c: float = _knob("overtemp_resume_c")
+    overtemp_auto_resume: bool = _knob("overtemp_auto_resume")
+    undertemp_stop_c: float = _knob("undertemp_stop_c")
+    temperature_sample_s: float = _knob("temperature_sample_s")
+    rise_c: float = _knob("thermal_rise_c")
+    time_constant_s: float = _knob("thermal_time_constant_s")
+
+
+@dataclass(frozen=True)
+class ColdLoadKnobs:
+    """The randomised restart after a mains loss."""
+
+    restarts_after_mains_loss: bool = _knob("restarts_after_mains_loss")
+    min_s: float = _knob("cold_load_min_s")
+    max_s: float = _knob("cold_load_max_s")
+    distribution: str = _knob("cold_load_distribution")
+    seed_per_boot: bool = _knob("cold_load_seed_per_boot")
+    every_boot: bool = _knob("cold_load_every_boot")
+
+
+@dataclass(frozen=True)
+class LedKnobs:
+    """The LED bar's colours and patterns, the firmware update."""
+
+    colour: str = _knob("led_colour")
+    fault_colour: str = _knob("led_fault_colour")
+    initialising: str = _knob("led_initialising")
+    standby: str = _knob("led_standby")
+    charging: str = _knob("led_charging")
+    paused: str = _knob("led_paused")
+    period_s: float = _knob("led_period_s")
+    comms_module_fault: str = _knob("comms_module_fault")
+    firmware_update: str = _knob("led_firmware_update")
+    firmware_update_s: float = _knob("firmware_update_s")
+    comms_defect_charging: str = _knob("led_comms_defect_charging")
+
+
+@dataclass(frozen=True)
+class MeterKnobs:
+    """How the firmware polls and reads the Smart-Energy meter."""
+
+    model: str = _knob("meter_model")
+    id: int = _knob("meter_id")
+    misread_model: str = _knob("meter_misread_model")
+    misread: str = _knob("meter_misread")
+    baud: int = _knob("meter_baud")
+    parity: str = _knob("meter_parity")
+    poll_interval_s: float = _knob("meter_poll_interval_s")
+    retry_interval_s: float = _knob("meter_retry_interval_s")
+    lost_after_s: float = _knob("meter_lost_after_s")
+    stale_after_s: float = _knob("meter_stale_after_s")
+
+
+@dataclass(frozen=True)
+class EnergyKnobs:
+    """Load management, dimming, solar charging."""
+
+    load_management: bool = _knob("load_management")
+    grid_limit_a: float = _knob("grid_limit_a")
+    failsafe_current_a: float = _knob("failsafe_current_a")
+    dimming_limit_w: float = _knob("dimming_limit_w")
+    lm_response_s: float = _knob("lm_response_s")
+    lm_pauses_below_min: bool = _knob("lm_pauses_below_min")
+    solar_charging: bool = _knob("solar_charging")
+    solar_min_current_a: float = _knob("solar_min_current_a")
+
+
+@dataclass(frozen=True)
+class OcppKnobs:
+    """The OCPP 1.6J charge point (the communication module)."""
+
+    connect_after_s: float = _knob("ocpp_connect_after_s")
+    reconnect_s: float = _knob("ocpp_reconnect_s")
+    status_delay_s: float = _knob("ocpp_status_delay_s")
+    status_on_fault: str = _knob("ocpp_status_on_fault")
+    meter_gain: float = _knob("ocpp_meter_gain")
+    schedule_follow: bool = _knob("ocpp_schedule_follow")
+    schedule_delay_s: float = _knob("ocpp_schedule_delay_s")
+    stack_level_highest_wins: bool = _knob("ocpp_stack_level_highest_wins")
+    honours_valid_to: bool = _knob("ocpp_honours_valid_to")
+    offline_queue: bool = _knob("ocpp_offline_queue")
+    unknown_idtag_charges: bool = _knob("ocpp_unknown_idtag_charges")
+    power_loss_reason: str = _knob("ocpp_power_loss_reason")
+    relative_on_wall_clock: bool = _knob("ocpp_relative_on_wall_clock")
+    watts_at_nominal_v: bool = _knob("ocpp_watts_at_nominal_v")
+    recurring_resets_at_midnight: bool = _knob("ocpp_recurring_resets_at_midnight")
+
+
+@dataclass(frozen=True)
+class AccessKnobs:
+    """Access control: RFID, registration, the pairing button."""
+
+    access_control: str = _knob("access_control")
+    rfid_accepts_unregistered: bool = _knob("rfid_accepts_unregistered")
+    rfid_stop_with_card: bool = _knob("rfid_stop_with_card")
+    rfid_mifare_only: bool = _knob("rfid_mifare_only")
+    registration_beeps: str = _knob("registration_beeps")
+    registration_requires_idle: bool = _knob("registration_requires_idle")
+    rfid_auth_delay_s: float = _knob("rfid_auth_delay_s")
+    pairing_hold_s: float = _knob("pairing_hold_s")
+    pairing_window_s: float = _knob("pairing_window_s")
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Every knob of the simulated wallbox, validated when the lab starts (`Knobs.resolve`) and read by
+    the firmware's parts as typed attributes (`knobs.rcd.ac_trip_ma`): a misspelt knob is mypy's error,
+    not a KeyError in the middle of a run.  `values()` gives them back by the names users type."""
+
+    dut: DutKnobs
+    cp: CpKnobs
+    contactor: ContactorKnobs
+    rcd: RcdKnobs
+    supply: SupplyKnobs
+    thermal: ThermalKnobs
+    cold_load: ColdLoadKnobs
+    led: LedKnobs
+    meter: MeterKnobs
+    energy: EnergyKnobs
+    ocpp: OcppKnobs
+    access: AccessKnobs
+
+    @classmethod
+    def resolve(cls, overrides: Mapping[str, object]) -> Knobs:
+        """Defaults overlaid with validated overrides (`resolve_knobs`), grouped."""
+        return cls.of(resolve_knobs(overrides))
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Knobs:
+        """Knobs from validated values by knob name (every knob present)."""
+        groups = {}
+        for group in fields(cls):
+            record = KNOB_GROUPS[group.name]
+            groups[group.name] = record(**{f.name: values[f.metadata["knob"]] for f in fields(record)})
+        return cls(**groups)
+
+    def values(self) -> dict[str, Any]:
+        """Every knob by its name, in the knob table's order (provenance, the journal, `sim params`)."""
+        flat = {f.metadata["knob"]: getattr(getattr(self, group.name), f.name)
+                for group in fields(self) for f in fields(KNOB_GROUPS[group.name])}
+        return {k.name: flat[k.name] for k in KNOBS}
+
+    def replace(self, **changes: object) -> Knobs:
+        """These knobs with some changed (by knob name, validated): a lab's variant of its DUT."""
+        return Knobs.of(resolve_knobs({**self.values(), **changes}))
+
+KNOB_GROUPS: dict[str, Any] = {"dut": DutKnobs, "cp": CpKnobs, "contactor": ContactorKnobs, "rcd": RcdKnobs, "supply": SupplyKnobs, "thermal": ThermalKnobs, "cold_load": ColdLoadKnobs, "led": LedKnobs, "meter": MeterKnobs, "energy": EnergyKnobs, "ocpp": OcppKnobs, "access": AccessKnobs}
+"""Group name → its record class (the fields of `Knobs`)."""

@@ -33,6 +33,14 @@ class FrontEnd(ABC):
     def handle(self, line: str) -> str | bytes | None:
         """The answer line (str), raw answer bytes (a binary block; the newline is added), or None."""
 
+    def handle_from(self, connection: object, line: str) -> str | bytes | None:
+        """`handle`, for a front end whose answer depends on which connection asks (the clock has
+        one stepper)."""
+        return self.handle(line)
+
+    def disconnected(self, connection: object) -> None:
+        """`connection` closed: what it held is released."""
+
     def _ok(self) -> str:
         """`OK <t>` of our own line protocols: the action took effect at world time t."""
         return f"OK {self.world.now:.6f}"
@@ -59,6 +67,12 @@ class LineServer:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def handle(self) -> None:
+                try:
+                    self._serve()
+                finally:
+                    frontend.disconnected(self)
+
+            def _serve(self) -> None:
                 for raw in self.rfile:
                     line = raw.decode("ascii", "replace").strip()
                     if not line:
@@ -66,7 +80,7 @@ class LineServer:
                     lock = _NO_LOCK if frontend.lock_free(line) else world.lock
                     with lock:
                         try:
-                            answer = frontend.handle(line)
+                            answer = frontend.handle_from(self, line)
                         except Exception as exc:  # noqa: BLE001 - a bad command must not kill the lab
                             log.exception("%s: %r failed", frontend.name, line)
                             answer = f"ERR internal {exc}"

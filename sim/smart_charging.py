@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from sim.params import Knobs
 
 _PURPOSES = ("ChargePointMaxProfile", "TxDefaultProfile", "TxProfile")
 _RECURRENCE_S = {"Daily": 86_400.0, "Weekly": 7 * 86_400.0}
@@ -45,7 +46,7 @@ class Limit:
 
 
 class ProfileStore:
-    def __init__(self, knobs: dict[str, Any]) -> None:
+    def __init__(self, knobs: Knobs) -> None:
         self.knobs = knobs
         self.installed: list[Installed] = []
 
@@ -104,7 +105,7 @@ class ProfileStore:
             return None
         if kind == "Recurring":
             period = _RECURRENCE_S[profile["recurrencyKind"]]
-            if self.knobs["ocpp_recurring_resets_at_midnight"] and period == _RECURRENCE_S["Daily"]:
+            if self.knobs.ocpp.recurring_resets_at_midnight and period == _RECURRENCE_S["Daily"]:
                 midnight = now - now % 86_400.0
                 return midnight + start % 86_400.0   # today's start, even when that is still to come
             return start + ((now - start) // period) * period
@@ -114,7 +115,7 @@ class ProfileStore:
         valid_from, valid_to = posix(profile.get("validFrom")), posix(profile.get("validTo"))
         if valid_from is not None and now < valid_from:
             return None
-        if valid_to is not None and now >= valid_to and self.knobs["ocpp_honours_valid_to"]:
+        if valid_to is not None and now >= valid_to and self.knobs.ocpp.honours_valid_to:
             return None
         start = self._schedule_start(profile, now, tx_start)
         if start is None or now < start:
@@ -132,7 +133,7 @@ class ProfileStore:
         return Limit(float(current["limit"]), str(schedule["chargingRateUnit"]), int(current.get("numberPhases", 3)))
 
     def _winner(self, candidates: list[Installed], now: float, tx_start: float | None) -> Limit | None:
-        order = sorted(candidates, key=lambda i: i.level, reverse=self.knobs["ocpp_stack_level_highest_wins"])
+        order = sorted(candidates, key=lambda i: i.level, reverse=self.knobs.ocpp.stack_level_highest_wins)
         for item in order:
             limit = self._limit_of(item.profile, now, tx_start)
             if limit is not None:
@@ -147,7 +148,7 @@ class ProfileStore:
             if limit.unit == "A":
                 return limit.value
             used = max(1, min(phases, limit.phases))
-            at = 230.0 if self.knobs["ocpp_watts_at_nominal_v"] else volts
+            at = 230.0 if self.knobs.ocpp.watts_at_nominal_v else volts
             return limit.value / (at * used) if at > 0 else 0.0
 
         tx = [i for i in self.installed if i.purpose == "TxProfile" and i.connector == 1 and tx_id is not None

@@ -8,7 +8,7 @@ conformance suite's limits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sim.access import AccessControl, PairingButton
 from sim.beeper import Beeper
@@ -23,6 +23,7 @@ from sim.rfid import FieldCard, RfidField
 from sim import faults
 from sim.faults import Fault
 from sim.world import Timers, World
+from sim.params import Knobs
 
 if TYPE_CHECKING:
     from sim.charge_point import SimChargePoint
@@ -80,13 +81,13 @@ class SimulatedWallbox:
     """States: off, boot, A1, B1, B2, C1, C2, D-refused, E, F (fault; latched until power-off for
     residual current and welding)."""
 
-    def __init__(self, world: World, plant: Plant, knobs: dict[str, Any], meter_link: MeterLink | None = None,
+    def __init__(self, world: World, plant: Plant, knobs: Knobs, meter_link: MeterLink | None = None,
                  setup_card: bytes | None = None) -> None:
         """`setup_card`: the UID of the setup card delivered with this wallbox (None: it has none)."""
         self.world, self.plant, self.knobs = world, plant, knobs
         self.state = "off"
         self.cp_letter = "E"
-        self.setting_a = float(knobs["rated_current_a"])  # the installer's setting; survives power cycles
+        self.setting_a = float(knobs.dut.rated_current_a)  # the installer's setting; survives power cycles
         self.paused = False
         self._timers = Timers(world)
         self._powered = False
@@ -96,14 +97,14 @@ class SimulatedWallbox:
         self._cold_load = False            # an interrupted session waits its random delay
         self._cut_while_waiting = False    # the last power cut came while that delay ran
         self._needs_replug = False         # the firmware does not resume an interrupted session
-        plant.generator.amplitude_v = knobs["cp_generator_v"]
-        plant.generator.frequency_hz = knobs["pwm_frequency_hz"]
-        self.classify = CpClassifier(knobs["classifies_b_up_to_ohm"],
-                                     knobs["classifies_c_up_to_ohm"], knobs["classifies_c_down_to_ohm"])
+        plant.generator.amplitude_v = knobs.cp.generator_v
+        plant.generator.frequency_hz = knobs.cp.pwm_frequency_hz
+        self.classify = CpClassifier(knobs.cp.classifies_b_up_to_ohm,
+                                     knobs.cp.classifies_c_up_to_ohm, knobs.cp.classifies_c_down_to_ohm)
         self.protection = Protections(self)
         self.cold_load = ColdLoadDelay(knobs, world.dut_rng)
         self.energy = EnergyManager(world, knobs, meter_link or MeterLink(None, None),
-                                    phases=lambda: min(int(knobs["phases"]), self.protection.installed_phases),
+                                    phases=lambda: min(int(knobs.dut.phases), self.protection.installed_phases),
                                     nominal_v=lambda: self.protection.nominal_v, own_current_a=plant.phase_current_a,
                                     dimmed=lambda: any(plant.injection.grid_contact), changed=self.apply_offer)
         self._dimmed = False
@@ -163,11 +164,11 @@ class SimulatedWallbox:
         pattern, nothing is offered, then the wallbox reboots into the image."""
         if self.state in ("off", "boot", "update", "F") or self._supplying:
             return False
-        self.world.record("firmware_update", duration_s=self.knobs["firmware_update_s"])
+        self.world.record("firmware_update", duration_s=self.knobs.led.firmware_update_s)
         self._stop_session_timers()
         self._generator("dc")
         self._set_state("update")
-        self.start_timer("sequence", self.knobs["firmware_update_s"], self._reboot)
+        self.start_timer("sequence", self.knobs.led.firmware_update_s, self._reboot)
         return True
 
     def _reboot(self) -> None:
@@ -188,31 +189,31 @@ class SimulatedWallbox:
         self.cold_load.booted()
         self.protection.detect_installation()
         self._set_state("boot")
-        self.start_timer("sequence", self.knobs["boot_time_s"], lambda: self._ready(after_boot=True))
+        self.start_timer("sequence", self.knobs.dut.boot_time_s, lambda: self._ready(after_boot=True))
 
     # --- what is offered ---------------------------------------------------------------------
     def _cable_limit_a(self) -> float:
         """The cable's rating as the firmware reads it; +inf where the firmware does not cap by it."""
         rating = cable_rating_a(self.plant.pp_ohm())
-        if self.knobs["connector"] == "tethered":
+        if self.knobs.dut.connector == "tethered":
             return rating
         if rating == 0.0:
-            return 0.0 if self.knobs["pp_invalid_blocks"] else float("inf")
-        return rating if self.knobs["pp_caps_offer"] else float("inf")
+            return 0.0 if self.knobs.dut.pp_invalid_blocks else float("inf")
+        return rating if self.knobs.dut.pp_caps_offer else float("inf")
 
     def offered_current_a(self) -> float:
         if self.paused or self._cold_load or self._needs_replug or not self.access.allows_offer():
             return 0.0
         setting = self.setting_a
-        if setting == 0 and self.knobs["zero_setting_offers_min"]:
+        if setting == 0 and self.knobs.cp.zero_setting_offers_min:
             setting = _MIN_OFFER_A
         offer = min(setting, self._cable_limit_a(), self.protection.thermal_cap_a(setting), self.energy.cap_a,
                     self.ocpp.cap_a() if self.ocpp is not None else float("inf"))
         return offer if offer >= _MIN_OFFER_A else 0.0
 
     def _duty(self) -> float:
-        return duty_for_current(self.offered_current_a(), self.knobs["min_current_duty_pct"]) \
-            + self.knobs["pwm_duty_offset_pct"]
+        return duty_for_current(self.offered_current_a(), self.knobs.cp.min_current_duty_pct) \
+            + self.knobs.cp.pwm_duty_offset_pct
 
     # --- outputs -----------------------------------------------------------------------------
     def _set_state(self, state: str) -> None:
@@ -270,7 +271,7 @@ class SimulatedWallbox:
             return
         if not supplied and self._powered and not self.timer_running("hold_up"):
             # the bulk capacitor carries the electronics (CP generator, contactor coil) through a short dip
-            self.start_timer("hold_up", self.knobs["hold_up_ms"] / 1000.0, self._supply_lost)
+            self.start_timer("hold_up", self.knobs.dut.hold_up_ms / 1000.0, self._supply_lost)
         if self.state in ("off", "boot", "update"):
             return
         dimmed = any(self.plant.injection.grid_contact)
@@ -328,10 +329,10 @@ class SimulatedWallbox:
         self._generator("dc")
         self.cp_letter = self.classify(self.plant.cp()[0])
         if after_boot and self.cp_letter in ("B", "C", "D"):
-            if self.knobs["restarts_after_mains_loss"]:
+            if self.knobs.cold_load.restarts_after_mains_loss:
                 self._cold_load = True
                 delay = self.cold_load.draw_s()
-                if self._cut_while_waiting and not self.knobs["cold_load_every_boot"]:
+                if self._cut_while_waiting and not self.knobs.cold_load.every_boot:
                     delay = 0.0  # this firmware counts the delay as served once it started
                 self.world.record("cold_load_delay", delay_s=delay)
                 self.start_timer("cold_load", delay, self._cold_load_over)
@@ -375,7 +376,7 @@ class SimulatedWallbox:
         elif letter == "E":
             self.stop_timer("sequence", "close")
             self._set_state("E")
-            self.start_timer("open", self.knobs["state_e_open_delay_ms"] / 1000.0, lambda: self._contactor(False))
+            self.start_timer("open", self.knobs.cp.state_e_open_delay_ms / 1000.0, lambda: self._contactor(False))
         else:
             self.fault(faults.cp_negative_low())
 
@@ -384,7 +385,7 @@ class SimulatedWallbox:
         self.stop_timer("sequence", "close")
         self._set_state(next_state)
         if self.plant.contactor_closed:
-            self.start_timer("open", self.knobs["contactor_open_delay_ms"] / 1000.0, lambda: self._contactor(False))
+            self.start_timer("open", self.knobs.contactor.open_delay_ms / 1000.0, lambda: self._contactor(False))
 
     def _enter_b(self) -> None:
         self.stop_timer("sequence")
@@ -396,7 +397,7 @@ class SimulatedWallbox:
             return
         self._set_state("B1")
         if self.offered_current_a() > 0:
-            self.start_timer("sequence", self.knobs["b2_pwm_delay_ms"] / 1000.0, self._b2)
+            self.start_timer("sequence", self.knobs.cp.b2_pwm_delay_ms / 1000.0, self._b2)
 
     def _b2(self) -> None:
         self._pwm_on()
@@ -404,8 +405,8 @@ class SimulatedWallbox:
         self._arm_wake_up()
 
     def _arm_wake_up(self) -> None:
-        if self.knobs["wake_up_enabled"] and not self._woken and not self.timer_running("wake_up"):
-            self.start_timer("wake_up", self.knobs["wake_up_after_s"], self._wake_up)
+        if self.knobs.cp.wake_up_enabled and not self._woken and not self.timer_running("wake_up"):
+            self.start_timer("wake_up", self.knobs.cp.wake_up_after_s, self._wake_up)
 
     def _wake_up(self) -> None:
         """A.5.3: one x1 step, so that a vehicle that fell asleep in B2 notices the offer again."""
@@ -413,13 +414,13 @@ class SimulatedWallbox:
         self.world.record("wake_up")
         self._generator("dc")
         self._set_state("B1")
-        self.start_timer("wake_up_end", self.knobs["wake_up_step_s"], self.apply_offer)
+        self.start_timer("wake_up_end", self.knobs.cp.wake_up_step_s, self.apply_offer)
 
     def _vehicle_asks_for_power(self, letter: str) -> None:
         self.stop_timer("sequence")
-        if not self._saw_b and self.knobs["closes_on_a_to_c_jump"] and not self.plant.contactor_closed:
+        if not self._saw_b and self.knobs.cp.closes_on_a_to_c_jump and not self.plant.contactor_closed:
             self._set_state("C1")
-            self.start_timer("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
+            self.start_timer("close", self.knobs.contactor.close_delay_ms / 1000.0, lambda: self._contactor(True))
             return
         if self.plant.generator.mode != "pwm":
             if not self.plant.contactor_closed:
@@ -427,12 +428,12 @@ class SimulatedWallbox:
                 if self.offered_current_a() > 0 and not self.timer_running("wake_up_end"):
                     # C without a B first (a jump, or a vehicle that stayed in C over a power cut):
                     # offer first, close only once the offer stands (x2)
-                    self.start_timer("sequence", self.knobs["b2_pwm_delay_ms"] / 1000.0, self._offer_in_c)
+                    self.start_timer("sequence", self.knobs.cp.b2_pwm_delay_ms / 1000.0, self._offer_in_c)
             return
-        if letter == "D" and not self.knobs["ventilation_supported"]:
+        if letter == "D" and not self.knobs.cp.ventilation_supported:
             self._leave_supply("D-refused")
             return
-        if self.knobs["diode_check"] and self.plant.cp()[1] > _DIODE_OK_BELOW_V:
+        if self.knobs.cp.diode_check and self.plant.cp()[1] > _DIODE_OK_BELOW_V:
             self.fault(faults.diode_missing())
             return
         if self.protection.check_weld():
@@ -440,7 +441,7 @@ class SimulatedWallbox:
         self._set_state("C2")
         self.stop_timer("open")
         if not self.plant.contactor_closed:
-            self.start_timer("close", self.knobs["contactor_close_delay_ms"] / 1000.0, lambda: self._contactor(True))
+            self.start_timer("close", self.knobs.contactor.close_delay_ms / 1000.0, lambda: self._contactor(True))
 
     def _offer_in_c(self) -> None:
         self._pwm_on()
@@ -461,7 +462,7 @@ class SimulatedWallbox:
                 self.stop_timer("overcurrent")  # nothing is offered now: the C1 cut-off takes over
                 if self.state == "C1" and self._supplying:
                     self.stop_timer("close")
-                    self.start_timer("c1_cutoff", self.knobs["c1_cutoff_s"], self._c1_cutoff)
+                    self.start_timer("c1_cutoff", self.knobs.cp.c1_cutoff_s, self._c1_cutoff)
             return
         if not pwm:
             self._pwm_on()
@@ -475,7 +476,7 @@ class SimulatedWallbox:
         if self._duty() == self.plant.generator.duty_pct:
             self.stop_timer("duty_update")
             return
-        wait = self._last_duty_s + self.knobs["pwm_update_min_interval_s"] - self.world.now
+        wait = self._last_duty_s + self.knobs.cp.pwm_update_min_interval_s - self.world.now
         if wait <= 1e-9:  # a float remainder is no reason to wait (and would fire at the same instant)
             self._pwm_on()
         elif not self.timer_running("duty_update"):
@@ -498,16 +499,16 @@ class SimulatedWallbox:
         if latched:  # no hold timer: only cutting the supply (WB-TR-01) brings it back
             self.stop_timer("weld_check")
         else:
-            self.start_timer("sequence", self.knobs["fault_hold_s"], self._ready)
+            self.start_timer("sequence", self.knobs.cp.fault_hold_s, self._ready)
 
     def _supervise_current(self) -> None:
-        if not self.knobs["overcurrent_detection"] or self.state != "C2" or not self.plant.contactor_closed:
+        if not self.knobs.contactor.overcurrent_detection or self.state != "C2" or not self.plant.contactor_closed:
             self.stop_timer("overcurrent")
             return
         limit = (self.offered_current_a() + _OVERCURRENT_OFFSET_A) * _OVERCURRENT_FACTOR
         over = max(self.plant.phase_current_a(k) for k in range(3)) > limit
         if over and not self.timer_running("overcurrent"):
-            self.start_timer("overcurrent", self.knobs["overcurrent_trip_s"],
+            self.start_timer("overcurrent", self.knobs.contactor.overcurrent_trip_s,
                         lambda: self.fault(faults.overcurrent()))
         elif not over:
             self.stop_timer("overcurrent")

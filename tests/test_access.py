@@ -228,7 +228,7 @@ def test_a_presented_card_reaches_the_simulated_reader_end_to_end() -> None:
     try:
         with lab.world.lock:
             lab.frontends["source"].handle("OUTP ON")
-        lab.world.advance(lab.knobs["boot_time_s"] + 0.1)
+        lab.world.advance(lab.knobs.dut.boot_time_s + 0.1)
         card = ChameleonUltra(open_byte_stream("card", lab.endpoints["card"], {}), SETTINGS)
         card.present(card.deck.setup)
         card.withdraw()

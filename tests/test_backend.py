@@ -17,7 +17,7 @@ from instruments.backend import OcppCentralSystem
 from instruments.backend_planner import Tariff, plan_departure
 from rig.config import load_rig_file
 from rig.profile import load_profile
-from sim.params import resolve_knobs
+from sim.params import Knobs
 from sim.smart_charging import ProfileStore
 from tests.test_ocpp_interop import free_port, refusal
 
@@ -52,7 +52,7 @@ def test_a_departure_in_the_past_is_refused() -> None:
 
 # --- the firmware's profile store (its own, independent of the suite) ---------------------------
 def store(**knobs: object) -> ProfileStore:
-    return ProfileStore(resolve_knobs(knobs))
+    return ProfileStore(Knobs.resolve(knobs))
 
 
 def profile(purpose: str, level: int, periods: list[tuple[int, float]], start: datetime = NOON, **extra: object) -> dict:
@@ -245,3 +245,44 @@ def test_malformed_frames_are_journaled_answered_where_they_can_be_and_never_dro
                                                  "malformed (a CALL is [2, uniqueId, action, {payload}])"]
     finally:
         backend.close()
+
+
+def _booted(rig: "Rig") -> None:
+    rig.energise()
+    assert rig.clock.wait_until(lambda: rig.backend.booted() and rig.backend.connected(), 600, poll_s=1.0)
+    rig.backend.configure()
+
+
+def test_a_dut_offline_at_the_safe_state_is_waited_for_and_its_configuration_restored() -> None:
+    """Issue 27: a test that changed a key and left the DUT offline must not leave the change behind
+    (the next test, or the next run on a served lab, would inherit it)."""
+    from rig.config import REPO_ROOT
+    from rig.rig import Rig
+
+    with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
+        _booted(rig)
+        backend = rig.backend
+        before = backend.configuration(["MeterValueSampleInterval"])["MeterValueSampleInterval"]
+        backend.change_configuration("MeterValueSampleInterval", "7")
+        backend.set_online(False)
+        assert rig.clock.wait_until(lambda: not backend.connected(), 60, poll_s=1.0)
+        assert backend.owes_restore()
+        t0 = rig.clock.now()
+        rig.safe_state(between_tests=True)
+        assert not backend.owes_restore() and rig.clock.now() > t0       # waited for the reconnection
+        assert backend.configuration(["MeterValueSampleInterval"])["MeterValueSampleInterval"] == before
+
+
+def test_a_dut_that_stays_offline_makes_the_safe_state_say_what_is_not_restored() -> None:
+    from core.errors import RigError
+    from rig.config import REPO_ROOT
+    from rig.rig import Rig
+
+    with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
+        _booted(rig)
+        rig.backend.change_configuration("MeterValueSampleInterval", "7")
+        rig.source.set_output(False)                 # the DUT loses its supply: it cannot come back
+        rig.energised = False
+        assert rig.clock.wait_until(lambda: not rig.backend.connected(), 600, poll_s=1.0)
+        with pytest.raises(RigError, match="stayed offline 300 s: the configuration keys"):
+            rig.safe_state(between_tests=True)

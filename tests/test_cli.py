@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -317,6 +320,43 @@ def test_an_output_folder_that_cannot_be_written_is_exit_2_with_one_line(
     blocker.write_text("not a folder")
     assert main(["run", "--out", str(blocker / "run")]) == 2
     assert "cannot write the run there" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error", [errno.EROFS, errno.EACCES, errno.ENOSPC])
+def test_a_read_only_or_full_output_folder_is_exit_2_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, error: int) -> None:
+    """CI runs as root, for whom a chmod'ed folder stays writable: the file system's refusal is
+    injected where the run first writes (the probe before the rig opens)."""
+    from cli.main import main
+    real = Path.write_text
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> int:
+        if self.name == ".wallbox-rig-write-test":
+            raise OSError(error, os.strerror(error), str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", refuse)
+    assert main(["run", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot write the run there ({os.strerror(error)})" in err[0]
+
+
+def test_a_full_disk_keeps_the_earlier_summary_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reports.results import write_atomically
+    summary = tmp_path / "summary.json"
+    write_atomically(summary, '{"counts": {"passed": 3}}')
+    real = Path.write_text
+
+    def full(self: Path, text: str, *args: Any, **kwargs: Any) -> int:
+        real(self, text[: len(text) // 2], *args, **kwargs)     # half of it landed, then the disk was full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError, match="No space left"):
+        write_atomically(summary, '{"counts": {"passed": 4, "failed": 1}}')
+    monkeypatch.undo()
+    assert summary.read_text() == '{"counts": {"passed": 3}}'
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]     # no half file left beside it
 
 
 def test_sim_serve_builds_the_lab_an_in_process_run_builds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.plugin import _Interrupts
+from fixtures.options import _Interrupts
 from rig import interrupts
 from rig.clock import RealClock
 from rig.config import REPO_ROOT

@@ -24,7 +24,7 @@ from instruments.meter import GridState
 from instruments.meter.emulator import WbrMeterEmulator
 from instruments.meter.registers import model_names
 from instruments.meter.scenario import household, load_scenario
-from instruments.transport.modbus import ModbusEndpoint
+from instruments.transport.modbus import ModbusEndpoint, rtu_crc
 from rig.config import REPO_ROOT, load_rig_file
 from core.errors import ConfigError, InvalidValue
 
@@ -210,6 +210,24 @@ def test_fuzzed_frames_never_stop_the_meter(fuzz_meter: WbrMeterEmulator, frame:
     answer = client.read_holding_registers(0x500C, count=2, device_id=1)
     client.close()
     assert _decode(answer.registers, F32) == pytest.approx(10.0, rel=NOISE)
+
+
+def test_a_truncated_frame_costs_at_most_one_poll_on_that_connection(fuzz_meter: WbrMeterEmulator) -> None:
+    """Issue 27: after a truncated RTU frame the emulator answered nothing on that connection again.  A
+    serial line resyncs on the 3.5-character silence; over the converter's TCP stream the frame after the
+    fragment may be taken with it (its CRC fails), but the one after that is answered: a DUT's next poll."""
+    body = bytes.fromhex("0103500C0002")   # read holding registers 0x500C, 2 words, device 1
+    request = body + rtu_crc(body)
+    with socket.create_connection(("127.0.0.1", fuzz_meter.endpoint.port), timeout=0.3) as raw:
+        raw.sendall(request[:5])             # a frame cut off mid-address
+        answers = []
+        for _ in range(2):
+            raw.sendall(request)
+            try:
+                answers.append(raw.recv(64))
+            except TimeoutError:
+                answers.append(b"")
+        assert answers[-1][:3] == bytes([1, 3, 4]), answers
 
 
 @pytest.fixture(scope="module")

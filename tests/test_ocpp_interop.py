@@ -221,7 +221,7 @@ def test_an_independent_central_system_accepts_the_simulated_wallbox() -> None:
             lab.frontends["source"].handle("OUTP ON")
             lab.frontends["load1"].handle("CURR 16")
             lab.frontends["load1"].handle("LOAD ON")
-        world.advance(lab.knobs["ocpp_connect_after_s"] + 5)
+        world.advance(lab.knobs.ocpp.connect_after_s + 5)
         for command, seconds in (("STATE B", 5), ("STATE C", 130), ("STATE A", 5)):
             with world.lock:
                 cp.handle(command)

@@ -48,7 +48,7 @@ def test_matrix_lists_every_requirement_and_never_drops_one(two_runs: tuple[Path
     state_e = next(r for k, r in rows.items() if "state E" in k)
     assert state_e.verdict == "not run" and state_e.tests      # in the catalogue, deselected by -k
     diode = next(r for k, r in rows.items() if "diode check" in k)
-    assert diode.verdict == "pass" and diode.key is not None and diode.key["name"].startswith("contactor closures")
+    assert diode.verdict == "pass" and diode.key is not None and diode.key.name.startswith("contactor closures")
 
 
 def test_report_writes_html_markdown_csv_and_trend(two_runs: tuple[Path, Path]) -> None:
@@ -231,9 +231,31 @@ def test_a_requirement_tested_only_in_part_is_partial_with_what_no_test_covers(t
 def test_the_key_measurement_is_a_judged_quantity_never_an_awaited_event() -> None:
     """'DUT ready (A1) after power-up' (an arrange step's judgement, margin 0) stood as the key
     measurement of WB-LM-01, WB-MB-03 and WB-PS-01; the quantity the requirement is about does now."""
+    from core.records import MeasurementRecord, Outcome, TestRecord, Verdict
     from reports.matrix import _key_measurement
-    ready = {"name": "DUT ready (A1) after power-up", "value": 1, "low": 1, "high": None, "margin": 0.0,
-             "verdict": "pass", "presence": True}
-    grid = {"name": "grid current", "value": 31.0, "low": None, "high": 32.0, "margin": 1.0, "verdict": "pass"}
-    key = _key_measurement([{"name": "test_lm", "measurements": [ready, grid]}])
-    assert key is not None and key["name"] == "grid current"
+    ready = MeasurementRecord("DUT ready (A1) after power-up", 1, "", 1, None, Verdict.PASS, 0.0, "WB-LM-01", "", "",
+                              presence=True)
+    grid = MeasurementRecord("grid current", 31.0, "A", None, 32.0, Verdict.PASS, 1.0, "WB-LM-01", "", "")
+    key = _key_measurement([TestRecord("x::test_lm", "test_lm", "WB-LM-01", "", Outcome.PASSED, "", (ready, grid))])
+    assert key is not None and key.name == "grid current" and key.test == "test_lm"
+
+
+def test_a_record_reads_back_as_written_and_a_bad_line_names_its_file_and_line(tmp_path: Path) -> None:
+    """tests.jsonl is the one place records live between the plugin and every report: what is written
+    reads back equal, a cut-off last line (a kill mid-write) is skipped, an edited one is refused."""
+    from core.errors import RigError
+    from core.records import MeasurementRecord, Outcome, TestRecord, Verdict
+    from reports.results import ResultsWriter, read_records
+    m = MeasurementRecord("C2 to B", 0.15, "s", None, 0.1, Verdict.FAIL, -0.05, "WB-EL-03", "IEC 61851-1 Table A.6",
+                          "EVI", t_s=12.5, cites=("iec61851-1",))
+    record = TestRecord("conformance/x.py::test_x", "test_x", "WB-EL-03", "Table A.6", Outcome.FAILED, "too slow", (m,),
+                        "evidence/test_x")
+    writer = ResultsWriter(tmp_path)
+    writer.test_finished(record)
+    with (tmp_path / "tests.jsonl").open("a") as fh:
+        fh.write('{"nodeid": "conformance/x.py::test_y", "na')      # killed mid-line
+    assert read_records(tmp_path / "tests.jsonl") == [record]
+    assert record.deciding() == m and record.outcome.red and not Outcome.SKIPPED.red
+    (tmp_path / "tests.jsonl").write_text('{"nodeid": "a", "name": "b", "outcome": "fine"}\n')
+    with pytest.raises(RigError, match=r"tests.jsonl:1: not a test record"):
+        read_records(tmp_path / "tests.jsonl")

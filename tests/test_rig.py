@@ -42,7 +42,7 @@ def test_the_backend_stamps_frames_at_the_instant_the_world_made_them(sim_rig: R
     waits for the backend's answer."""
     assert sim_rig.clock.wait_until(sim_rig.backend.booted, 120.0, poll_s=1.0)
     boots = [f for f in sim_rig.backend.frames() if f.action == "BootNotification" and f.direction == "in"]
-    assert boots and boots[0].t_s == pytest.approx(sim_rig.lab.knobs["ocpp_connect_after_s"], abs=1e-6)
+    assert boots and boots[0].t_s == pytest.approx(sim_rig.lab.knobs.ocpp.connect_after_s, abs=1e-6)
     assert boots[0].utc.startswith("2026-06-01T12:00:45")
 
 

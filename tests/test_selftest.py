@@ -22,8 +22,8 @@ from conformance import (catalogue, test_access_control, test_charging_session, 
 from rig.config import REPO_ROOT, load_rig_file
 
 pytestmark = pytest.mark.timeout(3000)
-"""The first test carries the `runs` fixture: every case's run, three at a time on two cores (about 15
-minutes), well over the project's 900 s per-test limit."""
+"""The first test carries the `runs` fixture: every case's run, three at a time on two cores (minutes;
+about 25 with WBR_SELFTEST=whole-suite), well over the project's 900 s per-test limit."""
 CONCURRENT_RUNS = (os.cpu_count() or 1) + 1
 """A suite run keeps a core about 80 % busy (the rest is waiting on loopback round trips), so one run
 more than there are cores fills them: on CI's two cores, three at a time."""
@@ -105,19 +105,31 @@ def families_of(entries: list) -> tuple[str, ...]:
     return tuple(sorted({info.module.rsplit(".", 1)[-1].removeprefix("test_") for info, _ in entries}))
 
 
+WHOLE_SUITE = os.environ.get("WBR_SELFTEST") == "whole-suite"
+"""`WBR_SELFTEST=whole-suite`: every red case runs the whole suite, so it also shows that no test of
+another family goes red under the knob (about 25 minutes on two cores: a nightly's job).  By default a
+red case runs the families of its declared red tests (a whole suite costs about 15 s of CPU, a family
+2-4 s): within them, exactly the declared tests must fail; that the rest of the suite stays green on
+a conforming DUT is the green cases' to show, each of which runs the whole suite on its bench."""
+
 SCOPED_KNOBS = {("bmw-wallbox-plus", ("access_control=factory_on",))}
-"""Knob cases that run only the families of their red tests: a wallbox delivered with access control
-on charges for no test that brings no card, so the whole suite would go red, not only WB-AC-01."""
+"""Knob cases that run only the families of their red tests even with WBR_SELFTEST=whole-suite: a
+wallbox delivered with access control on charges for no test that brings no card, so the whole suite
+would go red, not only WB-AC-01."""
 
 
-def scoped(case: str, profile: str, knobs: tuple[str, ...]) -> bool:
-    """Bench-of-parts cases, the Connect's knob cases (its `connect-conforms` case runs the whole suite
-    green) and the SCOPED_KNOBS run only their families."""
+def scoped(case: str, profile: str, knobs: tuple[str, ...], entries: list) -> bool:
+    """Red cases run only their families (see WHOLE_SUITE); even in a whole-suite self-test, so do the
+    bench-of-parts cases, the Connect's knob cases (its `connect-conforms` case runs the whole suite
+    green) and the SCOPED_KNOBS."""
+    if not WHOLE_SUITE:
+        return bool(entries)
     return case.endswith("@parts") or (profile == CONNECT and bool(knobs)) or (profile, knobs) in SCOPED_KNOBS
 
 
-PARTS_FAMILIES = {case: families_of(entries) for case, profile, knobs, entries in CASES if scoped(case, profile, knobs)}
-PARTS_FAMILIES["generic-on-parts-conforms"] = tuple(sorted({f for case, profile, knobs, entries in CASES
+CASE_FAMILIES = {case: families_of(entries) for case, profile, knobs, entries in CASES
+                 if scoped(case, profile, knobs, entries)}
+CASE_FAMILIES["generic-on-parts-conforms"] = tuple(sorted({f for case, profile, knobs, entries in CASES
                                                             if profile == GENERIC_PARTS and knobs
                                                             for f in families_of(entries)}))
 """Case id → the families a scoped case runs (the generic profile's bench of parts is run where its
@@ -209,7 +221,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, list[
     profiles = {WAKE_UP_PROFILE: str(wake_up_profile(base))}
     with ThreadPoolExecutor(max_workers=CONCURRENT_RUNS) as pool:
         futures = {case: pool.submit(run_suite, base / case, profiles.get(profile, profile), knobs, case == PLOTTED,
-                                     None if full_trials(case, entries) else FEW_TRIALS, PARTS_FAMILIES.get(case, ()))
+                                     None if full_trials(case, entries) else FEW_TRIALS, CASE_FAMILIES.get(case, ()))
                    for case, profile, knobs, entries in CASES}
         return {case: f.result() for case, f in futures.items()}
 
@@ -236,7 +248,7 @@ def test_suite_goes_red_exactly_on_its_knob(runs: dict, collected: dict, case: s
     the markers declare, and nothing else."""
     code, records, summary = runs[case]
     outcomes = outcomes_of(runs, case)
-    families = PARTS_FAMILIES.get(case, ())
+    families = CASE_FAMILIES.get(case, ())
     held = held_in(collected[profile], families)
     baseline = outcomes_of(runs, BASELINE[profile])
     skipped = held_in({n for n, o in baseline.items() if o == "skipped"}, families)
@@ -261,7 +273,7 @@ def test_a_conforming_bench_skips_only_what_its_roles_and_profile_rule_out(runs:
     that does not declare the feature, a bench that cannot do it)."""
     rig_roles = set(load_rig_file(REPO_ROOT / bench_of(bench)[0]).instruments)
     records = {r["name"]: r for r in runs[BASELINE[bench]][1]}
-    families = PARTS_FAMILIES.get(BASELINE[bench], ())
+    families = CASE_FAMILIES.get(BASELINE[bench], ())
     lacking = {n for n in held_in(collected[bench], families) if NEEDS[n.split("[")[0]] - rig_roles}
     assert all(records[n]["outcome"] == "skipped" and "this rig has no" in records[n]["message"] for n in lacking)
     for name, record in records.items():

@@ -49,6 +49,23 @@ def test_knobs_validate_names_and_values() -> None:
         resolve_knobs({"phases": "2"})
 
 
+def test_every_knob_has_one_typed_field_in_one_group() -> None:
+    """The firmware's parts read `knobs.<group>.<field>`; the table users see (`sim params`) and the
+    typed records can never drift apart: each knob is one field, of its default's type."""
+    from dataclasses import fields
+
+    from sim.params import KNOB_GROUPS, KNOBS, Knobs
+    held = [(f.metadata["knob"], f.type) for group in KNOB_GROUPS.values() for f in fields(group)]
+    assert sorted(name for name, _ in held) == sorted(k.name for k in KNOBS)
+    types = dict(held)
+    assert all(types[k.name] == type(k.default).__name__ for k in KNOBS)
+    knobs = Knobs.resolve({"contactor_open_delay_ms": "150", "rcd_dc_trip_ma": 6.5})
+    assert knobs.contactor.open_delay_ms == 150.0 and knobs.rcd.dc_trip_ma == 6.5 and knobs.cp.diode_check is True
+    assert Knobs.of(knobs.values()) == knobs and list(knobs.values()) == [k.name for k in KNOBS]
+    with pytest.raises(KnobError, match="a finite number"):
+        knobs.replace(contactor_open_delay_ms="nan")
+
+
 def _session(lab: VirtualLab) -> list[tuple[str, bool]]:
     """Power on, plug in, charge, unplug; return (EVSE state, contactor) after each step."""
     cp, world = lab.frontends["cp"], lab.world
@@ -59,7 +76,7 @@ def _session(lab: VirtualLab) -> list[tuple[str, bool]]:
                 cp.handle(command)
             else:
                 lab.frontends["source"].handle("OUTP ON")
-        world.advance(wait or lab.knobs["boot_time_s"] + 0.1)
+        world.advance(wait or lab.knobs.dut.boot_time_s + 0.1)
         out.append((lab.wallbox.state, lab.plant.contactor_closed))
     return out
 
@@ -141,7 +158,7 @@ def test_fault_is_held_then_the_vehicle_is_read_again() -> None:
     try:
         cp = lab.frontends["cp"]
         lab.frontends["source"].handle("OUTP ON")
-        lab.world.advance(lab.knobs["boot_time_s"] + 0.1)
+        lab.world.advance(lab.knobs.dut.boot_time_s + 0.1)
         cp.handle("DIODE 0")
         cp.handle("STATE B")
         lab.world.advance(1.0)
@@ -184,7 +201,7 @@ def _step(lab: VirtualLab, frontend: str, command: str, then_s: float) -> str | 
 
 def _charging_lab(**knobs: object) -> VirtualLab:
     lab = VirtualLab(seed=3, knobs=knobs)
-    _step(lab, "source", "OUTP ON", lab.knobs["boot_time_s"] + 0.1)
+    _step(lab, "source", "OUTP ON", lab.knobs.dut.boot_time_s + 0.1)
     return lab
 
 

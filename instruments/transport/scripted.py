@@ -45,7 +45,7 @@ class ScriptedTransport(LineTransport):
             raise ScriptMismatch("driver read an answer the script does not have")
         answer, self._pending = self._pending, None
         if isinstance(answer, bytes):
-            raise ScriptMismatch(f"the script answers a binary block here; the driver read a line")
+            raise ScriptMismatch("the script answers a binary block here; the driver read a line")
         return answer
 
     def _read_block(self) -> bytes:

@@ -1,0 +1,173 @@
+"""What a run concludes, as typed records: a test's outcome, a measurement's verdict.
+
+The plugin makes them, `tests.jsonl` keeps them (one JSON object a line), and every report reads
+them back through `TestRecord.from_json`, so a report never reaches for a key a writer spelled
+another way.  Two words, one meaning each:
+
+- a test's **outcome** (`Outcome`): *failed* only when a judged measurement is outside its limits
+  (the DUT does not conform); *broken* whenever the rig could not reach a verdict; *passed*; *skipped*;
+- a measurement's **verdict** (`Verdict`): *pass* or *fail* against its limits, *info* when it has none.
+
+Both are `StrEnum`s: written to JSON they are the same words the files have always held.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+from core.errors import RigError
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    BROKEN = "broken"
+    SKIPPED = "skipped"
+
+    @property
+    def red(self) -> bool:
+        """Failed or broken: what a report lists first and a rerun takes again."""
+        return self in (Outcome.FAILED, Outcome.BROKEN)
+
+
+OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
+"""Every outcome, in the order summaries count them."""
+
+
+class RunStatus(StrEnum):
+    """What a whole run concludes, and the exit code that says it to a shell or a CI."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    BROKEN = "broken"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def exit_code(self) -> int:
+        return {RunStatus.PASSED: 0, RunStatus.FAILED: 1, RunStatus.BROKEN: 2, RunStatus.INTERRUPTED: 3}[self]
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INFO = "info"
+
+
+class RecordError(RigError):
+    """A results file that does not hold what `wallbox-rig run` writes (edited, or cut off)."""
+
+
+@dataclass(frozen=True)
+class MeasurementRecord:
+    """One value the rig measured, with its limits and what they make of it."""
+
+    name: str
+    value: float
+    unit: str
+    low: float | None
+    high: float | None
+    verdict: Verdict
+    margin: float | None
+    """Distance to the nearer limit, in `unit` (negative: outside); None without limits."""
+    requirement: str
+    clause: str
+    source: str
+    t_s: float | None = None
+    note: str = ""
+    marginal: bool = False
+    """Passed, but closer to a limit than the limit's declared marginal band."""
+    cites: tuple[str, ...] = ()
+    """Bibliography keys of the limit (the run folder's sources.json expands them)."""
+    random: bool = False
+    """Random by design (a cold-load delay): trends never read its margin as drift."""
+    presence: bool = False
+    """Judges only that an awaited event came (`Evidence.found`: the DUT came up, the contactor
+    closed): on the way to the requirement's quantity, never its key measurement."""
+
+    @property
+    def judged(self) -> bool:
+        return self.verdict is not Verdict.INFO
+
+    def limits_text(self) -> str:
+        if self.low is not None and self.high is not None:
+            return (f"= {self.low:g} {self.unit}" if self.low == self.high
+                    else f"[{self.low:g}, {self.high:g}] {self.unit}").rstrip()
+        if self.high is not None:
+            return f"<= {self.high:g} {self.unit}".rstrip()
+        if self.low is not None:
+            return f">= {self.low:g} {self.unit}".rstrip()
+        return "-"
+
+    def value_text(self) -> str:
+        return f"{self.value:.6g} {self.unit}".rstrip()
+
+    def margin_value(self) -> float:
+        """The margin as a number to sort by: none (or NaN) sorts first, as the worst."""
+        margin = self.margin
+        return margin if margin is not None and not math.isnan(margin) else -math.inf
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["verdict"] = str(self.verdict)
+        out["cites"] = list(self.cites)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str = "measurement") -> MeasurementRecord:
+        known = {f.name for f in fields(cls)}
+        try:
+            values = {k: v for k, v in data.items() if k in known}
+            values["verdict"] = Verdict(data["verdict"])
+            values["cites"] = tuple(data.get("cites") or ())
+            return cls(**values)
+        except (KeyError, ValueError, TypeError) as exc:
+            raise RecordError(f"{where}: not a measurement record ({exc!r})") from None
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    """One test of a run: its outcome and why, and every measurement it made."""
+
+    __test__ = False   # a record, not a test class for pytest to collect
+
+    nodeid: str
+    name: str
+    requirement: str
+    clause: str
+    outcome: Outcome
+    message: str = ""
+    measurements: tuple[MeasurementRecord, ...] = field(default=())
+    evidence: str | None = None
+    """The run folder's subfolder holding this test's evidence (plots, traces), if it kept any."""
+
+    MESSAGE_CHARS = 2000
+    """A message is cut here: an instrument's runaway answer must not fill a report."""
+
+    @property
+    def judged(self) -> tuple[MeasurementRecord, ...]:
+        return tuple(m for m in self.measurements if m.judged)
+
+    def deciding(self) -> MeasurementRecord | None:
+        """The measurement that decided the outcome: the first that failed, else the first judged."""
+        judged = self.judged
+        return next((m for m in judged if m.verdict is Verdict.FAIL), judged[0] if judged else None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"nodeid": self.nodeid, "name": self.name, "requirement": self.requirement, "clause": self.clause,
+                "outcome": str(self.outcome), "message": self.message[: self.MESSAGE_CHARS],
+                "measurements": [m.to_json() for m in self.measurements], "evidence": self.evidence}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str = "test record") -> TestRecord:
+        try:
+            return cls(str(data["nodeid"]), str(data["name"]), str(data.get("requirement") or ""),
+                       str(data.get("clause") or ""), Outcome(data["outcome"]), str(data.get("message") or ""),
+                       tuple(MeasurementRecord.from_json(m, f"{where}, measurement {k + 1}")
+                             for k, m in enumerate(data.get("measurements") or ())),
+                       data.get("evidence"))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise RecordError(f"{where}: not a test record ({exc!r})") from None
