@@ -9,12 +9,14 @@ import json
 import time
 import tomllib
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, RigError
 from instruments.backend import ANY_CHARGE_POINT, Frame, OcppCentralSystem
 from instruments.backend_planner import Tariff, plan_departure
+from instruments.transport.ocpp_ws import call_problem
 
 
 def load_schedule(path: Path, now: datetime) -> dict[str, Any]:
@@ -29,6 +31,12 @@ def load_schedule(path: Path, now: datetime) -> dict[str, Any]:
                               hint=str(exc)) from None
         if not isinstance(profile, dict) or "chargingSchedule" not in profile:
             raise ConfigError(path, "chargingSchedule", "a ChargingProfile object with a chargingSchedule")
+        refused = call_problem("SetChargingProfile", {"connectorId": connector_of(profile),
+                                                      "csChargingProfiles": json.loads(json.dumps(profile),
+                                                                                       parse_float=Decimal)})
+        if refused is not None:   # refused here, once, not by every charge point at every boot
+            raise ConfigError(path, "", "a ChargingProfile valid against the OCPP 1.6 schema (SetChargingProfile)",
+                              hint=f"{refused[0]}: {refused[1]}")
         return profile
     try:
         data = tomllib.loads(path.read_text())
@@ -50,6 +58,12 @@ def load_schedule(path: Path, now: datetime) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(path, "plan", "numbers, and a departure as \"HH:MM\"", hint=str(exc)) from None
     return made.profile
+
+
+def connector_of(profile: dict[str, Any]) -> int:
+    """Where SetChargingProfile puts a profile: a ChargePointMaxProfile on connector 0, the charge point
+    as a whole (OCPP 1.6 §3.13.1); any other on connector 1."""
+    return 0 if profile.get("chargingProfilePurpose") == "ChargePointMaxProfile" else 1
 
 
 def print_frame(frame: Frame) -> None:
@@ -88,7 +102,7 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
             time.sleep(0.2)   # the BootNotification's answer goes out first
             try:
                 profile = load_schedule(schedule_path, datetime.now(UTC))
-                answer = backend.call_point(identity, "SetChargingProfile", {"connectorId": 1,
+                answer = backend.call_point(identity, "SetChargingProfile", {"connectorId": connector_of(profile),
                                                                              "csChargingProfiles": profile})
                 print(f"schedule {schedule_path.name} sent to {identity}: {answer.get('status')}", flush=True)
             except RigError as exc:   # one charge point's trouble does not end the backend

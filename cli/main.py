@@ -33,6 +33,7 @@ from rig.config import (DEFAULT_RIG, RigConfig, load_rig_file, overdue_calibrati
 from core.errors import InstrumentOperationError, RigError
 from rig.profile import Profile
 from rig.rig import Rig, lab_cards, ocpp_account, rs485_line, sim_knobs
+from sim.ports import port_map_text
 
 from fixtures.session import EXIT_BROKEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED
 
@@ -629,8 +630,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--profile", help="DUT profile the simulated wallbox impersonates (default: the rig file's)")
     serve.add_argument("--realtime", action="store_true", help="advance virtual time with the wall clock")
     serve.add_argument("--port-base", type=int, metavar="PORT",
-                       help="serve on fixed loopback ports from PORT up (clock, cp, installer, led, analyser, source, "
-                            "load1-3, fault_box, rs485), instead of free ones")
+                       help=f"serve on fixed loopback ports from PORT up, instead of free ones: {port_map_text()} "
+                            "(the simulated wallbox dials the rig's backend on ocpp)")
     serve.add_argument("--endpoints-json", metavar="FILE", help="write the endpoints as JSON to FILE, for tools")
     serve.add_argument("--labgrid-exporter", metavar="FILE", help="write a labgrid exporter configuration (YAML) "
                                                                   "that exports these endpoints as one group")

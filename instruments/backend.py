@@ -413,8 +413,11 @@ class OcppCentralSystem(Backend):
             if action == "StartTransaction":
                 info["transactionId"] = next(self.transaction_ids)
             return info
-        if action == "StopTransaction":
-            return {"idTagInfo": {"status": "Accepted"}} if "idTag" in payload else {}
+        if action == "StopTransaction":   # idTagInfo only for an idTag given, and as the backend rules on it
+            if "idTag" not in payload:
+                return {}
+            return {"idTagInfo": {"status": "Accepted" if payload["idTag"] in self.state.accepted_id_tags
+                                  else "Invalid"}}
         if action == "DataTransfer":
             return {"status": "UnknownVendorId"}
         return {}

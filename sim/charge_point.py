@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sim.ocpp_link import OcppLink
+from sim.ocpp_link import CallError, OcppLink
 from sim.smart_charging import ProfileStore, posix
 from sim.world import Timers, World
 from sim.params import Knobs
@@ -21,7 +21,17 @@ if TYPE_CHECKING:
     from sim.wallbox import SimulatedWallbox
 
 _READ_ONLY = {"NumberOfConnectors", "SupportedFeatureProfiles", "ChargeProfileMaxStackLevel",
-              "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods", "MaxChargingProfilesInstalled"}
+              "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods", "MaxChargingProfilesInstalled",
+              "GetConfigurationMaxKeys"}
+_INTEGER_KEYS = {"HeartbeatInterval", "MeterValueSampleInterval", "ClockAlignedDataInterval", "ConnectionTimeOut",
+                 "ResetRetries", "TransactionMessageAttempts", "TransactionMessageRetryInterval"}
+_BOOLEAN_KEYS = {"AuthorizeRemoteTxRequests", "FreeVendEnabled", "StopTransactionOnEVSideDisconnect",
+                 "LocalAuthorizeOffline", "LocalPreAuthorize", "StopTransactionOnInvalidId",
+                 "UnlockConnectorOnEVSideDisconnect"}
+"""OCPP 1.6 §9.1's types of the writable Core keys: a value of another type is Rejected, never stored."""
+_TRIGGERS = ("BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification", "Heartbeat",
+             "MeterValues", "StatusNotification")
+"""TriggerMessage's requestedMessage values (OCPP 1.6 §7.48 MessageTrigger)."""
 _VENDOR = "WALLBOX-RIG"
 _MODEL = "SimWallbox"
 
@@ -44,7 +54,13 @@ class SimChargePoint:
             "FreeVendIdTag": "FREEVEND", "StopTransactionOnEVSideDisconnect": "true", "NumberOfConnectors": "1",
             "SupportedFeatureProfiles": "Core,SmartCharging,RemoteTrigger", "ChargeProfileMaxStackLevel": "8",
             "ChargingScheduleAllowedChargingRateUnit": "Current,Power", "ChargingScheduleMaxPeriods": "48",
-            "MaxChargingProfilesInstalled": "10"}
+            "MaxChargingProfilesInstalled": "10",
+            # the rest of OCPP 1.6 §9.1's Core keys
+            "ConnectorPhaseRotation": "0.RST,1.RST", "GetConfigurationMaxKeys": "64", "LocalAuthorizeOffline": "false",
+            "LocalPreAuthorize": "false", "MeterValuesAlignedData": "Energy.Active.Import.Register", "ResetRetries": "3",
+            "StopTransactionOnInvalidId": "true", "StopTxnAlignedData": "", "StopTxnSampledData": "",
+            "TransactionMessageAttempts": "3", "TransactionMessageRetryInterval": "60",
+            "UnlockConnectorOnEVSideDisconnect": "true"}
         self._clock_offset_s = 0.0        # the firmware's UTC = virtual time + this (set by the backend)
         self._timers = Timers(world)
         self.queue: list[tuple[str, dict[str, Any], int | None]] = []
@@ -214,11 +230,15 @@ class SimChargePoint:
             return
         plugged = self.box.cp_letter in ("B", "C", "D")
         if self._left or not plugged:   # an unplugging ends the session, even one undone within the instant
-            self._left = False
+            unplugged, self._left = self._left, False
             if self.transaction is not None:
                 self._stop_transaction("EVDisconnected")
+                self._authorised = None
+            elif unplugged:
+                self._authorised = None
+            # else no vehicle yet: an authorisation given before plug-in (a RemoteStartTransaction, OCPP 1.6
+            # §5.11) waits for the cable until ConnectionTimeOut
             self._finished = False
-            self._authorised = None
         if plugged and self.transaction is None and not self._finished and self.box.state != "F":
             if self._free_vend() and self._authorised is None:
                 self._authorised = self.config["FreeVendIdTag"]
@@ -394,8 +414,26 @@ class SimChargePoint:
             handler = getattr(self, f"_on_{action}", None)
             return handler(payload) if handler is not None else None
 
+    @staticmethod
+    def _field(payload: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:
+        """A payload field of OCPP 1.6's JSON type `kind` (int, str, dict, list); a missing required one is
+        an OccurenceConstraintViolation, one of another type a TypeConstraintViolation (§4.2.3)."""
+        if name not in payload:
+            if required:
+                raise CallError("OccurenceConstraintViolation", f"{name} is required")
+            return None
+        value = payload[name]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise CallError("TypeConstraintViolation", f"{name} must be {kind.__name__}, not {value!r}")
+        return value
+
     def _on_RemoteStartTransaction(self, payload: dict[str, Any]) -> dict[str, Any]:
-        id_tag = str(payload.get("idTag", ""))
+        id_tag = self._field(payload, "idTag", str)
+        if len(id_tag) > 20:
+            raise CallError("TypeConstraintViolation", "idTag is an IdToken of at most 20 characters")
+        connector = self._field(payload, "connectorId", int, required=False)
+        if connector is not None and connector != 1:
+            return {"status": "Rejected"}
         if self.transaction is not None or self.box.state in ("off", "boot", "F"):
             return {"status": "Rejected"}
         if self.config["AuthorizeRemoteTxRequests"] == "true":
@@ -423,7 +461,7 @@ class SimChargePoint:
 
     def _on_RemoteStopTransaction(self, payload: dict[str, Any]) -> dict[str, Any]:
         tx = self.transaction
-        if tx is None or int(payload.get("transactionId", -1)) != tx["id"]:
+        if tx is None or self._field(payload, "transactionId", int) != tx["id"]:
             return {"status": "Rejected"}
         def stop() -> None:
             self._stop_transaction("Remote")
@@ -434,8 +472,8 @@ class SimChargePoint:
 
     def _on_SetChargingProfile(self, payload: dict[str, Any]) -> dict[str, Any]:
         tx = self.transaction
-        status = self.profiles.install(int(payload.get("connectorId", 1)), dict(payload.get("csChargingProfiles", {})),
-                                       tx["id"] if tx else None)
+        status = self.profiles.install(self._field(payload, "connectorId", int),
+                                       dict(self._field(payload, "csChargingProfiles", dict)), tx["id"] if tx else None)
         if status == "Accepted":
             self.reevaluate()
         return {"status": status}
@@ -446,8 +484,11 @@ class SimChargePoint:
         return {"status": status}
 
     def _on_GetCompositeSchedule(self, payload: dict[str, Any]) -> dict[str, Any]:
-        duration = int(payload.get("duration", 0))
-        unit = payload.get("chargingRateUnit", "A")
+        self._field(payload, "connectorId", int)
+        duration = self._field(payload, "duration", int)
+        unit = self._field(payload, "chargingRateUnit", str, required=False) or "A"
+        if unit not in ("A", "W"):
+            raise CallError("PropertyConstraintViolation", f"chargingRateUnit must be A or W, not {unit!r}")
         now = self.now_utc()
         tx = self.transaction
         tx_start, tx_id = (tx["start_utc"], tx["id"]) if tx else (None, None)
@@ -466,11 +507,14 @@ class SimChargePoint:
                                      "chargingSchedulePeriod": periods}}
 
     def _on_ChangeConfiguration(self, payload: dict[str, Any]) -> dict[str, Any]:
-        key, value = str(payload.get("key")), str(payload.get("value"))
+        key, value = self._field(payload, "key", str), self._field(payload, "value", str)
         if key not in self.config:
             return {"status": "NotSupported"}
         if key in _READ_ONLY:
             return {"status": "Rejected"}
+        if key in _INTEGER_KEYS and not (value.isdigit() and len(value) <= 9) \
+                or key in _BOOLEAN_KEYS and value.lower() not in ("true", "false"):
+            return {"status": "Rejected"}   # a value of the wrong type is never stored (§9.1 gives each key's)
         self.config[key] = value.lower() if value.lower() in ("true", "false") else value
         self.world.schedule(0.0, self.changed)
         if key == "ClockAlignedDataInterval":
@@ -495,17 +539,67 @@ class SimChargePoint:
         return {"status": "Accepted"}
 
     def _on_TriggerMessage(self, payload: dict[str, Any]) -> dict[str, Any]:
-        what = payload.get("requestedMessage")
+        what = self._field(payload, "requestedMessage", str)
+        if what not in _TRIGGERS:
+            raise CallError("PropertyConstraintViolation", f"requestedMessage {what!r} is not a MessageTrigger")
+        connector = self._field(payload, "connectorId", int, required=False)
+        if connector is not None and connector not in (0, 1):
+            return {"status": "Rejected"}
         actions = {"Heartbeat": self._heartbeat, "MeterValues": self._trigger_values,
-                   "StatusNotification": self._trigger_status, "BootNotification": self._dial}
+                   "StatusNotification": lambda: self._trigger_status(connector), "BootNotification": self._dial}
         if what not in actions:
             return {"status": "NotImplemented"}
         self.world.schedule(0.0, actions[what])
         return {"status": "Accepted"}
 
     def _trigger_values(self) -> None:
-        self._send("MeterValues", {"connectorId": 1, "meterValue": [self._values("Trigger")]})
+        """The connector's values now; during a transaction they carry its id (OCPP 1.6 §6.32)."""
+        payload: dict[str, Any] = {"connectorId": 1, "meterValue": [self._values("Trigger")]}
+        if self.transaction is not None:
+            payload["transactionId"] = self.transaction["id"]
+        self._send("MeterValues", payload)
 
-    def _trigger_status(self) -> None:
-        self._sent = None
-        self._send_status()
+    def _trigger_status(self, connector: int | None = None) -> None:
+        """Without a connectorId, the status of the charge point as a whole (connector 0) and of each
+        connector (OCPP 1.6 §5.17)."""
+        if connector in (None, 0):
+            self._send("StatusNotification", {"connectorId": 0, "errorCode": "NoError",
+                                              "status": "Unavailable" if self.box.state == "F" else "Available",
+                                              "timestamp": _stamp(self.now_utc())})
+        if connector in (None, 1):
+            self._sent = None
+            self._send_status()
+
+    def _on_ChangeAvailability(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Accepted, or Scheduled while a transaction runs (OCPP 1.6 §5.2); this firmware keeps no
+        unavailable state of its own, so the change is acknowledged, not acted on."""
+        connector = self._field(payload, "connectorId", int)
+        kind = self._field(payload, "type", str)
+        if kind not in ("Inoperative", "Operative"):
+            raise CallError("PropertyConstraintViolation", f"type must be Inoperative or Operative, not {kind!r}")
+        if connector not in (0, 1):
+            return {"status": "Rejected"}
+        return {"status": "Scheduled" if self.transaction is not None else "Accepted"}
+
+    def _on_ClearCache(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """No authorisation cache is kept: there is nothing to clear (OCPP 1.6 §5.4)."""
+        return {"status": "Accepted"}
+
+    def _on_UnlockConnector(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A tethered cable has no lock to open; a socket outlet ends a running transaction (reason
+        UnlockCommand) and unlocks (OCPP 1.6 §5.18)."""
+        if self._field(payload, "connectorId", int) != 1:
+            return {"status": "NotSupported"}
+        if self.knobs.dut.connector == "tethered":
+            return {"status": "NotSupported"}
+        if self.transaction is not None:
+            def stop() -> None:
+                self._stop_transaction("UnlockCommand")
+                self.changed()
+            self.world.schedule(0.0, stop)
+        return {"status": "Unlocked"}
+
+    def _on_DataTransfer(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Only this firmware's own vendor id is known, and it takes no message from the backend (§5.6)."""
+        vendor = self._field(payload, "vendorId", str)
+        return {"status": "UnknownMessageId" if vendor == _VENDOR else "UnknownVendorId"}

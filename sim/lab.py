@@ -20,6 +20,7 @@ from sim.meter_link import MeterLink, UartSettings
 from sim.params import Knobs
 from sim.microphone import SimMicrophone
 from sim.plant import Plant
+from sim.ports import PORT_ORDER
 from sim.rfid import SimChameleon, physical_card
 from sim.server import LOOPBACK, FrontEnd, LineServer, StreamServer
 from sim.socketcand import SocketcandServer
@@ -205,12 +206,6 @@ class VirtualLab:
         with self.world.lock:
             self.world.record("lab_stopped")
             self.world.close()
-
-
-PORT_ORDER = ("clock", "cp", "installer", "led", "analyser", "source", "load1", "load2", "load3", "fault_box", "rs485",
-              "switch", "scope", "leak", "dc_source", "relays", "chamber", "ocpp", "audio", "card")
-"""Which endpoint takes which port from `--port-base` up (clock = base, …, rs485 = base + 10, the
-bench of bought parts after it)."""
 
 
 UNLISTED_PORTS = (20_000, 32_000)

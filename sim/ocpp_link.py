@@ -25,7 +25,18 @@ from typing import Any
 log = logging.getLogger("wallbox_rig.sim")
 
 Incoming = Callable[[str, dict[str, Any]], dict[str, Any] | None]
-"""(action, payload) → the CALLRESULT payload, or None for a CALLERROR NotImplemented."""
+"""(action, payload) → the CALLRESULT payload, or None for a CALLERROR NotImplemented; a handler that
+refuses the payload raises `CallError`."""
+
+
+class CallError(Exception):
+    """A CALL the firmware refuses, answered `[4, id, code, description, {}]` with one of OCPP-J 1.6
+    §4.2.3's codes (FormationViolation, PropertyConstraintViolation, OccurenceConstraintViolation,
+    TypeConstraintViolation, NotSupported, …)."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code, self.description = code, description
 
 
 class OcppLink:
@@ -126,11 +137,16 @@ class OcppLink:
         while True:
             sock, message = self._inbox.get()
             unique, action = message[1], message[2]
-            payload = message[3] if len(message) > 3 and isinstance(message[3], dict) else {}
+            payload = message[3] if len(message) > 3 else None
             try:
-                result = self._incoming(str(action), payload)
+                if not isinstance(unique, str) or not isinstance(action, str) or not isinstance(payload, dict) \
+                        or len(message) != 4:   # OCPP-J 1.6 §4.2.1: [2, "<UniqueId>", "<Action>", {<Payload>}]
+                    raise CallError("FormationViolation", "a CALL is [2, \"uniqueId\", \"action\", {payload}]")
+                result = self._incoming(action, payload)
                 reply = [3, unique, result] if result is not None else \
                     [4, unique, "NotImplemented", f"{action} is not supported", {}]
+            except CallError as refused:
+                reply = [4, unique, refused.code, refused.description, {}]
             except Exception as exc:  # noqa: BLE001 - a firmware bug answers an error, never kills the modem
                 log.exception("ocpp %s failed", action)
                 reply = [4, unique, "InternalError", str(exc), {}]

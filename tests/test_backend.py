@@ -286,3 +286,127 @@ def test_a_dut_that_stays_offline_makes_the_safe_state_say_what_is_not_restored(
         assert rig.clock.wait_until(lambda: not rig.backend.connected(), 600, poll_s=1.0)
         with pytest.raises(RigError, match="stayed offline 300 s: the configuration keys"):
             rig.safe_state(between_tests=True)
+
+
+@pytest.mark.parametrize("payload, code", [
+    ({"chargePointVendor": "ACME", "chargePointModel": "X", "colour": "red"}, "FormationViolation"),   # extra property
+    ({"chargePointVendor": "ACME"}, "OccurenceConstraintViolation"),                                  # chargePointModel missing
+    ({"chargePointVendor": 12, "chargePointModel": "X"}, "TypeConstraintViolation"),                  # a number for a string
+    ({"chargePointVendor": "A" * 21, "chargePointModel": "X"}, "TypeConstraintViolation"),            # CiString20Type
+])
+def test_a_call_against_its_schema_is_refused_with_the_1_6_error_code(payload: dict, code: str) -> None:
+    """OCPP-J 1.6 §4.2.3 names FormationViolation, PropertyConstraintViolation, OccurenceConstraintViolation
+    and TypeConstraintViolation; the `ocpp` package answered FormatViolation (2.0.1's word) or ProtocolError."""
+    from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
+
+    port = free_port()
+    backend = OcppCentralSystem(f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-S"})
+    backend.attach_clock(lambda: 1.0, virtual=True)
+    try:
+        with connect(f"ws://127.0.0.1:{port}/CP-S", subprotocols=[Subprotocol("ocpp1.6")]) as ws:
+            ws.send(json.dumps([2, "b1", "BootNotification", payload]))
+            answer = json.loads(ws.recv(timeout=5))
+            assert answer[:3] == [4, "b1", code], answer
+            ws.send(json.dumps([2, "s1", "StatusNotification", {"connectorId": 1, "errorCode": "Broken",
+                                                                  "status": "Available"}]))
+            assert json.loads(ws.recv(timeout=5))[:3] == [4, "s1", "PropertyConstraintViolation"]   # not in the enum
+            ws.send('[2,"h1","Heartbeat",{}]')
+            assert json.loads(ws.recv(timeout=5))[:2] == [3, "h1"]          # the connection stays
+    finally:
+        backend.close()
+
+
+def test_stop_transaction_rules_on_its_id_tag_as_the_start_did() -> None:
+    backend = OcppCentralSystem("ws://127.0.0.1:1", {"charge_point_id": "CP-T", "accepted_id_tags": ["GOOD"]})
+    try:
+        assert backend._handle("CP-T", "StopTransaction", {"idTag": "STRANGER", "transactionId": 1}) == \
+            {"idTagInfo": {"status": "Invalid"}}
+        assert backend._handle("CP-T", "StopTransaction", {"idTag": "GOOD", "transactionId": 1}) == \
+            {"idTagInfo": {"status": "Accepted"}}
+        assert backend._handle("CP-T", "StopTransaction", {"transactionId": 1}) == {}
+    finally:
+        backend.close()
+
+
+def test_backend_serve_refuses_a_schedule_the_schema_refuses_and_sends_a_charge_point_max_to_connector_0(
+        tmp_path: Path) -> None:
+    from cli.backend_serve import connector_of, load_schedule
+    profile = {"chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "ChargePointMaxProfile",
+               "chargingProfileKind": "Absolute",
+               "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}]}}
+    good = tmp_path / "max.json"
+    good.write_text(json.dumps(profile))
+    assert connector_of(load_schedule(good, datetime.now(UTC))) == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**profile, "chargingProfileKind": "Sometimes"}))
+    with pytest.raises(ConfigError, match="PropertyConstraintViolation: csChargingProfiles/chargingProfileKind"):
+        load_schedule(bad, datetime.now(UTC))
+
+
+CORE_KEYS = ("AuthorizeRemoteTxRequests", "ClockAlignedDataInterval", "ConnectionTimeOut", "ConnectorPhaseRotation",
+             "GetConfigurationMaxKeys", "HeartbeatInterval", "LocalAuthorizeOffline", "LocalPreAuthorize",
+             "MeterValuesAlignedData", "MeterValuesSampledData", "MeterValueSampleInterval", "NumberOfConnectors",
+             "ResetRetries", "StopTransactionOnEVSideDisconnect", "StopTransactionOnInvalidId", "StopTxnAlignedData",
+             "StopTxnSampledData", "SupportedFeatureProfiles", "TransactionMessageAttempts",
+             "TransactionMessageRetryInterval", "UnlockConnectorOnEVSideDisconnect")
+"""OCPP 1.6 §9.1: the Core profile's configuration keys a charge point reports."""
+
+
+def test_the_simulated_charge_point_answers_every_core_call_and_refuses_bad_payloads_as_1_6_says() -> None:
+    """Issue 31: Core actions answered NotImplemented, payloads taken unchecked (a RemoteStart without
+    idTag started with "", HeartbeatInterval=abc was Accepted and broke the lab's clock)."""
+    from sim.lab import VirtualLab
+    from sim.ocpp_link import CallError
+
+    lab = VirtualLab(seed=3, knobs={}, ocpp={"charge_point_id": "SIM-C", "password": None})
+    try:
+        point = lab.wallbox.ocpp
+        assert point is not None
+        ask = point._incoming
+        for action, payload, code in (
+                ("RemoteStartTransaction", {}, "OccurenceConstraintViolation"),
+                ("RemoteStartTransaction", {"idTag": "A", "connectorId": "one"}, "TypeConstraintViolation"),
+                ("GetCompositeSchedule", {"connectorId": 1, "duration": "600"}, "TypeConstraintViolation"),
+                ("TriggerMessage", {"requestedMessage": "Coffee"}, "PropertyConstraintViolation"),
+                ("ChangeConfiguration", {"key": "HeartbeatInterval"}, "OccurenceConstraintViolation")):
+            with pytest.raises(CallError) as refused:
+                ask(action, payload)
+            assert refused.value.code == code, (action, payload)
+        assert ask("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "abc"}) == {"status": "Rejected"}
+        assert ask("ChangeConfiguration", {"key": "LocalPreAuthorize", "value": "maybe"}) == {"status": "Rejected"}
+        assert ask("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "120"}) == {"status": "Accepted"}
+        reported = {k["key"] for k in ask("GetConfiguration", {})["configurationKey"]}
+        assert set(CORE_KEYS) <= reported
+        assert ask("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) == {"status": "Accepted"}
+        assert ask("ClearCache", {}) == {"status": "Accepted"}
+        assert ask("UnlockConnector", {"connectorId": 1}) == {"status": "NotSupported"}      # a tethered cable
+        assert ask("DataTransfer", {"vendorId": "ACME"}) == {"status": "UnknownVendorId"}
+    finally:
+        lab.stop()
+
+
+def test_a_remote_start_before_plug_in_starts_the_transaction_when_the_vehicle_plugs_in() -> None:
+    """OCPP 1.6 §5.11: with no cable yet, the charge point waits ConnectionTimeOut for it; the simulated
+    one forgot the authorisation at once and started with nobody's idTag."""
+    from rig.config import REPO_ROOT
+    from rig.rig import Rig
+
+    with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
+        _booted(rig)
+        backend = rig.backend
+        backend.accept_id_tags({"REMOTE-1"})
+        assert backend.change_configuration("FreeVendEnabled", "false") == "Accepted"
+        assert backend.call("RemoteStartTransaction", {"idTag": "REMOTE-1"})["status"] == "Accepted"
+        since = rig.clock.now()
+        rig.clock.sleep(5)
+        rig.cp.set_state("B")
+        rig.clock.sleep(10)
+        starts = [f for f in backend.frames(since) if f.direction == "in" and f.action == "StartTransaction"]
+        assert [f.payload["idTag"] for f in starts] == ["REMOTE-1"]
+        assert backend.call("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 1})["status"] == \
+            "Accepted"
+        rig.clock.sleep(1)
+        values = [f for f in backend.frames(since) if f.direction == "in" and f.action == "MeterValues"]
+        assert values and "transactionId" in values[-1].payload
+        rig.cp.set_state("A")

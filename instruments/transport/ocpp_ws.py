@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import decimal
 import json
 import logging
 import ssl
@@ -260,9 +261,18 @@ def _point_class() -> Any:
         async def route_message(self, raw_msg: str) -> None:
             """A malformed frame gets one line in the log and, where it carries a CALL's unique id, a
             CALLERROR FormationViolation (OCPP-J 1.6 §4.2.3); it never ends the connection (the
-            package raised KeyError on `{"a":1}` and dropped the charge point)."""
+            package raised KeyError on `{"a":1}` and dropped the charge point).  A CALL whose payload
+            breaks its schema is answered with 1.6's own error code (`call_problem`: the package
+            answers FormatViolation, a 2.0.1 name, or ProtocolError for all of them)."""
             problem, unique_id = frame_problem(raw_msg)
             if problem is None:
+                frame = json.loads(raw_msg, parse_float=decimal.Decimal)
+                refused = call_problem(frame[2], frame[3]) if frame[0] == 2 else None
+                if refused is not None:
+                    code, text = refused
+                    log.warning("%s: %s %s refused: %s", self.id, frame[2], code, text)
+                    await self._send(json.dumps([4, frame[1], code, text[:200], {}]))
+                    return
                 try:
                     await super().route_message(raw_msg)
                     return
@@ -286,6 +296,33 @@ def _point_class() -> Any:
         setattr(Point, f"on_{name}", make(name))
     _POINT_CLASS = Point
     return Point
+
+
+CALLERROR_OF_VALIDATOR = {"additionalProperties": "FormationViolation", "type": "TypeConstraintViolation",
+                          "maxLength": "TypeConstraintViolation", "required": "OccurenceConstraintViolation",
+                          "minItems": "OccurenceConstraintViolation", "maxItems": "OccurenceConstraintViolation"}
+"""OCPP-J 1.6 §4.2.3's error codes by what the 1.6 schema found wrong: a property the PDU does not have
+(syntactically not the PDU: FormationViolation), a value of the wrong JSON type or too long
+(TypeConstraintViolation), a field missing or repeated beyond its bounds (OccurenceConstraintViolation);
+anything else (an enum value, a pattern, a bound) is PropertyConstraintViolation."""
+
+
+def call_problem(action: str, payload: Any) -> tuple[str, str] | None:
+    """(1.6 CALLERROR code, what is wrong) for a CALL's payload against the OCPP 1.6 JSON schema of
+    `action`'s request; None when it conforms, or when 1.6 has no such action (the package then answers
+    NotImplemented).  Decimals are parsed as such: 1.6 schemas bound some numbers to one decimal."""
+    from ocpp.messages import get_validator
+
+    try:
+        validator = get_validator(2, action, "1.6", parse_float=decimal.Decimal)
+    except (OSError, ValueError):
+        return None
+    errors = list(validator.iter_errors(payload))
+    if not errors:
+        return None
+    error = min(errors, key=lambda e: (len(e.absolute_path), str(e.validator) != "additionalProperties"))
+    where = "/".join(str(p) for p in error.absolute_path) or action
+    return CALLERROR_OF_VALIDATOR.get(str(error.validator), "PropertyConstraintViolation"), f"{where}: {error.message}"
 
 
 MAX_DEPTH = 32
