@@ -121,4 +121,4 @@ def judge_contactor_opening(cp: CpEmulator, clock: Clock, evidence: Evidence, li
     opening = delay_s(edges, t_act, Channel.OVP, "0")
     marks = {act_label: t_act, **({"contactor open": t_act + opening} if opening != float("inf") else {})}
     evidence.trace(trace_name, edges, marks, window=(t_act, t_act + lim.high))
-    evidence.check(measurement, opening, lim, t_s=t_act)
+    evidence.check(measurement, opening, lim, t_s=t_act, u=cp.interval_u_s)   # both ends stamped by the CP emulator

@@ -68,7 +68,7 @@ def test_contactor_closes_within_3_s_after_b2_to_c2(cp: CpEmulator, clock: Clock
     evidence.trace("B2 to C2", edges, {"vehicle: C": t_c, **({"contactor closed": t_c + closing}
                                                               if closing != float("inf") else {})},
                    window=(t_c, t_c + lim.high))
-    evidence.check("contactor closing time after C", closing, lim, t_s=t_c,
+    evidence.check("contactor closing time after C", closing, lim, t_s=t_c, u=cp.interval_u_s,
                    note="from the board's switch to C to output voltage on the vehicle side")
 
 

@@ -166,7 +166,8 @@ def test_state_c_is_recognised_at_both_ends_of_the_resistance_band(cp: CpEmulato
     closing = delay_s(edges, t_c, Channel.OVP, "1")
     evidence.trace(f"C with R2 {r2:.0f} ohm", edges, markers(vehicle_C=t_c, contactor_closed=t_c + closing),
                    window=(t_c, t_c + close.high))
-    evidence.check(f"contactor closing time with R2 = {r2:.0f} ohm ({ohm:.0f} ohm CP-PE)", closing, close, t_s=t_c)
+    evidence.check(f"contactor closing time with R2 = {r2:.0f} ohm ({ohm:.0f} ohm CP-PE)", closing, close, t_s=t_c,
+                   u=cp.interval_u_s)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state sequence: C straight from A, no offer made)")
@@ -227,7 +228,7 @@ def test_vehicle_that_keeps_drawing_after_pwm_is_removed_is_cut_off(cp: CpEmulat
                    markers(paused=t_pause, PWM_off=removed.t_s, contactor_open=removed.t_s + opening),
                    window=(removed.t_s + lim.low, removed.t_s + lim.high))
     evidence.check("PWM removed to contactor open, vehicle still in C", opening, lim, t_s=removed.t_s,
-                   note=f"the load kept drawing {offered:g} A per phase")
+                   u=cp.interval_u_s, note=f"the load kept drawing {offered:g} A per phase")
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 A.5.3 (wake-up)")
@@ -254,4 +255,5 @@ def test_wake_up_step_in_b2_is_as_the_profile_declares(cp: CpEmulator, clock: Cl
     evidence.check("steps without PWM while the vehicle waits in B2", len(steps), steps_expected)
     for start, end in steps[:1] if declared else []:
         evidence.record("time in B2 before the step", start - offer.t_s, "s", t_s=start, note="A.5.3: about 30 s")
-        evidence.check("wake-up step length", end - start, LIMITS.iec61851.wake_up_step, t_s=start)
+        evidence.check("wake-up step length", end - start, LIMITS.iec61851.wake_up_step, t_s=start,
+                       u=cp.interval_u_s)

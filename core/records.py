@@ -57,6 +57,59 @@ class Verdict(StrEnum):
     INFO = "info"
 
 
+class Decision(StrEnum):
+    """What a measured value with its expanded uncertainty U says about a limit (ILAC-G8:09/2019 §4.2,
+    the non-binary statements): the interval value ± U wholly inside (pass), straddling a limit with the
+    value inside (conditional pass) or outside (conditional fail), wholly outside (fail)."""
+
+    PASS = "pass"
+    CONDITIONAL_PASS = "conditional pass"
+    CONDITIONAL_FAIL = "conditional fail"
+    FAIL = "fail"
+
+    @property
+    def conditional(self) -> bool:
+        return self in (Decision.CONDITIONAL_PASS, Decision.CONDITIONAL_FAIL)
+
+
+def decide(value: float, low: float | None, high: float | None, u: float | None) -> Decision:
+    """The statement for `value` ± `u` against [low, high] (either bound may be absent); an unstated U
+    counts as 0 (the report says it was not stated).  An infinite value (the event never came) is outside
+    whatever its U."""
+    inside = (low is None or value >= low) and (high is None or value <= high)
+    spread = 0.0 if u is None or math.isinf(value) else abs(u)
+    clear = (low is None or value - spread >= low) and (high is None or value + spread <= high)
+    clear_out = (low is not None and value + spread < low) or (high is not None and value - spread > high)
+    if inside:
+        return Decision.PASS if clear else Decision.CONDITIONAL_PASS
+    return Decision.FAIL if clear_out else Decision.CONDITIONAL_FAIL
+
+
+class DecisionRule(StrEnum):
+    """How a lab turns a statement into the test's verdict (ISO/IEC 17025:2017 §7.8.6 asks that the rule
+    be stated with every statement of conformity; ILAC-G8:09/2019 §4.2 describes both)."""
+
+    SIMPLE = "simple"
+    """Simple acceptance (ILAC-G8 §4.2.1, guard band w = 0): the measured value decides; a conditional
+    pass passes, a conditional fail fails."""
+    GUARDED = "guarded"
+    """Guarded acceptance with w = U (ILAC-G8 §4.2.2): only a value whose whole interval lies inside the
+    limits passes; a conditional pass fails (the lab cannot show conformity at this uncertainty)."""
+
+    def accepts(self, decision: Decision) -> bool:
+        if self is DecisionRule.SIMPLE:
+            return decision in (Decision.PASS, Decision.CONDITIONAL_PASS)
+        return decision is Decision.PASS
+
+    def describe(self) -> str:
+        if self is DecisionRule.SIMPLE:
+            return ("simple acceptance (ILAC-G8:09/2019 §4.2.1, guard band 0): a value inside its limits passes; "
+                    "a value within its expanded uncertainty U (k = 2) of a limit is reported as a conditional "
+                    "pass or fail")
+        return ("guarded acceptance (ILAC-G8:09/2019 §4.2.2, guard band w = U, k = 2): a value passes only when "
+                "value ± U lies inside its limits; a conditional pass fails")
+
+
 class RecordError(RigError):
     """A results file that does not hold what `wallbox-rig run` writes (edited, or cut off)."""
 
@@ -87,6 +140,13 @@ class MeasurementRecord:
     presence: bool = False
     """Judges only that an awaited event came (`Evidence.found`: the DUT came up, the contactor
     closed): on the way to the requirement's quantity, never its key measurement."""
+    u: float | None = None
+    """Expanded uncertainty (k = 2) of `value`, in `unit`, from the instruments that measured it; None
+    where the rig does not (yet) state one: the reports say so."""
+    decision: str = ""
+    """The `Decision` value ± u makes against the limits ("" for an informative value)."""
+    rule: str = ""
+    """The `DecisionRule` that turned the decision into `verdict`."""
 
     @property
     def judged(self) -> bool:
@@ -103,7 +163,10 @@ class MeasurementRecord:
         return "-"
 
     def value_text(self) -> str:
-        return f"{self.value:.6g} {self.unit}".rstrip()
+        """The value with its uncertainty where stated: "0.073 ± 1.2e-06 s (k = 2)"."""
+        if self.u is None or not self.judged:
+            return f"{self.value:.6g} {self.unit}".rstrip()
+        return f"{self.value:.6g} ± {self.u:.2g} {self.unit} (k = 2)".replace("  ", " ")
 
     def margin_value(self) -> float:
         """The margin as a number to sort by: none (or NaN) sorts first, as the worst."""

@@ -11,6 +11,7 @@ from abc import abstractmethod
 from dataclasses import dataclass
 
 from instruments.base import Instrument, LineInstrument
+from core.uncertainty import interval_u
 from core.types import Channel, Edge, Reading
 from core.errors import InstrumentOperationError, InvalidValue
 
@@ -82,9 +83,23 @@ class CpEmulator(Instrument):
     def time(self) -> float:
         """Board time now, in seconds."""
 
+    @property
+    @abstractmethod
+    def interval_u_s(self) -> float:
+        """Expanded uncertainty (k = 2) of a time between two of this instrument's edge stamps, in s: what a
+        timing verdict from its edges carries (`evidence.check(..., u=cp.interval_u_s)`)."""
+
 
 class WbrCpEmulator(LineInstrument, CpEmulator):
     """Driver of the wallbox-rig CP/PP emulator board (line protocol v1)."""
+
+    STAMP_RESOLUTION_S = 1e-6
+    """The board stamps actions and edges "in seconds (6 decimals, microsecond resolution)"
+    (docs/protocols/cp-emulator.md, Framing): both ends of an interval are quantised to 1 µs."""
+
+    @property
+    def interval_u_s(self) -> float:
+        return interval_u(self.STAMP_RESOLUTION_S)
 
     def set_state(self, state: str) -> float:
         if state not in VEHICLE_STATES:

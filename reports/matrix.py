@@ -189,12 +189,12 @@ def matrix_csv(rows: list[Row]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["requirement", "document", "verdict", "tests", "key measurement", "value", "unit", "low",
-                     "high", "margin", "source"])
+                     "high", "margin", "source", "u_k2", "decision"])
     for row in rows:
         k = row.key.measurement if row.key else None
         writer.writerow([row.requirement, row.document, row.verdict, " ".join(t["name"] for t in row.tests),
-                         *([k.name, k.value, k.unit, _blank(k.low), _blank(k.high), _blank(k.margin), k.source] if k
-                           else [""] * 7)])
+                         *([k.name, k.value, k.unit, _blank(k.low), _blank(k.high), _blank(k.margin), k.source,
+                            _blank(k.u), k.decision] if k else [""] * 9)])
     return buf.getvalue()
 
 
@@ -233,7 +233,7 @@ def matrix_markdown(run: RunData, rows: list[Row]) -> str:
              f"Run {run.folder.name}; rig {prov.get('rig_file')}; commit {prov.get('git_commit')}; seed "
              f"{prov.get('seed')}; started {run.summary.get('started_utc')}, ended {run.summary.get('ended_utc')} "
              f"(UTC); knobs bent: {', '.join(f'{k}={v}' for k, v in (run.summary.get('sim_overrides') or {}).items()) or 'none'}.",
-             "",
+             "", f"Decision rule: {run.summary.get('decision_rule_text') or 'not recorded'}.", "",
              "Requirements: " + ", ".join(f"{v} {n}" for v, n in counts.items() if n), "", "## Failed and broken", ""]
     bad = bad_results(rows)
     if bad:

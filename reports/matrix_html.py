@@ -44,6 +44,7 @@ def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
              or "-"),
             ("seed / commit", f"{prov.get('seed')} / {prov.get('git_commit')}"),
             ("started / ended (UTC)", f"{run.summary.get('started_utc')} / {run.summary.get('ended_utc')}"),
+            ("decision rule", run.summary.get("decision_rule_text") or "not recorded"),
             ("knobs bent", ", ".join(f"{k}={v}" for k, v in (run.summary.get("sim_overrides") or {}).items())
              or "none"),
             ("file sha256", "; ".join(f"{k} {v[:16]}" for k, v in {**prov.get("file_sha256", {}),

@@ -127,6 +127,9 @@ def markdown_report(records: list[TestRecord], summary: dict[str, Any],
               f"- commit: {prov.get('git_commit')} (wallbox-rig {prov.get('wallbox_rig_version')})  virtual time: "
               f"{summary.get('virtual_time_s')} s  wall time: {summary.get('wall_time_s')} s",
               "- sha256: " + (", ".join(f"{k} {v[:16]}" for k, v in hashes.items()) or "-"),
+              f"- decision rule: {summary.get('decision_rule_text') or '-'}; values within U of a limit: "
+              f"{summary.get('conditional_decisions', '-')}; judged values without a stated U: "
+              f"{summary.get('judged_without_u', '-')}",
               "- counts: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()), ""]
     bad = [r for r in records if r.outcome.red]
     lines += ["## Failed and broken", ""]
@@ -150,16 +153,18 @@ def markdown_report(records: list[TestRecord], summary: dict[str, Any],
     lines += ["", "## All tests", "", "| test | requirement | clause | outcome |", "|---|---|---|---|"]
     for r in records:
         lines.append(f"| {r.name} | {r.requirement or '-'} | {r.clause or '-'} | {r.outcome} |")
-    lines += ["", "## Measurements", "", "| test | measurement | value | limits | margin | verdict | source |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "## Measurements", "",
+              "| test | measurement | value | U (k = 2) | limits | margin | decision | verdict | source |",
+              "|---|---|---|---|---|---|---|---|---|"]
     cited: dict[str, None] = {}
     for r in records:
         for m in r.measurements:
             margin = f"{m.margin:.4g}" if m.margin is not None else "-"
             cited.update(dict.fromkeys(m.cites))
             cite = f" [{', '.join(m.cites)}]" if m.cites else ""
-            lines.append(f"| {r.name} | {_cell(m.name)} | {m.value:.6g} {m.unit} | {m.limits_text()} | "
-                         f"{margin} | {m.verdict} | {_cell(m.source)}{cite} |")
+            u = "-" if not m.judged else "not stated" if m.u is None else f"{m.u:.2g} {m.unit}".rstrip()
+            lines.append(f"| {r.name} | {_cell(m.name)} | {m.value:.6g} {m.unit} | {u} | {m.limits_text()} | "
+                         f"{margin} | {m.decision or '-'} | {m.verdict} | {_cell(m.source)}{cite} |")
     if sources is not None and cited:
         lines += [""] + bibliography(sources, sorted(cited))
     return "\n".join(lines) + "\n"
@@ -178,6 +183,7 @@ def traceability(summary: dict[str, Any]) -> list[tuple[str, str]]:
             ("wallbox_rig.cold_load_trials", str(summary.get("cold_load_trials"))),
             ("wallbox_rig.commit", str(prov.get("git_commit"))),
             ("wallbox_rig.rerun_of", str(summary.get("rerun_of") or "-")),
+            ("wallbox_rig.decision_rule", str(summary.get("decision_rule") or "-")),
             *((f"wallbox_rig.sha256.{name}", digest) for name, digest in hashes.items())]
 
 

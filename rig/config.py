@@ -17,6 +17,7 @@ from typing import Any
 
 from instruments.base import Instrument
 from instruments.transport.factory import address_problem
+from core.records import DecisionRule
 from core.errors import ConfigError
 from core.tables import Table, nearest, read_toml
 from rig.places import PlaceSpec, references
@@ -60,12 +61,16 @@ class SafetyConfig:
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    """How much the suite does on this rig: statistics cost minutes per trial in a lab, none in the virtual lab."""
+    """How much the suite does on this rig (statistics cost minutes per trial in a lab, none in the
+    virtual lab), and the decision rule the lab states with every verdict."""
 
     cold_load_trials: int = 50
+    decision_rule: DecisionRule = DecisionRule.SIMPLE
+    """`[suite] decision_rule`: "simple" or "guarded" acceptance (ILAC-G8:09/2019 §4.2), printed in every report."""
 
 
 SUITE_LIMITS = {"cold_load_trials": (20, 10_000)}
+SUITE_KEYS = {"cold_load_trials", "decision_rule"}
 
 
 def check_trials(trials: int, path: Path | None, key: str) -> None:
@@ -200,10 +205,14 @@ def load_rig_file(path: str | Path) -> RigConfig:
     suite_table = root.table("suite")
     suite = SuiteConfig()
     if suite_table is not None:
-        suite_table.reject_unknown(set(SUITE_LIMITS))
+        suite_table.reject_unknown(SUITE_KEYS)
         trials = suite_table.get("cold_load_trials", int, suite.cold_load_trials)
         check_trials(trials, path, "suite.cold_load_trials")
-        suite = SuiteConfig(trials)
+        rule = suite_table.get("decision_rule", str, str(suite.decision_rule))
+        if rule not in set(DecisionRule):
+            raise ConfigError(path, "suite.decision_rule", " or ".join(f'"{r}"' for r in DecisionRule), rule,
+                              hint="ILAC-G8:09/2019 §4.2: simple acceptance, or guarded acceptance with w = U")
+        suite = SuiteConfig(trials, DecisionRule(rule))
 
     return RigConfig(path, name, profile, clock_kind, clock_address, instruments, safety, dut, sim, sim_dut, suite,
                      place, wiring)

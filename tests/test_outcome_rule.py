@@ -171,3 +171,80 @@ def test_a_closed_connection_is_a_lost_instrument_not_a_timeout() -> None:
     finally:
         transport.close()
         server.close()
+
+
+def test_a_value_within_its_uncertainty_of_a_limit_is_conditional_and_the_rule_decides() -> None:
+    """ILAC-G8:09/2019 §4.2: 0.0999 s ± 0.0005 s against ≤ 0.1 s is a conditional pass: simple
+    acceptance passes it, guarded acceptance (w = U) fails it; both say so and keep value ± U."""
+    from core.records import Decision, DecisionRule, Verdict, decide
+
+    assert decide(0.0999, None, 0.1, 0.0005) is Decision.CONDITIONAL_PASS
+    assert decide(0.1003, None, 0.1, 0.0005) is Decision.CONDITIONAL_FAIL
+    assert decide(0.0990, None, 0.1, 0.0005) is Decision.PASS
+    assert decide(0.1010, None, 0.1, 0.0005) is Decision.FAIL
+    assert decide(float("inf"), None, 0.1, 0.0005) is Decision.FAIL          # the event never came
+    assert decide(5.0, 4.0, 6.0, None) is Decision.PASS                       # no stated U: the value decides
+    limit = AtMost(name="contactor_open", high=0.1, unit="s", clause="IEC 61851-1 Table A.6", source="test")
+    simple = Evidence("t::x", rule=DecisionRule.SIMPLE)
+    m = simple.check("C2 to B", 0.0999, limit, u=0.0005)
+    assert (m.decision, m.verdict, m.rule, m.u) == ("conditional pass", Verdict.PASS, "simple", 0.0005)
+    assert m.value_text() == "0.0999 ± 0.0005 s (k = 2)"
+    guarded = Evidence("t::x", rule=DecisionRule.GUARDED)
+    with pytest.raises(ConformanceFailure, match=r"0.0999 ± 0.0005 s \(k = 2\) is conditional pass against "
+                                                 r"<= 0.1 s \(guarded acceptance"):
+        guarded.check("C2 to B", 0.0999, limit, u=0.0005)
+    assert guarded.measurements[-1].verdict is Verdict.FAIL
+    with pytest.raises(RigError, match="uncertainty nan"):
+        simple.check("C2 to B", 0.05, limit, u=float("nan"))
+
+
+def with_rule(rig_text: str, rule: str) -> str:
+    """A rig file's text with `[suite] decision_rule` set."""
+    assert "\n[suite]" in rig_text
+    return rig_text.replace("\n[suite]", f'\n[suite]\ndecision_rule = "{rule}"', 1)
+
+
+def test_the_rig_file_states_the_decision_rule_and_a_wrong_one_is_refused(tmp_path: Path) -> None:
+    from core.errors import ConfigError
+    from core.records import DecisionRule
+    from rig.config import REPO_ROOT, load_rig_file
+
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
+    rig = tmp_path / "guarded.toml"
+    rig.write_text(with_rule(text, "guarded"))
+    assert load_rig_file(rig).suite.decision_rule is DecisionRule.GUARDED
+    assert load_rig_file(REPO_ROOT / "rigs" / "sim.toml").suite.decision_rule is DecisionRule.SIMPLE
+    rig.write_text(with_rule(text, "lenient"))
+    with pytest.raises(ConfigError, match=r'guarded.toml: \[suite.decision_rule\].*"simple" or "guarded"'):
+        load_rig_file(rig)
+
+
+def test_a_guarded_run_says_its_rule_in_every_report_and_states_u_for_contactor_times(tmp_path: Path) -> None:
+    from rig.config import REPO_ROOT
+
+    rig = tmp_path / "guarded.toml"
+    rig.write_text(with_rule((REPO_ROOT / "rigs" / "sim.toml").read_text(), "guarded"))
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--rig", str(rig), "--workers", "1", "--no-plots",
+                           "--family", "charging_session", "--out", str(out), "--", "-q"],
+                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["decision_rule"] == "guarded" and summary["conditional_decisions"] == 0
+    assert "guarded acceptance (ILAC-G8:09/2019 §4.2.2" in (out / "report.md").read_text()
+    assert "guarded acceptance" in (out / "matrix.md").read_text()
+    assert 'name="decision_rule" value="guarded"' in (out / "junit.xml").read_text()
+    records = [json.loads(line) for line in (out / "tests.jsonl").read_text().splitlines()]
+    opening = next(m for r in records for m in r["measurements"] if m["name"] == "contactor opening time after C -> B")
+    assert opening["u"] == pytest.approx(8.2e-7, rel=0.01) and opening["decision"] == "pass"
+
+
+def test_expanded_uncertainty_follows_the_gum_for_rectangular_bounds() -> None:
+    """JCGM 100:2008 §4.3.7: a bound of full width w is a rectangular distribution, u = w/√12; k = 2."""
+    from core.uncertainty import expanded_u, interval_u
+
+    assert expanded_u(12.0) == pytest.approx(2 * 12.0 / 12 ** 0.5)
+    assert expanded_u(3.0, 4.0) == pytest.approx(2 * 5.0 / 12 ** 0.5)                 # in quadrature
+    assert interval_u(1e-6) == pytest.approx(2 * 1e-6 / 6 ** 0.5)                    # two 1 us stamps
+    with pytest.raises(ValueError):
+        expanded_u(-1.0)

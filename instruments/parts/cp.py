@@ -13,6 +13,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from core.uncertainty import interval_u
 from core.errors import InstrumentOperationError, InvalidValue, RigError
 from core.settings import Setting
 from core.types import Channel, Edge, Reading
@@ -76,6 +77,18 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
                 f"{self.recorder.output_channel}); edges from the scope's record at {ZOOM_S * 1e6:g} us, a vehicle "
                 "step in the PWM's negative half shows up to 1 ms late, the contactor near a zero crossing up to "
                 "0.2 ms early")
+
+    VEHICLE_STEP_HIDDEN_S = 1e-3
+    """A vehicle step in the PWM's negative half shows at the next positive one: up to one 1 kHz period."""
+    ZERO_CROSSING_HIDDEN_S = 0.2e-3
+    """The contactor opening near a zero crossing shows once the sine would have passed LIVE_V (20 V at
+    230 V rms: asin(20 / 325) / (2π · 50 Hz) ≈ 0.2 ms)."""
+
+    @property
+    def interval_u_s(self) -> float:
+        """Both stamps on the scope's sample grid (ZOOM_S), plus what the signals hide (see `identify`);
+        a timebase accuracy of a few ppm is negligible against these over the seconds a verdict spans."""
+        return interval_u(ZOOM_S, self.VEHICLE_STEP_HIDDEN_S, self.ZERO_CROSSING_HIDDEN_S)
 
     # --- switching ---------------------------------------------------------------------------
     def _switch(self, close: Iterable[str], open_: Iterable[str], veh: str) -> float:

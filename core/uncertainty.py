@@ -1,0 +1,28 @@
+"""Expanded uncertainty from what a datasheet states, by the GUM's rules (JCGM 100:2008).
+
+A datasheet gives bounds, not distributions: a resolution, an accuracy "± (x % of reading + y % of
+range)", a sampling interval.  Each is taken as a rectangular distribution over its full width w, whose
+standard uncertainty is w / √12 (JCGM 100:2008 §4.3.7); independent contributions add in quadrature
+(§5.1.2), and the expanded uncertainty is k times the combined one, k = 2 for about 95 % coverage
+(§6.2.1)."""
+
+from __future__ import annotations
+
+import math
+
+COVERAGE_K = 2.0
+"""The coverage factor every U of the rig is stated with (about 95 % coverage)."""
+
+
+def expanded_u(*widths: float, k: float = COVERAGE_K) -> float:
+    """k · √(Σ wᵢ² / 12) for independent errors, each uniform over a full width wᵢ (a resolution step, a
+    sample interval, the span ±a of an accuracy bound, i.e. 2a)."""
+    if any(not math.isfinite(w) or w < 0 for w in widths):
+        raise ValueError(f"widths must be finite and >= 0, not {widths}")
+    return k * math.sqrt(sum(w * w for w in widths) / 12.0)
+
+
+def interval_u(resolution: float, *more_widths: float) -> float:
+    """U of a time between two stamps each quantised to `resolution` (two independent steps), plus any
+    further widths (a detection that lags by up to w)."""
+    return expanded_u(resolution, resolution, *more_widths)
