@@ -28,7 +28,7 @@ def pick(deck: Any, which: str) -> Any:
 
 
 def cmd_card_tap(args: argparse.Namespace) -> int:
-    from fixtures.lifecycle import READY_TIMEOUT_S, dut_idle
+    from rig.rig import READY_TIMEOUT_S, dut_idle
     from instruments.buzzer.classifier import classify
     from rig.rig import Rig
 

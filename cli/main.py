@@ -137,7 +137,7 @@ def default_workers(config: RigConfig) -> int:
     return max(1, os.cpu_count() or 1) if config.in_process_lab else 1
 
 
-RUN_FILES = ("summary.json", "tests.jsonl", "catalogue.json")
+RUN_FILES = ("summary.json", "tests.jsonl", "catalogue.json", "scenario.json")
 
 
 def prepare_out(out: Path, force: bool) -> None:
@@ -690,9 +690,11 @@ def build_parser() -> argparse.ArgumentParser:
     from cli.backend_serve import add_parser as add_backend
     from cli.beep import add_parser as add_beep
     from cli.card import add_parser as add_card
+    from cli.scenario import add_parser as add_scenario
     add_backend(sub)
     add_beep(sub)
     add_card(sub)
+    add_scenario(sub)
     return parser
 
 

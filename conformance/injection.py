@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 
 from conformance.limits import LIMITS
 from fixtures.evidence import step
-from fixtures.lifecycle import READY_TIMEOUT_S, dut_idle
+from rig.rig import READY_TIMEOUT_S, Rig, dut_idle
 from instruments.ac_source import AcSource
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from core.types import Channel, Edge
 from rig.clock import TIME_RESOLUTION_S, Clock
 from core.errors import RigError
-from rig.rig import Rig
 
 INF = float("inf")
 

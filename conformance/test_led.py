@@ -19,14 +19,13 @@ from conformance.limits import LIMITS
 from core.limits import Count
 from conformance.session import plug_in, start_charging
 from fixtures.evidence import Evidence
-from fixtures.lifecycle import READY_TIMEOUT_S, dut_idle
+from rig.rig import READY_TIMEOUT_S, Rig, dut_idle
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from instruments.installer import Installer
 from instruments.led.classifier import SegmentState, summary
 from rig.clock import Clock
 from core.errors import RigError
-from rig.rig import Rig
 
 pytestmark = pytest.mark.needs("cp", "led")
 

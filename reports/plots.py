@@ -272,3 +272,35 @@ def trend_plot(lines: Any, family: str, labels: list[str], limit: int = 24) -> b
     fig.suptitle(f"{family}: value per run (1 = oldest; limits dashed)"
                  + (f"; first {limit} of {len(lines)}" if len(lines) > limit else ""), fontsize=9)
     return _png(fig, measured_layout=True)
+
+
+def timeline_plot(rows: list[dict[str, Any]], marks: dict[str, float], title: str) -> bytes:
+    """A scenario's record in three panels on one time axis: the CP (its high level and the offer a
+    vehicle reads from the duty), the contactor, and the phase currents; each named step a dashed line."""
+    sampled = [r for r in rows if not str(r["event"]).startswith("edge ")]
+    t = [r["t_s"] for r in sampled]
+
+    def column(name: str) -> list[float]:
+        return [float(r[name]) if isinstance(r[name], (int, float)) else float("nan") for r in sampled]
+
+    fig, axes = plt.subplots(3, 1, figsize=(10, 6.5), sharex=True)
+    cp, contactor, currents = axes
+    cp.step(t, column("cp_high_v"), where="post", label="CP high level (V)")
+    cp.step(t, column("offer_a"), where="post", label="offer read from the duty (A)")
+    contactor.step(t, [1.0 if r["contactor"] == "closed" else 0.0 for r in sampled], where="post", color="#8a1111")
+    contactor.set_yticks([0, 1], ["open", "closed"])
+    for k in range(3):
+        currents.step(t, column(f"l{k + 1}_a"), where="post", label=f"L{k + 1} (A)")
+    for ax in axes:
+        for note, at in marks.items():
+            ax.axvline(at, color="#555", linestyle="--", linewidth=0.8)
+        ax.grid(alpha=0.3)
+    for note, at in marks.items():
+        cp.annotate(note, (at, 1.0), xycoords=("data", "axes fraction"), fontsize=7, rotation=90, va="top",
+                    ha="right")
+    cp.legend(fontsize=7, loc="upper right")
+    currents.legend(fontsize=7, loc="upper right")
+    contactor.set_ylabel("contactor")
+    currents.set_xlabel("CP emulator time (s)")
+    cp.set_title(title, fontsize=9)
+    return _png(fig)

@@ -348,6 +348,18 @@ class Rig:
         }
 
 
+READY_CP_HIGH_V = 10.5
+"""CP above this (halfway between nominal states A and B) with no PWM: the EVSE idles in A1."""
+READY_TIMEOUT_S = 120.0
+"""How long a DUT may take from power-on to A1 before the rig calls it broken."""
+
+
+def dut_idle(rig: Rig) -> bool:
+    """The DUT idles in A1: +12 V on CP, no PWM, output dead."""
+    m = rig.cp.measure_cp()
+    return m.high_v > READY_CP_HIGH_V and m.frequency_hz == 0 and rig.cp.output_present().value == 0
+
+
 def resolve_profile(config: RigConfig, profile: str | None = None) -> Profile:
     """The DUT profile a run judges against: `profile` (a name, or a file relative to the current
     folder, as typed after `--profile`) or else the rig file's (a file relative to the rig file)."""

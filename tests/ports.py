@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import socket
 
+from sim.server import FrontEnd
+
 
 def free_port_block(count: int, rng: random.Random | None = None) -> int:
     """The first of `count` consecutive free loopback ports, below the ephemeral range (32768 on),
@@ -20,3 +22,11 @@ def free_port_block(count: int, rng: random.Random | None = None) -> int:
         except OSError:
             continue
     raise RuntimeError(f"no run of {count} free loopback ports below 32768")
+
+
+def said(frontend: FrontEnd, line: str) -> str:
+    """A simulated instrument's answer to `line` as text (the line front ends answer `str`; a binary block
+    or no answer here is the test's mistake)."""
+    answer = frontend.handle(line)
+    assert isinstance(answer, str), f"{line!r}: {answer!r} is not a text answer"
+    return answer

@@ -80,6 +80,7 @@ def test_chameleon_presents_the_foreign_card_as_an_ntag213() -> None:
               H("11 ef 0f a1 00 68 00 00 e8 00")),
              PRESENT_1K_04A1B2C3[5]]
     card, stream = chameleon(steps)
+    assert card.deck.foreign is not None
     card.present(card.deck.foreign)
     stream.assert_consumed()
 
@@ -102,7 +103,7 @@ def test_the_virtual_labs_chameleon_answers_the_drivers_packets_and_fills_the_fi
     """Device side: whole packets answered, split ones kept for later, garbage and a bad LRC3 dropped."""
     world = World(1)
     field = RfidField(world)
-    seen = []
+    seen: list[object] = []
     field.listen(seen.append)
     device = SimChameleon(world, field)
     stream = b"".join(sent for sent, _ in PRESENT_1K_04A1B2C3)

@@ -8,9 +8,11 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import websockets
+from websockets.typing import Subprotocol
 
 from core.errors import ConfigError, InvalidValue
 from instruments.backend import OcppCentralSystem
@@ -20,6 +22,9 @@ from rig.profile import load_profile
 from sim.params import Knobs
 from sim.smart_charging import ProfileStore
 from tests.test_ocpp_interop import free_port, refusal
+
+if TYPE_CHECKING:
+    from rig.rig import Rig
 
 REPO = Path(__file__).resolve().parent.parent
 NOON = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -120,7 +125,7 @@ def test_every_frame_is_journaled_on_the_rig_clock_with_the_calendar() -> None:
     token = base64.b64encode(b"CP-J:journal-test-password").decode()
 
     async def talk() -> list:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/CP-J", subprotocols=["ocpp1.6"],
+        async with websockets.connect(f"ws://127.0.0.1:{port}/CP-J", subprotocols=[Subprotocol("ocpp1.6")],
                                       additional_headers={"Authorization": f"Basic {token}"}) as ws:
             answers = []
             for n, (action, payload) in enumerate([("BootNotification", {"chargePointVendor": "V",
@@ -204,7 +209,7 @@ def test_security_profile_2_serves_ocpp_over_tls(tmp_path: Path) -> None:
     token = base64.b64encode(b"CP-TLS:tls-test-password-01").decode()
 
     async def boot() -> list:
-        async with websockets.connect(f"wss://127.0.0.1:{port}/CP-TLS", subprotocols=["ocpp1.6"], ssl=context,
+        async with websockets.connect(f"wss://127.0.0.1:{port}/CP-TLS", subprotocols=[Subprotocol("ocpp1.6")], ssl=context,
                                       additional_headers={"Authorization": f"Basic {token}"}) as ws:
             await ws.send(json.dumps([2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]))
             return json.loads(await ws.recv())
@@ -222,7 +227,6 @@ def test_malformed_frames_are_journaled_answered_where_they_can_be_and_never_dro
     and logged in one line; a CALL with a unique id gets CALLERROR FormationViolation (OCPP-J 1.6
     §4.2.3); the connection stays, and the next valid CALL is answered."""
     from websockets.sync.client import connect
-    from websockets.typing import Subprotocol
 
     port = free_port()
     backend = OcppCentralSystem(f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-M", "password": "malformed-test-pass"})
@@ -247,7 +251,7 @@ def test_malformed_frames_are_journaled_answered_where_they_can_be_and_never_dro
         backend.close()
 
 
-def _booted(rig: "Rig") -> None:
+def _booted(rig: Rig) -> None:
     rig.energise()
     assert rig.clock.wait_until(lambda: rig.backend.booted() and rig.backend.connected(), 600, poll_s=1.0)
     rig.backend.configure()
@@ -298,7 +302,6 @@ def test_a_call_against_its_schema_is_refused_with_the_1_6_error_code(payload: d
     """OCPP-J 1.6 §4.2.3 names FormationViolation, PropertyConstraintViolation, OccurenceConstraintViolation
     and TypeConstraintViolation; the `ocpp` package answered FormatViolation (2.0.1's word) or ProtocolError."""
     from websockets.sync.client import connect
-    from websockets.typing import Subprotocol
 
     port = free_port()
     backend = OcppCentralSystem(f"ws://127.0.0.1:{port}", {"charge_point_id": "CP-S"})
@@ -376,7 +379,9 @@ def test_the_simulated_charge_point_answers_every_core_call_and_refuses_bad_payl
         assert ask("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "abc"}) == {"status": "Rejected"}
         assert ask("ChangeConfiguration", {"key": "LocalPreAuthorize", "value": "maybe"}) == {"status": "Rejected"}
         assert ask("ChangeConfiguration", {"key": "HeartbeatInterval", "value": "120"}) == {"status": "Accepted"}
-        reported = {k["key"] for k in ask("GetConfiguration", {})["configurationKey"]}
+        configuration = ask("GetConfiguration", {})
+        assert configuration is not None
+        reported = {k["key"] for k in configuration["configurationKey"]}
         assert set(CORE_KEYS) <= reported
         assert ask("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) == {"status": "Accepted"}
         assert ask("ClearCache", {}) == {"status": "Accepted"}

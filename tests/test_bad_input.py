@@ -12,6 +12,7 @@ from instruments.power_analyser import YokogawaWT
 from instruments.transport.scripted import expected_protocol
 from core.errors import InstrumentOperationError
 from sim.lab import VirtualLab
+from tests.ports import said
 
 printable = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=80)
 
@@ -52,7 +53,7 @@ def test_simulated_instruments_answer_garbage_without_dying(lab: VirtualLab, lin
         with lab.world.lock:
             answer = lab.frontends[name].handle(line)
         assert answer is None or isinstance(answer, str)
-    assert lab.frontends["cp"].handle("*IDN?").startswith("WALLBOX-RIG")
+    assert said(lab.frontends["cp"], "*IDN?").startswith("WALLBOX-RIG")
 
 
 @pytest.mark.parametrize("frontend, line", [("clock", "ADV inf"), ("clock", "ADV nan"), ("clock", "ADV -1"),

@@ -14,6 +14,8 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -23,7 +25,7 @@ from core.types import Channel
 from instruments.dc_source import KeysightE36100
 from instruments.parts.wiring import parse_wiring
 from instruments.scope import KeysightInfiniiVision
-from instruments.switch import KeysightDaq970, ModbusRelayBoard
+from instruments.switch import KeysightDaq970, ModbusRelayBoard, Switch
 from core.errors import InstrumentOperationError
 from instruments.transport.modbus import ModbusMaster
 from instruments.transport.modbus import rtu_crc as crc16
@@ -99,7 +101,7 @@ class _RtuPeer:
     """A TCP peer that checks each RTU request byte for byte and sends the scripted answer."""
 
     def __init__(self, script: list[tuple[bytes, bytes]]) -> None:
-        self.script, self.errors = list(script), []
+        self.script, self.errors = list(script), []  # type: list[tuple[bytes, bytes]], list[str]
         self._srv = socket.create_server(("127.0.0.1", 0))
         self.port = self._srv.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
@@ -163,7 +165,7 @@ def test_wiring_refuses_a_channel_used_twice_and_unknown_functions() -> None:
         wiring.cp_combination(5000.0)
 
 
-def test_a_rig_file_whose_wiring_lacks_what_the_cp_needs_names_the_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_rig_file_whose_wiring_lacks_what_the_cp_needs_names_the_key(tmp_path: Path) -> None:
     text = open("rigs/sim-cots.toml", encoding="utf-8").read().replace("cp_short = 108\n", "")
     bad = tmp_path / "rig.toml"
     bad.write_text(text.replace('R3 = [101, 2740.0]', 'R3 = [101, 2740.0]'))
@@ -253,7 +255,7 @@ def test_every_endpoint_of_the_virtual_lab_can_be_exported_to_labgrid() -> None:
         lab.stop()
 
 
-def test_the_relay_module_drives_the_same_virtual_bench(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_relay_module_drives_the_same_virtual_bench(tmp_path: Path) -> None:
     """rigs/sim-cots.toml with the Modbus relay module instead of the DAQ970A (relay n = DAQ
     channel 100 + n on this bench, and no DMM): a vehicle plugs in and charges, timed on the scope."""
     import re
@@ -278,7 +280,7 @@ def test_the_relay_module_drives_the_same_virtual_bench(tmp_path) -> None:  # ty
         t_c = cp.set_state("C")
         clock.sleep(5)
         edges = cp.read_edges()
-        assert rig.instruments["switch"].closed_channels([1, 2, 3]) == [True, True, False]   # R3, R2 in
+        assert cast(Switch, rig.instruments["switch"]).closed_channels([1, 2, 3]) == [True, True, False]   # R3, R2 in
     assert delay_s(edges, t_b, Channel.PWM, "1") < 5 and delay_s(edges, t_c, Channel.OVP, "1") < 3
 
 

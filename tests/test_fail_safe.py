@@ -117,6 +117,7 @@ def test_a_signal_is_acted_on_at_the_rigs_next_wait_never_where_it_lands() -> No
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, handler.handle)
+        assert worker.ident is not None
         signal.pthread_kill(worker.ident, signal.SIGTERM)       # lands on another thread
         os.kill(os.getpid(), signal.SIGINT)                      # and on this one
         time.sleep(0.05)                                          # nothing raised where they landed

@@ -12,7 +12,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,7 +37,7 @@ NOISE = 1e-3              # relative: the emulator's measurement noise is 2e-4
 
 # (wire address, registers, decode, factor to SI, quantity): from the manuals via meters.md
 F32, U16, I16, U32, I32, U64, I64 = ">f", ">H", ">h", ">I", ">i", ">Q", ">q"
-DOCUMENTED = {
+DOCUMENTED: dict[str, list[tuple[int, int, str, float, str]]] = {
     "inepro-pro380": [(0x5002, 2, F32, 1, "u_l1"), (0x5008, 2, F32, 1, "f"), (0x500C, 2, F32, 1, "i_l1"),
                       (0x5010, 2, F32, 1, "i_l3"), (0x5012, 2, F32, 1000, "p_total"), (0x5018, 2, F32, 1000, "p_l3"),
                       (0x600C, 2, F32, 1000, "e_import")],
@@ -57,6 +57,12 @@ EXPECTED = {"u_l1": 231.0, "i_l1": 10.0, "i_l3": 6.0, "f": 50.02, "p_total": P_T
             "e_import": IMPORT_WH}
 
 
+def _port(meter: WbrMeterEmulator) -> int:
+    """The port the emulator listens on (it is listening once built)."""
+    assert meter.endpoint.port is not None
+    return meter.endpoint.port
+
+
 def _serve(model: str, **settings: object) -> WbrMeterEmulator:
     meter = WbrMeterEmulator(ModbusEndpoint("meter", "tcp://127.0.0.1:0", {"model": model, **settings}))
     meter.update(STATE, 0.0)
@@ -67,14 +73,14 @@ def _serve(model: str, **settings: object) -> WbrMeterEmulator:
 @pytest.fixture
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[WbrMeterEmulator, ModbusTcpClient]]:
     meter = _serve(request.param)
-    client = ModbusTcpClient("127.0.0.1", port=meter.endpoint.port, timeout=1.0, retries=0)
+    client = ModbusTcpClient("127.0.0.1", port=_port(meter), timeout=1.0, retries=0)
     assert client.connect()
     yield meter, client
     client.close()
     meter.close()
 
 
-def _decode(words: list[int], fmt: str) -> float:
+def _decode(words: Sequence[int], fmt: str) -> float:
     return struct.unpack(fmt, b"".join(w.to_bytes(2, "big") for w in words))[0]
 
 
@@ -85,7 +91,7 @@ def test_every_model_is_documented_here() -> None:
 @pytest.mark.parametrize("served", sorted(DOCUMENTED), indirect=True)
 def test_a_generic_master_reads_the_documented_addresses(served: tuple[WbrMeterEmulator, ModbusTcpClient]) -> None:
     meter, client = served
-    for wire, count, fmt, factor, quantity in DOCUMENTED[meter.line["model"]]:
+    for wire, count, fmt, factor, quantity in DOCUMENTED[str(meter.line["model"])]:
         answer = client.read_holding_registers(wire, count=count, device_id=1)
         assert not answer.isError(), f"{quantity} at {wire:#x}: {answer}"
         assert len(answer.registers) == count   # exactly the quantity asked for
@@ -105,7 +111,7 @@ def test_block_reads_across_gaps_are_answered_and_outside_is_illegal(served: tup
     block = {"schneider-a9mem3150": (2999, 112), "janitza-b23": (19000, 78), "inepro-pro380": (0x5000, 50)}
     if meter.line["model"] == "schneider-a9mem3150":   # what SmartEVSE asks for: 60 registers from wire 2999
         assert len(client.read_holding_registers(2999, count=60, device_id=1).registers) == 60
-    start, count = block[meter.line["model"]]
+    start, count = block[str(meter.line["model"])]
     answer = client.read_holding_registers(start, count=count, device_id=1)
     assert not answer.isError() and len(answer.registers) == count
     outside = client.read_holding_registers(start + count + 200, count=2, device_id=1)
@@ -117,7 +123,7 @@ def test_block_reads_across_gaps_are_answered_and_outside_is_illegal(served: tup
 def test_input_registers_only_where_the_meter_serves_them() -> None:
     for model, refused in (("schneider-a9mem3150", True), ("siemens-7kt1665", False)):
         meter = _serve(model)
-        client = ModbusTcpClient("127.0.0.1", port=meter.endpoint.port, timeout=1.0, retries=0)
+        client = ModbusTcpClient("127.0.0.1", port=_port(meter), timeout=1.0, retries=0)
         client.connect()
         wire = 2999 if refused else 7
         answer = client.read_input_registers(wire, count=2, device_id=1)
@@ -130,7 +136,7 @@ def test_input_registers_only_where_the_meter_serves_them() -> None:
 
 def test_another_id_gets_no_answer_at_all() -> None:
     meter = _serve("inepro-pro380", id=7)
-    client = ModbusTcpClient("127.0.0.1", port=meter.endpoint.port, timeout=0.2, retries=0)
+    client = ModbusTcpClient("127.0.0.1", port=_port(meter), timeout=0.2, retries=0)
     client.connect()
     assert not client.read_holding_registers(0x500C, count=2, device_id=7).isError()
     with pytest.raises(Exception, match="No response"):
@@ -140,7 +146,7 @@ def test_another_id_gets_no_answer_at_all() -> None:
 
 
 def _rtu_client(meter: WbrMeterEmulator, timeout: float = 0.2) -> ModbusTcpClient:
-    client = ModbusTcpClient("127.0.0.1", port=meter.endpoint.port, framer=FramerType.RTU, timeout=timeout, retries=0)
+    client = ModbusTcpClient("127.0.0.1", port=_port(meter), framer=FramerType.RTU, timeout=timeout, retries=0)
     assert client.connect()
     return client
 

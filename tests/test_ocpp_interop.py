@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from websockets.typing import Subprotocol
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 
@@ -36,7 +37,7 @@ def refusal(url: str) -> int:
     """The HTTP status a WebSocket handshake to `url` is refused with (0: it was accepted)."""
     async def attempt() -> int:
         try:
-            async with websockets.connect(url, subprotocols=["ocpp1.6"]):
+            async with websockets.connect(url, subprotocols=[Subprotocol("ocpp1.6")]):
                 return 0
         except websockets.InvalidStatus as exc:
             return int(exc.response.status_code)
@@ -60,7 +61,7 @@ class IndependentChargePoint(ChargePoint):
 
 async def charge_point_session(url: str) -> dict[str, Any]:
     token = base64.b64encode(f"IND-CP-1:{PASSWORD}".encode()).decode()
-    async with websockets.connect(f"{url}/IND-CP-1", subprotocols=["ocpp1.6"],
+    async with websockets.connect(f"{url}/IND-CP-1", subprotocols=[Subprotocol("ocpp1.6")],
                                   additional_headers={"Authorization": f"Basic {token}"}) as ws:
         cp = IndependentChargePoint("IND-CP-1", ws)
         cp.profiles = []
@@ -199,7 +200,7 @@ def serve_central_system(port: int, heard: list[tuple[str, dict[str, Any]]]) -> 
             pass
 
     async def main() -> None:
-        async with websockets.serve(handler, "127.0.0.1", port, subprotocols=["ocpp1.6"]):
+        async with websockets.serve(handler, "127.0.0.1", port, subprotocols=[Subprotocol("ocpp1.6")]):
             ready.set()
             await done
 

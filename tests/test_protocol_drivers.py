@@ -12,12 +12,12 @@ import pytest
 from instruments.ac_load import Chroma63800
 from instruments.ac_source import AmetekLx, KeysightAC6800
 from instruments.cp_emulator import WbrCpEmulator
-from instruments.fault_box import ResidualEvent, WbrFaultBox
+from instruments.fault_box import WbrFaultBox
 from instruments.installer import WbrInstaller
 from instruments.power_analyser import YokogawaWT
 from instruments.transport.base import Frame
 from instruments.transport.scripted import ScriptedFrameTransport, ScriptedTransport, ScriptMismatch, expected_protocol
-from core.types import Edge
+from core.types import Channel, Edge
 from core.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
 
 
@@ -52,7 +52,7 @@ def test_cp_emulator_edge_capture() -> None:
                             ("CAP:READ?", "0")]) as t:
         emu = WbrCpEmulator(t)
         emu.start_capture()
-        assert emu.read_edges() == [Edge(1.5, "VEH", "C"), Edge(2.0, "OVP", "1")]
+        assert emu.read_edges() == [Edge(1.5, Channel.VEH, "C"), Edge(2.0, Channel.OVP, "1")]
         assert emu.read_edges() == []
 
 
@@ -80,7 +80,8 @@ def test_cp_emulator_edge_count_mismatch_is_an_operation_error() -> None:
 
 def test_yokogawa_configure_selects_eleven_items() -> None:
     items = ["U,1", "I,1", "P,1", "U,2", "I,2", "P,2", "U,3", "I,3", "P,3", "WP,SIGMA", "TIME,1"]
-    steps = [(":COMMUNICATE:HEADER OFF", None), (":NUMERIC:FORMAT ASCII", None), (":NUMERIC:NORMAL:NUMBER 11", None)]
+    steps: list[tuple[str, str | None]] = [(":COMMUNICATE:HEADER OFF", None), (":NUMERIC:FORMAT ASCII", None),
+                                           (":NUMERIC:NORMAL:NUMBER 11", None)]
     steps += [(f":NUMERIC:NORMAL:ITEM{n} {item}", None) for n, item in enumerate(items, start=1)]
     steps += [("*OPC?", "1"), (":STATUS:ERROR?", '0,"No error"'),      # the queue read after configuring
               (":INTEGRATE:RESET", None), (":INTEGRATE:START", None), ("*OPC?", "1")]
@@ -211,7 +212,8 @@ def test_fault_box_keeps_events_that_arrive_before_the_answer() -> None:
     box.set_temperature("sensor", -40.0)
     events = box.events()
     t.assert_consumed()
-    assert events == [ResidualEvent("interrupted", "ac", 30.0, pytest.approx(12.370678))]
+    assert len(events) == 1 and (events[0].kind, events[0].channel, events[0].current_ma) == ("interrupted", "ac", 30.0)
+    assert events[0].t_s == pytest.approx(12.370678)
 
 
 def test_fault_box_readback_and_identity() -> None:

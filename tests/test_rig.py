@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from instruments.ac_load import Chroma63800
 from instruments.transport.scripted import ScriptedTransport
 from rig.config import REPO_ROOT
 from core.errors import ConfigError, RigError, SafetyRefusal
@@ -61,8 +63,9 @@ def test_wait_until_returns_as_soon_as_the_condition_holds(sim_rig: Rig) -> None
 
 def test_safe_state_tries_every_step_when_one_instrument_fails(sim_rig: Rig) -> None:
     sim_rig.cp.set_state("C")
-    good = sim_rig.load.transport
-    sim_rig.load.phase_units = (ScriptedTransport([], role="load"),)  # a dead load: every command fails
+    load = cast(Chroma63800, sim_rig.load)
+    good = load.transport
+    load.phase_units = (ScriptedTransport([], role="load"),)  # a dead load: every command fails
     try:
         with pytest.raises(RigError, match="load off"):
             sim_rig.safe_state()
@@ -70,7 +73,7 @@ def test_safe_state_tries_every_step_when_one_instrument_fails(sim_rig: Rig) -> 
         assert "CP emulator to state A" in report.steps and "source to idle" in report.steps
         assert sim_rig.cp.measure_cp().high_v > 11.0
     finally:
-        sim_rig.load.phase_units = (good,)
+        load.phase_units = (good,)
 
 
 def test_safe_state_is_journalled_by_the_virtual_lab(sim_rig: Rig) -> None:

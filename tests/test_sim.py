@@ -8,6 +8,7 @@ from sim.cp_circuit import Generator, Vehicle, VEHICLE_STATE_OHM, cp_levels
 from sim.lab import VirtualLab
 from sim.params import KnobError, resolve_knobs
 from sim.wallbox import CpClassifier, cable_rating_a, duty_for_current
+from tests.ports import said
 
 
 @pytest.mark.parametrize("state, nominal", [("A", 12.0), ("B", 9.0), ("C", 6.0), ("D", 3.0)])
@@ -107,7 +108,7 @@ def test_same_seed_same_measurements() -> None:
         lab = VirtualLab(seed=seed, knobs={})
         try:
             _session(lab)
-            return [lab.frontends["cp"].handle("MEAS:CP?") for _ in range(3)]
+            return [said(lab.frontends["cp"], "MEAS:CP?") for _ in range(3)]
         finally:
             lab.stop()
 
@@ -120,7 +121,7 @@ def test_virtual_time_only_moves_when_advanced() -> None:
     try:
         assert lab.frontends["clock"].handle("TIME?") == f"{0.0:.9f}"
         assert lab.frontends["clock"].handle("ADV 120") == f"OK {120.0:.9f}"
-        assert lab.frontends["clock"].handle("ADV -1").startswith("ERR")
+        assert said(lab.frontends["clock"], "ADV -1").startswith("ERR")
     finally:
         lab.stop()
 
@@ -133,9 +134,9 @@ def test_seed_restarts_both_streams_of_randomness() -> None:
         assert clock.handle("SEED 42") == f"OK {0.0:.9f}"
         noise, dut = lab.world.rng.random(), lab.world.dut_rng.random()
         lab.world.rng.random()
-        assert clock.handle("SEED 42").startswith("OK ")
+        assert said(clock, "SEED 42").startswith("OK ")
         assert (lab.world.rng.random(), lab.world.dut_rng.random()) == (noise, dut) and noise != dut
-        assert clock.handle("SEED -1").startswith("ERR 3") and clock.handle("SEED x").startswith("ERR 3")
+        assert said(clock, "SEED -1").startswith("ERR 3") and said(clock, "SEED x").startswith("ERR 3")
     finally:
         lab.stop()
 
@@ -195,6 +196,7 @@ def test_overcurrent_trips_after_the_knob_time_and_not_before() -> None:
 def _step(lab: VirtualLab, frontend: str, command: str, then_s: float) -> str | None:
     with lab.world.lock:
         answer = lab.frontends[frontend].handle(command)
+    assert answer is None or isinstance(answer, str)
     lab.world.advance(then_s)
     return answer
 
@@ -214,7 +216,7 @@ def test_duty_follows_the_installer_no_faster_than_the_update_interval() -> None
         assert lab.plant.generator.duty_pct == start
         _step(lab, "installer", "CURR 20", 4.0)
         assert lab.plant.generator.duty_pct == pytest.approx(20 / 0.6)  # the latest setting, once
-        assert _step(lab, "installer", "CURR 999", 0.0).startswith("ERR 3")
+        assert str(_step(lab, "installer", "CURR 999", 0.0)).startswith("ERR 3")
         _step(lab, "installer", "SAFE", 6.0)
         assert lab.plant.generator.duty_pct == pytest.approx(32 / 0.6)
     finally:
@@ -248,7 +250,7 @@ def test_socket_outlet_caps_by_the_cable_and_refuses_an_invalid_coding() -> None
         _step(lab, "cp", "STATE B", 1.0)
         _step(lab, "cp", "STATE C", 2.0)
         assert lab.plant.generator.mode == "dc" and not lab.plant.contactor_closed
-        assert lab.frontends["cp"].handle("PP?").startswith("OPEN,")
+        assert said(lab.frontends["cp"], "PP?").startswith("OPEN,")
     finally:
         lab.stop()
 

@@ -1,0 +1,81 @@
+"""`wallbox-rig scenario run FILE.toml`: replay a field fault on the rig clock, record everything.
+
+Writes into the run folder: `timeline.csv` (a row per change, the CP emulator's edges merged in by
+their stamps), `timeline.png`, `scenario.json` (what each expectation came to), the scenario file as
+played and, on the virtual lab, the lab journal.  Exit codes as `wallbox-rig run`: 0 every expectation
+met (or none asked), 1 one was not (the DUT did not do what was expected), 2 the rig or the file is
+wrong, 3 interrupted; the DUT is left in the safe state on every exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from core.records import RunStatus
+from rig.config import DEFAULT_RIG, load_rig_file, parse_assignments
+from rig.rig import Rig
+from reports.results import write_atomically
+
+
+def cmd_scenario_run(args: argparse.Namespace) -> int:
+    from cli.main import prepare_out
+    from reports.plots import timeline_plot
+    from scenario.runner import csv_text, play
+    from scenario.spec import load_scenario
+
+    scenario = load_scenario(Path(args.file))   # a bad file is refused before anything is energised
+    config = load_rig_file(args.rig)
+    out = Path(args.out) if args.out else Path.cwd() / "reports" / "out" / f"scenario-{datetime.now():%Y%m%d-%H%M%S}"
+    prepare_out(out, args.force)
+    out.mkdir(parents=True, exist_ok=True)
+    rig = Rig.from_config(config, args.profile, parse_assignments(args.sim_set, "--sim-set"), args.live)
+    if rig.config.virtual:
+        rig.lab_journal = out / "lab-journal.jsonl"
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"wallbox-rig: scenario {scenario.name!r} ({len(scenario.steps)} steps, {scenario.duration_s:g} s of rig "
+          f"time) on {config.path}", flush=True)
+    with rig:
+        record = play(rig, scenario, progress=lambda line: print(f"  {line}", flush=True))
+        virtual_s = rig.clock.now() if rig.clock.virtual else None
+        provenance = rig.provenance()
+    write_atomically(out / "timeline.csv", csv_text(record))
+    (out / "timeline.png").write_bytes(timeline_plot(record.rows, record.marks, f"{scenario.name} ({config.name})"))
+    shutil.copyfile(scenario.path, out / scenario.path.name)
+    failed = [o for o in record.outcomes if not o.met]
+    status = RunStatus.FAILED if failed else RunStatus.PASSED
+    summary: dict[str, Any] = {
+        "scenario": scenario.name, "file": str(scenario.path), "status": str(status), "exit_code": status.exit_code,
+        "started_utc": started, "ended_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "virtual_time_s": virtual_s, "sim_overrides": parse_assignments(args.sim_set, "--sim-set"),
+        "expectations": [{"expect": o.expect.describe(), "met": o.met, "t_s": o.t_s, "delay_s": o.delay_s}
+                         for o in record.outcomes],
+        "steps": {note: t for note, t in record.marks.items()}, "provenance": provenance}
+    write_atomically(out / "scenario.json", json.dumps(summary, indent=2, default=str) + "\n")
+    for outcome in record.outcomes:
+        print(f"  {outcome.line()}")
+    print(f"wallbox-rig: scenario {str(status).upper()}: {len(record.outcomes) - len(failed)} of "
+          f"{len(record.outcomes)} expectations met; {len(record.rows)} rows in {out / 'timeline.csv'}, plot "
+          f"{out / 'timeline.png'}", file=sys.stdout if not failed else sys.stderr)
+    return status.exit_code
+
+
+def add_parser(sub: Any) -> None:
+    scenario = sub.add_parser("scenario", help="replay a field fault: a timeline of steps on the rig clock") \
+        .add_subparsers(dest="scenario_command", required=True)
+    run = scenario.add_parser("run", help="play FILE.toml on the rig and record everything (docs/scenarios.md)")
+    run.add_argument("file", help="the scenario (TOML: [[step]] at_s and actions, [[expect]])")
+    run.add_argument("--rig", default=str(DEFAULT_RIG), help="rig file (default: the virtual lab)")
+    run.add_argument("--profile", help="DUT profile (default: the rig file's)")
+    run.add_argument("--sim-set", action="append", default=[], metavar="NAME=VALUE",
+                     help="bend a knob of the simulated wallbox (virtual lab only)")
+    run.add_argument("--live", action="store_true", help="allow a lab rig to energise the DUT")
+    run.add_argument("--out", help="output folder (default: reports/out/scenario-<timestamp> here)")
+    run.add_argument("--force", action="store_true", help="clear an earlier run in --out first")
+    run.set_defaults(func=cmd_scenario_run)
+

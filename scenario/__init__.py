@@ -1,0 +1,1 @@
+"""Field faults replayed as scenario timelines on the rig clock (`wallbox-rig scenario run`)."""

@@ -1,0 +1,183 @@
+"""A field fault as a timeline: what the rig does when (`[[step]]`), what should follow (`[[expect]]`).
+
+```toml
+name = "DC leakage while charging"
+duration_s = 120          # rig time the scenario runs (the recording goes on to the end)
+sample_s = 0.5            # how often the state is sampled between steps (default 0.5 s)
+
+[[step]]
+at_s = 0
+vehicle = "B"
+[[step]]
+at_s = 5
+vehicle = "C"
+draw_a = 16
+[[step]]
+at_s = 60
+residual_dc_ma = 8
+note = "leakage"
+
+[[expect]]
+after = "leakage"         # the note of the step it follows
+within_s = 10
+contactor = "open"
+```
+
+Each step has `at_s` (rig seconds from the start) and one or more actions, applied in the order the
+file gives them; `note` names the step for expectations and marks it in the record.  A file is read
+whole before anything is energised: every complaint names the file and the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.tables import Table, read_toml
+
+VEHICLE_STATES = ("A", "B", "C", "D", "E")
+WELDABLE = ("L1", "L2", "L3", "none")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a step does: `name` as the file spells it, `value` parsed and checked."""
+
+    name: str
+    value: Any
+    role: str
+    """The rig role the action needs (a rig without it refuses the scenario before it starts)."""
+
+
+def _vehicle(t: Table, k: str) -> Any:
+    v = t.get(k, str)
+    if v not in VEHICLE_STATES:
+        raise ConfigError(t.file, t.key(k), " or ".join(f'"{s}"' for s in VEHICLE_STATES), v)
+    return v
+
+
+def _on_off(t: Table, k: str) -> Any:
+    v = t.get(k, str)
+    if v not in ("on", "off"):
+        raise ConfigError(t.file, t.key(k), '"on" or "off"', v)
+    return v == "on"
+
+
+def _weld(t: Table, k: str) -> Any:
+    v = t.get(k, str)
+    if v not in WELDABLE:
+        raise ConfigError(t.file, t.key(k), " or ".join(f'"{w}"' for w in WELDABLE), v)
+    return v
+
+
+ACTIONS: dict[str, tuple[str, Any, str]] = {
+    "vehicle": ("cp", _vehicle, "the vehicle's CP state: A (unplugged), B, C (asks for power), D, E"),
+    "diode": ("cp", lambda t, k: t.get(k, bool), "false shorts the vehicle's diode"),
+    "pe": ("cp", lambda t, k: t.get(k, bool), "false breaks the vehicle's PE"),
+    "draw_a": ("load", lambda t, k: t.number(k, low=0, high=80), "the vehicle's current per phase, A (0: off)"),
+    "residual_ac_ma": ("fault_box", lambda t, k: t.number(k, low=0, high=1000), "AC residual current, mA"),
+    "residual_dc_ma": ("fault_box", lambda t, k: t.number(k, low=0, high=1000), "smooth DC residual current, mA"),
+    "weld": ("fault_box", _weld, 'a welded contactor pole: "L1", "L2", "L3" or "none"'),
+    "supply_pe": ("fault_box", lambda t, k: t.get(k, bool), "false interrupts the wallbox's supply PE"),
+    "ambient_c": ("fault_box", lambda t, k: t.number(k, low=-40, high=90),
+                  "the DUT's ambient, °C (a climate chamber where the bench has one, else its sensor overridden)"),
+    "supply": ("source", _on_off, '"off" or "on": the mains to the wallbox'),
+    "supply_v": ("source", lambda t, k: t.number(k, low=0, high=300), "the supply's line-to-neutral voltage, V"),
+    "supply_hz": ("source", lambda t, k: t.number(k, low=45, high=65), "the supply's frequency, Hz"),
+}
+"""Action name → (the role it needs, its parser, what it does)."""
+
+EXPECTABLE: dict[str, Any] = {
+    "contactor": lambda t, k: _choice(t, k, ("open", "closed")),
+    "cp_state": lambda t, k: _choice(t, k, ("A", "B", "C", "D", "E", "F")),
+    "offer_a": lambda t, k: _band(t, k),
+}
+"""What an expectation may ask of the record, within `within_s` after its step."""
+
+
+def _choice(t: Table, k: str, choices: tuple[str, ...]) -> str:
+    v = t.get(k, str)
+    if v not in choices:
+        raise ConfigError(t.file, t.key(k), " or ".join(f'"{c}"' for c in choices), v)
+    return str(v)
+
+
+def _band(t: Table, k: str) -> tuple[float, float]:
+    v = t.get(k, list)
+    if len(v) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v) or v[0] > v[1]:
+        raise ConfigError(t.file, t.key(k), "[low, high] in A", v)
+    return float(v[0]), float(v[1])
+
+
+@dataclass(frozen=True)
+class Step:
+    at_s: float
+    actions: tuple[Action, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Expect:
+    after: str
+    within_s: float
+    what: str
+    value: Any
+
+    def describe(self) -> str:
+        value = f"[{self.value[0]:g}, {self.value[1]:g}] A" if self.what == "offer_a" else self.value
+        return f"{self.what} {value} within {self.within_s:g} s after {self.after!r}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: Path
+    name: str
+    duration_s: float
+    sample_s: float
+    steps: tuple[Step, ...]
+    expects: tuple[Expect, ...]
+
+    def roles(self) -> set[str]:
+        return {"cp"} | {a.role for s in self.steps for a in s.actions}
+
+
+def load_scenario(path: Path) -> Scenario:
+    root = Table(read_toml(path), path)
+    root.reject_unknown({"name", "duration_s", "sample_s", "step", "expect"})
+    duration = root.number("duration_s", low=1, high=7 * 24 * 3600)
+    sample = root.number("sample_s", 0.5, low=0.01, high=60)
+    raw_steps = root.get("step", list, [])
+    steps = []
+    for n, raw in enumerate(raw_steps):
+        if not isinstance(raw, dict):
+            raise ConfigError(path, f"step[{n}]", "a table ([[step]])", raw)
+        t = Table(raw, path, f"step[{n}]")
+        t.reject_unknown({"at_s", "note", *ACTIONS})
+        at = t.number("at_s", low=0, high=duration)
+        actions = tuple(Action(k, ACTIONS[k][1](t, k), ACTIONS[k][0]) for k in raw if k in ACTIONS)
+        note = t.get("note", str, "")
+        if not actions and not note:
+            raise ConfigError(path, f"step[{n}]", f"an action ({', '.join(ACTIONS)}) or a note", hint="the step does nothing")
+        steps.append(Step(at, actions, note))
+    if [s.at_s for s in steps] != sorted(s.at_s for s in steps):
+        raise ConfigError(path, "step", "steps in the order of their at_s", hint="a step comes before an earlier one")
+    notes = [s.note for s in steps if s.note]
+    if len(notes) != len(set(notes)):
+        raise ConfigError(path, "step", "a different note on each step", hint="expectations name steps by their note")
+    expects = []
+    for n, raw in enumerate(root.get("expect", list, [])):
+        if not isinstance(raw, dict):
+            raise ConfigError(path, f"expect[{n}]", "a table ([[expect]])", raw)
+        t = Table(raw, path, f"expect[{n}]")
+        t.reject_unknown({"after", "within_s", *EXPECTABLE})
+        after = t.get("after", str)
+        if after not in notes:
+            raise ConfigError(path, t.key("after"), f"the note of a step ({', '.join(notes) or 'no step has one'})", after)
+        asked = [k for k in raw if k in EXPECTABLE]
+        if len(asked) != 1:
+            raise ConfigError(path, f"expect[{n}]", f"exactly one of {', '.join(EXPECTABLE)}", ", ".join(asked) or "none")
+        expects.append(Expect(after, t.number("within_s", low=0, high=duration), asked[0],
+                              EXPECTABLE[asked[0]](t, asked[0])))
+    return Scenario(path, root.get("name", str, path.stem), duration, sample, tuple(steps), tuple(expects))

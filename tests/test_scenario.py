@@ -1,0 +1,68 @@
+"""`wallbox-rig scenario run`: a field fault replayed on the rig clock (issue 30, the first steps)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from core.errors import ConfigError
+from rig.config import REPO_ROOT
+from scenario.runner import COLUMNS
+from scenario.spec import load_scenario
+
+EXAMPLE = REPO_ROOT / "docs" / "examples" / "scenarios" / "dc-leakage-while-charging.toml"
+
+
+@pytest.mark.parametrize("text, key, expected", [
+    ('duration_s = 10\n[[step]]\nat_s = 1\ncolour = "red"\n', r"\[step\[0\].colour\]", "unknown key"),
+    ('duration_s = 10\n[[step]]\nat_s = 1\nvehicle = "X"\n', r"\[step\[0\].vehicle\]", '"A" or "B"'),
+    ('duration_s = 10\n[[step]]\nat_s = 11\nvehicle = "B"\n', r"\[step\[0\].at_s\]", r"\[0, 10\]"),
+    ('duration_s = 10\n[[step]]\nat_s = 5\nnote = "a"\n[[step]]\nat_s = 1\nnote = "b"\n', r"\[step\]", "order"),
+    ('duration_s = 10\n[[step]]\nat_s = 1\nnote = "a"\n[[expect]]\nafter = "b"\nwithin_s = 1\ncontactor = "open"\n',
+     r"\[expect\[0\].after\]", "the note of a step"),
+    ('duration_s = 10\n[[step]]\nat_s = 1\nnote = "a"\n[[expect]]\nafter = "a"\nwithin_s = 1\n',
+     r"\[expect\[0\]\]", "exactly one of"),
+    ('duration_s = 10\n[[step]]\nat_s = 1\nresidual_dc_ma = nan\n', r"\[step\[0\].residual_dc_ma\]", "finite"),
+])
+def test_a_scenario_file_is_refused_whole_with_file_and_key(tmp_path: Path, text: str, key: str, expected: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=rf"bad.toml: {key}.*{expected}"):
+        load_scenario(path)
+
+
+def test_the_example_replays_on_the_virtual_lab_and_records_everything(tmp_path: Path) -> None:
+    """Charging, then 8 mA DC: the contactor closes, the offer is the 32 A setting, the leakage opens it
+    within the 10 s of IEC 62955; every change is a row on the CP emulator's timebase, the edges with them."""
+    out = tmp_path / "run"
+    assert main(["scenario", "run", str(EXAMPLE), "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "timeline.csv").open()))
+    assert tuple(rows[0]) == COLUMNS
+    times = [float(r["t_s"]) for r in rows]
+    assert times == sorted(times)
+    assert any(r["event"] == "edge OVP 0" for r in rows) and any(r["cp_state"] == "F" for r in rows)
+    summary = json.loads((out / "scenario.json").read_text())
+    assert [e["met"] for e in summary["expectations"]] == [True, True, True]
+    leak = summary["expectations"][2]
+    assert leak["delay_s"] == pytest.approx(0.4, abs=1e-3)                 # the simulated DC trip time
+    assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / EXAMPLE.name).read_text() == EXAMPLE.read_text() and (out / "lab-journal.jsonl").exists()
+
+
+def test_an_expectation_the_dut_misses_is_exit_1_and_says_which(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["scenario", "run", str(EXAMPLE), "--out", str(out), "--sim-set", "rcd_dc_trip_time_ms=15000"]) == 1
+    assert "NOT MET: contactor open within 10 s after 'DC leakage'" in capsys.readouterr().out
+    summary = json.loads((out / "scenario.json").read_text())
+    assert summary["status"] == "failed" and summary["sim_overrides"] == {"rcd_dc_trip_time_ms": "15000"}
+
+
+def test_the_scenario_guide_lists_every_action() -> None:
+    from scenario.spec import ACTIONS
+    guide = (REPO_ROOT / "docs" / "scenarios.md").read_text()
+    assert all(f"| `{name}` | {role} |" in guide for name, (role, _, _) in ACTIONS.items())
