@@ -11,6 +11,9 @@ offer from the sampled rows.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,8 +66,12 @@ def cp_state_of(high_v: float, low_v: float) -> str:
     return ""
 
 
-def apply(rig: Rig, action: Action) -> None:
-    """One action on its role."""
+BACKEND_WAIT_S = 300.0
+"""How long a `backend` step waits for the DUT to be connected (it dials its backend after booting)."""
+
+
+def apply(rig: Rig, action: Action) -> str:
+    """One action on its role; returns what the record should say of it beyond the action itself."""
     name, v = action.name, action.value
     if name == "vehicle":
         rig.cp.set_state(v)
@@ -90,8 +97,22 @@ def apply(rig: Rig, action: Action) -> None:
         rig.source.set_voltage(v)
     elif name == "supply_hz":
         rig.source.set_frequency(v)
+    elif name == "backend":
+        action_name, payload = v
+        if not rig.clock.wait_until(rig.backend.connected, BACKEND_WAIT_S, poll_s=1.0):
+            raise RigError(f"scenario step: {action_name}: the DUT did not connect to the backend within "
+                           f"{BACKEND_WAIT_S:g} s")
+        return f"answer {json.dumps(rig.backend.call(action_name, payload), separators=(',', ':'))}"
     else:   # the spec's ACTIONS and this function change together
         raise RigError(f"scenario action {name!r} has no implementation")
+    return ""
+
+
+def describe(action: Action) -> str:
+    if action.name == "backend":
+        name, payload = action.value
+        return f"backend {name} {json.dumps(payload, separators=(',', ':'))}"
+    return f"{action.name} = {action.value}"
 
 
 def sample(rig: Rig) -> dict[str, Any]:
@@ -148,12 +169,11 @@ def play(rig: Rig, scenario: Scenario, progress: Any = None) -> Record:
         elapsed = rig.clock.now() - start
         while steps and steps[0].at_s <= elapsed + 1e-9:
             step = steps.pop(0)
-            for action in step.actions:
-                apply(rig, action)
+            said = [apply(rig, action) for action in step.actions]
             t = rig.cp.time()
             if step.note:
                 record.marks[step.note] = t
-            text = "; ".join(f"{a.name} = {a.value}" for a in step.actions)
+            text = "; ".join(describe(a) + (f" -> {x}" if x else "") for a, x in zip(step.actions, said))
             record.rows.append({**(last or sample(rig)), "t_s": t,
                                 "event": " | ".join(x for x in (step.note, text) if x)})
             if progress is not None:
@@ -194,6 +214,8 @@ def judge(expect: Expect, record: Record) -> Outcome:
             continue
         if expect.what == "cp_state" and row["cp_state"] == expect.value:
             return Outcome(expect, True, row["t_s"], row["t_s"] - t0)
+        if expect.what == "ocpp_status" and row["ocpp_status"] == expect.value:
+            return Outcome(expect, True, row["t_s"], row["t_s"] - t0)
         if expect.what == "offer_a" and isinstance(row["offer_a"], float) \
                 and expect.value[0] <= row["offer_a"] <= expect.value[1]:
             return Outcome(expect, True, row["t_s"], row["t_s"] - t0)
@@ -201,10 +223,14 @@ def judge(expect: Expect, record: Record) -> Outcome:
 
 
 def csv_text(record: Record) -> str:
+    """timeline.csv: RFC 4180 quoting (an event may hold commas and quotes), times to the microsecond."""
     def cell(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.6g}" if math.isfinite(v) else ""
-        text = str(v)
-        return f'"{text}"' if "," in text else text
-    return ",".join(COLUMNS) + "\n" + "".join(
-        f"{r['t_s']:.6f}," + ",".join(cell(r[c]) for c in COLUMNS[1:]) + "\n" for r in record.rows)
+        return str(v)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for r in record.rows:
+        writer.writerow([f"{r['t_s']:.6f}", *(cell(r[c]) for c in COLUMNS[1:])])
+    return buf.getvalue()

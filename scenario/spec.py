@@ -72,6 +72,17 @@ def _weld(t: Table, k: str) -> Any:
     return v
 
 
+def _call(t: Table, k: str) -> Any:
+    call = t.table(k, required=True)
+    assert call is not None
+    call.reject_unknown({"action", "payload"})
+    action = call.get("action", str)
+    if not action.isalpha():
+        raise ConfigError(t.file, call.key("action"), "an OCPP action name (e.g. ChangeConfiguration)", action)
+    payload = call.table("payload")
+    return action, dict(payload.data) if payload is not None else {}
+
+
 ACTIONS: dict[str, tuple[str, Any, str]] = {
     "vehicle": ("cp", _vehicle, "the vehicle's CP state: A (unplugged), B, C (asks for power), D, E"),
     "diode": ("cp", lambda t, k: t.get(k, bool), "false shorts the vehicle's diode"),
@@ -86,6 +97,8 @@ ACTIONS: dict[str, tuple[str, Any, str]] = {
     "supply": ("source", _on_off, '"off" or "on": the mains to the wallbox'),
     "supply_v": ("source", lambda t, k: t.number(k, low=0, high=300), "the supply's line-to-neutral voltage, V"),
     "supply_hz": ("source", lambda t, k: t.number(k, low=45, high=65), "the supply's frequency, Hz"),
+    "backend": ("backend", _call, "any CALL to the DUT: `{ action = \"…\", payload = { … } }` (waits for the DUT "
+                "to be connected; the answer goes into the record)"),
 }
 """Action name → (the role it needs, its parser, what it does)."""
 
@@ -93,6 +106,8 @@ EXPECTABLE: dict[str, Any] = {
     "contactor": lambda t, k: _choice(t, k, ("open", "closed")),
     "cp_state": lambda t, k: _choice(t, k, ("A", "B", "C", "D", "E", "F")),
     "offer_a": lambda t, k: _band(t, k),
+    "ocpp_status": lambda t, k: _choice(t, k, ("Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE",
+                                               "Finishing", "Reserved", "Unavailable", "Faulted")),
 }
 """What an expectation may ask of the record, within `within_s` after its step."""
 

@@ -66,3 +66,29 @@ def test_the_scenario_guide_lists_every_action() -> None:
     from scenario.spec import ACTIONS
     guide = (REPO_ROOT / "docs" / "scenarios.md").read_text()
     assert all(f"| `{name}` | {role} |" in guide for name, (role, _, _) in ACTIONS.items())
+
+
+def test_a_backend_call_goes_to_the_dut_and_its_answer_into_the_record(tmp_path: Path) -> None:
+    scenario = tmp_path / "remote.toml"
+    scenario.write_text('''name = "remote stop"
+duration_s = 80
+[[step]]
+at_s = 0
+vehicle = "C"
+draw_a = 10
+note = "charging"
+[[step]]
+at_s = 60
+backend = { action = "TriggerMessage", payload = { requestedMessage = "StatusNotification", connectorId = 1 } }
+note = "asked"
+[[expect]]
+after = "charging"
+within_s = 60
+ocpp_status = "Charging"
+''')
+    out = tmp_path / "run"
+    assert main(["scenario", "run", str(scenario), "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "timeline.csv").open()))
+    asked = next(r for r in rows if r["event"].startswith("asked"))
+    assert "TriggerMessage" in asked["event"] and 'answer {"status":"Accepted"}' in asked["event"]
+    assert json.loads((out / "scenario.json").read_text())["expectations"][0]["met"]
