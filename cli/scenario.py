@@ -1,7 +1,7 @@
 """`wallbox-rig scenario run FILE.toml`: replay a field fault on the rig clock, record everything.
 
 Writes into the run folder: `timeline.csv` (a row per change, the CP emulator's edges merged in by
-their stamps), `timeline.png`, `scenario.json` (what each expectation came to), the scenario file as
+their stamps), `timeline.png`, `timeline.html` (one file: the plot, the expectations, the table), `scenario.json` (what each expectation came to), the scenario file as
 played and, on the virtual lab, the lab journal.  Exit codes as `wallbox-rig run`: 0 every expectation
 met (or none asked), 1 one was not (the DUT did not do what was expected), 2 the rig or the file is
 wrong, 3 interrupted; the DUT is left in the safe state on every exit.
@@ -10,6 +10,7 @@ wrong, 3 interrupted; the DUT is left in the safe state on every exit.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import shutil
 import sys
@@ -25,8 +26,9 @@ from reports.results import write_atomically
 
 def cmd_scenario_run(args: argparse.Namespace) -> int:
     from cli.main import prepare_out
+    from reports.html import render
     from reports.plots import timeline_plot
-    from scenario.runner import csv_text, play
+    from scenario.runner import COLUMNS, csv_text, play, row_text
     from scenario.spec import load_scenario
 
     scenario = load_scenario(Path(args.file))   # a bad file is refused before anything is energised
@@ -45,7 +47,8 @@ def cmd_scenario_run(args: argparse.Namespace) -> int:
         virtual_s = rig.clock.now() if rig.clock.virtual else None
         provenance = rig.provenance()
     write_atomically(out / "timeline.csv", csv_text(record))
-    (out / "timeline.png").write_bytes(timeline_plot(record.rows, record.marks, f"{scenario.name} ({config.name})"))
+    png = timeline_plot(record.rows, record.marks, f"{scenario.name} ({config.name})")
+    (out / "timeline.png").write_bytes(png)
     shutil.copyfile(scenario.path, out / scenario.path.name)
     failed = [o for o in record.outcomes if not o.met]
     status = RunStatus.FAILED if failed else RunStatus.PASSED
@@ -57,11 +60,17 @@ def cmd_scenario_run(args: argparse.Namespace) -> int:
                          for o in record.outcomes],
         "steps": {note: t for note, t in record.marks.items()}, "provenance": provenance}
     write_atomically(out / "scenario.json", json.dumps(summary, indent=2, default=str) + "\n")
+    write_atomically(out / "timeline.html", render(
+        "scenario.html.j2", name=scenario.name, virtual=config.virtual, file=str(scenario.path), rig=str(config.path),
+        started=summary["started_utc"], ended=summary["ended_utc"],
+        knobs=", ".join(f"{k}={v}" for k, v in summary["sim_overrides"].items()),
+        expectations=summary["expectations"], png=base64.b64encode(png).decode("ascii"), columns=COLUMNS,
+        rows=[{c: row_text(r, c) for c in COLUMNS} for r in record.rows]))
     for outcome in record.outcomes:
         print(f"  {outcome.line()}")
     print(f"wallbox-rig: scenario {str(status).upper()}: {len(record.outcomes) - len(failed)} of "
-          f"{len(record.outcomes)} expectations met; {len(record.rows)} rows in {out / 'timeline.csv'}, plot "
-          f"{out / 'timeline.png'}", file=sys.stdout if not failed else sys.stderr)
+          f"{len(record.outcomes)} expectations met; {len(record.rows)} rows in {out / 'timeline.csv'}, page "
+          f"{out / 'timeline.html'}", file=sys.stdout if not failed else sys.stderr)
     return status.exit_code
 
 

@@ -22,7 +22,7 @@ from conformance.limits import LIMITS, decoded_current_a
 from core.errors import RigError
 from core.types import Channel, Edge
 from rig.rig import READY_TIMEOUT_S, Rig, dut_idle
-from scenario.spec import Action, Expect, Scenario
+from scenario.spec import CARD_TAP_S, Action, Expect, Scenario
 
 COLUMNS = ("t_s", "event", "cp_state", "cp_high_v", "pwm", "duty_pct", "offer_a", "contactor", "l1_a", "l2_a",
            "l3_a", "ocpp_status")
@@ -97,6 +97,22 @@ def apply(rig: Rig, action: Action) -> str:
         rig.source.set_voltage(v)
     elif name == "supply_hz":
         rig.source.set_frequency(v)
+    elif name == "dip_ms":
+        rig.source.dropout(v / 1000.0)
+    elif name == "card":
+        deck = rig.card.deck
+        card = deck.setup if v == "setup" else deck.foreign if v == "foreign" else \
+            (deck.cards[int(v[4:]) - 1] if int(v[4:]) <= len(deck.cards) else None)
+        if card is None:
+            raise RigError(f"scenario step: card {v!r}: the rig file's [instruments.card] names no such card")
+        rig.card.present(card)
+        rig.clock.sleep(CARD_TAP_S)
+        rig.card.withdraw()
+        return f"{card.label} {card.id_tag}"
+    elif name == "button_s":
+        rig.button.press_down()
+        rig.clock.sleep(v)
+        rig.button.release()
     elif name == "backend":
         action_name, payload = v
         if not rig.clock.wait_until(rig.backend.connected, BACKEND_WAIT_S, poll_s=1.0):
@@ -222,15 +238,21 @@ def judge(expect: Expect, record: Record) -> Outcome:
     return Outcome(expect, False, None, None)
 
 
+def row_text(row: dict[str, Any], column: str) -> str:
+    """A cell as the record shows it: times to the microsecond, other numbers to six digits."""
+    v = row[column]
+    if column == "t_s":
+        return f"{v:.6f}"
+    if isinstance(v, float):
+        return f"{v:.6g}" if math.isfinite(v) else ""
+    return str(v)
+
+
 def csv_text(record: Record) -> str:
-    """timeline.csv: RFC 4180 quoting (an event may hold commas and quotes), times to the microsecond."""
-    def cell(v: Any) -> str:
-        if isinstance(v, float):
-            return f"{v:.6g}" if math.isfinite(v) else ""
-        return str(v)
+    """timeline.csv: RFC 4180 quoting (an event may hold commas and quotes)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in record.rows:
-        writer.writerow([f"{r['t_s']:.6f}", *(cell(r[c]) for c in COLUMNS[1:])])
+        writer.writerow([row_text(r, c) for c in COLUMNS])
     return buf.getvalue()

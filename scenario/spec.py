@@ -72,6 +72,18 @@ def _weld(t: Table, k: str) -> Any:
     return v
 
 
+CARD_TAP_S = 1.0
+"""How long a `card` step holds the card to the reader: a person's tap."""
+
+
+def _card(t: Table, k: str) -> Any:
+    v = t.get(k, str)
+    names = ("setup", *(f"card{n}" for n in range(1, 7)), "foreign")
+    if v not in names:
+        raise ConfigError(t.file, t.key(k), " or ".join(f'"{n}"' for n in names), v)
+    return v
+
+
 def _call(t: Table, k: str) -> Any:
     call = t.table(k, required=True)
     assert call is not None
@@ -97,10 +109,20 @@ ACTIONS: dict[str, tuple[str, Any, str]] = {
     "supply": ("source", _on_off, '"off" or "on": the mains to the wallbox'),
     "supply_v": ("source", lambda t, k: t.number(k, low=0, high=300), "the supply's line-to-neutral voltage, V"),
     "supply_hz": ("source", lambda t, k: t.number(k, low=45, high=65), "the supply's frequency, Hz"),
+    "dip_ms": ("source", lambda t, k: t.number(k, low=1, high=60_000),
+               "every phase to 0 V for this long, timed by the source itself, then back"),
+    "card": ("card", _card, '"setup", "card1" … "card6" or "foreign": held to the reader for `CARD_TAP_S`, then taken away'),
+    "button_s": ("button", lambda t, k: t.number(k, low=0.05, high=600), "the pairing button held this long, s"),
     "backend": ("backend", _call, "any CALL to the DUT: `{ action = \"…\", payload = { … } }` (waits for the DUT "
                 "to be connected; the answer goes into the record)"),
 }
 """Action name → (the role it needs, its parser, what it does)."""
+
+def actions_table() -> str:
+    """The actions as docs/scenarios.md lists them (a test keeps the guide current)."""
+    return "| action | role | what it does |\n|---|---|---|\n" + "\n".join(
+        f"| `{name}` | {role} | {doc} |" for name, (role, _, doc) in ACTIONS.items())
+
 
 EXPECTABLE: dict[str, Any] = {
     "contactor": lambda t, k: _choice(t, k, ("open", "closed")),

@@ -50,6 +50,8 @@ def test_the_example_replays_on_the_virtual_lab_and_records_everything(tmp_path:
     leak = summary["expectations"][2]
     assert leak["delay_s"] == pytest.approx(0.4, abs=1e-3)                 # the simulated DC trip time
     assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (out / "timeline.html").read_text()
+    assert "data:image/png;base64," in page and "src=\"http" not in page and page.count("<tr") == len(rows) + 1
     assert (out / EXAMPLE.name).read_text() == EXAMPLE.read_text() and (out / "lab-journal.jsonl").exists()
 
 
@@ -63,9 +65,9 @@ def test_an_expectation_the_dut_misses_is_exit_1_and_says_which(tmp_path: Path,
 
 
 def test_the_scenario_guide_lists_every_action() -> None:
-    from scenario.spec import ACTIONS
+    from scenario.spec import actions_table
     guide = (REPO_ROOT / "docs" / "scenarios.md").read_text()
-    assert all(f"| `{name}` | {role} |" in guide for name, (role, _, _) in ACTIONS.items())
+    assert actions_table() in guide, "docs/scenarios.md: paste scenario.spec.actions_table() over the actions table"
 
 
 def test_a_backend_call_goes_to_the_dut_and_its_answer_into_the_record(tmp_path: Path) -> None:
@@ -92,3 +94,38 @@ ocpp_status = "Charging"
     asked = next(r for r in rows if r["event"].startswith("asked"))
     assert "TriggerMessage" in asked["event"] and 'answer {"status":"Accepted"}' in asked["event"]
     assert json.loads((out / "scenario.json").read_text())["expectations"][0]["met"]
+
+
+def test_a_card_tap_a_button_press_and_a_supply_dip_are_steps(tmp_path: Path) -> None:
+    """A dip longer than the DUT rides through (hold_up_ms) ends the charging: the contactor opens."""
+    scenario = tmp_path / "dip.toml"
+    scenario.write_text('''name = "dip while charging"
+duration_s = 40
+[[step]]
+at_s = 0
+card = "setup"
+button_s = 0.5
+note = "setup"
+[[step]]
+at_s = 5
+vehicle = "C"
+draw_a = 10
+note = "charging"
+[[step]]
+at_s = 20
+dip_ms = 300
+note = "dip"
+[[expect]]
+after = "charging"
+within_s = 3
+contactor = "closed"
+[[expect]]
+after = "dip"
+within_s = 1
+contactor = "open"
+''')
+    out = tmp_path / "run"
+    assert main(["scenario", "run", str(scenario), "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "timeline.csv").open()))
+    setup = next(r for r in rows if r["event"].startswith("setup"))
+    assert "card = setup -> setup card 5E7C0A01" in setup["event"] and "button_s = 0.5" in setup["event"]
