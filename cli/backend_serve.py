@@ -5,6 +5,7 @@ charging profile (a tariff plan, or a profile as JSON) to each charge point that
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 import time
 import tomllib
@@ -14,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError, RigError
+from core.records import RunStatus
 from instruments.backend import ANY_CHARGE_POINT, Frame, OcppCentralSystem
 from instruments.backend_planner import Tariff, plan_departure
 from instruments.transport.ocpp_ws import call_problem
+from cli.backend_console import parse, parse_line, run
 
 
 def load_schedule(path: Path, now: datetime) -> dict[str, Any]:
@@ -66,6 +69,9 @@ def connector_of(profile: dict[str, Any]) -> int:
     return 0 if profile.get("chargingProfilePurpose") == "ChargePointMaxProfile" else 1
 
 
+EXIT_OK, EXIT_BROKEN = RunStatus.PASSED.exit_code, RunStatus.BROKEN.exit_code
+
+
 def print_frame(frame: Frame) -> None:
     print(f"{frame.utc or datetime.now(UTC).isoformat()}  {frame.charge_point:12s} "
           f"{frame.line().split(chr(9), 2)[2]}", flush=True)
@@ -89,12 +95,33 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
     schedule_path = Path(args.schedule) if args.schedule else None
     if schedule_path is not None:
         load_schedule(schedule_path, datetime.now(UTC))   # a bad file is refused before anything listens
+    if schedule_path is not None and (args.script or args.console):
+        raise ConfigError(None, "--schedule", "--schedule alone, or --script / --console (which can send a "
+                          "SetChargingProfile themselves)", "both")
+    script = None
+    if args.script:
+        script_path = Path(args.script)
+        try:
+            script = parse(script_path.read_text().splitlines(), script_path)
+        except OSError as exc:
+            raise ConfigError(script_path, "", "a readable script", hint=str(exc)) from None
     backend = OcppCentralSystem(args.listen, settings)
     backend.attach_clock(time.monotonic, virtual=False)
     backend.listeners.append(print_frame)
     print(f"OCPP 1.6J central system on {args.listen}/<charge point id> "
           f"({'basic auth' if args.password else 'no auth'}); Ctrl-C stops.", flush=True)
     try:
+        if script is not None:
+            return EXIT_BROKEN if run(script, backend, print) else EXIT_OK
+        if args.console:
+            failures = 0
+            for n, line in enumerate(sys.stdin, 1):
+                if line.strip() and not line.lstrip().startswith("#"):
+                    try:
+                        failures += run([parse_line(line.strip(), n, None)], backend, print)
+                    except ConfigError as exc:
+                        print(f"wallbox-rig: {exc}", flush=True)
+            return EXIT_BROKEN if failures else EXIT_OK
         while True:
             identity = backend.booted_points.get()
             if schedule_path is None:
@@ -130,4 +157,7 @@ def add_parser(sub: Any) -> None:
     serve.add_argument("--heartbeat", type=int, default=300, help="the heartbeat interval given at boot, s")
     serve.add_argument("--schedule", metavar="FILE", help="send this charging profile (.json) or tariff plan "
                                                          "(.toml) to each charge point that boots")
+    serve.add_argument("--script", metavar="FILE", help="carry out the commands in FILE (call ACTION {json}, "
+                                                       "wait-boot, sleep, to ID), then stop (cli/backend_console.py)")
+    serve.add_argument("--console", action="store_true", help="take the same commands typed on standard input")
     serve.set_defaults(func=cmd_backend_serve)
