@@ -397,8 +397,11 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     top = 65536 - len(PORT_ORDER)
     if args.port_base is not None and not 1024 <= args.port_base <= top:
         raise ValueError(f"--port-base must be in [1024, {top}], not {args.port_base}")
+    if args.backend_url is not None and not args.backend_url.startswith(("ws://", "wss://")):
+        raise ValueError(f"--backend-url must be a ws:// or wss:// URL, not {args.backend_url!r}")
     lab = start_virtual_lab(seed=knobs["seed"], knobs=knobs, realtime=args.realtime, source_file=str(config.path),
-                            port_base=args.port_base, ocpp=ocpp_account(config), cards=lab_cards(config),
+                            port_base=args.port_base, ocpp=ocpp_account(config, args.backend_url),
+                            cards=lab_cards(config),
                             rs485=rs485_line(config))
     if args.endpoints_json:
         Path(args.endpoints_json).write_text(json.dumps(lab.endpoints, indent=1) + "\n")
@@ -632,6 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port-base", type=int, metavar="PORT",
                        help=f"serve on fixed loopback ports from PORT up, instead of free ones: {port_map_text()} "
                             "(the simulated wallbox dials the rig's backend on ocpp)")
+    serve.add_argument("--backend-url", metavar="URL", help="the central system the simulated wallbox dials "
+                       "(ws://HOST:PORT/PATH; its charge point id is appended), with the rig file's backend identity "
+                       "and password; default: the rig file's backend address, or the lab's ocpp endpoint")
     serve.add_argument("--endpoints-json", metavar="FILE", help="write the endpoints as JSON to FILE, for tools")
     serve.add_argument("--labgrid-exporter", metavar="FILE", help="write a labgrid exporter configuration (YAML) "
                                                                   "that exports these endpoints as one group")

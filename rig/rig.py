@@ -400,14 +400,22 @@ def rs485_line(config: RigConfig) -> dict[str, Any] | None:
     return {key: meter.settings.get(key, defaults[key]) for key in ("baud", "parity", "stopbits")}
 
 
-def ocpp_account(config: RigConfig) -> dict[str, Any] | None:
+def ocpp_account(config: RigConfig, url: str | None = None) -> dict[str, Any] | None:
     """What the simulated wallbox's installer entered for its backend: the identity and password of
-    the rig file's backend (the URL is the lab's own `ocpp` endpoint, where that backend listens);
-    None without a backend: such a wallbox dials none."""
+    the rig file's backend, and where to dial: `url` if given (`sim serve --backend-url`, any central
+    system), else the backend's own address when it is a URL (a wildcard host dialled on loopback),
+    else (`sim:ocpp`) the lab's `ocpp` endpoint, where the rig's backend listens.  None without a
+    backend: such a wallbox dials none."""
     backend = config.instruments.get("backend")
     if backend is None:
         return None
-    return {"charge_point_id": backend.settings.get("charge_point_id"), "password": backend.settings.get("password")}
+    address = url or backend.addresses[0]
+    if address.startswith("sim:"):
+        address = ""
+    for wildcard in ("0.0.0.0", "[::]"):
+        address = address.replace(f"//{wildcard}:", "//127.0.0.1:")
+    return {"charge_point_id": backend.settings.get("charge_point_id"), "password": backend.settings.get("password"),
+            "url": address.rstrip("/") or None}
 
 
 def lab_cards(config: RigConfig) -> dict[str, Any] | None:

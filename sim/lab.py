@@ -96,8 +96,8 @@ class VirtualLab:
                  ocpp: Mapping[str, Any] | None = None, cards: Mapping[str, Any] | None = None) -> None:
         """`cards`: the lab's physical cards (`setup_card`: the UID delivered with the wallbox, in
         hex; `carousel`: (UID, kind) in the virtual bench's carousel positions).
-        `ocpp`: the backend account the installer entered (charge_point_id, password); the
-        wallbox dials the lab's `ocpp` endpoint with it, where the rig's backend listens.
+        `ocpp`: the backend account the installer entered (charge_point_id, password, and url: where
+        to dial; without one, the lab's `ocpp` endpoint, where the rig's backend listens).
         `port_base`: serve on fixed loopback ports from there up (the order of `PORT_ORDER`),
         for tools that are configured once; ephemeral ports otherwise."""
         overrides = dict(knobs)
@@ -126,7 +126,7 @@ class VirtualLab:
             self.ocpp_port = ports.get("ocpp") or _free_port()
             if ocpp is not None:   # a wallbox whose installer entered no backend never dials one
                 self.wallbox.ocpp = SimChargePoint(self.world, self.wallbox, self.knobs,
-                                                   f"ws://{LOOPBACK}:{self.ocpp_port}",
+                                                   str(ocpp.get("url") or f"ws://{LOOPBACK}:{self.ocpp_port}"),
                                                    str(ocpp.get("charge_point_id") or DEFAULT_CHARGE_POINT),
                                                    ocpp.get("password"))
             self.frontends: dict[str, FrontEnd] = {

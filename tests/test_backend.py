@@ -17,7 +17,7 @@ from websockets.typing import Subprotocol
 from core.errors import ConfigError, InvalidValue
 from instruments.backend import OcppCentralSystem
 from instruments.backend_planner import Tariff, plan_departure
-from rig.config import load_rig_file
+from rig.config import REPO_ROOT, load_rig_file
 from rig.profile import load_profile
 from sim.params import Knobs
 from sim.smart_charging import ProfileStore
@@ -260,7 +260,7 @@ def _booted(rig: Rig) -> None:
 def test_a_dut_offline_at_the_safe_state_is_waited_for_and_its_configuration_restored() -> None:
     """Issue 27: a test that changed a key and left the DUT offline must not leave the change behind
     (the next test, or the next run on a served lab, would inherit it)."""
-    from rig.config import REPO_ROOT
+
     from rig.rig import Rig
 
     with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
@@ -279,7 +279,7 @@ def test_a_dut_offline_at_the_safe_state_is_waited_for_and_its_configuration_res
 
 def test_a_dut_that_stays_offline_makes_the_safe_state_say_what_is_not_restored() -> None:
     from core.errors import RigError
-    from rig.config import REPO_ROOT
+
     from rig.rig import Rig
 
     with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
@@ -394,7 +394,7 @@ def test_the_simulated_charge_point_answers_every_core_call_and_refuses_bad_payl
 def test_a_remote_start_before_plug_in_starts_the_transaction_when_the_vehicle_plugs_in() -> None:
     """OCPP 1.6 §5.11: with no cable yet, the charge point waits ConnectionTimeOut for it; the simulated
     one forgot the authorisation at once and started with nobody's idTag."""
-    from rig.config import REPO_ROOT
+
     from rig.rig import Rig
 
     with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
@@ -415,3 +415,33 @@ def test_a_remote_start_before_plug_in_starts_the_transaction_when_the_vehicle_p
         values = [f for f in backend.frames(since) if f.direction == "in" and f.action == "MeterValues"]
         assert values and "transactionId" in values[-1].payload
         rig.cp.set_state("A")
+
+
+def test_the_simulated_wallbox_dials_the_backend_the_rig_file_or_sim_serve_names(tmp_path: Path) -> None:
+    """Issue 31: the simulated wallbox always dialled its lab's own endpoint; a rig file's backend address,
+    or `sim serve --backend-url`, now points it at any central system."""
+    from rig.rig import ocpp_account
+    from sim.lab import VirtualLab
+
+    config = load_rig_file(REPO_ROOT / "rigs" / "sim.toml")
+    default = ocpp_account(config)
+    assert default is not None and default["url"] is None                      # sim:ocpp: the lab's endpoint
+    bench = tmp_path / "elsewhere.toml"
+    bench.write_text((REPO_ROOT / "rigs" / "sim.toml").read_text().replace('address = "sim:ocpp"',
+                                                                           'address = "ws://0.0.0.0:9123"'))
+    elsewhere = ocpp_account(load_rig_file(bench))
+    assert elsewhere is not None and elsewhere["url"] == "ws://127.0.0.1:9123"  # a wildcard host, dialled locally
+    port = free_port()
+    account = ocpp_account(config, f"ws://127.0.0.1:{port}/ocpp/")
+    assert account is not None and account["url"] == f"ws://127.0.0.1:{port}/ocpp"
+    backend = OcppCentralSystem(f"ws://127.0.0.1:{port}", {"charge_point_id": "*", "password": account["password"]})
+    backend.attach_clock(lambda: 0.0, virtual=False)
+    lab = VirtualLab(seed=2, knobs={}, ocpp=account)
+    try:
+        with lab.world.lock:
+            lab.frontends["source"].handle("OUTP ON")
+        lab.world.advance(lab.knobs.ocpp.connect_after_s + 5)
+        assert backend.booted_points.get(timeout=5) == account["charge_point_id"]
+    finally:
+        lab.stop()
+        backend.close()
