@@ -31,6 +31,7 @@ from pathlib import Path
 from rig.config import (DEFAULT_RIG, RigConfig, load_rig_file, overdue_calibrations, parse_assignments, with_place,
                         with_trials)
 from core.errors import InstrumentOperationError, RigError
+from instruments.base import ScpiInstrument
 from rig.profile import Profile
 from rig.rig import Rig, lab_cards, ocpp_account, rs485_line, sim_knobs
 from sim.ports import port_map_text
@@ -306,8 +307,9 @@ def print_unrunnable(config: RigConfig) -> None:
 
 
 def cmd_rig_ping(args: argparse.Namespace) -> int:
-    """Open every role of a bench without energising the DUT: who answers, calibration, interlock,
-    and which tests this bench cannot run."""
+    """Open every role of a bench without energising the DUT: who answers, calibration, interlock, each
+    SCPI instrument's error queue, the uncertainty timing verdicts will carry, and which tests this bench
+    cannot run."""
     from datetime import date
 
     config = load_rig_file(args.file)
@@ -317,6 +319,7 @@ def cmd_rig_ping(args: argparse.Namespace) -> int:
     print(f"{config.path}: rig {config.name!r}, profile {rig.profile.id}, "
           f"{'virtual lab' if config.virtual else 'lab bench'}; opening every role (the DUT is not energised)")
     rig.open(every_role=True)
+    errors_left: list[str] = []
     try:
         for role, inst in config.instruments.items():
             due = inst.calibration_due
@@ -335,12 +338,27 @@ def cmd_rig_ping(args: argparse.Namespace) -> int:
             except InstrumentOperationError as exc:
                 state = f"cannot be read ({exc})"
             print(f"  interlock: {state}" + ("" if needed else " (not required on this rig)"))
+            print(f"  timing: each time between two CP-emulator stamps (contactor opening and closing after a "
+                  f"vehicle action) carries U = {rig.cp.interval_u_s * 1e3:.3g} ms (k = 2); decision rule: "
+                  f"{config.suite.decision_rule} acceptance")
+        for role, instrument in rig.instruments.items():
+            if isinstance(instrument, ScpiInstrument):
+                try:
+                    instrument.check_errors("opening")
+                    queue = "empty"
+                except InstrumentOperationError as exc:
+                    queue = f"NOT EMPTY: {exc}"
+                    errors_left.append(role)
+                print(f"  {role:9s} error queue {queue}")
     finally:
         rig.close()
     print_unrunnable(config)
     if rig.unreachable:
         print(f"wallbox-rig: {len(rig.unreachable)} role(s) did not answer: {', '.join(rig.unreachable)}",
               file=sys.stderr)
+        return EXIT_BROKEN
+    if errors_left:
+        print(f"wallbox-rig: error queue not empty after opening: {', '.join(errors_left)}", file=sys.stderr)
         return EXIT_BROKEN
     if overdue and args.strict and not config.virtual:
         print(f"wallbox-rig: refusing (--strict): calibration overdue for {', '.join(overdue)}", file=sys.stderr)

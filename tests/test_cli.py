@@ -159,6 +159,32 @@ def test_rig_ping_opens_every_role_without_energising(tmp_path) -> None:
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "analyser  yokogawa-wt      YOKOGAWA" in proc.stdout and "interlock: closed" in proc.stdout
+    assert "analyser  error queue empty" in proc.stdout and "carries U = 0.000816 ms (k = 2)" in proc.stdout
+
+
+def test_rig_ping_on_the_bench_of_parts_states_its_timing_u_and_refuses_a_full_error_queue(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bench bring-up (issue 28, item 6): the U every timing verdict will carry, and each SCPI
+    instrument's error queue read after opening; an error left there is exit 2, naming the role."""
+    from core.errors import InstrumentOperationError
+    from instruments.ac_source import AmetekLx
+    from instruments.base import ScpiInstrument
+
+    assert main(["rig", "ping", "rigs/sim-cots.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "carries U = 0.589 ms (k = 2); decision rule: simple acceptance" in out and "scope     error queue empty" in out
+    real = ScpiInstrument.check_errors
+
+    def stale(self: ScpiInstrument, after: str) -> None:
+        if isinstance(self, AmetekLx):
+            raise InstrumentOperationError("source", '-222,"Data out of range"')
+        real(self, after)
+
+    monkeypatch.setattr(ScpiInstrument, "check_errors", stale)
+    assert main(["rig", "ping", "rigs/sim-cots.toml"]) == 2
+    captured = capsys.readouterr()
+    assert 'source    error queue NOT EMPTY: source: -222,"Data out of range"' in captured.out
+    assert "error queue not empty after opening: source" in captured.err
 
 
 def test_rig_ping_reports_every_role_when_one_does_not_answer(tmp_path: Path) -> None:
