@@ -50,14 +50,14 @@ def cmd_scenario_run(args: argparse.Namespace) -> int:
     png = timeline_plot(record.rows, record.marks, f"{scenario.name} ({config.name})")
     (out / "timeline.png").write_bytes(png)
     shutil.copyfile(scenario.path, out / scenario.path.name)
-    failed = [o for o in record.outcomes if not o.met]
+    failed = [o for o in record.results if not o.met]
     status = RunStatus.FAILED if failed else RunStatus.PASSED
     summary: dict[str, Any] = {
         "scenario": scenario.name, "file": str(scenario.path), "status": str(status), "exit_code": status.exit_code,
         "started_utc": started, "ended_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "virtual_time_s": virtual_s, "sim_overrides": parse_assignments(args.sim_set, "--sim-set"),
         "expectations": [{"expect": o.expect.describe(), "met": o.met, "t_s": o.t_s, "delay_s": o.delay_s}
-                         for o in record.outcomes],
+                         for o in record.results],
         "steps": {note: t for note, t in record.marks.items()}, "provenance": provenance}
     write_atomically(out / "scenario.json", json.dumps(summary, indent=2, default=str) + "\n")
     write_atomically(out / "timeline.html", render(
@@ -66,10 +66,10 @@ def cmd_scenario_run(args: argparse.Namespace) -> int:
         knobs=", ".join(f"{k}={v}" for k, v in summary["sim_overrides"].items()),
         expectations=summary["expectations"], png=base64.b64encode(png).decode("ascii"), columns=COLUMNS,
         rows=[{c: row_text(r, c) for c in COLUMNS} for r in record.rows]))
-    for outcome in record.outcomes:
-        print(f"  {outcome.line()}")
-    print(f"wallbox-rig: scenario {str(status).upper()}: {len(record.outcomes) - len(failed)} of "
-          f"{len(record.outcomes)} expectations met; {len(record.rows)} rows in {out / 'timeline.csv'}, page "
+    for result in record.results:
+        print(f"  {result.line()}")
+    print(f"wallbox-rig: scenario {str(status).upper()}: {len(record.results) - len(failed)} of "
+          f"{len(record.results)} expectations met; {len(record.rows)} rows in {out / 'timeline.csv'}, page "
           f"{out / 'timeline.html'}", file=sys.stdout if not failed else sys.stderr)
     return status.exit_code
 

@@ -30,7 +30,7 @@ COLUMNS = ("t_s", "event", "cp_state", "cp_high_v", "pwm", "duty_pct", "offer_a"
 
 
 @dataclass
-class Outcome:
+class ExpectResult:
     """What came of one expectation: met at `t_s` (rig time), `delay_s` after its step, or not."""
 
     expect: Expect
@@ -46,13 +46,13 @@ class Outcome:
 
 @dataclass
 class Record:
-    """The scenario's record: rows (one per change), the step instants by note, the outcomes."""
+    """The scenario's record: rows (one per change), the step instants by note, what each expectation came to."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     marks: dict[str, float] = field(default_factory=dict)
     """Step note → the CP emulator's time at which the step was applied."""
     edges: list[Edge] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
+    results: list[ExpectResult] = field(default_factory=list)
 
 
 def cp_state_of(high_v: float, low_v: float) -> str:
@@ -208,11 +208,11 @@ def play(rig: Rig, scenario: Scenario, progress: Any = None) -> Record:
     for edge in record.edges:
         record.rows.append({**{k: "" for k in COLUMNS}, "t_s": edge.t_s, "event": f"edge {edge.channel} {edge.value}"})
     record.rows.sort(key=lambda r: r["t_s"])
-    record.outcomes = [judge(e, record) for e in scenario.expects]
+    record.results = [judge(e, record) for e in scenario.expects]
     return record
 
 
-def judge(expect: Expect, record: Record) -> Outcome:
+def judge(expect: Expect, record: Record) -> ExpectResult:
     """Did what `expect` asks come within its window after its step?  A contactor from the edges the CP
     emulator stamped (the state at the step counts too); a CP state or an offer from the sampled rows."""
     t0 = record.marks[expect.after]
@@ -221,21 +221,21 @@ def judge(expect: Expect, record: Record) -> Outcome:
         closed = expect.value == "closed"
         before = [e for e in record.edges if e.channel == Channel.OVP and e.t_s <= t0]
         if (before[-1].value == "1") == closed if before else not closed:
-            return Outcome(expect, True, t0, 0.0)
+            return ExpectResult(expect, True, t0, 0.0)
         hit = next((e for e in record.edges if e.channel == Channel.OVP and t0 < e.t_s <= end
                     and (e.value == "1") == closed), None)
-        return Outcome(expect, hit is not None, hit.t_s if hit else None, hit.t_s - t0 if hit else None)
+        return ExpectResult(expect, hit is not None, hit.t_s if hit else None, hit.t_s - t0 if hit else None)
     for row in record.rows:
         if not (t0 <= row["t_s"] <= end) or row["event"].startswith("edge "):
             continue
         if expect.what == "cp_state" and row["cp_state"] == expect.value:
-            return Outcome(expect, True, row["t_s"], row["t_s"] - t0)
+            return ExpectResult(expect, True, row["t_s"], row["t_s"] - t0)
         if expect.what == "ocpp_status" and row["ocpp_status"] == expect.value:
-            return Outcome(expect, True, row["t_s"], row["t_s"] - t0)
+            return ExpectResult(expect, True, row["t_s"], row["t_s"] - t0)
         if expect.what == "offer_a" and isinstance(row["offer_a"], float) \
                 and expect.value[0] <= row["offer_a"] <= expect.value[1]:
-            return Outcome(expect, True, row["t_s"], row["t_s"] - t0)
-    return Outcome(expect, False, None, None)
+            return ExpectResult(expect, True, row["t_s"], row["t_s"] - t0)
+    return ExpectResult(expect, False, None, None)
 
 
 def row_text(row: dict[str, Any], column: str) -> str:
