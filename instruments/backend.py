@@ -324,6 +324,8 @@ class OcppCentralSystem(Backend):
                                            certfile=settings.get("certfile"), keyfile=settings.get("keyfile"),
                                            identities=None if self.charge_point_id == ANY_CHARGE_POINT
                                            else frozenset({self.charge_point_id}))
+        if address.rstrip("/").endswith(":0"):   # the kernel picked the port: say which
+            self.address = f"{address.rstrip('/')[:-2]}:{self._server.port}"
 
     @classmethod
     def build(cls, role: str, addresses: Sequence[str], settings: Mapping[str, Any],
@@ -333,6 +335,9 @@ class OcppCentralSystem(Backend):
 
     def identify(self) -> str:
         return f"WALLBOX-RIG,OCPP 1.6J central system,{self.address},cp={self.charge_point_id}"
+
+    def listening_port(self) -> int | None:
+        return self._server.port
 
     def attach_clock(self, now: Callable[[], float], virtual: bool) -> None:
         """Stamp frames with the rig clock from here on; a virtual lab's calendar starts at `epoch_utc`."""

@@ -91,8 +91,17 @@ class Rig:
         of the first failure closing the rig."""
         try:
             endpoints: dict[str, str] = {}
+            classes = {role: load_object(available_drivers(role)[inst.driver])
+                       for role, inst in self.config.instruments.items()}
             if self.config.in_process_lab:
-                self.lab = self._start_lab()
+                # the roles the lab dials (the meter emulator, the backend) listen first, on ports the kernel
+                # picks; the lab is told them (a port probed and released could be taken in between)
+                served = {role: name for role, inst in self.config.instruments.items()
+                          for name in SERVED_BY_RIG if f"sim:{name}" in inst.addresses}
+                for role in served:
+                    self._build(role, classes[role], dict(SERVED_BY_RIG), every_role)
+                self.lab = self._start_lab({name: port for role, name in served.items() if role in self.instruments
+                                            for port in [self.instruments[role].listening_port()] if port})
                 endpoints = self.lab.endpoints
             elif self.config.virtual and self.sim_overrides:
                 raise ConfigError(self.config.path, "sim.served", "no --sim-set: a served virtual lab took its knobs "
@@ -104,26 +113,11 @@ class Rig:
                 address = self._resolve(self.config.clock_address or "", endpoints, "clock.address")
                 self.clock = VirtualClock(open_line_transport("clock", address, {}),
                                           reopen=lambda: open_line_transport("clock", address, {}))
-            classes = {role: load_object(available_drivers(role)[inst.driver])
-                       for role, inst in self.config.instruments.items()}
             # drivers with an address first; those composed of them (a CP emulator from a switch and a
             # scope) after, on the wiring table
             for role in sorted(classes, key=lambda r: bool(classes[r].parts)):
-                inst = self.config.instruments[role]
-                try:
-                    missing = [p for p in classes[role].parts if p not in self.instruments]
-                    if missing:
-                        raise RigError(f"built from {', '.join(missing)}, which did not open")
-                    addresses = [self._resolve(a, endpoints, f"instruments.{role}.address") for a in inst.addresses]
-                    self.instruments[role] = classes[role].build(role, addresses, inst.settings, self.instruments,
-                                                                 self.config.wiring)
-                    self.instruments[role].start_clean()
-                    self.identities[role] = self.instruments[role].identify()
-                except Exception as exc:   # noqa: BLE001 - bring-up reports every role, then the run refuses
-                    if not every_role:
-                        raise
-                    self.unreachable[role] = f"{type(exc).__name__}: {exc}"
-                    self.instruments.pop(role, None)
+                if role not in self.instruments and role not in self.unreachable:
+                    self._build(role, classes[role], endpoints, every_role)
             if isinstance(self.instruments.get("backend"), Backend):
                 self.backend.attach_clock(self.clock.reader(), self.clock.virtual)
             if isinstance(self.instruments.get("analyser"), PowerAnalyser):
@@ -135,14 +129,31 @@ class Rig:
             raise
         return self
 
-    def _start_lab(self) -> Any:
+    def _build(self, role: str, cls: Any, endpoints: dict[str, str], every_role: bool) -> None:
+        """Build, start clean and identify one role; with `every_role` a failure is noted, not raised."""
+        inst = self.config.instruments[role]
+        try:
+            missing = [p for p in cls.parts if p not in self.instruments]
+            if missing:
+                raise RigError(f"built from {', '.join(missing)}, which did not open")
+            addresses = [self._resolve(a, endpoints, f"instruments.{role}.address") for a in inst.addresses]
+            self.instruments[role] = cls.build(role, addresses, inst.settings, self.instruments, self.config.wiring)
+            self.instruments[role].start_clean()
+            self.identities[role] = self.instruments[role].identify()
+        except Exception as exc:   # noqa: BLE001 - bring-up reports every role, then the run refuses
+            if not every_role:
+                raise
+            self.unreachable[role] = f"{type(exc).__name__}: {exc}"
+            self.instruments.pop(role, None)
+
+    def _start_lab(self, bound: dict[str, int] | None = None) -> Any:
         knobs = sim_knobs(self.config, self.sim_overrides, self.profile.id)
         sim = self.config.sim or {}
         return load_object(VIRTUAL_LAB)(seed=knobs["seed"], knobs=knobs, realtime=sim["realtime"],
                                         source_file=str(self.config.path),
                                         journal_path=str(self.lab_journal) if self.lab_journal else None,
                                         rs485=rs485_line(self.config), ocpp=ocpp_account(self.config),
-                                        cards=lab_cards(self.config))
+                                        cards=lab_cards(self.config), bound_ports=bound or {})
 
     def _resolve(self, address: str, endpoints: dict[str, str], key: str) -> str:
         if self.place is not None and references(address):
@@ -348,6 +359,9 @@ class Rig:
         }
 
 
+SERVED_BY_RIG = {"rs485": "socket://127.0.0.1:0", "ocpp": "ws://127.0.0.1:0"}
+"""The virtual lab's endpoints where the rig listens and the lab dials: the meter emulator on the RS485
+converter's port, the backend where the simulated wallbox connects.  Bound before the lab starts."""
 READY_CP_HIGH_V = 10.5
 """CP above this (halfway between nominal states A and B) with no PWM: the EVSE idles in A1."""
 READY_TIMEOUT_S = 120.0

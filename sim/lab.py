@@ -93,13 +93,15 @@ class VirtualLab:
     def __init__(self, seed: int, knobs: Mapping[str, object], realtime: bool = False,
                  source_file: str = "", journal_path: str | None = None,
                  rs485: Mapping[str, Any] | None = None, port_base: int | None = None,
-                 ocpp: Mapping[str, Any] | None = None, cards: Mapping[str, Any] | None = None) -> None:
+                 ocpp: Mapping[str, Any] | None = None, cards: Mapping[str, Any] | None = None,
+                 bound_ports: Mapping[str, int] | None = None) -> None:
         """`cards`: the lab's physical cards (`setup_card`: the UID delivered with the wallbox, in
         hex; `carousel`: (UID, kind) in the virtual bench's carousel positions).
         `ocpp`: the backend account the installer entered (charge_point_id, password, and url: where
         to dial; without one, the lab's `ocpp` endpoint, where the rig's backend listens).
         `port_base`: serve on fixed loopback ports from there up (the order of `PORT_ORDER`),
-        for tools that are configured once; ephemeral ports otherwise."""
+        for tools that are configured once; ephemeral ports otherwise.  `bound_ports`: the `rs485` and
+        `ocpp` ports where the rig already listens (an in-process lab), used as they are."""
         overrides = dict(knobs)
         overrides.setdefault("seed", seed)
         self.knobs = Knobs.resolve(overrides)
@@ -116,6 +118,7 @@ class VirtualLab:
             # port (RTU framing over TCP, like a serial-to-Ethernet converter), the wallbox is the
             # master.  The converter's UART settings are the bench's (`rs485`).
             ports = {name: port_base + k for k, name in enumerate(PORT_ORDER)} if port_base is not None else {}
+            ports.update(bound_ports or {})
             self.rs485_port = ports.get("rs485") or _free_port()
             line = UartSettings(int(rs485["baud"]), str(rs485["parity"]), int(rs485["stopbits"])) if rs485 else None
             cards = cards or {}
@@ -234,5 +237,6 @@ def _free_port() -> int:
 def start_virtual_lab(seed: int, knobs: Mapping[str, object], realtime: bool = False,
                       source_file: str = "", journal_path: str | None = None,
                       rs485: Mapping[str, Any] | None = None, port_base: int | None = None,
-                      ocpp: Mapping[str, Any] | None = None, cards: Mapping[str, Any] | None = None) -> VirtualLab:
-    return VirtualLab(seed, knobs, realtime, source_file, journal_path, rs485, port_base, ocpp, cards)
+                      ocpp: Mapping[str, Any] | None = None, cards: Mapping[str, Any] | None = None,
+                      bound_ports: Mapping[str, int] | None = None) -> VirtualLab:
+    return VirtualLab(seed, knobs, realtime, source_file, journal_path, rs485, port_base, ocpp, cards, bound_ports)

@@ -152,3 +152,20 @@ def test_a_bench_whose_source_rests_off_keeps_the_dut_powered_between_tests(tmp_
         assert "source off" in rig.last_safe_state.steps and not rig.source.output_is_on()
     finally:
         rig.close()
+
+
+def test_the_ports_the_lab_dials_are_bound_by_the_rig_before_the_lab_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 27: the lab probed a free port for the meter emulator and the backend, released it, and the
+    rig bound it later: another process took one in between ("address already in use", a run with no
+    test).  Now the rig listens first, on ports the kernel picks, and the lab is told them."""
+    import sim.lab
+
+    def never(*_: object) -> int:
+        raise AssertionError("a port was probed and released")
+
+    monkeypatch.setattr(sim.lab, "_free_port", never)
+    with Rig.from_file(REPO_ROOT / "rigs" / "sim.toml") as rig:
+        assert rig.lab.endpoints["rs485"].endswith(f":{rig.meter.listening_port()}")
+        assert rig.lab.endpoints["ocpp"].endswith(f":{rig.backend.listening_port()}")
+        rig.meter.serve(baud=9600)                       # a restart with other line settings keeps its port
+        assert rig.lab.endpoints["rs485"].endswith(f":{rig.meter.listening_port()}")

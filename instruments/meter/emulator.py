@@ -107,6 +107,9 @@ class WbrMeterEmulator(MeterEmulator):
             self._fault = fault
             self._frozen = self._values() if fault == "stale" else None
 
+    def listening_port(self) -> int | None:
+        return self.endpoint.port
+
     def polls(self) -> int:
         return self.endpoint.requests()
 

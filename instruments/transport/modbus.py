@@ -103,6 +103,9 @@ class ModbusEndpoint:
         self.stop()
         self._server = ModbusServer(self.role, self.address, _MeterModel(runs, on_read), line.check(),
                                     rtu=self.rtu, shared=True, on_send=lambda data: on_send(data, self.rtu))
+        if self.address.endswith(":0") and self._server.port:
+            # a port the kernel picked is kept: a restart (new line settings) listens where the DUT dials
+            self.address = f"{self.address[:-2]}:{self._server.port}"
 
     @property
     def port(self) -> int | None:

@@ -96,6 +96,7 @@ class CentralSystemServer:
         self._accepting = True
         self._loop = asyncio.new_event_loop()
         self._server: Any = None
+        self.port = self.listen.port
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="ocpp-central-system", daemon=True)
@@ -131,6 +132,8 @@ class CentralSystemServer:
             context.load_cert_chain(self._certfile or "", self._keyfile)
         self._server = await serve(self._accept, self.listen.host, self.listen.port, subprotocols=[Subprotocol(SUBPROTOCOL)],
                                    process_request=self._authorise, ssl=context, ping_interval=None)
+        self.port = int(self._server.sockets[0].getsockname()[1]) if self._server.sockets else self.listen.port
+        """The port listened on (the kernel's pick when the address said :0)."""
 
     def _authorise(self, connection: Any, request: Any) -> Any:
         """Refuse what is not a known charge point's basic auth, and everything while offline."""
