@@ -463,12 +463,15 @@ class SimChargePoint:
         tx = self.transaction
         if tx is None or self._field(payload, "transactionId", int) != tx["id"]:
             return {"status": "Rejected"}
-        def stop() -> None:
-            self._stop_transaction("Remote")
-            self.changed()
-
-        self.world.schedule(0.0, stop)
+        self._stop_soon("Remote")
         return {"status": "Accepted"}
+
+    def _stop_soon(self, reason: str) -> None:
+        """End the transaction with `reason` right after the answer goes out (a world event of its own)."""
+        def stop() -> None:
+            self._stop_transaction(reason)
+            self.changed()
+        self.world.schedule(0.0, stop)
 
     def _on_SetChargingProfile(self, payload: dict[str, Any]) -> dict[str, Any]:
         tx = self.transaction
@@ -593,10 +596,7 @@ class SimChargePoint:
         if self.knobs.dut.connector == "tethered":
             return {"status": "NotSupported"}
         if self.transaction is not None:
-            def stop() -> None:
-                self._stop_transaction("UnlockCommand")
-                self.changed()
-            self.world.schedule(0.0, stop)
+            self._stop_soon("UnlockCommand")
         return {"status": "Unlocked"}
 
     def _on_DataTransfer(self, payload: dict[str, Any]) -> dict[str, Any]:

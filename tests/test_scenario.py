@@ -17,6 +17,15 @@ from scenario.spec import load_scenario
 EXAMPLE = REPO_ROOT / "docs" / "examples" / "scenarios" / "dc-leakage-while-charging.toml"
 
 
+def played(tmp_path: Path, text: str) -> tuple[list[dict[str, str]], dict]:
+    """Play a scenario given as text on the virtual lab (it must exit 0): its rows and its summary."""
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(text)
+    out = tmp_path / "run"
+    assert main(["scenario", "run", str(scenario), "--out", str(out)]) == 0
+    return list(csv.DictReader((out / "timeline.csv").open())), json.loads((out / "scenario.json").read_text())
+
+
 @pytest.mark.parametrize("text, key, expected", [
     ('duration_s = 10\n[[step]]\nat_s = 1\ncolour = "red"\n', r"\[step\[0\].colour\]", "unknown key"),
     ('duration_s = 10\n[[step]]\nat_s = 1\nvehicle = "X"\n', r"\[step\[0\].vehicle\]", '"A" or "B"'),
@@ -71,8 +80,7 @@ def test_the_scenario_guide_lists_every_action() -> None:
 
 
 def test_a_backend_call_goes_to_the_dut_and_its_answer_into_the_record(tmp_path: Path) -> None:
-    scenario = tmp_path / "remote.toml"
-    scenario.write_text('''name = "remote stop"
+    rows, summary = played(tmp_path, '''name = "remote stop"
 duration_s = 80
 [[step]]
 at_s = 0
@@ -88,18 +96,14 @@ after = "charging"
 within_s = 60
 ocpp_status = "Charging"
 ''')
-    out = tmp_path / "run"
-    assert main(["scenario", "run", str(scenario), "--out", str(out)]) == 0
-    rows = list(csv.DictReader((out / "timeline.csv").open()))
     asked = next(r for r in rows if r["event"].startswith("asked"))
     assert "TriggerMessage" in asked["event"] and 'answer {"status":"Accepted"}' in asked["event"]
-    assert json.loads((out / "scenario.json").read_text())["expectations"][0]["met"]
+    assert summary["expectations"][0]["met"]
 
 
 def test_a_card_tap_a_button_press_and_a_supply_dip_are_steps(tmp_path: Path) -> None:
     """A dip longer than the DUT rides through (hold_up_ms) ends the charging: the contactor opens."""
-    scenario = tmp_path / "dip.toml"
-    scenario.write_text('''name = "dip while charging"
+    rows, summary = played(tmp_path, '''name = "dip while charging"
 duration_s = 40
 [[step]]
 at_s = 0
@@ -124,8 +128,6 @@ after = "dip"
 within_s = 1
 contactor = "open"
 ''')
-    out = tmp_path / "run"
-    assert main(["scenario", "run", str(scenario), "--out", str(out)]) == 0
-    rows = list(csv.DictReader((out / "timeline.csv").open()))
+    assert [e["met"] for e in summary["expectations"]] == [True, True]
     setup = next(r for r in rows if r["event"].startswith("setup"))
     assert "card = setup -> setup card 5E7C0A01" in setup["event"] and "button_s = 0.5" in setup["event"]
