@@ -185,8 +185,8 @@ def play(rig: Rig, scenario: Scenario, progress: Any = None) -> Record:
         elapsed = rig.clock.now() - start
         while steps and steps[0].at_s <= elapsed + 1e-9:
             step = steps.pop(0)
+            t = rig.cp.time()   # the step's instant: before its actions (a card tap or a button press holds)
             said = [apply(rig, action) for action in step.actions]
-            t = rig.cp.time()
             if step.note:
                 record.marks[step.note] = t
             text = "; ".join(describe(a) + (f" -> {x}" if x else "") for a, x in zip(step.actions, said))
