@@ -23,7 +23,7 @@ from rig.config import REPO_ROOT, load_rig_file
 
 pytestmark = pytest.mark.timeout(3000)
 """The first test carries the `runs` fixture: every case's run, three at a time on two cores (minutes;
-about 25 with WBR_SELFTEST=whole-suite), well over the project's 900 s per-test limit."""
+13 with WBR_SELFTEST=whole-suite), well over the project's 900 s per-test limit."""
 CONCURRENT_RUNS = (os.cpu_count() or 1) + 1
 """A suite run keeps a core about 80 % busy (the rest is waiting on loopback round trips), so one run
 more than there are cores fills them: on CI's two cores, three at a time."""
@@ -107,7 +107,7 @@ def families_of(entries: list) -> tuple[str, ...]:
 
 WHOLE_SUITE = os.environ.get("WBR_SELFTEST") == "whole-suite"
 """`WBR_SELFTEST=whole-suite`: every red case runs the whole suite, so it also shows that no test of
-another family goes red under the knob (about 25 minutes on two cores: a nightly's job).  By default a
+another family goes red under the knob (13 minutes on two cores, measured: a nightly's job).  By default a
 red case runs the families of its declared red tests (a whole suite costs about 15 s of CPU, a family
 2-4 s): within them, exactly the declared tests must fail; that the rest of the suite stays green on
 a conforming DUT is the green cases' to show, each of which runs the whole suite on its bench."""
