@@ -247,6 +247,9 @@ class Backend(Instrument):
         return {str(k["key"]): str(k.get("value", "")) for k in answer.get("configurationKey", [])}
 
 
+RECONNECT_WAIT = Setting("reconnect_wait_s", float, "how long a safe state waits for a DUT that went offline after "
+                         "a test changed its configuration or profiles, to restore them", unit="s", low=0, high=3600,
+                         default=300)
 OCPP_SETTINGS = (
     Setting("charge_point_id", str, "the charge point identity the DUT connects as", required=True,
             check=lambda v: 0 < len(v) <= 48 and "/" not in v,
@@ -268,8 +271,7 @@ OCPP_SETTINGS = (
             default=300),
     Setting("epoch_utc", str, "the virtual lab's calendar at rig time 0", check=iso_utc, default=DEFAULT_EPOCH,
             expected='the virtual lab\'s calendar at rig time 0, e.g. "2026-06-01T12:00:00Z"'),
-    Setting("reconnect_wait_s", float, "how long a safe state waits for a DUT that went offline after a test "
-            "changed its configuration or profiles, to restore them", unit="s", low=0, high=3600, default=300),
+    RECONNECT_WAIT,
 )
 
 
@@ -317,7 +319,7 @@ class OcppCentralSystem(Backend):
         self._changed: dict[str, str] = {}
         self._dirty = False
         """A test changed the DUT (configuration, charging profiles) since the last restore."""
-        self.reconnect_wait_s = float(settings.get("reconnect_wait_s", 300))
+        self.reconnect_wait_s = float(RECONNECT_WAIT.of(settings))
         self.transaction_ids = iter(range(1, 1_000_000))
         self._server = CentralSystemServer(address, password=settings.get("password"), handler=self._handle,
                                            on_frame=self._on_frame, on_connection=self._on_connection,

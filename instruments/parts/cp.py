@@ -75,8 +75,8 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         """Goes into every report's provenance, with the timing resolution a reader must know."""
         return (f"parts: switch + scope (CP on channel {self.recorder.cp_channel}, vehicle-side L1 on "
                 f"{self.recorder.output_channel}); edges from the scope's record at {ZOOM_S * 1e6:g} us, a vehicle "
-                "step in the PWM's negative half shows up to 1 ms late, the contactor near a zero crossing up to "
-                "0.2 ms early")
+                f"step in the PWM's negative half shows up to {self.VEHICLE_STEP_HIDDEN_S * 1e3:g} ms late, the "
+                f"contactor near a zero crossing up to {self.ZERO_CROSSING_HIDDEN_S * 1e3:g} ms early")
 
     VEHICLE_STEP_HIDDEN_S = 1e-3
     """A vehicle step in the PWM's negative half shows at the next positive one: up to one 1 kHz period."""
