@@ -51,6 +51,8 @@ def render_bursts(bursts: list[tuple[float, float]], room: Room, rate: int, seco
     """Tone bursts (start s, length s, from the clip's start) in the room, `seconds` long."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * rate)) / rate
+    if t.size == 0:  # a STOP right after REC (a run interrupted at the tap) is an empty clip, not an error
+        return np.zeros(0, dtype=np.float32)
     signal = np.zeros_like(t)
     for start, length in bursts:
         on = (t >= start) & (t < start + length)
@@ -59,7 +61,8 @@ def render_bursts(bursts: list[tuple[float, float]], room: Room, rate: int, seco
     signal *= room.level
     white = rng.normal(0.0, 1.0, t.size)
     brown = np.cumsum(white)
-    brown -= np.convolve(brown, np.ones(256) / 256, mode="same")    # a low rumble without drift
+    window = min(256, t.size)  # "same" returns the longer of the two: a clip shorter than the window keeps its length
+    brown -= np.convolve(brown, np.ones(window) / window, mode="same")    # a low rumble without drift
     noise = white + 0.05 * brown
     signal += room.noise * noise / (np.std(noise) or 1.0)
     if room.interferer_hz is not None:

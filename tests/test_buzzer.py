@@ -3,6 +3,7 @@ clean, in a noisy room, beside another device's tone, clipped, far away, and on 
 
 from __future__ import annotations
 
+import base64
 import random
 
 import numpy as np
@@ -47,3 +48,20 @@ def test_at_least_99_percent_of_200_seeded_rooms() -> None:
     right = sum(classify(render(pattern := rng.choice(list(PATTERNS_S)), random_room(rng), rate=RATE, seed=k),
                          RATE).pattern == pattern for k in range(200))
     assert right >= 198
+
+
+@pytest.mark.parametrize("samples", [0, 1, 100, 300])
+def test_the_virtual_microphone_hands_over_a_clip_of_any_length(samples: int) -> None:
+    """Regression (CI, a run killed by SIGTERM right after `REC`): the safe state's `STOP` at the
+    instant of `REC` rendered an empty clip, numpy refused it, and the safe state was 'incomplete'."""
+    from sim.beeper import Beeper
+    from sim.microphone import RATE as MIC_RATE
+    from sim.microphone import SimMicrophone
+    from sim.world import World
+    world = World(1)
+    mic = SimMicrophone(world, Beeper(world))
+    assert mic.handle("REC").startswith("OK ")
+    world.now += samples / MIC_RATE
+    assert mic.handle("STOP").startswith("OK ")
+    rate, _, data = mic.handle("CLIP?").split(",", 2)
+    assert int(rate) == MIC_RATE and len(base64.b64decode(data)) == 2 * samples

@@ -87,7 +87,8 @@ def test_interrupted_run_reaches_the_safe_state_and_keeps_finished_results(tmp_p
     assert journal[-1]["event"] == "lab_stopped"
     safe = [e for e in journal if e["event"] == "safe_state" and e["wall_s"] >= t_kill]
     assert safe, "no safe state journaled after the signal"
-    assert safe[-1]["ok"] and {"CP emulator to state A", "load off"} <= set(safe[-1]["steps"]), safe[-1]
+    assert safe[-1]["ok"], f"safe state incomplete: {safe[-1]['failures']}"
+    assert {"CP emulator to state A", "load off"} <= set(safe[-1]["steps"]), safe[-1]["steps"]
     after = journal[journal.index(safe[-1]) + 1:]
     assert not any(e["event"] == "contactor" and e["closed"] for e in after), "the contactor closed after safe state"
     finished = _lines(out / "tests.jsonl")
