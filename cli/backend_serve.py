@@ -108,9 +108,9 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
     backend = OcppCentralSystem(args.listen, settings)
     backend.attach_clock(time.monotonic, virtual=False)
     backend.listeners.append(print_frame)
-    print(f"OCPP 1.6J central system on {args.listen}/<charge point id> "
-          f"({'basic auth' if args.password else 'no auth'}); Ctrl-C stops.", flush=True)
-    try:
+    try:  # from before the ready line: a client may send Ctrl-C as soon as it reads it
+        print(f"OCPP 1.6J central system on {args.listen}/<charge point id> "
+              f"({'basic auth' if args.password else 'no auth'}); Ctrl-C stops.", flush=True)
         if script is not None:
             return EXIT_BROKEN if run(script, backend, print) else EXIT_OK
         if args.console:

@@ -426,12 +426,12 @@ def cmd_sim_serve(args: argparse.Namespace) -> int:
     if args.labgrid_exporter:
         from rig.places import exporter_config
         Path(args.labgrid_exporter).write_text(exporter_config(args.labgrid_group, lab.endpoints))
-    print(f"virtual lab ({'real time' if args.realtime else 'stepped: send ADV <seconds> to the clock'}), "
-          "on 127.0.0.1 only:")
-    for name, address in lab.endpoints.items():
-        print(f"  {name:9s} {address}")
-    print("The wallbox is unpowered until the source's output is on (OUTP ON). Ctrl-C stops.", flush=True)
-    try:
+    try:  # from before the ready line: a client may send Ctrl-C as soon as it reads it (CI caught exit 3)
+        print(f"virtual lab ({'real time' if args.realtime else 'stepped: send ADV <seconds> to the clock'}), "
+              "on 127.0.0.1 only:")
+        for name, address in lab.endpoints.items():
+            print(f"  {name:9s} {address}")
+        print("The wallbox is unpowered until the source's output is on (OUTP ON). Ctrl-C stops.", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -471,10 +471,10 @@ def cmd_meter_serve(args: argparse.Namespace) -> int:
     line = meter.line
     framing = "RTU" if endpoint.rtu else "Modbus TCP"
     where = address if endpoint.port is None else address.rsplit(":", 1)[0] + f":{endpoint.port}"
-    print(f"serving {meter.meter_map.title} ({line['model']}) as id {line['id']} on {where} ({framing}, "
-          f"{line['baud']} {line['parity']}{line['stopbits']}); {'scenario ' + args.scenario if args.scenario else 'a household'}. "
-          "Ctrl-C stops.", flush=True)
-    try:
+    try:  # from before the ready line, as `sim serve`
+        print(f"serving {meter.meter_map.title} ({line['model']}) as id {line['id']} on {where} ({framing}, "
+              f"{line['baud']} {line['parity']}{line['stopbits']}); "
+              f"{'scenario ' + args.scenario if args.scenario else 'a household'}. Ctrl-C stops.", flush=True)
         while True:
             time.sleep(0.5)
             t = time.monotonic() - start

@@ -8,12 +8,14 @@ placed among the edges it must agree with (in the virtual lab both are the world
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from conformance.limits import LIMITS
 from core.errors import PreconditionError
 from core.profile import Ocpp
+from core.uncertainty import combined, expanded_u
 from instruments.backend import Backend, StatusReport
 from instruments.cp_emulator import CpEmulator
 from rig.clock import Clock
@@ -29,22 +31,37 @@ def ocpp_of(rig: Rig) -> Ocpp:
     return rig.profile.ocpp
 
 
-def board_offset(cp: CpEmulator, clock: Clock) -> float:
+@dataclass(frozen=True)
+class Offset:
+    """CP board time minus rig time.  The board's clock was read somewhere between two readings of
+    the rig's: `width_s` apart (0 in the virtual lab, a query's round trip on a bench)."""
+
+    s: float
+    width_s: float
+
+    def delay_u_s(self, cp: CpEmulator) -> float:
+        """U (k = 2) of a delay from a CP edge to a frame the backend stamped: the edge's stamp grid and
+        where in `width_s` the board was read.  A frame is stamped when it arrives, so the network's
+        latency only lengthens the delay judged: conservative against a latest-by limit."""
+        return combined(cp.interval_u_s, expanded_u(self.width_s))
+
+
+def board_offset(cp: CpEmulator, clock: Clock) -> Offset:
     """CP board time minus rig time (the clock read on either side of the board's)."""
     before = clock.now()
     board = cp.time()
     after = clock.now()
-    return board - (before + after) / 2.0
+    return Offset(board - (before + after) / 2.0, after - before)
 
 
-def status_after(reports: Iterable[StatusReport], offset_s: float, after_s: float, *statuses: str
+def status_after(reports: Iterable[StatusReport], offset: Offset, after_s: float, *statuses: str
                  ) -> StatusReport | None:
     """The first report of one of `statuses` whose board time is at or after `after_s`."""
-    return next((r for r in reports if r.status in statuses and r.t_s + offset_s >= after_s - 1e-9), None)
+    return next((r for r in reports if r.status in statuses and r.t_s + offset.s >= after_s - 1e-9), None)
 
 
-def delay_to(report: StatusReport | None, offset_s: float, since_s: float) -> float:
-    return INF if report is None else report.t_s + offset_s - since_s
+def delay_to(report: StatusReport | None, offset: Offset, since_s: float) -> float:
+    return INF if report is None else report.t_s + offset.s - since_s
 
 
 def watch_status(clock: Clock, ocpp: Ocpp) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from conformance.installation import Installation, Supply, nominal_supply
 from conformance.limits import LIMITS
+from core.uncertainty import expanded_u
 from conformance.session import cable_rating_a, configured_current_a, measured_offer_a
 from fixtures.evidence import Evidence, step
 from instruments.meter import GridState
@@ -172,6 +173,12 @@ def over_limit_spans(samples: list[GridSample], limit_a: float, phases: int) -> 
     if start is not None and samples:
         spans.append((start, samples[-1].t_s - start))
     return spans
+
+
+def sample_time_u_s(ends: int = 1) -> float:
+    """U (k = 2) of a time found by `first_time` (one end on the loop's samples) or a span of
+    `over_limit_spans` (two): each change happened somewhere in the loop step before the sample that saw it."""
+    return expanded_u(*[LIMITS.rig.grid_loop_step.value] * ends)
 
 
 def first_time(samples: list[GridSample], after_s: float, holds: object) -> float | None:

@@ -16,6 +16,7 @@ from rig.rig import READY_TIMEOUT_S, Rig, dut_idle
 from instruments.ac_source import AcSource
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
+from core.uncertainty import combined, expanded_u
 from core.types import Channel, Edge
 from rig.clock import TIME_RESOLUTION_S, Clock
 from core.errors import RigError
@@ -68,6 +69,12 @@ def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, 
     t_off = interrupted_after(box, channel, t_on)
     box.set_residual_ma(channel, 0.0)
     return t_on, t_off - t_on
+
+
+def ramp_u(step: float, instrument_u: float | None) -> float | None:
+    """U (k = 2) of a threshold found by a ramp: it lies somewhere in the step that crossed it, and
+    each level carries the injecting instrument's own U (None: no datasheet figure, so none stated)."""
+    return None if instrument_u is None else combined(expanded_u(step), instrument_u)
 
 
 def first_fault(edges: list[Edge], after_s: float) -> float:

@@ -12,6 +12,7 @@ from conformance.limits import LIMITS, decoded_current_a, pp_codings
 from core.errors import InstrumentOperationError, PreconditionError
 from core.limits import AtMost
 from core.types import Channel
+from core.uncertainty import combined, expanded_u
 from fixtures.evidence import Evidence, step
 from fixtures.timing import delay_s, first_edge
 from instruments.cp_emulator import CpEmulator
@@ -54,9 +55,28 @@ def offered_current_a(rig: Rig, setting_a: float | None = None) -> float:
     return offer if offer >= LIMITS.iec61851.min_offered_current.low else 0.0
 
 
+def bracketed_u_s(cp: CpEmulator, t_before: float, t_after: float) -> float:
+    """U (k = 2) of a time measured from an action the rig cannot stamp itself (a load step, a source
+    command): it took effect somewhere between the CP emulator's stamps on either side of the command,
+    and the interval's own stamps add theirs.  Two stamps read back to back may come out a few ns
+    reversed on a bench that finds "now" in a scope's record (to its sample grid, which
+    `interval_u_s` already holds): the bracket is then empty, not negative."""
+    return combined(cp.interval_u_s, expanded_u(max(0.0, t_after - t_before)))
+
+
+OFFER_DECIMALS = 1
+"""A read offer is rounded to 0.1 A: what a vehicle's reading of the duty can tell apart."""
+
+
 def measured_offer_a(cp: CpEmulator) -> float:
     """The current the EVSE offers right now, read from its duty as a vehicle reads it."""
-    return round(decoded_current_a(cp.measure_cp().duty_pct), 1)
+    return round(decoded_current_a(cp.measure_cp().duty_pct), OFFER_DECIMALS)
+
+
+def offer_u_a(cp: CpEmulator, offer_a: float) -> float:
+    """U (k = 2) of an offer read from the duty: the duty's U through the table's slope, and the
+    rounding of `measured_offer_a`."""
+    return combined(LIMITS.offer_u_a(offer_a, cp.duty_u_pct), expanded_u(10.0 ** -OFFER_DECIMALS))
 
 
 def settable_currents(profile: Profile) -> list[float]:

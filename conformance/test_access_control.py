@@ -136,9 +136,9 @@ def test_a_registered_card_starts_charging_within_the_declared_latency_and_the_s
     clock.sleep(watch(access.authorise_within_s) + LIMITS.iec61851.contactor_close_after_c.high)
     edges = cp.read_edges()
     offered = delay_s(edges, t_card, Channel.PWM, "1")
-    evidence.check("registered card to PWM offer", offered, access.authorise_within_s, t_s=t_card)
+    evidence.check("registered card to PWM offer", offered, access.authorise_within_s, t_s=t_card, u=cp.interval_u_s)
     evidence.check("offer to contactor closed (vehicle in C)", delay_s(edges, t_card + offered, Channel.OVP, "1"),
-                   LIMITS.iec61851.contactor_close_after_c, t_s=t_card + offered)
+                   LIMITS.iec61851.contactor_close_after_c, t_s=t_card + offered, u=cp.interval_u_s)
     if not access.stop_with_card:
         return
     t_again = cp.time()
@@ -147,7 +147,7 @@ def test_a_registered_card_starts_charging_within_the_declared_latency_and_the_s
     edges = cp.read_edges()
     evidence.trace("card starts and stops", edges, markers(vehicle_B=t_b, card=t_card, card_again=t_again))
     evidence.check("the same card again to the offer withdrawn", delay_s(edges, t_again, Channel.PWM, "0"),
-                   access.card_stop_within_s, t_s=t_again)
+                   access.card_stop_within_s, t_s=t_again, u=cp.interval_u_s)
 
 
 @pytest.mark.needs("cp", "card", "installer", "buzzer")
@@ -187,7 +187,7 @@ def test_registration_beeps_short_then_two_short_per_card_then_long_and_register
     edges = cp.read_edges()
     evidence.trace("registered cards", edges, markers(vehicle_B=t_b, registered_card=t_card))
     evidence.check("a card registered with the setup card to PWM offer", delay_s(edges, t_card, Channel.PWM, "1"),
-                   access.authorise_within_s, t_s=t_card)
+                   access.authorise_within_s, t_s=t_card, u=cp.interval_u_s)
 
 
 @pytest.mark.needs("cp", "card", "installer", "buzzer")

@@ -31,7 +31,8 @@ def test_pwm_frequency_is_1_khz_in_b2(cp: CpEmulator, clock: Clock, evidence: Ev
     """The CP PWM the EVSE starts after plug-in runs at 1 kHz (980-1020 Hz)."""
     plug_in(cp, clock)
     m = cp.measure_cp()
-    evidence.check("PWM frequency in B2", m.frequency_hz, LIMITS.iec61851.pwm_frequency, t_s=m.t_s)
+    evidence.check("PWM frequency in B2", m.frequency_hz, LIMITS.iec61851.pwm_frequency, t_s=m.t_s,
+                   u=cp.frequency_u_hz(m.frequency_hz))
 
 
 @pytest.mark.requirement(wb_id="WB-EL-03", clause="IEC 61851-1:2017 Annex A (duty cycle for the maximum current)")
@@ -51,7 +52,8 @@ def test_duty_cycle_offers_configured_current_in_b2(cp: CpEmulator, clock: Clock
     m = cp.measure_cp()
     evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s,
                     note=f"expected {expected:.3f} % for {offered:g} A ({source})")
-    evidence.check("duty cycle error", m.duty_pct - expected, LIMITS.iec61851.duty_tolerance, t_s=m.t_s)
+    evidence.check("duty cycle error", m.duty_pct - expected, LIMITS.iec61851.duty_tolerance, t_s=m.t_s,
+                   u=cp.duty_u_pct)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (B2 -> C2)")

@@ -22,6 +22,7 @@ import pytest
 
 from conformance.injection import INF, outage, restart_within_s
 from conformance.limits import LIMITS
+from core.uncertainty import combined, expanded_u
 from core.limits import AtMost, Count
 from conformance.session import start_charging
 from conformance.stats import detection_power, distinct_values, ks_uniform, trials_for_power
@@ -136,8 +137,9 @@ def test_every_restart_delay_lies_in_the_declared_range(rig: Rig, cp: CpEmulator
     declared = rig.profile.cold_load.delay_range_s
     record_power(evidence, len(runs), high - low)
     note = f"at the rig's {LIMITS.rig.cold_load_resolution.value * 1000:g} ms resolution"
-    evidence.check("shortest cold-load delay", at_resolution(min(delays)), declared.lower(), note=note)
-    evidence.check("longest cold-load delay", at_resolution(max(delays)), declared.upper(), note=note)
+    u = combined(cp.interval_u_s, expanded_u(LIMITS.rig.cold_load_resolution.value))
+    evidence.check("shortest cold-load delay", at_resolution(min(delays)), declared.lower(), note=note, u=u)
+    evidence.check("longest cold-load delay", at_resolution(max(delays)), declared.upper(), note=note, u=u)
 
 
 def at_resolution(delay_s: float) -> float:
@@ -214,7 +216,7 @@ def test_outages_during_the_delay_each_restart_the_wait(rig: Rig, cp: CpEmulator
         t_up = generator_up(cp.read_edges(), t_back) if up else INF
         evidence.check(f"outage {k + 1}: mains back to the DUT's CP generator up", t_up - t_back,
                        AtMost(name="boot", high=boot.value, unit="s", clause="WB-CL-01", source=boot.source,
-                              cites=("RIG",)), t_s=t_back)
+                              cites=("RIG",)), t_s=t_back, u=cp.interval_u_s)
     t_last = outage(cp, source, clock)
     last = restart_after(cp, clock, t_last, timeout)
     edges = cp.read_edges()
@@ -224,7 +226,7 @@ def test_outages_during_the_delay_each_restart_the_wait(rig: Rig, cp: CpEmulator
     evidence.check("contactor closings between the first outage and the last return",
                    count_edges(edges, Channel.OVP, "1", t_first, t_last), LIMITS.rig.restarts_between_outages)
     evidence.check("delay after the last of repeated outages", last.delay_s, rig.profile.cold_load.delay_range_s,
-                   t_s=last.t_up)
+                   t_s=last.t_up, u=cp.interval_u_s)
 
 
 @pytest.mark.red_on("hold_up_ms=0", profile="mini-wallbox-plus")
@@ -249,4 +251,4 @@ def test_short_dip_is_ridden_through_without_a_restart(rig: Rig, cp: CpEmulator,
                    AtMost(name="dip_ride_through", high=dip_s + allowance.value, unit="s", clause="WB-CL-01",
                           source=f"DUT profile {rig.profile.id}: [cold_load] ride_through_ms; {allowance.source}",
                           cites=("MANUAL", "RIG")),
-                   t_s=t_dip)
+                   t_s=t_dip, u=cp.interval_u_s)

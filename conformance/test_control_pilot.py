@@ -12,7 +12,7 @@ import pytest
 
 from core.types import Channel
 from conformance.limits import LIMITS
-from conformance.session import judge_contactor_opening, measured_offer_a, observe_b2, plug_in, start_charging, watch
+from conformance.session import bracketed_u_s, judge_contactor_opening, measured_offer_a, observe_b2, plug_in, start_charging, watch
 from core.limits import Band, Count, derived_from
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, first_edge, markers, pulses
@@ -62,7 +62,7 @@ def test_state_b_is_recognised_at_both_ends_of_the_resistance_band(cp: CpEmulato
     to_pwm = delay_s(edges, t_r, Channel.PWM, "1")
     evidence.trace(f"B at {ohm:.0f} ohm", edges, markers(vehicle_R=t_r, PWM_on=t_r + to_pwm),
                    window=(t_r, t_r + LIMITS.rig.b2_observation.high))
-    evidence.check(f"time to PWM with {ohm:.0f} ohm", to_pwm, LIMITS.rig.b2_observation, t_s=t_r)
+    evidence.check(f"time to PWM with {ohm:.0f} ohm", to_pwm, LIMITS.rig.b2_observation, t_s=t_r, u=cp.interval_u_s)
     evidence.check(f"contactor closures with {ohm:.0f} ohm (a vehicle in B asks for no power)",
                    count_edges(edges, Channel.OVP, "1", t_r), LIMITS.iec61851.closures_in_state_b)
 
@@ -84,7 +84,7 @@ def test_shorted_vehicle_diode_prevents_charging_and_signals_a_fault(cp: CpEmula
     fault = any(e.channel == Channel.CPH and float(e.value) < negative and e.t_s >= t_c for e in edges)
     evidence.check("contactor closures with a shorted diode", count_edges(edges, Channel.OVP, "1", t_c),
                    LIMITS.iec61851.closures_with_shorted_diode)
-    evidence.check("fault (state F, negative CP) signalled", 1.0 if fault else 0.0,
+    evidence.check("fault (state F, negative CP) signalled", 1 if fault else 0,
                    LIMITS.iec61851.faults_on_shorted_diode)
 
 
@@ -141,6 +141,7 @@ def test_charging_stops_when_the_vehicle_draws_more_than_offered(cp: CpEmulator,
     evidence.trace("overcurrent", edges, markers(load_step=t_before, contactor_open=t_before + stop),
                    window=(t_before, t_before + lim.high))
     evidence.check("time to stop charging after overcurrent", stop, lim, t_s=t_before,
+                   u=bracketed_u_s(cp, t_before, t_after),
                    note=f"offered {offered:g} A, drawn {offered + excess:g} A per phase")
 
 

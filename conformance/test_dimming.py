@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.grid import (SINGLE_PHASE_METERS, Building, configure_energy, first_time, grid_limit_a,
-                              require_energy_feature)
+                              require_energy_feature, sample_time_u_s)
 from conformance.limits import LIMITS
 from core.limits import AtLeast, AtMost
 from conformance.session import offered_current_a, start_charging
@@ -70,7 +70,7 @@ def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: 
 
     dimmed = first_time(building.samples, t_close, lambda x: x.charging_p_w <= dim_w + margin)
     evidence.check("dimmed after the contact closed", (dimmed - t_close) if dimmed is not None else float("inf"),
-                   LIMITS.rig.dimming_response, t_s=t_close)
+                   LIMITS.rig.dimming_response, t_s=t_close, u=sample_time_u_s())
     held = [x for x in building.samples if t_close + respond <= x.t_s < t_open]
     evidence.check("charging power while dimmed", max(x.charging_p_w for x in held),
                    AtMost(name="dimmed_power", high=dim_w + margin, unit="W", clause="WB-PS-01",
@@ -87,4 +87,4 @@ def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: 
     evidence.check("back to the configured current after the contact opened",
                    (back - t_open) if back is not None else float("inf"), LIMITS.rig.dimming_response, t_s=t_open,
                    note=f"configured offer {offered_current_a(rig):g} A, {expected:g} A of it left by the "
-                        f"{grid_limit_a():g} A connection")
+                        f"{grid_limit_a():g} A connection", u=sample_time_u_s())

@@ -46,7 +46,8 @@ def test_duty_cycle_offers_each_settable_current(cp: CpEmulator, installer: Inst
                         note=f"expected {expected:.3f} % for {offered:g} A ({source})")
         evidence.record("current a vehicle reads from the duty", decoded_current_a(m.duty_pct), "A", t_s=m.t_s,
                         note=LIMITS.iec61851.six_amp_region.source if offered == 6 else "")
-        evidence.check("duty cycle error", m.duty_pct - expected, LIMITS.iec61851.duty_tolerance, t_s=m.t_s)
+        evidence.check("duty cycle error", m.duty_pct - expected, LIMITS.iec61851.duty_tolerance, t_s=m.t_s,
+                       u=cp.duty_u_pct)
         return
     close = LIMITS.iec61851.contactor_close_after_c
     t_c = cp.set_state("C")
@@ -95,7 +96,8 @@ def test_offered_duty_changes_at_most_once_per_5_s(cp: CpEmulator, installer: In
     evidence.record("duty changes seen", len(duty_edges) - 1, "", t_s=t_b,
                     note=", ".join(f"{e.value} % at {e.t_s - t_b:.2f} s" for e in duty_edges))
     if gaps:
-        evidence.check("shortest time between duty changes", min(gaps), interval, t_s=t_b)
+        evidence.check("shortest time between duty changes", min(gaps), interval, t_s=t_b, u=cp.interval_u_s)
     expected, source = expected_duty_pct(offers[sequence[-1]])
     evidence.check(f"duty error once {sequence[-1]:g} A is set and settled", m.duty_pct - expected,
-                   LIMITS.iec61851.duty_tolerance, t_s=m.t_s, note=f"expected {expected:.3f} % ({source})")
+                   LIMITS.iec61851.duty_tolerance, t_s=m.t_s, u=cp.duty_u_pct,
+                   note=f"expected {expected:.3f} % ({source})")

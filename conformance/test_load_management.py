@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from conformance.grid import (SINGLE_PHASE_METERS, Building, configure_energy, first_time, grid_limit_a,
-                              over_limit_spans, require_energy_feature)
+                              over_limit_spans, require_energy_feature, sample_time_u_s)
 from conformance.limits import LIMITS
-from conformance.session import start_charging
+from conformance.session import start_charging, offer_u_a
 from core.limits import AtLeast, Band, derived_from
 
 from fixtures.evidence import Evidence
@@ -66,7 +66,7 @@ def _judge_excursions(evidence: Evidence, building: Building, limit_a: float, ph
     evidence.record("stretches above the grid limit", len(spans), "")
     evidence.check("longest stretch above the grid limit", longest, LIMITS.rig.load_management_response,
                    t_s=max(spans, key=lambda s: s[1])[0] if spans else None,
-                   note=f"grid limit {limit_a:g} A + {tolerance:g} A tolerance, on {phases} phase(s)")
+                   note=f"grid limit {limit_a:g} A + {tolerance:g} A tolerance, on {phases} phase(s)", u=sample_time_u_s(2))
 
 
 @pytest.mark.requirement(wb_id="WB-LM-01", clause="WB-MB-03")
@@ -98,7 +98,7 @@ def test_grid_current_stays_within_limit_as_household_load_steps(idle_dut: Rig, 
     back = first_time(building.samples, t_down, lambda x: x.offer_a >= expected - within)
     evidence.check("charging current back after the load fell", (back - t_down) if back is not None else float("inf"),
                    LIMITS.rig.load_management_recovery, t_s=t_down,
-                   note=f"offer back to {expected - within:g} A or more ({expected:g} A free)")
+                   note=f"offer back to {expected - within:g} A or more ({expected:g} A free)", u=sample_time_u_s())
     # WB-LM-01 "follows the remaining capacity": settled, the offer is what the household leaves
     settled = t_up + LIMITS.rig.load_management_recovery.high
     lowered = [x.offer_a for x in building.samples if settled <= x.t_s < t_down]
@@ -107,7 +107,7 @@ def test_grid_current_stays_within_limit_as_household_load_steps(idle_dut: Rig, 
                    **derived_from(LIMITS.rig.grid_limit, LIMITS.rig.offer_back_within))
     for what, offer in (("lowest", min(lowered, default=float("nan"))), ("highest", max(lowered, default=float("nan")))):
         evidence.check(f"{what} offer while the household drew {HOUSE_HIGH_A:g} A", offer, follows, t_s=settled,
-                       note=f"{left:g} A left of {limit_a:g} A")
+                       note=f"{left:g} A left of {limit_a:g} A", u=offer_u_a(idle_dut.cp, offer))
 
 
 @pytest.mark.requirement(wb_id="WB-LM-01", clause="IEC 61851-1 Annex A")
@@ -135,16 +135,16 @@ def test_pauses_rather_than_overloading_when_less_than_6_a_is_left(idle_dut: Rig
                    AtLeast(name="smallest_offer", low=min_offer() - LIMITS.rig.offer_resolution.value, unit="A",
                            clause="IEC 61851-1 Annex A",
                            **derived_from(LIMITS.iec61851.min_offered_current, LIMITS.rig.offer_resolution)),
-                   t_s=smallest.t_s if smallest else None)
+                   t_s=smallest.t_s if smallest else None, u=offer_u_a(idle_dut.cp, smallest.offer_a) if smallest else None)
     _judge_excursions(evidence, building, limit_a, phases)
     paused = first_time(building.samples, t_full, lambda x: x.offer_a == 0.0)
     evidence.check("paused after the household took the connection",
                    (paused - t_full) if paused is not None else float("inf"),
                    LIMITS.rig.load_management_response, t_s=t_full,
-                   note=f"{limit_a - HOUSE_FULL_A:g} A left of {limit_a:g} A")
+                   note=f"{limit_a - HOUSE_FULL_A:g} A left of {limit_a:g} A", u=sample_time_u_s())
     back = first_time(building.samples, t_down, lambda x: x.offer_a >= min_offer())
     evidence.check("charging again after the load fell", (back - t_down) if back is not None else float("inf"),
-                   LIMITS.rig.load_management_recovery, t_s=t_down)
+                   LIMITS.rig.load_management_recovery, t_s=t_down, u=sample_time_u_s())
 
 
 @pytest.mark.requirement(wb_id="WB-MB-01")
@@ -167,6 +167,6 @@ def test_dut_reads_the_meter_as_modbus_master(idle_dut: Rig, building: Building,
     if polls:
         evidence.record("poll interval", seconds / polls, "s")
     status = rig.installer.meter_status()
-    evidence.check("DUT reports the meter present", 1.0 if status.status == "ok" else 0.0,
+    evidence.check("DUT reports the meter present", 1 if status.status == "ok" else 0,
                    LIMITS.rig.meter_worked_first,
                    note=f"status {status.status!r}")

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from conformance.grid import Building, configure_energy, failsafe_a, first_time, require_energy_feature
+from conformance.grid import Building, configure_energy, failsafe_a, first_time, require_energy_feature, sample_time_u_s
 from conformance.limits import LIMITS
 from core.limits import AtMost, Count
-from conformance.session import start_charging
+from conformance.session import start_charging, offer_u_a
 from fixtures.evidence import Evidence
 from rig.rig import Rig
 
@@ -41,13 +41,13 @@ def _judge_fallback(rig: Rig, evidence: Evidence, building: Building, t_act: flo
     evidence.check(f"offer at the failsafe current after {what}",
                    (fell_back - t_act) if fell_back is not None else float("inf"),
                    LIMITS.rig.meter_fault_response, t_s=t_act,
-                   note=f"failsafe {safe:g} A ± {tolerance:g} A")
+                   note=f"failsafe {safe:g} A ± {tolerance:g} A", u=sample_time_u_s())
     held = [x.offer_a for x in building.samples if fell_back is not None and x.t_s >= fell_back]
     evidence.check("offer stays at the failsafe current", max((abs(a - safe) for a in held), default=float("inf")),
                    AtMost(name="failsafe_hold", high=tolerance, unit="A", clause="WB-LM-01",
-                          source=f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}", cites=("RIG",)))
+                          source=f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}", cites=("RIG",)), u=offer_u_a(rig.cp, safe))
     status = rig.installer.meter_status()
-    evidence.check("DUT reports no meter data", 0.0 if status.status == "ok" else 1.0,
+    evidence.check("DUT reports no meter data", 0 if status.status == "ok" else 1,
                    Count(name="meter_missing", value=1, unit="", clause="WB-MB-04",
                          source="product manual WB-MB-04: without meter data the wallbox reports the meter missing "
                                 "(installer interface METER? status)", cites=("MANUAL",)),

@@ -8,7 +8,7 @@ import pytest
 
 from conformance.backend import ocpp_of
 from conformance.limits import LIMITS
-from conformance.session import measured_offer_a, start_charging
+from conformance.session import measured_offer_a, offer_u_a, start_charging
 from core.errors import PreconditionError
 from fixtures.evidence import Evidence
 from instruments.ac_load import AcLoad
@@ -98,4 +98,5 @@ def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: Cp
     evidence.check("Current.Import L1 vs analyser", abs(currents[-1].value - last.phases[0].i_a),
                    ocpp.current_accuracy_a)
     offered = backend.meter_samples(since, "Current.Offered")
-    evidence.check("Current.Offered vs the duty's offer", abs(offered[-1].value - offer), LIMITS.ocpp.offered_vs_duty)
+    evidence.check("Current.Offered vs the duty's offer", abs(offered[-1].value - offer), LIMITS.ocpp.offered_vs_duty,
+                   u=offer_u_a(cp, offer))

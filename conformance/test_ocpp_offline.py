@@ -68,7 +68,7 @@ def test_transaction_messages_made_offline_arrive_in_order_on_reconnection(cp: C
     offline = t_unplug - t_off
     made = int(offline // o.meter_sample_interval.value)
     late = [s for s in backend.meter_samples(since, "Energy.Active.Import.Register")
-            if s.context == "Sample.Periodic" and s.t_s + offset >= t_on]
+            if s.context == "Sample.Periodic" and s.t_s + offset.s >= t_on]
     stops = [tx for tx in backend.transactions(since) if tx.meter_stop_wh is not None]
     evidence.record("periodic samples made while offline (at least)", made, "")
     evidence.record("periodic samples delivered after the reconnection", len(late), "")

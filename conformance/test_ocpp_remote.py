@@ -65,10 +65,10 @@ def test_remote_start_offers_then_closes_and_remote_stop_opens(cp: CpEmulator, c
     clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
     edges = cp.read_edges()
     evidence.check("remote start to PWM offer", delay_s(edges, t_start, Channel.PWM, "1"),
-                   ocpp.remote_start_offer_within_s, t_s=t_start)
+                   ocpp.remote_start_offer_within_s, t_s=t_start, u=cp.interval_u_s)
     offered = delay_s(edges, t_start, Channel.PWM, "1")
     evidence.check("offer to contactor closed (vehicle in C)", delay_s(edges, t_start + offered, Channel.OVP, "1"),
-                   LIMITS.iec61851.contactor_close_after_c, t_s=t_start + offered)
+                   LIMITS.iec61851.contactor_close_after_c, t_s=t_start + offered, u=cp.interval_u_s)
     tx = open_transaction(backend, since)
     t_stop = cp.time()
     backend.remote_stop(tx)
@@ -76,7 +76,7 @@ def test_remote_start_offers_then_closes_and_remote_stop_opens(cp: CpEmulator, c
     edges = cp.read_edges()
     evidence.trace("remote start and stop", edges, markers(remote_start=t_start, remote_stop=t_stop))
     evidence.check("remote stop to contactor open", delay_s(edges, t_stop, Channel.OVP, "0"),
-                   ocpp.remote_stop_open_within_s, t_s=t_stop)
+                   ocpp.remote_stop_open_within_s, t_s=t_stop, u=cp.interval_u_s)
     stopped = [t for t in backend.transactions(since) if t.transaction_id == tx and t.reason == "Remote"]
     evidence.check("transactions stopped with reason Remote", len(stopped), LIMITS.ocpp.power_loss_stops)
 

@@ -48,10 +48,11 @@ def test_status_follows_the_session_the_cp_edges_show(cp: CpEmulator, clock: Clo
     charging = status_after(reports, offset, t_closed, "Charging")
     available = status_after(reports, offset, t_a, "Available")
     evidence.trace("session", edges, markers(vehicle_B=t_b, contactor_closed=t_closed, unplugged=t_a))
-    evidence.check("plug-in to a status other than Available", delay_to(plugged, offset, t_b), lim, t_s=t_b)
+    u = offset.delay_u_s(cp)
+    evidence.check("plug-in to a status other than Available", delay_to(plugged, offset, t_b), lim, t_s=t_b, u=u)
     evidence.check("contactor closed (OVP edge) to status Charging", delay_to(charging, offset, t_closed), lim,
-                   t_s=t_closed)
-    evidence.check("unplug to status Available", delay_to(available, offset, t_a), lim, t_s=t_a)
+                   t_s=t_closed, u=u)
+    evidence.check("unplug to status Available", delay_to(available, offset, t_a), lim, t_s=t_a, u=u)
 
 
 FAULT_ERROR_CODES = {"residual": "GroundFailure", "weld": "PowerSwitchFailure", "overvoltage": "OverVoltage",
@@ -114,7 +115,7 @@ def test_a_fault_is_reported_faulted_with_its_error_code(fault: str, cp: CpEmula
     t_effect = fault_effect(edges, fault, t_inject)
     code = FAULT_ERROR_CODES[fault]
     faulted = next((r for r in backend.statuses(since) if r.status == "Faulted" and r.error_code == code
-                    and r.t_s + offset >= t_effect - 1e-9), None)
+                    and r.t_s + offset.s >= t_effect - 1e-9), None)
     evidence.trace(fault, edges, markers(injected=t_inject, fault_shows=t_effect))
     evidence.check(f"{fault} on the bench to Faulted / {code}", delay_to(faulted, offset, t_effect),
-                   ocpp.status_within_s, t_s=t_effect)
+                   ocpp.status_within_s, t_s=t_effect, u=offset.delay_u_s(cp))

@@ -86,7 +86,7 @@ def test_socket_outlet_offer_never_exceeds_the_cable_rating(cp: CpEmulator, cloc
     evidence.record("current a vehicle reads from the duty", decoded_current_a(m.duty_pct), "A", t_s=m.t_s,
                     note=f"cable rated {coding.rating_a:g} A")
     evidence.check("duty cycle error against min(setting, cable)", m.duty_pct - expected,
-                   LIMITS.iec61851.duty_tolerance, t_s=m.t_s)
+                   LIMITS.iec61851.duty_tolerance, t_s=m.t_s, u=cp.duty_u_pct)
 
 
 @pytest.mark.parametrize("name", INVALID_CODINGS)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 
 from core.types import Channel
-from conformance.injection import INF, first_fault, power_cycle, residual_ramp, step_trip_time
+from conformance.injection import INF, first_fault, power_cycle, ramp_u, residual_ramp, step_trip_time
 from conformance.limits import LIMITS
+from core.uncertainty import combined
 from core.limits import AtMost, Band, Count
 from conformance.session import start_charging, watch
 from fixtures.evidence import Evidence
@@ -82,6 +83,7 @@ def test_residual_current_trip_threshold_lies_in_the_band(cp: CpEmulator, fault_
                     {f"injected {name}": (lim.low, lim.high)})
     evidence.check(f"{channel.upper()} trip threshold", ramp.tripped_at if ramp.tripped_at is not None else INF, lim,
                    t_s=ramp.t_trip if ramp.t_trip != INF else None,
+                   u=ramp_u(LIMITS.rig.rcd_ramp_step.value, fault_box.residual_u_ma),
                    note=f"ramp {start:g} mA upward in {LIMITS.rig.rcd_ramp_step.value:g} mA steps")
 
 
@@ -104,7 +106,7 @@ def test_ac_residual_current_trips_within_the_type_a_time(cp: CpEmulator, fault_
         [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + observe, level)])},
         {"step": t_on, f"limit {lim.high * 1000:g} ms": t_on + lim.high,
          **({"trip": t_on + trip_s} if trip_s != INF else {})})
-    evidence.check(f"trip time at {multiple} x {rated:g} mA", trip_s, lim, t_s=t_on)
+    evidence.check(f"trip time at {multiple} x {rated:g} mA", trip_s, lim, t_s=t_on, u=fault_box.trip_time_u_s)
 
 
 @pytest.mark.requirement(wb_id="WB-RC-02", clause="IEC 62955 (RDC-DD: 6 mA smooth DC)")
@@ -121,7 +123,7 @@ def test_dc_residual_current_at_the_band_top_trips_within_10_s(cp: CpEmulator, f
         [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + watch(lim), level)])},
         {"step": t_on, f"limit {lim.high:g} s": t_on + lim.high,
          **({"trip": t_on + trip_s} if trip_s != INF else {})})
-    evidence.check(f"trip time at {level:g} mA DC", trip_s, lim, t_s=t_on)
+    evidence.check(f"trip time at {level:g} mA DC", trip_s, lim, t_s=t_on, u=fault_box.trip_time_u_s)
 
 
 @pytest.mark.needs("cp", "fault_box", "source")
@@ -151,8 +153,9 @@ def test_residual_current_trip_signals_a_fault_and_recovers_as_the_manual_says(
     evidence.trace("trip, replug", edges, {"injection": t_on, **({"trip": t_on + trip_s} if trip_s != INF else {}),
                                            "replug": t_replug})
     evidence.check("trip time at the rated residual current", trip_s, LIMITS.protection.rcd_ac_trip_time_1x,
-                   t_s=t_on)
-    evidence.check("time from the injection to state F on CP", to_fault, LIMITS.rig.fault_observation, t_s=t_on)
+                   t_s=t_on, u=fault_box.trip_time_u_s)
+    evidence.check("time from the injection to state F on CP", to_fault, LIMITS.rig.fault_observation, t_s=t_on,
+                   u=combined(cp.interval_u_s, fault_box.trip_time_u_s))
     latch = Count(name="closures_while_latched", value=0 if latched else 1, unit="", clause="product manual WB-TR-01",
                   source=f"DUT profile {rig.profile.id}: [residual_current] latch_until_power_cycle = {latched}",
                   cites=("MANUAL",))

@@ -14,7 +14,7 @@ from conformance.grid import (SINGLE_PHASE_METERS, THREE_PHASE_METERS, Building,
                               require_energy_feature)
 from conformance.limits import LIMITS
 from core.limits import Band, derived_from
-from conformance.session import try_charging
+from conformance.session import try_charging, offer_u_a
 from fixtures.evidence import Evidence
 from rig.rig import Rig
 
@@ -119,5 +119,5 @@ def test_too_little_surplus_charges_limited_from_pv_and_grid(idle_dut: Rig, buil
                         clause="WB-PV-01",
                         source=f"DUT profile {rig.profile.id}: [energy] solar_limited_current_a (unconfirmed); "
                                f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}",
-                        cites=("MANUAL", "RIG")), t_s=t_step)
+                        cites=("MANUAL", "RIG")), t_s=t_step, u=offer_u_a(rig.cp, max(x.offer_a for x in plateau)))
     evidence.record("grid import while limited", sum(x.grid_p_w for x in plateau) / len(plateau), "W")

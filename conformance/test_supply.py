@@ -45,7 +45,7 @@ def judge_stop(cp: CpEmulator, clock: Clock, evidence: Evidence, lim: AtMost, ac
     t_open = opened.t_s if opened is not None else INF
     evidence.trace(trace_name, edges, {act_label: t_act, **({"contactor open": t_open} if t_open != INF else {})},
                    window=(t_act, t_act + lim.high))
-    evidence.check(measurement, t_open - t_act, lim, t_s=t_act)
+    evidence.check(measurement, t_open - t_act, lim, t_s=t_act, u=cp.interval_u_s)
 
 
 def response(rig: Rig) -> AtMost:
@@ -106,7 +106,8 @@ def judge_resume(cp: CpEmulator, clock: Clock, rig: Rig, evidence: Evidence, awa
     clock.sleep(response(rig).high)
     stopped = first_edge(cp.read_edges(), Channel.OVP, "0", t_away)
     evidence.check(f"time from {cause} to contactor open (before the supply comes back)",
-                   stopped.t_s - t_away if stopped is not None else INF, response(rig), t_s=t_away)
+                   stopped.t_s - t_away if stopped is not None else INF, response(rig), t_s=t_away,
+                   u=cp.interval_u_s)
     t_back = cp.time()
     back()
     clock.sleep(watch(resume))
@@ -115,7 +116,8 @@ def judge_resume(cp: CpEmulator, clock: Clock, rig: Rig, evidence: Evidence, awa
     t_closed = closed.t_s if closed is not None else INF
     evidence.trace(f"{cause} and back", edges, markers(**{cause.replace(" ", "_"): t_away}, supply_back=t_back,
                                                       contactor_closed=t_closed), window=(t_back, t_back + resume.high))
-    evidence.check(f"time from the supply back (after {cause}) to contactor closed", t_closed - t_back, resume, t_s=t_back)
+    evidence.check(f"time from the supply back (after {cause}) to contactor closed", t_closed - t_back, resume, t_s=t_back,
+                   u=cp.interval_u_s)
 
 
 @pytest.mark.red_on("overvoltage_v=280")
@@ -228,4 +230,4 @@ def test_session_interrupted_by_a_mains_loss_resumes_by_itself_offer_first(cp: C
     evidence.check("closures before the PWM offer after the mains returned",
                    count_edges(edges, Channel.OVP, "1", t_on, t_offer),
                    LIMITS.iec61851.closures_before_an_offer)
-    evidence.check("time from mains back to contactor closed", t_closed - t_on, lim, t_s=t_on)
+    evidence.check("time from mains back to contactor closed", t_closed - t_on, lim, t_s=t_on, u=cp.interval_u_s)

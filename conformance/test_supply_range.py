@@ -15,7 +15,7 @@ import pytest
 from conformance.injection import hold
 from conformance.installation import Installation, Supply
 from conformance.limits import LIMITS
-from conformance.session import measured_offer_a, offered_current_a, try_charging
+from conformance.session import measured_offer_a, offered_current_a, try_charging, offer_u_a
 from core.limits import AtLeast
 from fixtures.evidence import Evidence, step
 from instruments.cp_emulator import CpEmulator
@@ -57,7 +57,7 @@ def judge_full_current_on(supply: Supply, cp: CpEmulator, rig: Rig, installation
                    AtLeast(name="full_current_on_rated_supply", low=full, unit="A", clause=rated,
                            source=f"DUT profile {rig.profile.id}: [electrical] {rated}, rated "
                                   f"{rig.profile.electrical.rated_current_a:g} A; the full offer for the configured "
-                                  "current on any rated supply", cites=("MANUAL",)), t_s=offers[0][0])
+                                  "current on any rated supply", cites=("MANUAL",)), t_s=offers[0][0], u=offer_u_a(cp, min(a for _, a in offers)))
 
 
 @pytest.mark.requirement(wb_id="WB-EL-02", clause="product manual: single-phase supply (L1, N, PE only)")

@@ -14,9 +14,10 @@ import pytest
 
 from conformance.injection import INF, hold
 from conformance.limits import LIMITS
+from core.uncertainty import combined, expanded_u
 from core.errors import PreconditionError
 from core.limits import AtLeast, AtMost
-from conformance.session import measured_offer_a, offered_current_a, start_charging, try_charging, watch
+from conformance.session import measured_offer_a, offered_current_a, start_charging, try_charging, watch, offer_u_a
 from fixtures.evidence import Evidence
 from instruments.ac_load import AcLoad
 from instruments.cp_emulator import CpEmulator
@@ -176,13 +177,15 @@ def test_charging_resumes_by_itself_after_cooling(cp: CpEmulator, fault_box: Fau
     t_cool = fault_box.set_temperature("sensor", cooled)
     ramp.temperatures.append((t_cool, cooled))
     back = INF
-    samples = hold(clock, watch(resume), 1.0, lambda: (cp.measure_cp().t_s, measured_offer_a(cp)))
+    poll_s = 1.0
+    samples = hold(clock, watch(resume), poll_s, lambda: (cp.measure_cp().t_s, measured_offer_a(cp)))
     for t, offer in samples:
         ramp.offers.append((t, offer))
         if back == INF and offer >= full and cp.output_present().value == 1:
             back = t
     record_ramp(evidence, ramp, lim.high, {"cooled": t_cool, **({"full offer": back} if back != INF else {})})
-    evidence.check("time from cooling to full offer again", back - t_cool, resume, t_s=t_cool)
+    evidence.check("time from cooling to full offer again", back - t_cool, resume, t_s=t_cool,
+                   u=combined(cp.interval_u_s, expanded_u(poll_s)))
 
 
 @pytest.mark.parametrize("end", ["coldest", "hottest"])
@@ -216,4 +219,4 @@ def test_full_current_at_the_ends_of_the_operating_temperature_range(cp: CpEmula
     evidence.check(f"lowest offer during {soak:g} s at {ambient:g} degC", min(a for _, a in offers),
                    AtLeast(name="full_current", low=full, unit="A", clause="WB-TH-01",
                            source=f"DUT profile {rig.profile.id}: [temperature] operating_c = [{low:g}, {high:g}]; "
-                                  "full current anywhere in it (the offer for the configured current)", cites=("MANUAL",)))
+                                  "full current anywhere in it (the offer for the configured current)", cites=("MANUAL",)), u=offer_u_a(cp, min(a for _, a in offers)))

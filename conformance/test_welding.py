@@ -59,7 +59,7 @@ def test_welded_pole_is_detected_after_the_contactor_opens(cp: CpEmulator, fault
     if drops:
         raise PreconditionError(f"the fault box's weld bridge on L{WELDED_PHASE} did not hold the output live "
                                 f"({drops} drop(s) after C -> B): the weld was not injected, nothing to judge")
-    evidence.check("weld detection time (to state F)", detected, lim, t_s=t_stop)
+    evidence.check("weld detection time (to state F)", detected, lim, t_s=t_stop, u=cp.interval_u_s)
 
 
 @pytest.mark.needs("cp", "fault_box", "analyser")

@@ -12,6 +12,8 @@ import math
 
 COVERAGE_K = 2.0
 """The coverage factor every U of the rig is stated with (about 95 % coverage)."""
+EXACT = 0.0
+"""U of a count of discrete events (edges, frames, beeps): a count has no spread."""
 
 
 def expanded_u(*widths: float, k: float = COVERAGE_K) -> float:
@@ -26,3 +28,10 @@ def interval_u(resolution: float, *more_widths: float) -> float:
     """U of a time between two stamps each quantised to `resolution` (two independent steps), plus any
     further widths (a detection that lags by up to w)."""
     return expanded_u(resolution, resolution, *more_widths)
+
+
+def combined(*expanded: float) -> float:
+    """Independent expanded uncertainties, all at the same k, combined in quadrature (JCGM 100:2008 §5.1.2)."""
+    if any(not math.isfinite(u) or u < 0 for u in expanded):
+        raise ValueError(f"uncertainties must be finite and >= 0, not {expanded}")
+    return math.sqrt(sum(u * u for u in expanded))

@@ -11,7 +11,7 @@ from abc import abstractmethod
 from dataclasses import dataclass
 
 from instruments.base import Instrument, LineInstrument
-from core.uncertainty import interval_u
+from core.uncertainty import expanded_u, interval_u
 from core.types import Channel, Edge, Reading
 from core.errors import InstrumentOperationError, InvalidValue
 
@@ -19,6 +19,12 @@ VEHICLE_STATES = ("A", "B", "C", "D", "E")
 """A: unplugged; B: R3 only; C: R3 ∥ R2 (charging); D: R3 ∥ R2' (ventilation); E: CP shorted to PE."""
 
 MAX_VEHICLE_OHM = 100_000.0
+
+
+PWM_PERIOD_S = 1e-3
+"""The CP generator's nominal period: 1 kHz (IEC 61851-1 Table A.7)."""
+DUTY_QUANTUM_PCT = 0.01
+"""Duty is reported with 2 decimals (docs/protocols/cp-emulator.md, `MEAS:CP?` and the `DUTY` edge)."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,25 @@ class CpEmulator(Instrument):
 
     @property
     @abstractmethod
+    def stamp_resolution_s(self) -> float:
+        """The grid every edge and action stamp of this instrument lies on, in s."""
+
+    @property
     def interval_u_s(self) -> float:
         """Expanded uncertainty (k = 2) of a time between two of this instrument's edge stamps, in s: what a
         timing verdict from its edges carries (`evidence.check(..., u=cp.interval_u_s)`)."""
+        return interval_u(self.stamp_resolution_s)
+
+    @property
+    def duty_u_pct(self) -> float:
+        """U (k = 2) of a duty reading, in %: its rise and fall each on the stamp grid, over a 1 kHz
+        period (IEC 61851-1 Table A.7), plus the 0.01 % the protocols report duty in."""
+        edge_pct = 100.0 * self.stamp_resolution_s / PWM_PERIOD_S
+        return expanded_u(edge_pct, edge_pct, DUTY_QUANTUM_PCT)
+
+    def frequency_u_hz(self, frequency_hz: float) -> float:
+        """U (k = 2) of a PWM frequency, from the U of one period between two stamps: ΔF = F² · ΔT."""
+        return frequency_hz * frequency_hz * interval_u(self.stamp_resolution_s)
 
 
 class WbrCpEmulator(LineInstrument, CpEmulator):
@@ -98,8 +120,8 @@ class WbrCpEmulator(LineInstrument, CpEmulator):
     (docs/protocols/cp-emulator.md, Framing): both ends of an interval are quantised to 1 µs."""
 
     @property
-    def interval_u_s(self) -> float:
-        return interval_u(self.STAMP_RESOLUTION_S)
+    def stamp_resolution_s(self) -> float:
+        return self.STAMP_RESOLUTION_S
 
     def set_state(self, state: str) -> float:
         if state not in VEHICLE_STATES:

@@ -22,6 +22,7 @@ from instruments.dbc import fault_box_dbc
 from instruments.transport.base import FrameTransport
 from instruments.transport.openers import CAN
 from core.errors import InstrumentOperationError, InstrumentTimeout, InvalidValue
+from core.uncertainty import expanded_u
 
 MAX_RESIDUAL_MA = 600.0
 TEMPERATURE_RANGE_C = (-60.0, 200.0)
@@ -87,11 +88,38 @@ class FaultBox(Instrument):
     def events(self) -> list[ResidualEvent]:
         """Residual-current events reported since the last call, oldest first."""
 
+    @property
+    @abstractmethod
+    def trip_time_u_s(self) -> float:
+        """U (k = 2) of a trip time: from the injection step's stamp to the stamp of the current
+        stopping (`events`), each as the instrument resolves it."""
+
+    @property
+    @abstractmethod
+    def residual_u_ma(self) -> float | None:
+        """U (k = 2) of an injected residual current against its setpoint, in mA; None where the
+        repository holds no datasheet figure for the instrument that injects it."""
+
 
 class WbrFaultBox(FaultBox):
     """Driver of the wallbox-rig fault box (protocol 1.x) over any python-can interface."""
 
     opens = CAN
+    ACK_RESOLUTION_S = 1e-6
+    """`FB_Ack.Time`: the box's own time at µs resolution (docs/protocols/fault-box.md)."""
+    SENSE_RESOLUTION_S = 1e-3
+    """The box senses a residual current stopping with ≤ 1 ms resolution (docs/protocols/fault-box.md,
+    "What a real box needs to provide")."""
+    SETPOINT_RESOLUTION_MA = 0.5
+    """AC and DC residual current set with ≤ 0.5 mA resolution (the same section)."""
+
+    @property
+    def trip_time_u_s(self) -> float:
+        return expanded_u(self.ACK_RESOLUTION_S, self.SENSE_RESOLUTION_S)
+
+    @property
+    def residual_u_ma(self) -> float | None:
+        return expanded_u(self.SETPOINT_RESOLUTION_MA)
 
     def __init__(self, transport: FrameTransport) -> None:
         if not isinstance(transport, FrameTransport):

@@ -60,8 +60,8 @@ def test_the_virtual_microphone_hands_over_a_clip_of_any_length(samples: int) ->
     from sim.world import World
     world = World(1)
     mic = SimMicrophone(world, Beeper(world))
-    assert mic.handle("REC").startswith("OK ")
+    assert str(mic.handle("REC")).startswith("OK ")
     world.now += samples / MIC_RATE
-    assert mic.handle("STOP").startswith("OK ")
-    rate, _, data = mic.handle("CLIP?").split(",", 2)
+    assert str(mic.handle("STOP")).startswith("OK ")
+    rate, _, data = str(mic.handle("CLIP?")).split(",", 2)
     assert int(rate) == MIC_RATE and len(base64.b64decode(data)) == 2 * samples

@@ -54,6 +54,25 @@ class Limits:
                 return row.current_a(duty_pct)
         return 0.0
 
+    def decoded_current_u_a(self, duty_pct: float, duty_u_pct: float) -> float:
+        """U of `decoded_current_a` from the U of the duty: the table row's slope times it (GUM §5.1.3,
+        a linear model), 0 on the flat 8-10 % region."""
+        region = self.iec61851.six_amp_region
+        if region.low <= duty_pct < region.high:
+            return 0.0
+        for row in self.iec61851.current_to_duty:
+            if row.duty_min_pct <= duty_pct <= row.duty_max_pct:
+                return abs(row.amps_per_pct) * duty_u_pct
+        return 0.0
+
+    def offer_u_a(self, offer_a: float, duty_u_pct: float) -> float:
+        """U of an offer decoded from a duty, found by the row whose currents hold `offer_a`."""
+        for row in self.iec61851.current_to_duty:
+            low, high = sorted((row.current_a(row.duty_min_pct), row.current_a(row.duty_max_pct)))
+            if low <= offer_a <= high:
+                return abs(row.amps_per_pct) * duty_u_pct
+        return 0.0   # no offer, or the minimum offer of the flat 8-10 % region
+
 
 SCHEMAS: dict[str, type] = {"iec61851": Iec61851Limits, "protection": ProtectionLimits, "rig": RigLimits,
                             "ocpp": OcppLimits, "access": AccessLimits}
@@ -100,6 +119,10 @@ def expected_duty_pct(current_a: float) -> tuple[float, str]:
 def decoded_current_a(duty_pct: float) -> float:
     """The maximum current a vehicle reads from a duty (0 where the duty allows no charging)."""
     return load().decoded_current_a(duty_pct)
+
+
+def decoded_current_u_a(duty_pct: float, duty_u_pct: float) -> float:
+    return load().decoded_current_u_a(duty_pct, duty_u_pct)
 
 
 def pp_codings() -> tuple[PpCoding, ...]:

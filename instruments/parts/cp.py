@@ -85,6 +85,11 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
     230 V rms: asin(20 / 325) / (2π · 50 Hz) ≈ 0.2 ms)."""
 
     @property
+    def stamp_resolution_s(self) -> float:
+        """The zoom's sample interval: every edge the recorder reports lies on it."""
+        return ZOOM_S
+
+    @property
     def interval_u_s(self) -> float:
         """Both stamps on the scope's sample grid (ZOOM_S), plus what the signals hide (see `identify`);
         a timebase accuracy of a few ppm is negligible against these over the seconds a verdict spans."""

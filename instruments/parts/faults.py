@@ -27,7 +27,9 @@ from instruments.base import ComposedInstrument
 from instruments.chamber import SAFE_C, Chamber
 from instruments.dc_source import DcSource
 from instruments.fault_box import MAX_RESIDUAL_MA, RESIDUAL_CHANNELS, FaultBox, FaultBoxState, ResidualEvent
-from instruments.parts.cp import recorder_for
+from core.uncertainty import interval_u
+from instruments.parts.cp import PartsCpEmulator, recorder_for
+from instruments.parts.recorder import ZOOM_S
 from instruments.parts.wiring import FAULT_FUNCTIONS, Wiring
 from instruments.scope import Scope
 from instruments.switch import Switch
@@ -64,6 +66,18 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         parts = ["switch", "scope"] + [r for r, i in (("leakage_load", self.leakage), ("dc_source", self.dc),
                                                       ("chamber", self.chamber)) if i]
         return "parts: " + " + ".join(parts)
+
+    @property
+    def trip_time_u_s(self) -> float:
+        """Both ends read off the scope's record like the CP emulator's edges: its sample grid, and
+        the current stopping near a zero crossing showing late."""
+        return interval_u(ZOOM_S, PartsCpEmulator.ZERO_CROSSING_HIDDEN_S)
+
+    @property
+    def residual_u_ma(self) -> float | None:
+        """The leakage load's and DC source's current accuracy at a few mA is not yet in the repository
+        (issue 28: the leakage paths are still to be designed and measured)."""
+        return None
 
     # --- injection ---------------------------------------------------------------------------
     def set_residual_ma(self, channel: str, milliamps: float) -> float:
