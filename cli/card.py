@@ -5,6 +5,8 @@ field report by hand (the setup card, then a card: two short beeps?).
 
 On a lab bench the DUT must already be powered (this command never energises a lab's DUT); the
 in-process virtual lab is powered up and waits for A1 first.  The rig's safe state runs on exit.
+With `--attach`, the tap goes to a virtual lab `wallbox-rig sim serve` runs: the DUT keeps its
+power and state from one call to the next, so "setup card, then card 1" can be tried by hand.
 """
 
 from __future__ import annotations
@@ -30,14 +32,18 @@ def pick(deck: Any, which: str) -> Any:
 def cmd_card_tap(args: argparse.Namespace) -> int:
     from rig.rig import READY_TIMEOUT_S, dut_idle
     from instruments.buzzer.classifier import classify
+    from rig.config import attach_served, load_rig_file
     from rig.rig import Rig
 
-    with Rig.from_file(args.rig) as rig:
+    config = load_rig_file(args.rig)
+    if args.attach:
+        config = attach_served(config, args.attach)
+    with Rig.from_config(config) as rig:
         if not rig.has("card"):
             raise RigError(f"{rig.config.path}: no [instruments.card] table")
         card = rig.card
         chosen = pick(card.deck, args.which)
-        if rig.config.in_process_lab:
+        if rig.config.in_process_lab or (rig.config.attached and not rig.energised):
             rig.energise()
             if not rig.clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.25):
                 raise RigError(f"the virtual lab's DUT did not reach A1 within {READY_TIMEOUT_S:.0f} s")
@@ -68,4 +74,7 @@ def add_parser(sub: Any) -> None:
     tap.add_argument("--listen", type=float, default=2.0, help="seconds to listen after it (default %(default)s)")
     tap.add_argument("--no-listen", action="store_true", help="do not record the beeper")
     tap.add_argument("--save", help="keep the recording here (.wav)")
+    tap.add_argument("--attach", metavar="ENDPOINTS.json",
+                     help="tap on a running `wallbox-rig sim serve --endpoints-json ENDPOINTS.json`: the DUT keeps its "
+                          "state between calls (the setup card, then a card)")
     tap.set_defaults(func=cmd_card_tap)

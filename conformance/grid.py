@@ -48,6 +48,14 @@ class GridSample:
         return self.offer_a * self.supplied_v
 
 
+def grid_state(u_v: list[float], charging_a: list[float], others_a: list[float]) -> GridState:
+    """What the meter at the grid connection reads, per phase: the DUT's draw plus the rest of the
+    building's (household minus PV; negative: export), closed over the DUT's own draw as measured."""
+    net = [charging_a[k] + others_a[k] for k in range(3)]
+    return GridState(u_v=(u_v[0], u_v[1], u_v[2]), i_a=(abs(net[0]), abs(net[1]), abs(net[2])),
+                     p_w=(u_v[0] * net[0], u_v[1] * net[1], u_v[2] * net[2]))
+
+
 class Building:
     """Household load (A on each of the connection's `phases`), PV production (W, spread over them)."""
 
@@ -131,9 +139,8 @@ class Building:
         phases = list(record.phases)[:3]
         u = [p.u_v if p.u_v > MIN_LINE_V else self._supply_v for p in phases] + [self._supply_v] * (3 - len(phases))
         ev = [p.i_a for p in phases] + [0.0] * (3 - len(phases))
-        net = [ev[k] + ((self.house_a - self.pv_w / self.phases / u[k]) if k < self.phases else 0.0) for k in range(3)]
-        state = GridState(u_v=(u[0], u[1], u[2]), i_a=(abs(net[0]), abs(net[1]), abs(net[2])),
-                          p_w=(u[0] * net[0], u[1] * net[1], u[2] * net[2]))
+        others = [(self.house_a - self.pv_w / self.phases / u[k]) if k < self.phases else 0.0 for k in range(3)]
+        state = grid_state(u, ev, others)
         rig.meter.update(state, record.t_s)
         supplied = sum(u[k] for k in range(3) if ev[k] > MIN_CURRENT_A) or u[0]
         self.samples.append(GridSample(record.t_s, state.i_a, sum(state.p_w), (ev[0], ev[1], ev[2]),

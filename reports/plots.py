@@ -274,33 +274,49 @@ def trend_plot(lines: Any, family: str, labels: list[str], limit: int = 24) -> b
     return _png(fig, measured_layout=True)
 
 
-def timeline_plot(rows: list[dict[str, Any]], marks: dict[str, float], title: str) -> bytes:
-    """A scenario's record in three panels on one time axis: the CP (its high level and the offer a
-    vehicle reads from the duty), the contactor, and the phase currents; each named step a dashed line."""
-    sampled = [r for r in rows if not str(r["event"]).startswith("edge ")]
-    t = [r["t_s"] for r in sampled]
+def timeline_plot(rows: list[dict[str, Any]], marks: dict[str, float], title: str, t0_s: float = 0.0) -> bytes:
+    """A scenario's record on one time axis (seconds from its start): the CP (its high level and the
+    offer a vehicle reads from the duty), the contactor, the phase currents, the grid connection and
+    PV where the scenario set a building, and the LED bar; each named step a dashed line."""
+    sampled = [r for r in rows if not str(r["event"]).startswith(("edge ", "beep "))]
+    t = [r["t_s"] - t0_s for r in sampled]
 
     def column(name: str) -> list[float]:
         return [float(r[name]) if isinstance(r[name], (int, float)) else float("nan") for r in sampled]
 
-    fig, axes = plt.subplots(3, 1, figsize=(10, 6.5), sharex=True)
-    cp, contactor, currents = axes
+    building = any(isinstance(r["grid_w"], (int, float)) for r in sampled)
+    leds = sorted({r["led"] for r in sampled if r["led"]})
+    panels = 3 + building + bool(leds)
+    fig, axes = plt.subplots(panels, 1, figsize=(10, 2.2 * panels), sharex=True)
+    cp, contactor, currents = axes[:3]
     cp.step(t, column("cp_high_v"), where="post", label="CP high level (V)")
     cp.step(t, column("offer_a"), where="post", label="offer read from the duty (A)")
     contactor.step(t, [1.0 if r["contactor"] == "closed" else 0.0 for r in sampled], where="post", color="#8a1111")
     contactor.set_yticks([0, 1], ["open", "closed"])
     for k in range(3):
         currents.step(t, column(f"l{k + 1}_a"), where="post", label=f"L{k + 1} (A)")
+    if building:
+        grid = axes[3]
+        grid.step(t, [x / 1000 for x in column("grid_w")], where="post", label="grid import (kW; export < 0)")
+        grid.step(t, [x / 1000 for x in column("pv_w")], where="post", label="PV (kW)")
+        grid.axhline(0.0, color="#999", linewidth=0.6)
+        grid.legend(fontsize=7, loc="upper right")
+    if leds:
+        bar = axes[-1]
+        bar.step(t, [leds.index(r["led"]) if r["led"] else float("nan") for r in sampled], where="post",
+                 color="#6b4100")
+        bar.set_yticks(range(len(leds)), [x[:28] for x in leds], fontsize=6)
+        bar.set_ylabel("LED bar")
     for ax in axes:
         for note, at in marks.items():
-            ax.axvline(at, color="#555", linestyle="--", linewidth=0.8)
+            ax.axvline(at - t0_s, color="#555", linestyle="--", linewidth=0.8)
         ax.grid(alpha=0.3)
     for note, at in marks.items():
-        cp.annotate(note, (at, 1.0), xycoords=("data", "axes fraction"), fontsize=7, rotation=90, va="top",
+        cp.annotate(note, (at - t0_s, 1.0), xycoords=("data", "axes fraction"), fontsize=7, rotation=90, va="top",
                     ha="right")
     cp.legend(fontsize=7, loc="upper right")
     currents.legend(fontsize=7, loc="upper right")
     contactor.set_ylabel("contactor")
-    currents.set_xlabel("CP emulator time (s)")
+    axes[-1].set_xlabel("seconds from the scenario's start (CP emulator time)")
     cp.set_title(title, fontsize=9)
     return _png(fig)

@@ -8,8 +8,10 @@ and what was found.
 
 from __future__ import annotations
 
+import json
+
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from collections.abc import Mapping
@@ -118,6 +120,10 @@ class RigConfig:
     """A labgrid place the instruments' `place:NAME` addresses come from (None: addresses as written)."""
     wiring: Wiring | None = None
     """What each switch channel does (`[wiring]`), for roles composed of bought parts."""
+    attached: bool = False
+    """A session on a served virtual lab that outlives this process (`--attach`): a supply found on
+    stays on, and the exit's safe state is the one between tests, so the next call finds the DUT as
+    this one left it (a card registration begun with the setup card, say)."""
 
     @property
     def virtual(self) -> bool:
@@ -365,3 +371,34 @@ def check_against_profile(config: RigConfig, profile: Any) -> None:
         raise ConfigError(config.path, "dut.configured_current_a",
                           f"one of the settings of {profile.id} ({', '.join(f'{v:g}' for v in profile.electrical.settable_currents_a)} A)",
                           current)
+
+
+def attach_served(config: RigConfig, endpoints_file: str | Path) -> RigConfig:
+    """`config` (a rig file of the in-process virtual lab) pointed at a lab that `wallbox-rig sim serve
+    --endpoints-json FILE` runs: each `sim:NAME` address becomes that lab's endpoint NAME; the meter
+    emulator and the backend listen where that lab dials them."""
+    path = Path(endpoints_file)
+    if not config.in_process_lab:
+        raise ConfigError(config.path, "sim", "a rig file of the virtual lab ([sim], not served) to attach with",
+                          hint="--attach points a virtual-lab rig file at a served lab")
+    try:
+        endpoints = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(path, "", "the endpoints JSON `wallbox-rig sim serve --endpoints-json` writes",
+                          hint=str(exc)) from None
+    if not isinstance(endpoints, dict) or not all(isinstance(v, str) for v in endpoints.values()):
+        raise ConfigError(path, "", "an object of endpoint name → address", endpoints)
+
+    def resolved(address: str, key: str) -> str:
+        if not address.startswith("sim:"):
+            return address
+        if address[4:] not in endpoints:
+            raise ConfigError(path, address[4:], f"the endpoint {key} names ({config.path})",
+                              hint=f"the served lab has {', '.join(sorted(endpoints))}")
+        return str(endpoints[address[4:]])
+
+    instruments = {role: replace(inst, addresses=tuple(resolved(a, f"[instruments.{role}.address]")
+                                                       for a in inst.addresses))
+                   for role, inst in config.instruments.items()}
+    return replace(config, instruments=instruments, clock_address=resolved(config.clock_address or "", "[clock.address]"),
+                   sim={**(config.sim or {}), "served": True}, attached=True)

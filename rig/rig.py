@@ -123,7 +123,9 @@ class Rig:
             if isinstance(self.instruments.get("analyser"), PowerAnalyser):
                 self.analyser.configure()
                 self.analyser.start_integration()
-            self.safe_state(raise_failures=not every_role)
+            if self.config.attached and isinstance(self.instruments.get("source"), AcSource):
+                self.energised = self.source.output_is_on()   # an attached session keeps the DUT it found
+            self.safe_state(raise_failures=not every_role, between_tests=self.config.attached)
         except BaseException:
             self.close()
             raise
@@ -169,7 +171,7 @@ class Rig:
     def close(self) -> None:
         try:
             if self.instruments:
-                self.safe_state(raise_failures=False)
+                self.safe_state(raise_failures=False, between_tests=self.config.attached)
         finally:
             for inst in self.instruments.values():
                 try:
@@ -302,6 +304,8 @@ class Rig:
         for role in ROLES:
             if role.name not in self.instruments or role.safe_step is None:
                 continue
+            if role.name == "installer" and self.config.attached:
+                continue   # its SAFE is the factory's settings (no cards, no registration): an attached session keeps them
             if role.name == "source":
                 safety = self.config.safety
                 if self.energised and (safety.source_idle_on or between_tests):

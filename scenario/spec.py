@@ -47,8 +47,8 @@ class Action:
 
     name: str
     value: Any
-    role: str
-    """The rig role the action needs (a rig without it refuses the scenario before it starts)."""
+    roles: tuple[str, ...]
+    """The rig roles the action needs (a rig without one refuses the scenario before it starts)."""
 
 
 def _vehicle(t: Table, k: str) -> Any:
@@ -84,6 +84,27 @@ def _card(t: Table, k: str) -> Any:
     return v
 
 
+def _draw(t: Table, k: str) -> Any:
+    """A current per phase, or "offer": the vehicle draws what the duty offers, as a car does."""
+    v = t.get(k, (int, float, str))
+    if v == "offer":
+        return v
+    if isinstance(v, str) or isinstance(v, bool):
+        raise ConfigError(t.file, t.key(k), 'a current in A (0: off) or "offer"', v)
+    return t.number(k, low=0, high=80)
+
+
+def _energy(t: Table, k: str) -> Any:
+    v = t.get(k, str)
+    if v not in ENERGY_MODES:
+        raise ConfigError(t.file, t.key(k), " or ".join(f'"{m}"' for m in ENERGY_MODES), v)
+    return v
+
+
+ENERGY_MODES = ("off", "load", "solar")
+"""The DUT's energy management as its installer interface sets it (docs/protocols/installer.md, EMS)."""
+
+
 def _call(t: Table, k: str) -> Any:
     call = t.table(k, required=True)
     assert call is not None
@@ -95,33 +116,52 @@ def _call(t: Table, k: str) -> Any:
     return action, dict(payload.data) if payload is not None else {}
 
 
-ACTIONS: dict[str, tuple[str, Any, str]] = {
-    "vehicle": ("cp", _vehicle, "the vehicle's CP state: A (unplugged), B, C (asks for power), D, E"),
-    "diode": ("cp", lambda t, k: t.get(k, bool), "false shorts the vehicle's diode"),
-    "pe": ("cp", lambda t, k: t.get(k, bool), "false breaks the vehicle's PE"),
-    "draw_a": ("load", lambda t, k: t.number(k, low=0, high=80), "the vehicle's current per phase, A (0: off)"),
-    "residual_ac_ma": ("fault_box", lambda t, k: t.number(k, low=0, high=1000), "AC residual current, mA"),
-    "residual_dc_ma": ("fault_box", lambda t, k: t.number(k, low=0, high=1000), "smooth DC residual current, mA"),
-    "weld": ("fault_box", _weld, 'a welded contactor pole: "L1", "L2", "L3" or "none"'),
-    "supply_pe": ("fault_box", lambda t, k: t.get(k, bool), "false interrupts the wallbox's supply PE"),
-    "ambient_c": ("fault_box", lambda t, k: t.number(k, low=-40, high=90),
+ACTIONS: dict[str, tuple[tuple[str, ...], Any, str]] = {
+    "vehicle": (("cp",), _vehicle, "the vehicle's CP state: A (unplugged), B, C (asks for power), D, E"),
+    "diode": (("cp",), lambda t, k: t.get(k, bool), "false shorts the vehicle's diode"),
+    "pe": (("cp",), lambda t, k: t.get(k, bool), "false breaks the vehicle's PE"),
+    "draw_a": (("load",), _draw, 'the vehicle\'s current per phase, A (0: off), or "offer": it draws what the duty '
+               "offers (up to the rig file's configured current), as a car does"),
+    "energy": (("installer", "meter"), _energy, '"off", "load" or "solar": the DUT\'s energy management, entered with '
+               "the meter emulator's line and the rig's grid limit and failsafe current"),
+    "access_control": (("installer",), lambda t, k: t.get(k, bool),
+                       "true: a session needs a registered card (the installer's setting, WB-AC-01)"),
+    "pv_w": (("meter", "analyser"), lambda t, k: t.number(k, low=0, high=100_000),
+             "the building's PV production, W (spread over the phases): the meter emulator reads it closed over the "
+             "DUT's draw the analyser measures"),
+    "household_w": (("meter", "analyser"), lambda t, k: t.number(k, low=0, high=100_000),
+                    "the building's household load, W (spread over the phases), as `pv_w`"),
+    "dimming": (("fault_box",), lambda t, k: t.get(k, bool),
+                "true closes the grid operator's PS_1 contact (§14a EnWG dimming), false opens it"),
+    "residual_ac_ma": (("fault_box",), lambda t, k: t.number(k, low=0, high=1000), "AC residual current, mA"),
+    "residual_dc_ma": (("fault_box",), lambda t, k: t.number(k, low=0, high=1000), "smooth DC residual current, mA"),
+    "weld": (("fault_box",), _weld, 'a welded contactor pole: "L1", "L2", "L3" or "none"'),
+    "supply_pe": (("fault_box",), lambda t, k: t.get(k, bool), "false interrupts the wallbox's supply PE"),
+    "ambient_c": (("fault_box",), lambda t, k: t.number(k, low=-40, high=90),
                   "the DUT's ambient, °C (a climate chamber where the bench has one, else its sensor overridden)"),
-    "supply": ("source", _on_off, '"off" or "on": the mains to the wallbox'),
-    "supply_v": ("source", lambda t, k: t.number(k, low=0, high=300), "the supply's line-to-neutral voltage, V"),
-    "supply_hz": ("source", lambda t, k: t.number(k, low=45, high=65), "the supply's frequency, Hz"),
-    "dip_ms": ("source", lambda t, k: t.number(k, low=1, high=60_000),
+    "supply": (("source",), _on_off, '"off" or "on": the mains to the wallbox'),
+    "supply_v": (("source",), lambda t, k: t.number(k, low=0, high=300), "the supply's line-to-neutral voltage, V"),
+    "supply_hz": (("source",), lambda t, k: t.number(k, low=45, high=65), "the supply's frequency, Hz"),
+    "dip_ms": (("source",), lambda t, k: t.number(k, low=1, high=60_000),
                "every phase to 0 V for this long, timed by the source itself, then back"),
-    "card": ("card", _card, '"setup", "card1" … "card6" or "foreign": held to the reader for `CARD_TAP_S`, then taken away'),
-    "button_s": ("button", lambda t, k: t.number(k, low=0.05, high=600), "the pairing button held this long, s"),
-    "backend": ("backend", _call, "any CALL to the DUT: `{ action = \"…\", payload = { … } }` (waits for the DUT "
+    "card": (("card",), _card, '"setup", "card1" … "card6" or "foreign": held to the reader for `CARD_TAP_S`, then '
+             "taken away"),
+    "button_s": (("button",), lambda t, k: t.number(k, low=0.05, high=600), "the pairing button held this long, s"),
+    "backend": (("backend",), _call, "any CALL to the DUT: `{ action = \"…\", payload = { … } }` (waits for the DUT "
                 "to be connected; the answer goes into the record)"),
 }
-"""Action name → (the role it needs, its parser, what it does)."""
+"""Action name → (the roles it needs, its parser, what it does)."""
 
 def actions_table() -> str:
     """The actions as docs/scenarios.md lists them (a test keeps the guide current)."""
     return "| action | role | what it does |\n|---|---|---|\n" + "\n".join(
-        f"| `{name}` | {role} | {doc} |" for name, (role, _, doc) in ACTIONS.items())
+        f"| `{name}` | {', '.join(roles)} | {doc} |" for name, (roles, _, doc) in ACTIONS.items())
+
+
+LED_COLOURS = ("red", "yellow", "green", "blue", "white", "magenta")
+LED_PATTERNS = ("off", "solid", "blinking", "breathing", "sweeping")
+BEEP_PATTERNS = ("short", "two short", "long", "none")
+"""What the classifiers name (instruments/led/classifier.py, instruments/buzzer/classifier.py)."""
 
 
 EXPECTABLE: dict[str, Any] = {
@@ -130,8 +170,24 @@ EXPECTABLE: dict[str, Any] = {
     "offer_a": lambda t, k: _band(t, k),
     "ocpp_status": lambda t, k: _choice(t, k, ("Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE",
                                                "Finishing", "Reserved", "Unavailable", "Faulted")),
+    "led": lambda t, k: _led(t, k),
+    "beep": lambda t, k: _choice(t, k, BEEP_PATTERNS),
 }
 """What an expectation may ask of the record, within `within_s` after its step."""
+
+EXPECT_ROLES = {"led": "led", "beep": "buzzer", "ocpp_status": "backend"}
+"""An expectation that only an instrument can see needs its role."""
+
+def _led(t: Table, k: str) -> str:
+    """A colour, a pattern, or both ("red", "blinking", "red blinking"): what some segment of the bar shows."""
+    v = t.get(k, str)
+    words = v.split()
+    colours = [w for w in words if w in LED_COLOURS]
+    patterns = [w for w in words if w in LED_PATTERNS]
+    if not words or len(colours) > 1 or len(patterns) > 1 or len(colours) + len(patterns) != len(words):
+        raise ConfigError(t.file, t.key(k), f"a colour ({', '.join(LED_COLOURS)}), a pattern "
+                          f"({', '.join(LED_PATTERNS)}) or both, e.g. \"red blinking\"", v)
+    return str(v)
 
 
 def _choice(t: Table, k: str, choices: tuple[str, ...]) -> str:
@@ -177,7 +233,11 @@ class Scenario:
     expects: tuple[Expect, ...]
 
     def roles(self) -> set[str]:
-        return {"cp"} | {a.role for s in self.steps for a in s.actions}
+        return ({"cp"} | {r for s in self.steps for a in s.actions for r in a.roles}
+                | {EXPECT_ROLES[e.what] for e in self.expects if e.what in EXPECT_ROLES})
+
+    def uses(self, *actions: str) -> bool:
+        return any(a.name in actions for s in self.steps for a in s.actions)
 
 
 def load_scenario(path: Path) -> Scenario:
