@@ -3,7 +3,8 @@
 Writes into the run folder: `timeline.csv` (a row per change, the CP emulator's edges merged in by
 their stamps), `timeline.png`, `timeline.html` (one file: the plot, the expectations, the table),
 `report.md` (steps, what the DUT did, the expectations' verdicts), `scenario.json` (what each
-expectation came to), the scenario file as played and, on the virtual lab, the lab journal.  Exit codes as `wallbox-rig run`: 0 every expectation
+expectation came to), the scenario file as played, the recordings (`ocpp-frames.jsonl`, `led.csv`,
+`microphone-<n>.wav`) and, on the virtual lab, the lab journal.  Exit codes as `wallbox-rig run`: 0 every expectation
 met (or none asked), 1 one was not (the DUT did not do what was expected), 2 the rig or the file is
 wrong, 3 interrupted; the DUT is left in the safe state on every exit.
 """
@@ -29,7 +30,8 @@ def cmd_scenario_run(args: argparse.Namespace) -> int:
     from cli.main import prepare_out
     from reports.html import render
     from reports.plots import timeline_plot
-    from scenario.report import report_md
+    from instruments.transport.audio import write_clip
+    from scenario.report import frames_jsonl, led_csv, report_md
     from scenario.runner import columns, csv_text, play, row_text
     from scenario.spec import load_scenario
 
@@ -51,6 +53,12 @@ def cmd_scenario_run(args: argparse.Namespace) -> int:
         record = play(rig, scenario, progress=lambda line: print(f"  {line}", flush=True))
         virtual_s = rig.clock.now() if rig.clock.virtual else None
         provenance = rig.provenance()
+        if rig.has("backend"):
+            write_atomically(out / "ocpp-frames.jsonl", frames_jsonl(rig.backend.frames(), record.t0_s))
+    if record.led:
+        write_atomically(out / "led.csv", led_csv(record))
+    for k, clip in enumerate(record.clips, 1):
+        write_clip(out / f"microphone-{k}.wav", clip.samples, int(clip.rate))
     write_atomically(out / "timeline.csv", csv_text(record, anchor))
     png = timeline_plot(record.rows, record.marks, f"{scenario.name} ({config.name})", record.t0_s)
     (out / "timeline.png").write_bytes(png)

@@ -4,8 +4,12 @@ clock when the record is anchored)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+
+from instruments.backend import CALL, CALLERROR, CALLRESULT, Frame
 
 from scenario.runner import Record, describe, row_text
 from scenario.spec import Scenario
@@ -59,3 +63,34 @@ def report_md(scenario: Scenario, record: Record, summary: dict[str, Any], ancho
             lines.append(f"| {when(row['t_s'])} | {'; '.join(changes)} |")
     lines += ["", "Every row, the edges the CP emulator stamped and the plot: `timeline.csv`, `timeline.html`.", ""]
     return "\n".join(lines)
+
+
+def frames_jsonl(frames: Iterable[Frame], t0_s: float) -> str:
+    """The OCPP frames the backend saw, one JSON object a line in the form `scenario from-ocpp` reads
+    (`timestamp`, `direction`, `message`), with `t_s` from the scenario's start beside them."""
+    lines = []
+    for f in frames:
+        if f.kind == CALL:
+            message: list[Any] = [CALL, f.unique_id, f.action, f.payload]
+        elif f.kind == CALLRESULT:
+            message = [CALLRESULT, f.unique_id, f.payload]
+        elif f.kind == CALLERROR:
+            message = [CALLERROR, f.unique_id, f.payload.get("errorCode", ""), f.payload.get("errorDescription", ""),
+                       f.payload.get("errorDetails", {})]
+        else:
+            continue   # the link coming and going is no OCPP-J frame
+        lines.append(json.dumps({"timestamp": f.utc, "t_s": round(f.t_s - t0_s, 6), "direction": f.direction,
+                                 "message": message}, separators=(",", ":")))
+    return "".join(line + "\n" for line in lines)
+
+
+def led_csv(record: Record) -> str:
+    """The LED sensor's samples: time from the scenario's start and linear r, g, b per segment."""
+    if not record.led:
+        return ""
+    segments = len(record.led[0].rgb)
+    head = ["t_s"] + [f"S{k + 1}_{c}" for k in range(segments) for c in "rgb"]
+    rows = [",".join(head)]
+    for sample in record.led:
+        rows.append(",".join([f"{sample.t_s - record.t0_s:.6f}"] + [f"{x:.4f}" for rgb in sample.rgb for x in rgb]))
+    return "\n".join(rows) + "\n"

@@ -168,6 +168,10 @@ def test_the_field_fault_shows_the_building_the_bar_and_the_backend_and_a_bent_d
     assert min(exported) < -5000 and min(imported) > 0          # the surplus went, the grid supplies the 6 A
     assert any(r["led"] == "all red solid" for r in rows) and any(r["ocpp_status"] == "Faulted" for r in rows)
     assert "| 60.000 s (2026-11-30T14:03:00.000Z) | DC leakage | residual_dc_ma = 8.0 |" in (out / "report.md").read_text()
+    # the recordings beside the record: the bar's samples, and the OCPP frames in the form from-ocpp reads back
+    assert (out / "led.csv").read_text().startswith("t_s,S1_r,S1_g,S1_b,")
+    from scenario.from_ocpp import skeleton
+    assert '"Faulted' in skeleton(out / "ocpp-frames.jsonl")
     capsys.readouterr()
     bent = tmp_path / "bent"
     assert main(["scenario", "run", str(field_fault), "--out", str(bent), "--sim-set", "rcd_dc_trip_ma=10"]) == 1
@@ -208,6 +212,7 @@ led = "red"
                  "registration_beeps=long,two short,long", "--sim-set", "led_fault_colour=yellow"]) == 1
     summary = json.loads((tmp_path / "red" / "scenario.json").read_text())
     assert [e["met"] for e in summary["expectations"]] == [False, False]
+    assert (tmp_path / "red" / "microphone-1.wav").stat().st_size > 44      # the recording a person can listen to
 
 
 def test_a_field_log_becomes_a_scenario_that_plays(tmp_path: Path) -> None:
