@@ -384,9 +384,12 @@ def cmd_rig_drivers(args: argparse.Namespace) -> int:
 def cmd_catalogue(args: argparse.Namespace) -> int:
     from conformance import catalogue
 
+    if args.ocpp:
+        print(catalogue.ocpp_map(), end="")
+        return EXIT_OK
     if args.json:
         print(json.dumps([{"test": t.name, "family": t.family, "summary": t.summary, "requirement": t.requirement,
-                           "clause": t.clause, "needs": list(t.needs),
+                           "clause": t.clause, "needs": list(t.needs), "ocpp_cases": list(t.ocpp_cases),
                            "red_on": [{"knobs": list(r.knobs), "profile": r.profile, "only": list(r.only)}
                                       for r in t.red_on]} for t in catalogue.tests()], indent=1))
     else:
@@ -640,6 +643,8 @@ def build_parser() -> argparse.ArgumentParser:
     cat = sub.add_parser("catalogue", help="the suite's tests, what they cite and the knob settings that must turn "
                                            "them red (Markdown table, as in docs/catalogue.md; or --json)")
     cat.add_argument("--json", action="store_true", help="print the catalogue as JSON")
+    cat.add_argument("--ocpp", action="store_true", help="the OCPP certification tool's charge-point cases: the tests "
+                                                          "that automate each and what they judge, or why none does")
     cat.set_defaults(func=cmd_catalogue)
 
     sim = sub.add_parser("sim", help="the virtual lab").add_subparsers(dest="sim_command", required=True)

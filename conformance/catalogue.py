@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from conformance.cases import case_ids_of, check_map
+from conformance.cases import cases as ocpp_cases
+
 SUITE_DIR = Path(__file__).resolve().parent
 DEFAULT_PROFILE = "bmw-wallbox-plus"
 
@@ -50,6 +53,8 @@ class Entry:
     clause: str
     needs: tuple[str, ...]
     red_on: tuple[RedOn, ...] = field(default_factory=tuple)
+    ocpp_cases: tuple[str, ...] = ()
+    """The certification tool's cases this test automates (`ocpp_case` markers; conformance/cases)."""
 
     def red_names(self, red: RedOn, held: set[str]) -> set[str]:
         """The names (with parameter ids) a run holding `held` must show red for `red`."""
@@ -97,7 +102,8 @@ def tests() -> list[Entry]:
             doc = (func.__doc__ or "").strip().split("\n\n")[0]
             out.append(Entry(module.__name__, name, path.stem.removeprefix("test_").replace("_", " "),
                                 " ".join(doc.split()), str(req.kwargs.get("wb_id") or "") if req else "",
-                                str(req.kwargs.get("clause") or "") if req else "", needs, red_on_of(marks)))
+                                str(req.kwargs.get("clause") or "") if req else "", needs, red_on_of(marks),
+                                case_ids_of(marks)))
     out.sort(key=lambda t: (t.module, inspect.getsourcelines(getattr(importlib.import_module(t.module), t.name))[1]))
     return out
 
@@ -121,4 +127,27 @@ def markdown() -> str:
         cited = " · ".join(x for x in (info.requirement, info.clause) if x)
         red = "; ".join(r.describe() for r in info.red_on) or "—"
         lines.append(f"| {family} | {info.summary} | {cited} | {red} |")
+    return "\n".join(lines) + "\n"
+
+
+def ocpp_map(version: str = "1.6") -> str:
+    """The case map (`wallbox-rig catalogue --ocpp`, docs/backend.md): each of the certification tool's
+    charge-point cases, the tests that automate it and what they judge against the instruments, or why
+    none does.  Checked both ways first (`conformance.cases.check_map`)."""
+    tested: dict[str, list[str]] = {}
+    for info in tests():
+        for case_id in info.ocpp_cases:
+            tested.setdefault(case_id, []).append(info.name)
+    check_map(tested, version)
+    known = ocpp_cases(version)
+    some = next(iter(known.values()))
+    lines = [f"Source: {some.document} ({some.url.rsplit('/', 1)[0]}/).", "",
+             "| case | page | the tool checks | automated by | what the suite judges against the instruments |",
+             "|---|---|---|---|---|"]
+    for case in sorted(known.values(), key=lambda c: c.id):
+        by = "<br>".join(f"`{t}`" for t in tested.get(case.id, [])) or "not covered"
+        what = case.judged if case.judged is not None else f"*{case.not_covered}*"
+        lines.append(f"| [{case.id}]({case.url}) {case.name} | {case.page} | {case.checks} | {by} | {what} |")
+    covered = sum(1 for c in known.values() if c.judged is not None)
+    lines += ["", f"{covered} of {len(known)} cases automated, by {len({t for ts in tested.values() for t in ts})} tests."]
     return "\n".join(lines) + "\n"

@@ -71,6 +71,7 @@ def test_transaction_energy_is_the_energy_the_analyser_measured(cp: CpEmulator, 
 
 @pytest.mark.red_on("ocpp_meter_gain=1.05")
 @pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")
+@pytest.mark.ocpp_case("TC_070_CS")
 def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: CpEmulator, load: AcLoad,
                                                                           analyser: PowerAnalyser, clock: Clock,
                                                                           backend: Backend, rig: Rig,

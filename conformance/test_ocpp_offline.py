@@ -38,6 +38,7 @@ def offline_backend(backend: Backend) -> Iterator[Backend]:
 
 @pytest.mark.needs("cp", "load", "analyser", "backend")
 @pytest.mark.red_on("ocpp_offline_queue=false")
+@pytest.mark.ocpp_case("TC_038_CS")
 def test_transaction_messages_made_offline_arrive_in_order_on_reconnection(cp: CpEmulator, load: AcLoad,
                                                                            analyser: PowerAnalyser, clock: Clock,
                                                                            offline_backend: Backend, rig: Rig,
@@ -81,6 +82,7 @@ def test_transaction_messages_made_offline_arrive_in_order_on_reconnection(cp: C
 
 @pytest.mark.needs("cp", "load", "source", "backend")
 @pytest.mark.red_on("ocpp_power_loss_reason=Other")
+@pytest.mark.ocpp_case("TC_032_2_CS")
 def test_a_mains_loss_ends_the_transaction_with_reason_power_loss(cp: CpEmulator, load: AcLoad, source: AcSource,
                                                                   clock: Clock, backend: Backend, rig: Rig,
                                                                   evidence: Evidence) -> None:

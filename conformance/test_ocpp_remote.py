@@ -43,6 +43,7 @@ def authorised_only(backend: Backend) -> Iterator[Backend]:
 
 @pytest.mark.red_on("c1_cutoff_s=15", profile="mini-wallbox-plus")   # the vehicle stays in C: opened by the C1 cut-off
 @pytest.mark.red_on("contactor_close_delay_ms=3500")                 # the offer to the closing is Table A.6's 3 s
+@pytest.mark.ocpp_case("TC_010_CS", "TC_012_CS")
 def test_remote_start_offers_then_closes_and_remote_stop_opens(cp: CpEmulator, clock: Clock,
                                                                authorised_only: Backend, rig: Rig,
                                                                evidence: Evidence) -> None:
@@ -82,6 +83,7 @@ def test_remote_start_offers_then_closes_and_remote_stop_opens(cp: CpEmulator, c
 
 
 @pytest.mark.red_on("ocpp_unknown_idtag_charges=true")
+@pytest.mark.ocpp_case("TC_023_CS")
 def test_an_id_tag_the_backend_rejects_never_closes_the_contactor(cp: CpEmulator, clock: Clock,
                                                                   authorised_only: Backend, rig: Rig,
                                                                   evidence: Evidence) -> None:

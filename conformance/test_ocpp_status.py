@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.needs("cp", "backend"),
 
 @pytest.mark.red_on("ocpp_status_delay_s=30")
 @pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
+@pytest.mark.ocpp_case("TC_003_CS")
 def test_status_follows_the_session_the_cp_edges_show(cp: CpEmulator, clock: Clock, backend: Backend, rig: Rig,
                                                      evidence: Evidence) -> None:
     """Plugged in, the connector leaves Available; the contactor's closing (OVP edge) is followed by

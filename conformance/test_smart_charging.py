@@ -140,6 +140,7 @@ def test_each_period_of_a_charging_profile_is_followed(cp: CpEmulator, load: AcL
 
 @pytest.mark.red_on("ocpp_stack_level_highest_wins=false")
 @follows_the_schedule
+@pytest.mark.ocpp_case("TC_072_CS")
 def test_the_higher_stack_level_rules(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock: Clock,
                                       backend: Backend, rig: Rig, evidence: Evidence) -> None:
     """Two TxDefaultProfiles at once: stack level 2 (low limit) over stack level 1 (high limit):
@@ -221,6 +222,7 @@ def test_a_tariff_plan_charges_in_the_cheap_hours_and_is_ready_by_departure(cp: 
 @pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer (after the profile) is short
 @pytest.mark.red_on("rated_current_a=16")         # the installer's setting is not the rig file's: likewise
 @follows_the_schedule
+@pytest.mark.ocpp_case("TC_066_CS")
 def test_the_composite_schedule_claims_what_the_duty_does(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser,
                                                           clock: Clock, backend: Backend, rig: Rig,
                                                           evidence: Evidence) -> None:

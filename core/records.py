@@ -206,6 +206,8 @@ class TestRecord:
     measurements: tuple[MeasurementRecord, ...] = field(default=())
     evidence: str | None = None
     """The run folder's subfolder holding this test's evidence (plots, traces), if it kept any."""
+    ocpp_cases: tuple[str, ...] = ()
+    """The OCPP certification tool's test cases the test automates (e.g. TC_003_CS)."""
 
     MESSAGE_CHARS = 2000
     """A message is cut here: an instrument's runaway answer must not fill a report."""
@@ -222,7 +224,8 @@ class TestRecord:
     def to_json(self) -> dict[str, Any]:
         return {"nodeid": self.nodeid, "name": self.name, "requirement": self.requirement, "clause": self.clause,
                 "outcome": str(self.outcome), "message": self.message[: self.MESSAGE_CHARS],
-                "measurements": [m.to_json() for m in self.measurements], "evidence": self.evidence}
+                "measurements": [m.to_json() for m in self.measurements], "evidence": self.evidence,
+                **({"ocpp_cases": list(self.ocpp_cases)} if self.ocpp_cases else {})}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str = "test record") -> TestRecord:
@@ -231,6 +234,6 @@ class TestRecord:
                        str(data.get("clause") or ""), Outcome(data["outcome"]), str(data.get("message") or ""),
                        tuple(MeasurementRecord.from_json(m, f"{where}, measurement {k + 1}")
                              for k, m in enumerate(data.get("measurements") or ())),
-                       data.get("evidence"))
+                       data.get("evidence"), tuple(str(c) for c in data.get("ocpp_cases") or ()))
         except (KeyError, ValueError, TypeError) as exc:
             raise RecordError(f"{where}: not a test record ({exc!r})") from None

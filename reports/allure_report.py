@@ -55,7 +55,8 @@ ALLURE_STATUS = {Outcome.PASSED: "passed", Outcome.FAILED: "failed", Outcome.BRO
 """The outcome rule's four outcomes are Allure's four statuses, word for word."""
 
 
-def label_test(module: str, wb_id: str, clause: str, story: str, profile: str, nodeid: str) -> None:
+def label_test(module: str, wb_id: str, clause: str, story: str, profile: str, nodeid: str,
+               ocpp_cases: tuple[str, ...] = ()) -> None:
     family = module.rsplit(".", 1)[-1].removeprefix("test_").replace("_", " ")
     allure.dynamic.label(NODEID_LABEL, nodeid)
     allure.dynamic.epic(_epic(wb_id, clause))
@@ -65,6 +66,9 @@ def label_test(module: str, wb_id: str, clause: str, story: str, profile: str, n
     for requirement in (wb_id, clause):
         if requirement:
             allure.dynamic.label("requirement", requirement)
+    for case_id in ocpp_cases:   # the certification tool's case: searchable and filterable in the report
+        allure.dynamic.label("ocpp_case", case_id)
+        allure.dynamic.tag(case_id)
     if profile:
         allure.dynamic.parameter("profile", profile)
 

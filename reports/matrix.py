@@ -103,6 +103,12 @@ def _read_json(path: Path, what: str) -> Any:
         raise RigError(f"{path}: not valid JSON ({exc})") from None
 
 
+def test_label(entry: dict[str, Any]) -> str:
+    """A test as the matrix lists it: its name, and the OCPP certification tool's cases it automates."""
+    cases = entry.get("ocpp_cases") or []
+    return str(entry["name"]) + (f" ({', '.join(cases)})" if cases else "")
+
+
 def load_run(folder: Path) -> RunData:
     """A run folder as written by `wallbox-rig run`; a line cut off by a kill is skipped, not fatal."""
     tests = folder / "tests.jsonl"
@@ -192,7 +198,7 @@ def matrix_csv(rows: list[Row]) -> str:
                      "high", "margin", "source", "u_k2", "decision"])
     for row in rows:
         k = row.key.measurement if row.key else None
-        writer.writerow([row.requirement, row.document, row.verdict, " ".join(t["name"] for t in row.tests),
+        writer.writerow([row.requirement, row.document, row.verdict, " ".join(test_label(t) for t in row.tests),
                          *([k.name, k.value, k.unit, _blank(k.low), _blank(k.high), _blank(k.margin), k.source,
                             _blank(k.u), k.decision] if k else [""] * 9)])
     return buf.getvalue()
@@ -250,7 +256,7 @@ def matrix_markdown(run: RunData, rows: list[Row]) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         k = row.key.measurement if row.key else None
-        tests = "<br>".join(t["name"] for t in row.tests) or (f"— ({row.reason})" if row.reason else "—")
+        tests = "<br>".join(test_label(t) for t in row.tests) or (f"— ({row.reason})" if row.reason else "—")
         if row.uncovered:
             tests += f"<br>not covered: {row.uncovered}"
         key = (k.name, k.value_text(), k.limits_text(), margin_text(k)) if k else ("—", "", "", "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reports.html import render
 from reports.matrix import (VERDICT_ORDER, Row, RowVerdict, RunData, bad_results, cited_keys, margin_text,
-                            verdict_counts)
+                            test_label, verdict_counts)
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#1d2327;max-width:1400px}
@@ -62,7 +62,7 @@ def matrix_html(run: RunData, rows: list[Row], trend_html: str = "") -> str:
         items = []
         for row in (r for r in rows if r.document == document):
             by_id = {r.nodeid: r for r in row.results}
-            tests = [{"name": t["name"], "verdict": RowVerdict.of(by_id[t["nodeid"]].outcome)
+            tests = [{"name": test_label(t), "verdict": RowVerdict.of(by_id[t["nodeid"]].outcome)
                       if t.get("nodeid") in by_id else RowVerdict.NOT_RUN} for t in row.tests]
             items.append({"requirement": row.requirement, "text": row.text, "context": row.context, "reason": row.reason,
                           "uncovered": row.uncovered,

@@ -150,9 +150,10 @@ def markdown_report(records: list[TestRecord], summary: dict[str, Any],
     if skipped:
         lines += ["", "## Skipped", "", "| test | reason |", "|---|---|"]
         lines += [f"| {r.name} | {_cell(r.message or '-')} |" for r in skipped]
-    lines += ["", "## All tests", "", "| test | requirement | clause | outcome |", "|---|---|---|---|"]
+    lines += ["", "## All tests", "", "| test | requirement | clause | OCPP test case | outcome |", "|---|---|---|---|---|"]
     for r in records:
-        lines.append(f"| {r.name} | {r.requirement or '-'} | {r.clause or '-'} | {r.outcome} |")
+        lines.append(f"| {r.name} | {r.requirement or '-'} | {r.clause or '-'} | {', '.join(r.ocpp_cases) or '-'} | "
+                     f"{r.outcome} |")
     lines += ["", "## Measurements", "",
               "| test | measurement | value | U (k = 2) | limits | margin | decision | verdict | source |",
               "|---|---|---|---|---|---|---|---|---|"]

@@ -1,0 +1,93 @@
+"""The certification tool's test cases and the tests that automate them (issue 31: a case map like the
+tool's own).  A test names the cases it automates with `@pytest.mark.ocpp_case("TC_003_CS")`; the
+case's name, page and what the tool checks are data (`ocpp16.toml`, with its source), and so is,
+for each case no test automates, the reason.  The map is checked both ways when it is read: a marker
+naming no case, a case said to be judged that no test names, or a case said to be not covered that a
+test names, is an error here, not a stale row in a report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from core.errors import ConfigError
+from core.tables import Table, read_toml
+
+CASES_DIR = Path(__file__).resolve().parent
+FILES = {"1.6": CASES_DIR / "ocpp16.toml"}
+"""OCPP version → its cases (2.0.1 joins when the suite speaks it)."""
+CASE_ID = re.compile(r"TC_\d{3}(_\d)?_CS|TC_[A-P]_\d{2}_CS")
+
+
+@dataclass(frozen=True)
+class OcppCase:
+    id: str
+    version: str
+    name: str
+    page: int
+    checks: str
+    """What the certification tool checks (its messages)."""
+    judged: str | None
+    """What this suite judges of it against the instruments; None when no test automates it."""
+    not_covered: str | None
+    document: str
+    url: str
+
+    def cite(self) -> str:
+        return f"{self.document}, p. {self.page}"
+
+
+@cache
+def cases(version: str = "1.6") -> dict[str, OcppCase]:
+    path = FILES[version]
+    root = Table(read_toml(path), path)
+    root.reject_unknown({"document", "case"})
+    doc = root.table("document", required=True)
+    assert doc is not None
+    doc.reject_unknown({"title", "url"})
+    title, base = doc.get("title", str), doc.get("url", str)
+    out: dict[str, OcppCase] = {}
+    for n, raw in enumerate(root.get("case", list)):
+        if not isinstance(raw, dict):
+            raise ConfigError(path, f"case[{n}]", "a table ([[case]])", raw)
+        t = Table(raw, path, f"case[{n}]")
+        t.reject_unknown({"id", "name", "page", "checks", "judged", "not_covered"})
+        case_id = t.get("id", str)
+        if not CASE_ID.fullmatch(case_id):
+            raise ConfigError(path, t.key("id"), "a charge-point case id such as TC_003_CS or TC_E_01_CS", case_id)
+        if case_id in out:
+            raise ConfigError(path, t.key("id"), "an id no other case has", case_id)
+        judged, not_covered = t.get("judged", str, None), t.get("not_covered", str, None)
+        if (judged is None) == (not_covered is None):
+            raise ConfigError(path, f"case[{n}]", "exactly one of judged (what the suite judges) or not_covered "
+                              "(why no test automates it)", "both" if judged else "neither")
+        out[case_id] = OcppCase(case_id, version, t.get("name", str), int(t.number("page", low=1, high=10_000)),
+                                t.get("checks", str), judged, not_covered, title,
+                                base + case_id.lower().replace("_", "-"))
+    return out
+
+
+def case_ids_of(marks: Sequence[object]) -> tuple[str, ...]:
+    """The case ids of a test's `ocpp_case` markers, in the order written."""
+    return tuple(str(a) for m in marks if getattr(m, "name", "") == "ocpp_case" for a in getattr(m, "args", ()))
+
+
+def check_map(tested: dict[str, list[str]], version: str = "1.6") -> None:
+    """`tested`: case id → the tests whose markers name it.  Refuse a map that says something untrue."""
+    known = cases(version)
+    path = FILES[version]
+    for case_id, tests in tested.items():
+        if case_id not in known:
+            raise ConfigError(path, case_id, "a case of this file (a test's ocpp_case marker names it)",
+                              hint=f"named by {', '.join(tests)}")
+        if known[case_id].not_covered is not None:
+            raise ConfigError(path, case_id, "judged = … (tests automate it), not not_covered",
+                              hint=f"named by {', '.join(tests)}")
+    for case in known.values():
+        if case.judged is not None and not tested.get(case.id):
+            raise ConfigError(path, case.id, "a test whose ocpp_case marker names it, or not_covered = …",
+                              hint="the file says the suite judges it, no test does")
