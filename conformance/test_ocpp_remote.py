@@ -9,7 +9,7 @@ import pytest
 
 from conformance.backend import ocpp_of, open_transaction
 from conformance.limits import LIMITS
-from conformance.session import observe_b2, watch
+from conformance.session import measured_offer_a, observe_b2, watch
 from core.errors import PreconditionError
 from core.types import Channel
 from fixtures.evidence import Evidence
@@ -102,3 +102,64 @@ def test_an_id_tag_the_backend_rejects_never_closes_the_contactor(cp: CpEmulator
                    LIMITS.ocpp.offers_without_authorisation)
     evidence.check("contactor closings for a rejected idTag", count_edges(edges, Channel.OVP, "1", t_b),
                    LIMITS.ocpp.closures_without_authorisation)
+
+
+@pytest.mark.red_on("ocpp_remote_start_waits=false")
+@pytest.mark.red_on("contactor_close_delay_ms=3500")                 # the offer to the closing is Table A.6's 3 s
+@pytest.mark.ocpp_case("TC_011_1_CS")
+def test_a_remote_start_before_plug_in_waits_for_the_vehicle(cp: CpEmulator, clock: Clock, authorised_only: Backend,
+                                                            rig: Rig, evidence: Evidence) -> None:
+    """RemoteStartTransaction with no vehicle connected: the charge point waits for the cable until
+    ConnectionTimeOut (OCPP 1.6 §5.11).  The vehicle that plugs in meanwhile gets the PWM offer within
+    the profile's latency and the contactor once it asks (C); one transaction starts, with the idTag."""
+    ocpp = ocpp_of(rig)
+    backend = authorised_only
+    since = clock.now()
+    if backend.remote_start(REMOTE_TAG) != "Accepted":
+        raise PreconditionError("the DUT did not accept RemoteStartTransaction")
+    clock.sleep(LIMITS.ocpp.remote_plug_in_after.value)
+    t_b = cp.set_state("B")
+    cp.set_state("C")
+    clock.sleep(watch(ocpp.remote_start_offer_within_s))
+    clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
+    edges = cp.read_edges()
+    offered = delay_s(edges, t_b, Channel.PWM, "1")
+    evidence.trace("remote start, then the vehicle", edges, markers(plug_in=t_b, PWM_offer=t_b + offered))
+    evidence.check("plug-in to PWM offer (remote start made before)", offered, ocpp.remote_start_offer_within_s,
+                   t_s=t_b, u=cp.interval_u_s)
+    evidence.check("offer to contactor closed (vehicle in C)", delay_s(edges, t_b + offered, Channel.OVP, "1"),
+                   LIMITS.iec61851.contactor_close_after_c, t_s=t_b + offered, u=cp.interval_u_s)
+    started = [t for t in backend.transactions(since) if t.id_tag == REMOTE_TAG]
+    evidence.check("transactions started with the remote idTag", len(started), LIMITS.ocpp.remote_transactions,
+                   note=f"idTags: {[t.id_tag for t in backend.transactions(since)]}")
+
+
+@pytest.mark.red_on("ocpp_remote_profile_applies=false")
+@pytest.mark.red_on("ocpp_schedule_follow=false")                    # the profile is stored, the offer ignores it
+@pytest.mark.red_on("ocpp_schedule_follow=false", profile="mini-wallbox-plus")
+@pytest.mark.ocpp_case("TC_059_CS")
+def test_a_remote_start_with_a_profile_offers_the_profiles_limit(cp: CpEmulator, clock: Clock,
+                                                                authorised_only: Backend, rig: Rig,
+                                                                evidence: Evidence) -> None:
+    """RemoteStartTransaction carrying a TxProfile (OCPP 1.6 §5.11, §3.13.1): the transaction it starts is
+    limited from its first offer on; the duty offers no more than the profile's limit."""
+    ocpp = ocpp_of(rig)
+    low = LIMITS.ocpp.schedule_limit_low.value
+    profile = {"chargingProfileId": 801, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
+               "chargingProfileKind": "Relative",
+               "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": low}]}}
+    cp.set_state("B")
+    cp.set_state("C")
+    observe_b2(clock)
+    t_start = cp.time()
+    if authorised_only.remote_start(REMOTE_TAG, profile=profile) != "Accepted":
+        raise PreconditionError("the DUT did not accept RemoteStartTransaction with a TxProfile")
+    clock.sleep(watch(ocpp.remote_start_offer_within_s))
+    clock.sleep(ocpp.schedule_within_s.high)
+    edges = cp.read_edges()
+    evidence.trace("remote start with a profile", edges, markers(remote_start=t_start))
+    evidence.check("remote start to PWM offer", delay_s(edges, t_start, Channel.PWM, "1"),
+                   ocpp.remote_start_offer_within_s, t_s=t_start, u=cp.interval_u_s)
+    offer = measured_offer_a(cp)
+    evidence.check(f"offer above the profile's {low:g} A", max(0.0, offer - low), LIMITS.ocpp.schedule_draw_margin,
+                   u=LIMITS.offer_u_a(offer, cp.duty_u_pct), note=f"offered {offer:g} A")

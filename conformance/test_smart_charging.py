@@ -355,3 +355,27 @@ def test_a_jump_of_the_backends_clock_leaves_a_relative_schedule_alone(cp: CpEmu
     evidence.record("backend clock jump", LIMITS.ocpp.clock_jump.value, "s", t_s=t0)
     judge_periods(cp, load, analyser, clock, rig, evidence, t0, [(0.0, period, low)],
                   LIMITS.ocpp.schedule_limit_high.value)
+
+
+@pytest.mark.red_on("ocpp_clear_applies=false")
+@pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer (after the clear) is short
+@pytest.mark.red_on("rated_current_a=16")         # the installer's setting is not the rig file's: likewise
+@pytest.mark.ocpp_case("TC_067_CS")
+@follows_the_schedule
+def test_a_cleared_profile_gives_the_offer_back(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock: Clock,
+                                                backend: Backend, rig: Rig, evidence: Evidence) -> None:
+    """A TxDefaultProfile caps the offer at the low limit; ClearChargingProfile by its id (OCPP 1.6 §5.5):
+    from then on the offer is the installer's setting again, within the profile's latency."""
+    period = LIMITS.ocpp.schedule_period.value
+    low = LIMITS.ocpp.schedule_limit_low.value
+    setting = offered_current_a(rig)
+    start, t0 = charge_and_align(cp, load, clock, backend, setting)
+    cap = absolute_profile("TxDefaultProfile", 1, start, [(0.0, low)], profile_id=311)
+    if backend.set_charging_profile(cap) != "Accepted":
+        raise PreconditionError("the DUT did not accept a valid TxDefaultProfile")
+    judge_periods(cp, load, analyser, clock, rig, evidence, t0, [(0.0, period, low)], setting)
+    t_clear = cp.time()
+    if backend.clear_charging_profile(311) != "Accepted":
+        raise PreconditionError("the DUT did not accept ClearChargingProfile for the profile it holds")
+    evidence.record("ClearChargingProfile sent", 0.0, "s", t_s=t_clear)
+    judge_periods(cp, load, analyser, clock, rig, evidence, t_clear, [(0.0, period, setting)], setting)

@@ -235,6 +235,10 @@ class Backend(Instrument):
     def clear_charging_profiles(self) -> str:
         return str(self.call("ClearChargingProfile", {})["status"])
 
+    def clear_charging_profile(self, profile_id: int) -> str:
+        """ClearChargingProfile of one profile, by its id (OCPP 1.6 §5.5)."""
+        return str(self.call("ClearChargingProfile", {"id": int(profile_id)})["status"])
+
     def composite_schedule(self, duration_s: int, connector: int = 1, unit: str = "A") -> dict[str, Any]:
         return self.call("GetCompositeSchedule", {"connectorId": connector, "duration": int(duration_s),
                                                   "chargingRateUnit": unit})

@@ -74,6 +74,8 @@ class SimChargePoint:
         self._local_ids = iter(range(-1, -1_000_000, -1))
         self._id_map: dict[int, int] = {}
         self._pending_power_loss: dict[str, Any] | None = None
+        self._remote_tx_profile: dict[str, Any] | None = None
+        """The TxProfile of a RemoteStartTransaction, until the transaction it starts begins."""
         self._left = False                         # the vehicle was unplugged since the last look
         self._pairing: str | None = None           # a pairing not yet told to the backend (the Wallbox ID)
         box.plant.listen(self._integrate)
@@ -220,6 +222,14 @@ class SimChargePoint:
             return "SuspendedEV", "NoError"
         return "SuspendedEVSE", "NoError"
 
+    def _authorise(self, id_tag: str) -> None:
+        """An authorisation for the next plug-in, or this one.  With no vehicle connected now, an
+        unplugging not yet handled is history: it must not take the new authorisation with it
+        (a RemoteStartTransaction right after the last vehicle left was forgotten so)."""
+        if self.box.cp_letter not in ("B", "C", "D"):
+            self._left = False
+        self._authorised = id_tag
+
     def vehicle_left(self) -> None:
         """The firmware read state A: whatever follows is a new plug-in (told at once, handled in `changed`)."""
         self._left = True
@@ -234,7 +244,7 @@ class SimChargePoint:
             if self.transaction is not None:
                 self._stop_transaction("EVDisconnected")
                 self._authorised = None
-            elif unplugged:
+            elif unplugged or not self.knobs.ocpp.remote_start_waits:
                 self._authorised = None
             # else no vehicle yet: an authorisation given before plug-in (a RemoteStartTransaction, OCPP 1.6
             # §5.11) waits for the cable until ConnectionTimeOut
@@ -256,7 +266,7 @@ class SimChargePoint:
     # --- the card reader and the pairing button -----------------------------------------------------
     def card_authorised(self, id_tag: str) -> None:
         """A registered card authorised this plug-in: its transaction carries the card's idTag."""
-        self._authorised = id_tag
+        self._authorise(id_tag)
         self._finished = False
         self.world.schedule(0.0, self.changed)
 
@@ -302,6 +312,9 @@ class SimChargePoint:
             if not accepted and not self.knobs.ocpp.unknown_idtag_charges:
                 self._stop_transaction("DeAuthorized")
                 return
+        profile, self._remote_tx_profile = self._remote_tx_profile, None
+        if profile is not None:
+            self.profiles.install(1, {**profile, "transactionId": self.transaction["id"]}, self.transaction["id"])
         self._start("sample", float(self.config["MeterValueSampleInterval"]), self._sample)
         self.reevaluate()
 
@@ -442,22 +455,18 @@ class SimChargePoint:
             if not accepted and not self.knobs.ocpp.unknown_idtag_charges:
                 self.world.schedule(0.0, self.changed)
                 return {"status": "Accepted"}   # accepted to try; the Authorize refused it
-        self._authorised = id_tag
+        self._authorise(id_tag)
         self._finished = False
-        if "chargingProfile" in payload:
-            self.world.schedule(0.0, lambda: self._remote_profile(payload["chargingProfile"]))
+        # the TxProfile it carries limits the transaction it starts (OCPP 1.6 §5.11), which starts on the
+        # plug-in: kept until then
+        self._remote_tx_profile = payload.get("chargingProfile") if self.knobs.ocpp.remote_profile_applies else None
         self._start("connection_timeout", float(self.config["ConnectionTimeOut"]), self._authorisation_expired)
         self.world.schedule(0.0, self.changed)
         return {"status": "Accepted"}
 
-    def _remote_profile(self, profile: dict[str, Any]) -> None:
-        if self.transaction is not None:
-            self.profiles.install(1, {**profile, "transactionId": self.transaction["id"]}, self.transaction["id"])
-            self.reevaluate()
-
     def _authorisation_expired(self) -> None:
         if self.transaction is None:
-            self._authorised = None
+            self._authorised = self._remote_tx_profile = None
 
     def _on_RemoteStopTransaction(self, payload: dict[str, Any]) -> dict[str, Any]:
         tx = self.transaction
@@ -482,6 +491,8 @@ class SimChargePoint:
         return {"status": status}
 
     def _on_ClearChargingProfile(self, payload: dict[str, Any]) -> dict[str, Any]:
+        if not self.knobs.ocpp.clear_applies and "id" in payload:
+            return {"status": "Accepted"}   # the misbehaviour: a profile cleared by its id stays
         status = self.profiles.clear(payload)
         self.reevaluate()
         return {"status": status}

@@ -245,6 +245,12 @@ KNOBS: tuple[Knob, ...] = (
          "measured voltage)"),
     Knob("ocpp_recurring_resets_at_midnight", False, "", "a daily recurring schedule restarts at each midnight "
          "(UTC) instead of running across it"),
+    Knob("ocpp_remote_start_waits", True, "", "a RemoteStartTransaction made before plug-in waits for the vehicle "
+         "until ConnectionTimeOut (off: the plug-in forgets it)"),
+    Knob("ocpp_clear_applies", True, "", "ClearChargingProfile by a profile's id removes it (off: answered "
+         "Accepted, the limit stays; a clear of every profile still works)"),
+    Knob("ocpp_remote_profile_applies", True, "", "the TxProfile a RemoteStartTransaction carries limits the "
+         "transaction it starts (off: dropped)"),
     # access control (RFID), the beeper, the pairing button
     Knob("access_control", "factory_off", "", "factory_off: off until the installer switches it on (WB-AC-01); "
          "factory_on: delivered on; ignored: the installer's switch has no effect",
@@ -459,6 +465,9 @@ class OcppKnobs:
     relative_on_wall_clock: bool = _knob("ocpp_relative_on_wall_clock")
     watts_at_nominal_v: bool = _knob("ocpp_watts_at_nominal_v")
     recurring_resets_at_midnight: bool = _knob("ocpp_recurring_resets_at_midnight")
+    remote_start_waits: bool = _knob("ocpp_remote_start_waits")
+    clear_applies: bool = _knob("ocpp_clear_applies")
+    remote_profile_applies: bool = _knob("ocpp_remote_profile_applies")
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,5 @@ class OcppLimits:
     tariff_energy: Setting
     tariff_departure_after: Setting
     departure_energy_shortfall: AtMost
+    remote_plug_in_after: Setting
+    remote_transactions: Count
