@@ -4,6 +4,8 @@ currents the analyser measures, and its offer is the one the duty shows."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from conformance.backend import ocpp_of
@@ -101,3 +103,43 @@ def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: Cp
     offered = backend.meter_samples(since, "Current.Offered")
     evidence.check("Current.Offered vs the duty's offer", abs(offered[-1].value - offer), LIMITS.ocpp.offered_vs_duty,
                    u=offer_u_a(cp, offer))
+
+
+@pytest.mark.red_on("ocpp_clock_aligned_offset_s=7")
+@pytest.mark.red_on("ocpp_meter_gain=1.05")
+@pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")
+@pytest.mark.ocpp_case("TC_071_CS")
+def test_clock_aligned_meter_values_come_on_the_clocks_boundaries(cp: CpEmulator, load: AcLoad,
+                                                                  analyser: PowerAnalyser, clock: Clock,
+                                                                  backend: Backend, rig: Rig,
+                                                                  evidence: Evidence) -> None:
+    """ClockAlignedDataInterval set: MeterValues with context Sample.Clock come on the interval's
+    boundaries from midnight (OCPP 1.6 §9.1.4), one interval apart, and the register's rise between the
+    first and the last is the energy the analyser measured over the same span."""
+    ocpp = ocpp_of(rig)
+    interval = LIMITS.ocpp.clock_aligned_interval.value
+    if backend.change_configuration("ClockAlignedDataInterval", f"{interval:g}") != "Accepted":
+        raise PreconditionError("the DUT did not accept ClockAlignedDataInterval")
+    since = clock.now()
+    load.set_current(LIMITS.ocpp.meter_draw.value)
+    load.set_on(True)
+    start_charging(cp, clock)
+    first = analyser.read()
+    clock.sleep((LIMITS.ocpp.clock_aligned_samples.low + 1) * interval)
+    last = analyser.read()
+    aligned = [s for s in backend.meter_samples(since, "Energy.Active.Import.Register")
+               if s.context == "Sample.Clock" and first.t_s <= s.t_s <= last.t_s]
+    evidence.series("clock-aligned register", {"register (Wh)": [(s.t_s, s.value) for s in aligned]})
+    evidence.check("clock-aligned MeterValues while charging", len(aligned), LIMITS.ocpp.clock_aligned_samples)
+    stamps = [datetime.fromisoformat(s.timestamp.replace("Z", "+00:00")) for s in aligned]
+    off = [round((t - t.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds() % interval, 3)
+           for t in stamps]
+    evidence.check("samples off the interval's boundaries", sum(1 for o in off if 0 < o < interval),
+                   LIMITS.ocpp.misaligned_samples, note=f"seconds past a boundary: {off}")
+    gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
+    evidence.check("largest deviation of a sample gap from the interval",
+                   max(abs(g - interval) for g in gaps), LIMITS.ocpp.meter_interval_jitter)
+    metered = aligned[-1].value - aligned[0].value
+    true_wh = (last.energy_wh - first.energy_wh) * (aligned[-1].t_s - aligned[0].t_s) / (last.t_s - first.t_s)
+    evidence.check("register rise vs analyser energy", abs(metered - true_wh) / true_wh * 100.0,
+                   ocpp.energy_accuracy_pct)

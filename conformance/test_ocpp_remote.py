@@ -163,3 +163,29 @@ def test_a_remote_start_with_a_profile_offers_the_profiles_limit(cp: CpEmulator,
     offer = measured_offer_a(cp)
     evidence.check(f"offer above the profile's {low:g} A", max(0.0, offer - low), LIMITS.ocpp.schedule_draw_margin,
                    u=LIMITS.offer_u_a(offer, cp.duty_u_pct), note=f"offered {offer:g} A")
+
+
+@pytest.mark.red_on("ocpp_connection_timeout_applies=false")
+@pytest.mark.ocpp_case("TC_011_2_CS")
+def test_a_remote_start_no_vehicle_takes_up_lapses_after_the_connection_timeout(cp: CpEmulator, clock: Clock,
+                                                                               authorised_only: Backend, rig: Rig,
+                                                                               evidence: Evidence) -> None:
+    """A remote start with no vehicle, and none within ConnectionTimeOut (OCPP 1.6 §9.1.8): the
+    authorisation lapses, so a vehicle that plugs in afterwards gets no offer and no closing."""
+    backend = authorised_only
+    timeout = LIMITS.ocpp.connection_timeout.value
+    if backend.change_configuration("ConnectionTimeOut", f"{timeout:g}") != "Accepted":
+        raise PreconditionError("the DUT did not accept ConnectionTimeOut")
+    if backend.remote_start(REMOTE_TAG) != "Accepted":
+        raise PreconditionError("the DUT did not accept RemoteStartTransaction")
+    clock.sleep(timeout + ocpp_of(rig).status_within_s.high)
+    t_b = cp.set_state("B")
+    cp.set_state("C")
+    observe_b2(clock)
+    clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
+    edges = cp.read_edges()
+    evidence.trace("remote start, then a vehicle too late", edges, markers(plug_in=t_b))
+    evidence.check("PWM offers after the timeout", count_edges(edges, Channel.PWM, "1", t_b),
+                   LIMITS.ocpp.offers_without_authorisation)
+    evidence.check("contactor closings after the timeout", count_edges(edges, Channel.OVP, "1", t_b),
+                   LIMITS.ocpp.closures_without_authorisation)

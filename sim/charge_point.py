@@ -370,7 +370,8 @@ class SimChargePoint:
         interval = float(self.config["ClockAlignedDataInterval"])
         if interval <= 0:
             return
-        wait = interval - (self.now_utc() % interval)
+        offset = self.knobs.ocpp.clock_aligned_offset_s
+        wait = interval - ((self.now_utc() - offset) % interval)
         self._start("aligned", wait, self._aligned)
 
     def _aligned(self) -> None:
@@ -465,7 +466,7 @@ class SimChargePoint:
         return {"status": "Accepted"}
 
     def _authorisation_expired(self) -> None:
-        if self.transaction is None:
+        if self.transaction is None and self.knobs.ocpp.connection_timeout_applies:
             self._authorised = self._remote_tx_profile = None
 
     def _on_RemoteStopTransaction(self, payload: dict[str, Any]) -> dict[str, Any]:

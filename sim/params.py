@@ -251,6 +251,10 @@ KNOBS: tuple[Knob, ...] = (
          "Accepted, the limit stays; a clear of every profile still works)"),
     Knob("ocpp_remote_profile_applies", True, "", "the TxProfile a RemoteStartTransaction carries limits the "
          "transaction it starts (off: dropped)"),
+    Knob("ocpp_connection_timeout_applies", True, "", "a remote start no vehicle took up within ConnectionTimeOut "
+         "lapses (off: it waits for ever)"),
+    Knob("ocpp_clock_aligned_offset_s", 0.0, "s", "clock-aligned MeterValues are taken this long after the "
+         "clock's interval boundary (0: on it, OCPP 1.6 §9.1.4)", 0, 3600),
     # access control (RFID), the beeper, the pairing button
     Knob("access_control", "factory_off", "", "factory_off: off until the installer switches it on (WB-AC-01); "
          "factory_on: delivered on; ignored: the installer's switch has no effect",
@@ -468,6 +472,8 @@ class OcppKnobs:
     remote_start_waits: bool = _knob("ocpp_remote_start_waits")
     clear_applies: bool = _knob("ocpp_clear_applies")
     remote_profile_applies: bool = _knob("ocpp_remote_profile_applies")
+    clock_aligned_offset_s: float = _knob("ocpp_clock_aligned_offset_s")
+    connection_timeout_applies: bool = _knob("ocpp_connection_timeout_applies")
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,7 @@ class OcppLimits:
     departure_energy_shortfall: AtMost
     remote_plug_in_after: Setting
     remote_transactions: Count
+    clock_aligned_interval: Setting
+    clock_aligned_samples: AtLeast
+    misaligned_samples: Count
+    connection_timeout: Setting
