@@ -11,7 +11,7 @@ from conformance.backend import ocpp_of, open_transaction
 from conformance.limits import LIMITS
 from conformance.session import measured_offer_a, observe_b2, watch
 from core.errors import PreconditionError
-from core.types import Channel
+from core.types import Channel, Edge
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, markers
 from instruments.backend import Backend
@@ -27,6 +27,14 @@ REMOTE_TAG = "RIG-TAG-1"
 """An idTag the rig's backend accepts (rig file: accepted_id_tags)."""
 UNKNOWN_TAG = "RIG-UNKNOWN"
 """An idTag no backend list holds."""
+
+
+def judge_nothing_started(evidence: Evidence, edges: list[Edge], since: float, when: str) -> None:
+    """No session came of it: no PWM offer and no contactor closing since `since`."""
+    evidence.check(f"PWM offers {when}", count_edges(edges, Channel.PWM, "1", since),
+                   LIMITS.ocpp.offers_without_authorisation)
+    evidence.check(f"contactor closings {when}", count_edges(edges, Channel.OVP, "1", since),
+                   LIMITS.ocpp.closures_without_authorisation)
 
 
 @pytest.fixture
@@ -98,10 +106,7 @@ def test_an_id_tag_the_backend_rejects_never_closes_the_contactor(cp: CpEmulator
     clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
     edges = cp.read_edges()
     evidence.trace("rejected idTag", edges, markers(vehicle_B=t_b))
-    evidence.check("PWM offers for a rejected idTag", count_edges(edges, Channel.PWM, "1", t_b),
-                   LIMITS.ocpp.offers_without_authorisation)
-    evidence.check("contactor closings for a rejected idTag", count_edges(edges, Channel.OVP, "1", t_b),
-                   LIMITS.ocpp.closures_without_authorisation)
+    judge_nothing_started(evidence, edges, t_b, "for a rejected idTag")
 
 
 @pytest.mark.red_on("ocpp_remote_start_waits=false")
@@ -185,7 +190,4 @@ def test_a_remote_start_no_vehicle_takes_up_lapses_after_the_connection_timeout(
     clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
     edges = cp.read_edges()
     evidence.trace("remote start, then a vehicle too late", edges, markers(plug_in=t_b))
-    evidence.check("PWM offers after the timeout", count_edges(edges, Channel.PWM, "1", t_b),
-                   LIMITS.ocpp.offers_without_authorisation)
-    evidence.check("contactor closings after the timeout", count_edges(edges, Channel.OVP, "1", t_b),
-                   LIMITS.ocpp.closures_without_authorisation)
+    judge_nothing_started(evidence, edges, t_b, "after the timeout")
