@@ -14,8 +14,12 @@ from typing import Any
 
 from conformance.limits import LIMITS
 from core.errors import PreconditionError
+from core.limits import Count
 from core.profile import Ocpp
 from core.uncertainty import combined, expanded_u
+from core.types import Channel, Edge
+from fixtures.evidence import Evidence
+from fixtures.timing import count_edges
 from instruments.backend import Backend, StatusReport
 from instruments.cp_emulator import CpEmulator
 from rig.clock import Clock
@@ -101,3 +105,12 @@ def absolute_profile(purpose: str, level: int, start: datetime, periods: list[tu
 def whole_second(when: datetime) -> datetime:
     """The next whole second (profiles carry whole seconds)."""
     return when.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def judge_nothing_started(evidence: Evidence, edges: list[Edge], since: float, when: str,
+                          limits: tuple[Count, Count] | None = None) -> None:
+    """No session came of it: no PWM offer and no contactor closing since `since`, against `limits`
+    (offers, closings; by default those of a session nobody authorised)."""
+    offers, closings = limits or (LIMITS.ocpp.offers_without_authorisation, LIMITS.ocpp.closures_without_authorisation)
+    evidence.check(f"PWM offers {when}", count_edges(edges, Channel.PWM, "1", since), offers)
+    evidence.check(f"contactor closings {when}", count_edges(edges, Channel.OVP, "1", since), closings)

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.backend import ocpp_of, open_transaction
+from conformance.backend import judge_nothing_started, ocpp_of, open_transaction
 from conformance.limits import LIMITS
 from conformance.session import measured_offer_a, observe_b2, watch
 from core.errors import PreconditionError
-from core.types import Channel, Edge
+from core.types import Channel
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, markers
 from instruments.backend import Backend
@@ -27,14 +27,6 @@ REMOTE_TAG = "RIG-TAG-1"
 """An idTag the rig's backend accepts (rig file: accepted_id_tags)."""
 UNKNOWN_TAG = "RIG-UNKNOWN"
 """An idTag no backend list holds."""
-
-
-def judge_nothing_started(evidence: Evidence, edges: list[Edge], since: float, when: str) -> None:
-    """No session came of it: no PWM offer and no contactor closing since `since`."""
-    evidence.check(f"PWM offers {when}", count_edges(edges, Channel.PWM, "1", since),
-                   LIMITS.ocpp.offers_without_authorisation)
-    evidence.check(f"contactor closings {when}", count_edges(edges, Channel.OVP, "1", since),
-                   LIMITS.ocpp.closures_without_authorisation)
 
 
 @pytest.fixture

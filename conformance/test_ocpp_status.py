@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.backend import board_offset, delay_to, ocpp_of, status_after, watch_status
-from conformance.injection import first_fault
+from conformance.backend import board_offset, delay_to, judge_nothing_started, ocpp_of, status_after, watch_status
+from conformance.injection import first_fault, power_cycle
 from conformance.limits import LIMITS
 from conformance.session import observe_b2, start_charging
+from core.errors import PreconditionError
 from core.types import Channel
 from fixtures.evidence import Evidence
 from fixtures.timing import markers
@@ -120,3 +121,36 @@ def test_a_fault_is_reported_faulted_with_its_error_code(fault: str, cp: CpEmula
     evidence.trace(fault, edges, markers(injected=t_inject, fault_shows=t_effect))
     evidence.check(f"{fault} on the bench to Faulted / {code}", delay_to(faulted, offset, t_effect),
                    ocpp.status_within_s, t_s=t_effect, u=offset.delay_u_s(cp))
+
+
+@pytest.mark.needs("cp", "backend", "source")
+@pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §5.2 Change Availability")
+@pytest.mark.red_on("ocpp_availability_applies=false")
+@pytest.mark.red_on("ocpp_availability_persists=false")
+@pytest.mark.red_on("ocpp_status_delay_s=30")                       # Unavailable reported too late
+@pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
+@pytest.mark.ocpp_case("TC_034_CS")
+def test_an_inoperative_connector_offers_nothing_even_after_a_power_failure(cp: CpEmulator, clock: Clock,
+                                                                           backend: Backend, rig: Rig,
+                                                                           evidence: Evidence) -> None:
+    """ChangeAvailability Inoperative (OCPP 1.6 §5.2): the connector reports Unavailable, and a vehicle
+    that plugs in gets no offer and no closing; the availability persists across a power failure, so
+    once the DUT is back the same holds (the rig's safe state makes it Operative again)."""
+    since = clock.now()
+    answer = backend.call("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"})
+    if answer.get("status") != "Accepted":
+        raise PreconditionError(f"the DUT answered ChangeAvailability Inoperative with {answer}")
+    watch_status(clock, ocpp_of(rig))
+    unavailable = [r for r in backend.statuses(since) if r.status == "Unavailable"]
+    evidence.check("Unavailable reported", len(unavailable), LIMITS.ocpp.unavailable_reports)
+    for when in ("while Inoperative", "after the power failure"):
+        t_b = cp.set_state("B")
+        cp.set_state("C")
+        observe_b2(clock)
+        clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
+        edges = cp.read_edges()
+        evidence.trace(f"a vehicle {when}", edges, markers(plug_in=t_b))
+        judge_nothing_started(evidence, edges, t_b, when, (LIMITS.ocpp.offers_while_inoperative,
+                                                           LIMITS.ocpp.closures_while_inoperative))
+        if when == "while Inoperative":
+            power_cycle(rig, clock)   # supply off, vehicle unplugged, supply on, back in A1

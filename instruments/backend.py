@@ -321,6 +321,8 @@ class OcppCentralSystem(Backend):
         """Called with every frame as it passes (`backend serve` prints them), on the server's thread."""
         self.configured = False
         self._changed: dict[str, str] = {}
+        self._inoperative: set[int] = set()
+        """Connectors a test made Inoperative (ChangeAvailability): the safe state makes them Operative again."""
         self._dirty = False
         """A test changed the DUT (configuration, charging profiles) since the last restore."""
         self.reconnect_wait_s = float(RECONNECT_WAIT.of(settings))
@@ -434,12 +436,14 @@ class OcppCentralSystem(Backend):
         return {}
 
     # --- the rig's requests --------------------------------------------------------------------
-    RESTORED_ACTIONS = ("ChangeConfiguration", "SetChargingProfile")
+    RESTORED_ACTIONS = ("ChangeConfiguration", "SetChargingProfile", "ChangeAvailability")
     """What a test may change on the DUT that the safe state undoes."""
 
     def call(self, action: str, payload: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
         if action in self.RESTORED_ACTIONS:
             self._dirty = True
+        if action == "ChangeAvailability" and payload.get("type") == "Inoperative":
+            self._inoperative.add(int(payload.get("connectorId", 0)))
         if action == "ChangeConfiguration" and payload.get("key") not in self._changed:
             key = str(payload.get("key"))
             before = self.configuration([key]) if self.configured else {}
@@ -504,6 +508,10 @@ class OcppCentralSystem(Backend):
         if self.state.clock_offset_s:
             self.set_clock_offset(0.0)
         self.clear_charging_profiles()
+        for connector in sorted(self._inoperative):   # a test made it Unavailable: Operative again
+            self._server.call(self.charge_point_id, "ChangeAvailability",
+                              {"connectorId": connector, "type": "Operative"}, 30.0)
+        self._inoperative.clear()
         changed, self._changed = dict(self._changed), {}
         for key, value in changed.items():
             self._server.call(self.charge_point_id, "ChangeConfiguration", {"key": key, "value": value}, 30.0)

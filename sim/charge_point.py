@@ -74,6 +74,8 @@ class SimChargePoint:
         self._local_ids = iter(range(-1, -1_000_000, -1))
         self._id_map: dict[int, int] = {}
         self._pending_power_loss: dict[str, Any] | None = None
+        self.operative = self._operative_next = True
+        """The connector's availability (ChangeAvailability), kept across reboots (OCPP 1.6 §5.2)."""
         self._remote_tx_profile: dict[str, Any] | None = None
         """The TxProfile of a RemoteStartTransaction, until the transaction it starts begins."""
         self._left = False                         # the vehicle was unplugged since the last look
@@ -93,6 +95,8 @@ class SimChargePoint:
     # --- power -----------------------------------------------------------------------------------
     def powered_up(self) -> None:
         """The comms module boots with the controller; it dials the backend once it is up."""
+        if not self.knobs.ocpp.availability_persists:
+            self.operative = self._operative_next = True
         self._start("connect", self.knobs.ocpp.connect_after_s, self._dial)
 
     def powered_down(self) -> None:
@@ -210,7 +214,7 @@ class SimChargePoint:
             fault = box.fault_reason if box.state == "F" else None
             code = "HighTemperature" if fault is None else fault.ocpp_error
             return self.knobs.ocpp.status_on_fault, code
-        if box.state in ("off", "boot", "update"):
+        if box.state in ("off", "boot", "update") or (not self.operative and self.transaction is None):
             return "Unavailable", "NoError"
         if box.cp_letter not in ("B", "C", "D"):
             return "Available", "NoError"
@@ -249,7 +253,7 @@ class SimChargePoint:
             # else no vehicle yet: an authorisation given before plug-in (a RemoteStartTransaction, OCPP 1.6
             # §5.11) waits for the cable until ConnectionTimeOut
             self._finished = False
-        if plugged and self.transaction is None and not self._finished and self.box.state != "F":
+        if plugged and self.transaction is None and not self._finished and self.box.state != "F" and self.operative:
             if self._free_vend() and self._authorised is None:
                 self._authorised = self.config["FreeVendIdTag"]
             if self._authorised is not None:
@@ -325,6 +329,8 @@ class SimChargePoint:
         self._finished = True
         self._authorised = None
         self._stop("sample")
+        if self._operative_next != self.operative:
+            self.world.schedule(0.0, self._apply_availability)
         self.profiles.end_transaction()
         self.world.record("ocpp_transaction_stop", reason=reason)
         self._transaction_message("StopTransaction", {"transactionId": tx["id"], "reason": reason,
@@ -387,7 +393,7 @@ class SimChargePoint:
         return self._cap_a
 
     def _set_cap(self) -> None:
-        if self.transaction is None and (self._finished or not self._free_vend()):
+        if self.transaction is None and (self._finished or not self._free_vend() or not self.operative):
             cap = 0.0   # no session: nothing is offered until one is authorised (or the vehicle replugs)
         elif not self.knobs.ocpp.schedule_follow:
             cap = float("inf")
@@ -586,15 +592,26 @@ class SimChargePoint:
             self._send_status()
 
     def _on_ChangeAvailability(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Accepted, or Scheduled while a transaction runs (OCPP 1.6 §5.2); this firmware keeps no
-        unavailable state of its own, so the change is acknowledged, not acted on."""
+        """Accepted, or Scheduled while a transaction runs, which then ends first (OCPP 1.6 §5.2): an
+        Inoperative connector starts no session and offers nothing, reports Unavailable, and stays so
+        across a reboot (§5.2: the availability persists)."""
         connector = self._field(payload, "connectorId", int)
         kind = self._field(payload, "type", str)
         if kind not in ("Inoperative", "Operative"):
             raise CallError("PropertyConstraintViolation", f"type must be Inoperative or Operative, not {kind!r}")
         if connector not in (0, 1):
             return {"status": "Rejected"}
+        if self.knobs.ocpp.availability_applies:
+            self._operative_next = kind == "Operative"
+            if self.transaction is None:
+                self.world.schedule(0.0, self._apply_availability)
         return {"status": "Scheduled" if self.transaction is not None else "Accepted"}
+
+    def _apply_availability(self) -> None:
+        if self.transaction is None and self.operative != self._operative_next:
+            self.operative = self._operative_next
+            self.world.record("ocpp_availability", operative=self.operative)
+            self.changed()
 
     def _on_ClearCache(self, payload: dict[str, Any]) -> dict[str, Any]:
         """No authorisation cache is kept: there is nothing to clear (OCPP 1.6 §5.4)."""

@@ -253,6 +253,9 @@ KNOBS: tuple[Knob, ...] = (
          "transaction it starts (off: dropped)"),
     Knob("ocpp_connection_timeout_applies", True, "", "a remote start no vehicle took up within ConnectionTimeOut "
          "lapses (off: it waits for ever)"),
+    Knob("ocpp_availability_applies", True, "", "ChangeAvailability Inoperative makes the connector Unavailable: no "
+         "session, no offer (off: acknowledged, not acted on)"),
+    Knob("ocpp_availability_persists", True, "", "the availability survives a reboot (off: every boot is Operative)"),
     Knob("ocpp_clock_aligned_offset_s", 0.0, "s", "clock-aligned MeterValues are taken this long after the "
          "clock's interval boundary (0: on it, OCPP 1.6 §9.1.4)", 0, 3600),
     # access control (RFID), the beeper, the pairing button
@@ -474,6 +477,8 @@ class OcppKnobs:
     remote_profile_applies: bool = _knob("ocpp_remote_profile_applies")
     clock_aligned_offset_s: float = _knob("ocpp_clock_aligned_offset_s")
     connection_timeout_applies: bool = _knob("ocpp_connection_timeout_applies")
+    availability_applies: bool = _knob("ocpp_availability_applies")
+    availability_persists: bool = _knob("ocpp_availability_persists")
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,6 @@ class OcppLimits:
     clock_aligned_samples: AtLeast
     misaligned_samples: Count
     connection_timeout: Setting
+    unavailable_reports: AtLeast
+    offers_while_inoperative: Count
+    closures_while_inoperative: Count
