@@ -14,7 +14,7 @@ import pytest
 
 from conformance.backend import absolute_profile, ocpp_of, open_transaction, whole_second
 from conformance.limits import LIMITS, decoded_current_a
-from conformance.session import offered_current_a, start_charging
+from conformance.session import measured_offer_a, offer_u_a, offered_current_a, start_charging
 from core.errors import PreconditionError
 from core.types import Channel
 from fixtures.evidence import Evidence
@@ -379,3 +379,29 @@ def test_a_cleared_profile_gives_the_offer_back(cp: CpEmulator, load: AcLoad, an
         raise PreconditionError("the DUT did not accept ClearChargingProfile for the profile it holds")
     evidence.record("ClearChargingProfile sent", 0.0, "s", t_s=t_clear)
     judge_periods(cp, load, analyser, clock, rig, evidence, t_clear, [(0.0, period, setting)], setting)
+
+
+@pytest.mark.red_on("ocpp_txprofile_needs_transaction=false")
+@pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer is short
+@pytest.mark.red_on("rated_current_a=16")         # the installer's setting is not the rig file's: likewise
+@pytest.mark.ocpp_case("TC_058_1_CS")
+def test_a_tx_profile_without_a_transaction_is_refused_and_limits_nothing(cp: CpEmulator, load: AcLoad,
+                                                                         clock: Clock, backend: Backend, rig: Rig,
+                                                                         evidence: Evidence) -> None:
+    """A TxProfile sent while no transaction runs (OCPP 1.6 §5.16: it belongs to a transaction) is
+    refused; the vehicle that then plugs in is offered the installer's full setting."""
+    low = LIMITS.ocpp.schedule_limit_low.value
+    setting = offered_current_a(rig)
+    profile = {"chargingProfileId": 901, "transactionId": 4711, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
+               "chargingProfileKind": "Relative",
+               "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": low}]}}
+    answer = backend.set_charging_profile(profile)
+    evidence.record("SetChargingProfile (TxProfile, no transaction) answered", 0.0 if answer == "Rejected" else 1.0,
+                    "", note=f"status {answer!r}")
+    load.set_current(setting)
+    load.set_on(True)
+    start_charging(cp, clock)
+    clock.sleep(ocpp_of(rig).schedule_within_s.high)
+    offer = measured_offer_a(cp)
+    evidence.check(f"offer below the {setting:g} A setting after the refused TxProfile", max(0.0, setting - offer),
+                   LIMITS.ocpp.schedule_draw_margin, u=offer_u_a(cp, offer), note=f"offered {offer:g} A")

@@ -491,8 +491,13 @@ class SimChargePoint:
 
     def _on_SetChargingProfile(self, payload: dict[str, Any]) -> dict[str, Any]:
         tx = self.transaction
-        status = self.profiles.install(self._field(payload, "connectorId", int),
-                                       dict(self._field(payload, "csChargingProfiles", dict)), tx["id"] if tx else None)
+        connector = self._field(payload, "connectorId", int)
+        profile = dict(self._field(payload, "csChargingProfiles", dict))
+        if (tx is None and profile.get("chargingProfilePurpose") == "TxProfile" and connector == 1
+                and not self.knobs.ocpp.txprofile_needs_transaction):
+            self._remote_tx_profile = profile   # the misbehaviour: held for the next transaction
+            return {"status": "Accepted"}
+        status = self.profiles.install(connector, profile, tx["id"] if tx else None)
         if status == "Accepted":
             self.reevaluate()
         return {"status": status}

@@ -256,6 +256,8 @@ KNOBS: tuple[Knob, ...] = (
     Knob("ocpp_availability_applies", True, "", "ChangeAvailability Inoperative makes the connector Unavailable: no "
          "session, no offer (off: acknowledged, not acted on)"),
     Knob("ocpp_availability_persists", True, "", "the availability survives a reboot (off: every boot is Operative)"),
+    Knob("ocpp_txprofile_needs_transaction", True, "", "a TxProfile with no transaction running is rejected "
+         "(off: accepted and applied to the next transaction)"),
     Knob("ocpp_clock_aligned_offset_s", 0.0, "s", "clock-aligned MeterValues are taken this long after the "
          "clock's interval boundary (0: on it, OCPP 1.6 §9.1.4)", 0, 3600),
     # access control (RFID), the beeper, the pairing button
@@ -479,6 +481,7 @@ class OcppKnobs:
     connection_timeout_applies: bool = _knob("ocpp_connection_timeout_applies")
     availability_applies: bool = _knob("ocpp_availability_applies")
     availability_persists: bool = _knob("ocpp_availability_persists")
+    txprofile_needs_transaction: bool = _knob("ocpp_txprofile_needs_transaction")
 
 
 @dataclass(frozen=True)
