@@ -19,7 +19,7 @@ from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, markers
 from instruments.ac_load import AcLoad
 from instruments.ac_source import AcSource
-from instruments.backend import Backend
+from instruments.backend import CALL, Backend
 from instruments.cp_emulator import CpEmulator
 from instruments.power_analyser import PowerAnalyser
 from rig.clock import Clock
@@ -108,3 +108,47 @@ def test_a_mains_loss_ends_the_transaction_with_reason_power_loss(cp: CpEmulator
                        LIMITS.ocpp.power_loss_stops_when_resumed)
     if not backend.connected():
         raise PreconditionError("the DUT did not reconnect after the outage: its messages cannot be judged")
+
+
+@pytest.mark.needs("cp", "load", "analyser", "backend")
+@pytest.mark.red_on("ocpp_offline_queue=false")
+@pytest.mark.red_on("ocpp_meter_gain=1.05")
+@pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")
+@pytest.mark.ocpp_case("TC_039_CS")
+def test_a_session_started_and_ended_offline_is_reported_on_reconnection(cp: CpEmulator, load: AcLoad,
+                                                                        analyser: PowerAnalyser, clock: Clock,
+                                                                        offline_backend: Backend, rig: Rig,
+                                                                        evidence: Evidence) -> None:
+    """The backend away before the vehicle comes: a session that starts and ends while offline is
+    reported after the reconnection (OCPP 1.6 §3.2: transaction messages are queued): its
+    StartTransaction and StopTransaction arrive, none lost, the start first, and the energy between
+    its meterStart and meterStop is what the analyser measured.  A DUT that starts no session while
+    offline does not meet the case's precondition (LocalAuthorizeOffline): broken, not failed."""
+    backend, o = offline_backend, LIMITS.ocpp
+    since = clock.now()
+    backend.set_online(False)
+    load.set_current(o.meter_draw.value)
+    load.set_on(True)
+    start_charging(cp, clock)
+    e0 = analyser.read().energy_wh
+    clock.sleep(o.offline_duration.value)
+    cp.set_state("B")
+    clock.sleep(LIMITS.rig.opening_observation_min.value)
+    e1 = analyser.read().energy_wh
+    load.set_on(False)
+    cp.set_state("A")
+    backend.set_online(True)
+    clock.sleep(o.boot_timeout.value)
+    actions = [f.action for f in backend.frames(since) if f.kind == CALL and f.direction == "in"
+               and f.action in ("StartTransaction", "StopTransaction")]
+    evidence.record("transaction messages after the reconnection", len(actions), "", note=", ".join(actions))
+    lost = max(0, 1 - actions.count("StartTransaction")) + max(0, 1 - actions.count("StopTransaction"))
+    evidence.check("transaction messages lost", lost, o.lost_transaction_messages)
+    stop_first = int("StopTransaction" in actions and "StartTransaction" in actions
+                     and actions.index("StopTransaction") < actions.index("StartTransaction"))
+    evidence.check("queued messages delivered out of order", stop_first, o.out_of_order_messages)
+    done = [tx for tx in backend.transactions(since) if tx.meter_stop_wh is not None]
+    if done:
+        metered = float(done[-1].meter_stop_wh or 0.0) - done[-1].meter_start_wh
+        evidence.check("energy of the offline session vs analyser", abs(metered - (e1 - e0)) / (e1 - e0) * 100.0,
+                       ocpp_of(rig).energy_accuracy_pct)
