@@ -7,10 +7,12 @@ placed among the edges it must agree with (in the virtual lab both are the world
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+import pytest
 
 from conformance.limits import LIMITS
 from core.errors import PreconditionError
@@ -114,3 +116,12 @@ def judge_nothing_started(evidence: Evidence, edges: list[Edge], since: float, w
     offers, closings = limits or (LIMITS.ocpp.offers_without_authorisation, LIMITS.ocpp.closures_without_authorisation)
     evidence.check(f"PWM offers {when}", count_edges(edges, Channel.PWM, "1", since), offers)
     evidence.check(f"contactor closings {when}", count_edges(edges, Channel.OVP, "1", since), closings)
+
+
+def judges_the_meter(test: Callable[..., None]) -> Callable[..., None]:
+    """A test that holds the DUT's metered energy against the analyser's: a meter reading 5 % high
+    (or, on the MINI, 5 % low) fails it."""
+    for mark in (pytest.mark.red_on("ocpp_meter_gain=1.05"),
+                 pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")):
+        test = mark(test)
+    return test

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from conformance.backend import ocpp_of
+from conformance.backend import judges_the_meter, ocpp_of
 from conformance.limits import LIMITS
 from conformance.session import measured_offer_a, offer_u_a, start_charging
 from core.errors import PreconditionError
@@ -54,8 +54,7 @@ def metered_session(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock
     return since, e1 - e0, float(tx.meter_stop_wh or 0.0) - tx.meter_start_wh
 
 
-@pytest.mark.red_on("ocpp_meter_gain=1.05")
-@pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")
+@judges_the_meter
 def test_transaction_energy_is_the_energy_the_analyser_measured(cp: CpEmulator, load: AcLoad,
                                                                 analyser: PowerAnalyser, clock: Clock,
                                                                 backend: Backend, rig: Rig,
@@ -71,8 +70,7 @@ def test_transaction_energy_is_the_energy_the_analyser_measured(cp: CpEmulator, 
                    ocpp_of(rig).energy_accuracy_pct)
 
 
-@pytest.mark.red_on("ocpp_meter_gain=1.05")
-@pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")
+@judges_the_meter
 @pytest.mark.ocpp_case("TC_070_CS")
 def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: CpEmulator, load: AcLoad,
                                                                           analyser: PowerAnalyser, clock: Clock,
@@ -106,8 +104,7 @@ def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: Cp
 
 
 @pytest.mark.red_on("ocpp_clock_aligned_offset_s=7")
-@pytest.mark.red_on("ocpp_meter_gain=1.05")
-@pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")
+@judges_the_meter
 @pytest.mark.ocpp_case("TC_071_CS")
 def test_clock_aligned_meter_values_come_on_the_clocks_boundaries(cp: CpEmulator, load: AcLoad,
                                                                   analyser: PowerAnalyser, clock: Clock,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.backend import board_offset, ocpp_of
+from conformance.backend import board_offset, judges_the_meter, ocpp_of
 from conformance.injection import outage, restart_within_s
 from conformance.limits import LIMITS
 from conformance.session import start_charging
@@ -112,8 +112,7 @@ def test_a_mains_loss_ends_the_transaction_with_reason_power_loss(cp: CpEmulator
 
 @pytest.mark.needs("cp", "load", "analyser", "backend")
 @pytest.mark.red_on("ocpp_offline_queue=false")
-@pytest.mark.red_on("ocpp_meter_gain=1.05")
-@pytest.mark.red_on("ocpp_meter_gain=0.95", profile="mini-wallbox-plus")
+@judges_the_meter
 @pytest.mark.ocpp_case("TC_039_CS")
 def test_a_session_started_and_ended_offline_is_reported_on_reconnection(cp: CpEmulator, load: AcLoad,
                                                                         analyser: PowerAnalyser, clock: Clock,
