@@ -151,3 +151,31 @@ def test_a_session_started_and_ended_offline_is_reported_on_reconnection(cp: CpE
         metered = float(done[-1].meter_stop_wh or 0.0) - done[-1].meter_start_wh
         evidence.check("energy of the offline session vs analyser", abs(metered - (e1 - e0)) / (e1 - e0) * 100.0,
                        ocpp_of(rig).energy_accuracy_pct)
+
+
+@pytest.mark.red_on("ocpp_offline_queue=false")
+@pytest.mark.ocpp_case("TC_037_1_CS")
+def test_a_session_started_offline_is_reported_once_the_backend_is_back(cp: CpEmulator, load: AcLoad, clock: Clock,
+                                                                       offline_backend: Backend, rig: Rig,
+                                                                       evidence: Evidence) -> None:
+    """The backend away when the vehicle comes; it returns while the vehicle still charges: the
+    queued StartTransaction arrives after the reconnection, once, and the connector is reported
+    Charging (OCPP 1.6 §3.2), while the contactor the CP emulator sees stays closed throughout."""
+    backend, o = offline_backend, LIMITS.ocpp
+    since = clock.now()
+    backend.set_online(False)
+    load.set_current(o.meter_draw.value)
+    load.set_on(True)
+    t_closed = start_charging(cp, clock)
+    clock.sleep(o.offline_duration.value)
+    backend.set_online(True)
+    clock.sleep(o.boot_timeout.value)
+    edges = cp.read_edges()
+    evidence.trace("a session started offline", edges, markers(contactor_closed=t_closed))
+    evidence.check("contactor openings while charging offline and after the reconnection",
+                   count_edges(edges, Channel.OVP, "0", t_closed), o.offline_openings)
+    starts = [f for f in backend.frames(since) if f.kind == CALL and f.direction == "in" and f.action == "StartTransaction"]
+    evidence.check("StartTransactions lost", max(0, 1 - len(starts)), o.lost_transaction_messages,
+                   note=f"{len(starts)} StartTransaction(s) after the reconnection")
+    charging = [r for r in backend.statuses(since) if r.status == "Charging"]
+    evidence.check("Charging reported after the reconnection", len(charging), LIMITS.ocpp.charging_reports)

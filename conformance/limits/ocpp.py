@@ -54,3 +54,4 @@ class OcppLimits:
     unavailable_reports: AtLeast
     offers_while_inoperative: Count
     closures_while_inoperative: Count
+    charging_reports: AtLeast
