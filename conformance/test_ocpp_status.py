@@ -30,11 +30,13 @@ pytestmark = [pytest.mark.needs("cp", "backend"),
 
 @pytest.mark.red_on("ocpp_status_delay_s=30")
 @pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
+@pytest.mark.red_on("ocpp_status_repeats=2")
 @pytest.mark.ocpp_case("TC_003_CS")
 def test_status_follows_the_session_the_cp_edges_show(cp: CpEmulator, clock: Clock, backend: Backend, rig: Rig,
                                                      evidence: Evidence) -> None:
     """Plugged in, the connector leaves Available; the contactor's closing (OVP edge) is followed by
-    Charging, the unplugging by Available, each within the profile's status latency."""
+    Charging, the unplugging by Available, each within the profile's status latency, and each change
+    is reported once."""
     lim = ocpp_of(rig).status_within_s
     offset = board_offset(cp, clock)
     since = clock.now()
@@ -55,6 +57,9 @@ def test_status_follows_the_session_the_cp_edges_show(cp: CpEmulator, clock: Clo
     evidence.check("contactor closed (OVP edge) to status Charging", delay_to(charging, offset, t_closed), lim,
                    t_s=t_closed, u=u)
     evidence.check("unplug to status Available", delay_to(available, offset, t_a), lim, t_s=t_a, u=u)
+    mine = [(r.status, r.error_code) for r in reports if r.connector == 1]
+    evidence.check("status reports that repeat the one before", sum(a == b for a, b in zip(mine, mine[1:])),
+                   LIMITS.ocpp.repeated_status_reports, note=" → ".join(status for status, _ in mine))
 
 
 FAULT_ERROR_CODES = {"residual": "GroundFailure", "weld": "PowerSwitchFailure", "overvoltage": "OverVoltage",

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from conformance.backend import absolute_profile, ocpp_of, open_transaction, whole_second
+from conformance.grid import MIN_LINE_V
 from conformance.limits import LIMITS, decoded_current_a
 from conformance.session import measured_offer_a, offer_u_a, offered_current_a, start_charging
 from core.errors import PreconditionError
@@ -405,3 +406,41 @@ def test_a_tx_profile_without_a_transaction_is_refused_and_limits_nothing(cp: Cp
     offer = measured_offer_a(cp)
     evidence.check(f"offer below the {setting:g} A setting after the refused TxProfile", max(0.0, setting - offer),
                    LIMITS.ocpp.schedule_draw_margin, u=offer_u_a(cp, offer), note=f"offered {offer:g} A")
+
+
+@pytest.mark.red_on("ocpp_composite_watts_inverted=true")
+@pytest.mark.red_on("ocpp_composite_merges=false")
+def test_the_composite_schedule_in_watts_is_the_current_at_the_measured_voltage(cp: CpEmulator, load: AcLoad,
+                                                                               analyser: PowerAnalyser,
+                                                                               clock: Clock, backend: Backend,
+                                                                               rig: Rig, evidence: Evidence) -> None:
+    """A TxDefaultProfile in A whose middle boundary changes nothing (high, high, low); GetCompositeSchedule
+    asked in W: one period per change of the limit, each the current limit times the voltage and
+    phases the analyser measures."""
+    period = LIMITS.ocpp.schedule_period.value
+    high, low = LIMITS.ocpp.schedule_limit_high.value, LIMITS.ocpp.schedule_limit_low.value
+    start, _ = charge_and_align(cp, load, clock, backend, high)
+    sent = [(0.0, high), (period, high), (2 * period, low)]
+    if backend.set_charging_profile(absolute_profile("TxDefaultProfile", 1, start, sent, profile_id=451,
+                                                     duration_s=3 * period)) != "Accepted":
+        raise PreconditionError("the DUT did not accept a valid TxDefaultProfile")
+    follow_offer(cp, load, clock, cp.time() + ocpp_of(rig).schedule_within_s.high, high)
+    record = analyser.read()
+    live = [p.u_v for p in record.phases if p.u_v > MIN_LINE_V]   # the phases the DUT supplies
+    if not live:
+        raise PreconditionError("the analyser sees no phase live while charging")
+    phases, volts = len(live), sum(live) / len(live)
+    answer = backend.composite_schedule(int(3 * period), unit="W")
+    schedule = answer.get("chargingSchedule")
+    if answer.get("status") != "Accepted" or not schedule:
+        raise PreconditionError(f"GetCompositeSchedule was not answered with a schedule: {answer}")
+    claimed = [float(p["limit"]) for p in schedule["chargingSchedulePeriod"]]
+    evidence.record("claimed periods (W)", len(claimed), "", note=", ".join(f"{w:g} W" for w in claimed))
+    evidence.check("consecutive claimed periods of one limit", sum(a == b for a, b in zip(claimed, claimed[1:])),
+                   LIMITS.ocpp.unmerged_periods)
+    expected = [min(a, offered_current_a(rig)) * volts * phases for a in (high, low)]
+    errors = [abs(w - e) / e * 100.0 for w, e in zip(claimed, expected)]
+    worst = max(errors) if len(claimed) >= len(expected) else float("inf")   # a change of limit the claim lacks
+    evidence.check("claimed power against the limit at the measured voltage", worst, LIMITS.ocpp.composite_watts_error,
+                   t_s=record.t_s, note=f"{volts:.1f} V on {phases} live phase(s); expected {expected[0]:.0f} W, "
+                                        f"{expected[1]:.0f} W; claimed {', '.join(f'{w:g}' for w in claimed)} W")

@@ -300,6 +300,9 @@ class SimChargePoint:
             payload["info"] = fault.text[:50] if self.box.state == "F" and fault is not None else "over-temperature"
         if self._send("StatusNotification", payload) is None:
             self._sent = None
+            return
+        for _ in range(self.knobs.ocpp.status_repeats - 1):   # the misbehaviour: one change, reported again
+            self._send("StatusNotification", payload)
 
     # --- transactions ----------------------------------------------------------------------------
     def _start_transaction(self, id_tag: str) -> None:
@@ -525,8 +528,11 @@ class SimChargePoint:
             if t >= now + duration:
                 break
             amps = min(hardware, self.profiles.limit_a(t, tx_start, tx_id, volts, phases))
-            limit = amps if unit == "A" else amps * volts * phases
-            if not periods or periods[-1]["limit"] != round(limit, 1):
+            if unit == "A":
+                limit = amps
+            else:
+                limit = amps / (volts * phases) if self.knobs.ocpp.composite_watts_inverted else amps * volts * phases
+            if not periods or periods[-1]["limit"] != round(limit, 1) or not self.knobs.ocpp.composite_merges:
                 periods.append({"startPeriod": int(round(t - now)), "limit": round(limit, 1)})
         return {"status": "Accepted", "connectorId": int(payload.get("connectorId", 1)), "scheduleStart": _stamp(now),
                 "chargingSchedule": {"duration": duration, "startSchedule": _stamp(now), "chargingRateUnit": unit,

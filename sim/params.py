@@ -258,6 +258,11 @@ KNOBS: tuple[Knob, ...] = (
     Knob("ocpp_availability_persists", True, "", "the availability survives a reboot (off: every boot is Operative)"),
     Knob("ocpp_txprofile_needs_transaction", True, "", "a TxProfile with no transaction running is rejected "
          "(off: accepted and applied to the next transaction)"),
+    Knob("ocpp_composite_watts_inverted", False, "", "GetCompositeSchedule in W divides the current by the "
+         "voltage and phases instead of multiplying (the A-W conversion upside down)"),
+    Knob("ocpp_composite_merges", True, "", "a composite schedule starts a period only where the limit changes "
+         "(off: at every boundary of the profiles)"),
+    Knob("ocpp_status_repeats", 1, "", "how many StatusNotifications each change of status is reported with", 1, 5),
     Knob("ocpp_clock_aligned_offset_s", 0.0, "s", "clock-aligned MeterValues are taken this long after the "
          "clock's interval boundary (0: on it, OCPP 1.6 §9.1.4)", 0, 3600),
     # access control (RFID), the beeper, the pairing button
@@ -482,6 +487,9 @@ class OcppKnobs:
     availability_applies: bool = _knob("ocpp_availability_applies")
     availability_persists: bool = _knob("ocpp_availability_persists")
     txprofile_needs_transaction: bool = _knob("ocpp_txprofile_needs_transaction")
+    composite_watts_inverted: bool = _knob("ocpp_composite_watts_inverted")
+    composite_merges: bool = _knob("ocpp_composite_merges")
+    status_repeats: int = _knob("ocpp_status_repeats")
 
 
 @dataclass(frozen=True)

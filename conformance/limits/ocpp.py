@@ -55,3 +55,6 @@ class OcppLimits:
     offers_while_inoperative: Count
     closures_while_inoperative: Count
     charging_reports: AtLeast
+    composite_watts_error: AtMost
+    unmerged_periods: Count
+    repeated_status_reports: Count
