@@ -88,11 +88,30 @@ async def charge_point_session(url: str) -> dict[str, Any]:
         return out
 
 
+def plan_around_now(tmp_path: Path) -> Path:
+    """The documented night plan, its hours moved to lie ahead of now: the cheap window starts in
+    three hours and the departure is in nine, so the plan has an idle stretch (0 A) and the full
+    current whatever the time of day the test runs at (CI caught the fixed 22:00-06:00 window
+    leaving no idle stretch at 04:15 UTC)."""
+    hour = datetime.now(UTC).hour
+    text = (REPO / "docs" / "backend" / "night-plan.toml").read_text()
+    moved = {'departure = "06:30"': f'departure = "{(hour + 9) % 24:02d}:00"',
+             "night_from_h = 22": f"night_from_h = {(hour + 3) % 24}",
+             "night_to_h = 6": f"night_to_h = {(hour + 8) % 24}"}
+    for old, new in moved.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    text = text.split("[tariff.pv_surplus_w]")[0]   # no PV: the sun's hours would move with the test's
+    path = tmp_path / "plan.toml"
+    path.write_text(text)
+    return path
+
+
 def test_an_independent_charge_point_completes_a_transaction_against_backend_serve(tmp_path: Path) -> None:
     port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "cli.main", "backend", "serve", "--listen",
                               f"ws://127.0.0.1:{port}", "--password", PASSWORD, "--accept-tag", "TAG-OK",
-                              "--schedule", str(REPO / "docs" / "backend" / "night-plan.toml")],
+                              "--schedule", str(plan_around_now(tmp_path))],
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert serve.stdout is not None
