@@ -12,7 +12,8 @@ import pytest
 
 from core.types import Channel
 from conformance.limits import LIMITS
-from conformance.session import bracketed_u_s, judge_contactor_opening, measured_offer_a, observe_b2, plug_in, start_charging, watch
+from conformance.session import (bracketed_u_s, judge_contactor_opening, measured_offer_a, observe_b2, plug_in,
+                                 start_charging, watch)
 from core.limits import Band, Count, derived_from
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, first_edge, markers, pulses

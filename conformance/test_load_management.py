@@ -66,7 +66,8 @@ def _judge_excursions(evidence: Evidence, building: Building, limit_a: float, ph
     evidence.record("stretches above the grid limit", len(spans), "")
     evidence.check("longest stretch above the grid limit", longest, LIMITS.rig.load_management_response,
                    t_s=max(spans, key=lambda s: s[1])[0] if spans else None,
-                   note=f"grid limit {limit_a:g} A + {tolerance:g} A tolerance, on {phases} phase(s)", u=sample_time_u_s(2))
+                   note=f"grid limit {limit_a:g} A + {tolerance:g} A tolerance, on {phases} phase(s)",
+                   u=sample_time_u_s(2))
 
 
 @pytest.mark.requirement(wb_id="WB-LM-01", clause="WB-MB-03")
@@ -135,7 +136,8 @@ def test_pauses_rather_than_overloading_when_less_than_6_a_is_left(idle_dut: Rig
                    AtLeast(name="smallest_offer", low=min_offer() - LIMITS.rig.offer_resolution.value, unit="A",
                            clause="IEC 61851-1 Annex A",
                            **derived_from(LIMITS.iec61851.min_offered_current, LIMITS.rig.offer_resolution)),
-                   t_s=smallest.t_s if smallest else None, u=offer_u_a(idle_dut.cp, smallest.offer_a) if smallest else None)
+                   t_s=smallest.t_s if smallest else None,
+                   u=offer_u_a(idle_dut.cp, smallest.offer_a) if smallest else None)
     _judge_excursions(evidence, building, limit_a, phases)
     paused = first_time(building.samples, t_full, lambda x: x.offer_a == 0.0)
     evidence.check("paused after the household took the connection",

@@ -45,7 +45,8 @@ def _judge_fallback(rig: Rig, evidence: Evidence, building: Building, t_act: flo
     held = [x.offer_a for x in building.samples if fell_back is not None and x.t_s >= fell_back]
     evidence.check("offer stays at the failsafe current", max((abs(a - safe) for a in held), default=float("inf")),
                    AtMost(name="failsafe_hold", high=tolerance, unit="A", clause="WB-LM-01",
-                          source=f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}", cites=("RIG",)), u=offer_u_a(rig.cp, safe))
+                          source=f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}", cites=("RIG",)),
+                   u=offer_u_a(rig.cp, safe))
     status = rig.installer.meter_status()
     evidence.check("DUT reports no meter data", 0 if status.status == "ok" else 1,
                    Count(name="meter_missing", value=1, unit="", clause="WB-MB-04",

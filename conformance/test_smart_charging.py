@@ -98,7 +98,8 @@ def judge_periods(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock: 
                        ocpp.schedule_within_s, t_s=t0 + start, u=cp.interval_u_s)
         held = offered_at(edges, t0 + end - 1.0)
         evidence.check(f"period at {start / 60:g} min ({limit:g} A): offer above the limit at its end",
-                       max(0.0, held - expected), LIMITS.ocpp.schedule_draw_margin, t_s=t0 + end, u=LIMITS.offer_u_a(held, cp.duty_u_pct))
+                       max(0.0, held - expected), LIMITS.ocpp.schedule_draw_margin, t_s=t0 + end,
+                       u=LIMITS.offer_u_a(held, cp.duty_u_pct))
         evidence.check(f"period at {start / 60:g} min ({limit:g} A): vehicle current above the limit",
                        max(0.0, max(p.i_a for p in record.phases) - expected), LIMITS.ocpp.schedule_draw_margin,
                        t_s=record.t_s)
