@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from conformance.limits import LIMITS, decoded_current_a, pp_codings
 from core.errors import InstrumentOperationError, PreconditionError
-from core.limits import AtMost
+from core.limits import AtLeast, AtMost
 from core.types import Channel
 from core.uncertainty import combined, expanded_u
 from fixtures.evidence import Evidence, step
@@ -71,6 +71,18 @@ OFFER_DECIMALS = 1
 def measured_offer_a(cp: CpEmulator) -> float:
     """The current the EVSE offers right now, read from its duty as a vehicle reads it."""
     return round(decoded_current_a(cp.measure_cp().duty_pct), OFFER_DECIMALS)
+
+
+def full_offer_limit(name: str, full_a: float, clause: str, source: str) -> AtLeast:
+    """"The full offer" as a vehicle reads it from the duty: at least `full_a`, less what the
+    pulse-width accuracy lets the duty be off (Table A.8's slope times `duty_tolerance`).  Without that
+    allowance a DUT offering exactly the full current is only a conditional pass against the offer's
+    U, and guarded acceptance would fail a conforming DUT."""
+    tolerance = LIMITS.iec61851.duty_tolerance
+    allowance = LIMITS.amps_per_duty_pct(full_a) * tolerance.high
+    return AtLeast(name=name, low=full_a - allowance, unit="A", clause=clause,
+                   source=f"{source}; less {allowance:g} A for the pulse-width accuracy ({tolerance.source})",
+                   cites=("MANUAL", *tolerance.cites))
 
 
 def offer_u_a(cp: CpEmulator, offer_a: float) -> float:

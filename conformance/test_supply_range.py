@@ -15,8 +15,7 @@ import pytest
 from conformance.injection import hold
 from conformance.installation import Installation, Supply
 from conformance.limits import LIMITS
-from conformance.session import measured_offer_a, offered_current_a, try_charging, offer_u_a
-from core.limits import AtLeast
+from conformance.session import full_offer_limit, measured_offer_a, offer_u_a, offered_current_a, try_charging
 from fixtures.evidence import Evidence, step
 from instruments.cp_emulator import CpEmulator
 from rig.rig import Rig
@@ -53,11 +52,12 @@ def judge_full_current_on(supply: Supply, cp: CpEmulator, rig: Rig, installation
         evidence.check(f"L{k + 1} current / load setpoint on {where}", record.phases[k].i_a / full, draw,
                        t_s=record.t_s, note=f"load set to {full:g} A per phase")
     # judged last, so the plot of the offer carries this verdict
-    evidence.check(f"lowest offer while charging on {where}", min(a for _, a in offers),
-                   AtLeast(name="full_current_on_rated_supply", low=full, unit="A", clause=rated,
-                           source=f"DUT profile {rig.profile.id}: [electrical] {rated}, rated "
-                                  f"{rig.profile.electrical.rated_current_a:g} A; the full offer for the configured "
-                                  "current on any rated supply", cites=("MANUAL",)), t_s=offers[0][0], u=offer_u_a(cp, min(a for _, a in offers)))
+    lowest = min(a for _, a in offers)
+    evidence.check(f"lowest offer while charging on {where}", lowest,
+                   full_offer_limit("full_current_on_rated_supply", full, rated,
+                                    f"DUT profile {rig.profile.id}: [electrical] {rated}, rated "
+                                    f"{rig.profile.electrical.rated_current_a:g} A; the full offer for the configured "
+                                    "current on any rated supply"), t_s=offers[0][0], u=offer_u_a(cp, lowest))
 
 
 @pytest.mark.requirement(wb_id="WB-EL-02", clause="product manual: single-phase supply (L1, N, PE only)")

@@ -16,8 +16,9 @@ from conformance.injection import INF, hold
 from conformance.limits import LIMITS
 from core.uncertainty import combined, expanded_u
 from core.errors import PreconditionError
-from core.limits import AtLeast, AtMost
-from conformance.session import measured_offer_a, offered_current_a, start_charging, try_charging, watch, offer_u_a
+from core.limits import AtMost
+from conformance.session import (full_offer_limit, measured_offer_a, offer_u_a, offered_current_a, start_charging,
+                                 try_charging, watch)
 from fixtures.evidence import Evidence
 from instruments.ac_load import AcLoad
 from instruments.cp_emulator import CpEmulator
@@ -216,7 +217,9 @@ def test_full_current_at_the_ends_of_the_operating_temperature_range(cp: CpEmula
     load.set_on(False)
     evidence.series(f"soak at {ambient:g} degC", {"offered current (A)": offers}, {"chamber set": t_chamber},
                     {"offered current (A)": (full, None)})
-    evidence.check(f"lowest offer during {soak:g} s at {ambient:g} degC", min(a for _, a in offers),
-                   AtLeast(name="full_current", low=full, unit="A", clause="WB-TH-01",
-                           source=f"DUT profile {rig.profile.id}: [temperature] operating_c = [{low:g}, {high:g}]; "
-                                  "full current anywhere in it (the offer for the configured current)", cites=("MANUAL",)), u=offer_u_a(cp, min(a for _, a in offers)))
+    lowest = min(a for _, a in offers)
+    evidence.check(f"lowest offer during {soak:g} s at {ambient:g} degC", lowest,
+                   full_offer_limit("full_current", full, "WB-TH-01",
+                                    f"DUT profile {rig.profile.id}: [temperature] operating_c = [{low:g}, {high:g}]; "
+                                    "full current anywhere in it (the offer for the configured current)"),
+                   u=offer_u_a(cp, lowest))

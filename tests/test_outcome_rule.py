@@ -278,3 +278,23 @@ def test_expanded_uncertainty_follows_the_gum_for_rectangular_bounds() -> None:
     assert interval_u(1e-6) == pytest.approx(2 * 1e-6 / 6 ** 0.5)                    # two 1 us stamps
     with pytest.raises(ValueError):
         expanded_u(-1.0)
+
+
+def test_a_conforming_dut_offering_exactly_the_full_current_passes_guarded_acceptance(tmp_path: Path) -> None:
+    """The "full offer" limits allow the pulse-width accuracy (Table A.8's slope times the duty
+    tolerance, 0.3 A at 32 A): without it a DUT offering exactly 32 A was only a conditional pass
+    against the offer's U (0.08 A), and a guarded run failed a conforming DUT 8 times."""
+    from rig.config import REPO_ROOT
+
+    rig = tmp_path / "guarded.toml"
+    rig.write_text(with_rule((REPO_ROOT / "rigs" / "sim.toml").read_text(), "guarded"))
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--rig", str(rig), "--workers", "1", "--no-plots",
+                           "--family", "supply_range,temperature", "--out", str(out), "--", "-q"],
+                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    records = [json.loads(line) for line in (out / "tests.jsonl").read_text().splitlines()]
+    full = [m for r in records for m in r["measurements"] if m["name"].startswith("lowest offer")]
+    assert full and all(m["value"] == 32.0 and m["low"] == pytest.approx(31.7) and m["decision"] == "pass"
+                        for m in full), full
+    assert json.loads((out / "summary.json").read_text())["conditional_decisions"] == 0

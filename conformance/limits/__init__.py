@@ -65,13 +65,18 @@ class Limits:
                 return abs(row.amps_per_pct) * duty_u_pct
         return 0.0
 
-    def offer_u_a(self, offer_a: float, duty_u_pct: float) -> float:
-        """U of an offer decoded from a duty, found by the row whose currents hold `offer_a`."""
+    def amps_per_duty_pct(self, offer_a: float) -> float:
+        """How much the offer a vehicle reads moves per % of duty around `offer_a` (Table A.8's slope
+        of the row whose currents hold it); 0 for no offer or the flat 8-10 % region."""
         for row in self.iec61851.current_to_duty:
             low, high = sorted((row.current_a(row.duty_min_pct), row.current_a(row.duty_max_pct)))
             if low <= offer_a <= high:
-                return abs(row.amps_per_pct) * duty_u_pct
-        return 0.0   # no offer, or the minimum offer of the flat 8-10 % region
+                return abs(row.amps_per_pct)
+        return 0.0
+
+    def offer_u_a(self, offer_a: float, duty_u_pct: float) -> float:
+        """U of an offer decoded from a duty whose U is `duty_u_pct`."""
+        return self.amps_per_duty_pct(offer_a) * duty_u_pct
 
 
 SCHEMAS: dict[str, type] = {"iec61851": Iec61851Limits, "protection": ProtectionLimits, "rig": RigLimits,
