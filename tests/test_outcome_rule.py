@@ -219,16 +219,22 @@ def test_the_rig_file_states_the_decision_rule_and_a_wrong_one_is_refused(tmp_pa
         load_rig_file(rig)
 
 
-def test_a_guarded_run_says_its_rule_in_every_report_and_states_u_for_contactor_times(tmp_path: Path) -> None:
+def guarded_run(tmp_path: Path, families: str) -> Path:
+    """`families` of the suite on the virtual lab under guarded acceptance; the run folder (exit 0 asserted)."""
     from rig.config import REPO_ROOT
 
     rig = tmp_path / "guarded.toml"
     rig.write_text(with_rule((REPO_ROOT / "rigs" / "sim.toml").read_text(), "guarded"))
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--rig", str(rig), "--workers", "1", "--no-plots",
-                           "--family", "charging_session", "--out", str(out), "--", "-q"],
+                           "--family", families, "--out", str(out), "--", "-q"],
                           capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return out
+
+
+def test_a_guarded_run_says_its_rule_in_every_report_and_states_u_for_contactor_times(tmp_path: Path) -> None:
+    out = guarded_run(tmp_path, "charging_session")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["decision_rule"] == "guarded" and summary["conditional_decisions"] == 0
     assert "guarded acceptance (ILAC-G8:09/2019 §4.2.2" in (out / "report.md").read_text()
@@ -284,15 +290,7 @@ def test_a_conforming_dut_offering_exactly_the_full_current_passes_guarded_accep
     """The "full offer" limits allow the pulse-width accuracy (Table A.8's slope times the duty
     tolerance, 0.3 A at 32 A): without it a DUT offering exactly 32 A was only a conditional pass
     against the offer's U (0.08 A), and a guarded run failed a conforming DUT 8 times."""
-    from rig.config import REPO_ROOT
-
-    rig = tmp_path / "guarded.toml"
-    rig.write_text(with_rule((REPO_ROOT / "rigs" / "sim.toml").read_text(), "guarded"))
-    out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "cli.main", "run", "--rig", str(rig), "--workers", "1", "--no-plots",
-                           "--family", "supply_range,temperature", "--out", str(out), "--", "-q"],
-                          capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = guarded_run(tmp_path, "supply_range,temperature")
     records = [json.loads(line) for line in (out / "tests.jsonl").read_text().splitlines()]
     full = [m for r in records for m in r["measurements"] if m["name"].startswith("lowest offer")]
     assert full and all(m["value"] == 32.0 and m["low"] == pytest.approx(31.7) and m["decision"] == "pass"
