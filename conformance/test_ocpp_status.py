@@ -7,6 +7,8 @@ closing is the OVP edge on the CP board, and the status must follow it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from conformance.backend import board_offset, delay_to, judge_nothing_started, ocpp_of, status_after, watch_status
@@ -18,11 +20,11 @@ from core.types import Channel
 from fixtures.evidence import Evidence
 from fixtures.timing import markers
 from instruments.ac_source import AcSource
-from instruments.backend import Backend
+from instruments.backend import CALL, Backend
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from rig.clock import Clock
-from rig.rig import Rig
+from rig.rig import READY_TIMEOUT_S, Rig, dut_idle
 
 pytestmark = [pytest.mark.needs("cp", "backend"),
               pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §4.9 StatusNotification, §7.7 ChargePointStatus")]
@@ -128,19 +130,10 @@ def test_a_fault_is_reported_faulted_with_its_error_code(fault: str, cp: CpEmula
                    ocpp.status_within_s, t_s=t_effect, u=offset.delay_u_s(cp))
 
 
-@pytest.mark.needs("cp", "backend", "source")
-@pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §5.2 Change Availability")
-@pytest.mark.red_on("ocpp_availability_applies=false")
-@pytest.mark.red_on("ocpp_availability_persists=false")
-@pytest.mark.red_on("ocpp_status_delay_s=30")                       # Unavailable reported too late
-@pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
-@pytest.mark.ocpp_case("TC_034_CS")
-def test_an_inoperative_connector_offers_nothing_even_after_a_power_failure(cp: CpEmulator, clock: Clock,
-                                                                           backend: Backend, rig: Rig,
-                                                                           evidence: Evidence) -> None:
-    """ChangeAvailability Inoperative (OCPP 1.6 §5.2): the connector reports Unavailable, and a vehicle
-    that plugs in gets no offer and no closing; the availability persists across a power failure, so
-    once the DUT is back the same holds (the rig's safe state makes it Operative again)."""
+def stays_inoperative(cp: CpEmulator, clock: Clock, backend: Backend, rig: Rig, evidence: Evidence,
+                      restart: Callable[[], None], what: str) -> None:
+    """ChangeAvailability Inoperative: Unavailable is reported, and a vehicle that plugs in gets no offer
+    and no closing, before `restart` and after it (the availability persists, OCPP 1.6 §5.2)."""
     since = clock.now()
     answer = backend.call("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"})
     if answer.get("status") != "Accepted":
@@ -148,7 +141,7 @@ def test_an_inoperative_connector_offers_nothing_even_after_a_power_failure(cp: 
     watch_status(clock, ocpp_of(rig))
     unavailable = [r for r in backend.statuses(since) if r.status == "Unavailable"]
     evidence.check("Unavailable reported", len(unavailable), LIMITS.ocpp.unavailable_reports)
-    for when in ("while Inoperative", "after the power failure"):
+    for when in ("while Inoperative", f"after the {what}"):
         t_b = cp.set_state("B")
         cp.set_state("C")
         observe_b2(clock)
@@ -158,4 +151,48 @@ def test_an_inoperative_connector_offers_nothing_even_after_a_power_failure(cp: 
         judge_nothing_started(evidence, edges, t_b, when, (LIMITS.ocpp.offers_while_inoperative,
                                                            LIMITS.ocpp.closures_while_inoperative))
         if when == "while Inoperative":
-            power_cycle(rig, clock)   # supply off, vehicle unplugged, supply on, back in A1
+            cp.set_state("A")
+            restart()
+
+
+def stays_inoperative_markers(test: Callable[..., None]) -> Callable[..., None]:
+    for mark in (pytest.mark.needs("cp", "backend", "source"),
+                 pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §5.2 Change Availability"),
+                 pytest.mark.red_on("ocpp_availability_applies=false"),
+                 pytest.mark.red_on("ocpp_availability_persists=false")):
+        test = mark(test)
+    return test
+
+
+@stays_inoperative_markers
+@pytest.mark.red_on("ocpp_status_delay_s=30")                      # Unavailable reported too late
+@pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
+@pytest.mark.ocpp_case("TC_034_CS")
+def test_an_inoperative_connector_offers_nothing_even_after_a_power_failure(cp: CpEmulator, clock: Clock,
+                                                                           backend: Backend, rig: Rig,
+                                                                           evidence: Evidence) -> None:
+    """ChangeAvailability Inoperative (OCPP 1.6 §5.2): the connector reports Unavailable, and a vehicle
+    that plugs in gets no offer and no closing; the availability persists across a power failure, so
+    once the DUT is back the same holds (the rig's safe state makes it Operative again)."""
+    stays_inoperative(cp, clock, backend, rig, evidence, lambda: power_cycle(rig, clock), "power failure")
+
+
+@stays_inoperative_markers
+@pytest.mark.ocpp_case("TC_013_CS")
+def test_an_inoperative_connector_offers_nothing_even_after_a_hard_reset(cp: CpEmulator, clock: Clock,
+                                                                        backend: Backend, rig: Rig,
+                                                                        evidence: Evidence) -> None:
+    """As after a power failure, after a Reset (Hard) the backend asked for (OCPP 1.6 §5.14): the DUT
+    reboots, and the Inoperative connector still offers nothing.  (A late status is the power-failure
+    test's to catch: here the status left pending by the test before may come in time.)"""
+    def hard_reset() -> None:
+        t_reset = clock.now()
+        if backend.call("Reset", {"type": "Hard"}).get("status") != "Accepted":
+            raise PreconditionError("the DUT did not accept Reset (Hard)")
+
+        def booted() -> bool:   # the reboot is over once the DUT has announced itself again
+            return any(f.kind == CALL and f.action == "BootNotification" for f in backend.frames(t_reset))
+        if not clock.wait_until(booted, LIMITS.ocpp.boot_timeout.value, poll_s=1.0) \
+                or not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.25):
+            raise PreconditionError("the DUT did not boot again and reach A1 after the reset")
+    stays_inoperative(cp, clock, backend, rig, evidence, hard_reset, "hard reset")
