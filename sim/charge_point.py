@@ -110,7 +110,7 @@ class SimChargePoint:
                                         "timestamp": _stamp(self.now_utc())}
             self.transaction = None
             self.profiles.end_transaction()
-        self._authorised = None
+        self._authorised = self._remote_tx_profile = None   # a remote start waiting for its vehicle dies too
         self._finished = False
         self._cap_a = float("inf")
 
