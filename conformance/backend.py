@@ -15,13 +15,11 @@ from typing import Any
 import pytest
 
 from conformance.limits import LIMITS
+from conformance.session import start_charging
 from core.errors import PreconditionError
-from core.limits import Count
 from core.profile import Ocpp
 from core.uncertainty import combined, expanded_u
-from core.types import Channel, Edge
-from fixtures.evidence import Evidence
-from fixtures.timing import count_edges
+from instruments.ac_load import AcLoad
 from instruments.backend import Backend, StatusReport
 from instruments.cp_emulator import CpEmulator
 from rig.clock import Clock
@@ -109,13 +107,11 @@ def whole_second(when: datetime) -> datetime:
     return when.replace(microsecond=0) + timedelta(seconds=1)
 
 
-def judge_nothing_started(evidence: Evidence, edges: list[Edge], since: float, when: str,
-                          limits: tuple[Count, Count] | None = None) -> None:
-    """No session came of it: no PWM offer and no contactor closing since `since`, against `limits`
-    (offers, closings; by default those of a session nobody authorised)."""
-    offers, closings = limits or (LIMITS.ocpp.offers_without_authorisation, LIMITS.ocpp.closures_without_authorisation)
-    evidence.check(f"PWM offers {when}", count_edges(edges, Channel.PWM, "1", since), offers)
-    evidence.check(f"contactor closings {when}", count_edges(edges, Channel.OVP, "1", since), closings)
+def charge_at_meter_draw(cp: CpEmulator, load: AcLoad, clock: Clock) -> float:
+    """The vehicle drawing the rig's metering draw and charging; when the contactor closed."""
+    load.set_current(LIMITS.ocpp.meter_draw.value)
+    load.set_on(True)
+    return start_charging(cp, clock)
 
 
 def judges_the_meter(test: Callable[..., None]) -> Callable[..., None]:

@@ -10,11 +10,11 @@ from collections.abc import Callable
 
 from conformance.limits import LIMITS, decoded_current_a, pp_codings
 from core.errors import InstrumentOperationError, PreconditionError
-from core.limits import AtLeast, AtMost
-from core.types import Channel
+from core.limits import AtLeast, AtMost, Judged
+from core.types import Channel, Edge
 from core.uncertainty import combined, expanded_u
 from fixtures.evidence import Evidence, step
-from fixtures.timing import delay_s, first_edge
+from fixtures.timing import count_edges, delay_s, first_edge
 from instruments.cp_emulator import CpEmulator
 from rig.clock import Clock
 from rig.profile import Profile
@@ -154,3 +154,11 @@ def judge_contactor_opening(cp: CpEmulator, clock: Clock, evidence: Evidence, li
     marks = {act_label: t_act, **({"contactor open": t_act + opening} if opening != float("inf") else {})}
     evidence.trace(trace_name, edges, marks, window=(t_act, t_act + lim.high))
     evidence.check(measurement, opening, lim, t_s=t_act, u=cp.interval_u_s)   # both ends stamped by the CP emulator
+
+
+def judge_offers(evidence: Evidence, edges: list[Edge], since: float, situation: str, offers: Judged,
+                 closings: Judged) -> None:
+    """The PWM starts and the contactor closings the CP emulator captured since `since`, against their
+    counts (no session may come of a vehicle nobody authorised, an Inoperative connector, …)."""
+    evidence.check(f"PWM offers {situation}", count_edges(edges, Channel.PWM, "1", since), offers)
+    evidence.check(f"contactor closings {situation}", count_edges(edges, Channel.OVP, "1", since), closings)

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from conformance.backend import judges_the_meter, ocpp_of
+from conformance.backend import charge_at_meter_draw, judges_the_meter, ocpp_of
 from conformance.limits import LIMITS
-from conformance.session import measured_offer_a, offer_u_a, start_charging
+from conformance.session import measured_offer_a, offer_u_a
 from core.errors import PreconditionError
 from fixtures.evidence import Evidence
 from instruments.ac_load import AcLoad
@@ -28,9 +28,7 @@ def charge_metered(cp: CpEmulator, load: AcLoad, clock: Clock, backend: Backend)
     """Sample interval set, the vehicle drawing the rig's draw, charging; rig time before it all."""
     backend.change_configuration("MeterValueSampleInterval", f"{LIMITS.ocpp.meter_sample_interval.value:g}")
     since = clock.now()
-    load.set_current(LIMITS.ocpp.meter_draw.value)
-    load.set_on(True)
-    start_charging(cp, clock)
+    charge_at_meter_draw(cp, load, clock)
     return since
 
 
@@ -118,9 +116,7 @@ def test_clock_aligned_meter_values_come_on_the_clocks_boundaries(cp: CpEmulator
     if backend.change_configuration("ClockAlignedDataInterval", f"{interval:g}") != "Accepted":
         raise PreconditionError("the DUT did not accept ClockAlignedDataInterval")
     since = clock.now()
-    load.set_current(LIMITS.ocpp.meter_draw.value)
-    load.set_on(True)
-    start_charging(cp, clock)
+    charge_at_meter_draw(cp, load, clock)
     first = analyser.read()
     clock.sleep((LIMITS.ocpp.clock_aligned_samples.low + 1) * interval)
     last = analyser.read()

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.backend import board_offset, judges_the_meter, ocpp_of
+from conformance.backend import board_offset, charge_at_meter_draw, judges_the_meter, ocpp_of
 from conformance.injection import outage, restart_within_s
 from conformance.limits import LIMITS
-from conformance.session import start_charging
 from core.errors import PreconditionError
 from core.types import Channel
 from fixtures.evidence import Evidence
@@ -49,9 +48,7 @@ def test_transaction_messages_made_offline_arrive_in_order_on_reconnection(cp: C
     backend, o = offline_backend, LIMITS.ocpp
     backend.change_configuration("MeterValueSampleInterval", f"{o.meter_sample_interval.value:g}")
     since = clock.now()
-    load.set_current(o.meter_draw.value)
-    load.set_on(True)
-    start_charging(cp, clock)
+    charge_at_meter_draw(cp, load, clock)
     t_off = cp.time()
     backend.set_online(False)
     clock.sleep(o.offline_duration.value)
@@ -90,9 +87,7 @@ def test_a_mains_loss_ends_the_transaction_with_reason_power_loss(cp: CpEmulator
     ended, once, with reason PowerLoss (a profile declaring `power_loss = "resume"` expects none)."""
     ocpp = ocpp_of(rig)
     since = clock.now()
-    load.set_current(LIMITS.ocpp.meter_draw.value)
-    load.set_on(True)
-    start_charging(cp, clock)
+    charge_at_meter_draw(cp, load, clock)
     t_back = outage(cp, source, clock)
     clock.sleep(restart_within_s(rig) + LIMITS.ocpp.boot_timeout.value)
     stopped = [tx for tx in backend.transactions(since) if tx.reason == "PowerLoss"]
@@ -126,9 +121,7 @@ def test_a_session_started_and_ended_offline_is_reported_on_reconnection(cp: CpE
     backend, o = offline_backend, LIMITS.ocpp
     since = clock.now()
     backend.set_online(False)
-    load.set_current(o.meter_draw.value)
-    load.set_on(True)
-    start_charging(cp, clock)
+    charge_at_meter_draw(cp, load, clock)
     e0 = analyser.read().energy_wh
     clock.sleep(o.offline_duration.value)
     cp.set_state("B")
@@ -164,9 +157,7 @@ def test_a_session_started_offline_is_reported_once_the_backend_is_back(cp: CpEm
     backend, o = offline_backend, LIMITS.ocpp
     since = clock.now()
     backend.set_online(False)
-    load.set_current(o.meter_draw.value)
-    load.set_on(True)
-    t_closed = start_charging(cp, clock)
+    t_closed = charge_at_meter_draw(cp, load, clock)
     clock.sleep(o.offline_duration.value)
     backend.set_online(True)
     clock.sleep(o.boot_timeout.value)

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.backend import judge_nothing_started, ocpp_of, open_transaction
+from conformance.backend import ocpp_of, open_transaction
 from conformance.limits import LIMITS
-from conformance.session import measured_offer_a, observe_b2, watch
+from conformance.session import judge_offers, measured_offer_a, observe_b2, watch
 from core.errors import PreconditionError
 from core.types import Channel
 from fixtures.evidence import Evidence
@@ -98,7 +98,8 @@ def test_an_id_tag_the_backend_rejects_never_closes_the_contactor(cp: CpEmulator
     clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
     edges = cp.read_edges()
     evidence.trace("rejected idTag", edges, markers(vehicle_B=t_b))
-    judge_nothing_started(evidence, edges, t_b, "for a rejected idTag")
+    judge_offers(evidence, edges, t_b, "for a rejected idTag", LIMITS.ocpp.offers_without_authorisation,
+                 LIMITS.ocpp.closures_without_authorisation)
 
 
 @pytest.mark.red_on("ocpp_remote_start_waits=false")
@@ -182,4 +183,5 @@ def test_a_remote_start_no_vehicle_takes_up_lapses_after_the_connection_timeout(
     clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
     edges = cp.read_edges()
     evidence.trace("remote start, then a vehicle too late", edges, markers(plug_in=t_b))
-    judge_nothing_started(evidence, edges, t_b, "after the timeout")
+    judge_offers(evidence, edges, t_b, "after the timeout", LIMITS.ocpp.offers_without_authorisation,
+                 LIMITS.ocpp.closures_without_authorisation)

@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance.backend import board_offset, delay_to, judge_nothing_started, ocpp_of, status_after, watch_status
+from conformance.backend import board_offset, delay_to, ocpp_of, status_after, watch_status
 from conformance.injection import first_fault, power_cycle
 from conformance.limits import LIMITS
-from conformance.session import observe_b2, start_charging
+from conformance.session import judge_offers, observe_b2, start_charging
 from core.errors import PreconditionError
 from core.types import Channel
 from fixtures.evidence import Evidence
@@ -148,8 +148,8 @@ def stays_inoperative(cp: CpEmulator, clock: Clock, backend: Backend, rig: Rig, 
         clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
         edges = cp.read_edges()
         evidence.trace(f"a vehicle {when}", edges, markers(plug_in=t_b))
-        judge_nothing_started(evidence, edges, t_b, when, (LIMITS.ocpp.offers_while_inoperative,
-                                                           LIMITS.ocpp.closures_while_inoperative))
+        judge_offers(evidence, edges, t_b, when, LIMITS.ocpp.offers_while_inoperative,
+                     LIMITS.ocpp.closures_while_inoperative)
         if when == "while Inoperative":
             cp.set_state("A")
             restart()
