@@ -153,6 +153,10 @@ def test_the_audio_board_hands_over_its_clip() -> None:
     with expected_protocol([("STOP", "OK 1.0"), ("CLIP?", "16000,0.0,@@@")]) as t:
         with pytest.raises(InstrumentOperationError, match="base64"):
             WbrAudioBoard(t).stop()
+    # a STOP right after REC (a run interrupted there) ends an empty recording: no samples, no error
+    with expected_protocol([("STOP", "OK 3.0"), ("CLIP?", "16000,3.000000,")]) as t:
+        empty = WbrAudioBoard(t).stop()
+    assert empty.samples.size == 0 and empty.t0_s == 3.0
 
 
 def test_the_installer_switches_access_control_and_takes_a_new_setup_card() -> None:
