@@ -31,6 +31,11 @@ class Ramp:
     points: list[tuple[float, float]] = field(default_factory=list)
     tripped_at: float | None = None
     t_trip: float = INF
+    measured: list[tuple[float, float]] = field(default_factory=list)
+    """(time of the step, current measured flowing at the end of its dwell) for every step that did not trip."""
+    threshold: float | None = None
+    """The current that tripped, anchored on what was measured: the last flowing step's measured current
+    plus the increment to the tripping level (the tripping level itself if the first step tripped)."""
 
     def flowing(self) -> list[tuple[float, float]]:
         """What flowed: the applied levels, and zero from the trip on."""
@@ -54,9 +59,21 @@ def residual_ramp(box: FaultBox, clock: Clock, channel: str, start: float, stop:
         ramp.points.append((t, level))
         clock.sleep(dwell)
         t_trip = interrupted_after(box, channel, t)
+        flowing = box.flowing_ma(channel) if t_trip == INF else 0.0
+        tolerance = box.injection_tolerance_ma(level)
+        if t_trip == INF and abs(flowing - level) > tolerance:
+            t_trip = interrupted_after(box, channel, t)   # it may have stopped while the DMM read
+            if t_trip == INF:
+                box.set_residual_ma(channel, 0.0)
+                raise RigError(f"the {channel.upper()} residual current set to {level:g} mA measures {flowing:.3f} mA "
+                               f"flowing (allowed ±{tolerance:.3f} mA): the injection path is at fault (a ladder "
+                               f"resistor, the shunt, a loose wire), not the DUT")
         if t_trip != INF:
             ramp.tripped_at, ramp.t_trip = level, t_trip
+            ramp.threshold = level if not ramp.measured else \
+                ramp.measured[-1][1] + (level - ramp.points[-2][1])
             break
+        ramp.measured.append((t, flowing))
         level = round(level + step, 6)
     box.set_residual_ma(channel, 0.0)
     return ramp

@@ -78,13 +78,15 @@ def test_residual_current_trip_threshold_lies_in_the_band(cp: CpEmulator, fault_
     overshoot = LIMITS.rig.rcd_ramp_overshoot_steps.value * LIMITS.rig.rcd_ramp_step.value
     ramp = residual_ramp(fault_box, clock, channel, start, lim.high + overshoot)
     name = f"{channel.upper()} residual current (mA)"
-    evidence.series(f"{channel} ramp", {f"injected {name}": ramp.points, f"flowing {name}": ramp.flowing()},
+    evidence.series(f"{channel} ramp", {f"injected {name}": ramp.points, f"flowing {name}": ramp.flowing(),
+                                        **({f"measured {name}": ramp.measured} if ramp.measured else {})},
                     {"trip": ramp.t_trip} if ramp.t_trip != INF else {},
                     {f"injected {name}": (lim.low, lim.high)})
-    evidence.check(f"{channel.upper()} trip threshold", ramp.tripped_at if ramp.tripped_at is not None else INF, lim,
+    evidence.check(f"{channel.upper()} trip threshold", ramp.threshold if ramp.threshold is not None else INF, lim,
                    t_s=ramp.t_trip if ramp.t_trip != INF else None,
                    u=ramp_u(LIMITS.rig.rcd_ramp_step.value, fault_box.residual_u_ma),
-                   note=f"ramp {start:g} mA upward in {LIMITS.rig.rcd_ramp_step.value:g} mA steps")
+                   note=f"ramp {start:g} mA upward in {LIMITS.rig.rcd_ramp_step.value:g} mA steps; the current "
+                        f"measured flowing at the last step before the trip, plus one step")
 
 
 @pytest.mark.parametrize("multiple", [1, 2, 5], ids=["1x", "2x", "5x"])

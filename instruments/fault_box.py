@@ -97,8 +97,18 @@ class FaultBox(Instrument):
     @property
     @abstractmethod
     def residual_u_ma(self) -> float | None:
-        """U (k = 2) of an injected residual current against its setpoint, in mA; None where the
-        repository holds no datasheet figure for the instrument that injects it."""
+        """U (k = 2) of a residual current as the rig knows it (measured where the bench measures it), in
+        mA; None where the repository holds no datasheet figure for the instrument behind it."""
+
+    def flowing_ma(self, channel: str) -> float:
+        """The residual current flowing now, as this fault injection measures it (the box's readback)."""
+        state = self.readback()
+        return state.ac_flowing_ma if channel == "ac" else state.dc_flowing_ma
+
+    @abstractmethod
+    def injection_tolerance_ma(self, milliamps: float) -> float:
+        """How far the current measured flowing may lie from `milliamps` set before the injection, not
+        the DUT, is at fault (a ladder resistor off its value, a wire loose)."""
 
 
 class WbrFaultBox(FaultBox):
@@ -120,6 +130,10 @@ class WbrFaultBox(FaultBox):
     @property
     def residual_u_ma(self) -> float | None:
         return expanded_u(self.SETPOINT_RESOLUTION_MA)
+
+    def injection_tolerance_ma(self, milliamps: float) -> float:
+        """The box sets and senses to its resolution."""
+        return self.SETPOINT_RESOLUTION_MA
 
     def __init__(self, transport: FrameTransport) -> None:
         if not isinstance(transport, FrameTransport):

@@ -34,10 +34,8 @@ ROLES: tuple[Role, ...] = (
     # in the order the safe state visits them: injections off first, the supply last
     Role("fault_box", "instruments.fault_box:FaultBox",
          "fault-injection box (residual current, weld, PE, temperature, PS_1/PS_2)", "fault injection off"),
-    Role("leakage_load", "instruments.ac_load:AcLoad",
-         "electronic load drawing an AC residual current from vehicle-side L1 to PE", "leakage load off"),
     Role("dc_source", "instruments.dc_source:DcSource",
-         "DC source driving a smooth DC residual current from vehicle-side L1 to PE", "DC source off"),
+         "DC source driving a smooth DC residual current into the leakage path (docs/bench/cots.md)", "DC source off"),
     Role("chamber", "instruments.chamber:Chamber", "climate chamber: the DUT's ambient (WB-TH-01 at real "
          "temperatures)", "chamber to room temperature"),
     Role("card", "instruments.card:CardPresenter",
@@ -79,7 +77,6 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "switch": {"keysight-daq970": "instruments.switch:KeysightDaq970",
                "modbus-relays": "instruments.switch:ModbusRelayBoard"},
     "scope": {"keysight-infiniivision": "instruments.scope:KeysightInfiniiVision"},
-    "leakage_load": {"chroma-63800": "instruments.ac_load:Chroma63800"},
     "dc_source": {"keysight-e36100": "instruments.dc_source:KeysightE36100"},
     "chamber": {"watlow-f4t": "instruments.chamber:WatlowF4T"},
     "analyser": {"yokogawa-wt": "instruments.power_analyser:YokogawaWT"},

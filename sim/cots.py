@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from instruments.facts import accuracy_bound, fact
 from instruments.transport.modbus import LineSettings, ModbusServer
 from sim.cp_circuit import parallel
 from sim.plant import Plant
@@ -41,7 +42,16 @@ CAROUSEL = (126, 127, 128, 129, 130, 131)
 """The card carousel's positions: the channel closed holds that position's card to the reader."""
 PP_SENSE = 201
 """A DMM channel across the vehicle connector's PP and PE."""
+LEAKAGE_LADDER = {132: 464e3, 133: 232e3, 134: 115e3, 135: 57.6e3, 136: 28.7e3, 137: 14.3e3, 138: 7.15e3,
+                  139: 3.57e3, 140: 1.78e3}
+"""The AC leakage ladder from vehicle-side L1 to PE: binary-weighted E96 resistors, 0.5 … 128 mA at 230 V."""
+LADDER_TOLERANCE = 0.01
+LEAKAGE_SHUNT_OHM = 10.0
+SHUNT_TOLERANCE = 0.001
+LEAKAGE_SENSE = 202
+"""A DMM channel across the shunt every leakage path returns to PE through."""
 RELAYS = 32
+DMM = "keysight-daq970"
 
 
 class VirtualBench:
@@ -54,6 +64,10 @@ class VirtualBench:
         self.world, self.plant = world, plant
         self.wallbox, self.carousel = wallbox, carousel
         self.closed: set[int] = set()
+        rng = world.bench_rng
+        self.ladder_ohm = {ch: ohm * (1.0 + LADDER_TOLERANCE * rng.uniform(-1.0, 1.0)) for ch, ohm in LEAKAGE_LADDER.items()}
+        """Each resistor as built: somewhere in its tolerance, the same for the whole run."""
+        self.shunt_ohm = LEAKAGE_SHUNT_OHM * (1.0 + SHUNT_TOLERANCE * rng.uniform(-1.0, 1.0))
 
     def set(self, channels: list[int], closed: bool) -> None:
         if closed:
@@ -76,6 +90,7 @@ class VirtualBench:
         inj.pe_open = SUPPLY_PE_OPEN in on
         inj.weld = [ch in on for ch in WELD]
         inj.grid_contact = (PS1 in on, PS2 in on)
+        inj.leakage_siemens = sum(1.0 / ohm for ch, ohm in self.ladder_ohm.items() if ch in on)
         self.world.record("relays", closed=sorted(on))
         if self.wallbox is not None:
             self.wallbox.pairing.set_pressed(PAIRING_BUTTON in on)
@@ -115,6 +130,9 @@ class SimDaq970(ScpiFrontEnd):
         self.command("ROUTe:OPEN", lambda s, a: self._route(a, False))
         self.command("ROUTe:CLOSe?", self._query)
         self.command("MEASure:RESistance?", self._resistance)
+        self.command("MEASure:VOLTage:AC?", lambda s, a: self._shunt(a, ac=True))
+        self.command("MEASure:VOLTage:DC?", lambda s, a: self._shunt(a, ac=False))
+        self.command("MEASure:VOLTage?", lambda s, a: self._shunt(a, ac=False))
 
     def _valid(self, args: list[str]) -> list[int] | None:
         chans = _channels(args)
@@ -133,6 +151,30 @@ class SimDaq970(ScpiFrontEnd):
         if chans is None:
             return ""
         return ",".join("1" if c in self.bench.closed else "0" for c in chans)
+
+    def _shunt(self, args: list[str], ac: bool) -> str:
+        """The leakage shunt's voltage on a fixed range, with an error anywhere in the DMM's stated
+        accuracy for that range (instruments/facts/keysight-daq970.toml); overload above the range."""
+        if len(args) < 2 or _channels(args[-1:]) != [LEAKAGE_SENSE]:
+            self.errors.append('-221,"Settings conflict; not a DMM channel"')
+            return "+9.90000000E+37"
+        try:
+            range_v = float(args[0])
+        except ValueError:
+            self.bad_value()
+            return "+9.90000000E+37"
+        function = "acv_1v" if ac else "dcv_100mv"
+        if abs(range_v - fact(DMM, f"{function}_range")) > 1e-9:
+            # the virtual DMM models only the ranges whose accuracy instruments/facts holds (stricter than
+            # the real one, which has more): another range is refused rather than answered more kindly
+            self.errors.append('-222,"Data out of range"')
+            return "+9.90000000E+37"
+        plant = self.bench.plant
+        volts = plant.residual_flowing_ma("ac" if ac else "dc") / 1000.0 * self.bench.shunt_ohm
+        if volts > range_v * fact(DMM, "overrange"):
+            return "+9.90000000E+37"
+        bound = accuracy_bound(DMM, function, volts, range_v)
+        return f"{volts + bound * self.world.rng.uniform(-1.0, 1.0):+.8E}"
 
     def _resistance(self, s: str, args: list[str]) -> str:
         chans = _channels(args)
@@ -487,7 +529,8 @@ class SimScope(ScpiFrontEnd):
 
 
 class _LeakagePath(ScpiFrontEnd):
-    """A source of current from vehicle-side L1 to PE; it flows only while L1 is live (plant)."""
+    """A source of current into the leakage path (docs/bench/cots.md); it flows only while the
+    vehicle side is live (plant)."""
 
     channel = "ac"
 
@@ -523,20 +566,6 @@ class _LeakagePath(ScpiFrontEnd):
 
     def _flowing_a(self) -> str:
         return f"{self.plant.residual_flowing_ma(self.channel) / 1000.0:.6f}"
-
-
-class SimLeakageLoad(_LeakagePath):
-    """A fourth Chroma 63800 unit, wired from vehicle-side L1 to PE."""
-
-    name = "leak"
-    idn = "CHROMA,63802,SIM00004,1.00"
-
-    def __init__(self, world: World, plant: Plant) -> None:
-        super().__init__(world, plant)
-        self.command("MODE", lambda s, a: None if a and a[0].upper() in ("CURR", "CC") else self.bad_value())
-        self.command("CURRent", self._current)
-        self.command("LOAD", lambda s, a: self._switch(a, ("ON",)))
-        self.command("MEASure:CURRent?", lambda s, a: self._flowing_a())
 
 
 class SimDcSource(_LeakagePath):

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.bench import SimAnalyser, SimLoad, SimSource
-from sim.cots import SimChamber, SimDaq970, SimDcSource, SimLeakageLoad, SimRelayBoard, SimScope, VirtualBench
+from sim.cots import SimChamber, SimDaq970, SimDcSource, SimRelayBoard, SimScope, VirtualBench
 from sim.charge_point import SimChargePoint
 from sim.cp_board import CpBoard
 from sim.fault_box import SimFaultBox
@@ -146,7 +146,6 @@ class VirtualLab:
             carousel = tuple(physical_card(uid, kind) for uid, kind in cards.get("carousel", ()))
             self.bench = VirtualBench(self.world, self.plant, self.wallbox, carousel)
             self.frontends.update({"switch": SimDaq970(self.world, self.bench), "scope": SimScope(self.world, self.plant),
-                                   "leak": SimLeakageLoad(self.world, self.plant),
                                    "dc_source": SimDcSource(self.world, self.plant)})
             for name, frontend in self.frontends.items():
                 self.servers[name] = LineServer(frontend, ports.get(name, 0))
@@ -171,7 +170,7 @@ class VirtualLab:
         ports = {name: server.port for name, server in self.servers.items()}
         out = {name: f"socket://{LOOPBACK}:{ports[name]}" for name in ("clock", "cp", "installer", "led", "audio")}
         out["card"] = f"socket://{LOOPBACK}:{self.card_server.port}"
-        for name in ("analyser", "source", "load1", "load2", "load3", "switch", "scope", "leak", "dc_source"):
+        for name in ("analyser", "source", "load1", "load2", "load3", "switch", "scope", "dc_source"):
             out[name] = f"TCPIP0::{LOOPBACK}::{ports[name]}::SOCKET"
         out["relays"] = self.relays.address
         out["chamber"] = self.chamber.address

@@ -34,6 +34,8 @@ class Injection:
     """What the fault box applies to the bench (all off is the box's safe state)."""
 
     residual_ma: dict[str, float] = field(default_factory=lambda: {"ac": 0.0, "dc": 0.0})
+    leakage_siemens: float = 0.0
+    """Conductance from output L1 to PE (a bench's resistor ladder): its current follows the voltage."""
     weld: list[bool] = field(default_factory=lambda: [False, False, False])
     pe_open: bool = False
     sensor_override_c: float | None = None
@@ -86,7 +88,8 @@ class Plant:
         """The fault box draws its residual current from output L1 to PE: it flows only while L1 is
         live and PE is connected, so opening the contactor is what stops it."""
         if self.output_present() and not self.injection.pe_open:
-            return self.injection.residual_ma[channel]
+            through_ladder = 1000.0 * self.injection.leakage_siemens * self.output_voltage_v(0) if channel == "ac" else 0.0
+            return self.injection.residual_ma[channel] + through_ladder
         return 0.0
 
     def ambient_c(self) -> float:

@@ -70,6 +70,9 @@ class World:
         self.dut_rng = random.Random(f"dut:{seed}")
         """The simulated firmware's own entropy (its random delays), apart from the instruments', so a
         draw does not depend on how many readings came before it."""
+        self.bench_rng = random.Random(f"bench:{seed}")
+        """How the bench's own parts came out of their tolerances (each resistor's value), drawn once when
+        the bench is built, apart from the instruments' noise so that building it changes no reading."""
         self.lock = threading.RLock()
         self._queue: list[Event] = []
         self._seq = itertools.count()

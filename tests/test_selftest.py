@@ -320,7 +320,8 @@ def test_measured_times_equal_the_simulated_behaviour(runs: dict) -> None:
 
 def test_the_bench_of_parts_measures_what_the_board_bench_measures(runs: dict) -> None:
     """Times read out of the scope's record (rigs/sim-cots.toml) against the board's own stamps:
-    within a millisecond for the contactor, and the same residual-current trip values."""
+    within a millisecond for the contactor, the same trip times, and the residual-current threshold within
+    the U of the current the bench measures."""
     for test in (OPEN_C_B, OPEN_C_A, PE_LOSS):
         parts, board = judged(runs, "bmw-on-parts-conforms", test)[0], judged(runs, "bmw-conforms", test)[0]
         assert abs(parts["value"] - board["value"]) <= 1e-3, (test, parts, board)
@@ -328,7 +329,8 @@ def test_the_bench_of_parts_measures_what_the_board_bench_measures(runs: dict) -
         # signals hide (up to 1 ms for a vehicle step, 0.2 ms at a zero crossing); and the two agree within it
         assert board["u"] == pytest.approx(8.2e-7, rel=0.01) and parts["u"] == pytest.approx(5.9e-4, rel=0.01)
         assert abs(parts["value"] - board["value"]) <= parts["u"] + board["u"]
-    assert judged(runs, "bmw-on-parts-conforms", f"{R_BAND}[ac]")[0]["value"] == 22.0
+    measured = judged(runs, "bmw-on-parts-conforms", f"{R_BAND}[ac]")[0]   # the ladder's current, measured
+    assert measured["value"] == pytest.approx(22.0, abs=measured["u"]) and measured["u"] < 0.5
     assert judged(runs, "bmw-on-parts-conforms", f"{R_TIME}[5x]")[0]["value"] == pytest.approx(0.025, abs=1e-3)
     assert judged(runs, "bmw-on-parts-conforms", W_AFTER, "weld detection time")[0]["value"] == \
         pytest.approx(0.040 + 0.200, abs=1e-3)

@@ -1,8 +1,12 @@
 """Fault injection from bought parts: a real leakage path, relays for weld, PE and PS_1/PS_2.
 
-- AC residual current: an electronic load (role `leakage_load`, one Chroma 63800 unit) in
-  constant current from vehicle-side L1 to PE;
-- smooth DC residual current: a DC source (role `dc_source`) in constant current on the same path;
+- AC residual current: a ladder of resistors from vehicle-side L1 to PE, each on its own switch
+  channel (`[wiring.leakage_resistors]`), chosen for the current at the L1 voltage the scope
+  measures; an electronic load cannot do it (instruments/facts/chroma-63800.toml);
+- smooth DC residual current: a DC source (role `dc_source`) in constant current through the
+  decoupling circuit of docs/bench/cots.md;
+- both return to PE through one shunt whose voltage the switch unit's DMM reads
+  (`leakage_sense`): the current actually flowing is measured, never assumed from a setpoint;
 - a welded contactor pole: a relay bridging it (`weld_l1` … `weld_l3`); the supply's PE opened
   (`supply_pe_open`); the grid operator's PS_1/PS_2 (`ps1`, `ps2`).
 
@@ -22,10 +26,11 @@ from typing import Any
 
 from core.errors import InstrumentOperationError, InvalidValue
 from core.types import Channel
-from instruments.ac_load import AcLoad
+from core.uncertainty import expanded_u
 from instruments.base import ComposedInstrument
 from instruments.chamber import SAFE_C, Chamber
 from instruments.dc_source import DcSource
+from instruments.facts import accuracy_bound, fact
 from instruments.fault_box import MAX_RESIDUAL_MA, RESIDUAL_CHANNELS, FaultBox, FaultBoxState, ResidualEvent
 from core.uncertainty import interval_u
 from instruments.parts.cp import PartsCpEmulator, recorder_for
@@ -35,26 +40,30 @@ from instruments.scope import Scope
 from instruments.switch import Switch
 
 WELD = ("weld_l1", "weld_l2", "weld_l3")
+DMM = "keysight-daq970"
+AC_RANGE_V = fact(DMM, "acv_1v_range")
+DC_RANGE_V = fact(DMM, "dcv_100mv_range")
+SHUNT_TOLERANCE_PCT = 0.1
+"""The leakage shunt of the bill of materials (docs/bench/cots.md): a 0.1 % four-terminal resistor."""
 
 
 class PartsFaultBox(ComposedInstrument, FaultBox):
-    """`FaultBox` on a switch unit, a scope, a leakage load and a DC source."""
+    """`FaultBox` on a switch unit, a scope, a resistor ladder with its shunt, and a DC source."""
 
     parts = ("switch", "scope")
-    optional_parts = ("leakage_load", "dc_source", "chamber")
+    optional_parts = ("dc_source", "chamber")
     wiring_functions = FAULT_FUNCTIONS
 
     @classmethod
     def compose(cls, parts: Mapping[str, Any], wiring: Wiring, settings: Mapping[str, Any]) -> PartsFaultBox:
-        return cls(parts["switch"], parts["scope"], wiring, settings,
-                   parts.get("leakage_load"), parts.get("dc_source"), parts.get("chamber"))
+        return cls(parts["switch"], parts["scope"], wiring, settings, parts.get("dc_source"), parts.get("chamber"))
 
     def __init__(self, switch: Switch, scope: Scope, wiring: Wiring, settings: Mapping[str, Any],
-                 leakage: AcLoad | None = None, dc: DcSource | None = None, chamber: Chamber | None = None) -> None:
+                 dc: DcSource | None = None, chamber: Chamber | None = None) -> None:
         self.check_wiring(wiring, settings)
         self.role = "fault_box"
         self.switch, self.scope, self.wiring = switch, scope, wiring
-        self.leakage, self.dc, self.chamber = leakage, dc, chamber
+        self.dc, self.chamber = dc, chamber
         self.temperature_modes = ("chamber",) if chamber is not None else ()
         """The DUT's own sensor is inside its housing: from outside, only the ambient can be set."""
         self.recorder = recorder_for(scope, settings)
@@ -63,8 +72,11 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         self._events: list[ResidualEvent] = []
 
     def identify(self) -> str:
-        parts = ["switch", "scope"] + [r for r, i in (("leakage_load", self.leakage), ("dc_source", self.dc),
-                                                      ("chamber", self.chamber)) if i]
+        parts = ["switch", "scope"] + [r for r, i in (("dc_source", self.dc), ("chamber", self.chamber)) if i]
+        ladder = self.wiring.leakage_resistors
+        if ladder:
+            parts.append(f"a {len(ladder)}-resistor leakage ladder ({self.wiring.leakage_tolerance_pct:g} %) and a "
+                         f"{self.wiring.leakage_shunt_ohm:g} ohm shunt read by the DMM")
         return "parts: " + " + ".join(parts)
 
     @property
@@ -75,9 +87,46 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
 
     @property
     def residual_u_ma(self) -> float | None:
-        """The leakage load's and DC source's current accuracy at a few mA is not yet in the repository
-        (issue 28: the leakage paths are still to be designed and measured)."""
-        return None
+        """The current as the DMM measures it across the shunt: the DMM's accuracy on its fixed range and
+        the shunt's tolerance, taken at the top of the AC range (the largest U; DC is far smaller)."""
+        shunt = self.wiring.leakage_shunt_ohm
+        if shunt is None:
+            return None
+        top_ma = 1000.0 * AC_RANGE_V / shunt
+        return self._measurement_u_ma(top_ma, ac=True)
+
+    def _measurement_u_ma(self, milliamps: float, ac: bool) -> float:
+        shunt = self.wiring.leakage_shunt_ohm
+        if shunt is None:
+            raise InstrumentOperationError(self.role, "no leakage shunt in [wiring] (leakage_shunt_ohm)")
+        volts = milliamps / 1000.0 * shunt
+        dmm_ma = 1000.0 * (accuracy_bound(DMM, "acv_1v", volts, AC_RANGE_V) if ac
+                           else accuracy_bound(DMM, "dcv_100mv", volts, DC_RANGE_V)) / shunt
+        return expanded_u(2 * dmm_ma, 2 * SHUNT_TOLERANCE_PCT / 100.0 * milliamps)
+
+    def injection_tolerance_ma(self, milliamps: float) -> float:
+        """What choosing the nearest combination leaves (`Wiring.leakage_allowance_ma`), the resistors'
+        own tolerance, and the measurement's U; the DC source is held to the same."""
+        wiring = self.wiring
+        allowance = wiring.leakage_allowance_ma(milliamps, wiring.leakage_supply_v) if wiring.leakage_resistors \
+            else wiring.leakage_tolerance_pct / 100.0 * milliamps
+        return allowance + wiring.leakage_tolerance_pct / 100.0 * milliamps + self._measurement_u_ma(milliamps, ac=True)
+
+    def flowing_ma(self, channel: str) -> float:
+        """The DMM across the shunt: true RMS on the 1 V range for AC, DC on the 100 mV range."""
+        if channel not in RESIDUAL_CHANNELS:
+            raise InvalidValue(f"residual current channel must be one of {RESIDUAL_CHANNELS}, not {channel!r}")
+        shunt = self.wiring.leakage_shunt_ohm
+        measure = getattr(self.switch, "measure_voltage", None)
+        if shunt is None or "leakage_sense" not in self.wiring.channels or measure is None:
+            raise InstrumentOperationError(self.role, "this bench cannot measure the leakage current: wire a shunt "
+                                                      "(leakage_shunt_ohm) to a DMM channel (leakage_sense)")
+        ac = channel == "ac"
+        volts = measure(self.wiring.channel("leakage_sense"), ac, AC_RANGE_V if ac else DC_RANGE_V)
+        if not math.isfinite(volts):
+            raise InstrumentOperationError(self.role, f"the leakage shunt reads beyond the DMM's "
+                                                      f"{AC_RANGE_V if ac else DC_RANGE_V:g} V range")
+        return 1000.0 * abs(volts) / shunt
 
     # --- injection ---------------------------------------------------------------------------
     def set_residual_ma(self, channel: str, milliamps: float) -> float:
@@ -87,11 +136,7 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
             raise InvalidValue(f"residual current must be in [0, {MAX_RESIDUAL_MA:g}] mA, not {milliamps}")
         self._collect()   # what happened before this command is not its consequence
         if channel == "ac":
-            if self.leakage is None:
-                raise InstrumentOperationError(self.role, "no leakage_load instrument for an AC residual current")
-            if milliamps > 0:
-                self.leakage.set_current(milliamps / 1000.0)
-            self.leakage.set_on(milliamps > 0)
+            self._ladder(milliamps)
         else:
             if self.dc is None:
                 raise InstrumentOperationError(self.role, "no dc_source instrument for a DC residual current")
@@ -100,6 +145,26 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         t = self._now()
         self._seen_until = max(self._seen_until, t)   # what the output did before is not this current's doing
         return t
+
+    def _ladder(self, milliamps: float) -> None:
+        """Close the ladder's combination for `milliamps` at the L1 voltage now (the design voltage while
+        the output is dead: the current flows only once it is live).  Break before make: between two
+        combinations less current flows, never more, so no step overshoots into a trip."""
+        ladder = self.wiring.leakage_resistors
+        if not ladder:
+            raise InstrumentOperationError(self.role, "no AC leakage path: wire [wiring.leakage_resistors] "
+                                                      "(docs/bench/cots.md)")
+        chosen: tuple[str, ...] = ()
+        if milliamps > 0:
+            volts = self.scope.measure("vrms", self.recorder.output_channel)
+            live = math.isfinite(volts) and volts > self.LIVE_RMS_V
+            chosen = tuple(r.name for r in self.wiring.leakage_combination(
+                milliamps, volts if live else self.wiring.leakage_supply_v))
+        self.switch.open_channels(self.wiring.channel(r.name) for r in ladder if r.name not in chosen)
+        self.switch.close_channels(self.wiring.channel(n) for n in chosen)
+
+    LIVE_RMS_V = 100.0
+    """An L1 voltage below this is no supply to size the ladder for (the output is dead or failing)."""
 
     def _now(self) -> float:
         """The scope's time now (not the recorder's, which keeps the newest milliseconds for later):
@@ -164,8 +229,7 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
                              air, "chamber" if self.chamber is not None else None, (states[0], states[1], states[2]), states[3], states[4], states[5])
 
     def safe(self) -> None:
-        if self.leakage is not None:
-            self.leakage.set_on(False)
+        self.switch.open_channels(self.wiring.channel(r.name) for r in self.wiring.leakage_resistors)
         if self.dc is not None:
             self.dc.set_current_ma(0.0)
         self._set_ma = {ch: 0.0 for ch in RESIDUAL_CHANNELS}
