@@ -26,13 +26,12 @@ from typing import Any
 
 from core.errors import InstrumentOperationError, InvalidValue
 from core.types import Channel
-from core.uncertainty import expanded_u
+from core.uncertainty import expanded_u, interval_u
 from instruments.base import ComposedInstrument
 from instruments.chamber import SAFE_C, Chamber
 from instruments.dc_source import DcSource
 from instruments.facts import accuracy_bound, fact
 from instruments.fault_box import MAX_RESIDUAL_MA, RESIDUAL_CHANNELS, FaultBox, FaultBoxState, ResidualEvent
-from core.uncertainty import interval_u
 from instruments.parts.cp import PartsCpEmulator, recorder_for
 from instruments.parts.recorder import ZOOM_S
 from instruments.parts.wiring import FAULT_FUNCTIONS, Wiring
