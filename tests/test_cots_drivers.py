@@ -320,3 +320,19 @@ def test_the_virtual_relay_module_and_chamber_answer_as_modbus_devices_do() -> N
         chamber.close()
     finally:
         lab.stop()
+
+
+def test_a_cp_step_whose_neighbour_sample_is_still_settling_is_an_edge() -> None:
+    """Seen after ~25,000 virtual seconds on the bench of parts: the generator's 0 → 6 V step fell
+    inside a 2 µs sample (5.83 V), and the next one was still 0.16 V short of the level; the level
+    check took only the three samples right after the jump, found them unsettled, and the DUT's
+    generator coming up was never reported (a cold-load delay of 0, 'generator up = inf')."""
+    from instruments.parts.recorder import ZOOM_S, ScopeRecorder, _State
+
+    rng = np.random.default_rng(1)
+    values = np.concatenate((rng.normal(0.0, 0.005, 2500), [5.8335, 5.9976], 5.998 + rng.normal(0.0, 0.002, 4000)))
+    recorder = ScopeRecorder.__new__(ScopeRecorder)
+    recorder.edges, recorder.state = [], _State(cph=0.0, pwm=False)
+    recorder._cp_edges(values, 100.0)
+    assert [(e.channel, e.value) for e in recorder.edges] == [(Channel.CPH, "6.00")]
+    assert recorder.edges[0].t_s == pytest.approx(100.0 + 2500 * ZOOM_S)

@@ -46,6 +46,8 @@ DUTY_STEP_PCT = 0.3
 HOLD_BACK = 2
 """Overview points this close to the newest sample wait for the next read: a zoom around a change
 there needs the milliseconds after it, which the scope has not acquired yet."""
+SETTLE_SAMPLES = 4
+"""How many samples after a CP step the level may take to settle within CPH_STEP_V / 2."""
 ZOOM_AFTER_S = 3e-3
 """A zoom reaches this far past the overview point that moved: two PWM periods at least."""
 
@@ -229,11 +231,15 @@ class ScopeRecorder:
                 levels = inner
                 jumps = np.flatnonzero(np.abs(np.diff(levels)) > CPH_STEP_V) + 1
                 starts = np.concatenate(([0], jumps))
-                for j in starts:
-                    piece = levels[j:j + 3]
-                    if len(piece) < 3 or np.ptp(piece) > CPH_STEP_V / 2:
+                ends = np.concatenate((jumps, [len(levels)]))
+                for j, end in zip(starts, ends):
+                    # the level after a step: the first three settled samples (a sample straddling the
+                    # step is a mean of both levels, so the one after it may still be off by 0.16 V)
+                    settled = [k for k in range(j, min(j + SETTLE_SAMPLES, end - 2))
+                               if np.ptp(levels[k:k + 3]) <= CPH_STEP_V / 2]
+                    if not settled:
                         continue
-                    level = float(np.mean(piece))
+                    level = float(np.mean(levels[settled[0]:settled[0] + 3]))
                     if st.cph is None or abs(level - st.cph) > CPH_STEP_V:
                         st.cph = level
                         offset = a + (1 if b - a > 4 else 0) + int(j)
