@@ -80,10 +80,11 @@ def residual_ramp(box: FaultBox, clock: Clock, channel: str, start: float, stop:
 
 
 def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, observe_s: float) -> tuple[float, float]:
-    """Step from 0 to `milliamps`; (box time of the step, seconds until the current stopped)."""
-    t_on = box.set_residual_ma(channel, milliamps)
+    """Step from 0 to `milliamps`; (box time the current began to flow, seconds until it stopped)."""
+    t_command = box.set_residual_ma(channel, milliamps)
     clock.sleep(observe_s)
-    t_off = interrupted_after(box, channel, t_on)
+    t_on = box.flowing_from(channel, t_command, milliamps)
+    t_off = interrupted_after(box, channel, t_command)
     box.set_residual_ma(channel, 0.0)
     return t_on, t_off - t_on
 

@@ -30,6 +30,13 @@ def interval_u(resolution: float, *more_widths: float) -> float:
     return expanded_u(resolution, resolution, *more_widths)
 
 
+def lag_u(*lags: float) -> float:
+    """U of detections each late (or early) by anything up to wᵢ, on one side and not corrected: the
+    error lies in [0, wᵢ], not about the value, so it is stated as ± wᵢ (a full width of 2wᵢ), which
+    covers the whole lag; `expanded_u(w)` would cover only w / 2 of it."""
+    return expanded_u(*(2.0 * w for w in lags))
+
+
 def combined(*expanded: float) -> float:
     """Independent expanded uncertainties, all at the same k, combined in quadrature (JCGM 100:2008 §5.1.2)."""
     if any(not math.isfinite(u) or u < 0 for u in expanded):

@@ -105,6 +105,11 @@ class FaultBox(Instrument):
         state = self.readback()
         return state.ac_flowing_ma if channel == "ac" else state.dc_flowing_ma
 
+    def flowing_from(self, channel: str, t_command: float, milliamps: float) -> float:
+        """When the residual current commanded at `t_command` began to flow, on the same timebase: a
+        box that stamps its own application (`FB_Ack`) returns that stamp."""
+        return t_command
+
     @abstractmethod
     def injection_tolerance_ma(self, milliamps: float) -> float:
         """How far the current measured flowing may lie from `milliamps` set before the injection, not

@@ -69,6 +69,10 @@ class Scope(Instrument):
         """Volts per division and probe attenuation per channel, then start the running record (t = 0)."""
 
     @abstractmethod
+    def set_channel(self, channel: int, volts_per_div: float, probe: float) -> None:
+        """Volts per division and probe attenuation of one channel, shown, without stopping the record."""
+
+    @abstractmethod
     def measure(self, item: str, channel: int) -> float:
         """One of MEASUREMENTS on a channel; NaN when the scope cannot make it."""
 
@@ -113,12 +117,7 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
         t = self.transport
         t.write(":STOP")
         for channel, (volts_per_div, probe) in sorted(channels.items()):
-            if channel not in (1, 2, 3, 4) or not volts_per_div > 0 or not probe > 0:
-                raise InvalidValue(f"scope channel {channel}: needs channel 1…4, V/div > 0, probe > 0")
-            t.write(f":CHANnel{channel}:PROBe {probe:g}")
-            t.write(f":CHANnel{channel}:SCALe {volts_per_div:g}")
-            t.write(f":CHANnel{channel}:OFFSet 0")
-            t.write(f":CHANnel{channel}:DISPlay 1")
+            self._channel(channel, volts_per_div, probe)
         t.write(":ACQuire:TYPE HRESolution")
         t.write(":TIMebase:MODE ROLL")
         t.write(":TIMebase:REFerence LEFT")
@@ -130,6 +129,19 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
         self._source = self._points = None
         self._window = None
         self.reference_channel = min(channels)
+
+    def _channel(self, channel: int, volts_per_div: float, probe: float) -> None:
+        if channel not in (1, 2, 3, 4) or not volts_per_div > 0 or not probe > 0:
+            raise InvalidValue(f"scope channel {channel}: needs channel 1…4, V/div > 0, probe > 0")
+        t = self.transport
+        t.write(f":CHANnel{channel}:PROBe {probe:g}")
+        t.write(f":CHANnel{channel}:SCALe {volts_per_div:g}")
+        t.write(f":CHANnel{channel}:OFFSet 0")
+        t.write(f":CHANnel{channel}:DISPlay 1")
+
+    def set_channel(self, channel: int, volts_per_div: float, probe: float) -> None:
+        self._channel(channel, volts_per_div, probe)
+        self._sync()
 
     def measure(self, item: str, channel: int) -> float:
         if item not in MEASUREMENTS:

@@ -328,7 +328,8 @@ class _Segment:
     duty: float
     out_peak_v: float
     mains_hz: float
-    leak_ma: float
+    leak_ac_ma: float
+    leak_dc_ma: float
 
 
 class SignalHistory:
@@ -337,7 +338,7 @@ class SignalHistory:
     def __init__(self, world: World, plant: Plant) -> None:
         self.world, self.plant = world, plant
         self.segments: list[_Segment] = []
-        self._cum: list[tuple[float, float]] = []   # integral of CP and output up to each segment's start
+        self._cum: list[tuple[float, ...]] = []   # integral of CP, output and leakage to each segment's start
         self._starts: list[float] = []
         plant.listen(self._record)
         self._record()
@@ -348,19 +349,19 @@ class SignalHistory:
         mode = "pwm" if gen.mode == "pwm" else "dc"
         return _Segment(self.world.now, mode, high, low, gen.frequency_hz, gen.duty_pct / 100.0,
                         math.sqrt(2) * p.output_voltage_v(0), p.mains.frequency_hz,
-                        p.residual_flowing_ma("ac") + p.residual_flowing_ma("dc"))
+                        p.residual_flowing_ma("ac"), p.residual_flowing_ma("dc"))
 
     @staticmethod
     def _key(seg: _Segment) -> tuple[object, ...]:
         return (seg.cp_mode, seg.cp_high, seg.cp_low, seg.pwm_hz, seg.duty, seg.out_peak_v, seg.mains_hz,
-                seg.leak_ma)
+                seg.leak_ac_ma, seg.leak_dc_ma)
 
     def _record(self) -> None:
         seg = self._state()
         if not self.segments:
             self.segments.append(seg)
             self._starts.append(seg.t_s)
-            self._cum.append((0.0, 0.0))
+            self._cum.append((0.0, 0.0, 0.0))
             return
         last = self.segments[-1]
         if self._key(last) == self._key(seg):
@@ -368,14 +369,13 @@ class SignalHistory:
         if last.t_s == seg.t_s:        # changed again at the same instant: the later state holds
             self.segments[-1] = seg
             return
-        cp0, out0 = self._cum[-1]
-        self._cum.append((cp0 + _cp_integral(last, seg.t_s) - _cp_integral(last, last.t_s),
-                          out0 + _out_integral(last, seg.t_s) - _out_integral(last, last.t_s)))
+        cum = self._cum[-1]
+        self._cum.append(tuple(c + f(last, seg.t_s) - f(last, last.t_s) for c, f in zip(cum, INTEGRALS.values())))
         self.segments.append(seg)
         self._starts.append(seg.t_s)
 
     def integral(self, what: str, t: np.ndarray) -> np.ndarray:
-        """∫ signal dt from the first segment to each t (ascending; `what`: "cp" or "out").  Only
+        """∫ signal dt from the first segment to each t (ascending; `what`: one of INTEGRALS).  Only
         the segments the window touches are looked at (a window is recent, the history long)."""
         out = np.empty_like(t)
         if not len(t):
@@ -384,8 +384,8 @@ class SignalHistory:
         last = max(first, bisect.bisect_right(self._starts, float(t[-1])) - 1)
         cuts = np.searchsorted(t, np.asarray(self._starts[first + 1:last + 1]), side="left")
         bounds = [0, *(int(c) for c in cuts), len(t)]
-        f = _cp_integral if what == "cp" else _out_integral
-        column = 0 if what == "cp" else 1
+        f = INTEGRALS[what]
+        column = list(INTEGRALS).index(what)
         for k, index in enumerate(range(first, last + 1)):
             lo, hi = bounds[k], bounds[k + 1]
             if hi > lo:
@@ -404,25 +404,45 @@ def _cp_integral(seg: _Segment, t: Any) -> Any:
     return seg.cp_low * t + (seg.cp_high - seg.cp_low) * high_time
 
 
-def _out_integral(seg: _Segment, t: Any) -> Any:
-    if seg.out_peak_v == 0:
+def _sine_integral(peak: float, hz: float, t: Any) -> Any:
+    if peak == 0:
         return 0.0 * np.asarray(t)
-    w = 2 * math.pi * seg.mains_hz
-    return -seg.out_peak_v * np.cos(w * np.asarray(t)) / w
+    w = 2 * math.pi * hz
+    return -peak * np.cos(w * np.asarray(t)) / w
+
+
+def _out_integral(seg: _Segment, t: Any) -> Any:
+    return _sine_integral(seg.out_peak_v, seg.mains_hz, t)
+
+
+def _leak_integral(seg: _Segment, t: Any) -> Any:
+    """The leakage current in A (the shunt's volts are this times its ohms): the ladder's AC in phase
+    with L1 (resistors), the DC source's constant."""
+    return _sine_integral(math.sqrt(2) * seg.leak_ac_ma / 1000.0, seg.mains_hz, t) + seg.leak_dc_ma / 1000.0 * np.asarray(t)
+
+
+INTEGRALS = {"cp": _cp_integral, "out": _out_integral, "leak": _leak_integral}
+
+
+SCOPE_WIRING = {1: ("cp", 1.0), 3: ("out", 1.0), 4: ("leak", LEAKAGE_SHUNT_OHM)}
+"""The virtual bench's probes: CP on channel 1, vehicle-side L1–N on 3 (a pair of its own, so each
+keeps the full memory: instruments/facts/keysight-infiniivision.toml), the leakage shunt's voltage
+on 4 (volts per amp: the shunt as built replaces the nominal ohms)."""
 
 
 class SimScope(ScpiFrontEnd):
-    """InfiniiVision X-Series: a running high-resolution record of CP (channel 1) and the
-    vehicle-side L1 (channel 2), readable through any horizontal window; points not yet
-    acquired are holes (0x0000)."""
+    """InfiniiVision X-Series: a running high-resolution record of CP, the vehicle-side L1 and the
+    leakage shunt (SCOPE_WIRING), readable through any horizontal window; points not yet acquired are
+    holes (0x0000)."""
 
     name = "scope"
     idn = "KEYSIGHT TECHNOLOGIES,DSOX4024A,SIM00001,07.50"
-    NOISE_V = {1: 0.005, 2: 0.3}
+    NOISE_V = {1: 0.005, 3: 0.3, 4: 0.0005}
 
-    def __init__(self, world: World, plant: Plant) -> None:
+    def __init__(self, world: World, plant: Plant, shunt_ohm: float = LEAKAGE_SHUNT_OHM) -> None:
         super().__init__(world)
         self.plant = plant
+        self.wiring = {ch: (what, shunt_ohm if what == "leak" else gain) for ch, (what, gain) in SCOPE_WIRING.items()}
         self.history = SignalHistory(world, plant)
         self.t_run = 0.0
         self._noise = np.random.default_rng(world.rng.getrandbits(64))
@@ -493,12 +513,12 @@ class SimScope(ScpiFrontEnd):
         edges = self.t_run + self.position + dt * np.arange(n + 1)
         acquired = edges[1:] <= self.world.now + 1e-12
         values = np.zeros(n)
-        if self.source in (1, 2):
+        if self.source in self.wiring:
+            what, gain = self.wiring[self.source]
             lo, hi = edges[:-1][acquired], edges[1:][acquired]
             if len(lo):
-                what = "cp" if self.source == 1 else "out"
                 integral = self.history.integral(what, np.concatenate((lo, hi[-1:])))
-                values[acquired] = np.diff(integral) / dt
+                values[acquired] = gain * np.diff(integral) / dt
         values += self._noise.normal(0.0, self.NOISE_V.get(self.source, 0.001), n)
         inc, ref = self._y()
         codes = np.clip(np.round(values / inc + ref), 1, 65535).astype(">u2")
@@ -519,7 +539,7 @@ class SimScope(ScpiFrontEnd):
                      "DUTYcycle": gen.duty_pct + noise(0, 0.01) if pwm else 9.9e37,
                      "VRMS": math.sqrt(high * high * gen.duty_pct / 100 + low * low * (1 - gen.duty_pct / 100))
                      if pwm else abs(high)}[item]
-        elif channel == "2":
+        elif channel == "3":
             v = self.plant.output_voltage_v(0)
             value = {"VRMS": v * (1 + noise(0, 2e-4))}.get(item, 9.9e37)
         else:

@@ -145,7 +145,7 @@ class VirtualLab:
             # the bench of bought parts: served alongside, on the same plant (sim-cots.toml uses it)
             carousel = tuple(physical_card(uid, kind) for uid, kind in cards.get("carousel", ()))
             self.bench = VirtualBench(self.world, self.plant, self.wallbox, carousel)
-            self.frontends.update({"switch": SimDaq970(self.world, self.bench), "scope": SimScope(self.world, self.plant),
+            self.frontends.update({"switch": SimDaq970(self.world, self.bench), "scope": SimScope(self.world, self.plant, self.bench.shunt_ohm),
                                    "dc_source": SimDcSource(self.world, self.plant)})
             for name, frontend in self.frontends.items():
                 self.servers[name] = LineServer(frontend, ports.get(name, 0))

@@ -151,3 +151,36 @@ def test_a_ladder_resistor_off_its_value_is_a_broken_rig_never_a_failed_dut(tmp_
     assert code == 2
     message = records[0]["message"]
     assert "injection path is at fault" in message and "not the DUT" in message
+
+
+def test_a_trip_time_starts_where_the_shunt_shows_the_current_and_a_step_not_seen_is_the_rigs_fault() -> None:
+    """The step is stamped where the shunt first shows 5 % of the peak, half the longest lag early:
+    within ± 0.16 ms of the true start whatever the phase the relay closed at."""
+    import math
+
+    import numpy as np
+
+    from instruments.parts.faults import STEP_HIDDEN_S, PartsFaultBox
+    from instruments.scope import Waveform
+
+    class Record:
+        def __init__(self, start_s: float, phase: float, milliamps: float) -> None:
+            self.start_s, self.phase, self.milliamps = start_s, phase, milliamps
+
+        def window(self, channel: int, start_s: float, span_s: float, points: int) -> Waveform:
+            t = start_s + span_s / points * np.arange(points)
+            amps = math.sqrt(2) * self.milliamps / 1000.0 * np.sin(2 * math.pi * 50 * (t - self.start_s) + self.phase)
+            return Waveform(channel, start_s, span_s / points, np.where(t >= self.start_s, 10.0 * amps, 0.0))
+
+    class Recorder:
+        def update(self) -> float:
+            return 1.0
+
+    box = PartsFaultBox.__new__(PartsFaultBox)
+    box.role, box.wiring, box.leakage_channel, box.recorder = "fault_box", cots_wiring(), 4, Recorder()  # type: ignore[assignment]
+    for phase in (0.0, 0.02, 0.3, math.pi / 2, math.pi - 0.01, math.pi - 0.04):
+        box.scope = Record(0.0102, phase, 30.0)  # type: ignore[assignment]
+        assert abs(box.flowing_from("ac", 0.0100, 30.0) - 0.0102) <= STEP_HIDDEN_S / 2 + 4e-6, phase
+    box.scope = Record(0.5, 0.0, 0.0)  # type: ignore[assignment]
+    with pytest.raises(InstrumentOperationError, match="does not show on scope channel 4 within 40 ms"):
+        box.flowing_from("ac", 0.0100, 30.0)

@@ -286,6 +286,16 @@ def test_expanded_uncertainty_follows_the_gum_for_rectangular_bounds() -> None:
         expanded_u(-1.0)
 
 
+def test_a_one_sided_lag_is_stated_as_plus_minus_its_whole_width() -> None:
+    """An uncorrected lag of up to w puts the error in [0, w]: its U must reach w itself, which a
+    rectangular of width w about the value (U = 2w/√12 ≈ 0.58 w) does not."""
+    from core.uncertainty import expanded_u, lag_u
+
+    assert lag_u(1e-3) == pytest.approx(expanded_u(2e-3)) and lag_u(1e-3) >= 1e-3
+    assert expanded_u(1e-3) < 1e-3
+    assert lag_u(3.0, 4.0) == pytest.approx(2 * 10.0 / 12 ** 0.5)
+
+
 def test_a_conforming_dut_offering_exactly_the_full_current_passes_guarded_acceptance(tmp_path: Path) -> None:
     """The "full offer" limits allow the pulse-width accuracy (Table A.8's slope times the duty
     tolerance, 0.3 A at 32 A): without it a DUT offering exactly 32 A was only a conditional pass

@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from core.uncertainty import interval_u
+from core.uncertainty import combined, interval_u, lag_u
 from core.errors import InstrumentOperationError, InvalidValue, RigError
 from core.settings import Setting
 from core.types import Channel, Edge, Reading
@@ -91,9 +91,10 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
 
     @property
     def interval_u_s(self) -> float:
-        """Both stamps on the scope's sample grid (ZOOM_S), plus what the signals hide (see `identify`);
-        a timebase accuracy of a few ppm is negligible against these over the seconds a verdict spans."""
-        return interval_u(ZOOM_S, self.VEHICLE_STEP_HIDDEN_S, self.ZERO_CROSSING_HIDDEN_S)
+        """Both stamps on the scope's sample grid (ZOOM_S), plus what the signals hide (see `identify`): a
+        vehicle step shows late, a contactor near a zero crossing early, each on one side (`lag_u`); a
+        timebase accuracy of a few ppm is negligible against these over the seconds a verdict spans."""
+        return combined(interval_u(ZOOM_S), lag_u(self.VEHICLE_STEP_HIDDEN_S, self.ZERO_CROSSING_HIDDEN_S))
 
     # --- switching ---------------------------------------------------------------------------
     def _switch(self, close: Iterable[str], open_: Iterable[str], veh: str) -> float:

@@ -24,9 +24,12 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from core.errors import InstrumentOperationError, InvalidValue
+from core.settings import Setting
 from core.types import Channel
-from core.uncertainty import expanded_u, interval_u
+from core.uncertainty import combined, expanded_u, interval_u, lag_u
 from instruments.base import ComposedInstrument
 from instruments.chamber import SAFE_C, Chamber
 from instruments.dc_source import DcSource
@@ -44,6 +47,19 @@ AC_RANGE_V = fact(DMM, "acv_1v_range")
 DC_RANGE_V = fact(DMM, "dcv_100mv_range")
 SHUNT_TOLERANCE_PCT = 0.1
 """The leakage shunt of the bill of materials (docs/bench/cots.md): a 0.1 % four-terminal resistor."""
+LEAKAGE_CHANNEL = Setting("leakage_channel", int, "the scope channel across the leakage shunt (1:1 probe): where "
+                          "a residual current's step is stamped", choices=(1, 2, 3, 4), default=4)
+SHUNT_VOLTS_PER_DIV = 1.0
+"""±4 V on screen: 2.1 V peak at 150 mA through 10 ohm (the 5 × 30 mA trip step) fits."""
+STEP_FRACTION = 0.05
+"""A residual current is seen flowing once the shunt shows this fraction of its peak (21 mV at 30 mA, far
+above the scope's noise at 1 V/div in high-resolution mode).  An AC step shows late by up to
+asin(0.05) / (2π · 50 Hz) = 0.16 ms on either side of a zero crossing, so by 0 … 0.32 ms
+(STEP_HIDDEN_S) with the relay closing just before one; elsewhere in the period, or DC, at once.  The
+stamp is taken half of that early, so its error lies within ± 0.16 ms whatever the phase."""
+STEP_HIDDEN_S = 2.0 * math.asin(STEP_FRACTION) / (2 * math.pi * 50.0)
+STEP_SEARCH_S = 0.04
+"""How long after its command a current step is looked for: the relay's operate time, and two periods."""
 
 
 class PartsFaultBox(ComposedInstrument, FaultBox):
@@ -52,6 +68,7 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
     parts = ("switch", "scope")
     optional_parts = ("dc_source", "chamber")
     wiring_functions = FAULT_FUNCTIONS
+    SETTINGS = (LEAKAGE_CHANNEL,)
 
     @classmethod
     def compose(cls, parts: Mapping[str, Any], wiring: Wiring, settings: Mapping[str, Any]) -> PartsFaultBox:
@@ -66,6 +83,11 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         self.temperature_modes = ("chamber",) if chamber is not None else ()
         """The DUT's own sensor is inside its housing: from outside, only the ambient can be set."""
         self.recorder = recorder_for(scope, settings)
+        self.leakage_channel = int(LEAKAGE_CHANNEL.of(settings))
+        if self.leakage_channel in (self.recorder.cp_channel, self.recorder.output_channel):
+            raise InvalidValue(f"leakage_channel {self.leakage_channel} is the scope channel of CP or the output")
+        if self.wiring.leakage_shunt_ohm is not None:
+            scope.set_channel(self.leakage_channel, SHUNT_VOLTS_PER_DIV, 1.0)
         self._set_ma = {ch: 0.0 for ch in RESIDUAL_CHANNELS}
         self._seen_until = 0.0
         self._events: list[ResidualEvent] = []
@@ -80,9 +102,28 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
 
     @property
     def trip_time_u_s(self) -> float:
-        """Both ends read off the scope's record like the CP emulator's edges: its sample grid, and
-        the current stopping near a zero crossing showing late."""
-        return interval_u(ZOOM_S, PartsCpEmulator.ZERO_CROSSING_HIDDEN_S)
+        """Both ends read off the scope's record like the CP emulator's edges: its sample grid, the
+        current's step (centred, `flowing_from`), the output's stop near a zero crossing showing early
+        (one-sided, `lag_u`)."""
+        return combined(interval_u(ZOOM_S, STEP_HIDDEN_S), lag_u(PartsCpEmulator.ZERO_CROSSING_HIDDEN_S))
+
+    def flowing_from(self, channel: str, t_command: float, milliamps: float) -> float:
+        """Where the shunt on the scope first shows the current set at `t_command`: the relay's operate
+        time and the command's latency are not part of a trip time.  Not seen within STEP_SEARCH_S is a
+        rig fault (the probe, the shunt, a ladder that did not close)."""
+        shunt = self.wiring.leakage_shunt_ohm
+        if shunt is None:
+            return t_command
+        self.recorder.update()
+        n = int(round(STEP_SEARCH_S / ZOOM_S))
+        wave = self.scope.window(self.leakage_channel, t_command - ZOOM_S, n * ZOOM_S, n)
+        peak = milliamps / 1000.0 * shunt * (math.sqrt(2.0) if channel == "ac" else 1.0)
+        seen = np.flatnonzero(np.abs(wave.values[:wave.acquired]) >= STEP_FRACTION * peak)
+        if not len(seen):
+            raise InstrumentOperationError(self.role, f"the {channel.upper()} residual current of {milliamps:g} mA "
+                                                      f"commanded at {t_command:.6f} s does not show on scope channel "
+                                                      f"{self.leakage_channel} within {STEP_SEARCH_S * 1e3:g} ms")
+        return max(t_command, wave.t0_s + float(seen[0]) * wave.dt_s - STEP_HIDDEN_S / 2)
 
     @property
     def residual_u_ma(self) -> float | None:
