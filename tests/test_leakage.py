@@ -184,3 +184,26 @@ def test_a_trip_time_starts_where_the_shunt_shows_the_current_and_a_step_not_see
     box.scope = Record(0.5, 0.0, 0.0)  # type: ignore[assignment]
     with pytest.raises(InstrumentOperationError, match="does not show on scope channel 4 within 40 ms"):
         box.flowing_from("ac", 0.0100, 30.0)
+
+
+def test_a_dc_step_is_stamped_where_it_reaches_half_its_level() -> None:
+    """A DC step shows at once: stamped where the shunt reaches half the level, not 5 % (the noise)."""
+    import numpy as np
+
+    from instruments.parts.faults import PartsFaultBox
+    from instruments.scope import Waveform
+
+    class Record:
+        def window(self, channel: int, start_s: float, span_s: float, points: int) -> Waveform:
+            t = start_s + span_s / points * np.arange(points)
+            noise = np.random.default_rng(2).normal(0.0, 0.004, points)   # 4 mV: more than 5 % of 60 mV
+            return Waveform(channel, start_s, span_s / points, np.where(t >= 0.0105, 0.060, 0.0) + noise)
+
+    class Recorder:
+        def update(self) -> float:
+            return 1.0
+
+    box = PartsFaultBox.__new__(PartsFaultBox)
+    box.role, box.wiring, box.leakage_channel, box.recorder = "fault_box", cots_wiring(), 4, Recorder()  # type: ignore[assignment]
+    box.scope = Record()  # type: ignore[assignment]
+    assert abs(box.flowing_from("dc", 0.0100, 6.0) - 0.0105) <= 4e-6

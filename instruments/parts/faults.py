@@ -58,6 +58,9 @@ asin(0.05) / (2π · 50 Hz) = 0.16 ms on either side of a zero crossing, so by 0
 (STEP_HIDDEN_S) with the relay closing just before one; elsewhere in the period, or DC, at once.  The
 stamp is taken half of that early, so its error lies within ± 0.16 ms whatever the phase."""
 STEP_HIDDEN_S = 2.0 * math.asin(STEP_FRACTION) / (2 * math.pi * 50.0)
+DC_STEP_FRACTION = 0.5
+"""A DC step shows at once, so it is stamped at half its level: a few mA through 10 ohm are tens of mV,
+and 5 % of that would be within the scope's noise."""
 STEP_SEARCH_S = 0.04
 """How long after its command a current step is looked for: the relay's operate time, and two periods."""
 
@@ -117,13 +120,14 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         self.recorder.update()
         n = int(round(STEP_SEARCH_S / ZOOM_S))
         wave = self.scope.window(self.leakage_channel, t_command - ZOOM_S, n * ZOOM_S, n)
-        peak = milliamps / 1000.0 * shunt * (math.sqrt(2.0) if channel == "ac" else 1.0)
-        seen = np.flatnonzero(np.abs(wave.values[:wave.acquired]) >= STEP_FRACTION * peak)
+        ac = channel == "ac"
+        threshold = milliamps / 1000.0 * shunt * (math.sqrt(2.0) * STEP_FRACTION if ac else DC_STEP_FRACTION)
+        seen = np.flatnonzero(np.abs(wave.values[:wave.acquired]) >= threshold)
         if not len(seen):
             raise InstrumentOperationError(self.role, f"the {channel.upper()} residual current of {milliamps:g} mA "
                                                       f"commanded at {t_command:.6f} s does not show on scope channel "
                                                       f"{self.leakage_channel} within {STEP_SEARCH_S * 1e3:g} ms")
-        return max(t_command, wave.t0_s + float(seen[0]) * wave.dt_s - STEP_HIDDEN_S / 2)
+        return max(t_command, wave.t0_s + float(seen[0]) * wave.dt_s - (STEP_HIDDEN_S / 2 if ac else 0.0))
 
     @property
     def residual_u_ma(self) -> float | None:
