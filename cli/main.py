@@ -341,6 +341,11 @@ def cmd_rig_ping(args: argparse.Namespace) -> int:
             print(f"  timing: each time between two CP-emulator stamps (contactor opening and closing after a "
                   f"vehicle action) carries U = {rig.cp.interval_u_s * 1e3:.3g} ms (k = 2); decision rule: "
                   f"{config.suite.decision_rule} acceptance")
+        if rig.has("fault_box"):
+            box, residual = rig.fault_box, rig.fault_box.residual_u_ma
+            print(f"  fault injection: each trip time carries U = {box.trip_time_u_s * 1e3:.3g} ms (k = 2), each "
+                  + (f"residual current U = {residual:.3g} mA" if residual is not None
+                     else "residual current no U (no datasheet figure for what injects it)"))
         for role, instrument in rig.instruments.items():
             if isinstance(instrument, ScpiInstrument):
                 try:
