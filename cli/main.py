@@ -30,13 +30,13 @@ from pathlib import Path
 
 from rig.config import (DEFAULT_RIG, RigConfig, load_rig_file, overdue_calibrations, parse_assignments, with_place,
                         with_trials)
-from core.errors import InstrumentOperationError, RigError
-from instruments.base import ScpiInstrument
+from core.errors import RigError
 from rig.profile import Profile
 from rig.rig import Rig, lab_cards, ocpp_account, rs485_line, sim_knobs
 from sim.ports import port_map_text
 
 from fixtures.session import EXIT_BROKEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PASSED
+from cli.bringup import cmd_rig_ping, cmd_rig_verify, print_unrunnable
 
 EXIT_OK = EXIT_PASSED
 EXIT_USAGE = EXIT_BROKEN
@@ -283,92 +283,6 @@ def cold_load_power_line(trials: int, profile: Profile) -> str:
     needed = trials_for_power(1.0 / parts, target)
     return (f"  cold-load trials: {trials}: {detection_power(trials, 1.0 / parts):.0%} chance to catch a delay bound "
             f"{off_s:.2g} s off ({target:.0%} takes {needed})")
-
-
-def print_unrunnable(config: RigConfig) -> None:
-    """Which tests this bench cannot run, and why: a role it lacks (a test that needs the installer
-    skips on a bench without a bridge to the DUT), or what its composed roles cannot do."""
-    from conformance.catalogue import tests as catalogue
-
-    roles = set(config.instruments)
-    skipped = [(t, [r for r in t.needs if r not in roles]) for t in catalogue()]
-    skipped = [(t, lacking) for t, lacking in skipped if lacking]
-    print(f"tests this rig cannot run ({len(skipped)} of {len(catalogue())}):" if skipped
-          else "every test's roles are present on this rig")
-    for t, lacking in skipped:
-        print(f"  {t.name}: no {', '.join(lacking)} instrument")
-    box = config.instruments.get("fault_box")
-    if box is not None and box.driver == "parts-faults":
-        if "chamber" in roles:
-            print("  fault injection from parts sets the temperature through the chamber: over-temperature is "
-                  "ramped by the ambient, the resume test (it needs the sensor cooled at a known instant) skips")
-        else:
-            print("  fault injection from parts has no chamber: the temperature tests skip")
-
-
-def cmd_rig_ping(args: argparse.Namespace) -> int:
-    """Open every role of a bench without energising the DUT: who answers, calibration, interlock, each
-    SCPI instrument's error queue, the uncertainty timing verdicts will carry, and which tests this bench
-    cannot run."""
-    from datetime import date
-
-    config = load_rig_file(args.file)
-    rig = Rig.from_config(config, args.profile)
-    today = date.today()
-    overdue = []
-    print(f"{config.path}: rig {config.name!r}, profile {rig.profile.id}, "
-          f"{'virtual lab' if config.virtual else 'lab bench'}; opening every role (the DUT is not energised)")
-    rig.open(every_role=True)
-    errors_left: list[str] = []
-    try:
-        for role, inst in config.instruments.items():
-            due = inst.calibration_due
-            note = ""
-            if due is not None and date.fromisoformat(due) < today:
-                overdue.append(role)
-                note = f"  WARNING: calibration overdue since {due}"
-            elif due is not None:
-                note = f"  calibration due {due}"
-            seen = rig.identities.get(role) or f"UNREACHABLE: {rig.unreachable.get(role, '?')}"
-            print(f"  {role:9s} {inst.driver:16s} {seen}{note}")
-        if rig.has("cp"):
-            needed = config.safety.interlock if config.safety.interlock is not None else not config.virtual
-            try:
-                state = "closed" if rig.cp.interlock_closed().value == 1 else "OPEN"
-            except InstrumentOperationError as exc:
-                state = f"cannot be read ({exc})"
-            print(f"  interlock: {state}" + ("" if needed else " (not required on this rig)"))
-            print(f"  timing: each time between two CP-emulator stamps (contactor opening and closing after a "
-                  f"vehicle action) carries U = {rig.cp.interval_u_s * 1e3:.3g} ms (k = 2); decision rule: "
-                  f"{config.suite.decision_rule} acceptance")
-        if rig.has("fault_box"):
-            box, residual = rig.fault_box, rig.fault_box.residual_u_ma
-            print(f"  fault injection: each trip time carries U = {box.trip_time_u_s * 1e3:.3g} ms (k = 2), each "
-                  + (f"residual current U = {residual:.3g} mA" if residual is not None
-                     else "residual current no U (no datasheet figure for what injects it)"))
-        for role, instrument in rig.instruments.items():
-            if isinstance(instrument, ScpiInstrument):
-                try:
-                    instrument.check_errors("opening")
-                    queue = "empty"
-                except InstrumentOperationError as exc:
-                    queue = f"NOT EMPTY: {exc}"
-                    errors_left.append(role)
-                print(f"  {role:9s} error queue {queue}")
-    finally:
-        rig.close()
-    print_unrunnable(config)
-    if rig.unreachable:
-        print(f"wallbox-rig: {len(rig.unreachable)} role(s) did not answer: {', '.join(rig.unreachable)}",
-              file=sys.stderr)
-        return EXIT_BROKEN
-    if errors_left:
-        print(f"wallbox-rig: error queue not empty after opening: {', '.join(errors_left)}", file=sys.stderr)
-        return EXIT_BROKEN
-    if overdue and args.strict and not config.virtual:
-        print(f"wallbox-rig: refusing (--strict): calibration overdue for {', '.join(overdue)}", file=sys.stderr)
-        return EXIT_BROKEN
-    return EXIT_OK
 
 
 def cmd_rig_drivers(args: argparse.Namespace) -> int:
@@ -640,6 +554,14 @@ def build_parser() -> argparse.ArgumentParser:
     ping.add_argument("--profile", help="DUT profile name or file (default: the rig file's)")
     ping.add_argument("--strict", action="store_true", help="on a lab rig, refuse (exit 2) when a calibration is overdue")
     ping.set_defaults(func=cmd_rig_ping)
+    verify = rig.add_parser("verify", help="bring-up: what ping checks, then the bench measured as built (the vehicle "
+                                           "network through the switch unit's DMM, CP in A and B)")
+    verify.add_argument("file", help="the rig file (TOML)")
+    verify.add_argument("--profile", help="DUT profile name or file (default: the rig file's)")
+    verify.add_argument("--strict", action="store_true", help="on a lab rig, refuse (exit 2) when a calibration is "
+                                                              "overdue")
+    verify.add_argument("--live", action="store_true", help="on a lab bench, energise the DUT to see CP in A and B")
+    verify.set_defaults(func=cmd_rig_verify)
     drivers = rig.add_parser("drivers", help="every role's drivers (built-in and plug-in) and the settings each reads")
     drivers.add_argument("--markdown", action="store_true", help="the full reference with types, ranges and defaults "
                                                                  "(docs/reference/drivers.md)")

@@ -106,11 +106,15 @@ class KeysightDaq970(ScpiInstrument, Switch):
             raise InstrumentOperationError(self.role, f"ROUT:CLOS?: expected {len(chosen)} of 0/1, got {answer!r}")
         return [s.strip() == "1" for s in states]
 
-    def measure_resistance(self, channel: int) -> float:
-        """Two-wire resistance through the unit's internal DMM (`MEASure:RESistance? (@ch)`); an
-        open input reads overload (+9.9E+37), returned as inf."""
+    def measure_resistance(self, channel: int, range_ohm: float | None = None) -> float:
+        """Two-wire resistance through the unit's internal DMM (`MEASure:RESistance? [<range>,](@ch)`):
+        autoranged, or on a fixed range when the accuracy stated for the reading must be that range's
+        (instruments/facts/keysight-daq970.toml).  An open input reads overload (+9.9E+37), returned as inf."""
         self._check([channel])
-        value = self._floats(self.transport.query(f"MEAS:RES? {channel_list([channel])}"), 1, "MEAS:RES?",
+        if range_ohm is not None and not range_ohm > 0:
+            raise InvalidValue(f"a resistance range must be > 0 ohm, not {range_ohm}")
+        fixed = "" if range_ohm is None else f"{range_ohm:g},"
+        value = self._floats(self.transport.query(f"MEAS:RES? {fixed}{channel_list([channel])}"), 1, "MEAS:RES?",
                              overload=True)[0]
         return math.inf if value >= 9.0e37 else value
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from instruments.facts import accuracy_bound, fact
 from instruments.transport.modbus import LineSettings, ModbusServer
-from sim.cp_circuit import parallel
+from sim.cp_circuit import R_GENERATOR_OHM, parallel
 from sim.plant import Plant
 from sim.rfid import FieldCard
 from sim.scpi import ScpiFrontEnd
@@ -42,6 +42,10 @@ CAROUSEL = (126, 127, 128, 129, 130, 131)
 """The card carousel's positions: the channel closed holds that position's card to the reader."""
 PP_SENSE = 201
 """A DMM channel across the vehicle connector's PP and PE."""
+CP_SENSE = 203
+"""A DMM channel across the vehicle side's CP and PE (bring-up measures the network through it)."""
+CP_TOLERANCE = 0.001
+"""The vehicle network's resistors are 0.1 % parts (docs/bench/cots.md)."""
 LEAKAGE_LADDER = {132: 464e3, 133: 232e3, 134: 115e3, 135: 57.6e3, 136: 28.7e3, 137: 14.3e3, 138: 7.15e3,
                   139: 3.57e3, 140: 1.78e3}
 """The AC leakage ladder from vehicle-side L1 to PE: binary-weighted E96 resistors, 0.5 … 128 mA at 230 V."""
@@ -68,6 +72,10 @@ class VirtualBench:
         self.ladder_ohm = {ch: ohm * (1.0 + LADDER_TOLERANCE * rng.uniform(-1.0, 1.0)) for ch, ohm in LEAKAGE_LADDER.items()}
         """Each resistor as built: somewhere in its tolerance, the same for the whole run."""
         self.shunt_ohm = LEAKAGE_SHUNT_OHM * (1.0 + SHUNT_TOLERANCE * rng.uniform(-1.0, 1.0))
+        # drawn after the ladder and the shunt, so that their values stay what they were
+        self.cp_ohm = {ch: ohm * (1.0 + CP_TOLERANCE * rng.uniform(-1.0, 1.0)) for ch, ohm in CP_RESISTORS.items()}
+        self.sense_offset_ohm = rng.uniform(0.2, fact(DMM, "two_wire_channel_max"))
+        """The CP sense channel's relay and leads, in series with every 2-wire reading through it."""
 
     def set(self, channels: list[int], closed: bool) -> None:
         if closed:
@@ -79,7 +87,7 @@ class VirtualBench:
     def _apply(self) -> None:
         v, inj = self.plant.vehicle, self.plant.injection
         on = self.closed
-        cp = [ohm for ch, ohm in CP_RESISTORS.items() if ch in on]
+        cp = [ohm for ch, ohm in self.cp_ohm.items() if ch in on]
         v.r_ohm = parallel(*cp) if cp else None
         v.shorted = CP_SHORT in on
         v.diode_ok = DIODE_BYPASS not in on
@@ -177,14 +185,53 @@ class SimDaq970(ScpiFrontEnd):
         return f"{volts + bound * self.world.rng.uniform(-1.0, 1.0):+.8E}"
 
     def _resistance(self, s: str, args: list[str]) -> str:
-        chans = _channels(args)
-        if chans != [PP_SENSE]:
+        chans = _channels(args[-1:])
+        if chans == [PP_SENSE] and len(args) == 1:
+            pp = self.bench.plant.pp_ohm()
+            if pp is None:
+                return "+9.90000000E+37"
+            return f"{pp * (1 + self.world.rng.gauss(0, 2e-4)):+.8E}"
+        if chans != [CP_SENSE]:
             self.errors.append('-221,"Settings conflict; not a DMM channel"')
             return "+9.90000000E+37"
-        pp = self.bench.plant.pp_ohm()
-        if pp is None:
-            return "+9.90000000E+37"
-        return f"{pp * (1 + self.world.rng.gauss(0, 2e-4)):+.8E}"
+        return self._cp_resistance(args[0] if len(args) == 2 else None)
+
+    def _cp_resistance(self, range_arg: str | None) -> str:
+        """CP–PE on the vehicle side, two-wire: the network the relays make (its diode bridged), in
+        parallel with the wallbox's side, through the sense channel's relay and leads; on the range
+        asked for (or the smallest that holds it), with an error anywhere in the facts' bound."""
+        plant, overload = self.bench.plant, "+9.90000000E+37"
+        if plant.generator.mode != "off":
+            # an ohmmeter across a driven node reads nothing that is a resistance: the stricter answer
+            return overload
+        v = plant.vehicle
+        if v.shorted:
+            network: float | None = 0.0
+        elif v.r_ohm is None or not v.pe_ok or v.diode_ok:
+            network = None   # open, floating, or behind the diode (a reading that is no resistance: refused)
+        else:
+            network = v.r_ohm
+        side = R_GENERATOR_OHM   # the wallbox's 1 kΩ to its unpowered generator
+        value = self.bench.sense_offset_ohm + (side if network is None else parallel(network, side) if network else 0.0)
+        low, high = fact(DMM, "res_range_min"), fact(DMM, "res_range_max")
+        if range_arg is None:
+            range_ohm = low
+            while range_ohm < value and range_ohm < high:
+                range_ohm *= 10.0
+        else:
+            try:
+                range_ohm = float(range_arg)
+            except ValueError:
+                self.bad_value()
+                return overload
+            decade = math.log10(range_ohm) if range_ohm > 0 else math.nan
+            if not (low <= range_ohm <= high and abs(decade - round(decade)) < 1e-9):
+                self.errors.append('-222,"Data out of range"')   # stricter: only the ranges the facts cover
+                return overload
+        if value > range_ohm * fact(DMM, "overrange"):
+            return overload
+        bound = accuracy_bound(DMM, "res", value, range_ohm)
+        return f"{value + bound * self.world.rng.uniform(-1.0, 1.0):+.8E}"
 
 
 # --- the Modbus RTU relay module (RTU framing over TCP, as a serial-to-Ethernet converter) -----

@@ -24,9 +24,10 @@ PP_FUNCTIONS = ("pp_short",)
 FAULT_FUNCTIONS = ("supply_pe_open", "weld_l1", "weld_l2", "weld_l3", "ps1", "ps2")
 """Channels of fault injection: the wallbox's supply PE opened, a contactor pole bridged per
 phase, the grid operator's control contacts."""
-MEASURE_FUNCTIONS = ("pp_sense", "leakage_sense")
+MEASURE_FUNCTIONS = ("pp_sense", "leakage_sense", "cp_sense")
 """Measurement channels of a switch unit with a DMM (DAQ970A): PP–PE resistance of a tethered plug;
-the voltage across the leakage path's shunt (the residual current actually flowing)."""
+the voltage across the leakage path's shunt (the residual current actually flowing); CP–PE resistance
+on the vehicle side, with which bring-up (`rig verify`) measures the vehicle network as wired."""
 ACTUATOR_FUNCTIONS = ("pairing_button",)
 """A solenoid on the DUT's pairing button (the channel closed = the button pressed)."""
 CARD_POSITIONS = tuple(f"card_{k}" for k in range(1, 9))
@@ -59,6 +60,7 @@ class Wiring:
     leakage_shunt_ohm: float | None = None
     leakage_tolerance_pct: float = 1.0
     leakage_supply_v: float = 230.0
+    cp_tolerance_pct: float = 0.1
 
     def channel(self, name: str) -> int:
         """The channel of a function or a named resistor."""
@@ -172,7 +174,8 @@ def _positive(value: Any, key: str, unit: str) -> float:
 def parse_wiring(data: Mapping[str, Any]) -> Wiring:
     """A `[wiring]` table → `Wiring`; an `InvalidValue` names the key that is wrong."""
     known = {"channels", "cp_resistors", "pp_resistors", "break_before_make", "interlock_input",
-             "leakage_resistors", "leakage_shunt_ohm", "leakage_tolerance_pct", "leakage_supply_v"}
+             "leakage_resistors", "leakage_shunt_ohm", "leakage_tolerance_pct", "leakage_supply_v",
+             "cp_tolerance_pct"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise InvalidValue(f"[wiring.{unknown[0]}]: not a wiring key (expected {', '.join(sorted(known))})")
@@ -205,7 +208,8 @@ def parse_wiring(data: Mapping[str, Any]) -> Wiring:
                     else _int(data["interlock_input"], "wiring.interlock_input"),
                     ladder, shunt,
                     _positive(data.get("leakage_tolerance_pct", 1.0), "wiring.leakage_tolerance_pct", "%"),
-                    _positive(data.get("leakage_supply_v", 230.0), "wiring.leakage_supply_v", "V"))
+                    _positive(data.get("leakage_supply_v", 230.0), "wiring.leakage_supply_v", "V"),
+                    _positive(data.get("cp_tolerance_pct", 0.1), "wiring.cp_tolerance_pct", "%"))
     if ladder and (shunt is None or "leakage_sense" not in channels):
         raise InvalidValue("[wiring.leakage_resistors] needs the current it makes measured: set leakage_shunt_ohm "
                            "and a leakage_sense channel in [wiring.channels] (docs/bench/cots.md)")
