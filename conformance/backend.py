@@ -22,10 +22,23 @@ from core.uncertainty import combined, expanded_u
 from instruments.ac_load import AcLoad
 from instruments.backend import Backend, StatusReport
 from instruments.cp_emulator import CpEmulator
+from instruments.power_analyser import PowerAnalyser
 from rig.clock import Clock
 from rig.rig import Rig
 
 INF = float("inf")
+
+
+def energy_u_pct(analyser: PowerAnalyser, wh: float, seconds: float, phases: int) -> float:
+    """U (k = 2) of an energy the analyser integrated, in % of it: what a "% error against the analyser"
+    verdict carries."""
+    return 100.0 * analyser.u_wh(wh, seconds, phases) / wh if wh > 0 else INF
+
+
+def stamp_resolution_s(timestamp: str) -> float:
+    """The resolution of a charge point's ISO 8601 stamp: 1 s, or its last fractional digit."""
+    seconds = timestamp.rstrip("Z").split("+")[0].split("T")[-1]
+    return 10.0 ** -len(seconds.split(".")[1]) if "." in seconds else 1.0
 
 
 def ocpp_of(rig: Rig) -> Ocpp:

@@ -17,7 +17,8 @@ import pytest
 from conformance.installation import Installation, Supply, nominal_supply
 from conformance.limits import LIMITS
 from core.uncertainty import expanded_u
-from conformance.session import cable_rating_a, configured_current_a, measured_offer_a
+from conformance.session import cable_rating_a, configured_current_a, measured_offer_a, offer_u_a
+from core.uncertainty import combined
 from fixtures.evidence import Evidence, step
 from instruments.meter import GridState
 from rig.rig import Rig
@@ -41,6 +42,8 @@ class GridSample:
     charging_p_w: float
     offer_a: float                            # as the vehicle reads it from the duty
     supplied_v: float                         # sum of the voltages of the phases the DUT supplies
+    others_a: tuple[float, float, float] = (0.0, 0.0, 0.0)   # the building's own (the scenario's: exact)
+    u_v: tuple[float, float, float] = (0.0, 0.0, 0.0)        # the voltages the grid figures were worked with
 
     @property
     def offered_w(self) -> float:
@@ -144,8 +147,29 @@ class Building:
         rig.meter.update(state, record.t_s)
         supplied = sum(u[k] for k in range(3) if ev[k] > MIN_CURRENT_A) or u[0]
         self.samples.append(GridSample(record.t_s, state.i_a, sum(state.p_w), (ev[0], ev[1], ev[2]),
-                                       record.p_total_w, offer, supplied))
+                                       record.p_total_w, offer, supplied, (others[0], others[1], others[2]),
+                                       (u[0], u[1], u[2])))
         return record.t_s
+
+    # --- uncertainty (k = 2) of what a sample says -----------------------------------------------
+    def charging_u_w(self, sample: GridSample) -> float:
+        """The analyser's U of the DUT's charging power (per element, the power shared evenly)."""
+        n = max(1, sum(1 for a in sample.charging_a if a > MIN_CURRENT_A))
+        return self.rig.analyser.u_w([sample.charging_p_w / n] * n)
+
+    def grid_u_w(self, sample: GridSample) -> float:
+        """U of the grid import: the charging power's, and each phase's voltage U times the building's own
+        current on it (the scenario's current is exact; the voltage it is worked at is measured)."""
+        analyser = self.rig.analyser
+        return combined(self.charging_u_w(sample),
+                        *(abs(a) * analyser.u_v(v) for a, v in zip(sample.others_a, sample.u_v) if a))
+
+    def offered_u_w(self, sample: GridSample) -> float:
+        """U of the power an offer allows: the offer's U from the duty at the supplied voltage, and the
+        voltage's U at the offer."""
+        phases = max(1, sum(1 for a in sample.charging_a if a > MIN_CURRENT_A))
+        volts_u = self.rig.analyser.u_v(sample.supplied_v / phases) * phases ** 0.5
+        return combined(offer_u_a(self.rig.cp, sample.offer_a) * sample.supplied_v, sample.offer_a * volts_u)
 
     # --- evidence --------------------------------------------------------------------------
     def plot(self, evidence: Evidence, name: str, grid_limit_a: float | None = None, phases: int = 3,

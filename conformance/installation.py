@@ -81,7 +81,8 @@ class Installation:
         supply = self.supply or nominal_supply()
         tolerance = LIMITS.rig.supply_applied_tolerance.value
         for k in range(supply.phases):
-            evidence.record(f"L{k + 1} voltage while charging", record.phases[k].u_v, "V", t_s=record.t_s)
+            evidence.record(f"L{k + 1} voltage while charging", record.phases[k].u_v, "V", t_s=record.t_s,
+                            u=self.rig.analyser.u_v(record.phases[k].u_v))
         volts = record.phases[0].u_v
         if abs(volts - supply.line_to_neutral_v) > tolerance * supply.line_to_neutral_v:
             raise PreconditionError(f"the analyser sees {volts:.1f} V on L1, not the {supply.line_to_neutral_v:.1f} V "

@@ -113,8 +113,10 @@ def test_charging_current_flows_on_every_supplied_phase(cp: CpEmulator, clock: C
     after = analyser.read()
     fraction = LIMITS.rig.phase_current_fraction
     for k in range(phases):
-        evidence.record(f"L{k + 1} voltage", after.phases[k].u_v, "V", t_s=after.t_s)
+        evidence.record(f"L{k + 1} voltage", after.phases[k].u_v, "V", t_s=after.t_s,
+                        u=analyser.u_v(after.phases[k].u_v))
         evidence.check(f"L{k + 1} current / load setpoint", after.phases[k].i_a / draw, fraction, t_s=after.t_s,
-                       note=f"load set to {draw:g} A per phase")
-    evidence.record(f"energy delivered in {LIMITS.rig.phase_test_duration.value:g} s",
-                    after.energy_wh - before.energy_wh, "Wh", t_s=after.t_s)
+                       note=f"load set to {draw:g} A per phase", u=analyser.u_a(after.phases[k].i_a) / draw)
+    delivered = after.energy_wh - before.energy_wh
+    evidence.record(f"energy delivered in {LIMITS.rig.phase_test_duration.value:g} s", delivered, "Wh", t_s=after.t_s,
+                    u=analyser.u_wh(delivered, after.t_s - before.t_s, phases))

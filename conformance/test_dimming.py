@@ -72,16 +72,20 @@ def test_dimming_contact_limits_power_and_keeps_4_2_kw(idle_dut: Rig, building: 
     evidence.check("dimmed after the contact closed", (dimmed - t_close) if dimmed is not None else float("inf"),
                    LIMITS.rig.dimming_response, t_s=t_close, u=sample_time_u_s())
     held = [x for x in building.samples if t_close + respond <= x.t_s < t_open]
-    evidence.check("charging power while dimmed", max(x.charging_p_w for x in held),
+    highest = max(held, key=lambda x: x.charging_p_w)
+    evidence.check("charging power while dimmed", highest.charging_p_w,
                    AtMost(name="dimmed_power", high=dim_w + margin, unit="W", clause="WB-PS-01",
                           source=f"DUT profile {rig.profile.id}: [energy] dimming_limit_w; "
-                                 f"dimming_margin: {LIMITS.rig.dimming_margin.source}", cites=("MANUAL", "RIG")))
-    offered_w = min(x.offered_w for x in held)
+                                 f"dimming_margin: {LIMITS.rig.dimming_margin.source}", cites=("MANUAL", "RIG")),
+                   u=building.charging_u_w(highest))
+    lowest = min(held, key=lambda x: x.offered_w)
+    offered_w = lowest.offered_w
     evidence.check("power the dimmed offer allows", offered_w,
                    AtLeast(name="dimming_floor", low=floor_w - margin, unit="W", clause="§14a EnWG",
                            source=f"DUT profile {rig.profile.id}: [energy] dimming_floor_w (§14a EnWG: a dimmed "
                                   f"controllable consumer keeps at least 4.2 kW); "
-                                  f"dimming_margin: {LIMITS.rig.dimming_margin.source}", cites=("ENWG14A", "RIG")))
+                                  f"dimming_margin: {LIMITS.rig.dimming_margin.source}", cites=("ENWG14A", "RIG")),
+                   u=building.offered_u_w(lowest))
     expected = min(offered_current_a(rig), grid_limit_a() - building.house_a)  # load management caps it
     back = first_time(building.samples, t_open, lambda x: x.offer_a >= expected - LIMITS.rig.offer_restored_within.value)
     evidence.check("back to the configured current after the contact opened",

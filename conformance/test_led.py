@@ -47,7 +47,7 @@ def judge(evidence: Evidence, rig: Rig, states: list[SegmentState], expected: Se
     for state, (pattern, _) in zip(states, expected):
         if pattern in RATED and state.pattern == pattern and state.frequency_hz:
             evidence.check(f"{state.segment} {pattern} period {situation}", 1.0 / state.frequency_hz, period,
-                           note=f"{state.frequency_hz:.3g} Hz")
+                           note=f"{state.frequency_hz:.3g} Hz", u=state.period_u_s)
 
 
 RATED = ("blinking", "breathing", "sweeping")

@@ -8,10 +8,11 @@ from datetime import datetime
 
 import pytest
 
-from conformance.backend import charge_at_meter_draw, judges_the_meter, ocpp_of
+from conformance.backend import charge_at_meter_draw, energy_u_pct, judges_the_meter, ocpp_of, stamp_resolution_s
 from conformance.limits import LIMITS
 from conformance.session import measured_offer_a, offer_u_a
 from core.errors import PreconditionError
+from core.uncertainty import interval_u
 from fixtures.evidence import Evidence
 from instruments.ac_load import AcLoad
 from instruments.backend import Backend
@@ -33,15 +34,18 @@ def charge_metered(cp: CpEmulator, load: AcLoad, clock: Clock, backend: Backend)
 
 
 def metered_session(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock: Clock, backend: Backend,
-                    rig: Rig) -> tuple[float, float, float]:
+                    rig: Rig) -> tuple[float, float, float, float]:
     """Charge a vehicle drawing the rig's draw for the rig's session, then unplug; (rig time of the
-    start, analyser energy over the session in Wh, the transaction's metered energy in Wh)."""
+    start, analyser energy over the session in Wh, the transaction's metered energy in Wh, the
+    analyser's integration time in s)."""
     since = charge_metered(cp, load, clock, backend)
-    e0 = analyser.read().energy_wh
+    first = analyser.read()
+    e0 = first.energy_wh
     clock.sleep(LIMITS.ocpp.meter_session.value)
     cp.set_state("B")
     clock.sleep(LIMITS.rig.opening_observation_min.value)
-    e1 = analyser.read().energy_wh
+    last = analyser.read()
+    e1 = last.energy_wh
     load.set_on(False)
     cp.set_state("A")
     clock.sleep(ocpp_of(rig).status_within_s.high)
@@ -49,7 +53,7 @@ def metered_session(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock
     if not done:
         raise PreconditionError("no transaction was started and stopped: the energy has nothing to be held against")
     tx = done[-1]
-    return since, e1 - e0, float(tx.meter_stop_wh or 0.0) - tx.meter_start_wh
+    return since, e1 - e0, float(tx.meter_stop_wh or 0.0) - tx.meter_start_wh, last.t_s - first.t_s
 
 
 @judges_the_meter
@@ -59,13 +63,14 @@ def test_transaction_energy_is_the_energy_the_analyser_measured(cp: CpEmulator, 
                                                                 evidence: Evidence) -> None:
     """meterStop − meterStart of a session agrees with the analyser's integrated energy within the
     profile's metering accuracy."""
-    _, true_wh, metered_wh = metered_session(cp, load, analyser, clock, backend, rig)
-    evidence.record("analyser energy over the session", true_wh, "Wh")
+    _, true_wh, metered_wh, seconds = metered_session(cp, load, analyser, clock, backend, rig)
+    phases = rig.profile.electrical.phases
+    evidence.record("analyser energy over the session", true_wh, "Wh", u=analyser.u_wh(true_wh, seconds, phases))
     evidence.record("meterStop - meterStart", metered_wh, "Wh")
     if true_wh <= 0:
         raise PreconditionError("the analyser integrated no energy: the vehicle did not charge")
     evidence.check("metered energy error", abs(metered_wh - true_wh) / true_wh * 100.0,
-                   ocpp_of(rig).energy_accuracy_pct)
+                   ocpp_of(rig).energy_accuracy_pct, u=energy_u_pct(analyser, true_wh, seconds, phases))
 
 
 @judges_the_meter
@@ -88,14 +93,17 @@ def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: Cp
     gaps = [b.t_s - a.t_s for a, b in zip(registers, registers[1:])]
     evidence.series("energy register", {"register (Wh)": [(s.t_s, s.value) for s in registers]})
     evidence.check("largest deviation of a sample gap from the interval",
-                   max(abs(g - LIMITS.ocpp.meter_sample_interval.value) for g in gaps), LIMITS.ocpp.meter_interval_jitter)
+                   max(abs(g - LIMITS.ocpp.meter_sample_interval.value) for g in gaps), LIMITS.ocpp.meter_interval_jitter,
+                   u=interval_u(backend.stamp_resolution_s),
+                   note="each gap between two arrivals at the backend: what a backend sees, transport included")
     metered = registers[-1].value - registers[0].value
     true_wh = (last.energy_wh - first.energy_wh) * (registers[-1].t_s - registers[0].t_s) / (last.t_s - first.t_s)
+    phases = rig.profile.electrical.phases
     evidence.check("register rise vs analyser energy", abs(metered - true_wh) / true_wh * 100.0,
-                   ocpp.energy_accuracy_pct)
+                   ocpp.energy_accuracy_pct, u=energy_u_pct(analyser, true_wh, last.t_s - first.t_s, phases))
     currents = [s for s in backend.meter_samples(since, "Current.Import") if s.phase == "L1"]
     evidence.check("Current.Import L1 vs analyser", abs(currents[-1].value - last.phases[0].i_a),
-                   ocpp.current_accuracy_a)
+                   ocpp.current_accuracy_a, u=analyser.u_a(last.phases[0].i_a))
     offered = backend.meter_samples(since, "Current.Offered")
     evidence.check("Current.Offered vs the duty's offer", abs(offered[-1].value - offer), LIMITS.ocpp.offered_vs_duty,
                    u=offer_u_a(cp, offer))
@@ -131,8 +139,11 @@ def test_clock_aligned_meter_values_come_on_the_clocks_boundaries(cp: CpEmulator
                    LIMITS.ocpp.misaligned_samples, note=f"seconds past a boundary: {off}")
     gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
     evidence.check("largest deviation of a sample gap from the interval",
-                   max(abs(g - interval) for g in gaps), LIMITS.ocpp.meter_interval_jitter)
+                   max(abs(g - interval) for g in gaps), LIMITS.ocpp.meter_interval_jitter,
+                   u=interval_u(max(stamp_resolution_s(s.timestamp) for s in aligned)),
+                   note="each gap between two of the charge point's own stamps")
     metered = aligned[-1].value - aligned[0].value
     true_wh = (last.energy_wh - first.energy_wh) * (aligned[-1].t_s - aligned[0].t_s) / (last.t_s - first.t_s)
     evidence.check("register rise vs analyser energy", abs(metered - true_wh) / true_wh * 100.0,
-                   ocpp.energy_accuracy_pct)
+                   ocpp.energy_accuracy_pct,
+                   u=energy_u_pct(analyser, true_wh, last.t_s - first.t_s, rig.profile.electrical.phases))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.backend import board_offset, charge_at_meter_draw, judges_the_meter, ocpp_of
+from conformance.backend import board_offset, charge_at_meter_draw, energy_u_pct, judges_the_meter, ocpp_of
 from conformance.injection import outage, restart_within_s
 from conformance.limits import LIMITS
 from core.errors import PreconditionError
@@ -122,11 +122,13 @@ def test_a_session_started_and_ended_offline_is_reported_on_reconnection(cp: CpE
     since = clock.now()
     backend.set_online(False)
     charge_at_meter_draw(cp, load, clock)
-    e0 = analyser.read().energy_wh
+    first = analyser.read()
+    e0 = first.energy_wh
     clock.sleep(o.offline_duration.value)
     cp.set_state("B")
     clock.sleep(LIMITS.rig.opening_observation_min.value)
-    e1 = analyser.read().energy_wh
+    last = analyser.read()
+    e1 = last.energy_wh
     load.set_on(False)
     cp.set_state("A")
     backend.set_online(True)
@@ -143,7 +145,8 @@ def test_a_session_started_and_ended_offline_is_reported_on_reconnection(cp: CpE
     if done:
         metered = float(done[-1].meter_stop_wh or 0.0) - done[-1].meter_start_wh
         evidence.check("energy of the offline session vs analyser", abs(metered - (e1 - e0)) / (e1 - e0) * 100.0,
-                       ocpp_of(rig).energy_accuracy_pct)
+                       ocpp_of(rig).energy_accuracy_pct,
+                       u=energy_u_pct(analyser, e1 - e0, last.t_s - first.t_s, rig.profile.electrical.phases))
 
 
 @pytest.mark.red_on("ocpp_offline_queue=false")

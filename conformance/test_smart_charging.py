@@ -100,10 +100,12 @@ def judge_periods(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock: 
         evidence.check(f"period at {start / 60:g} min ({limit:g} A): offer above the limit at its end",
                        max(0.0, held - expected), LIMITS.ocpp.schedule_draw_margin, t_s=t0 + end,
                        u=LIMITS.offer_u_a(held, cp.duty_u_pct))
+        drawn = max(p.i_a for p in record.phases)
         evidence.check(f"period at {start / 60:g} min ({limit:g} A): vehicle current above the limit",
-                       max(0.0, max(p.i_a for p in record.phases) - expected), LIMITS.ocpp.schedule_draw_margin,
-                       t_s=record.t_s)
-        evidence.record(f"period at {start / 60:g} min: offer the vehicle drew from", offered_now, "A")
+                       max(0.0, drawn - expected), LIMITS.ocpp.schedule_draw_margin, t_s=record.t_s,
+                       u=analyser.u_a(drawn))
+        evidence.record(f"period at {start / 60:g} min: offer the vehicle drew from", offered_now, "A",
+                        u=offer_u_a(cp, offered_now))
 
 
 def charge_and_align(cp: CpEmulator, load: AcLoad, clock: Clock, backend: Backend, draw_a: float
@@ -209,16 +211,19 @@ def test_a_tariff_plan_charges_in_the_cheap_hours_and_is_ready_by_departure(cp: 
     plan = plan_departure(now, departure, o.tariff_energy.value, setting, phases,
                           LIMITS.rig.nominal_supply_voltage.value, tariff)
     t0 = backend.rig_time_of(now) + (cp.time() - clock.now())
-    e0 = analyser.read().energy_wh
+    first = analyser.read()
+    e0 = first.energy_wh
     if backend.set_charging_profile(plan.profile) != "Accepted":
         raise PreconditionError("the DUT did not accept the planned TxDefaultProfile")
     expensive = [(s, e) for s, e, amps in plan.periods if amps == 0.0]
     judge_periods(cp, load, analyser, clock, rig, evidence, t0, plan.periods, setting)
     clock.sleep(max(0.0, t0 + (departure - now).total_seconds() - cp.time()))
-    delivered = analyser.read().energy_wh - e0
+    last = analyser.read()
+    delivered = last.energy_wh - e0
     evidence.record("hours planned at zero (expensive)", sum(e - s for s, e in expensive) / 3600.0, "h")
     evidence.check("shortfall of the energy by departure", max(0.0, 1.0 - delivered / o.tariff_energy.value),
-                   o.departure_energy_shortfall)
+                   o.departure_energy_shortfall,
+                   u=analyser.u_wh(delivered, last.t_s - first.t_s, phases) / o.tariff_energy.value)
 
 
 @pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer (after the profile) is short
@@ -442,6 +447,7 @@ def test_the_composite_schedule_in_watts_is_the_current_at_the_measured_voltage(
     expected = [min(a, offered_current_a(rig)) * volts * phases for a in (high, low)]
     errors = [abs(w - e) / e * 100.0 for w, e in zip(claimed, expected)]
     worst = max(errors) if len(claimed) >= len(expected) else float("inf")   # a change of limit the claim lacks
+    volts_u_pct = 100.0 * analyser.u_v(volts) / phases ** 0.5 / volts   # the mean of the live phases' readings
     evidence.check("claimed power against the limit at the measured voltage", worst, LIMITS.ocpp.composite_watts_error,
-                   t_s=record.t_s, note=f"{volts:.1f} V on {phases} live phase(s); expected {expected[0]:.0f} W, "
+                   t_s=record.t_s, u=volts_u_pct, note=f"{volts:.1f} V on {phases} live phase(s); expected {expected[0]:.0f} W, "
                                         f"{expected[1]:.0f} W; claimed {', '.join(f'{w:g}' for w in claimed)} W")

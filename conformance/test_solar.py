@@ -76,15 +76,17 @@ def test_charging_follows_pv_surplus_without_grid_import(idle_dut: Rig, building
         plateau = _plateau(building, t_step + settle / 2)
         house_w = building.phases * HOUSE_A * LIMITS.rig.nominal_supply_voltage.value  # on every phase
         surplus_w = pv_w - house_w
-        worst_import = max(x.grid_p_w for x in plateau)
+        worst = max(plateau, key=lambda x: x.grid_p_w)
+        worst_import = worst.grid_p_w
         mean_charging = sum(x.charging_p_w for x in plateau) / len(plateau)
         usable_w = min(surplus_w, building.ev_max_a * plateau[-1].supplied_v)   # what the vehicle can take
         evidence.check(f"grid import with {pv_w:g} W PV", worst_import, LIMITS.rig.solar_import_max,
-                       t_s=t_step, note=f"surplus about {surplus_w:.0f} W")
+                       t_s=t_step, note=f"surplus about {surplus_w:.0f} W", u=building.grid_u_w(worst))
         evidence.check(f"charging power below the usable surplus with {pv_w:g} W PV", usable_w - mean_charging,
                        Band(name="solar_follow", low=-LIMITS.rig.solar_import_max.high,
                             high=LIMITS.rig.solar_follow_margin.value, unit="W", clause="WB-PV-01",
-                            **derived_from(LIMITS.rig.solar_import_max, LIMITS.rig.solar_follow_margin)), t_s=t_step)
+                            **derived_from(LIMITS.rig.solar_import_max, LIMITS.rig.solar_follow_margin)), t_s=t_step,
+                       u=building.charging_u_w(plateau[-1]))   # the mean of the plateau's: its U is one sample's
     building.plot(evidence, "grid connection (power)", power=True)
 
 
@@ -120,4 +122,5 @@ def test_too_little_surplus_charges_limited_from_pv_and_grid(idle_dut: Rig, buil
                         source=f"DUT profile {rig.profile.id}: [energy] solar_limited_current_a (unconfirmed); "
                                f"failsafe_tolerance: {LIMITS.rig.failsafe_tolerance.source}",
                         cites=("MANUAL", "RIG")), t_s=t_step, u=offer_u_a(rig.cp, max(x.offer_a for x in plateau)))
-    evidence.record("grid import while limited", sum(x.grid_p_w for x in plateau) / len(plateau), "W")
+    evidence.record("grid import while limited", sum(x.grid_p_w for x in plateau) / len(plateau), "W",
+                    u=building.grid_u_w(plateau[-1]))

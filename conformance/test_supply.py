@@ -18,6 +18,7 @@ from conformance.injection import INF, Ramp, hold, outage, restart_within_s
 from conformance.limits import LIMITS
 from conformance.session import start_charging, watch
 from core.limits import AtMost, derived_from
+from core.uncertainty import lag_u
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, first_edge, markers
 from instruments.ac_source import AcSource
@@ -90,9 +91,12 @@ def test_supply_voltage_out_of_range_stops_charging_inside_the_profile_window(
     evidence.series(f"{side}-voltage ramp", {"supply voltage (V)": ramp.points},
                     {"output dead": ramp.t_trip} if ramp.t_trip != INF else {},
                     {"supply voltage (V)": (window.low, window.high)})
+    # the DUT tripped somewhere within the last step: the step it was found at is up to one step past
+    # its threshold, on one side (lag_u); the source's own setting accuracy is not in it (no facts yet)
     evidence.check(f"supply voltage at which charging stopped ({side}-voltage)",
                    ramp.tripped_at if ramp.tripped_at is not None else INF * direction, window,
-                   t_s=ramp.t_trip if ramp.t_trip != INF else None)
+                   t_s=ramp.t_trip if ramp.t_trip != INF else None, u=lag_u(LIMITS.rig.supply_ramp_step.value),
+                   note=f"{LIMITS.rig.supply_ramp_step.value:g} V steps, each held {dwell:g} s")
 
 
 def judge_resume(cp: CpEmulator, clock: Clock, rig: Rig, evidence: Evidence, away: Callable[[], object],

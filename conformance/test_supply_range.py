@@ -50,7 +50,8 @@ def judge_full_current_on(supply: Supply, cp: CpEmulator, rig: Rig, installation
     draw = LIMITS.rig.phase_current_fraction
     for k in range(min(supply.phases, rig.profile.electrical.phases)):
         evidence.check(f"L{k + 1} current / load setpoint on {where}", record.phases[k].i_a / full, draw,
-                       t_s=record.t_s, note=f"load set to {full:g} A per phase")
+                       t_s=record.t_s, note=f"load set to {full:g} A per phase",
+                       u=rig.analyser.u_a(record.phases[k].i_a) / full)
     # judged last, so the plot of the offer carries this verdict
     lowest = min(a for _, a in offers)
     evidence.check(f"lowest offer while charging on {where}", lowest,

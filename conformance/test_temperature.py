@@ -14,7 +14,7 @@ import pytest
 
 from conformance.injection import INF, hold
 from conformance.limits import LIMITS
-from core.uncertainty import combined, expanded_u
+from core.uncertainty import combined, expanded_u, lag_u
 from core.errors import PreconditionError
 from core.limits import AtMost
 from conformance.session import (full_offer_limit, measured_offer_a, offer_u_a, offered_current_a, start_charging,
@@ -133,7 +133,8 @@ def test_over_temperature_stops_charging(cp: CpEmulator, fault_box: FaultBox, cl
     first, step = ramp.temperatures[0][1], (ramp.temperatures[1][1] - ramp.temperatures[0][1]
                                             if len(ramp.temperatures) > 1 else 0.0)
     evidence.check(f"{'sensor' if ramp.mode == 'sensor' else 'ambient'} temperature at which charging stopped",
-                   ramp.stop_c, lim, t_s=ramp.t_stop, note=f"ramp from {first:g} degC in {step:g} degC steps"
+                   ramp.stop_c, lim, t_s=ramp.t_stop, u=lag_u(abs(step)),
+                   note=f"ramp from {first:g} degC in {step:g} degC steps"
                    + ("" if ramp.mode == "sensor" else "; the DUT's own rise puts its sensor above the ambient"))
 
 
@@ -173,7 +174,9 @@ def test_charging_resumes_by_itself_after_cooling(cp: CpEmulator, fault_box: Fau
                                  "housing the enclosure cools on its own time")
     start_charging(cp, clock)
     ramp = ramp_until_stop(cp, fault_box, clock, ramp_end(rig))
-    evidence.check("sensor temperature at which charging stopped (before cooling)", ramp.stop_c, lim, t_s=ramp.t_stop)
+    step = ramp.temperatures[1][1] - ramp.temperatures[0][1] if len(ramp.temperatures) > 1 else 0.0
+    evidence.check("sensor temperature at which charging stopped (before cooling)", ramp.stop_c, lim, t_s=ramp.t_stop,
+                   u=lag_u(abs(step)))
     cooled = LIMITS.rig.temperature_cooled.value
     t_cool = fault_box.set_temperature("sensor", cooled)
     ramp.temperatures.append((t_cool, cooled))

@@ -84,8 +84,9 @@ def test_welded_contactor_never_starts_a_new_session(cp: CpEmulator, fault_box: 
     evidence.check("PWM offers after the weld was detected", count_edges(edges, Channel.PWM, "1", t_replug),
                    LIMITS.protection.offers_while_welded)
     healthy = [p.u_v for k, p in enumerate(record.phases[:rig.profile.electrical.phases]) if k != WELDED_PHASE - 1]
-    evidence.check("highest voltage on a healthy pole's output", max(healthy, default=0.0),
-                   LIMITS.rig.healthy_pole_open, t_s=record.t_s)
+    highest = max(healthy, default=0.0)
+    evidence.check("highest voltage on a healthy pole's output", highest, LIMITS.rig.healthy_pole_open,
+                   t_s=record.t_s, u=rig.analyser.u_v(highest))
 
 
 @pytest.mark.red_on("weld_detection=false")

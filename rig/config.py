@@ -366,6 +366,17 @@ def check_against_profile(config: RigConfig, profile: Any) -> None:
         raise ConfigError(config.path, "dut.configured_current_a",
                           f"a current the DUT can be set to, 0…{rated:g} A (profile {profile.id}: rated_current_a)",
                           current)
+    analyser = config.instruments.get("analyser")
+    if analyser is not None:
+        # a reading above its fixed range is over-range (a broken rig mid-run): the ranges must hold the
+        # most the suite makes flow and the highest supply it applies
+        amps, volts = analyser.settings.get("current_range_a"), analyser.settings.get("voltage_range_v")
+        if amps is not None and amps < rated:
+            raise ConfigError(config.path, "instruments.analyser.current_range_a",
+                              f"a range of at least the DUT's rated {rated:g} A (profile {profile.id})", amps)
+        if volts is not None and volts < SOURCE_V_MAX:
+            raise ConfigError(config.path, "instruments.analyser.voltage_range_v",
+                              f"a range of at least {SOURCE_V_MAX:g} V (the supply ramps go up to it)", volts)
     if current is not None and profile.electrical.settable_currents_kind == "discrete" \
             and current not in profile.electrical.settable_currents_a:
         raise ConfigError(config.path, "dut.configured_current_a",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from instruments.facts import fact
 from sim.plant import Plant
 from sim.scpi import ScpiFrontEnd
 from sim.world import World
@@ -28,6 +30,9 @@ class SimAnalyser(ScpiFrontEnd):
         for pattern in (":COMMunicate:HEADer", ":COMMunicate:VERBose", ":NUMeric:FORMat",
                         ":NUMeric:NORMal:NUMBer"):
             self.command(pattern, lambda s, a: None)
+        self.ranges = {"U": 1000.0, "I": 50.0}   # the largest until set: a WT1800 at power-on keeps its last ones
+        self.command(":INPut:VOLTage:RANGe:ALL", lambda s, a: self._range("U", a, (15, 30, 60, 100, 150, 300, 600, 1000)))
+        self.command(":INPut:CURRent:RANGe:ALL", lambda s, a: self._range("I", a, (1, 2, 5, 10, 20, 50)))
         self.command(":NUMeric:NORMal:ITEM<n>", self._item)
         self.command(":NUMeric:NORMal:VALue?", self._values)
         self.command(":STATus:ERRor?", lambda s, a: self.errors.pop(0) if self.errors else '0,"No error"')
@@ -41,6 +46,17 @@ class SimAnalyser(ScpiFrontEnd):
             self.energy_wh += self._last_p * (now - self._last_t) / 3600.0
         self._last_t = now
         self._last_p = sum(self.plant.phase_power_w(k) for k in range(3))
+
+    def _range(self, function: str, args: list[str], ranges: tuple[int, ...]) -> None:
+        text = args[0].upper().rstrip("VA") if args else ""
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if value not in ranges:
+            self.errors.append('-224,"Illegal parameter value"')
+            return
+        self.ranges[function] = value
 
     def _item(self, suffix: str, args: list[str]) -> None:
         if len(args) != 2 or not suffix:
@@ -71,6 +87,9 @@ class SimAnalyser(ScpiFrontEnd):
                 return float("nan")
             value = {"U": self.plant.output_voltage_v, "I": self.plant.phase_current_a,
                      "P": self.plant.phase_power_w}[function](phase)
+            limit = self.ranges["U"] * self.ranges["I"] if function == "P" else self.ranges[function]
+            if abs(value) > limit * fact("yokogawa-wt", "overrange"):
+                return 9.9e37     # over-range (stricter than the WT1800: instruments/facts/yokogawa-wt.toml)
             return value * noise
         if function == "WP":
             return self.energy_wh

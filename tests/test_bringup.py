@@ -125,3 +125,16 @@ def test_the_virtual_dmm_refuses_a_resistance_range_its_facts_do_not_cover() -> 
     assert daq._resistance("", ["1000", "(@203)"]) == "+9.90000000E+37"   # above the range: overload
     reading = float(daq._resistance("", ["10000", "(@203)"]))     # the wallbox's 1 kΩ side + the channel's offset
     assert 1000.2 - 0.7 < reading < 1002.0 + 0.7     # the 10 kΩ range: ± 0.66 Ω at 1 kΩ
+
+
+@pytest.mark.parametrize("key, value, expected", [("current_range_a", 20.0, "at least the DUT's rated 32 A"),
+                                                  ("voltage_range_v", 150.0, "at least 300 V")])
+def test_an_analyser_range_too_small_for_the_suite_is_refused_when_the_rig_file_loads(
+        tmp_path: Path, key: str, value: float, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reading above a fixed range is over-range, which would break the run halfway: `rig check` says so first."""
+    text = (REPO_ROOT / "rigs" / "sim.toml").read_text()
+    assert "[instruments.analyser]\n" in text
+    rig = tmp_path / "range.toml"
+    rig.write_text(text.replace("[instruments.analyser]\n", f"[instruments.analyser]\n{key} = {value}\n"))
+    assert main(["rig", "check", str(rig)]) == 2
+    assert f"[instruments.analyser.{key}]: expected a range of {expected}" in capsys.readouterr().err

@@ -78,17 +78,36 @@ def test_cp_emulator_edge_count_mismatch_is_an_operation_error() -> None:
             WbrCpEmulator(t).read_edges()
 
 
-def test_yokogawa_configure_selects_eleven_items() -> None:
+def yokogawa_configure_steps(volts: str, amps: str) -> list[tuple[str, str | None]]:
+    """`configure`'s script: fixed ranges (IM WT1801-17EN, INPut group: [:INPut]:VOLTage:RANGe[:ALL],
+    [:INPut]:CURRent:RANGe[:ALL]; the accuracy a verdict states is a % of the range its reading was made
+    on), then the eleven numeric items and a look at the error queue."""
     items = ["U,1", "I,1", "P,1", "U,2", "I,2", "P,2", "U,3", "I,3", "P,3", "WP,SIGMA", "TIME,1"]
-    steps: list[tuple[str, str | None]] = [(":COMMUNICATE:HEADER OFF", None), (":NUMERIC:FORMAT ASCII", None),
+    steps: list[tuple[str, str | None]] = [(":COMMUNICATE:HEADER OFF", None), (f":INPUT:VOLTAGE:RANGE:ALL {volts}", None),
+                                           (f":INPUT:CURRENT:RANGE:ALL {amps}", None), (":NUMERIC:FORMAT ASCII", None),
                                            (":NUMERIC:NORMAL:NUMBER 11", None)]
     steps += [(f":NUMERIC:NORMAL:ITEM{n} {item}", None) for n, item in enumerate(items, start=1)]
-    steps += [("*OPC?", "1"), (":STATUS:ERROR?", '0,"No error"'),      # the queue read after configuring
-              (":INTEGRATE:RESET", None), (":INTEGRATE:START", None), ("*OPC?", "1")]
+    return steps + [("*OPC?", "1"), (":STATUS:ERROR?", '0,"No error"')]
+
+
+def test_yokogawa_configure_selects_eleven_items() -> None:
+    steps = yokogawa_configure_steps("300V", "50A")
+    steps += [(":INTEGRATE:RESET", None), (":INTEGRATE:START", None), ("*OPC?", "1")]
     with expected_protocol(steps) as t:
         wt = YokogawaWT(t)
         wt.configure()
         wt.start_integration()
+
+
+def test_yokogawa_ranges_come_from_the_rig_file_and_set_the_u_of_each_reading() -> None:
+    with expected_protocol(yokogawa_configure_steps("600V", "20A")) as t:
+        wt = YokogawaWT(t, {"voltage_range_v": 600.0, "current_range_a": 20.0})
+        wt.configure()
+    # WT1800 bulletin p. 17: ±(0.1 % of reading + 0.05 % of range), uniform over ± that bound, k = 2
+    assert wt.u_v(230.0) == pytest.approx(2 * 2 * (0.23 + 0.3) / 12 ** 0.5)
+    assert wt.u_a(16.0) == pytest.approx(2 * 2 * (0.016 + 0.01) / 12 ** 0.5)
+    three = wt.u_w([3680.0, 3680.0, 3680.0])
+    assert three == pytest.approx(3 ** 0.5 * 2 * 2 * (3.68 + 6.0) / 12 ** 0.5)
 
 
 def test_yokogawa_read_maps_values_to_phases() -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.uncertainty import interval_u
+
 from instruments.led import SEGMENTS, LedSample
 
 DARK_LEVEL = 0.15          # below this fraction of full scale a segment's peak is dark (room light on the housing)
@@ -33,6 +35,9 @@ class SegmentState:
     colour: str | None           # None when off
     frequency_hz: float | None   # of the modulation; None when steady
     level: float                 # peak intensity, fraction of full scale
+    period_u_s: float | None = None
+    """U (k = 2) of 1 / frequency_hz: the first and last rise each on the sample grid, over the rises
+    between them (a single rise gives only the recording's length, and says so by its U)."""
 
     def describe(self) -> str:
         if self.pattern == "off":
@@ -76,6 +81,12 @@ def _frequency(rises: list[float], duration_s: float) -> float | None:
     return None if not rises else 1.0 / duration_s
 
 
+def _period_u(rises: list[float], duration_s: float, sample_s: float) -> float | None:
+    if len(rises) >= 2:
+        return interval_u(sample_s) / (len(rises) - 1)
+    return None if not rises else duration_s
+
+
 def classify(samples: Sequence[LedSample]) -> list[SegmentState]:
     if len(samples) < 8:
         raise ValueError(f"too few LED samples to classify ({len(samples)}; at least 8)")
@@ -86,6 +97,7 @@ def classify(samples: Sequence[LedSample]) -> list[SegmentState]:
     floor = np.percentile(intensity, 5, axis=0)
     bar_peak = float(peak.max())
     duration = float(t[-1] - t[0]) or 1.0
+    sample_s = float(np.median(np.diff(t)))
     states: list[SegmentState] = []
     normalised: dict[int, np.ndarray] = {}
     for k, name in enumerate(SEGMENTS):
@@ -104,7 +116,8 @@ def classify(samples: Sequence[LedSample]) -> list[SegmentState]:
         # is at least half the swing); breathing light changes by a fraction of its swing per frame
         steps = int(np.sum(np.abs(np.diff(x)) > STEP))
         pattern = "blinking" if steps >= max(1, len(rises)) else "breathing"
-        states.append(SegmentState(name, pattern, colour, _frequency(rises, duration), float(peak[k])))
+        states.append(SegmentState(name, pattern, colour, _frequency(rises, duration), float(peak[k]),
+                                   _period_u(rises, duration, sample_s)))
     return _sweeps(t, states, normalised)
 
 
@@ -122,7 +135,8 @@ def _sweeps(t: np.ndarray, states: list[SegmentState], normalised: dict[int, np.
         return states
     period = [s.frequency_hz for k, s in enumerate(states) if k in group and s.frequency_hz]
     freq = float(np.median(period)) if period else None
-    return [SegmentState(s.segment, "sweeping", s.colour, freq, s.level) if k in group else s
+    widest = max((s.period_u_s for k, s in enumerate(states) if k in group and s.period_u_s is not None), default=None)
+    return [SegmentState(s.segment, "sweeping", s.colour, freq, s.level, widest) if k in group else s
             for k, s in enumerate(states)]
 
 
