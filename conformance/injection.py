@@ -82,8 +82,10 @@ def residual_ramp(box: FaultBox, clock: Clock, channel: str, start: float, stop:
 def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, observe_s: float) -> tuple[float, float]:
     """Step from 0 to `milliamps`; (box time the current began to flow, seconds until it stopped)."""
     t_command = box.set_residual_ma(channel, milliamps)
-    clock.sleep(observe_s)
-    t_on = box.flowing_from(channel, t_command, milliamps)
+    first = min(box.step_search_s, observe_s)
+    clock.sleep(first)
+    t_on = box.flowing_from(channel, t_command, milliamps)    # while the scope's record still holds the step
+    clock.sleep(observe_s - first)
     t_off = interrupted_after(box, channel, t_command)
     box.set_residual_ma(channel, 0.0)
     return t_on, t_off - t_on

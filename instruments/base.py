@@ -66,6 +66,11 @@ class Instrument(ABC):
         """Called by the rig right after `build`, whoever built the driver: leave nothing of an earlier
         session behind (a SCPI instrument's error queue); most instruments have nothing to clear."""
 
+    def watches(self) -> list[tuple[float, Any]]:
+        """(every_s, callback) pairs the rig's clock must call while a test waits: what an instrument
+        must read before its own memory overwrites it (a scope's rolling record).  Most have none."""
+        return []
+
     def listening_port(self) -> int | None:
         """For a role the rig serves (the meter emulator, the backend): the port it listens on, so an
         in-process virtual lab dials it there (the port is bound first, never probed and released)."""

@@ -110,6 +110,10 @@ class FaultBox(Instrument):
         box that stamps its own application (`FB_Ack`) returns that stamp."""
         return t_command
 
+    step_search_s = 0.0
+    """How long after the command `flowing_from` looks for the current's step: ask for it that soon
+    after, while what shows the step (a scope's rolling record) still holds it."""
+
     @abstractmethod
     def injection_tolerance_ma(self, milliamps: float) -> float:
         """How far the current measured flowing may lie from `milliamps` set before the injection, not

@@ -32,6 +32,7 @@ import numpy as np
 
 from core.errors import InstrumentOperationError, InvalidValue
 from instruments.base import Instrument, ScpiInstrument
+from instruments.facts import fact
 from instruments.transport.base import LineTransport
 
 MEASUREMENTS = {"vtop": "VTOP", "vbase": "VBASe", "frequency": "FREQuency", "duty": "DUTYcycle", "vrms": "VRMS"}
@@ -102,10 +103,29 @@ class Scope(Instrument):
 
     _gap = 1.0
     reference_channel = 1
+    memory_points = 4_000_000
+    """Acquisition memory a read reaches into (a driver takes it from its facts)."""
+    pair_size = 2
+    """Channels that share one memory (1-2, 3-4 on an X-Series): each displayed one gets an equal part."""
+
+    @property
+    def displayed(self) -> frozenset[int]:
+        """The channels the driver switched on (a channel off leaves its pair's memory to the other)."""
+        return frozenset(getattr(self, "_displayed", ()))
+
+    def channel_memory_points(self, channel: int) -> int:
+        """How many points of `channel` the memory holds: its pair's memory shared among the displayed
+        channels of the pair (3000 X User's Guide p. 270)."""
+        pair = (channel - 1) // self.pair_size
+        sharing = sum(1 for c in self.displayed if (c - 1) // self.pair_size == pair)
+        return self.memory_points // max(1, sharing)
 
 
 class KeysightInfiniiVision(ScpiInstrument, Scope):
     """InfiniiVision X-Series over VISA (LAN port 5025 or USBTMC)."""
+
+    memory_points = int(fact("keysight-infiniivision", "memory_points"))
+    pair_size = int(fact("keysight-infiniivision", "channels_per_memory_pair"))
 
     def __init__(self, transport: LineTransport) -> None:
         super().__init__(transport)
@@ -138,6 +158,7 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
         t.write(f":CHANnel{channel}:SCALe {volts_per_div:g}")
         t.write(f":CHANnel{channel}:OFFSet 0")
         t.write(f":CHANnel{channel}:DISPlay 1")
+        self._displayed = self.displayed | {channel}
 
     def set_channel(self, channel: int, volts_per_div: float, probe: float) -> None:
         self._channel(channel, volts_per_div, probe)

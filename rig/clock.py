@@ -11,6 +11,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from instruments.transport.base import LineTransport
 from rig import interrupts
@@ -21,8 +22,18 @@ TIME_RESOLUTION_S = 1e-9
 """The finest time step the rig asks for (the virtual lab's `ADV` takes nanoseconds)."""
 
 
+@dataclass
+class _Watch:
+    every_s: float
+    callback: Callable[[], object]
+    last_s: float
+
+
 class Clock(ABC):
     virtual: bool = False
+
+    def __init__(self) -> None:
+        self._watches: list[_Watch] = []
 
     @abstractmethod
     def now(self) -> float:
@@ -44,6 +55,26 @@ class Clock(ABC):
             if remaining <= TIME_RESOLUTION_S:  # a rounding remainder must not spin the loop
                 return False
             self.sleep(min(poll_s, remaining))
+
+    def watch(self, every_s: float, callback: Callable[[], object]) -> None:
+        """Call `callback` at least every `every_s` of clock time while a wait runs: an instrument whose
+        memory rolls (a scope's record) is read before what it holds is overwritten, whatever a test
+        waits for.  A wait is cut into steps of at most `every_s` for it."""
+        if not every_s > 0:
+            raise InvalidValue(f"a watch needs every_s > 0, not {every_s}")
+        self._watches.append(_Watch(every_s, callback, self.now()))
+
+    def _until_due_s(self) -> float:
+        """Clock time until the next watch is due (at least the finest step): a wait is cut there."""
+        now = self.now()
+        return max(TIME_RESOLUTION_S, min((w.last_s + w.every_s - now for w in self._watches), default=float("inf")))
+
+    def _watched(self) -> None:
+        now = self.now()
+        for w in self._watches:
+            if now - w.last_s >= w.every_s - TIME_RESOLUTION_S:
+                w.callback()
+                w.last_s = now
 
     def reseed(self, seed: int) -> None:
         """Reseed the world's randomness for what follows: only a virtual lab has any to reseed."""
@@ -68,10 +99,11 @@ class RealClock(Clock):
         end = time.monotonic() + seconds
         while True:
             interrupts.check()
+            self._watched()
             remaining = end - time.monotonic()
             if remaining <= 0:
                 return
-            time.sleep(min(self.CHUNK_S, remaining))
+            time.sleep(min(self.CHUNK_S, self._until_due_s(), remaining))
 
 
 class VirtualClock(Clock):
@@ -89,6 +121,7 @@ class VirtualClock(Clock):
     each answer well within the control line's timeout.  The result is the same world."""
 
     def __init__(self, transport: LineTransport, reopen: Callable[[], LineTransport] | None = None) -> None:
+        super().__init__()
         self._transport = transport
         self._reopen = reopen
         self._readers: list[LineTransport] = []
@@ -111,11 +144,16 @@ class VirtualClock(Clock):
         interrupts.check()
         if 0 < seconds < TIME_RESOLUTION_S:
             seconds = TIME_RESOLUTION_S  # asked to wait at all, the world moves: loops on remainders end
-        while seconds > self.STEP_S:
-            self._now = self._ask(f"ADV {self.STEP_S:.9f}")
-            seconds -= self.STEP_S
+        while True:
+            step = min(self.STEP_S, self._until_due_s())
+            if seconds <= step:
+                break
+            self._now = self._ask(f"ADV {step:.9f}")
+            seconds -= step
             interrupts.check()
+            self._watched()
         self._now = self._ask(f"ADV {seconds:.9f}")
+        self._watched()
 
     def reseed(self, seed: int) -> None:
         """Every later random draw of the virtual lab from a generator seeded with `seed`."""

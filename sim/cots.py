@@ -477,10 +477,19 @@ keeps the full memory: instruments/facts/keysight-infiniivision.toml), the leaka
 on 4 (volts per amp: the shunt as built replaces the nominal ohms)."""
 
 
+SCOPE_SAMPLE_S = 2e-6
+"""The roll record's sample interval the virtual scope models: the finest interval the rig reads it at."""
+
+
 class SimScope(ScpiFrontEnd):
     """InfiniiVision X-Series: a running high-resolution record of CP, the vehicle-side L1 and the
     leakage shunt (SCOPE_WIRING), readable through any horizontal window; points not yet acquired are
-    holes (0x0000)."""
+    holes (0x0000), and so are points older than the memory holds (its depth in
+    instruments/facts/keysight-infiniivision.toml at SCOPE_SAMPLE_S): what rolled out is gone.
+
+    Still kinder than the real one, and said so in docs/bench/cots.md: it answers any window while
+    running, and a point read over a longer interval is the mean of that interval, where a running
+    InfiniiVision gives only its measurement record and decimates."""
 
     name = "scope"
     idn = "KEYSIGHT TECHNOLOGIES,DSOX4024A,SIM00001,07.50"
@@ -495,7 +504,9 @@ class SimScope(ScpiFrontEnd):
         self._noise = np.random.default_rng(world.rng.getrandbits(64))
         self.scale = {1: 4.0, 2: 100.0, 3: 1.0, 4: 1.0}
         self.position, self.range, self.points, self.source = 0.0, 1.0, 1000, 1
-        for pattern in (":CHANnel<n>:PROBe", ":CHANnel<n>:OFFSet", ":CHANnel<n>:DISPlay", ":ACQuire:TYPE",
+        self.displayed: set[int] = set()
+        self.command(":CHANnel<n>:DISPlay", self._display)
+        for pattern in (":CHANnel<n>:PROBe", ":CHANnel<n>:OFFSet", ":ACQuire:TYPE",
                         ":TIMebase:MODE", ":TIMebase:REFerence", ":WAVeform:FORMat", ":WAVeform:BYTeorder",
                         ":WAVeform:UNSigned", ":STOP"):
             self.command(pattern, lambda s, a: None)
@@ -509,6 +520,22 @@ class SimScope(ScpiFrontEnd):
         self.command(":WAVeform:DATA?", self._data)
         for item in ("VTOP", "VBASe", "FREQuency", "DUTYcycle", "VRMS"):
             self.command(f":MEASure:{item}?", self._measure_query(item))
+
+    def memory_points(self, channel: int) -> int:
+        """The points of `channel` the memory holds: its pair's memory shared by the pair's displayed
+        channels (instruments/facts/keysight-infiniivision.toml)."""
+        per_pair = int(fact("keysight-infiniivision", "channels_per_memory_pair"))
+        pair = (channel - 1) // per_pair
+        sharing = sum(1 for c in self.displayed if (c - 1) // per_pair == pair)
+        return int(fact("keysight-infiniivision", "memory_points")) // max(1, sharing)
+
+    def _display(self, suffix: str, a: list[str]) -> None:
+        try:
+            channel, on = int(suffix), a[0].strip().upper() in ("1", "ON")
+        except (ValueError, IndexError):
+            self.bad_value()
+            return
+        self.displayed = (self.displayed | {channel}) if on else (self.displayed - {channel})
 
     def _measure_query(self, item: str) -> Callable[[str, list[str]], str]:
         return lambda suffix, args: self._measure(item, args)
@@ -558,7 +585,8 @@ class SimScope(ScpiFrontEnd):
     def _data(self, s: str, a: list[str]) -> bytes:
         n, dt = self.points, self.range / self.points
         edges = self.t_run + self.position + dt * np.arange(n + 1)
-        acquired = edges[1:] <= self.world.now + 1e-12
+        kept_from = self.world.now - self.memory_points(self.source) * SCOPE_SAMPLE_S
+        acquired = (edges[1:] <= self.world.now + 1e-12) & (edges[:-1] >= kept_from - 1e-12)
         values = np.zeros(n)
         if self.source in self.wiring:
             what, gain = self.wiring[self.source]

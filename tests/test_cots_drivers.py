@@ -336,3 +336,56 @@ def test_a_cp_step_whose_neighbour_sample_is_still_settling_is_an_edge() -> None
     recorder._cp_edges(values, 100.0)
     assert [(e.channel, e.value) for e in recorder.edges] == [(Channel.CPH, "6.00")]
     assert recorder.edges[0].t_s == pytest.approx(100.0 + 2500 * ZOOM_S)
+
+
+def test_the_virtual_scope_holds_no_more_than_its_memory_and_the_rig_reads_it_before_it_rolls() -> None:
+    """A read reaches back no further than the acquisition memory holds (4 Mpts, M924x guide p. 1171, at
+    the record's 2 µs: 8 s; 4 s on channels 3 and 4, which share one memory: 3000 X User's Guide p. 270);
+    a test that waits minutes still gets every edge, because the rig's clock reads the record while it
+    waits (`Clock.watch`, `ScopeRecorder.keep_up_s`)."""
+    from fixtures.timing import delay_s
+    from instruments.facts import fact
+    from sim.cots import SCOPE_SAMPLE_S
+
+    memory_s = fact("keysight-infiniivision", "memory_points") * SCOPE_SAMPLE_S
+    with Rig.from_file("rigs/sim-cots.toml", sim_overrides={"contactor_open_delay_ms": "98"}) as rig:
+        cp, clock = rig.cp, rig.clock
+        scope = cast(KeysightInfiniiVision, rig.instruments["scope"])
+        assert scope.displayed == {1, 3, 4}     # CP; the output and the leakage shunt share the second memory
+        assert cp.recorder.memory_s == pytest.approx(memory_s / 2) and cp.recorder.keep_up_s < memory_s / 2
+        rig.energise()
+        clock.sleep(10)
+        cp.set_state("B")
+        clock.sleep(3)
+        cp.start_capture()
+        cp.set_state("C")
+        clock.sleep(5)
+        t_b = cp.set_state("B")
+        updates = cp.recorder.zooms
+        clock.sleep(120)          # minutes with no read asked for by the test: the clock's watch reads
+        assert cp.recorder.zooms > updates
+        assert abs(delay_s(cp.read_edges(), t_b, Channel.OVP, "0") - 0.098) <= 1e-3
+        now = scope.now(cp.recorder.read_until_s)
+        old = scope.window(1, now - memory_s - 1.0, 0.5, 1000)      # rolled out of the memory
+        assert old.acquired == 0 and np.isnan(old.values).all()
+        kept = scope.window(1, now - memory_s + 0.5, 0.5, 1000)     # still held
+        assert kept.acquired == 1000
+        assert scope.window(3, now - memory_s / 2 - 0.6, 0.5, 1000).acquired == 0   # half as deep
+        assert scope.window(3, now - memory_s / 2 + 0.5, 0.5, 1000).acquired == 1000
+
+
+def test_a_clock_calls_its_watches_while_a_wait_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a lab's clock too (host time faked here: tests never time the host)."""
+    import rig.clock as clock_module
+    from rig.clock import RealClock
+
+    host = [100.0]
+    monkeypatch.setattr(clock_module.time, "monotonic", lambda: host[0])
+    monkeypatch.setattr(clock_module.time, "sleep", lambda s: host.__setitem__(0, host[0] + s))
+    clock = RealClock()
+    calls: list[float] = []
+    clock.watch(6.0, lambda: calls.append(clock.now()))
+    clock.sleep(30.0)
+    assert len(calls) == 5 and all(b - a == pytest.approx(6.0) for a, b in zip(calls, calls[1:]))
+    with pytest.raises(InvalidValue, match="every_s > 0"):
+        clock.watch(0.0, lambda: None)

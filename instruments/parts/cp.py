@@ -71,15 +71,23 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         self._veh: list[Edge] = []
         self._capture_start = 0.0
 
+    def watches(self) -> list[tuple[float, Any]]:
+        """The scope's record is read before its memory rolls over (`ScopeRecorder.keep_up_s`)."""
+        return [(self.recorder.keep_up_s, self.recorder.update)]
+
     def identify(self) -> str:
         """Goes into every report's provenance, with the timing resolution a reader must know."""
         return (f"parts: switch + scope (CP on channel {self.recorder.cp_channel}, vehicle-side L1 on "
                 f"{self.recorder.output_channel}); edges from the scope's record at {ZOOM_S * 1e6:g} us, a vehicle "
-                f"step in the PWM's negative half shows up to {self.VEHICLE_STEP_HIDDEN_S * 1e3:g} ms late, the "
-                f"contactor near a zero crossing up to {self.ZERO_CROSSING_HIDDEN_S * 1e3:g} ms early")
+                f"step in the PWM's negative half shows up to {self.VEHICLE_STEP_HIDDEN_S * 1e3:g} ms late, a PWM "
+                f"start at its first fall up to {self.PWM_START_HIDDEN_S * 1e3:g} ms late, the contactor near a zero "
+                f"crossing up to {self.ZERO_CROSSING_HIDDEN_S * 1e3:g} ms early")
 
     VEHICLE_STEP_HIDDEN_S = 1e-3
     """A vehicle step in the PWM's negative half shows at the next positive one: up to one 1 kHz period."""
+    PWM_START_HIDDEN_S = 1e-3
+    """A PWM start shows at its first fall: its first positive half looks like the DC level before it, so
+    the stamp is up to one 1 kHz period late (never early: an offer is never found before its cause)."""
     ZERO_CROSSING_HIDDEN_S = 0.2e-3
     """The contactor opening near a zero crossing shows once the sine would have passed LIVE_V (20 V at
     230 V rms: asin(20 / 325) / (2π · 50 Hz) ≈ 0.2 ms)."""
@@ -94,7 +102,8 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         """Both stamps on the scope's sample grid (ZOOM_S), plus what the signals hide (see `identify`): a
         vehicle step shows late, a contactor near a zero crossing early, each on one side (`lag_u`); a
         timebase accuracy of a few ppm is negligible against these over the seconds a verdict spans."""
-        return combined(interval_u(ZOOM_S), lag_u(self.VEHICLE_STEP_HIDDEN_S, self.ZERO_CROSSING_HIDDEN_S))
+        return combined(interval_u(ZOOM_S), lag_u(self.VEHICLE_STEP_HIDDEN_S, self.PWM_START_HIDDEN_S,
+                                                  self.ZERO_CROSSING_HIDDEN_S))
 
     # --- switching ---------------------------------------------------------------------------
     def _switch(self, close: Iterable[str], open_: Iterable[str], veh: str) -> float:

@@ -95,6 +95,10 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         self._seen_until = 0.0
         self._events: list[ResidualEvent] = []
 
+    def watches(self) -> list[tuple[float, Any]]:
+        """The scope's record is read before its memory rolls over (the CP emulator's recorder, shared)."""
+        return [(self.recorder.keep_up_s, self.recorder.update)]
+
     def identify(self) -> str:
         parts = ["switch", "scope"] + [r for r, i in (("dc_source", self.dc), ("chamber", self.chamber)) if i]
         ladder = self.wiring.leakage_resistors
@@ -109,6 +113,8 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         current's step (centred, `flowing_from`), the output's stop near a zero crossing showing early
         (one-sided, `lag_u`)."""
         return combined(interval_u(ZOOM_S, STEP_HIDDEN_S), lag_u(PartsCpEmulator.ZERO_CROSSING_HIDDEN_S))
+
+    step_search_s = STEP_SEARCH_S
 
     def flowing_from(self, channel: str, t_command: float, milliamps: float) -> float:
         """Where the shunt on the scope first shows the current set at `t_command`: the relay's operate

@@ -12,9 +12,9 @@ The record is read in two passes, so that hours of charging cost little to trans
    period (DUTY), the output voltage joining or leaving the sine (OVP).
 
 The resolution of every edge time is `ZOOM_S` (2 µs) plus what the signal itself hides: a vehicle
-switching during the PWM's negative half shows at the next positive one (≤ 1 ms later), and the
-contactor opening near a zero crossing shows once the sine would have passed `LIVE_V` (≤ 0.2 ms
-at 230 V).
+switching during the PWM's negative half shows at the next positive one (≤ 1 ms later), a PWM start
+at its first fall (≤ 1 ms later), and the contactor opening near a zero crossing shows once the sine
+would have passed `LIVE_V` (≤ 0.2 ms at 230 V).
 """
 
 from __future__ import annotations
@@ -75,6 +75,21 @@ class ScopeRecorder:
     _last_count: int = 16
     _last_mean: float | None = None
     _out_tail: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def memory_s(self) -> float:
+        """How far back the scope's record reaches at the zoom's sample interval, on the channel that
+        holds the least (a pair's memory is shared by its displayed channels): older samples are
+        overwritten."""
+        channels = self.scope.displayed or {self.cp_channel, self.output_channel}
+        return min(self.scope.channel_memory_points(c) for c in channels) * ZOOM_S
+
+    @property
+    def keep_up_s(self) -> float:
+        """How often the record must be read while a test waits, so no overview point or zoom reaches
+        back past `memory_s`: a quarter of it is left for the zooms behind the newest point and the
+        read itself."""
+        return 0.75 * self.memory_s
 
     def start(self) -> float:
         """Begin following from now: the state there is learnt, not reported as edges."""
@@ -207,13 +222,15 @@ class ScopeRecorder:
                 high_s = (hb - ha) * ZOOM_S
                 duty = 100.0 * high_s / (high_s + dur)
                 if not st.pwm:
-                    # the first fall of this run of periods, less its positive half: where the generator started
+                    # the first fall of this run of periods: the first instant the PWM shows.  Its positive
+                    # half before looks like the DC level it follows, and a generator may start in either
+                    # half, so the start is stamped at the fall, never before the PWM began: up to one
+                    # period late (PartsCpEmulator.PWM_START_HIDDEN_S), never early
                     j = k
                     while j >= 3 and segments[j - 2][2] and (segments[j - 1][1] - segments[j - 1][0]) * ZOOM_S \
                             <= PERIOD_MAX_S and (segments[j - 2][1] - segments[j - 2][0]) * ZOOM_S <= PERIOD_MAX_S:
                         j -= 2
-                    period = high_s + dur
-                    start = t0 + segments[j][0] * ZOOM_S - duty / 100.0 * period
+                    start = t0 + segments[j][0] * ZOOM_S
                     st.pwm = True
                     st.duty = duty
                     events.append((start, Channel.PWM, "1"))
