@@ -348,8 +348,10 @@ def test_the_virtual_scope_holds_no_more_than_its_memory_and_the_rig_reads_it_be
     from sim.cots import SCOPE_SAMPLE_S
 
     memory_s = fact("keysight-infiniivision", "memory_points") * SCOPE_SAMPLE_S
+    from instruments.parts.cp import PartsCpEmulator
+
     with Rig.from_file("rigs/sim-cots.toml", sim_overrides={"contactor_open_delay_ms": "98"}) as rig:
-        cp, clock = rig.cp, rig.clock
+        cp, clock = cast(PartsCpEmulator, rig.cp), rig.clock
         scope = cast(KeysightInfiniiVision, rig.instruments["scope"])
         assert scope.displayed == {1, 3, 4}     # CP; the output and the leakage shunt share the second memory
         assert cp.recorder.memory_s == pytest.approx(memory_s / 2) and cp.recorder.keep_up_s < memory_s / 2
