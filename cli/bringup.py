@@ -70,6 +70,10 @@ def _report(rig: Rig, config: RigConfig) -> tuple[list[str], list[str]]:
         print(f"  timing: edges are stamped on a {rig.cp.stamp_resolution_s * 1e6:g} us grid; each time between "
               f"two CP-emulator stamps (contactor opening and closing after a vehicle action) carries "
               f"U = {rig.cp.interval_u_s * 1e3:.3g} ms (k = 2); decision rule: {config.suite.decision_rule} acceptance")
+        recorder = getattr(rig.cp, "recorder", None)
+        if recorder is not None:
+            print(f"  scope record: holds {recorder.memory_s:.3g} s on its shallowest channel (the memory shared within "
+                  f"a channel pair); read every {recorder.keep_up_s:.3g} s while a test waits")
     if rig.has("fault_box"):
         box, residual = rig.fault_box, rig.fault_box.residual_u_ma
         print(f"  fault injection: each trip time carries U = {box.trip_time_u_s * 1e3:.3g} ms (k = 2), each "
