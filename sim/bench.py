@@ -54,6 +54,7 @@ class SimAnalyser(ScpiFrontEnd):
         except ValueError:
             value = math.nan
         if value not in ranges:
+            # SCPI-99's number for it: the WT1800's own error list is not in instruments/facts yet
             self.errors.append('-224,"Illegal parameter value"')
             return
         self.ranges[function] = value

@@ -139,3 +139,32 @@ def test_an_analyser_range_too_small_for_the_suite_is_refused_when_the_rig_file_
     rig.write_text(text.replace("[instruments.analyser]\n", f"[instruments.analyser]\n{key} = {value}\n"))
     assert main(["rig", "check", str(rig)]) == 2
     assert f"[instruments.analyser.{key}]: expected a range of {expected}" in capsys.readouterr().err
+
+
+def test_the_virtual_analyser_takes_only_the_wt1800s_ranges_and_reads_over_range_above_them() -> None:
+    """WT1800 ranges (bulletin, inputs: 15 … 1000 V, 1 … 50 A at crest factor 3); a reading above its range is
+    over-range (9.9E+37), which the driver refuses as the rig's fault, never a value to judge."""
+    from core.errors import InstrumentOperationError
+    from instruments.power_analyser import YokogawaWT
+    from rig.rig import Rig
+
+    with Rig.from_file("rigs/sim.toml") as rig:
+        analyser = rig.instruments["analyser"]
+        assert isinstance(analyser, YokogawaWT)
+        analyser.transport.write(":INPUT:CURRENT:RANGE:ALL 40A")          # not a WT1800 range
+        with pytest.raises(InstrumentOperationError, match="-224"):
+            analyser.check_errors("a range it does not have")
+        from conformance.session import start_charging
+
+        rig.energise()
+        rig.clock.sleep(10)
+        rig.cp.start_capture()
+        start_charging(rig.cp, rig.clock)
+        rig.load.set_current(16.0)
+        rig.load.set_on(True)
+        rig.clock.sleep(2)
+        assert analyser.read().phases[0].i_a == pytest.approx(16.0, rel=0.01)
+        analyser.transport.write(":INPUT:CURRENT:RANGE:ALL 10A")          # 16 A flowing: over-range
+        with pytest.raises(InstrumentOperationError, match="over-range"):
+            analyser.read()
+        analyser.transport.write(":INPUT:CURRENT:RANGE:ALL 50A")
