@@ -18,7 +18,7 @@ from conformance.limits import LIMITS
 from conformance.session import start_charging
 from core.errors import PreconditionError
 from core.profile import Ocpp
-from core.uncertainty import combined, expanded_u
+from core.uncertainty import combined, expanded_u, times
 from instruments.ac_load import AcLoad
 from instruments.backend import Backend, StatusReport
 from instruments.cp_emulator import CpEmulator
@@ -29,10 +29,10 @@ from rig.rig import Rig
 INF = float("inf")
 
 
-def energy_u_pct(analyser: PowerAnalyser, wh: float, seconds: float, phases: int) -> float:
+def energy_u_pct(analyser: PowerAnalyser, wh: float, seconds: float, phases: int) -> float | None:
     """U (k = 2) of an energy the analyser integrated, in % of it: what a "% error against the analyser"
     verdict carries."""
-    return 100.0 * analyser.u_wh(wh, seconds, phases) / wh if wh > 0 else INF
+    return times(analyser.u_wh(wh, seconds, phases), 100.0 / wh) if wh > 0 else INF
 
 
 def stamp_resolution_s(timestamp: str) -> float:

@@ -16,9 +16,8 @@ import pytest
 
 from conformance.installation import Installation, Supply, nominal_supply
 from conformance.limits import LIMITS
-from core.uncertainty import expanded_u
+from core.uncertainty import combined_known, expanded_u, times
 from conformance.session import cable_rating_a, configured_current_a, measured_offer_a, offer_u_a
-from core.uncertainty import combined
 from fixtures.evidence import Evidence, step
 from instruments.meter import GridState
 from rig.rig import Rig
@@ -152,24 +151,24 @@ class Building:
         return record.t_s
 
     # --- uncertainty (k = 2) of what a sample says -----------------------------------------------
-    def charging_u_w(self, sample: GridSample) -> float:
+    def charging_u_w(self, sample: GridSample) -> float | None:
         """The analyser's U of the DUT's charging power (per element, the power shared evenly)."""
         n = max(1, sum(1 for a in sample.charging_a if a > MIN_CURRENT_A))
         return self.rig.analyser.u_w([sample.charging_p_w / n] * n)
 
-    def grid_u_w(self, sample: GridSample) -> float:
+    def grid_u_w(self, sample: GridSample) -> float | None:
         """U of the grid import: the charging power's, and each phase's voltage U times the building's own
         current on it (the scenario's current is exact; the voltage it is worked at is measured)."""
         analyser = self.rig.analyser
-        return combined(self.charging_u_w(sample),
-                        *(abs(a) * analyser.u_v(v) for a, v in zip(sample.others_a, sample.u_v) if a))
+        return combined_known(self.charging_u_w(sample),
+                              *(times(analyser.u_v(v), a) for a, v in zip(sample.others_a, sample.u_v) if a))
 
-    def offered_u_w(self, sample: GridSample) -> float:
+    def offered_u_w(self, sample: GridSample) -> float | None:
         """U of the power an offer allows: the offer's U from the duty at the supplied voltage, and the
         voltage's U at the offer."""
         phases = max(1, sum(1 for a in sample.charging_a if a > MIN_CURRENT_A))
-        volts_u = self.rig.analyser.u_v(sample.supplied_v / phases) * phases ** 0.5
-        return combined(offer_u_a(self.rig.cp, sample.offer_a) * sample.supplied_v, sample.offer_a * volts_u)
+        volts_u = times(self.rig.analyser.u_v(sample.supplied_v / phases), phases ** 0.5)
+        return combined_known(offer_u_a(self.rig.cp, sample.offer_a) * sample.supplied_v, times(volts_u, sample.offer_a))
 
     # --- evidence --------------------------------------------------------------------------
     def plot(self, evidence: Evidence, name: str, grid_limit_a: float | None = None, phases: int = 3,

@@ -12,6 +12,7 @@ from core.types import Channel
 from conformance.limits import LIMITS, expected_duty_pct
 from conformance.session import judge_contactor_opening, offered_current_a, plug_in, start_charging, watch
 from core.limits import AtMost
+from core.uncertainty import times
 from fixtures.evidence import Evidence
 from fixtures.timing import delay_s
 from instruments.ac_load import AcLoad
@@ -116,7 +117,7 @@ def test_charging_current_flows_on_every_supplied_phase(cp: CpEmulator, clock: C
         evidence.record(f"L{k + 1} voltage", after.phases[k].u_v, "V", t_s=after.t_s,
                         u=analyser.u_v(after.phases[k].u_v))
         evidence.check(f"L{k + 1} current / load setpoint", after.phases[k].i_a / draw, fraction, t_s=after.t_s,
-                       note=f"load set to {draw:g} A per phase", u=analyser.u_a(after.phases[k].i_a) / draw)
+                       note=f"load set to {draw:g} A per phase", u=times(analyser.u_a(after.phases[k].i_a), 1.0 / draw))
     delivered = after.energy_wh - before.energy_wh
     evidence.record(f"energy delivered in {LIMITS.rig.phase_test_duration.value:g} s", delivered, "Wh", t_s=after.t_s,
                     u=analyser.u_wh(delivered, after.t_s - before.t_s, phases))

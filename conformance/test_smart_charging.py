@@ -18,6 +18,7 @@ from conformance.limits import LIMITS, decoded_current_a
 from conformance.session import measured_offer_a, offer_u_a, offered_current_a, start_charging
 from core.errors import PreconditionError
 from core.types import Channel
+from core.uncertainty import times
 from fixtures.evidence import Evidence
 from instruments.ac_load import AcLoad
 from instruments.backend import Backend
@@ -223,7 +224,7 @@ def test_a_tariff_plan_charges_in_the_cheap_hours_and_is_ready_by_departure(cp: 
     evidence.record("hours planned at zero (expensive)", sum(e - s for s, e in expensive) / 3600.0, "h")
     evidence.check("shortfall of the energy by departure", max(0.0, 1.0 - delivered / o.tariff_energy.value),
                    o.departure_energy_shortfall,
-                   u=analyser.u_wh(delivered, last.t_s - first.t_s, phases) / o.tariff_energy.value)
+                   u=times(analyser.u_wh(delivered, last.t_s - first.t_s, phases), 1.0 / o.tariff_energy.value))
 
 
 @pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer (after the profile) is short
@@ -447,7 +448,7 @@ def test_the_composite_schedule_in_watts_is_the_current_at_the_measured_voltage(
     expected = [min(a, offered_current_a(rig)) * volts * phases for a in (high, low)]
     errors = [abs(w - e) / e * 100.0 for w, e in zip(claimed, expected)]
     worst = max(errors) if len(claimed) >= len(expected) else float("inf")   # a change of limit the claim lacks
-    volts_u_pct = 100.0 * analyser.u_v(volts) / phases ** 0.5 / volts   # the mean of the live phases' readings
+    volts_u_pct = times(analyser.u_v(volts), 100.0 / phases ** 0.5 / volts)   # the mean of the live phases' readings
     evidence.check("claimed power against the limit at the measured voltage", worst, LIMITS.ocpp.composite_watts_error,
                    t_s=record.t_s, u=volts_u_pct, note=f"{volts:.1f} V on {phases} live phase(s); expected {expected[0]:.0f} W, "
                                         f"{expected[1]:.0f} W; claimed {', '.join(f'{w:g}' for w in claimed)} W")

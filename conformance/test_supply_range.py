@@ -16,6 +16,7 @@ from conformance.injection import hold
 from conformance.installation import Installation, Supply
 from conformance.limits import LIMITS
 from conformance.session import full_offer_limit, measured_offer_a, offer_u_a, offered_current_a, try_charging
+from core.uncertainty import times
 from fixtures.evidence import Evidence, step
 from instruments.cp_emulator import CpEmulator
 from rig.rig import Rig
@@ -51,7 +52,7 @@ def judge_full_current_on(supply: Supply, cp: CpEmulator, rig: Rig, installation
     for k in range(min(supply.phases, rig.profile.electrical.phases)):
         evidence.check(f"L{k + 1} current / load setpoint on {where}", record.phases[k].i_a / full, draw,
                        t_s=record.t_s, note=f"load set to {full:g} A per phase",
-                       u=rig.analyser.u_a(record.phases[k].i_a) / full)
+                       u=times(rig.analyser.u_a(record.phases[k].i_a), 1.0 / full))
     # judged last, so the plot of the offer carries this verdict
     lowest = min(a for _, a in offers)
     evidence.check(f"lowest offer while charging on {where}", lowest,

@@ -37,6 +37,16 @@ def lag_u(*lags: float) -> float:
     return expanded_u(*(2.0 * w for w in lags))
 
 
+def times(u: float | None, factor: float) -> float | None:
+    """A U carried through a factor (a ratio, a unit); None (not stated) stays None."""
+    return None if u is None else abs(factor) * u
+
+
+def combined_known(*expanded: float | None) -> float | None:
+    """`combined`, or None when any part is not stated: a U is never made smaller by leaving a part out."""
+    return None if any(u is None for u in expanded) else combined(*(u for u in expanded if u is not None))
+
+
 def combined(*expanded: float) -> float:
     """Independent expanded uncertainties, all at the same k, combined in quadrature (JCGM 100:2008 §5.1.2)."""
     if any(not math.isfinite(u) or u < 0 for u in expanded):

@@ -56,30 +56,35 @@ class AnalyserRecord:
 class PowerAnalyser(Instrument):
     role = "analyser"
     FACTS = ""
-    """The instruments/facts family whose accuracy the U below come from."""
+    """The instruments/facts family whose accuracy the U below come from; a driver without one (a plug-in
+    that has not written its datasheet's figures down) states no U: its verdicts say "not stated"."""
     voltage_range_v = 300.0
     current_range_a = 50.0
 
-    def _u(self, function: str, reading: float, range_: float) -> float:
-        return expanded_u(2.0 * accuracy_bound(self.FACTS, function, reading, range_))
+    def _u(self, function: str, reading: float, range_: float) -> float | None:
+        return expanded_u(2.0 * accuracy_bound(self.FACTS, function, reading, range_)) if self.FACTS else None
 
-    def u_v(self, volts: float) -> float:
+    def u_v(self, volts: float) -> float | None:
         """U (k = 2) of one element's voltage reading."""
         return self._u("voltage", volts, self.voltage_range_v)
 
-    def u_a(self, amps: float) -> float:
+    def u_a(self, amps: float) -> float | None:
         """U (k = 2) of one element's current reading."""
         return self._u("current", amps, self.current_range_a)
 
-    def u_w(self, watts: Sequence[float]) -> float:
+    def u_w(self, watts: Sequence[float]) -> float | None:
         """U (k = 2) of the sum of these elements' active powers (each on the range V × I); the elements'
         errors are taken as independent."""
+        if not self.FACTS:
+            return None
         power_range = self.voltage_range_v * self.current_range_a
         return expanded_u(*(2.0 * accuracy_bound(self.FACTS, "power", w, power_range) for w in watts))
 
-    def u_wh(self, wh: float, seconds: float, elements: int = 3) -> float:
+    def u_wh(self, wh: float, seconds: float, elements: int = 3) -> float | None:
         """U (k = 2) of energy integrated over `seconds` by `elements` elements: the power accuracy over
         the interval (% of the energy read + % of each element's power range times the time)."""
+        if not self.FACTS:
+            return None
         range_wh = self.voltage_range_v * self.current_range_a * max(seconds, 0.0) / 3600.0
         reading = fact(self.FACTS, "energy_reading_pct") * abs(wh) / 100.0
         return expanded_u(2.0 * reading, *(2.0 * accuracy_bound(self.FACTS, "power", 0.0, range_wh)

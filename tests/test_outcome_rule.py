@@ -311,3 +311,22 @@ def test_a_conforming_dut_offering_exactly_the_full_current_passes_guarded_accep
     assert full and all(m["value"] == 32.0 and m["low"] == pytest.approx(31.7) and m["decision"] == "pass"
                         for m in full), full
     assert json.loads((out / "summary.json").read_text())["conditional_decisions"] == 0
+
+
+def test_an_analyser_driver_without_facts_states_no_u_rather_than_a_made_up_one() -> None:
+    """A plug-in analyser that has not written its datasheet's figures down: its verdicts say "not stated",
+    and what is worked from its readings stays not stated (never made smaller by leaving a part out)."""
+    from core.uncertainty import combined_known, times
+    from instruments.power_analyser import AnalyserRecord, PowerAnalyser
+
+    class Bare(PowerAnalyser):
+        def configure(self) -> None: ...
+        def start_integration(self) -> None: ...
+        def read(self) -> AnalyserRecord: raise NotImplementedError
+        def safe(self) -> None: ...
+
+    bare = Bare()
+    assert bare.u_v(230.0) is None and bare.u_a(16.0) is None and bare.u_w([3680.0]) is None
+    assert bare.u_wh(920.0, 900.0) is None
+    assert times(None, 100.0) is None and times(0.5, -2.0) == 1.0
+    assert combined_known(0.3, None) is None and combined_known(0.3, 0.4) == pytest.approx(0.5)
