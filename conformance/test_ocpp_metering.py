@@ -94,7 +94,7 @@ def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: Cp
     evidence.series("energy register", {"register (Wh)": [(s.t_s, s.value) for s in registers]})
     evidence.check("largest deviation of a sample gap from the interval",
                    max(abs(g - LIMITS.ocpp.meter_sample_interval.value) for g in gaps), LIMITS.ocpp.meter_interval_jitter,
-                   u=interval_u(backend.stamp_resolution_s),
+                   u=interval_u(clock.resolution_s),
                    note="each gap between two arrivals at the backend: what a backend sees, transport included")
     metered = registers[-1].value - registers[0].value
     true_wh = (last.energy_wh - first.energy_wh) * (registers[-1].t_s - registers[0].t_s) / (last.t_s - first.t_s)

@@ -172,17 +172,6 @@ class Backend(Instrument):
     def attach_clock(self, now: Callable[[], float], virtual: bool) -> None:
         """Stamp frames with the rig clock from here on (`Rig.open` calls it once the clock is open)."""
 
-    @property
-    def stamp_resolution_s(self) -> float:
-        """How finely a frame's arrival is stamped: the rig clock's resolution (the virtual lab's step,
-        or the host's monotonic clock).  What the frame met on its way is not in it: a gap between two
-        arrivals is what a backend sees, transport included."""
-        if getattr(self, "_virtual", True):
-            from rig.clock import TIME_RESOLUTION_S
-            return TIME_RESOLUTION_S
-        import time
-        return time.get_clock_info("monotonic").resolution
-
     def close(self) -> None:
         """Release what the backend holds."""
 

@@ -108,10 +108,12 @@ class Scope(Instrument):
     pair_size = 2
     """Channels that share one memory (1-2, 3-4 on an X-Series): each displayed one gets an equal part."""
 
+    _displayed: frozenset[int] = frozenset()
+
     @property
     def displayed(self) -> frozenset[int]:
         """The channels the driver switched on (a channel off leaves its pair's memory to the other)."""
-        return frozenset(getattr(self, "_displayed", ()))
+        return self._displayed
 
     def channel_memory_points(self, channel: int) -> int:
         """How many points of `channel` the memory holds: its pair's memory shared among the displayed

@@ -59,9 +59,14 @@ class Clock(ABC):
     def watch(self, every_s: float, callback: Callable[[], object]) -> None:
         """Call `callback` at least every `every_s` of clock time while a wait runs: an instrument whose
         memory rolls (a scope's record) is read before what it holds is overwritten, whatever a test
-        waits for.  A wait is cut into steps of at most `every_s` for it."""
+        waits for.  A wait is cut where a watch falls due.  The same callback watched twice (two roles
+        composed on one scope share its recorder) is called once, at the shorter interval."""
         if not every_s > 0:
             raise InvalidValue(f"a watch needs every_s > 0, not {every_s}")
+        for w in self._watches:
+            if w.callback == callback:
+                w.every_s = min(w.every_s, every_s)
+                return
         self._watches.append(_Watch(every_s, callback, self.now()))
 
     def _until_due_s(self) -> float:
@@ -75,6 +80,12 @@ class Clock(ABC):
             if now - w.last_s >= w.every_s - TIME_RESOLUTION_S:
                 w.callback()
                 w.last_s = now
+
+    @property
+    def resolution_s(self) -> float:
+        """How finely this clock stamps (a frame's arrival at the backend is stamped on it): the virtual
+        lab's finest step; a lab's monotonic clock says its own."""
+        return TIME_RESOLUTION_S
 
     def reseed(self, seed: int) -> None:
         """Reseed the world's randomness for what follows: only a virtual lab has any to reseed."""
@@ -91,6 +102,10 @@ class Clock(ABC):
 class RealClock(Clock):
     def now(self) -> float:
         return time.monotonic()
+
+    @property
+    def resolution_s(self) -> float:
+        return max(time.get_clock_info("monotonic").resolution, TIME_RESOLUTION_S)
 
     CHUNK_S = 0.1
     """A long wait looks for a stop request this often (a signal does not end `time.sleep`)."""

@@ -120,13 +120,9 @@ class Rig:
                     self._build(role, classes[role], endpoints, every_role)
             if isinstance(self.instruments.get("backend"), Backend):
                 self.backend.attach_clock(self.clock.reader(), self.clock.virtual)
-            watched: set[int] = set()   # two roles composed on one scope share its recorder: read it once
             for inst in self.instruments.values():
                 for every_s, callback in inst.watches():
-                    owner = id(getattr(callback, "__self__", callback))
-                    if owner not in watched:
-                        watched.add(owner)
-                        self.clock.watch(every_s, callback)
+                    self.clock.watch(every_s, callback)
             if isinstance(self.instruments.get("analyser"), PowerAnalyser):
                 self.analyser.configure()
                 self.analyser.start_integration()

@@ -391,3 +391,15 @@ def test_a_clock_calls_its_watches_while_a_wait_runs(monkeypatch: pytest.MonkeyP
     assert len(calls) == 5 and all(b - a == pytest.approx(6.0) for a, b in zip(calls, calls[1:]))
     with pytest.raises(InvalidValue, match="every_s > 0"):
         clock.watch(0.0, lambda: None)
+    # one recorder watched by two roles (the CP emulator and fault injection on one scope) is read once
+    shared: list[float] = []
+
+    class Recorder:
+        def update(self) -> None:
+            shared.append(clock.now())
+
+    recorder = Recorder()
+    clock.watch(3.0, recorder.update)
+    clock.watch(3.0, recorder.update)
+    clock.sleep(9.0)
+    assert len(shared) == 3
