@@ -79,6 +79,10 @@ def _report(rig: Rig, config: RigConfig) -> tuple[list[str], list[str]]:
         print(f"  fault injection: each trip time carries U = {box.trip_time_u_s * 1e3:.3g} ms (k = 2), each "
               + (f"residual current U = {residual:.3g} mA" if residual is not None
                  else "residual current no U (no datasheet figure for what injects it)"))
+        shunt_channel, recorder = getattr(box, "leakage_channel", None), getattr(box, "recorder", None)
+        if shunt_channel is not None and recorder is not None:
+            print(f"  while a residual current flows, the shunt's scope channel {shunt_channel} is shown and the "
+                  f"record is read every {recorder.keep_up_with(shunt_channel):.3g} s")
     for role, instrument in rig.instruments.items():
         if isinstance(instrument, ScpiInstrument):
             try:

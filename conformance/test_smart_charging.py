@@ -71,7 +71,7 @@ def follow_offer(cp: CpEmulator, load: AcLoad, clock: Clock, until: float, wish_
     while True:
         load.set_current(min(wish_a, offered))
         remaining = until - cp.time()
-        if remaining <= 0:
+        if remaining <= cp.stamp_resolution_s:   # a remainder under the stamp grid: the scope shows no newer sample
             return offered
         clock.sleep(min(step, remaining))
         offered = offered_at(cp.read_edges(), cp.time())

@@ -14,12 +14,16 @@ and `:WAVeform:DATA?` (p. 1243: an IEEE 488.2 definite-length block; in WORD for
 hole, "data not yet acquired", 0x0001 clipped low, 0xFFFF clipped high).
 
 How the record is used (`docs/bench/cots.md`): the acquisition runs in roll mode from the
-driver's `:RUN` on, in high-resolution mode (each stored point the mean of the samples in its
-interval); the driver reads any window of it by placing the horizontal window
-(`:TIMebase:REFerence LEFT`, `:TIMebase:POSition`, `:TIMebase:RANGe`) and asking for a number
-of points.  Points beyond the newest sample are holes, which is how "now" is found on the
-scope's own timebase.  That roll-mode records can be read this way while running is what the
-virtual scope does; on a real X-Series it is to be confirmed on the bench (docs say how).
+driver's `:RUN` on, in high-resolution mode (each stored sample the mean of the ADC's samples in its
+interval).  While running, `:WAVeform:DATA?` gives only the measurement record (the screen's time
+buckets, at most 1000 points: 3000 X User's Guide p. 270); the acquisition record is readable once
+stopped.  So the rig reads it by stopping (`stop`), reading windows of the stopped record
+(`:TIMebase:REFerence LEFT`, `:TIMebase:POSition`, `:TIMebase:RANGe`) either decimated
+(`:WAVeform:POINts` an even divisor of 1000: the last sample of each bucket, M924x guide p. 1171) or
+whole (`:WAVeform:POINts MAXimum`: every sample displayed), and running again (`run`), which starts a
+new record.  Points beyond the newest sample are holes, which is how the end of a stopped record is
+found on the scope's own timebase.  That the timebase runs on across `:STOP`/`:RUN` in roll mode is
+the reading this driver takes; a bench must confirm it (docs/bench/cots.md).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ MEASUREMENTS = {"vtop": "VTOP", "vbase": "VBASe", "frequency": "FREQuency", "dut
 INVALID = 9.0e37
 """X-Series answer for a measurement that cannot be made (9.9E+37), e.g. the frequency of a DC level."""
 MAX_POINTS = 1_000_000
+DECIMATED_POINTS = int(fact("keysight-infiniivision", "measurement_record_points"))
+"""`:WAVeform:POINts` is an even divisor of this, or MAXimum (M924x guide p. 1171)."""
 HOLE, CLIPPED_LOW, CLIPPED_HIGH = 0, 1, 0xFFFF
 
 
@@ -78,28 +84,52 @@ class Scope(Instrument):
         """One of MEASUREMENTS on a channel; NaN when the scope cannot make it."""
 
     @abstractmethod
-    def window(self, channel: int, start_s: float, span_s: float, points: int) -> Waveform:
-        """`points` points of the record from `start_s` over `span_s` seconds."""
+    def window(self, channel: int, start_s: float, span_s: float, points: int | None) -> Waveform:
+        """The stopped record from `start_s` over `span_s` seconds: `points` buckets (an even divisor of
+        DECIMATED_POINTS), each the last sample in it, or every sample (None)."""
+
+    @abstractmethod
+    def show(self, channel: int, on: bool) -> None:
+        """Switch a configured channel's display on or off: a channel off leaves its pair's memory to
+        the other (3000 X User's Guide p. 270)."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Freeze the record so it can be read (a running scope gives only its measurement record)."""
+
+    @abstractmethod
+    def run(self) -> None:
+        """Acquire again: a new record begins; the one read before is gone."""
 
     def now(self, since_s: float = 0.0, resolution_s: float = 2e-6) -> float:
-        """The newest sample's time (at least `since_s`), to `resolution_s`: found from the holes
-        after it, on the scope's timebase, never from the host's clock.  The first window spans
-        twice the last gap, so that one coarse and one fine read usually suffice."""
-        span = max(2.0 * self._gap, 1e-3)
-        start = since_s
-        while True:
-            wave = self.window(self.reference_channel, start, span, 1000)
-            if wave.acquired < len(wave.values):
+        """The stopped record's newest sample's time (at least `since_s`), to `resolution_s`: found from
+        the holes after it, on the scope's timebase, never from the host's clock.  The first window spans
+        twice the last gap, so that one coarse and one fine read usually suffice; points before the record
+        (rolled out, or before its `:RUN`) are holes too, so it is the last point held that counts."""
+        span, start = max(2.0 * self._gap, 1e-3), since_s
+        newest: float | None = None
+        for _ in range(64):
+            wave = self.window(self.reference_channel, start, span, DECIMATED_POINTS)
+            held = np.flatnonzero(~np.isnan(wave.values))
+            if len(held):
+                newest = wave.t0_s + (int(held[-1]) + 1) * wave.dt_s
+            if len(held) and held[-1] < len(wave.values) - 1 or not len(held) and newest is not None:
                 break
-            start, span = wave.end_s, span * 8.0
-        # the newest sample lies in the bucket after the last acquired one; refine inside it
-        while wave.dt_s > resolution_s:
-            inside = max(wave.end_s - wave.dt_s, start)
-            wave = self.window(self.reference_channel, inside, wave.dt_s * 2.0, 1000)
-            if wave.acquired == 0:
-                break
-        self._gap = max(wave.end_s - since_s, 0.0)
-        return wave.end_s
+            start, span = wave.t0_s + len(wave.values) * wave.dt_s, span * 8.0
+        else:
+            raise InstrumentOperationError(self.role, f"no record on channel {self.reference_channel} after "
+                                                      f"{since_s:.6f} s: is the scope acquiring?")
+        assert newest is not None
+        # the newest sample lies in the bucket after the last one held; refine inside it
+        dt = wave.dt_s
+        while dt > resolution_s:
+            wave = self.window(self.reference_channel, newest, dt, DECIMATED_POINTS)
+            held = np.flatnonzero(~np.isnan(wave.values))
+            if len(held):
+                newest = wave.t0_s + (int(held[-1]) + 1) * wave.dt_s
+            dt = wave.dt_s
+        self._gap = max(newest - since_s, 0.0)
+        return newest
 
     _gap = 1.0
     reference_channel = 1
@@ -132,7 +162,7 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
     def __init__(self, transport: LineTransport) -> None:
         super().__init__(transport)
         self._source: int | None = None
-        self._points: int | None = None
+        self._points: int | None = -1    # -1: not sent yet (None is MAXimum)
         self._window: tuple[float, float] | None = None
 
     def configure(self, channels: dict[int, tuple[float, float]]) -> None:
@@ -148,7 +178,7 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
         t.write(":WAVeform:UNSigned 1")
         t.write(":RUN")
         self._sync()
-        self._source = self._points = None
+        self._source, self._points = None, -1
         self._window = None
         self.reference_channel = min(channels)
 
@@ -166,6 +196,13 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
         self._channel(channel, volts_per_div, probe)
         self._sync()
 
+    def show(self, channel: int, on: bool) -> None:
+        if channel not in (1, 2, 3, 4):
+            raise InvalidValue(f"scope channel {channel}: needs channel 1…4")
+        self.transport.write(f":CHANnel{channel}:DISPlay {int(on)}")
+        self._sync()
+        self._displayed = (self.displayed | {channel}) if on else (self.displayed - {channel})
+
     def measure(self, item: str, channel: int) -> float:
         if item not in MEASUREMENTS:
             raise InvalidValue(f"scope measurement must be one of {', '.join(MEASUREMENTS)}, not {item!r}")
@@ -173,19 +210,29 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
                              f"{item} on channel {channel}", overload=True)[0]
         return math.nan if abs(value) >= INVALID else value
 
-    def window(self, channel: int, start_s: float, span_s: float, points: int) -> Waveform:
-        if not 1 <= points <= MAX_POINTS or not span_s > 0:
-            raise InvalidValue(f"scope window: 1…{MAX_POINTS} points over a positive span, not {points} over {span_s}")
+    def stop(self) -> None:
+        """No `*OPC?` here: every read that follows is a query on this connection, answered in order."""
+        self.transport.write(":STOP")
+
+    def run(self) -> None:
+        self.transport.write(":RUN")
+        self._sync()
+
+    def window(self, channel: int, start_s: float, span_s: float, points: int | None) -> Waveform:
+        if points is not None and (points < 1 or DECIMATED_POINTS % points) or not span_s > 0:
+            raise InvalidValue(f"scope window: an even divisor of {DECIMATED_POINTS} points, or every point (None), "
+                               f"over a positive span, not {points} over {span_s}")
         t = self.transport
         settings = []   # one program message for all of them (IEEE 488.2 §7.3: `;:` starts a new header)
         if self._window != (start_s, span_s):
-            settings += [f":TIMebase:POSition {start_s:.9E}", f":TIMebase:RANGe {span_s:.9E}"]
+            # the position to 1 ns after a day of record (13 digits): a coarser one cuts the newest samples off
+            settings += [f":TIMebase:POSition {start_s:.13E}", f":TIMebase:RANGe {span_s:.9E}"]
             self._window = (start_s, span_s)
         if self._source != channel:
             settings.append(f":WAVeform:SOURce CHANnel{channel}")
             self._source = channel
         if self._points != points:
-            settings.append(f":WAVeform:POINts {points}")
+            settings.append(f":WAVeform:POINts {'MAXimum' if points is None else points}")
             self._points = points
         if settings:
             t.write(";".join(settings))
@@ -200,6 +247,9 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
             raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: not numbers: {pre!r}") from exc
         if fmt != 1:
             raise InstrumentOperationError(self.role, f"waveform format {fmt}, expected 1 (WORD)")
+        if not 0 <= count <= MAX_POINTS:
+            raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: {count} points, the most a read takes "
+                                                      f"is {MAX_POINTS}")
         raw = t.query_block(":WAVeform:DATA?")
         if len(raw) != 2 * count:
             raise InstrumentOperationError(self.role, f":WAVeform:DATA?: {len(raw)} bytes for {count} WORD points")

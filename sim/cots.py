@@ -479,17 +479,29 @@ on 4 (volts per amp: the shunt as built replaces the nominal ohms)."""
 
 SCOPE_SAMPLE_S = 2e-6
 """The roll record's sample interval the virtual scope models: the finest interval the rig reads it at."""
+MEASUREMENT_RECORD_POINTS = int(fact("keysight-infiniivision", "measurement_record_points"))
+"""The most points `:WAVeform:DATA?` gives while running (the measurement record), and what every
+decimated read divides: instruments/facts/keysight-infiniivision.toml (`measurement_record_points`)."""
 
 
 class SimScope(ScpiFrontEnd):
-    """InfiniiVision X-Series: a running high-resolution record of CP, the vehicle-side L1 and the
-    leakage shunt (SCOPE_WIRING), readable through any horizontal window; points not yet acquired are
-    holes (0x0000), and so are points older than the memory holds (its depth in
-    instruments/facts/keysight-infiniivision.toml at SCOPE_SAMPLE_S): what rolled out is gone.
+    """InfiniiVision X-Series in roll mode: a high-resolution record of CP, the vehicle-side L1 and the
+    leakage shunt (SCOPE_WIRING) on one timebase, held as the real one holds it
+    (instruments/facts/keysight-infiniivision.toml):
 
-    Still kinder than the real one, and said so in docs/bench/cots.md: it answers any window while
-    running, and a point read over a longer interval is the mean of that interval, where a running
-    InfiniiVision gives only its measurement record and decimates."""
+    - `:RUN` starts a new record: what the one before held is gone; `:STOP` freezes it;
+    - the record holds the newest `memory_points(channel)` samples at SCOPE_SAMPLE_S: older ones are holes;
+    - while running, `:WAVeform:DATA?` gives the measurement record only: at most
+      MEASUREMENT_RECORD_POINTS points, each the last sample of its time bucket;
+    - stopped, `:WAVeform:POINts MAXimum` gives every sample of the displayed window, and a number of
+      points (an even divisor of 1000, else -224) gives the last sample of each bucket: decimated, never a
+      mean of the bucket;
+    - points not acquired (before the record, after its end, rolled out) are holes (0x0000).
+
+    Still kinder than the real one (docs/bench/cots.md): the timebase runs on across `:STOP`/`:RUN`
+    (the model's reading; a bench must confirm it), and a read takes no acquisition time away, because the
+    virtual world stands still while the rig reads; a real scope misses what happens between its
+    `:STOP` and the next `:RUN`."""
 
     name = "scope"
     idn = "KEYSIGHT TECHNOLOGIES,DSOX4024A,SIM00001,07.50"
@@ -500,21 +512,29 @@ class SimScope(ScpiFrontEnd):
         self.plant = plant
         self.wiring = {ch: (what, shunt_ohm if what == "leak" else gain) for ch, (what, gain) in SCOPE_WIRING.items()}
         self.history = SignalHistory(world, plant)
-        self.t_run = 0.0
+        self.t_origin: float | None = None
+        """World time of scope time 0: the first `:RUN` after the time base's mode is set (the timebase
+        runs on across STOP/RUN)."""
+        self.running = False
+        self.record_from = 0.0
+        self.stopped_at: float | None = 0.0
         self._noise = np.random.default_rng(world.rng.getrandbits(64))
         self.scale = {1: 4.0, 2: 100.0, 3: 1.0, 4: 1.0}
-        self.position, self.range, self.points, self.source = 0.0, 1.0, 1000, 1
+        self.position, self.range, self.source = 0.0, 1.0, 1
+        self.points: int | None = MEASUREMENT_RECORD_POINTS
+        """None: MAXimum (every sample of the window while stopped)."""
         self.displayed: set[int] = set()
         self.command(":CHANnel<n>:DISPlay", self._display)
         for pattern in (":CHANnel<n>:PROBe", ":CHANnel<n>:OFFSet", ":ACQuire:TYPE",
-                        ":TIMebase:MODE", ":TIMebase:REFerence", ":WAVeform:FORMat", ":WAVeform:BYTeorder",
-                        ":WAVeform:UNSigned", ":STOP"):
+                        ":TIMebase:REFerence", ":WAVeform:FORMat", ":WAVeform:BYTeorder", ":WAVeform:UNSigned"):
             self.command(pattern, lambda s, a: None)
+        self.command(":TIMebase:MODE", self._mode)
         self.command(":RUN", self._run)
+        self.command(":STOP", self._stop)
         self.command(":CHANnel<n>:SCALe", self._scale)
         self.command(":TIMebase:POSition", lambda s, a: self._set("position", a))
         self.command(":TIMebase:RANGe", lambda s, a: self._set("range", a))
-        self.command(":WAVeform:POINts", lambda s, a: self._set("points", a))
+        self.command(":WAVeform:POINts", self._points)
         self.command(":WAVeform:SOURce", self._source)
         self.command(":WAVeform:PREamble?", self._preamble)
         self.command(":WAVeform:DATA?", self._data)
@@ -540,8 +560,18 @@ class SimScope(ScpiFrontEnd):
     def _measure_query(self, item: str) -> Callable[[str, list[str]], str]:
         return lambda suffix, args: self._measure(item, args)
 
+    def _mode(self, s: str, a: list[str]) -> None:
+        self.t_origin = None
+
     def _run(self, s: str, a: list[str]) -> None:
-        self.t_run = self.world.now
+        if self.t_origin is None:
+            self.t_origin = self.world.now
+        if not self.running:
+            self.running, self.record_from, self.stopped_at = True, self.world.now, None
+
+    def _stop(self, s: str, a: list[str]) -> None:
+        if self.running:
+            self.running, self.stopped_at = False, self.world.now
 
     def _scale(self, suffix: str, a: list[str]) -> None:
         try:
@@ -555,15 +585,26 @@ class SimScope(ScpiFrontEnd):
         except (ValueError, IndexError):
             self.bad_value()
             return
-        if key == "points":
-            if not 1 <= value <= 8_000_000:
-                self.bad_value()
-                return
-            value = int(value)
         if key == "range" and not value > 0:
             self.bad_value()
             return
         setattr(self, key, value)
+
+    def _points(self, s: str, a: list[str]) -> None:
+        """An even divisor of 1000, or MAXimum (M924x guide p. 1171); anything else is refused."""
+        arg = a[0].strip().upper() if a else ""
+        if arg in ("MAX", "MAXIMUM"):
+            self.points = None
+            return
+        try:
+            value = int(arg)
+        except ValueError:
+            self.bad_value()
+            return
+        if value < 1 or MEASUREMENT_RECORD_POINTS % value:
+            self.bad_value()
+            return
+        self.points = value
 
     def _source(self, s: str, a: list[str]) -> None:
         arg = a[0].upper() if a else ""
@@ -577,30 +618,58 @@ class SimScope(ScpiFrontEnd):
         inc = 8 * self.scale[self.source] / 65536
         return inc, 32768.0
 
+    def _grid(self) -> tuple[int, float, bool]:
+        """Points, their interval, and whether each is a raw sample (MAXimum while stopped) rather than
+        the last sample of its bucket."""
+        if self.points is None and not self.running:
+            n = max(1, int(round(self.range / SCOPE_SAMPLE_S)))
+            return min(n, self.memory_points(self.source)), SCOPE_SAMPLE_S, True
+        n = MEASUREMENT_RECORD_POINTS if self.points is None else self.points
+        return n, self.range / n, False
+
+    def _newest(self) -> float:
+        return self.world.now if self.running or self.stopped_at is None else self.stopped_at
+
+    def _start(self) -> float:
+        """The displayed window's left edge on the scope's timebase: while running in roll mode the screen
+        ends at the newest sample whatever `:TIMebase:POSition` says; stopped, the position pans."""
+        origin = self.t_origin if self.t_origin is not None else 0.0
+        return self._newest() - origin - self.range if self.running else self.position
+
     def _preamble(self, s: str, a: list[str]) -> str:
         inc, ref = self._y()
-        return (f"+1,+3,+{self.points},+1,{self.range / self.points:+.9E},{self.position:+.9E},+0,"
-                f"{inc:+.9E},+0.0E+00,+{int(ref)}")
+        n, dt, _ = self._grid()
+        return f"+1,+3,+{n},+1,{dt:+.9E},{self._start():+.13E},+0,{inc:+.9E},+0.0E+00,+{int(ref)}"
 
     def _data(self, s: str, a: list[str]) -> bytes:
-        n, dt = self.points, self.range / self.points
-        edges = self.t_run + self.position + dt * np.arange(n + 1)
-        kept_from = self.world.now - self.memory_points(self.source) * SCOPE_SAMPLE_S
-        acquired = (edges[1:] <= self.world.now + 1e-12) & (edges[:-1] >= kept_from - 1e-12)
+        if self.source not in self.displayed:     # a channel switched off holds no record (stricter reading)
+            self.errors.append('-221,"Settings conflict"')
+            return b"#10"
+        n, dt, raw = self._grid()
+        origin = self.t_origin if self.t_origin is not None else 0.0
+        # each point is one stored sample: a raw one from its start, a decimated one the last of its bucket
+        starts = origin + self._start() + dt * np.arange(n) + (0.0 if raw else dt - SCOPE_SAMPLE_S)
+        newest = self._newest()
+        kept_from = max(self.record_from, newest - self.memory_points(self.source) * SCOPE_SAMPLE_S)
+        acquired = (starts + SCOPE_SAMPLE_S <= newest + 1e-12) & (starts >= kept_from - 1e-12)
         values = np.zeros(n)
         if self.source in self.wiring:
             what, gain = self.wiring[self.source]
-            lo, hi = edges[:-1][acquired], edges[1:][acquired]
-            if len(lo):
-                integral = self.history.integral(what, np.concatenate((lo, hi[-1:])))
-                values[acquired] = gain * np.diff(integral) / dt
+            if acquired.any():
+                values[acquired] = gain * self._means(what, starts[acquired])
         values += self._noise.normal(0.0, self.NOISE_V.get(self.source, 0.001), n)
         inc, ref = self._y()
         codes = np.clip(np.round(values / inc + ref), 1, 65535).astype(">u2")
         codes[~acquired] = 0
-        raw = codes.tobytes()
-        header = str(len(raw)).encode()
-        return b"#" + str(len(header)).encode() + header + raw
+        raw_bytes = codes.tobytes()
+        header = str(len(raw_bytes)).encode()
+        return b"#" + str(len(header)).encode() + header + raw_bytes
+
+    def _means(self, what: str, starts: np.ndarray) -> np.ndarray:
+        """Each stored sample: the high-resolution mean over its SCOPE_SAMPLE_S."""
+        t = np.column_stack((starts, starts + SCOPE_SAMPLE_S)).ravel()
+        integral = self.history.integral(what, t)
+        return (integral[1::2] - integral[0::2]) / SCOPE_SAMPLE_S
 
     def _measure(self, item: str, args: list[str]) -> str:
         channel = args[0].upper().removeprefix("CHANNEL").removeprefix("CHAN") if args else ""

@@ -72,7 +72,8 @@ def test_rig_verify_measures_the_network_and_sees_cp_in_a_and_b(capsys: pytest.C
         assert line.endswith(("within", "conditional")), line
     assert "CP in A: 12.0" in out and "CP in B: 8.9" in out or "CP in B: 9.0" in out
     assert "edges are stamped on a 2 us grid" in out
-    assert "scope record: holds 4 s on its shallowest channel" in out and "read every 3 s while a test waits" in out
+    assert "scope record: holds 8 s on its shallowest channel" in out and "read every 6 s while a test waits" in out
+    assert "the shunt's scope channel 4 is shown and the record is read every 3 s" in out
     assert "the bench is as its rig file describes it" in out
 
 

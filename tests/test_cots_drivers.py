@@ -62,7 +62,7 @@ def test_infiniivision_configure_measure_and_a_window_with_holes() -> None:
              (":TIMebase:REFerence LEFT", None), (":WAVeform:FORMat WORD", None), (":WAVeform:BYTeorder MSBFirst", None),
              (":WAVeform:UNSigned 1", None), (":RUN", None), ("*OPC?", "1"),
              (":MEASure:VTOP? CHANnel1", "+8.97E+00"), (":MEASure:FREQuency? CHANnel1", "+9.9E+37"),
-             (":TIMebase:POSition 1.000000000E+00;:TIMebase:RANGe 4.000000000E-03;:WAVeform:SOURce CHANnel1;"
+             (":TIMebase:POSition 1.0000000000000E+00;:TIMebase:RANGe 4.000000000E-03;:WAVeform:SOURce CHANnel1;"
               ":WAVeform:POINts 4", None),
              (":WAVeform:PREamble?", "+1,+3,+4,+1,+1.0E-03,+1.0E+00,+0,+4.8828125E-04,+0.0E+00,+32768"),
              (":WAVeform:DATA?", block)]
@@ -78,7 +78,7 @@ def test_infiniivision_configure_measure_and_a_window_with_holes() -> None:
 
 def test_infiniivision_block_of_the_wrong_length_is_an_operation_error() -> None:
     from core.errors import InstrumentOperationError
-    steps = [(":TIMebase:POSition 0.000000000E+00;:TIMebase:RANGe 1.000000000E+00;:WAVeform:SOURce CHANnel2;"
+    steps = [(":TIMebase:POSition 0.0000000000000E+00;:TIMebase:RANGe 1.000000000E+00;:WAVeform:SOURce CHANnel2;"
               ":WAVeform:POINts 2", None),
              (":WAVeform:PREamble?", "+1,+3,+2,+1,+0.5E+00,+0.0E+00,+0,+1.0E-02,+0.0E+00,+32768"),
              (":WAVeform:DATA?", b"#12\x80\x00\n")]
@@ -353,8 +353,9 @@ def test_the_virtual_scope_holds_no_more_than_its_memory_and_the_rig_reads_it_be
     with Rig.from_file("rigs/sim-cots.toml", sim_overrides={"contactor_open_delay_ms": "98"}) as rig:
         cp, clock = cast(PartsCpEmulator, rig.cp), rig.clock
         scope = cast(KeysightInfiniiVision, rig.instruments["scope"])
-        assert scope.displayed == {1, 3, 4}     # CP; the output and the leakage shunt share the second memory
-        assert cp.recorder.memory_s == pytest.approx(memory_s / 2) and cp.recorder.keep_up_s < memory_s / 2
+        assert scope.displayed == {1, 3}     # CP and the output; the leakage shunt (4) only while a current flows
+        assert cp.recorder.memory_s == pytest.approx(memory_s) and cp.recorder.keep_up_s < memory_s
+        assert cp.recorder.keep_up_with(4) < memory_s / 2       # 3 and 4 share the second memory
         rig.energise()
         clock.sleep(10)
         cp.set_state("B")
@@ -367,6 +368,10 @@ def test_the_virtual_scope_holds_no_more_than_its_memory_and_the_rig_reads_it_be
         clock.sleep(120)          # minutes with no read asked for by the test: the clock's watch reads
         assert cp.recorder.zooms > updates
         assert abs(delay_s(cp.read_edges(), t_b, Channel.OVP, "0") - 0.098) <= 1e-3
+        clock._watches, watches = [], clock._watches    # no reads for longer than the memory holds
+        scope.show(4, True)
+        clock.sleep(12.0)
+        scope.stop()
         now = scope.now(cp.recorder.read_until_s)
         old = scope.window(1, now - memory_s - 1.0, 0.5, 1000)      # rolled out of the memory
         assert old.acquired == 0 and np.isnan(old.values).all()
@@ -374,6 +379,47 @@ def test_the_virtual_scope_holds_no_more_than_its_memory_and_the_rig_reads_it_be
         assert kept.acquired == 1000
         assert scope.window(3, now - memory_s / 2 - 0.6, 0.5, 1000).acquired == 0   # half as deep
         assert scope.window(3, now - memory_s / 2 + 0.5, 0.5, 1000).acquired == 1000
+        scope.run()
+        clock._watches = watches
+
+
+def test_the_virtual_scope_gives_its_measurement_record_while_running_and_decimates_when_stopped() -> None:
+    """A running InfiniiVision gives only its measurement record, the screen's buckets (at most 1000 points,
+    3000 X User's Guide p. 270); stopped, a decimated read is the last sample of each bucket and
+    `:WAVeform:POINts` an even divisor of 1000 or MAXimum (M924x guide p. 1171); `:RUN` starts a new
+    record, so what the one before held is gone."""
+    from sim.cots import SCOPE_SAMPLE_S
+
+    with Rig.from_file("rigs/sim-cots.toml") as rig:
+        clock = rig.clock
+        scope = cast(KeysightInfiniiVision, rig.instruments["scope"])
+        rig.energise()
+        clock.sleep(10.0)
+        rig.cp.set_state("B")
+        clock.sleep(3.0)
+        clock._watches = []
+        assert rig.cp.measure_cp().duty_pct > 10                  # the DUT offers PWM: CP is +9 V / -12 V
+        clock.sleep(2.0)
+        running = scope.window(1, 0.0, 1.0, None)                 # MAXimum while running: the screen only
+        assert len(running.values) == 1000 and running.dt_s == pytest.approx(1e-3)
+        scope.stop()
+        end = scope.now(0.0)
+        assert running.t0_s == pytest.approx(end - 1.0, abs=1e-3)  # the screen ends at the newest sample
+        every = scope.window(1, end - 0.01, 0.01, None)
+        assert every.dt_s == pytest.approx(SCOPE_SAMPLE_S) and every.acquired == len(every.values) == 5000
+        buckets = scope.window(1, end - 1.0, 0.999, 1000).values
+        between = (buckets < 8.0) & (buckets > -11.0)      # one 2 us sample each: a mean of a bucket's halves would be
+        assert np.count_nonzero(between) <= 10             # ~-0.8 V; only a sample on an edge lies between
+        scope.transport.write(":WAVeform:POINts 300")
+        assert scope.transport.query(":SYSTem:ERRor?").startswith("-224")
+        with pytest.raises(InvalidValue, match="even divisor"):
+            scope.window(1, end - 1.0, 1.0, 300)
+        scope.run()
+        clock.sleep(1.0)
+        scope.stop()
+        assert scope.window(1, end - 0.6, 0.5, 1000).acquired == 0    # the record before :RUN is gone
+        assert scope.window(1, end + 0.1, 0.5, 1000).acquired == 1000
+        scope.run()
 
 
 def test_a_clock_calls_its_watches_while_a_wait_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -403,3 +449,64 @@ def test_a_clock_calls_its_watches_while_a_wait_runs(monkeypatch: pytest.MonkeyP
     clock.watch(3.0, recorder.update)
     clock.sleep(9.0)
     assert len(shared) == 3
+
+
+def test_the_overviews_points_see_each_half_of_a_pwm_within_their_bound() -> None:
+    """The overview's single samples turn through the PWM's phase by the golden section, so a half that
+    takes a fraction f of the period goes unseen for at most `longest_run(1 - f)` points, whatever the
+    phase of the first: 2 at 50 % duty (PWM stopping shows within 16 ms), 33 at 4 or 96 %; and two
+    neighbouring points never both fall within 0.2 ms of a zero crossing of a 45 … 65 Hz sine."""
+    from instruments.parts.recorder import OVERVIEW_PERIODS, RUN_MAX, longest_run
+
+    assert longest_run(0.5) == 2 and RUN_MAX == longest_run(0.96) <= 33
+    k = np.arange(400)
+    for duty in (0.04, 0.1, 0.266, 0.5, 0.533, 0.9, 0.96):
+        unseen_low, unseen_high = longest_run(duty), longest_run(1.0 - duty)
+        for phase in np.linspace(0.0, 1.0, 97, endpoint=False):
+            high = (phase + k * OVERVIEW_PERIODS) % 1.0 < duty
+            for half, bound in ((~high, unseen_low), (high, unseen_high)):
+                seen = np.flatnonzero(half)
+                assert np.diff(np.concatenate(([-1], seen))).max() - 1 <= bound, (duty, phase)
+    delta_s = OVERVIEW_PERIODS * 1e-3
+    for hz in np.linspace(45.0, 65.0, 81):
+        half_period = 0.5 / hz
+        apart = delta_s % half_period
+        assert min(apart, half_period - apart) > 2 * 0.2e-3, hz
+
+
+def test_a_pwm_paused_for_a_tenth_of_a_second_shows_as_stop_and_start() -> None:
+    """Seen on the bench of parts: the safe state between two tests unplugged the vehicle and plugged it
+    back in at the same instant; the DUT dropped its PWM for the 100 ms it takes to offer again, and an
+    overview that walked the phase slowly never saw the pause, so the new offer had no start."""
+    from fixtures.timing import delay_s
+
+    with Rig.from_file("rigs/sim-cots.toml") as rig:
+        cp, clock = rig.cp, rig.clock
+        rig.energise()
+        clock.sleep(10.0)
+        cp.set_state("B")
+        clock.sleep(3.0)
+        cp.start_capture()
+        t_a = cp.set_state("A")
+        cp.set_state("B")
+        clock.sleep(2.0)
+        edges = cp.read_edges()
+        stopped = delay_s(edges, t_a - 1e-3, Channel.PWM, "0")
+        assert stopped <= 2e-3
+        assert 0.05 <= delay_s(edges, t_a + stopped, Channel.PWM, "1") <= 0.2
+
+
+def test_a_wait_shorter_than_a_sample_still_moves_the_scopes_time_after_hours() -> None:
+    """Found on the bench of parts after ~21,000 virtual seconds: the window's position went out with
+    ten significant digits, so a read began up to 10 µs early, the newest samples were cut off, and a
+    loop waiting out a few microseconds by the scope's time never saw it move."""
+    with Rig.from_file("rigs/sim-cots.toml") as rig:
+        cp, clock = rig.cp, rig.clock
+        rig.energise()
+        clock.sleep(12_000.0)
+        t = cp.time()
+        for _ in range(3):
+            clock.sleep(5e-6)
+            later = cp.time()
+            assert 2e-6 <= later - t <= 8e-6
+            t = later

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,6 +154,20 @@ def test_a_ladder_resistor_off_its_value_is_a_broken_rig_never_a_failed_dut(tmp_
     assert "injection path is at fault" in message and "not the DUT" in message
 
 
+class Kept:
+    """The recorder's samples kept of the shunt's channel (`ScopeRecorder.keep`), from a made-up record."""
+
+    def __init__(self, record: Any) -> None:
+        self.record = record
+
+    def update(self) -> float:
+        return 1.0
+
+    def kept(self, channel: int, start_s: float, end_s: float) -> Any:
+        n = int(round((end_s - start_s) / 2e-6))
+        return self.record.window(channel, start_s, end_s - start_s, n)
+
+
 def test_a_trip_time_starts_where_the_shunt_shows_the_current_and_a_step_not_seen_is_the_rigs_fault() -> None:
     """The step is stamped where the shunt first shows 5 % of the peak, half the longest lag early:
     within ± 0.16 ms of the true start whatever the phase the relay closed at."""
@@ -172,16 +187,12 @@ def test_a_trip_time_starts_where_the_shunt_shows_the_current_and_a_step_not_see
             amps = math.sqrt(2) * self.milliamps / 1000.0 * np.sin(2 * math.pi * 50 * (t - self.start_s) + self.phase)
             return Waveform(channel, start_s, span_s / points, np.where(t >= self.start_s, 10.0 * amps, 0.0))
 
-    class Recorder:
-        def update(self) -> float:
-            return 1.0
-
     box = PartsFaultBox.__new__(PartsFaultBox)
-    box.role, box.wiring, box.leakage_channel, box.recorder = "fault_box", cots_wiring(), 4, Recorder()  # type: ignore[assignment]
+    box.role, box.wiring, box.leakage_channel = "fault_box", cots_wiring(), 4
     for phase in (0.0, 0.02, 0.3, math.pi / 2, math.pi - 0.01, math.pi - 0.04):
-        box.scope = Record(0.0102, phase, 30.0)  # type: ignore[assignment]
+        box.recorder = Kept(Record(0.0102, phase, 30.0))  # type: ignore[assignment]
         assert abs(box.flowing_from("ac", 0.0100, 30.0) - 0.0102) <= STEP_HIDDEN_S / 2 + 4e-6, phase
-    box.scope = Record(0.5, 0.0, 0.0)  # type: ignore[assignment]
+    box.recorder = Kept(Record(0.5, 0.0, 0.0))  # type: ignore[assignment]
     with pytest.raises(InstrumentOperationError, match="does not show on scope channel 4 within 40 ms"):
         box.flowing_from("ac", 0.0100, 30.0)
 
@@ -199,11 +210,7 @@ def test_a_dc_step_is_stamped_where_it_reaches_half_its_level() -> None:
             noise = np.random.default_rng(2).normal(0.0, 0.004, points)   # 4 mV: more than 5 % of 60 mV
             return Waveform(channel, start_s, span_s / points, np.where(t >= 0.0105, 0.060, 0.0) + noise)
 
-    class Recorder:
-        def update(self) -> float:
-            return 1.0
-
     box = PartsFaultBox.__new__(PartsFaultBox)
-    box.role, box.wiring, box.leakage_channel, box.recorder = "fault_box", cots_wiring(), 4, Recorder()  # type: ignore[assignment]
-    box.scope = Record()  # type: ignore[assignment]
+    box.role, box.wiring, box.leakage_channel = "fault_box", cots_wiring(), 4
+    box.recorder = Kept(Record())  # type: ignore[assignment]
     assert abs(box.flowing_from("dc", 0.0100, 6.0) - 0.0105) <= 4e-6

@@ -165,7 +165,7 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         lie up to a sample before the instant its cause was read (a card that stops the offer at once
         was found 37 ns 'before' the tap, and judged never withdrawn); so a stamp taken here is never
         after an edge caused by what follows it, at the cost of a delay read up to one sample long."""
-        return self.scope.now(self.recorder.read_until_s) - ZOOM_S
+        return self.recorder.update() - ZOOM_S
 
     def measure_cp(self) -> CpMeasurement:
         ch = self.recorder.cp_channel
@@ -192,7 +192,7 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         return Reading(1.0 if closed else 0.0, "", self.time())
 
     def start_capture(self) -> float:
-        t = self.recorder.update()
+        t = self.recorder.update() - ZOOM_S     # as `time`: a stamp taken next is never before it
         self._capture_start = t
         self.recorder.edges = [e for e in self.recorder.edges if e.t_s >= t]
         self._veh = [e for e in self._veh if e.t_s >= t]

@@ -91,13 +91,20 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
             raise InvalidValue(f"leakage_channel {self.leakage_channel} is the scope channel of CP or the output")
         if self.wiring.leakage_shunt_ohm is not None:
             scope.set_channel(self.leakage_channel, SHUNT_VOLTS_PER_DIV, 1.0)
+            scope.show(self.leakage_channel, False)   # shown only while a current flows: its pair keeps the memory
         self._set_ma = {ch: 0.0 for ch in RESIDUAL_CHANNELS}
         self._seen_until = 0.0
         self._events: list[ResidualEvent] = []
 
     def watches(self) -> list[tuple[float, Any]]:
-        """The scope's record is read before its memory rolls over (the CP emulator's recorder, shared)."""
-        return [(self.recorder.keep_up_s, self.recorder.update)]
+        """The scope's record is read before its memory rolls over (the CP emulator's recorder, shared),
+        and more often while the shunt's channel is shown and takes half of its pair's memory."""
+        return [(self.recorder.keep_up_s, self.recorder.update),
+                (self.recorder.keep_up_with(self.leakage_channel), self._keep_up)]
+
+    def _keep_up(self) -> None:
+        if self.leakage_channel in self.scope.displayed:
+            self.recorder.update()
 
     def identify(self) -> str:
         parts = ["switch", "scope"] + [r for r, i in (("dc_source", self.dc), ("chamber", self.chamber)) if i]
@@ -124,11 +131,10 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         if shunt is None:
             return t_command
         self.recorder.update()
-        n = int(round(STEP_SEARCH_S / ZOOM_S))
-        wave = self.scope.window(self.leakage_channel, t_command - ZOOM_S, n * ZOOM_S, n)
+        wave = self.recorder.kept(self.leakage_channel, t_command - ZOOM_S, t_command + STEP_SEARCH_S)
         ac = channel == "ac"
         threshold = milliamps / 1000.0 * shunt * (math.sqrt(2.0) * STEP_FRACTION if ac else DC_STEP_FRACTION)
-        seen = np.flatnonzero(np.abs(wave.values[:wave.acquired]) >= threshold)
+        seen = np.flatnonzero(np.abs(np.nan_to_num(wave.values)) >= threshold)   # a hole (no record) never counts
         if not len(seen):
             raise InstrumentOperationError(self.role, f"the {channel.upper()} residual current of {milliamps:g} mA "
                                                       f"commanded at {t_command:.6f} s does not show on scope channel "
@@ -185,6 +191,10 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         if not math.isfinite(milliamps) or not 0 <= milliamps <= MAX_RESIDUAL_MA:
             raise InvalidValue(f"residual current must be in [0, {MAX_RESIDUAL_MA:g}] mA, not {milliamps}")
         self._collect()   # what happened before this command is not its consequence
+        shunt = self.wiring.leakage_shunt_ohm is not None
+        flowing = any(ma > 0 for ch, ma in self._set_ma.items() if ch != channel) or milliamps > 0
+        if shunt and flowing and self.leakage_channel not in self.scope.displayed:
+            self.scope.show(self.leakage_channel, True)     # recorded from the next record on (this command's)
         if channel == "ac":
             self._ladder(milliamps)
         else:
@@ -193,6 +203,10 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
             self.dc.set_current_ma(milliamps)
         self._set_ma[channel] = milliamps
         t = self._now()
+        if shunt and flowing:   # where flowing_from will look, kept as records pass
+            self.recorder.keep(self.leakage_channel, t - ZOOM_S, t + STEP_SEARCH_S)
+        elif shunt and self.leakage_channel in self.scope.displayed:
+            self.scope.show(self.leakage_channel, False)
         self._seen_until = max(self._seen_until, t)   # what the output did before is not this current's doing
         return t
 
@@ -217,9 +231,9 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
     """An L1 voltage below this is no supply to size the ladder for (the output is dead or failing)."""
 
     def _now(self) -> float:
-        """The scope's time now (not the recorder's, which keeps the newest milliseconds for later):
-        what a command returns, the start of every interval judged from it."""
-        return self.scope.now(self.recorder.read_until_s)
+        """The scope's time now (the end of the record just read): what a command returns, the start of
+        every interval judged from it."""
+        return self.recorder.update()
 
     def _relays(self, close: Iterable[str], open_: Iterable[str]) -> float:
         self.switch.open_channels(self.wiring.channel(n) for n in open_)
@@ -285,6 +299,8 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         self._set_ma = {ch: 0.0 for ch in RESIDUAL_CHANNELS}
         self.switch.open_channels(self.wiring.channel(n) for n in FAULT_FUNCTIONS)
         self._events.clear()
+        if self.leakage_channel in self.scope.displayed:
+            self.scope.show(self.leakage_channel, False)
 
     def close(self) -> None:
         """The parts are the rig's own instruments; it closes them."""

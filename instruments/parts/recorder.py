@@ -1,37 +1,60 @@
-"""Edges out of a scope's running record: CP level, PWM, duty and the contactor, on the scope's timebase.
+"""Edges out of a scope's stopped records: CP level, PWM, duty and the contactor, on the scope's timebase.
 
-The record is read in two passes, so that hours of charging cost little to transfer:
+A running InfiniiVision gives only its measurement record (instruments/facts/keysight-infiniivision.toml),
+so the recorder reads the acquisition record as a real one allows: it stops the scope, reads what the
+record holds since the last read, and runs it again (a new record begins where this one ended).  A record
+is read in three kinds of read, so that hours of charging cost little to transfer:
 
-1. an **overview** with one point per five PWM periods (`OVERVIEW_S`): in high-resolution mode
-   a point is the mean of its interval, so on CP it moves with the level, with PWM starting or
-   stopping and with the duty (a 1 % duty step moves it by about 0.2 V); on the vehicle-side
-   voltage a 5 ms mean is a quarter of the sine (of two neighbours, one is at least 0.45 of its
-   peak, whatever the phase), so the supply's presence shows in every pair of points;
-2. a **zoom** (`ZOOM_S` per point) around every overview point that moved, from which the edges
-   are read sample by sample: a CP high-level step (CPH), PWM on/off (PWM), the duty of each
-   period (DUTY), the output voltage joining or leaving the sine (OVP).
+1. an **overview**: decimated reads (`OVERVIEW_POINTS` buckets, each the last sample in it, M924x guide
+   p. 1171) at an interval of `OVERVIEW_PERIODS` PWM periods: 5 and the golden section's smaller part, so
+   that the points' phases in the PWM spread as evenly as a rotation can.  A half of the period that
+   takes a fraction f of it is missed by at most `longest_run(1 - f)` points in a row (2 at 50 % duty,
+   33 at 4 or 96 %), so PWM stopping shows within a few points at the duties a vehicle is offered, and
+   the vehicle-side sine shows in one of every two points (they are never both within 0.2 ms of a zero
+   crossing, 45 … 65 Hz);
+2. each overview point is checked against the state known (the CP level, PWM or not, the contactor);
+   where it disagrees, the change is **located** by probes (every sample over `PROBE_PERIODS` periods),
+   halving the interval down to `LOCATE_S`, and that stretch is **zoomed** (read sample by sample), from
+   which the edges come;
+3. the duty, which single samples cannot tell, is probed at the record's end, and a change located the
+   same way; the record's last milliseconds are always zoomed, and kept so the next record joins on.
 
-The resolution of every edge time is `ZOOM_S` (2 µs) plus what the signal itself hides: a vehicle
-switching during the PWM's negative half shows at the next positive one (≤ 1 ms later), a PWM start
-at its first fall (≤ 1 ms later), and the contactor opening near a zero crossing shows once the sine
-would have passed `LIVE_V` (≤ 0.2 ms at 230 V).
+The resolution of every edge is the sample interval (`ZOOM_S`, 2 µs) plus what the signal itself hides:
+a vehicle switching during the PWM's negative half shows at the next positive one (≤ 1 ms later), a PWM
+start at its first fall (≤ 1 ms later), and the contactor opening near a zero crossing once the sine
+would have passed `LIVE_V` (≤ 0.2 ms at 230 V).  What the overview can miss, and the docs say so: a CP
+level held for less than one overview interval (5.4 ms), PWM off for less than `longest_run` of them
+at the duty offered (16 ms at 50 %, 180 ms at 96 %), PWM on for less than `RUN_MAX` of them (180 ms),
+and a duty that changes and changes back within one record (between two reads).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.errors import InstrumentOperationError
 from core.types import Channel, Edge
 from instruments.scope import Scope, Waveform
 
-OVERVIEW_S = 5e-3
 ZOOM_S = 2e-6
-MAX_POINTS = 500_000
+"""The record's sample interval: every sample of a zoom (the virtual scope's SCOPE_SAMPLE_S)."""
+OVERVIEW_POINTS = 1000
+OVERVIEW_PERIODS = 5 + (3 - math.sqrt(5)) / 2
+"""An overview point every 5.382 PWM periods (5.38 ms at 1 kHz): the phase turns by the golden section."""
+DUTY_MIN = 0.04
+"""The narrowest half of a PWM the overview is bound to see (4 … 96 % duty)."""
+PROBE_PERIODS = 2.3
+"""A probe holds two rises whatever its phase: a period, its duty and its levels."""
+LOCATE_S = 4e-3
+ZOOM_BEFORE_S = 1.5e-3
+ZOOM_AFTER_S = 3e-3
+"""A zoom reaches this far past a change located: two PWM periods at least."""
 CP_MOVE_V = 0.08
-"""An overview point this far from the one before is worth a zoom (noise is ~5 mV a point)."""
+"""An overview point this far from the level known disagrees with it (noise is ~5 mV a sample)."""
 CPH_STEP_V = 0.3
 """A CP high-level change reported as an edge (the board protocol's threshold)."""
 LOW_V = -2.0
@@ -43,13 +66,13 @@ DEAD_S = 0.012
 PERIOD_MAX_S = 1.1e-3
 """A positive or negative stretch longer than this is not PWM (1 kHz ± 2 %, IEC 61851-1 Table A.7)."""
 DUTY_STEP_PCT = 0.3
-HOLD_BACK = 2
-"""Overview points this close to the newest sample wait for the next read: a zoom around a change
-there needs the milliseconds after it, which the scope has not acquired yet."""
+PROBE_DUTY_PCT = 0.5
+"""A probe's duty this far from the one known is a change: DUTY_STEP_PCT and a sample at each edge."""
+PERIOD_MIN_S = 0.9e-3
+TAIL_S = 4e-3
+"""The last samples of a record kept to join the next: two PWM periods, for the segments of the first."""
 SETTLE_SAMPLES = 4
 """How many samples after a CP step the level may take to settle within CPH_STEP_V / 2."""
-ZOOM_AFTER_S = 3e-3
-"""A zoom reaches this far past the overview point that moved: two PWM periods at least."""
 
 
 @dataclass
@@ -61,9 +84,18 @@ class _State:
     last_live_s: float = -math.inf
 
 
+@dataclass(frozen=True)
+class _Probe:
+    """What every sample over a few periods says: PWM or a DC level, the high level, the duty."""
+
+    pwm: bool
+    level: float
+    duty: float | None
+
+
 @dataclass
 class ScopeRecorder:
-    """Follows the running record of a scope, turning what it shows into edges."""
+    """Follows a scope's records (stop, read, run), turning what they show into edges."""
 
     scope: Scope
     cp_channel: int
@@ -72,9 +104,21 @@ class ScopeRecorder:
     state: _State = field(default_factory=_State)
     read_until_s: float = 0.0
     zooms: int = 0
-    _last_count: int = 16
-    _last_mean: float | None = None
-    _out_tail: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    period_s: float = 1e-3
+    """The PWM's period, measured (the overview's interval follows it, so its walk stays a walk)."""
+    gaps: list[tuple[float, float]] = field(default_factory=list)
+    """Stretches no record holds (between a `:STOP` and the next record's first sample)."""
+    _known_s: float = 0.0
+    _record_s: float = 0.0
+    _last_low_s: float = 0.0
+    _last_high_s: float = 0.0
+    _quiet: int = 0
+    _suspect_s: float | None = None
+    _tail: dict[int, Waveform] = field(default_factory=dict)
+    _keeps: list[tuple[int, float, float]] = field(default_factory=list)
+    _kept: dict[int, list[Waveform]] = field(default_factory=dict)
+    _emit_from: float = -math.inf
+    _learning: bool = False
 
     @property
     def memory_s(self) -> float:
@@ -86,108 +130,347 @@ class ScopeRecorder:
 
     @property
     def keep_up_s(self) -> float:
-        """How often the record must be read while a test waits, so no overview point or zoom reaches
-        back past `memory_s`: a quarter of it is left for the zooms behind the newest point and the
-        read itself."""
+        """How often the record must be read while a test waits, so nothing rolls out of the memory
+        unread: a quarter of it is left for the read itself."""
         return 0.75 * self.memory_s
 
+    def keep_up_with(self, channel: int) -> float:
+        """`keep_up_s` while `channel` is shown too (it takes half of its pair's memory)."""
+        shown = (self.scope.displayed or frozenset({self.cp_channel, self.output_channel})) | {channel}
+        pair = self.scope.pair_size
+        def points(c: int) -> int:
+            sharing = sum(1 for d in shown if (d - 1) // pair == (c - 1) // pair)
+            return self.scope.memory_points // max(1, sharing)
+        return 0.75 * min(points(c) for c in shown) * ZOOM_S
+
+    # --- following ---------------------------------------------------------------------------
     def start(self) -> float:
-        """Begin following from now: the state there is learnt, not reported as edges."""
-        now = self.scope.now(self.read_until_s)
-        t0 = max(0.0, now - 3 * PERIOD_MAX_S)
-        self._learn(t0, now)
-        self.read_until_s = math.floor(now / OVERVIEW_S + 1e-9) * OVERVIEW_S
-        return now
+        """Begin following from now: the state there is learnt, not reported as edges (at the first
+        read whose record holds a few periods: one just begun holds nothing yet)."""
+        self._learning = True
+        return self.update()
 
     def update(self) -> float:
-        """Read the record up to its newest point; returns the scope time up to which edges are known.
+        """Read the record up to its newest sample; returns the scope time up to which edges are known
+        (the record's end: found from the holes after it, so no separate "now" is asked)."""
+        self.scope.stop()
+        try:
+            end = self._learn_record() if self._learning else self._read_record()
+            self._read_keeps(end)
+        finally:
+            self.scope.run()
+        self.read_until_s = self._record_s = end
+        return end
 
-        Where the record ends is where the overview's holes begin, so no separate "now" is asked."""
-        bucket = int(round(self.read_until_s / OVERVIEW_S))   # overview points sit on a fixed grid
-        count = max(16, min(2 * self._last_count, MAX_POINTS))
+    def _learn_record(self) -> float:
+        try:
+            end = self.scope.now(self.read_until_s)
+        except InstrumentOperationError:
+            return self.read_until_s        # nothing acquired yet: learn at the next read
+        self._record_s = max(self.read_until_s, end - 4 * PERIOD_MAX_S)
+        self._learn(self._record_s, end)
+        self._known_s = self._last_low_s = self._last_high_s = end
+        self._learning = False
+        return end
+
+    def keep(self, channel: int, start_s: float, end_s: float) -> None:
+        """Keep every sample of `channel` over [start_s, end_s] as the records pass (a step looked for
+        later: a record run over is gone)."""
+        self._keeps.append((channel, start_s, end_s))
+
+    def kept(self, channel: int, start_s: float, end_s: float) -> Waveform:
+        """The samples kept of `channel` over [start_s, end_s], holes where no record held them."""
+        n = max(1, int(round((end_s - start_s) / ZOOM_S)))
+        values = np.full(n, np.nan)
+        for wave in self._kept.get(channel, []):
+            k0 = int(round((wave.t0_s - start_s) / ZOOM_S))
+            lo, hi = max(0, k0), min(n, k0 + len(wave.values))
+            if hi > lo:
+                values[lo:hi] = wave.values[lo - k0:hi - k0]
+        return Waveform(channel, start_s, ZOOM_S, values)
+
+    def _read_keeps(self, end: float) -> None:
+        still = []
+        for channel, a, b in self._keeps:
+            lo, hi = max(a, self._record_s), min(b, end)
+            if hi > lo:
+                wave = self.scope.window(channel, lo, hi - lo, None)
+                first, stop = _held(wave.values)
+                self._kept.setdefault(channel, []).append(
+                    Waveform(channel, wave.t0_s + first * wave.dt_s, wave.dt_s, wave.values[first:stop]))
+            if b > end:
+                still.append((channel, a, b))
+        self._keeps = still
+        kept_from = end - 60.0
+        for channel, waves in self._kept.items():
+            self._kept[channel] = [w for w in waves if w.end_s >= kept_from]
+
+    # --- one record --------------------------------------------------------------------------
+    def _read_record(self) -> float:
+        """The overview's points, checked against the state; then the record's last stretch, whose
+        every sample also tells the duty and finds the record's end."""
+        delta = OVERVIEW_PERIODS * self.period_s
+        t = self.read_until_s
+        last_t: float | None = None
+        first = True
         while True:
-            start = bucket * OVERVIEW_S
-            cp = self.scope.window(self.cp_channel, start, count * OVERVIEW_S, count)
-            usable = cp.acquired - HOLD_BACK
-            if usable <= 0:
+            cp = self.scope.window(self.cp_channel, t, OVERVIEW_POINTS * delta, OVERVIEW_POINTS)
+            out = self.scope.window(self.output_channel, t, OVERVIEW_POINTS * delta, OVERVIEW_POINTS)
+            a, b = _held(cp.values)
+            a_out, b_out = _held(out.values)
+            a, b = max(a, a_out), min(b, b_out)
+            if first and a > 0 and b > a:
+                self._gap(cp.t0_s + a * cp.dt_s)
+            first = False
+            if b > a:
+                times = cp.t0_s + (np.arange(a, b) + 1) * cp.dt_s
+                self._check(times, cp.values[a:b], out.values[a:b], delta)
+                last_t = float(times[-1])
+            if b < OVERVIEW_POINTS:
                 break
-            out = self.scope.window(self.output_channel, start, usable * OVERVIEW_S, usable)
-            n = min(usable, out.acquired)
-            if n == 0:
-                break
-            self._overview(cp.values[:n], out.values[:n], start)
-            bucket += n
-            self.read_until_s = bucket * OVERVIEW_S
-            self._last_count = n
-            if cp.acquired < count:
-                break
-            count = min(count * 8, MAX_POINTS)
-        return self.read_until_s
+            t = cp.t0_s + OVERVIEW_POINTS * cp.dt_s
+        reach = PROBE_PERIODS * self.period_s + ZOOM_S
+        newest = last_t if last_t is not None else self._record_s
+        z0 = max(self._record_s - TAIL_S, newest - reach)
+        t0, s = self._samples(self.cp_channel, z0, newest + 2 * delta)
+        end = t0 + len(s) * ZOOM_S if len(s) else max(self._known_s, self._record_s)
+        cp_read: tuple[float, np.ndarray] | None = (t0, s)
+        if len(s) * ZOOM_S >= reach - ZOOM_S and end - reach > self._known_s:
+            if not self._same(_summary(s[-int(reach / ZOOM_S):])):    # the duty, or a change not yet overdue
+                lo, hi = self._locate(self._known_s, end - reach)
+                self._zoom(lo - ZOOM_BEFORE_S, hi + ZOOM_AFTER_S)
+                cp_read = None           # the tail it keeps must follow what that zoom left
+        return self._zoom(z0, end, keep_tail=True, cp_read=cp_read) if end > self._known_s else end
 
-    # --- the overview ------------------------------------------------------------------------
-    def _overview(self, cp: np.ndarray, out: np.ndarray, t0: float) -> None:
-        before = np.concatenate(([self._last_mean if self._last_mean is not None else cp[0]], cp[:-1]))
-        moved = np.flatnonzero(np.abs(cp - before) > CP_MOVE_V)
-        self._last_mean = float(cp[-1])
-        tail = len(self._out_tail)
-        joined = np.concatenate((self._out_tail, out))
-        loud = np.abs(joined) > LIVE_V
-        span = int(math.ceil(DEAD_S / OVERVIEW_S))
-        # live at a point: loud somewhere in the DEAD_S before it (a sine is loud twice a period)
-        csum = np.concatenate(([0], np.cumsum(loud)))
-        idx = np.arange(tail, len(joined))
-        live = (csum[idx + 1] - csum[np.maximum(idx + 1 - span, 0)]) > 0
-        was = bool(self.state.ovp) if self.state.ovp is not None else bool(live[0])
-        flips = np.flatnonzero(live != np.concatenate(([was], live[:-1])))
-        self._out_tail = joined[-span:]
-        windows: list[tuple[float, float]] = []
-        for k in moved:
-            t = t0 + k * OVERVIEW_S
-            windows.append((t - OVERVIEW_S, t + OVERVIEW_S + ZOOM_AFTER_S))
-        for k in flips:
-            t = t0 + k * OVERVIEW_S
-            windows.append((t - (span + 1) * OVERVIEW_S, t + OVERVIEW_S) if not live[k]
-                           else (t - OVERVIEW_S, t + 2 * OVERVIEW_S))
-        loud_times = t0 + (np.flatnonzero(np.abs(out) > LIVE_V)) * OVERVIEW_S
-        for a, b in _merge(windows):
-            if self.state.ovp:   # the overview saw the sine up to here: no zoom has to find it again
-                prior = loud_times[loud_times < a - OVERVIEW_S]
-                if len(prior):
-                    self.state.last_live_s = max(self.state.last_live_s, float(prior[-1]))
-            self._zoom(max(a, self.read_until_s - (span + 1) * OVERVIEW_S), b)
-        if self.state.ovp and len(loud_times):
-            self.state.last_live_s = max(self.state.last_live_s, float(loud_times[-1]))
+    def _gap(self, record_from: float) -> None:
+        """The record began after the last one ended: what happened between is in no record."""
+        self.gaps.append((self.read_until_s, record_from))
+        self._record_s = record_from
+        self._known_s = max(self._known_s, record_from)
+        self._tail.clear()
 
-    # --- the zoom ----------------------------------------------------------------------------
-    def _read(self, channel: int, a: float, b: float) -> Waveform:
-        n = max(1, min(int(math.ceil((b - a) / ZOOM_S)), MAX_POINTS))
-        self.zooms += 1
-        return self.scope.window(channel, a, n * ZOOM_S, n)
+    def _check(self, times: np.ndarray, cp: np.ndarray, out: np.ndarray, delta: float) -> None:
+        """Walk the overview points, each against the state known; where one disagrees, find the
+        change and zoom on it, then go on from there with the state the zoom leaves."""
+        k = 0
+        while k < len(times):
+            live = times > self._known_s
+            live[:k] = False
+            j = self._disagreement(times, cp, out, live, delta)
+            if j is None:
+                self._carry(times, cp, out, live)
+                return
+            self._carry(times[:j], cp[:j], out[:j], live[:j])
+            self._resolve(times, cp, out, j, delta)
+            k = j + 1
+
+    def _disagreement(self, times: np.ndarray, cp: np.ndarray, out: np.ndarray, live: np.ndarray,
+                      delta: float) -> int | None:
+        """The first point (among `live`) that the state known cannot explain, or None."""
+        st = self.state
+        found: list[int] = []
+        loud = np.abs(out) > LIVE_V
+        idx = np.flatnonzero(live)
+        if not len(idx):
+            return None
+        if st.ovp:
+            quiet = ~loud[idx]
+            run_before = np.concatenate(([self._quiet > 0], quiet[:-1]))
+            hits = np.flatnonzero(quiet & run_before)
+        else:
+            hits = np.flatnonzero(loud[idx])
+        if len(hits):
+            found.append(int(idx[hits[0]]))
+        v = cp[idx]
+        low = v < LOW_V
+        cph = st.cph if st.cph is not None else float(v[0])
+        if st.pwm:
+            high_pos = np.flatnonzero(~low)
+            off = np.abs(v[high_pos] - cph) > CP_MOVE_V
+            pending = self._suspect_s is not None
+            pairs = np.flatnonzero(off & np.concatenate(([pending], off[:-1])))
+            if len(pairs):
+                found.append(int(idx[high_pos[pairs[0]]]))
+            for mask, last, limit in ((low, self._last_low_s, self._gap_s(False, delta)),
+                                      (~low, self._last_high_s, self._gap_s(True, delta))):
+                seen = times[idx][mask]
+                marks = np.concatenate(([last], seen))
+                late = np.flatnonzero(np.diff(np.concatenate((marks, [np.inf]))) > limit)
+                if len(late):
+                    # the first point more than `limit` after the last one of this half
+                    after = marks[late[0]] + limit
+                    beyond = np.flatnonzero(times[idx] > after)
+                    if len(beyond):
+                        found.append(int(idx[beyond[0]]))
+        else:
+            moved = np.flatnonzero(np.abs(v - cph) > CP_MOVE_V)
+            if len(moved):
+                found.append(int(idx[moved[0]]))
+        return min(found) if found else None
+
+    def _carry(self, times: np.ndarray, cp: np.ndarray, out: np.ndarray, live: np.ndarray) -> None:
+        """What the points agreeing with the state leave for the next ones: the last of each PWM half,
+        a run of quiet output points, the sine last seen, a high level that may be moving."""
+        idx = np.flatnonzero(live)
+        if not len(idx):
+            return
+        st = self.state
+        t, v, o = times[idx], cp[idx], out[idx]
+        low = v < LOW_V
+        if low.any():
+            self._last_low_s = float(t[low][-1])
+        if (~low).any():
+            self._last_high_s = float(t[~low][-1])
+            if st.pwm and st.cph is not None:
+                last_high = v[~low][-1]
+                self._suspect_s = float(t[~low][-1]) if abs(last_high - st.cph) > CP_MOVE_V else None
+        loud = np.abs(o) > LIVE_V
+        if loud.any():
+            quiet_tail = len(loud) - 1 - int(np.flatnonzero(loud)[-1])
+            self._quiet = quiet_tail
+            if st.ovp:
+                st.last_live_s = max(st.last_live_s, float(t[loud][-1]) - ZOOM_S)
+        else:
+            self._quiet += len(loud)
+
+    def _resolve(self, times: np.ndarray, cp: np.ndarray, out: np.ndarray, j: int, delta: float) -> None:
+        tk = float(times[j])
+        st = self.state
+        if st.ovp and abs(out[j]) <= LIVE_V or not st.ovp and abs(out[j]) > LIVE_V:
+            back = (self._quiet + 2) * delta if st.ovp else 2 * delta
+            self._zoom(max(self._known_s, tk - back), tk)
+        if self._disagrees_cp(float(cp[j])) or tk > self._known_s and self._pwm_overdue(tk, delta):
+            since = self._suspect_s if self._suspect_s is not None else tk
+            lo, hi = self._locate(max(self._known_s, since - (RUN_MAX + 2) * delta), tk)
+            self._zoom(lo - ZOOM_BEFORE_S, hi + ZOOM_AFTER_S)
+        self._suspect_s = None
+        self._last_low_s = self._last_high_s = max(self._known_s, tk)
+        self._quiet = 0 if abs(out[j]) > LIVE_V else 1
+
+    def _disagrees_cp(self, v: float) -> bool:
+        st = self.state
+        if st.cph is None:
+            return True
+        if st.pwm:
+            return v >= LOW_V and abs(v - st.cph) > CP_MOVE_V
+        return abs(v - st.cph) > CP_MOVE_V
+
+    def _pwm_overdue(self, tk: float, delta: float) -> bool:
+        return bool(self.state.pwm) and (tk - self._last_low_s > self._gap_s(False, delta)
+                                         or tk - self._last_high_s > self._gap_s(True, delta))
+
+    def _gap_s(self, high: bool, delta: float) -> float:
+        """The longest the overview may go without a point in one half of the PWM known (its duty, or
+        the narrowest it is bound to see), and two points to spare for the period's measurement."""
+        duty = self.state.duty / 100.0 if self.state.duty is not None else DUTY_MIN
+        fraction = duty if high else 1.0 - duty
+        return (longest_run(1.0 - max(DUTY_MIN, min(1.0 - DUTY_MIN, fraction))) + 3) * delta
+
+    # --- locating and zooming ----------------------------------------------------------------
+    def _samples(self, channel: int, a: float, b: float) -> tuple[float, np.ndarray]:
+        """Every sample of `channel` over [a, b] the record holds, joined to the last record's tail when
+        `a` reaches before this record (and the two meet)."""
+        lo = max(a, self._record_s)
+        values = np.zeros(0)
+        t0 = lo
+        if b > lo:
+            self.zooms += 1
+            wave = self.scope.window(channel, lo, b - lo, None)
+            first, stop = _held(wave.values)
+            values, t0 = wave.values[first:stop], wave.t0_s + first * wave.dt_s
+        tail = self._tail.get(channel)
+        if a < self._record_s and tail is not None and len(tail.values):
+            t_new = t0 if len(values) else self._record_s
+            gap = int(round((t_new - tail.end_s) / ZOOM_S))
+            k = max(0, int(math.floor((a - tail.t0_s) / ZOOM_S + 1e-9)))
+            keep = tail.values[k:]
+            if 0 <= gap <= 2 and len(keep):     # the sample running at :STOP is lost: held over
+                fill = np.full(gap if len(values) else 0, keep[-1])
+                values = np.concatenate((keep, fill, values))
+                t0 = tail.t0_s + k * ZOOM_S
+        return t0, values
+
+    def _probe(self, t: float) -> _Probe | None:
+        reach = PROBE_PERIODS * self.period_s
+        _, s = self._samples(self.cp_channel, t, t + reach)
+        if len(s) * ZOOM_S < 0.9 * reach:
+            return None
+        return _summary(s)
+
+    def _same(self, p: _Probe) -> bool:
+        st = self.state
+        if st.cph is None or st.pwm is None:
+            return False
+        if bool(st.pwm) != p.pwm or abs(p.level - st.cph) > CPH_STEP_V / 2:
+            return False
+        return not (p.pwm and st.duty is not None and p.duty is not None
+                    and abs(p.duty - st.duty) > PROBE_DUTY_PCT)
+
+    def _locate(self, lo: float, hi: float) -> tuple[float, float]:
+        """Halve [lo, hi] (the state known at lo, something else by hi) down to LOCATE_S with probes."""
+        while hi - lo > LOCATE_S:
+            mid = 0.5 * (lo + hi)
+            p = self._probe(mid)
+            if p is None or self._same(p):
+                lo = mid
+            else:
+                hi = mid
+        return lo, hi
+
+    def _zoom(self, a: float, b: float, keep_tail: bool = False,
+              cp_read: tuple[float, np.ndarray] | None = None) -> float:
+        """Every sample of [a, b] on both channels, into edges; returns where the samples end.
+        `cp_read`: CP's samples of that window, read already."""
+        t_cp, cp = cp_read if cp_read is not None else self._samples(self.cp_channel, a, b)
+        t_out, out = self._samples(self.output_channel, a, b)
+        if not len(cp) or not len(out):
+            return max(self._known_s, a)
+        start = max(t_cp, t_out)
+        n = int(min(len(cp) - round((start - t_cp) / ZOOM_S), len(out) - round((start - t_out) / ZOOM_S)))
+        cp = cp[int(round((start - t_cp) / ZOOM_S)):][:n]
+        out = out[int(round((start - t_out) / ZOOM_S)):][:n]
+        self._emit_from = self._known_s      # what is known was reported: earlier samples are context
+        self._cp_edges(cp, start)
+        # the contactor's state needs no context (the sine last seen is in the state): only new samples
+        fresh = max(0, min(n, int(math.ceil((self._known_s - start) / ZOOM_S - 1e-9))))
+        self._out_edges(out[fresh:], start + fresh * ZOOM_S)
+        self.edges.sort(key=lambda e: e.t_s)
+        self._measure_period(cp)
+        end = start + n * ZOOM_S
+        self._known_s = max(self._known_s, end)
+        if keep_tail:
+            m = int(TAIL_S / ZOOM_S)
+            self._tail = {self.cp_channel: Waveform(self.cp_channel, end - len(cp[-m:]) * ZOOM_S, ZOOM_S, cp[-m:]),
+                          self.output_channel: Waveform(self.output_channel, end - len(out[-m:]) * ZOOM_S, ZOOM_S,
+                                                        out[-m:])}
+        return end
+
+    def _measure_period(self, s: np.ndarray) -> None:
+        low = s < LOW_V
+        rises = np.flatnonzero(~low[1:] & low[:-1]) + 1
+        if len(rises) >= 3:
+            period = float(rises[-1] - rises[0]) / (len(rises) - 1) * ZOOM_S
+            if PERIOD_MIN_S <= period <= PERIOD_MAX_S:
+                self.period_s = period
 
     def _learn(self, a: float, b: float) -> None:
-        cp = self._read(self.cp_channel, a, b)
-        out = self._read(self.output_channel, a, b)
-        n = min(cp.acquired, out.acquired)
-        s, o = cp.values[:n], out.values[:n]
+        t_cp, s = self._samples(self.cp_channel, a, b)
+        t_out, o = self._samples(self.output_channel, a, b)
         high = s[s >= LOW_V]
-        self.state.cph = float(np.median(high)) if len(high) else float(np.median(s)) if n else 0.0
+        self.state.cph = float(np.median(high)) if len(high) else float(np.median(s)) if len(s) else 0.0
         lows = s < LOW_V
         self.state.pwm = bool(lows.any() and (~lows).any())
         loud = np.flatnonzero(np.abs(o) > LIVE_V)
         self.state.ovp = bool(len(loud))
         if len(loud):
-            self.state.last_live_s = cp.t0_s + loud[-1] * ZOOM_S
+            self.state.last_live_s = t_out + loud[-1] * ZOOM_S
         if self.state.pwm:
-            self.state.duty = _duty(s, cp.t0_s)
-        self._last_mean = float(np.mean(s[-int(OVERVIEW_S / ZOOM_S):])) if n else None
-
-    def _zoom(self, a: float, b: float) -> None:
-        cp = self._read(self.cp_channel, a, b)
-        out = self._read(self.output_channel, a, b)
-        n = min(cp.acquired, out.acquired)
-        self._cp_edges(cp.values[:n], cp.t0_s)
-        self._out_edges(out.values[:n], out.t0_s)
-        self.edges.sort(key=lambda e: e.t_s)
+            self.state.duty = _duty(s, t_cp)
+            self._measure_period(s)
+        m = int(TAIL_S / ZOOM_S)
+        self._tail = {self.cp_channel: Waveform(self.cp_channel, t_cp + (len(s) - len(s[-m:])) * ZOOM_S, ZOOM_S, s[-m:]),
+                      self.output_channel: Waveform(self.output_channel, t_out + (len(o) - len(o[-m:])) * ZOOM_S,
+                                                    ZOOM_S, o[-m:])}
 
     def _emit(self, t: float, channel: Channel, value: str) -> None:
         self.edges.append(Edge(t, channel, value))
@@ -201,7 +484,7 @@ class ScopeRecorder:
         low = s < LOW_V
         flips = np.flatnonzero(low[1:] != low[:-1]) + 1
         bounds = np.concatenate(([0], flips, [n]))
-        events: list[tuple[float, Channel, str]] = []
+        events: list[tuple[float, Channel, str, float]] = []   # with the instant the samples decided it
         segments = [(int(bounds[k]), int(bounds[k + 1]), bool(low[bounds[k]])) for k in range(len(bounds) - 1)]
         for k, (a, b, is_low) in enumerate(segments):
             t_a, dur = t0 + a * ZOOM_S, (b - a) * ZOOM_S
@@ -211,10 +494,10 @@ class ScopeRecorder:
                     level = float(np.median(s[a:b]))
                     if st.pwm:
                         st.pwm = False
-                        events.append((t_a, Channel.PWM, "0"))
+                        events.append((t_a, Channel.PWM, "0", t_a + PERIOD_MAX_S))
                     if st.cph is None or abs(level - st.cph) > CPH_STEP_V:
                         st.cph = level
-                        events.append((t_a, Channel.CPH, f"{level:.2f}"))
+                        events.append((t_a, Channel.CPH, f"{level:.2f}", t_a + PERIOD_MAX_S))
                     continue
                 if first or last or k == 1:
                     continue     # a period needs its positive half before and the rise after
@@ -233,15 +516,15 @@ class ScopeRecorder:
                     start = t0 + segments[j][0] * ZOOM_S
                     st.pwm = True
                     st.duty = duty
-                    events.append((start, Channel.PWM, "1"))
-                    events.append((start, Channel.DUTY, f"{duty:.2f}"))
+                    events.append((start, Channel.PWM, "1", t0 + b * ZOOM_S))
+                    events.append((start, Channel.DUTY, f"{duty:.2f}", t0 + b * ZOOM_S))
                 elif st.duty is None or abs(duty - st.duty) > DUTY_STEP_PCT:
                     st.duty = duty
-                    events.append((t0 + ha * ZOOM_S, Channel.DUTY, f"{duty:.2f}"))
+                    events.append((t0 + ha * ZOOM_S, Channel.DUTY, f"{duty:.2f}", t0 + b * ZOOM_S))
             else:
-                if st.pwm and dur > PERIOD_MAX_S and not first:
+                if st.pwm and dur > PERIOD_MAX_S:
                     st.pwm = False           # positive for longer than a period: DC again
-                    events.append((t_a, Channel.PWM, "0"))
+                    events.append((t_a, Channel.PWM, "0", t_a + PERIOD_MAX_S))
                 inner = s[a + 1:b - 1] if b - a > 4 else s[a:b]   # the samples on an edge may sit between levels
                 if len(inner) < 3:
                     continue
@@ -261,9 +544,11 @@ class ScopeRecorder:
                         st.cph = level
                         offset = a + (1 if b - a > 4 else 0) + int(j)
                         when = t_a if j == 0 else t0 + offset * ZOOM_S
-                        events.append((when, Channel.CPH, f"{level:.2f}"))
-        for t, channel, value in events:
-            self._emit(t, channel, value)
+                        decided = t0 + (a + (1 if b - a > 4 else 0) + settled[0] + 3) * ZOOM_S
+                        events.append((when, Channel.CPH, f"{level:.2f}", decided))
+        for t, channel, value, decided in events:
+            if decided > self._emit_from:   # samples read before decided it already: a re-read is context
+                self._emit(t, channel, value)
 
     def _out_edges(self, o: np.ndarray, t0: float) -> None:
         st = self.state
@@ -279,7 +564,7 @@ class ScopeRecorder:
             if not st.ovp:
                 st.ovp = True
                 self._emit(float(times[0]), Channel.OVP, "1")
-            st.last_live_s = float(times[-1])
+            st.last_live_s = max(st.last_live_s, float(times[-1]))
         end = t0 + len(o) * ZOOM_S
         if st.ovp and end - st.last_live_s > DEAD_S:
             st.ovp = False
@@ -297,11 +582,40 @@ def _duty(s: np.ndarray, t0: float) -> float | None:
     return 100.0 * (inside[0] - a) / (b - a) if len(inside) else None
 
 
-def _merge(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out: list[tuple[float, float]] = []
-    for a, b in sorted(windows):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+@functools.lru_cache(maxsize=None)
+def _longest_run_pct(percent: int) -> int:
+    turn = OVERVIEW_PERIODS % 1.0
+    k = np.arange(400)
+    phases = (np.linspace(0.0, 1.0, 1000, endpoint=False)[:, None] + k[None, :] * turn) % 1.0
+    inside = phases < percent / 100.0
+    longest, run = np.zeros(len(phases), dtype=int), np.zeros(len(phases), dtype=int)
+    for column in inside.T:
+        run = np.where(column, run + 1, 0)
+        longest = np.maximum(longest, run)
+    return int(longest.max())
+
+
+def longest_run(fraction: float) -> int:
+    """The most overview points in a row whose phases all fall in one stretch of the PWM period taking
+    `fraction` of it (rounded up to 1 %), whatever the phase of the first: how long the other half can
+    go unseen."""
+    return _longest_run_pct(int(math.ceil(100.0 * fraction - 1e-9)))
+
+
+RUN_MAX = longest_run(1.0 - DUTY_MIN)
+"""The longest the narrowest half the overview is bound to see can go unseen (33 points)."""
+
+
+def _summary(s: np.ndarray) -> _Probe:
+    low = s < LOW_V
+    pwm = int(np.count_nonzero(low[1:] != low[:-1])) >= 3
+    high = s[~low]
+    level = float(np.median(high)) if len(high) else float(np.median(s))
+    return _Probe(pwm, level, _duty(s, 0.0) if pwm else None)
+
+
+def _held(values: np.ndarray) -> tuple[int, int]:
+    """The points a read holds: from the first acquired one to the last (holes before a record's start
+    and after its end)."""
+    held = np.flatnonzero(~np.isnan(values))
+    return (int(held[0]), int(held[-1]) + 1) if len(held) else (0, 0)
