@@ -145,11 +145,12 @@ class Scope(Instrument):
         """The channels the driver switched on (a channel off leaves its pair's memory to the other)."""
         return self._displayed
 
-    def channel_memory_points(self, channel: int) -> int:
+    def channel_memory_points(self, channel: int, shown: frozenset[int] | None = None) -> int:
         """How many points of `channel` the memory holds: its pair's memory shared among the displayed
-        channels of the pair (3000 X User's Guide p. 270)."""
+        channels of the pair (3000 X User's Guide p. 270); `shown`: those channels instead of the ones
+        displayed now."""
         pair = (channel - 1) // self.pair_size
-        sharing = sum(1 for c in self.displayed if (c - 1) // self.pair_size == pair)
+        sharing = sum(1 for c in (self.displayed if shown is None else shown) if (c - 1) // self.pair_size == pair)
         return self.memory_points // max(1, sharing)
 
 

@@ -642,7 +642,9 @@ class SimScope(ScpiFrontEnd):
         return f"+1,+3,+{n},+1,{dt:+.9E},{self._start():+.13E},+0,{inc:+.9E},+0.0E+00,+{int(ref)}"
 
     def _data(self, s: str, a: list[str]) -> bytes:
-        if self.source not in self.displayed:     # a channel switched off holds no record (stricter reading)
+        if self.source not in self.displayed:
+            # a channel switched off holds no record: refused with SCPI-99's "settings conflict" (the
+            # X-Series's own number for it is not in the facts; the stricter reading, in docs/bench/cots.md)
             self.errors.append('-221,"Settings conflict"')
             return b"#10"
         n, dt, raw = self._grid()

@@ -414,6 +414,9 @@ def test_the_virtual_scope_gives_its_measurement_record_while_running_and_decima
         assert scope.transport.query(":SYSTem:ERRor?").startswith("-224")
         with pytest.raises(InvalidValue, match="even divisor"):
             scope.window(1, end - 1.0, 1.0, 300)
+        with pytest.raises(InstrumentOperationError, match="0 bytes"):   # channel 4 is off: no record
+            scope.window(4, end - 1.0, 1.0, 1000)
+        assert scope.transport.query(":SYSTem:ERRor?").startswith("-221")
         scope.run()
         clock.sleep(1.0)
         scope.stop()

@@ -137,11 +137,7 @@ class ScopeRecorder:
     def keep_up_with(self, channel: int) -> float:
         """`keep_up_s` while `channel` is shown too (it takes half of its pair's memory)."""
         shown = (self.scope.displayed or frozenset({self.cp_channel, self.output_channel})) | {channel}
-        pair = self.scope.pair_size
-        def points(c: int) -> int:
-            sharing = sum(1 for d in shown if (d - 1) // pair == (c - 1) // pair)
-            return self.scope.memory_points // max(1, sharing)
-        return 0.75 * min(points(c) for c in shown) * ZOOM_S
+        return 0.75 * min(self.scope.channel_memory_points(c, shown) for c in shown) * ZOOM_S
 
     # --- following ---------------------------------------------------------------------------
     def start(self) -> float:
