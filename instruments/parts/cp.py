@@ -101,7 +101,8 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
     def interval_u_s(self) -> float:
         """Both stamps on the scope's sample grid (ZOOM_S), plus what the signals hide (see `identify`): a
         vehicle step shows late, a contactor near a zero crossing early, each on one side (`lag_u`); a
-        timebase accuracy of a few ppm is negligible against these over the seconds a verdict spans."""
+        timebase accuracy (± 10 ppm, instruments/facts/keysight-infiniivision.toml `timebase_accuracy`) adds at
+        most 1 µs over the 0.1 s of an opening time, negligible against these."""
         return combined(interval_u(ZOOM_S), lag_u(self.VEHICLE_STEP_HIDDEN_S, self.PWM_START_HIDDEN_S,
                                                   self.ZERO_CROSSING_HIDDEN_S))
 
