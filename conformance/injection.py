@@ -104,8 +104,6 @@ def first_fault(edges: list[Edge], after_s: float) -> float:
     return min(times) if times else INF
 
 
-def cp_high_v(cp: CpEmulator) -> float:
-    return cp.measure_cp().high_v
 
 
 def power_up(rig: Rig, clock: Clock, volts: float | None = None, hz: float | None = None, phases: int = 3) -> bool:

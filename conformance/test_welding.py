@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from core.types import Channel
-from conformance.injection import cp_high_v, first_fault
+from conformance.injection import first_fault
 from conformance.limits import LIMITS
 from core.errors import PreconditionError
 from core.limits import AtMost
@@ -99,9 +99,9 @@ def test_weld_present_before_a_session_prevents_it(cp: CpEmulator, fault_box: Fa
     observe_b2(clock)
     cp.set_state("C")
     clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
-    level = cp_high_v(cp)
+    level = cp.measure_cp_level()
     edges = cp.read_edges()
     evidence.trace("plug-in while welded", edges, markers(vehicle_B=t_b))
     evidence.check("PWM offers with a welded pole", count_edges(edges, Channel.PWM, "1", t_b),
                    LIMITS.protection.offers_while_welded)
-    evidence.check("CP level (state F)", level, LIMITS.iec61851.state_f_level)
+    evidence.check("CP level (state F)", level.volts, LIMITS.iec61851.state_f_level, t_s=level.t_s, u=level.u_v)

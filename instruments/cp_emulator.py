@@ -38,6 +38,17 @@ class CpMeasurement:
     t_s: float
 
 
+@dataclass(frozen=True)
+class CpLevel:
+    """CP's level where it is DC (A1's +12 V, state F's −12 V), with its expanded uncertainty (k = 2):
+    None where the instrument that read it states no accuracy (the board's ADC, a scope's
+    `:MEASure:VTOP?`: neither is in instruments/facts)."""
+
+    volts: float
+    u_v: float | None
+    t_s: float
+
+
 class CpEmulator(Instrument):
     """Vehicle CP/PP circuit: resistances, diode, PP coding, CP measurement, edge capture."""
 
@@ -69,6 +80,12 @@ class CpEmulator(Instrument):
 
     @abstractmethod
     def measure_cp(self) -> CpMeasurement: ...
+
+    def measure_cp_level(self) -> CpLevel:
+        """The CP's high level, read where it is DC to the best accuracy the bench states.  Here: the CP
+        measurement's, no U stated; a bench with a DMM on CP overrides it."""
+        m = self.measure_cp()
+        return CpLevel(m.high_v, None, m.t_s)
 
     @abstractmethod
     def output_present(self) -> Reading:

@@ -138,9 +138,9 @@ class SimDaq970(ScpiFrontEnd):
         self.command("ROUTe:OPEN", lambda s, a: self._route(a, False))
         self.command("ROUTe:CLOSe?", self._query)
         self.command("MEASure:RESistance?", self._resistance)
-        self.command("MEASure:VOLTage:AC?", lambda s, a: self._shunt(a, ac=True))
-        self.command("MEASure:VOLTage:DC?", lambda s, a: self._shunt(a, ac=False))
-        self.command("MEASure:VOLTage?", lambda s, a: self._shunt(a, ac=False))
+        self.command("MEASure:VOLTage:AC?", lambda s, a: self._voltage(a, ac=True))
+        self.command("MEASure:VOLTage:DC?", lambda s, a: self._voltage(a, ac=False))
+        self.command("MEASure:VOLTage?", lambda s, a: self._voltage(a, ac=False))
 
     def _valid(self, args: list[str]) -> list[int] | None:
         chans = _channels(args)
@@ -160,29 +160,46 @@ class SimDaq970(ScpiFrontEnd):
             return ""
         return ",".join("1" if c in self.bench.closed else "0" for c in chans)
 
-    def _shunt(self, args: list[str], ac: bool) -> str:
-        """The leakage shunt's voltage on a fixed range, with an error anywhere in the DMM's stated
-        accuracy for that range (instruments/facts/keysight-daq970.toml); overload above the range."""
-        if len(args) < 2 or _channels(args[-1:]) != [LEAKAGE_SENSE]:
+    def _voltage(self, args: list[str], ac: bool) -> str:
+        """A DMM channel's voltage on a fixed range, with an error anywhere in the DMM's stated accuracy
+        for that range (instruments/facts/keysight-daq970.toml); overload above the range.  The leakage
+        shunt is read on 100 mV DC or 1 V AC, CP–PE on 100 V DC only: the virtual DMM models only the
+        ranges whose accuracy the facts hold (stricter than the real one, which has more), and refuses
+        another rather than answer more kindly."""
+        overload = "+9.90000000E+37"
+        channel = _channels(args[-1:]) if len(args) >= 2 else None
+        if channel not in ([LEAKAGE_SENSE], [CP_SENSE]) or (channel == [CP_SENSE] and ac):
             self.errors.append('-221,"Settings conflict; not a DMM channel"')
-            return "+9.90000000E+37"
+            return overload
         try:
             range_v = float(args[0])
         except ValueError:
             self.bad_value()
-            return "+9.90000000E+37"
-        function = "acv_1v" if ac else "dcv_100mv"
+            return overload
+        function = "dcv_100v" if channel == [CP_SENSE] else "acv_1v" if ac else "dcv_100mv"
         if abs(range_v - fact(DMM, f"{function}_range")) > 1e-9:
-            # the virtual DMM models only the ranges whose accuracy instruments/facts holds (stricter than
-            # the real one, which has more): another range is refused rather than answered more kindly
             self.errors.append('-222,"Data out of range"')
-            return "+9.90000000E+37"
+            return overload
         plant = self.bench.plant
-        volts = plant.residual_flowing_ma("ac" if ac else "dc") / 1000.0 * self.bench.shunt_ohm
-        if volts > range_v * fact(DMM, "overrange"):
-            return "+9.90000000E+37"
+        if channel == [CP_SENSE]:
+            volts = self._cp_volts()
+        else:
+            volts = plant.residual_flowing_ma("ac" if ac else "dc") / 1000.0 * self.bench.shunt_ohm
+        if abs(volts) > range_v * fact(DMM, "overrange"):
+            return overload
         bound = accuracy_bound(DMM, function, volts, range_v)
         return f"{volts + bound * self.world.rng.uniform(-1.0, 1.0):+.8E}"
+
+    def _cp_volts(self) -> float:
+        """CP–PE as the DMM's integrating converter sees it: a PWM's mean over its duty, a DC level as it
+        is; both loaded by the 100 V range's input resistance against the generator's 1 kΩ (the largest
+        source resistance the node has: the stricter loading)."""
+        plant = self.bench.plant
+        high, low = plant.cp()
+        gen = plant.generator
+        volts = low + (high - low) * gen.duty_pct / 100.0 if gen.mode == "pwm" else high
+        r_in = fact(DMM, "dcv_100v_input_ohm")
+        return volts * r_in / (r_in + R_GENERATOR_OHM)
 
     def _resistance(self, s: str, args: list[str]) -> str:
         chans = _channels(args[-1:])

@@ -13,12 +13,13 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from core.uncertainty import combined, interval_u, lag_u
+from core.uncertainty import combined, expanded_u, interval_u, lag_u
 from core.errors import InstrumentOperationError, InvalidValue, RigError
 from core.settings import Setting
 from core.types import Channel, Edge, Reading
 from instruments.base import ComposedInstrument
-from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, CpEmulator, CpMeasurement
+from instruments.facts import accuracy_bound, fact
+from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, CpEmulator, CpLevel, CpMeasurement
 from instruments.parts.recorder import ZOOM_S, ScopeRecorder
 from instruments.parts.wiring import CP_FUNCTIONS, CP_RESISTORS, Wiring
 from instruments.scope import Scope
@@ -27,6 +28,15 @@ from instruments.switch import Switch
 STATE_NETWORK = {"A": (), "B": ("R3",), "C": ("R3", "R2"), "D": ("R3", "R2D"), "E": ("cp_short",)}
 """Which parts of the network each vehicle state closes (IEC 61851-1:2017 Annex A)."""
 CP_VOLTS_PER_DIV = 4.0
+DMM = "keysight-daq970"
+CP_DMM_RANGE_V = fact(DMM, "dcv_100v_range")
+CP_DMM_INPUT_OHM = fact(DMM, "dcv_100v_input_ohm")
+CP_SOURCE_OHM = 1030.0
+"""The EVSE's generator resistor R1 at the top of its tolerance (IEC 61851-1:2017 Table A.1: 1000 Ω
+± 3 %): the largest source resistance CP has, so the largest loading the DMM can cause."""
+DMM_SCOPE_AGREEMENT_V = 1.0
+"""How far the DMM's and the scope's reading of one DC level may differ before the rig, not the DUT, is
+taken to be wrong: far wider than either's error, far narrower than a CP state's step (3 V)."""
 OUTPUT_VOLTS_PER_DIV = 100.0
 
 
@@ -175,6 +185,36 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         if math.isnan(frequency) or math.isnan(duty):   # a DC level: no period to measure
             frequency, duty = 0.0, 100.0 if high > 0.5 else 0.0
         return CpMeasurement(high, low, frequency, duty, self.time())
+
+    def measure_cp_level(self) -> CpLevel:
+        """A DC level (no period on the scope: A1, state F) read again by the switch unit's DMM on
+        `cp_sense` where one is wired, since its accuracy is stated and the scope's DC vertical accuracy
+        is not in instruments/facts; a CP that shows a PWM gives the scope's high level, no U stated."""
+        m = self.measure_cp()
+        if m.frequency_hz > 0 or "cp_sense" not in self.wiring.channels or not hasattr(self.switch, "measure_voltage"):
+            return CpLevel(m.high_v, None, m.t_s)
+        volts, u = self._dmm_level()
+        if abs(volts - m.high_v) > DMM_SCOPE_AGREEMENT_V:
+            raise InstrumentOperationError(self.role, f"the DMM on cp_sense = {self.wiring.channel('cp_sense')} reads "
+                                           f"{volts:.4f} V where the scope's channel {self.recorder.cp_channel} "
+                                           f"showed a DC level of {m.high_v:.3f} V just before: check that cp_sense "
+                                           "is wired across the vehicle's CP and PE, and the scope probe's "
+                                           "attenuation (or the DUT changed CP state while it was read)")
+        return CpLevel(volts, u, self.time())
+
+    def _dmm_level(self) -> tuple[float, float]:
+        """CP–PE through the DMM on the 100 V range (the CP's 12.6 V is over the 10 V range), with its U:
+        the data sheet's accuracy and the loading of its input resistance on the generator's 1 kΩ, which
+        reads low by up to V·R1/(R1 + R_in): stated one-sided (`lag_u`), not corrected, as the rig does not
+        know the DUT's R1 (≈ 1.2 mV at 12 V, the size of the DMM's own bound)."""
+        volts = self.switch.measure_voltage(  # type: ignore[attr-defined]
+            self.wiring.channel("cp_sense"), ac=False, range_v=CP_DMM_RANGE_V)
+        if not math.isfinite(volts):
+            raise InstrumentOperationError(self.role, f"the DMM on cp_sense reads overload on its {CP_DMM_RANGE_V:g} V "
+                                           "range: CP cannot be that high; check the wiring")
+        loading = abs(volts) * CP_SOURCE_OHM / CP_DMM_INPUT_OHM
+        u = combined(expanded_u(2 * accuracy_bound(DMM, "dcv_100v", volts, CP_DMM_RANGE_V)), lag_u(loading))
+        return volts, u
 
     def measure_pp(self) -> Reading:
         if "pp_sense" not in self.wiring.channels and not hasattr(self.switch, "measure_resistance"):
