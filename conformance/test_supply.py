@@ -18,12 +18,13 @@ from conformance.injection import INF, Ramp, hold, outage, restart_within_s
 from conformance.limits import LIMITS
 from conformance.session import start_charging, watch
 from core.limits import AtMost, derived_from
-from core.uncertainty import lag_u
+from core.uncertainty import combined_known, lag_u
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, first_edge, markers
 from instruments.ac_source import AcSource
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
+from instruments.power_analyser import PowerAnalyser
 from rig.clock import Clock
 from rig.rig import Rig
 
@@ -53,11 +54,24 @@ def response(rig: Rig) -> AtMost:
     return rig.profile.protection.supply_response_within_s
 
 
+def supplied_v(analyser: PowerAnalyser | None, phases: int) -> tuple[float, float] | None:
+    """(analyser time, mean voltage of the DUT's phases) while the contactor is closed; None without
+    an analyser."""
+    if analyser is None:
+        return None
+    record = analyser.read()
+    return record.t_s, sum(p.u_v for p in record.phases[:phases]) / phases
+
+
 def voltage_ramp(cp: CpEmulator, source: AcSource, clock: Clock, direction: int, until_v: float,
-                 dwell_s: float) -> Ramp:
-    """Step the supply away from nominal, each step held `dwell_s`, until the output goes dead."""
+                 dwell_s: float, analyser: PowerAnalyser | None = None, phases: int = 1) -> Ramp:
+    """Step the supply away from nominal, each step held `dwell_s`, until the output goes dead.  With
+    an analyser, each step that did not trip is measured, and the threshold is anchored on the last
+    measured voltage plus the step that tripped (the source's own setting accuracy is then only in
+    that one step's size, not in the level)."""
     step = LIMITS.rig.supply_ramp_step.value * direction
     ramp = Ramp()
+    last = supplied_v(analyser, phases)
     volts = nominal_v() + step
     while (volts - until_v) * direction <= 1e-9:
         t = cp.time()
@@ -67,7 +81,11 @@ def voltage_ramp(cp: CpEmulator, source: AcSource, clock: Clock, direction: int,
         reading = cp.output_present()
         if reading.value == 0:
             ramp.tripped_at, ramp.t_trip = volts, reading.t_s
+            ramp.threshold = None if last is None else last[1] + step
             break
+        last = supplied_v(analyser, phases)
+        if last is not None:
+            ramp.measured.append(last)
         volts += step
     return ramp
 
@@ -85,18 +103,27 @@ def test_supply_voltage_out_of_range_stops_charging_inside_the_profile_window(
     start_charging(cp, clock)
     direction = 1 if side == "over" else -1
     overshoot = LIMITS.rig.supply_ramp_overshoot.value
+    analyser = rig.analyser if rig.has("analyser") else None
     ramp = voltage_ramp(cp, source, clock, direction,
-                        (window.high + overshoot) if side == "over" else (window.low - overshoot), dwell)
+                        (window.high + overshoot) if side == "over" else (window.low - overshoot), dwell,
+                        analyser, rig.profile.electrical.phases)
     source.set_voltage(nominal_v())
-    evidence.series(f"{side}-voltage ramp", {"supply voltage (V)": ramp.points},
+    evidence.series(f"{side}-voltage ramp", {"supply voltage set (V)": ramp.points,
+                                             **({"supply voltage measured (V)": ramp.measured} if ramp.measured else {})},
                     {"output dead": ramp.t_trip} if ramp.t_trip != INF else {},
-                    {"supply voltage (V)": (window.low, window.high)})
-    # the DUT tripped somewhere within the last step: the step it was found at is up to one step past
-    # its threshold, on one side (lag_u); the source's own setting accuracy is not in it (no facts yet)
+                    {"supply voltage set (V)": (window.low, window.high)})
+    # the DUT tripped somewhere within the last step: the level it was found at is up to one step past
+    # its threshold, on one side (lag_u), and is anchored on the analyser's reading of the step before
+    # (its U); without an analyser it is the source's setting, whose accuracy states no U (no facts)
+    step = LIMITS.rig.supply_ramp_step.value
+    found = ramp.threshold if analyser is not None else ramp.tripped_at
+    u = None if analyser is None or found is None else combined_known(analyser.u_v(found), lag_u(step))
     evidence.check(f"supply voltage at which charging stopped ({side}-voltage)",
-                   ramp.tripped_at if ramp.tripped_at is not None else INF * direction, window,
-                   t_s=ramp.t_trip if ramp.t_trip != INF else None, u=lag_u(LIMITS.rig.supply_ramp_step.value),
-                   note=f"{LIMITS.rig.supply_ramp_step.value:g} V steps, each held {dwell:g} s")
+                   found if found is not None else INF * direction, window,
+                   t_s=ramp.t_trip if ramp.t_trip != INF else None, u=u,
+                   note=f"{step:g} V steps, each held {dwell:g} s; the level is "
+                        + ("the analyser's reading of the last step that did not trip, plus one step"
+                           if analyser is not None else "the source's setting (no analyser on this rig)"))
 
 
 def judge_resume(cp: CpEmulator, clock: Clock, rig: Rig, evidence: Evidence, away: Callable[[], object],
