@@ -45,18 +45,18 @@ class Command:
     target: str = ""
 
 
-def parse(text: Iterable[str], source: Path | None) -> list[Command]:
+def parse(text: Iterable[str], source: Path | None, version: str = "1.6") -> list[Command]:
     """Every line of a script as a command; the first line that is none is a ConfigError with its number."""
     out = []
     for n, raw in enumerate(text, 1):
         line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("call") else raw.strip()
         if not line or line.startswith("#"):
             continue
-        out.append(parse_line(line, n, source))
+        out.append(parse_line(line, n, source, version))
     return out
 
 
-def parse_line(line: str, n: int, source: Path | None) -> Command:
+def parse_line(line: str, n: int, source: Path | None, version: str = "1.6") -> Command:
     verb, _, rest = line.partition(" ")
     rest = rest.strip()
     where = f"line {n}"
@@ -68,9 +68,9 @@ def parse_line(line: str, n: int, source: Path | None) -> Command:
             raise ConfigError(source, where, "call ACTION {json payload}", body, hint=str(exc)) from None
         if not action.isalpha() or not isinstance(payload, dict):
             raise ConfigError(source, where, "call ACTION {json payload}", rest)
-        refused = call_problem(action, payload)
+        refused = call_problem(action, payload, version)
         if refused is not None:
-            raise ConfigError(source, where, f"a payload valid for {action} (OCPP 1.6)", body,
+            raise ConfigError(source, where, f"a payload valid for {action} (OCPP {version})", body,
                               hint=f"{refused[0]}: {refused[1]}")
         return Command(n, verb, action=action, payload=payload)
     if verb in ("wait-boot", "sleep"):

@@ -1,4 +1,4 @@
-"""`wallbox-rig backend serve`: the rig's OCPP 1.6J central system on its own, printing every frame
+"""`wallbox-rig backend serve`: the rig's OCPP central system (1.6J, 2.0.1) on its own, printing every frame
 as it passes, so a developer can point a real wallbox at it and watch; `--schedule FILE` sends a
 charging profile (a tariff plan, or a profile as JSON) to each charge point that boots."""
 
@@ -18,11 +18,12 @@ from core.errors import ConfigError, RigError
 from core.records import RunStatus
 from instruments.backend import ANY_CHARGE_POINT, Frame, OcppCentralSystem
 from instruments.backend_planner import Tariff, plan_departure
+from instruments.ocpp_dialect import dialect
 from instruments.transport.ocpp_ws import call_problem
 from cli.backend_console import parse, parse_line, run
 
 
-def load_schedule(path: Path, now: datetime) -> dict[str, Any]:
+def load_schedule(path: Path, now: datetime, versions: tuple[str, ...] = ("1.6",)) -> dict[str, Any]:
     """A profile for SetChargingProfile's csChargingProfiles: a .json file is one as it stands; a
     .toml file is a plan: [plan] energy_wh, departure ("HH:MM" UTC, the next such time), max_a,
     phases, volts; [tariff] night_from_h, night_to_h; [tariff.pv_surplus_w] "HOUR" = W."""
@@ -34,12 +35,16 @@ def load_schedule(path: Path, now: datetime) -> dict[str, Any]:
                               hint=str(exc)) from None
         if not isinstance(profile, dict) or "chargingSchedule" not in profile:
             raise ConfigError(path, "chargingSchedule", "a ChargingProfile object with a chargingSchedule")
-        refused = call_problem("SetChargingProfile", {"connectorId": connector_of(profile),
-                                                      "csChargingProfiles": json.loads(json.dumps(profile),
-                                                                                       parse_float=Decimal)})
-        if refused is not None:   # refused here, once, not by every charge point at every boot
-            raise ConfigError(path, "", "a ChargingProfile valid against the OCPP 1.6 schema (SetChargingProfile)",
-                              hint=f"{refused[0]}: {refused[1]}")
+        for version in versions:   # refused here, once, not by every charge point at every boot
+            try:
+                action, payload = dialect(version).set_charging_profile(profile, connector_of(profile))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ConfigError(path, "", f"a ChargingProfile that OCPP {version} can carry",
+                                  hint=f"{type(exc).__name__}: {exc}") from None
+            refused = call_problem(action, json.loads(json.dumps(payload), parse_float=Decimal), version)
+            if refused is not None:
+                raise ConfigError(path, "", f"a ChargingProfile valid against the OCPP {version} schema "
+                                  f"({action})", hint=f"{refused[0]}: {refused[1]}")
         return profile
     try:
         data = tomllib.loads(path.read_text())
@@ -78,12 +83,15 @@ def print_frame(frame: Frame) -> None:
 
 
 OPTION_OF = {"charge_point_id": "--charge-point-id", "password": "--password", "certfile": "--certfile",
-             "keyfile": "--keyfile", "accepted_id_tags": "--accept-tag", "heartbeat_interval_s": "--heartbeat"}
+             "keyfile": "--keyfile", "accepted_id_tags": "--accept-tag", "heartbeat_interval_s": "--heartbeat",
+             "versions": "--ocpp-version"}
 
 
 def cmd_backend_serve(args: argparse.Namespace) -> int:
+    versions = list(dict.fromkeys(args.ocpp_version or ["1.6"]))
     settings: dict[str, Any] = {"charge_point_id": args.charge_point_id or ANY_CHARGE_POINT,
-                                "accepted_id_tags": args.accept_tag, "heartbeat_interval_s": args.heartbeat}
+                                "accepted_id_tags": args.accept_tag, "heartbeat_interval_s": args.heartbeat,
+                                "versions": versions}
     for key in ("password", "certfile", "keyfile"):
         if getattr(args, key):
             settings[key] = getattr(args, key)
@@ -94,7 +102,7 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
             raise ConfigError(None, OPTION_OF[key], problem, value)
     schedule_path = Path(args.schedule) if args.schedule else None
     if schedule_path is not None:
-        load_schedule(schedule_path, datetime.now(UTC))   # a bad file is refused before anything listens
+        load_schedule(schedule_path, datetime.now(UTC), tuple(versions))   # refused before anything listens
     if schedule_path is not None and (args.script or args.console):
         raise ConfigError(None, "--schedule", "--schedule alone, or --script / --console (which can send a "
                           "SetChargingProfile themselves)", "both")
@@ -102,14 +110,15 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
     if args.script:
         script_path = Path(args.script)
         try:
-            script = parse(script_path.read_text().splitlines(), script_path)
+            script = parse(script_path.read_text().splitlines(), script_path, versions[0])
         except OSError as exc:
             raise ConfigError(script_path, "", "a readable script", hint=str(exc)) from None
     backend = OcppCentralSystem(args.listen, settings)
     backend.attach_clock(time.monotonic, virtual=False)
     backend.listeners.append(print_frame)
     try:  # from before the ready line: a client may send Ctrl-C as soon as it reads it
-        print(f"OCPP 1.6J central system on {args.listen}/<charge point id> "
+        spoken = " and ".join("1.6J" if v == "1.6" else v for v in versions)
+        print(f"OCPP {spoken} central system on {args.listen}/<charge point id> "
               f"({'basic auth' if args.password else 'no auth'}); Ctrl-C stops.", flush=True)
         if script is not None:
             return EXIT_BROKEN if run(script, backend, print) else EXIT_OK
@@ -118,7 +127,7 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
             for n, line in enumerate(sys.stdin, 1):
                 if line.strip() and not line.lstrip().startswith("#"):
                     try:
-                        failures += run([parse_line(line.strip(), n, None)], backend, print)
+                        failures += run([parse_line(line.strip(), n, None, versions[0])], backend, print)
                     except ConfigError as exc:
                         print(f"wallbox-rig: {exc}", flush=True)
             return EXIT_BROKEN if failures else EXIT_OK
@@ -129,8 +138,8 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
             time.sleep(0.2)   # the BootNotification's answer goes out first
             try:
                 profile = load_schedule(schedule_path, datetime.now(UTC))
-                answer = backend.call_point(identity, "SetChargingProfile", {"connectorId": connector_of(profile),
-                                                                             "csChargingProfiles": profile})
+                answer = backend.call_point(identity, *backend.dialect_of(identity).set_charging_profile(
+                    profile, connector_of(profile)))
                 print(f"schedule {schedule_path.name} sent to {identity}: {answer.get('status')}", flush=True)
             except RigError as exc:   # one charge point's trouble does not end the backend
                 print(f"schedule {schedule_path.name} not sent to {identity}: {exc}", flush=True)
@@ -160,4 +169,8 @@ def add_parser(sub: Any) -> None:
     serve.add_argument("--script", metavar="FILE", help="carry out the commands in FILE (call ACTION {json}, "
                                                        "wait-boot, sleep, to ID), then stop (cli/backend_console.py)")
     serve.add_argument("--console", action="store_true", help="take the same commands typed on standard input")
+    serve.add_argument("--ocpp-version", action="append", choices=("1.6", "2.0.1"), metavar="VERSION",
+                       help="offer this OCPP version: 1.6 (the default) or 2.0.1; repeat to offer both, preferred "
+                            "first (the charge point's WebSocket handshake picks one); a --script's or --console's "
+                            "calls are checked against the first")
     serve.set_defaults(func=cmd_backend_serve)

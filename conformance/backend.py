@@ -86,7 +86,7 @@ def watch_status(clock: Clock, ocpp: Ocpp) -> None:
     clock.sleep(ocpp.status_within_s.high * LIMITS.ocpp.status_observation_factor.value)
 
 
-def open_transaction(backend: Backend, since_s: float) -> int:
+def open_transaction(backend: Backend, since_s: float) -> int | str:
     """The id of the transaction the DUT started since `since_s` and has not stopped."""
     running = [tx for tx in backend.transactions(since_s) if tx.t_stop_s is None]
     if not running:

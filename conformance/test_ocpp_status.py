@@ -135,8 +135,8 @@ def stays_inoperative(cp: CpEmulator, clock: Clock, backend: Backend, rig: Rig, 
     """ChangeAvailability Inoperative: Unavailable is reported, and a vehicle that plugs in gets no offer
     and no closing, before `restart` and after it (the availability persists, OCPP 1.6 §5.2)."""
     since = clock.now()
-    answer = backend.call("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"})
-    if answer.get("status") != "Accepted":
+    answer = backend.change_availability(0, operative=False)
+    if answer != "Accepted":
         raise PreconditionError(f"the DUT answered ChangeAvailability Inoperative with {answer}")
     watch_status(clock, ocpp_of(rig))
     unavailable = [r for r in backend.statuses(since) if r.status == "Unavailable"]
@@ -187,7 +187,7 @@ def test_an_inoperative_connector_offers_nothing_even_after_a_hard_reset(cp: CpE
     test's to catch: here the status left pending by the test before may come in time.)"""
     def hard_reset() -> None:
         t_reset = clock.now()
-        if backend.call("Reset", {"type": "Hard"}).get("status") != "Accepted":
+        if backend.reset(hard=True) != "Accepted":
             raise PreconditionError("the DUT did not accept Reset (Hard)")
 
         def booted() -> bool:   # the reboot is over once the DUT has announced itself again

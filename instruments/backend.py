@@ -1,4 +1,4 @@
-"""Role `backend`: the OCPP 1.6J central system the DUT (the charge point) talks to.
+"""Role `backend`: the OCPP central system (1.6J or 2.0.1) the DUT (the charge point) talks to.
 
 What a test needs from it is the truth of the conversation: every frame either way, stamped on
 the rig clock when it passed (and with the UTC the backend's calendar gives that instant), so
@@ -7,8 +7,9 @@ against what the instruments *measured* at the same instant.  The backend also a
 service does: it accepts or rejects idTags, starts and stops remotely, sends charging profiles,
 changes configuration, and can go away (offline) and come back.
 
-The wire (websockets, the `ocpp` package) is `instruments/transport/ocpp_ws.py`; this module
-holds the vocabulary, the journal and the calendar.
+The wire (websockets, the `ocpp` package) is `instruments/transport/ocpp_ws.py`; what each version
+says and reports, in one vocabulary for the tests, is `instruments/ocpp_dialect.py`; this module holds
+the role, the journal and the calendar.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from typing import Any
 from core.errors import InstrumentOperationError, InvalidValue
 from core.settings import Setting, iso_utc
 from instruments.base import Instrument
+from instruments.ocpp_dialect import (CALL, CALLERROR, CALLRESULT, Answering, Dialect, MeterSample, StatusReport,
+                                      Transaction, dialect)
 from instruments.transport.ocpp_ws import frame_problem
 from instruments.transport.openers import LISTEN
 
-CALL, CALLRESULT, CALLERROR = 2, 3, 4
-"""OCPP-J message type ids (OCPP-J 1.6 specification §4.1.3)."""
+__all__ = ["Backend", "Frame", "MeterSample", "OcppCentralSystem", "StatusReport", "Transaction"]
 DEFAULT_EPOCH = "2026-06-01T12:00:00Z"
 """The calendar of a virtual lab: rig time 0 is this UTC instant (a reproducible Monday noon)."""
 
@@ -54,42 +56,6 @@ class Frame:
         arrow = "CP→CS" if self.direction == "in" else "CS→CP"
         what = {CALL: "CALL", CALLRESULT: "RESULT", CALLERROR: "ERROR"}.get(self.kind, "LINK")
         return f"{self.t_s:.3f}\t{self.utc}\t{arrow}\t{what}\t{self.action}\t{json.dumps(self.payload, sort_keys=True)}"
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    t_s: float
-    connector: int
-    status: str
-    error_code: str
-
-
-@dataclass(frozen=True)
-class Transaction:
-    """A transaction as the charge point reported it (StartTransaction, then StopTransaction)."""
-
-    transaction_id: int
-    id_tag: str
-    t_start_s: float
-    meter_start_wh: float
-    t_stop_s: float | None = None
-    meter_stop_wh: float | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class MeterSample:
-    """One sampledValue of a MeterValues (or a transaction's data): value in the unit given."""
-
-    t_s: float
-    """When the frame carrying it passed the backend."""
-    timestamp: str
-    """The charge point's own stamp of the sample."""
-    measurand: str
-    phase: str
-    value: float
-    unit: str
-    context: str
 
 
 @dataclass
@@ -175,80 +141,63 @@ class Backend(Instrument):
     def close(self) -> None:
         """Release what the backend holds."""
 
-    # --- readings from the journal, shared by every driver -------------------------------------
+    @property
+    def dialect(self) -> Dialect:
+        """The version the DUT speaks (the one its connection negotiated)."""
+        raise NotImplementedError
+
+    # --- readings from the journal, in the dialect's terms ----------------------------------------
     def statuses(self, since_t_s: float = float("-inf"), connector: int = 1) -> list[StatusReport]:
-        return [StatusReport(f.t_s, int(f.payload.get("connectorId", 0)), str(f.payload.get("status")),
-                             str(f.payload.get("errorCode")))
-                for f in self.frames(since_t_s) if f.direction == "in" and f.kind == CALL
-                and f.action == "StatusNotification" and int(f.payload.get("connectorId", 0)) == connector]
+        """The connector's statuses, in 1.6's names whatever the version (`Dialect.statuses`)."""
+        return self.dialect.statuses(self.frames(since_t_s), connector)
 
     def transactions(self, since_t_s: float = float("-inf")) -> list[Transaction]:
         """Transactions started since `since_t_s`, with their stop where it came (matched by id)."""
-        out: dict[int, Transaction] = {}
-        calls = {f.unique_id: f for f in self.frames(since_t_s) if f.direction == "in" and f.kind == CALL}
-        for f in self.frames(since_t_s):
-            if f.direction == "out" and f.kind == CALLRESULT and f.action == "StartTransaction":
-                start = calls.get(f.unique_id)
-                if start is not None:
-                    tx = int(f.payload["transactionId"])
-                    out[tx] = Transaction(tx, str(start.payload["idTag"]), start.t_s, float(start.payload["meterStart"]))
-            if f.direction == "in" and f.kind == CALL and f.action == "StopTransaction":
-                tx = int(f.payload["transactionId"])
-                if tx in out:
-                    before = out[tx]
-                    out[tx] = Transaction(tx, before.id_tag, before.t_start_s, before.meter_start_wh, f.t_s,
-                                          float(f.payload["meterStop"]), f.payload.get("reason", "Local"))
-        return list(out.values())
+        return self.dialect.transactions(self.frames(since_t_s))
 
     def meter_samples(self, since_t_s: float = float("-inf"), measurand: str | None = None) -> list[MeterSample]:
-        out = []
-        for f in self.frames(since_t_s):
-            if f.direction != "in" or f.kind != CALL or f.action not in ("MeterValues", "StopTransaction"):
-                continue
-            for mv in f.payload.get("meterValue", f.payload.get("transactionData", [])):
-                for sv in mv.get("sampledValue", []):
-                    name = sv.get("measurand", "Energy.Active.Import.Register")
-                    if measurand is None or name == measurand:
-                        out.append(MeterSample(f.t_s, str(mv["timestamp"]), name, str(sv.get("phase", "")),
-                                               float(sv["value"]), str(sv.get("unit", "Wh")),
-                                               str(sv.get("context", "Sample.Periodic"))))
-        return out
+        return self.dialect.meter_samples(self.frames(since_t_s), measurand)
 
     def messages(self, since_t_s: float = float("-inf")) -> list[str]:
         """The conversation as lines (rig time, UTC, direction, type, action, payload) for the report."""
         return [f.line() for f in self.frames(since_t_s)]
 
-    # --- the service's requests ----------------------------------------------------------------
+    # --- the service's requests, in 1.6's vocabulary, sent in the DUT's version ---------------------
     def remote_start(self, id_tag: str, connector: int = 1, profile: Mapping[str, Any] | None = None) -> str:
-        payload: dict[str, Any] = {"idTag": id_tag, "connectorId": connector}
-        if profile is not None:
-            payload["chargingProfile"] = dict(profile)
-        return str(self.call("RemoteStartTransaction", payload)["status"])
+        return str(self.call(*self.dialect.remote_start(id_tag, connector, profile))["status"])
 
-    def remote_stop(self, transaction_id: int) -> str:
-        return str(self.call("RemoteStopTransaction", {"transactionId": transaction_id})["status"])
+    def remote_stop(self, transaction_id: int | str) -> str:
+        return str(self.call(*self.dialect.remote_stop(transaction_id))["status"])
 
     def set_charging_profile(self, profile: Mapping[str, Any], connector: int = 1) -> str:
-        return str(self.call("SetChargingProfile", {"connectorId": connector, "csChargingProfiles": dict(profile)})
-                   ["status"])
+        """`profile` in 1.6's csChargingProfiles shape (2.0.1: converted, `Ocpp201.profile`)."""
+        return str(self.call(*self.dialect.set_charging_profile(profile, connector))["status"])
 
     def clear_charging_profiles(self) -> str:
-        return str(self.call("ClearChargingProfile", {})["status"])
+        return str(self.call(*self.dialect.clear_charging_profile(None))["status"])
 
     def clear_charging_profile(self, profile_id: int) -> str:
-        """ClearChargingProfile of one profile, by its id (OCPP 1.6 §5.5)."""
-        return str(self.call("ClearChargingProfile", {"id": int(profile_id)})["status"])
+        """ClearChargingProfile of one profile, by its id (OCPP 1.6 §5.5; 2.0.1 K10)."""
+        return str(self.call(*self.dialect.clear_charging_profile(profile_id))["status"])
 
     def composite_schedule(self, duration_s: int, connector: int = 1, unit: str = "A") -> dict[str, Any]:
-        return self.call("GetCompositeSchedule", {"connectorId": connector, "duration": int(duration_s),
-                                                  "chargingRateUnit": unit})
+        """The answer in 1.6's shape (status, connectorId, scheduleStart, chargingSchedule)."""
+        return self.dialect.composite_answer(self.call(*self.dialect.composite_schedule(duration_s, connector, unit)),
+                                             connector)
 
     def change_configuration(self, key: str, value: str) -> str:
-        return str(self.call("ChangeConfiguration", {"key": key, "value": str(value)})["status"])
+        """`key`: a 1.6 configuration key (2.0.1: its component and variable, or "Component.Variable")."""
+        return self.dialect.configuration_status(self.call(*self.dialect.change_configuration(key, value)))
 
     def configuration(self, keys: list[str] | None = None) -> dict[str, str]:
-        answer = self.call("GetConfiguration", {"key": keys} if keys else {})
-        return {str(k["key"]): str(k.get("value", "")) for k in answer.get("configurationKey", [])}
+        return self.dialect.configuration_answer(self.call(*self.dialect.get_configuration(keys)))
+
+    def change_availability(self, connector: int, operative: bool) -> str:
+        """Connector 0: the whole charge point."""
+        return str(self.call(*self.dialect.change_availability(connector, operative))["status"])
+
+    def reset(self, hard: bool = True) -> str:
+        return str(self.call(*self.dialect.reset(hard))["status"])
 
 
 RECONNECT_WAIT = Setting("reconnect_wait_s", float, "how long a safe state waits for a DUT that went offline after "
@@ -275,6 +224,9 @@ OCPP_SETTINGS = (
             default=300),
     Setting("epoch_utc", str, "the virtual lab's calendar at rig time 0", check=iso_utc, default=DEFAULT_EPOCH,
             expected='the virtual lab\'s calendar at rig time 0, e.g. "2026-06-01T12:00:00Z"'),
+    Setting("versions", list, "the OCPP versions offered, in order of preference (the driver's own by default)",
+            check=lambda v: bool(v) and len(set(v)) == len(v) and all(x in ("1.6", "2.0.1") for x in v),
+            expected='a list of OCPP versions to offer, each "1.6" or "2.0.1" once, preferred first'),
     RECONNECT_WAIT,
 )
 
@@ -284,20 +236,26 @@ ANY_CHARGE_POINT = "*"
 
 
 class OcppCentralSystem(Backend):
-    """OCPP 1.6J central system on the `ocpp` package (driver `ocpp16`).
+    """OCPP 1.6J central system on the `ocpp` package (driver `ocpp16`; `ocpp201` offers 2.0.1).
 
     Settings: `charge_point_id` (the identity the DUT connects as), `password` (security profile 1:
     basic auth; omit for profile 0), `certfile`/`keyfile` (profile 2 on a wss:// address),
-    `configuration` (keys set with ChangeConfiguration once the DUT has booted), `accepted_id_tags`,
-    `heartbeat_interval_s`, `epoch_utc` (the calendar of a virtual lab)."""
+    `configuration` (keys set once the DUT has booted), `accepted_id_tags`, `heartbeat_interval_s`,
+    `epoch_utc` (the calendar of a virtual lab), `versions` (offer more than the driver's version: the
+    DUT's WebSocket handshake picks one)."""
 
     driver = "ocpp16"
     opens = LISTEN
     SETTINGS = OCPP_SETTINGS
+    VERSIONS: tuple[str, ...] = ("1.6",)
 
     def __init__(self, address: str, settings: Mapping[str, Any]) -> None:
         from instruments.transport.ocpp_ws import CentralSystemServer
 
+        self.versions = tuple(str(v) for v in settings.get("versions") or self.VERSIONS)
+        self._dialects = {v: dialect(v) for v in self.versions}
+        self._spoken: dict[str, str] = {}
+        """The version each connected charge point negotiated."""
         self.address = address
         self.charge_point_id = str(settings.get("charge_point_id", ""))
         if not self.charge_point_id:
@@ -331,7 +289,7 @@ class OcppCentralSystem(Backend):
                                            on_frame=self._on_frame, on_connection=self._on_connection,
                                            certfile=settings.get("certfile"), keyfile=settings.get("keyfile"),
                                            identities=None if self.charge_point_id == ANY_CHARGE_POINT
-                                           else frozenset({self.charge_point_id}))
+                                           else frozenset({self.charge_point_id}), versions=self.versions)
         if address.rstrip("/").endswith(":0"):   # the kernel picked the port: say which
             self.address = f"{address.rstrip('/')[:-2]}:{self._server.port}"
 
@@ -342,7 +300,15 @@ class OcppCentralSystem(Backend):
         return cls(addresses[0], settings)
 
     def identify(self) -> str:
-        return f"WALLBOX-RIG,OCPP 1.6J central system,{self.address},cp={self.charge_point_id}"
+        return f"WALLBOX-RIG,OCPP {'/'.join(self.versions)} central system,{self.address},cp={self.charge_point_id}"
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.dialect_of(self.charge_point_id)
+
+    def dialect_of(self, identity: str) -> Dialect:
+        """The version `identity` negotiated when it connected (the preferred one before it has)."""
+        return self._dialects[self._spoken.get(identity, self.versions[0])]
 
     def listening_port(self) -> int | None:
         return self._server.port
@@ -403,8 +369,10 @@ class OcppCentralSystem(Backend):
         with self._lock:
             return [f for f in self._frames if f.t_s >= since_t_s]
 
-    def _on_connection(self, identity: str, up: bool) -> None:
+    def _on_connection(self, identity: str, up: bool, version: str) -> None:
         t_s = self._now()
+        if up:
+            self._spoken[identity] = version
         frame = Frame(t_s, self._utc_text(t_s), "in", 0, "", "Connected" if up else "Disconnected", {}, identity)
         with self._lock:
             self._frames.append(frame)
@@ -413,39 +381,22 @@ class OcppCentralSystem(Backend):
 
     # --- the charge point's requests -----------------------------------------------------------
     def _handle(self, identity: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        now = self._utc_text(self._now() + self.state.clock_offset_s)
         if action == "BootNotification":
             self._booted.set()
             self.booted_points.put(identity)
-            return {"currentTime": now, "interval": self.state.heartbeat_interval_s, "status": "Accepted"}
-        if action == "Heartbeat":
-            return {"currentTime": now}
-        if action in ("Authorize", "StartTransaction"):
-            status = "Accepted" if payload.get("idTag") in self.state.accepted_id_tags else "Invalid"
-            info: dict[str, Any] = {"idTagInfo": {"status": status}}
-            if action == "StartTransaction":
-                info["transactionId"] = next(self.transaction_ids)
-            return info
-        if action == "StopTransaction":   # idTagInfo only for an idTag given, and as the backend rules on it
-            if "idTag" not in payload:
-                return {}
-            return {"idTagInfo": {"status": "Accepted" if payload["idTag"] in self.state.accepted_id_tags
-                                  else "Invalid"}}
-        if action == "DataTransfer":
-            return {"status": "UnknownVendorId"}
-        return {}
+        ctx = Answering(self._utc_text(self._now() + self.state.clock_offset_s), self.state.heartbeat_interval_s,
+                        self.accepts, lambda: next(self.transaction_ids))
+        return self.dialect_of(identity).answer(action, payload, ctx)
 
     # --- the rig's requests --------------------------------------------------------------------
-    RESTORED_ACTIONS = ("ChangeConfiguration", "SetChargingProfile", "ChangeAvailability")
-    """What a test may change on the DUT that the safe state undoes."""
-
     def call(self, action: str, payload: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
-        if action in self.RESTORED_ACTIONS:
-            self._dirty = True
-        if action == "ChangeAvailability" and payload.get("type") == "Inoperative":
-            self._inoperative.add(int(payload.get("connectorId", 0)))
-        if action == "ChangeConfiguration" and payload.get("key") not in self._changed:
-            key = str(payload.get("key"))
+        """A CALL in the DUT's version; what it changes that the safe state undoes is noted first."""
+        restore = self.dialect.restores(action, payload)
+        self._dirty = self._dirty or restore.dirty
+        if restore.inoperative is not None:
+            self._inoperative.add(restore.inoperative)
+        key = restore.configuration_key
+        if key is not None and key not in self._changed:
             before = self.configuration([key]) if self.configured else {}
             if key in before:
                 self._changed[key] = before[key]
@@ -484,7 +435,7 @@ class OcppCentralSystem(Backend):
         Heartbeat), as a resync would."""
         self.state.clock_offset_s = seconds
         if self.connected():
-            self.call("TriggerMessage", {"requestedMessage": "Heartbeat"})
+            self.call(*self.dialect.trigger("Heartbeat"))
 
     def accepts(self, id_tag: str) -> bool:
         return id_tag in self.state.accepted_id_tags
@@ -509,13 +460,20 @@ class OcppCentralSystem(Backend):
             self.set_clock_offset(0.0)
         self.clear_charging_profiles()
         for connector in sorted(self._inoperative):   # a test made it Unavailable: Operative again
-            self._server.call(self.charge_point_id, "ChangeAvailability",
-                              {"connectorId": connector, "type": "Operative"}, 30.0)
+            self._server.call(self.charge_point_id, *self.dialect.change_availability(connector, True), 30.0)
         self._inoperative.clear()
         changed, self._changed = dict(self._changed), {}
         for key, value in changed.items():
-            self._server.call(self.charge_point_id, "ChangeConfiguration", {"key": key, "value": value}, 30.0)
+            self._server.call(self.charge_point_id, *self.dialect.change_configuration(key, value), 30.0)
         self._dirty = False
 
     def close(self) -> None:
         self._server.close()
+
+
+class Ocpp201CentralSystem(OcppCentralSystem):
+    """OCPP 2.0.1 CSMS on the `ocpp` package (driver `ocpp201`): the same role, the same vocabulary for
+    the tests (`instruments/ocpp_dialect.py`), its messages on the wire."""
+
+    driver = "ocpp201"
+    VERSIONS = ("2.0.1",)

@@ -89,7 +89,7 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "led": {"wbr-ledsense": "instruments.led.sensor_board:WbrLedSense",
             "opencv-camera": "instruments.led.camera:OpenCvCamera"},
     "meter": {"wbr-meter": "instruments.meter.emulator:WbrMeterEmulator"},
-    "backend": {"ocpp16": "instruments.backend:OcppCentralSystem"},
+    "backend": {"ocpp16": "instruments.backend:OcppCentralSystem", "ocpp201": "instruments.backend:Ocpp201CentralSystem"},
     "card": {"chameleon-ultra": "instruments.card:ChameleonUltra", "card-carousel": "instruments.card:CardCarousel"},
     "buzzer": {"microphone": "instruments.buzzer:Microphone", "wbr-audio": "instruments.buzzer:WbrAudioBoard"},
     "button": {"switch-button": "instruments.button:SwitchButton"},

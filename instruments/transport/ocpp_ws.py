@@ -1,6 +1,7 @@
-"""The OCPP 1.6J central system's wire: `websockets` serves, the `ocpp` package (mobilityhouse,
-2.1) frames, validates against the 1.6 JSON schemas and routes.  The only module of the rig that
-imports either.
+"""The OCPP central system's wire, 1.6J and 2.0.1: `websockets` serves, the `ocpp` package
+(mobilityhouse, 2.1) frames, validates against the version's JSON schemas and routes.  The only
+module of the rig that imports either.  Each connection speaks the version its WebSocket
+subprotocol negotiated (OCPP-J 1.6 §3.1.2; OCPP 2.0.1 Part 4 §3.1.2), among those the rig offers.
 
 Why a thread with its own event loop: the rig is synchronous (a test steps the clock and reads
 instruments), the `ocpp` package is asyncio.  The server runs in one daemon thread; the role
@@ -30,13 +31,65 @@ log = logging.getLogger("wallbox_rig.backend")
 logging.getLogger("ocpp").setLevel(logging.CRITICAL)   # its traceback per bad frame; ours is one line
 logging.getLogger("websockets").setLevel(logging.WARNING)
 
-SUBPROTOCOL = "ocpp1.6"
+@dataclass(frozen=True)
+class OcppVersion:
+    """What differs on the wire between the versions the rig speaks."""
+
+    name: str
+    """As the schemas and the rig files name it: "1.6", "2.0.1"."""
+    subprotocol: str
+    package: str
+    """The `ocpp` package's module of this version."""
+    incoming: tuple[str, ...]
+    """The CALLs a charge point (station) sends that the central system answers."""
+    errors: dict[str, str]
+    """The version's CALLERROR code for what its schema found wrong (by the JSON-schema validator's name)."""
+    other_error: str
+    """The code for any other schema violation (an enum value, a pattern, a bound)."""
+    malformed: str
+    """The code for a frame that is no valid CALL."""
+
+
+OCPP16 = OcppVersion(
+    "1.6", "ocpp1.6", "ocpp.v16",
+    ("BootNotification", "Heartbeat", "StatusNotification", "Authorize", "StartTransaction", "StopTransaction",
+     "MeterValues", "DataTransfer", "DiagnosticsStatusNotification", "FirmwareStatusNotification"),
+    {"additionalProperties": "FormationViolation", "type": "TypeConstraintViolation",
+     "maxLength": "TypeConstraintViolation", "required": "OccurenceConstraintViolation",
+     "minItems": "OccurenceConstraintViolation", "maxItems": "OccurenceConstraintViolation"},
+    "PropertyConstraintViolation", "FormationViolation")
+"""OCPP-J 1.6 §4.2.3's error codes (its spelling: FormationViolation, OccurenceConstraintViolation): a
+property the PDU does not have (syntactically not the PDU), a value of the wrong JSON type or too long,
+a field missing or repeated beyond its bounds; anything else is PropertyConstraintViolation."""
+
+OCPP201 = OcppVersion(
+    "2.0.1", "ocpp2.0.1", "ocpp.v201",
+    ("BootNotification", "Heartbeat", "StatusNotification", "Authorize", "TransactionEvent", "MeterValues",
+     "NotifyEvent", "NotifyReport", "NotifyChargingLimit", "ReportChargingProfiles", "SecurityEventNotification",
+     "FirmwareStatusNotification", "LogStatusNotification", "DataTransfer"),
+    {"additionalProperties": "FormatViolation", "type": "TypeConstraintViolation",
+     "maxLength": "TypeConstraintViolation", "required": "OccurrenceConstraintViolation",
+     "minItems": "OccurrenceConstraintViolation", "maxItems": "OccurrenceConstraintViolation"},
+    "PropertyConstraintViolation", "FormatViolation")
+"""OCPP 2.0.1 Part 4 (OCPP-J) §4.3's RPC framework error codes, the same rules in its spelling
+(FormatViolation, OccurrenceConstraintViolation)."""
+
+VERSIONS = {v.name: v for v in (OCPP16, OCPP201)}
+SUBPROTOCOL = OCPP16.subprotocol
 """The WebSocket subprotocol of OCPP-J 1.6 (OCPP-J 1.6 specification §3.1.2)."""
+
+
+def ocpp_version(name: str) -> OcppVersion:
+    if name not in VERSIONS:
+        raise InvalidValue(f"OCPP version {name!r}: the rig speaks {', '.join(VERSIONS)}")
+    return VERSIONS[name]
 
 FrameSink = Callable[[str, str, str], None]
 """(charge point id, "in" | "out", raw frame text)."""
 Handler = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 """(charge point id, action, payload in camelCase) → the CALLRESULT payload in camelCase."""
+ConnectionSink = Callable[[str, bool, str], None]
+"""(charge point id, connected, the OCPP version it negotiated)."""
 
 
 @dataclass(frozen=True)
@@ -76,10 +129,14 @@ class CentralSystemServer:
     """Accepts charge points at `ws[s]://HOST:PORT/<identity>`, one `ocpp` ChargePoint each."""
 
     def __init__(self, address: str, *, password: str | None, handler: Handler, on_frame: FrameSink,
-                 on_connection: Callable[[str, bool], None], certfile: str | None = None,
+                 on_connection: ConnectionSink, certfile: str | None = None,
                  keyfile: str | None = None, response_timeout_s: float = 10.0,
-                 identities: frozenset[str] | None = None) -> None:
+                 identities: frozenset[str] | None = None, versions: tuple[str, ...] = ("1.6",)) -> None:
         self.listen = ListenAddress.parse(address)
+        if not versions:
+            raise InvalidValue("a central system offers at least one OCPP version")
+        self.versions = tuple(ocpp_version(v) for v in versions)
+        """Offered in this order of preference (the WebSocket handshake picks the first the client has)."""
         if self.listen.tls and not certfile:
             raise InvalidValue(f"{address}: wss:// (security profile 2) needs a certfile (and keyfile)")
         if not self.listen.loopback and password is None:
@@ -130,7 +187,8 @@ class CentralSystemServer:
         if self.listen.tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self._certfile or "", self._keyfile)
-        self._server = await serve(self._accept, self.listen.host, self.listen.port, subprotocols=[Subprotocol(SUBPROTOCOL)],
+        self._server = await serve(self._accept, self.listen.host, self.listen.port,
+                                   subprotocols=[Subprotocol(v.subprotocol) for v in self.versions],
                                    process_request=self._authorise, ssl=context, ping_interval=None)
         self.port = int(self._server.sockets[0].getsockname()[1]) if self._server.sockets else self.listen.port
         """The port listened on (the kernel's pick when the address said :0)."""
@@ -152,13 +210,15 @@ class CentralSystemServer:
 
     async def _accept(self, connection: Any) -> None:
         identity = connection.request.path.rstrip("/").rsplit("/", 1)[-1]
-        if connection.subprotocol != SUBPROTOCOL:
-            await connection.close(1002, "ocpp1.6 subprotocol required")
+        version = next((v for v in self.versions if v.subprotocol == connection.subprotocol), None)
+        if version is None:
+            offered = " or ".join(v.subprotocol for v in self.versions)
+            await connection.close(1002, f"subprotocol {offered} required")
             return
-        point = _point_class()(identity, _JournaledConnection(connection, identity, self._on_frame),
-                               self._timeout_s, self._handler)
+        point = _point_class(version)(identity, _JournaledConnection(connection, identity, self._on_frame),
+                                      self._timeout_s, self._handler)
         self._points[identity] = point
-        self._on_connection(identity, True)
+        self._on_connection(identity, True, version.name)
         try:
             await point.start()
         except Exception as exc:  # noqa: BLE001 - the connection closed (or broke): the journal says so
@@ -166,14 +226,15 @@ class CentralSystemServer:
         finally:
             if self._points.get(identity) is point:
                 del self._points[identity]
-            self._on_connection(identity, False)
+            self._on_connection(identity, False, version.name)
 
     # --- the rig's side ----------------------------------------------------------------------
     def connected(self, identity: str) -> bool:
         return identity in self._points
 
     def call(self, identity: str, action: str, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        """Send a CALL (camelCase payload, validated against the 1.6 schema) and wait for the result."""
+        """Send a CALL (camelCase payload, validated against the connection's version's schema) and wait
+        for the result."""
         point = self._points.get(identity)
         if point is None:
             raise InstrumentOperationError("backend", f"{action}: charge point {identity!r} is not connected")
@@ -230,23 +291,23 @@ class _JournaledConnection:
         await self._connection.close()
 
 
-_POINT_CLASS: Any = None
+_POINT_CLASSES: dict[str, Any] = {}
 
 
-def _point_class() -> Any:
-    """The `ocpp` ChargePoint subclass, built on first use (the package is imported only here)."""
-    global _POINT_CLASS
-    if _POINT_CLASS is not None:
-        return _POINT_CLASS
+def _point_class(version: OcppVersion = OCPP16) -> Any:
+    """The `ocpp` ChargePoint subclass of `version`, built on first use (the package is imported only here)."""
+    if version.name in _POINT_CLASSES:
+        return _POINT_CLASSES[version.name]
+    import importlib
+
     from ocpp.charge_point import camel_to_snake_case, snake_to_camel_case
     from ocpp.routing import on
-    from ocpp.v16 import ChargePoint, call, call_result
 
-    actions = ("BootNotification", "Heartbeat", "StatusNotification", "Authorize", "StartTransaction",
-               "StopTransaction", "MeterValues", "DataTransfer", "DiagnosticsStatusNotification",
-               "FirmwareStatusNotification")
+    module = importlib.import_module(version.package)
+    call, call_result = importlib.import_module(f"{version.package}.call"), \
+        importlib.import_module(f"{version.package}.call_result")
 
-    class Point(ChargePoint):
+    class Point(module.ChargePoint):  # type: ignore[name-defined]
         """Routes each charge-point CALL to the role's handler; payloads stay camelCase for it."""
 
         def __init__(self, identity: str, connection: Any, timeout_s: float, handler: Handler) -> None:
@@ -262,15 +323,15 @@ def _point_class() -> Any:
             await self._connection.close()
 
         async def route_message(self, raw_msg: str) -> None:
-            """A malformed frame gets one line in the log and, where it carries a CALL's unique id, a
-            CALLERROR FormationViolation (OCPP-J 1.6 §4.2.3); it never ends the connection (the
-            package raised KeyError on `{"a":1}` and dropped the charge point).  A CALL whose payload
-            breaks its schema is answered with 1.6's own error code (`call_problem`: the package
-            answers FormatViolation, a 2.0.1 name, or ProtocolError for all of them)."""
+            """A malformed frame gets one line in the log and, where it carries a CALL's unique id, the
+            version's CALLERROR for a malformed frame (OCPP-J 1.6 §4.2.3, 2.0.1 Part 4 §4.3); it never
+            ends the connection (the package raised KeyError on `{"a":1}` and dropped the charge point).
+            A CALL whose payload breaks its schema is answered with the version's own error code
+            (`call_problem`: the package answers 1.6 with FormatViolation, a 2.0.1 name)."""
             problem, unique_id = frame_problem(raw_msg)
             if problem is None:
                 frame = json.loads(raw_msg, parse_float=decimal.Decimal)
-                refused = call_problem(frame[2], frame[3]) if frame[0] == 2 else None
+                refused = call_problem(frame[2], frame[3], version.name) if frame[0] == 2 else None
                 if refused is not None:
                     code, text = refused
                     log.warning("%s: %s %s refused: %s", self.id, frame[2], code, text)
@@ -283,7 +344,7 @@ def _point_class() -> Any:
                     problem = f"{type(exc).__name__}: {exc}"
             log.warning("%s: malformed frame (%s): %.120s", self.id, problem, raw_msg)
             if unique_id is not None:
-                await self._send(json.dumps([4, unique_id, "FormationViolation", problem[:200], {}]))
+                await self._send(json.dumps([4, unique_id, version.malformed, problem[:200], {}]))
 
     def make(action: str) -> Any:
         result_cls = getattr(call_result, action)
@@ -295,29 +356,22 @@ def _point_class() -> Any:
         handle.__name__ = f"on_{action}"
         return on(action)(handle)
 
-    for name in actions:
+    for name in version.incoming:
         setattr(Point, f"on_{name}", make(name))
-    _POINT_CLASS = Point
+    _POINT_CLASSES[version.name] = Point
     return Point
 
 
-CALLERROR_OF_VALIDATOR = {"additionalProperties": "FormationViolation", "type": "TypeConstraintViolation",
-                          "maxLength": "TypeConstraintViolation", "required": "OccurenceConstraintViolation",
-                          "minItems": "OccurenceConstraintViolation", "maxItems": "OccurenceConstraintViolation"}
-"""OCPP-J 1.6 §4.2.3's error codes by what the 1.6 schema found wrong: a property the PDU does not have
-(syntactically not the PDU: FormationViolation), a value of the wrong JSON type or too long
-(TypeConstraintViolation), a field missing or repeated beyond its bounds (OccurenceConstraintViolation);
-anything else (an enum value, a pattern, a bound) is PropertyConstraintViolation."""
-
-
-def call_problem(action: str, payload: Any) -> tuple[str, str] | None:
-    """(1.6 CALLERROR code, what is wrong) for a CALL's payload against the OCPP 1.6 JSON schema of
-    `action`'s request; None when it conforms, or when 1.6 has no such action (the package then answers
-    NotImplemented).  Decimals are parsed as such: 1.6 schemas bound some numbers to one decimal."""
+def call_problem(action: str, payload: Any, version: str = "1.6") -> tuple[str, str] | None:
+    """(CALLERROR code, what is wrong) for a CALL's payload against `version`'s JSON schema of
+    `action`'s request, in that version's codes; None when it conforms, or when the version has no such
+    action (the package then answers NotImplemented).  Decimals are parsed as such: 1.6 schemas bound
+    some numbers to one decimal."""
     from ocpp.messages import get_validator
 
+    spoken = ocpp_version(version)
     try:
-        validator = get_validator(2, action, "1.6", parse_float=decimal.Decimal)
+        validator = get_validator(2, action, spoken.name, parse_float=decimal.Decimal)
     except (OSError, ValueError):
         return None
     errors = list(validator.iter_errors(payload))
@@ -325,7 +379,7 @@ def call_problem(action: str, payload: Any) -> tuple[str, str] | None:
         return None
     error = min(errors, key=lambda e: (len(e.absolute_path), str(e.validator) != "additionalProperties"))
     where = "/".join(str(p) for p in error.absolute_path) or action
-    return CALLERROR_OF_VALIDATOR.get(str(error.validator), "PropertyConstraintViolation"), f"{where}: {error.message}"
+    return spoken.errors.get(str(error.validator), spoken.other_error), f"{where}: {error.message}"
 
 
 MAX_DEPTH = 32
