@@ -55,12 +55,14 @@ def response(rig: Rig) -> AtMost:
 
 
 def supplied_v(analyser: PowerAnalyser | None, phases: int) -> tuple[float, float] | None:
-    """(analyser time, mean voltage of the DUT's phases) while the contactor is closed; None without
-    an analyser."""
+    """(analyser time, mean voltage of the DUT's live phases) while the contactor is closed; None
+    without an analyser, or with no phase live.  Live, not declared: a DUT that switches fewer phases
+    than its profile says must not have a dead phase's 0 V averaged into the level."""
     if analyser is None:
         return None
     record = analyser.read()
-    return record.t_s, sum(p.u_v for p in record.phases[:phases]) / phases
+    live = [p.u_v for p in record.phases[:phases] if p.u_v > nominal_v() / 2]
+    return (record.t_s, sum(live) / len(live)) if live else None
 
 
 def voltage_ramp(cp: CpEmulator, source: AcSource, clock: Clock, direction: int, until_v: float,

@@ -300,7 +300,8 @@ class OcppCentralSystem(Backend):
         return cls(addresses[0], settings)
 
     def identify(self) -> str:
-        return f"WALLBOX-RIG,OCPP {'/'.join(self.versions)} central system,{self.address},cp={self.charge_point_id}"
+        spoken = "/".join("1.6J" if v == "1.6" else v for v in self.versions)
+        return f"WALLBOX-RIG,OCPP {spoken} central system,{self.address},cp={self.charge_point_id}"
 
     @property
     def dialect(self) -> Dialect:
