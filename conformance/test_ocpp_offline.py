@@ -18,7 +18,7 @@ from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, markers
 from instruments.ac_load import AcLoad
 from instruments.ac_source import AcSource
-from instruments.backend import CALL, Backend
+from instruments.backend import Backend
 from instruments.cp_emulator import CpEmulator
 from instruments.power_analyser import PowerAnalyser
 from rig.clock import Clock
@@ -133,13 +133,11 @@ def test_a_session_started_and_ended_offline_is_reported_on_reconnection(cp: CpE
     cp.set_state("A")
     backend.set_online(True)
     clock.sleep(o.boot_timeout.value)
-    actions = [f.action for f in backend.frames(since) if f.kind == CALL and f.direction == "in"
-               and f.action in ("StartTransaction", "StopTransaction")]
+    actions = [kind for _, kind in backend.transaction_events(since)]
     evidence.record("transaction messages after the reconnection", len(actions), "", note=", ".join(actions))
-    lost = max(0, 1 - actions.count("StartTransaction")) + max(0, 1 - actions.count("StopTransaction"))
+    lost = max(0, 1 - actions.count("start")) + max(0, 1 - actions.count("stop"))
     evidence.check("transaction messages lost", lost, o.lost_transaction_messages)
-    stop_first = int("StopTransaction" in actions and "StartTransaction" in actions
-                     and actions.index("StopTransaction") < actions.index("StartTransaction"))
+    stop_first = int("stop" in actions and "start" in actions and actions.index("stop") < actions.index("start"))
     evidence.check("queued messages delivered out of order", stop_first, o.out_of_order_messages)
     done = [tx for tx in backend.transactions(since) if tx.meter_stop_wh is not None]
     if done:
@@ -168,8 +166,9 @@ def test_a_session_started_offline_is_reported_once_the_backend_is_back(cp: CpEm
     evidence.trace("a session started offline", edges, markers(contactor_closed=t_closed))
     evidence.check("contactor openings while charging offline and after the reconnection",
                    count_edges(edges, Channel.OVP, "0", t_closed), o.offline_openings)
-    starts = [f for f in backend.frames(since) if f.kind == CALL and f.direction == "in" and f.action == "StartTransaction"]
-    evidence.check("StartTransactions lost", max(0, 1 - len(starts)), o.lost_transaction_messages,
-                   note=f"{len(starts)} StartTransaction(s) after the reconnection")
+    starts = [t for t, kind in backend.transaction_events(since) if kind == "start"]
+    evidence.check("transaction starts lost", max(0, 1 - len(starts)), o.lost_transaction_messages,
+                   note=f"{len(starts)} transaction start(s) after the reconnection (1.6: StartTransaction; "
+                        "2.0.1: TransactionEvent Started)")
     charging = [r for r in backend.statuses(since) if r.status == "Charging"]
     evidence.check("Charging reported after the reconnection", len(charging), LIMITS.ocpp.charging_reports)

@@ -148,8 +148,9 @@ class Backend(Instrument):
 
     # --- readings from the journal, in the dialect's terms ----------------------------------------
     def statuses(self, since_t_s: float = float("-inf"), connector: int = 1) -> list[StatusReport]:
-        """The connector's statuses, in 1.6's names whatever the version (`Dialect.statuses`)."""
-        return self.dialect.statuses(self.frames(since_t_s), connector)
+        """The connector's statuses, in 1.6's names whatever the version (`Dialect.statuses`); derived
+        from the whole journal (a 2.0.1 status depends on what came before `since_t_s`), then cut."""
+        return [r for r in self.dialect.statuses(self.frames(), connector) if r.t_s >= since_t_s]
 
     def transactions(self, since_t_s: float = float("-inf")) -> list[Transaction]:
         """Transactions started since `since_t_s`, with their stop where it came (matched by id)."""
@@ -157,6 +158,10 @@ class Backend(Instrument):
 
     def meter_samples(self, since_t_s: float = float("-inf"), measurand: str | None = None) -> list[MeterSample]:
         return self.dialect.meter_samples(self.frames(since_t_s), measurand)
+
+    def transaction_events(self, since_t_s: float = float("-inf")) -> list[tuple[float, str]]:
+        """(arrival, "start" | "stop") of each transaction start and end the DUT sent, as they came."""
+        return self.dialect.transaction_events(self.frames(since_t_s))
 
     def messages(self, since_t_s: float = float("-inf")) -> list[str]:
         """The conversation as lines (rig time, UTC, direction, type, action, payload) for the report."""

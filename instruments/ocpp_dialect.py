@@ -123,6 +123,11 @@ class Dialect(ABC):
     @abstractmethod
     def meter_samples(self, frames: Sequence[JournalFrame], measurand: str | None) -> list[MeterSample]: ...
 
+    @abstractmethod
+    def transaction_events(self, frames: Sequence[JournalFrame]) -> list[tuple[float, str]]:
+        """(arrival, "start" | "stop") of every transaction start and end the charge point sent, in the
+        order they came (1.6: StartTransaction, StopTransaction; 2.0.1: TransactionEvent Started, Ended)."""
+
     # --- the service's requests: (action, payload), and what the answer means --------------------
     @abstractmethod
     def remote_start(self, id_tag: str, connector: int, profile: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]: ...
@@ -219,6 +224,10 @@ class Ocpp16(Dialect):
                                           float(f.payload["meterStop"]), f.payload.get("reason", "Local"))
         return list(out.values())
 
+    def transaction_events(self, frames: Sequence[JournalFrame]) -> list[tuple[float, str]]:
+        return [(f.t_s, "start" if f.action == "StartTransaction" else "stop")
+                for f in _incoming_calls(frames, "StartTransaction", "StopTransaction")]
+
     def meter_samples(self, frames: Sequence[JournalFrame], measurand: str | None) -> list[MeterSample]:
         out = []
         for f in _incoming_calls(frames, "MeterValues", "StopTransaction"):
@@ -300,7 +309,17 @@ CONFIGURATION_201: dict[str, tuple[str, str]] = {
 """A 1.6 configuration key (OCPP 1.6 §9) → the 2.0.1 component and variable that holds the same
 setting (OCPP 2.0.1 Part 2 Appendices, standardized components and variables).  Any other key is
 given as "Component.Variable" and passes as it is."""
+CONFIGURATION_201["FreeVendEnabled"] = ("AuthCtrlr", "Enabled")
+INVERTED_201 = frozenset({"FreeVendEnabled"})
+"""Keys whose 2.0.1 variable holds the opposite boolean: a wallbox that starts without authorisation
+(free vend, a vendor key of 1.6 wallboxes) is one whose AuthCtrlr.Enabled is false."""
 CONFIGURATION_16 = {f"{c}.{v}": key for key, (c, v) in CONFIGURATION_201.items()}
+
+
+def _flip(key: str, value: str) -> str:
+    if key in INVERTED_201 and value.lower() in ("true", "false"):
+        return "false" if value.lower() == "true" else "true"
+    return value
 
 PURPOSE_201 = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
 """1.6's profile purposes by their 2.0.1 names (ChargingProfilePurposeEnumType); the others keep theirs."""
@@ -347,12 +366,24 @@ class Ocpp201(Dialect):
         """1.6's statuses from 2.0.1's two sources: a StatusNotification's connector status, told apart
         while Occupied by the last charging state a TransactionEvent gave (Preparing until one came),
         and a transaction's end while still occupied (Finishing).  2.0.1 carries no error code with a
-        status (faults come as NotifyEvent): a report's error_code is "NoError" here."""
+        status: a fault's code is the `techCode` of the NotifyEvent that reported a problem on the EVSE
+        (Part 2 N07; the latest before the Faulted status, or the first after it), "" if none came.
+        techCodes are the station's own: the simulated wallbox uses 1.6's ChargePointErrorCode names."""
         out: list[StatusReport] = []
         occupied, charging = False, ""
+        problems = [(f.t_s, code) for f in _incoming_calls(frames, "NotifyEvent")
+                    for code in self._problems(f.payload, connector)]
+
+        def fault_code(t_s: float) -> str:
+            before = [code for t, code in problems if t <= t_s]
+            after = [code for t, code in problems if t > t_s]
+            return before[-1] if before else after[0] if after else ""
+
+        implied: set[int] = set()   # reports a TransactionEvent implied, not a StatusNotification sent
 
         def derived(t_s: float, status: str) -> None:   # a state the events imply, once per change
             if not out or out[-1].status != status:
+                implied.add(len(out))
                 out.append(StatusReport(t_s, connector, status, "NoError"))
         for f in frames:
             if f.direction != "in" or f.kind != CALL:
@@ -363,10 +394,15 @@ class Ocpp201(Dialect):
                 occupied = status == "Occupied"
                 if not occupied:
                     charging = ""
-                out.append(StatusReport(f.t_s, connector, CHARGING_STATE_16.get(charging, "Preparing") if occupied
-                                        else CONNECTOR_STATUS_16.get(status, status), "NoError"))
+                report = StatusReport(f.t_s, connector, CHARGING_STATE_16.get(charging, "Preparing") if occupied
+                                      else CONNECTOR_STATUS_16.get(status, status),
+                                      fault_code(f.t_s) if status == "Faulted" else "NoError")
+                if out and len(out) - 1 in implied and out[-1].status == report.status:
+                    continue   # the station confirms what its transaction already told: not a repeat
+                out.append(report)
             elif f.action == "TransactionEvent" and int(dict(p.get("evse", {})).get("id", connector)) == connector:
                 state = str(dict(p.get("transactionInfo", {})).get("chargingState", charging))
+                occupied = occupied or state in ("EVConnected", "Charging", "SuspendedEV", "SuspendedEVSE")
                 if p.get("eventType") == "Ended":
                     if occupied:
                         derived(f.t_s, "Finishing")
@@ -376,6 +412,13 @@ class Ocpp201(Dialect):
                     if occupied:
                         derived(f.t_s, CHARGING_STATE_16.get(state, "Preparing"))
         return out
+
+    @staticmethod
+    def _problems(payload: Mapping[str, Any], connector: int) -> list[str]:
+        """The techCodes of a NotifyEvent's problems raised on `connector`'s EVSE (or on no EVSE)."""
+        return [str(e.get("techCode", "")) for e in payload.get("eventData", [])
+                if e.get("variable", {}).get("name") == "Problem" and str(e.get("actualValue")).lower() == "true"
+                and int(e.get("component", {}).get("evse", {}).get("id", connector)) == connector]
 
     @staticmethod
     def _energy(event: Mapping[str, Any]) -> float | None:
@@ -401,6 +444,11 @@ class Ocpp201(Dialect):
                 out[tx] = Transaction(tx, before.id_tag or token, before.t_start_s, before.meter_start_wh, f.t_s,
                                       energy, str(info.get("stoppedReason", "Local")))
         return list(out.values())
+
+    def transaction_events(self, frames: Sequence[JournalFrame]) -> list[tuple[float, str]]:
+        kinds = {"Started": "start", "Ended": "stop"}
+        return [(f.t_s, kinds[str(f.payload.get("eventType"))]) for f in _incoming_calls(frames, "TransactionEvent")
+                if f.payload.get("eventType") in kinds]
 
     def meter_samples(self, frames: Sequence[JournalFrame], measurand: str | None) -> list[MeterSample]:
         out = []
@@ -466,7 +514,7 @@ class Ocpp201(Dialect):
 
     def change_configuration(self, key: str, value: str) -> tuple[str, dict[str, Any]]:
         component, variable = component_variable(key)
-        return "SetVariables", {"setVariableData": [{"attributeValue": str(value), "component": {"name": component},
+        return "SetVariables", {"setVariableData": [{"attributeValue": _flip(key, str(value)), "component": {"name": component},
                                                      "variable": {"name": variable}}]}
 
     def configuration_status(self, answer: dict[str, Any]) -> str:
@@ -485,7 +533,8 @@ class Ocpp201(Dialect):
         for r in answer.get("getVariableResult", []):
             if r.get("attributeStatus") == "Accepted":
                 name = f"{r['component']['name']}.{r['variable']['name']}"
-                out[CONFIGURATION_16.get(name, name)] = str(r.get("attributeValue", ""))
+                key = CONFIGURATION_16.get(name, name)
+                out[key] = _flip(key, str(r.get("attributeValue", "")))
         return out
 
     def change_availability(self, connector: int, operative: bool) -> tuple[str, dict[str, Any]]:

@@ -12,7 +12,7 @@ import logging
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from instruments.ac_load import AcLoad
@@ -425,8 +425,8 @@ def ocpp_account(config: RigConfig, url: str | None = None) -> dict[str, Any] | 
     """What the simulated wallbox's installer entered for its backend: the identity and password of
     the rig file's backend, and where to dial: `url` if given (`sim serve --backend-url`, any central
     system), else the backend's own address when it is a URL (a wildcard host dialled on loopback),
-    else (`sim:ocpp`) the lab's `ocpp` endpoint, where the rig's backend listens.  None without a
-    backend: such a wallbox dials none."""
+    else (`sim:ocpp`) the lab's `ocpp` endpoint, where the rig's backend listens; and in the OCPP version
+    the backend prefers (a wallbox set up for it).  None without a backend: such a wallbox dials none."""
     backend = config.instruments.get("backend")
     if backend is None:
         return None
@@ -435,8 +435,12 @@ def ocpp_account(config: RigConfig, url: str | None = None) -> dict[str, Any] | 
         address = ""
     for wildcard in ("0.0.0.0", "[::]"):
         address = address.replace(f"//{wildcard}:", "//127.0.0.1:")
+    drivers = available_drivers("backend")
+    default = getattr(load_object(drivers[backend.driver]), "VERSIONS", ("1.6",)) if backend.driver in drivers \
+        else ("1.6",)
+    versions: Sequence[str] = backend.settings.get("versions") or default
     return {"charge_point_id": backend.settings.get("charge_point_id"), "password": backend.settings.get("password"),
-            "url": address.rstrip("/") or None}
+            "url": address.rstrip("/") or None, "version": str(versions[0])}
 
 
 def lab_cards(config: RigConfig) -> dict[str, Any] | None:

@@ -41,11 +41,18 @@ def _stamp(posix_s: float) -> str:
 
 
 class SimChargePoint:
+    """The firmware's OCPP side, speaking 1.6J; `sim/ocpp201_station.py` says the same in 2.0.1 by
+    overriding what goes on the wire (the methods under "what the firmware says")."""
+
+    subprotocol = "ocpp1.6"
+    error_codes: dict[str, str] = {}
+    VENDOR, MODEL = _VENDOR, _MODEL
+
     def __init__(self, world: World, box: SimulatedWallbox, knobs: Knobs, url: str, identity: str,
                  password: str | None) -> None:
         self.world, self.box, self.knobs = world, box, knobs
         self.identity = identity
-        self.link = OcppLink(url, identity, password, self._incoming)
+        self.link = OcppLink(url, identity, password, self._incoming, self.subprotocol, self.error_codes)
         self.profiles = ProfileStore(knobs)
         self.config: dict[str, str] = {
             "HeartbeatInterval": "300", "MeterValueSampleInterval": "60", "ClockAlignedDataInterval": "0",
@@ -104,10 +111,7 @@ class SimChargePoint:
         self.link.close()
         self._sent = None
         if self.transaction is not None:   # the session died with the supply: reported after the reboot
-            self._pending_power_loss = {"transactionId": self.transaction["id"],
-                                        "reason": self.knobs.ocpp.power_loss_reason,
-                                        "meterStop": int(round(self.register_wh)),
-                                        "timestamp": _stamp(self.now_utc())}
+            self._pending_power_loss = self._power_loss_record()
             self.transaction = None
             self.profiles.end_transaction()
         self._authorised = self._remote_tx_profile = None   # a remote start waiting for its vehicle dies too
@@ -118,9 +122,7 @@ class SimChargePoint:
         if not self.link.connected and not self.link.connect():
             self._start("connect", self.knobs.ocpp.reconnect_s, self._dial)
             return
-        answer = self.link.call("BootNotification", {"chargePointVendor": _VENDOR, "chargePointModel": _MODEL,
-                                                     "chargePointSerialNumber": self.identity,
-                                                     "firmwareVersion": "sim-1"})
+        answer = self.link.call(*self._boot_message())
         if answer is None or answer.get("status") != "Accepted":
             self.link.close()
             self._start("connect", self.knobs.ocpp.reconnect_s, self._dial)
@@ -133,11 +135,11 @@ class SimChargePoint:
         """Connected (after a boot or a reconnection): report, deliver what waited, keep the link alive."""
         self._start("heartbeat", float(self.config["HeartbeatInterval"]), self._heartbeat)
         self._start("watchdog", self.knobs.ocpp.reconnect_s, self._watchdog)
-        self._send("StatusNotification", {"connectorId": 0, "errorCode": "NoError", "status": "Available"})
+        self._announce_station()
         self._sent = None
         if self._pending_power_loss is not None:
             stop, self._pending_power_loss = self._pending_power_loss, None
-            self._transaction_message("StopTransaction", stop)
+            self._send_power_loss(stop)
         self._flush()
         if self._pairing is not None:
             self.announce_pairing(self._pairing)
@@ -168,6 +170,69 @@ class SimChargePoint:
         if abs(jump) > 1e-6:
             self.world.record("ocpp_clock_set", jump_s=jump)
         self.reevaluate()
+
+    # --- what the firmware says (OCPP 1.6J; a 2.0.1 station overrides these) -----------------------
+    def _boot_message(self) -> tuple[str, dict[str, Any]]:
+        return "BootNotification", {"chargePointVendor": self.VENDOR, "chargePointModel": self.MODEL,
+                                    "chargePointSerialNumber": self.identity, "firmwareVersion": "sim-1"}
+
+    def _announce_station(self) -> None:
+        """Connected: the charge point as a whole is Available (connector 0, OCPP 1.6 §4.9)."""
+        self._send("StatusNotification", {"connectorId": 0, "errorCode": "NoError", "status": "Available"})
+
+    def _new_transaction_id(self) -> Any:
+        """Provisional (negative) until the backend gives the transaction its id."""
+        return next(self._local_ids)
+
+    def _send_started(self, local: Any, id_tag: str) -> dict[str, Any] | None:
+        payload = {"connectorId": 1, "idTag": id_tag, "meterStart": int(round(self.register_wh)),
+                   "timestamp": _stamp(self.now_utc())}
+        return self._transaction_message("StartTransaction", payload, local)
+
+    def _confirmed_id(self, answer: dict[str, Any], local: Any) -> Any:
+        return int(answer.get("transactionId", local))
+
+    def _id_status(self, answer: dict[str, Any]) -> str:
+        return str(answer.get("idTagInfo", {}).get("status"))
+
+    def _send_ended(self, tx: dict[str, Any], reason: str) -> None:
+        self._transaction_message("StopTransaction", {"transactionId": tx["id"], "reason": reason,
+                                                      "meterStop": int(round(self.register_wh)),
+                                                      "timestamp": _stamp(self.now_utc()), "idTag": tx["idTag"]})
+
+    def _power_loss_record(self) -> dict[str, Any]:
+        """What is told of a transaction the mains took, once the backend is back (kept from now)."""
+        assert self.transaction is not None
+        return {"transactionId": self.transaction["id"], "reason": self.knobs.ocpp.power_loss_reason,
+                "meterStop": int(round(self.register_wh)), "timestamp": _stamp(self.now_utc())}
+
+    def _send_power_loss(self, stop: dict[str, Any]) -> None:
+        self._transaction_message("StopTransaction", stop)
+
+    def _send_periodic(self) -> None:
+        assert self.transaction is not None
+        self._transaction_message("MeterValues", {"connectorId": 1, "transactionId": self.transaction["id"],
+                                                  "meterValue": [self._values("Sample.Periodic")]})
+
+    def _send_aligned(self) -> None:
+        payload: dict[str, Any] = {"connectorId": 1, "meterValue": [self._values("Sample.Clock")]}
+        if self.transaction is not None:
+            payload["transactionId"] = self.transaction["id"]
+        self._transaction_message("MeterValues", payload)
+
+    def _authorize_message(self, id_tag: str) -> tuple[str, dict[str, Any]]:
+        return "Authorize", {"idTag": id_tag}
+
+    def _authorize_status(self, answer: dict[str, Any]) -> str:
+        return str(answer.get("idTagInfo", {}).get("status"))
+
+    def _sampled(self, measurand: str, value: float, unit: str, context: str, phase: str | None = None,
+                 digits: int = 1) -> dict[str, Any]:
+        """One sampledValue (OCPP 1.6 §7.43: the value as a string)."""
+        out = {"value": f"{value:.{digits}f}", "context": context, "measurand": measurand, "unit": unit}
+        if phase is not None:
+            out["phase"] = phase
+        return out
 
     # --- sending ---------------------------------------------------------------------------------
     def _send(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -306,16 +371,14 @@ class SimChargePoint:
 
     # --- transactions ----------------------------------------------------------------------------
     def _start_transaction(self, id_tag: str) -> None:
-        local = next(self._local_ids)
+        local = self._new_transaction_id()
         self.transaction = {"id": local, "idTag": id_tag, "start_utc": self.now_utc()}
         self.world.record("ocpp_transaction_start", id_tag=id_tag)
-        payload = {"connectorId": 1, "idTag": id_tag, "meterStart": int(round(self.register_wh)),
-                   "timestamp": _stamp(self.now_utc())}
-        answer = self._transaction_message("StartTransaction", payload, local)
+        answer = self._send_started(local, id_tag)
         if answer is not None and self.transaction is not None:
-            self.transaction["id"] = int(answer.get("transactionId", local))
+            self.transaction["id"] = self._confirmed_id(answer, local)
             self._id_map[local] = self.transaction["id"]
-            accepted = answer.get("idTagInfo", {}).get("status") == "Accepted"
+            accepted = self._id_status(answer) == "Accepted"
             if not accepted and not self.knobs.ocpp.unknown_idtag_charges:
                 self._stop_transaction("DeAuthorized")
                 return
@@ -336,9 +399,7 @@ class SimChargePoint:
             self.world.schedule(0.0, self._apply_availability)
         self.profiles.end_transaction()
         self.world.record("ocpp_transaction_stop", reason=reason)
-        self._transaction_message("StopTransaction", {"transactionId": tx["id"], "reason": reason,
-                                                      "meterStop": int(round(self.register_wh)),
-                                                      "timestamp": _stamp(self.now_utc()), "idTag": tx["idTag"]})
+        self._send_ended(tx, reason)
         self.reevaluate()
 
     # --- metering --------------------------------------------------------------------------------
@@ -355,24 +416,21 @@ class SimChargePoint:
         wanted = self.config["MeterValuesSampledData"].split(",")
         values: list[dict[str, Any]] = []
         if "Energy.Active.Import.Register" in wanted:
-            values.append({"value": f"{self.register_wh:.1f}", "context": context,
-                           "measurand": "Energy.Active.Import.Register", "unit": "Wh"})
+            values.append(self._sampled("Energy.Active.Import.Register", self.register_wh, "Wh", context))
         if "Current.Import" in wanted:
-            values += [{"value": f"{plant.phase_current_a(k):.2f}", "context": context, "measurand": "Current.Import",
-                        "phase": f"L{k + 1}", "unit": "A"} for k in range(plant.phases)]
+            values += [self._sampled("Current.Import", plant.phase_current_a(k), "A", context, f"L{k + 1}", 2)
+                       for k in range(plant.phases)]
         if "Current.Offered" in wanted:
             offered = self.box.offered_current_a() if plant.generator.mode == "pwm" else 0.0
-            values.append({"value": f"{offered:.1f}", "context": context, "measurand": "Current.Offered", "unit": "A"})
+            values.append(self._sampled("Current.Offered", offered, "A", context))
         if "Power.Active.Import" in wanted:
-            values.append({"value": f"{self._power_w:.0f}", "context": context, "measurand": "Power.Active.Import",
-                           "unit": "W"})
+            values.append(self._sampled("Power.Active.Import", self._power_w, "W", context, digits=0))
         return {"timestamp": _stamp(self.now_utc()), "sampledValue": values}
 
     def _sample(self) -> None:
         if self.transaction is None:
             return
-        self._transaction_message("MeterValues", {"connectorId": 1, "transactionId": self.transaction["id"],
-                                                  "meterValue": [self._values("Sample.Periodic")]})
+        self._send_periodic()
         self._start("sample", float(self.config["MeterValueSampleInterval"]), self._sample)
 
     def _align(self) -> None:
@@ -384,10 +442,7 @@ class SimChargePoint:
         self._start("aligned", wait, self._aligned)
 
     def _aligned(self) -> None:
-        payload: dict[str, Any] = {"connectorId": 1, "meterValue": [self._values("Sample.Clock")]}
-        if self.transaction is not None:
-            payload["transactionId"] = self.transaction["id"]
-        self._transaction_message("MeterValues", payload)
+        self._send_aligned()
         self._align()
 
     # --- smart charging --------------------------------------------------------------------------
@@ -460,8 +515,8 @@ class SimChargePoint:
         if self.transaction is not None or self.box.state in ("off", "boot", "F"):
             return {"status": "Rejected"}
         if self.config["AuthorizeRemoteTxRequests"] == "true":
-            answer = self._send("Authorize", {"idTag": id_tag})
-            accepted = answer is not None and answer.get("idTagInfo", {}).get("status") == "Accepted"
+            answer = self._send(*self._authorize_message(id_tag))
+            accepted = answer is not None and self._authorize_status(answer) == "Accepted"
             if not accepted and not self.knobs.ocpp.unknown_idtag_charges:
                 self.world.schedule(0.0, self.changed)
                 return {"status": "Accepted"}   # accepted to try; the Authorize refused it

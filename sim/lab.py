@@ -12,6 +12,7 @@ from typing import Any
 from sim.bench import SimAnalyser, SimLoad, SimSource
 from sim.cots import SimChamber, SimDaq970, SimDcSource, SimRelayBoard, SimScope, VirtualBench
 from sim.charge_point import SimChargePoint
+from sim.ocpp201_station import SimStation201
 from sim.cp_board import CpBoard
 from sim.fault_box import SimFaultBox
 from sim.installer import InstallerPort
@@ -128,7 +129,8 @@ class VirtualLab:
                                             bytes.fromhex(setup) if setup else None)
             self.ocpp_port = ports.get("ocpp") or _free_port()
             if ocpp is not None:   # a wallbox whose installer entered no backend never dials one
-                self.wallbox.ocpp = SimChargePoint(self.world, self.wallbox, self.knobs,
+                station = SimStation201 if ocpp.get("version") == "2.0.1" else SimChargePoint
+                self.wallbox.ocpp = station(self.world, self.wallbox, self.knobs,
                                                    str(ocpp.get("url") or f"ws://{LOOPBACK}:{self.ocpp_port}"),
                                                    str(ocpp.get("charge_point_id") or DEFAULT_CHARGE_POINT),
                                                    ocpp.get("password"))

@@ -1,4 +1,5 @@
-"""The simulated wallbox's modem: one OCPP-J 1.6 WebSocket to its backend.
+"""The simulated wallbox's modem: one OCPP-J WebSocket to its backend (1.6, or 2.0.1: the same
+framing, another subprotocol and the error codes' 2.0.1 spelling).
 
 Written for the firmware from the OCPP-J 1.6 specification (framing §4: `[2, id, action,
 payload]`, `[3, id, payload]`, `[4, id, code, description, details]`), without the `ocpp`
@@ -43,8 +44,12 @@ class OcppLink:
     ANSWER_TIMEOUT_S = 5.0
     """Wall time the firmware waits for an answer before it counts the backend as gone."""
 
-    def __init__(self, url: str, identity: str, password: str | None, incoming: Incoming) -> None:
+    def __init__(self, url: str, identity: str, password: str | None, incoming: Incoming,
+                 subprotocol: str = "ocpp1.6", error_codes: dict[str, str] | None = None) -> None:
         self.url, self.identity, self.password = url.rstrip("/"), identity, password
+        self.subprotocol = subprotocol
+        self._codes = dict(error_codes or {})
+        """The firmware's error codes (1.6's spelling) as this version spells them."""
         self._incoming = incoming
         self._socket: Any = None
         self._ids = itertools.count(1)
@@ -70,7 +75,8 @@ class OcppLink:
             token = base64.b64encode(f"{self.identity}:{self.password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         try:
-            sock = connect(f"{self.url}/{self.identity}", subprotocols=[Subprotocol("ocpp1.6")], additional_headers=headers,
+            sock = connect(f"{self.url}/{self.identity}", subprotocols=[Subprotocol(self.subprotocol)],
+                           additional_headers=headers,
                            open_timeout=2.0, close_timeout=0.5, ping_interval=None)
         except Exception as exc:  # noqa: BLE001 - refused, 401, 503, no listener: offline to the firmware
             log.debug("ocpp connect %s: %s", self.url, exc)
@@ -146,7 +152,7 @@ class OcppLink:
                 reply = [3, unique, result] if result is not None else \
                     [4, unique, "NotImplemented", f"{action} is not supported", {}]
             except CallError as refused:
-                reply = [4, unique, refused.code, refused.description, {}]
+                reply = [4, unique, self._codes.get(refused.code, refused.code), refused.description, {}]
             except Exception as exc:  # noqa: BLE001 - a firmware bug answers an error, never kills the modem
                 log.exception("ocpp %s failed", action)
                 reply = [4, unique, "InternalError", str(exc), {}]

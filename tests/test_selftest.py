@@ -52,9 +52,12 @@ BMW_PARTS, GENERIC_PARTS = "bmw-on-parts", "generic-on-parts"
 """The reference profiles on rigs/sim-cots.toml: the same suite through bought instruments."""
 WAKE_UP_PROFILE = "generic-with-wake-up"
 """The generic profile declaring A.5.3 wake-up (written by the fixture): no shipped profile has it."""
+OCPP201 = "bmw-on-ocpp201"
+"""The BMW profile on rigs/sim-ocpp201.toml: backend and simulated wallbox both on OCPP 2.0.1."""
 RIGS = {COMMS_DEFECT: ("rigs/sim-comms-defect.toml", "bmw-wallbox-plus"),
         BMW_PARTS: ("rigs/sim-cots.toml", "bmw-wallbox-plus"),
-        GENERIC_PARTS: ("rigs/sim-cots.toml", "generic-iec61851")}
+        GENERIC_PARTS: ("rigs/sim-cots.toml", "generic-iec61851"),
+        OCPP201: ("rigs/sim-ocpp201.toml", "bmw-wallbox-plus")}
 """Benches other than rigs/sim.toml, by the name the cases use: (rig file, profile)."""
 PARTS_KNOBS: list[tuple[str, tuple[str, ...]]] = [
     ("bmw-wallbox-plus", ("cp_generator_v=11.2",)), ("bmw-wallbox-plus", ("diode_check=false",)),
@@ -80,6 +83,7 @@ GREEN_CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("bmw-on-parts-conforms", BMW_PARTS, ()),
     ("connect-conforms", CONNECT, ()),
     ("generic-on-parts-conforms", GENERIC_PARTS, ()),
+    ("bmw-on-ocpp201-conforms", OCPP201, ()),
 ]
 """Cases in which nothing may go red; every red case comes from a test's `red_on` marker.  Each bench
 (rig file and profile) a case runs on has one: what it holds and skips is the others' reference."""
@@ -92,12 +96,21 @@ def case_id(profile: str, knobs: tuple[str, ...]) -> str:
 
 
 RED_CASES = catalogue.cases()
+OCPP_FAMILIES = frozenset({"ocpp_status", "ocpp_remote", "ocpp_metering", "ocpp_offline", "smart_charging"})
+"""The families that judge what the DUT says over OCPP: each of their knob cases runs again on 2.0.1."""
 # (case id, profile, knobs, the catalogue entries that declare they go red there)
 CASES: list[tuple[str, str, tuple[str, ...], list]] = (
     [(name, profile, knobs, []) for name, profile, knobs in GREEN_CASES]
     + [(case_id(profile, knobs), profile, knobs, entries) for (profile, knobs), entries in sorted(RED_CASES.items())]
     + [(case_id(profile, knobs) + "@parts", BMW_PARTS if profile == "bmw-wallbox-plus" else GENERIC_PARTS, knobs,
-        RED_CASES[(profile, knobs)]) for profile, knobs in PARTS_KNOBS])
+        RED_CASES[(profile, knobs)]) for profile, knobs in PARTS_KNOBS]
+    + [(case_id(profile, knobs) + "@ocpp201", OCPP201, knobs, entries)
+       for (profile, knobs), entries in sorted(RED_CASES.items())
+       if profile == "bmw-wallbox-plus" and {info.module.rsplit(".", 1)[-1].removeprefix("test_")
+                                             for info, _ in entries} <= OCPP_FAMILIES])
+"""Every case, green and red: the board bench's, the bench of parts' (PARTS_KNOBS) and, for each BMW
+knob whose red tests are all OCPP families', the same knob with both sides on OCPP 2.0.1 (the OCPP
+families judge the same physics on both versions, so each knob must turn the same tests red)."""
 
 
 def families_of(entries: list) -> tuple[str, ...]:
@@ -124,7 +137,8 @@ def scoped(case: str, profile: str, knobs: tuple[str, ...], entries: list) -> bo
     green) and the SCOPED_KNOBS."""
     if not WHOLE_SUITE:
         return bool(entries)
-    return case.endswith("@parts") or (profile == CONNECT and bool(knobs)) or (profile, knobs) in SCOPED_KNOBS
+    return case.endswith(("@parts", "@ocpp201")) or (profile == CONNECT and bool(knobs)) \
+        or (profile, knobs) in SCOPED_KNOBS
 
 
 CASE_FAMILIES = {case: families_of(entries) for case, profile, knobs, entries in CASES
