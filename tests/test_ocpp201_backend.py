@@ -339,3 +339,99 @@ def test_backend_serve_on_2_0_1_sends_its_plan_as_a_2_0_1_profile(tmp_path: Path
     limits = [float(p["limit"]) for p in profile["charging_schedule"][0]["charging_schedule_period"]]
     assert 16.0 in limits and 0.0 in limits
     assert "BootNotification" in printed and "SetChargingProfile" in printed
+
+
+class IndependentCsms(ChargePoint):
+    """A CSMS written with the `ocpp` package alone: accepts what a 2.0.1 station reports, validating
+    each CALL against the 2.0.1 schemas (the package's routing), and remembers it."""
+
+    heard: list[tuple[str, dict[str, Any]]]
+
+    @on("BootNotification")
+    def on_boot(self, **kwargs: Any) -> Any:
+        self.heard.append(("BootNotification", kwargs))
+        return call_result.BootNotification(current_time=now_text(), interval=600, status="Accepted")
+
+    @on("Heartbeat")
+    def on_heartbeat(self, **kwargs: Any) -> Any:
+        return call_result.Heartbeat(current_time=now_text())
+
+    @on("StatusNotification")
+    def on_status(self, **kwargs: Any) -> Any:
+        self.heard.append(("StatusNotification", kwargs))
+        return call_result.StatusNotification()
+
+    @on("TransactionEvent")
+    def on_transaction_event(self, **kwargs: Any) -> Any:
+        self.heard.append(("TransactionEvent", kwargs))
+        return call_result.TransactionEvent(id_token_info={"status": "Accepted"} if "id_token" in kwargs else None)
+
+    @on("MeterValues")
+    def on_meter_values(self, **kwargs: Any) -> Any:
+        self.heard.append(("MeterValues", kwargs))
+        return call_result.MeterValues()
+
+
+def serve_csms(port: int, heard: list[tuple[str, dict[str, Any]]]) -> tuple[Any, threading.Thread]:
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    done: asyncio.Future[None] = loop.create_future()
+
+    async def handler(ws: Any) -> None:
+        point = IndependentCsms(ws.request.path.strip("/"), ws)
+        point.heard = heard
+        try:
+            await point.start()
+        except websockets.ConnectionClosed:
+            pass
+
+    async def main() -> None:
+        async with websockets.serve(handler, "127.0.0.1", port, subprotocols=[Subprotocol("ocpp2.0.1")]):
+            ready.set()
+            await done
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    return lambda: loop.call_soon_threadsafe(done.set_result, None), thread
+
+
+def test_an_independent_csms_accepts_the_simulated_2_0_1_station() -> None:
+    """The simulated wallbox as a 2.0.1 station against a CSMS that is not the rig's: it boots, reports
+    its connector, and a session plugged in, charged for two minutes and unplugged arrives as one
+    transaction, Started … Ended, with the energy register rising and its sequence numbers in order."""
+    from sim.lab import VirtualLab
+
+    heard: list[tuple[str, dict[str, Any]]] = []
+    lab = VirtualLab(seed=5, knobs={}, ocpp={"charge_point_id": "SIM-IND", "password": None, "version": "2.0.1"})
+    stop, thread = serve_csms(int(lab.endpoints["ocpp"].rsplit(":", 1)[1]), heard)
+    try:
+        cp, world = lab.frontends["cp"], lab.world
+        with world.lock:
+            lab.frontends["source"].handle("OUTP ON")
+            lab.frontends["load1"].handle("CURR 16")
+            lab.frontends["load1"].handle("LOAD ON")
+        world.advance(lab.knobs.ocpp.connect_after_s + 5)
+        for command, seconds in (("STATE B", 5), ("STATE C", 130), ("STATE A", 5)):
+            with world.lock:
+                cp.handle(command)
+            world.advance(seconds)
+    finally:
+        lab.stop()
+        stop()
+        thread.join(5)
+    actions = [a for a, _ in heard]
+    assert actions[0] == "BootNotification" and heard[0][1]["charging_station"]["vendor_name"] == "WALLBOX-RIG"
+    events = [kw for a, kw in heard if a == "TransactionEvent"]
+    assert [e["event_type"] for e in events][0] == "Started" and events[-1]["event_type"] == "Ended"
+    assert [e["seq_no"] for e in events] == list(range(len(events)))
+    assert len({e["transaction_info"]["transaction_id"] for e in events}) == 1
+    assert events[-1]["transaction_info"]["stopped_reason"] == "EVDisconnected"
+
+    def register(event: dict[str, Any]) -> float:
+        return next(float(s["value"]) for mv in event["meter_value"] for s in mv["sampled_value"]
+                    if s.get("measurand") == "Energy.Active.Import.Register")
+    assert register(events[-1]) > register(events[0])             # it charged: 16 A on L1 for two minutes
+    assert "Charging" in [e["transaction_info"].get("charging_state") for e in events]
+    statuses = [kw["connector_status"] for a, kw in heard if a == "StatusNotification"]
+    assert statuses[0] == "Available" and "Occupied" in statuses and statuses[-1] == "Available"
