@@ -304,7 +304,7 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
     from conformance import catalogue
 
     if args.ocpp:
-        print(catalogue.ocpp_map(), end="")
+        print(catalogue.ocpp_map(args.ocpp_version), end="")
         return EXIT_OK
     if args.json:
         print(json.dumps([{"test": t.name, "family": t.family, "summary": t.summary, "requirement": t.requirement,
@@ -572,6 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
     cat.add_argument("--json", action="store_true", help="print the catalogue as JSON")
     cat.add_argument("--ocpp", action="store_true", help="the OCPP certification tool's charge-point cases: the tests "
                                                           "that automate each and what they judge, or why none does")
+    cat.add_argument("--ocpp-version", choices=("1.6", "2.0.1"), default="1.6",
+                     help="the version whose test cases --ocpp maps (default 1.6)")
     cat.set_defaults(func=cmd_catalogue)
 
     sim = sub.add_parser("sim", help="the virtual lab").add_subparsers(dest="sim_command", required=True)

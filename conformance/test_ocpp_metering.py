@@ -74,7 +74,7 @@ def test_transaction_energy_is_the_energy_the_analyser_measured(cp: CpEmulator, 
 
 
 @judges_the_meter
-@pytest.mark.ocpp_case("TC_070_CS")
+@pytest.mark.ocpp_case("TC_070_CS", "TC_J_09_CS")
 def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: CpEmulator, load: AcLoad,
                                                                           analyser: PowerAnalyser, clock: Clock,
                                                                           backend: Backend, rig: Rig,

@@ -43,7 +43,7 @@ def authorised_only(backend: Backend) -> Iterator[Backend]:
 
 @pytest.mark.red_on("c1_cutoff_s=15", profile="mini-wallbox-plus")   # the vehicle stays in C: opened by the C1 cut-off
 @pytest.mark.red_on("contactor_close_delay_ms=3500")                 # the offer to the closing is Table A.6's 3 s
-@pytest.mark.ocpp_case("TC_010_CS", "TC_012_CS")
+@pytest.mark.ocpp_case("TC_010_CS", "TC_012_CS", "TC_E_35_CS")
 def test_remote_start_offers_then_closes_and_remote_stop_opens(cp: CpEmulator, clock: Clock,
                                                                authorised_only: Backend, rig: Rig,
                                                                evidence: Evidence) -> None:
@@ -164,7 +164,7 @@ def test_a_remote_start_with_a_profile_offers_the_profiles_limit(cp: CpEmulator,
 
 
 @pytest.mark.red_on("ocpp_connection_timeout_applies=false")
-@pytest.mark.ocpp_case("TC_011_2_CS")
+@pytest.mark.ocpp_case("TC_011_2_CS", "TC_F_04_CS")
 def test_a_remote_start_no_vehicle_takes_up_lapses_after_the_connection_timeout(cp: CpEmulator, clock: Clock,
                                                                                authorised_only: Backend, rig: Rig,
                                                                                evidence: Evidence) -> None:

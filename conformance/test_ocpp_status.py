@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.needs("cp", "backend"),
 @pytest.mark.red_on("ocpp_status_delay_s=30")
 @pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
 @pytest.mark.red_on("ocpp_status_repeats=2")
-@pytest.mark.ocpp_case("TC_003_CS")
+@pytest.mark.ocpp_case("TC_003_CS", "TC_G_01_CS", "TC_G_02_CS")
 def test_status_follows_the_session_the_cp_edges_show(cp: CpEmulator, clock: Clock, backend: Backend, rig: Rig,
                                                      evidence: Evidence) -> None:
     """Plugged in, the connector leaves Available; the contactor's closing (OVP edge) is followed by
@@ -167,7 +167,7 @@ def stays_inoperative_markers(test: Callable[..., None]) -> Callable[..., None]:
 @stays_inoperative_markers
 @pytest.mark.red_on("ocpp_status_delay_s=30")                      # Unavailable reported too late
 @pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
-@pytest.mark.ocpp_case("TC_034_CS")
+@pytest.mark.ocpp_case("TC_034_CS", "TC_G_05_CS", "TC_G_21_CS")
 def test_an_inoperative_connector_offers_nothing_even_after_a_power_failure(cp: CpEmulator, clock: Clock,
                                                                            backend: Backend, rig: Rig,
                                                                            evidence: Evidence) -> None:
@@ -178,7 +178,7 @@ def test_an_inoperative_connector_offers_nothing_even_after_a_power_failure(cp: 
 
 
 @stays_inoperative_markers
-@pytest.mark.ocpp_case("TC_013_CS")
+@pytest.mark.ocpp_case("TC_013_CS", "TC_G_05_CS", "TC_G_21_CS")
 def test_an_inoperative_connector_offers_nothing_even_after_a_hard_reset(cp: CpEmulator, clock: Clock,
                                                                         backend: Backend, rig: Rig,
                                                                         evidence: Evidence) -> None:

@@ -17,18 +17,33 @@ from core.errors import ConfigError
 from rig.config import REPO_ROOT
 
 
-def test_the_map_is_in_the_backend_guide_as_the_catalogue_prints_it() -> None:
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_the_map_is_in_the_backend_guide_as_the_catalogue_prints_it(version: str) -> None:
     guide = (REPO_ROOT / "docs" / "backend.md").read_text()
-    assert ocpp_map() in guide, "docs/backend.md: paste `wallbox-rig catalogue --ocpp` over the case table"
+    assert ocpp_map(version) in guide, f"docs/backend.md: paste `wallbox-rig catalogue --ocpp --ocpp-version " \
+                                       f"{version}` over the case table"
 
 
-def test_every_case_a_test_names_is_in_the_map_with_its_page_and_every_judged_case_has_a_test() -> None:
-    known = case_module.cases("1.6")
-    named = {c for t in catalogue.tests() for c in t.ocpp_cases}
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_every_case_a_test_names_is_in_the_map_with_its_page_and_every_judged_case_has_a_test(version: str) -> None:
+    known = case_module.cases(version)
+    named = {c for t in catalogue.tests() for c in t.ocpp_cases if case_module.version_of(c) == version}
     assert named and named <= set(known)
     assert {c.id for c in known.values() if c.judged is not None} == named
     assert all(c.page > 0 and c.url.endswith(c.id.lower().replace("_", "-")) for c in known.values())
-    assert known["TC_012_CS"].cite().endswith("(Trial 2025-06, Draft), Open Charge Alliance, p. 22")
+    if version == "1.6":
+        assert known["TC_012_CS"].cite().endswith("(Trial 2025-06, Draft), Open Charge Alliance, p. 22")
+    else:
+        assert known["TC_G_21_CS"].cite().endswith("(Core & Advanced Security, FINAL, 2023-06-30), Open Charge "
+                                                   "Alliance, p. 218")
+
+
+def test_a_case_id_says_its_version() -> None:
+    assert case_module.version_of("TC_011_2_CS") == "1.6" and case_module.version_of("TC_E_35_CS") == "2.0.1"
+    with pytest.raises(ValueError, match="no charge-point case id"):
+        case_module.version_of("TC_E_35_CSMS")
+    with pytest.raises(ConfigError, match=r"\[TC_E_99_CS\]: expected a case of this file"):
+        case_module.check_map({"TC_E_99_CS": ["test_x"], "TC_003_CS": ["test_y"]}, "2.0.1")
 
 
 @pytest.mark.parametrize("tested, complaint", [
@@ -62,12 +77,12 @@ def test_a_run_names_the_cases_in_its_records_junit_matrix_and_report(tmp_path: 
                           cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     records = {r["name"]: r for r in map(json.loads, (out / "tests.jsonl").read_text().splitlines())}
-    assert records["test_remote_start_offers_then_closes_and_remote_stop_opens"]["ocpp_cases"] == ["TC_010_CS",
-                                                                                                    "TC_012_CS"]
+    assert records["test_remote_start_offers_then_closes_and_remote_stop_opens"]["ocpp_cases"] == [
+        "TC_010_CS", "TC_012_CS", "TC_E_35_CS"]
     assert 'name="ocpp_case" value="TC_023_CS"' in (out / "junit.xml").read_text()
-    assert "test_remote_start_offers_then_closes_and_remote_stop_opens (TC_010_CS, TC_012_CS)" in \
+    assert "test_remote_start_offers_then_closes_and_remote_stop_opens (TC_010_CS, TC_012_CS, TC_E_35_CS)" in \
         (out / "matrix.md").read_text()
-    assert "| TC_010_CS, TC_012_CS | passed |" in (out / "report.md").read_text()
+    assert "| TC_010_CS, TC_012_CS, TC_E_35_CS | passed |" in (out / "report.md").read_text()
     labels = [label for path in (out / "allure-results").glob("*-result.json")
               for label in json.loads(path.read_text()).get("labels", [])]
     assert {"name": "ocpp_case", "value": "TC_023_CS"} in labels
@@ -77,3 +92,9 @@ def test_the_catalogue_prints_the_map() -> None:
     proc = subprocess.run([sys.executable, "-m", "cli.main", "catalogue", "--ocpp"], capture_output=True, text=True,
                           timeout=120, cwd=REPO_ROOT)
     assert proc.returncode == 0 and proc.stdout == ocpp_map()
+
+
+def test_the_catalogue_prints_the_2_0_1_map() -> None:
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "catalogue", "--ocpp", "--ocpp-version", "2.0.1"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 0 and proc.stdout == ocpp_map("2.0.1") and "TC_G_21_CS" in proc.stdout

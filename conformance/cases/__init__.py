@@ -18,9 +18,19 @@ from core.errors import ConfigError
 from core.tables import Table, read_toml
 
 CASES_DIR = Path(__file__).resolve().parent
-FILES = {"1.6": CASES_DIR / "ocpp16.toml"}
-"""OCPP version → its cases (2.0.1 joins when the suite speaks it)."""
+FILES = {"1.6": CASES_DIR / "ocpp16.toml", "2.0.1": CASES_DIR / "ocpp201.toml"}
+"""OCPP version → its cases."""
 CASE_ID = re.compile(r"TC_\d{3}(_\d)?_CS|TC_[A-P]_\d{2}_CS")
+CASE_ID_OF = {"1.6": re.compile(r"TC_\d{3}(_\d)?_CS"), "2.0.1": re.compile(r"TC_[A-P]_\d{2}_CS")}
+"""Each version's own id form: 1.6's numbered cases (TC_003_CS), 2.0.1's by functional block (TC_E_01_CS)."""
+
+
+def version_of(case_id: str) -> str:
+    """The OCPP version whose test tool names a case so."""
+    for version, form in CASE_ID_OF.items():
+        if form.fullmatch(case_id):
+            return version
+    raise ValueError(f"{case_id!r} is no charge-point case id of OCPP 1.6 (TC_003_CS) or 2.0.1 (TC_E_01_CS)")
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,8 @@ def cases(version: str = "1.6") -> dict[str, OcppCase]:
         t = Table(raw, path, f"case[{n}]")
         t.reject_unknown({"id", "name", "page", "checks", "judged", "not_covered"})
         case_id = t.get("id", str)
-        if not CASE_ID.fullmatch(case_id):
+        form = CASE_ID_OF.get(version, CASE_ID)
+        if not form.fullmatch(case_id):
             raise ConfigError(path, t.key("id"), "a charge-point case id such as TC_003_CS or TC_E_01_CS", case_id)
         if case_id in out:
             raise ConfigError(path, t.key("id"), "an id no other case has", case_id)
@@ -77,10 +88,13 @@ def case_ids_of(marks: Sequence[object]) -> tuple[str, ...]:
 
 
 def check_map(tested: dict[str, list[str]], version: str = "1.6") -> None:
-    """`tested`: case id → the tests whose markers name it.  Refuse a map that says something untrue."""
+    """`tested`: case id → the tests whose markers name it (of any version: this version's are checked).
+    Refuse a map that says something untrue."""
     known = cases(version)
     path = FILES[version]
     for case_id, tests in tested.items():
+        if version in CASE_ID_OF and not CASE_ID_OF[version].fullmatch(case_id):
+            continue
         if case_id not in known:
             raise ConfigError(path, case_id, "a case of this file (a test's ocpp_case marker names it)",
                               hint=f"named by {', '.join(tests)}")
