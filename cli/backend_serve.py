@@ -84,7 +84,7 @@ def print_frame(frame: Frame) -> None:
 
 OPTION_OF = {"charge_point_id": "--charge-point-id", "password": "--password", "certfile": "--certfile",
              "keyfile": "--keyfile", "accepted_id_tags": "--accept-tag", "heartbeat_interval_s": "--heartbeat",
-             "versions": "--ocpp-version"}
+             "versions": "--ocpp-version", "client_cafile": "--client-cafile"}
 
 
 def cmd_backend_serve(args: argparse.Namespace) -> int:
@@ -92,7 +92,7 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {"charge_point_id": args.charge_point_id or ANY_CHARGE_POINT,
                                 "accepted_id_tags": args.accept_tag, "heartbeat_interval_s": args.heartbeat,
                                 "versions": versions}
-    for key in ("password", "certfile", "keyfile"):
+    for key in ("password", "certfile", "keyfile", "client_cafile"):
         if getattr(args, key):
             settings[key] = getattr(args, key)
     declared = OcppCentralSystem.declared_settings()
@@ -150,10 +150,21 @@ def cmd_backend_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backend_ca(args: argparse.Namespace) -> int:
+    from instruments.transport.test_ca import make_test_ca
+
+    made = make_test_ca(Path(args.out), list(args.charge_point_id), list(args.host) or ["127.0.0.1"])
+    print(f"CA (both sides trust it): {made.cafile}")
+    print(f"backend: --certfile {made.server.certfile} --keyfile {made.server.keyfile} --client-cafile {made.cafile}")
+    for identity, issued in made.stations.items():
+        print(f"charge point {identity}: client certificate {issued.certfile}, key {issued.keyfile}")
+    return EXIT_OK
+
+
 def add_parser(sub: Any) -> None:
     backend = sub.add_parser("backend", help="the OCPP backend").add_subparsers(dest="backend_command", required=True)
-    serve = backend.add_parser("serve", help="run the OCPP 1.6J central system alone, printing every message "
-                                             "(point a wallbox at it)")
+    serve = backend.add_parser("serve", help="run the OCPP central system (1.6J, 2.0.1) alone, printing every "
+                                             "message (point a wallbox at it)")
     serve.add_argument("--listen", default="ws://127.0.0.1:9000",
                        help="ws://HOST:PORT or wss://HOST:PORT (default %(default)s: this host only; another "
                             "interface, e.g. ws://0.0.0.0:9000, needs --password)")
@@ -161,6 +172,9 @@ def add_parser(sub: Any) -> None:
     serve.add_argument("--password", help="security profile 1: the basic-auth password every charge point must give")
     serve.add_argument("--certfile", help="security profile 2 (wss://): the server certificate (PEM)")
     serve.add_argument("--keyfile", help="its key (PEM)")
+    serve.add_argument("--client-cafile", metavar="FILE",
+                       help="security profile 3 (wss://): the CA (PEM) a charge point's client certificate must chain "
+                            "to, its commonName the charge point's identity (`wallbox-rig backend ca` makes one)")
     serve.add_argument("--accept-tag", action="append", default=[], metavar="IDTAG",
                        help="an idTag to accept (repeatable); every other is Invalid")
     serve.add_argument("--heartbeat", type=int, default=300, help="the heartbeat interval given at boot, s")
@@ -174,3 +188,11 @@ def add_parser(sub: Any) -> None:
                             "first (the charge point's WebSocket handshake picks one); a --script's or --console's "
                             "calls are checked against the first")
     serve.set_defaults(func=cmd_backend_serve)
+    ca = backend.add_parser("ca", help="make a test CA for security profiles 2 and 3: the CA certificate, the "
+                                       "backend's server certificate and a client certificate per charge point")
+    ca.add_argument("--out", required=True, help="the folder to write ca.pem, csms.pem/.key, station-<id>.pem/.key to")
+    ca.add_argument("--charge-point-id", action="append", default=[], metavar="ID",
+                    help="a charge point to issue a client certificate for (repeatable; commonName = ID)")
+    ca.add_argument("--host", action="append", default=[], metavar="HOST",
+                    help="an IP address or DNS name the backend is reached at (repeatable; default 127.0.0.1)")
+    ca.set_defaults(func=cmd_backend_ca)

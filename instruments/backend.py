@@ -219,6 +219,9 @@ OCPP_SETTINGS = (
     Setting("certfile", str, "PEM certificate the backend serves wss:// with (security profile 2)", check=bool,
             expected="a PEM certificate file (wss://, security profile 2)"),
     Setting("keyfile", str, "the certificate's PEM key file", check=bool, expected="the certificate's PEM key file"),
+    Setting("client_cafile", str, "security profile 3: the CA (PEM) a charge point's client certificate must chain "
+            "to; its commonName must be the charge point's identity (`wallbox-rig backend ca` makes a test CA)",
+            check=bool, expected="a PEM CA certificate file (wss://, security profile 3)"),
     Setting("configuration", dict, "OCPP configuration keys and values set once the DUT has booted",
             check=lambda v: all(isinstance(x, (str, int, float, bool)) for x in v.values()),
             expected="a table of OCPP configuration keys and values set once the DUT has booted"),
@@ -294,7 +297,8 @@ class OcppCentralSystem(Backend):
                                            on_frame=self._on_frame, on_connection=self._on_connection,
                                            certfile=settings.get("certfile"), keyfile=settings.get("keyfile"),
                                            identities=None if self.charge_point_id == ANY_CHARGE_POINT
-                                           else frozenset({self.charge_point_id}), versions=self.versions)
+                                           else frozenset({self.charge_point_id}), versions=self.versions,
+                                           client_cafile=settings.get("client_cafile"))
         if address.rstrip("/").endswith(":0"):   # the kernel picked the port: say which
             self.address = f"{address.rstrip('/')[:-2]}:{self._server.port}"
 

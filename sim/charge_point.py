@@ -49,10 +49,10 @@ class SimChargePoint:
     VENDOR, MODEL = _VENDOR, _MODEL
 
     def __init__(self, world: World, box: SimulatedWallbox, knobs: Knobs, url: str, identity: str,
-                 password: str | None) -> None:
+                 password: str | None, tls: dict[str, str] | None = None) -> None:
         self.world, self.box, self.knobs = world, box, knobs
         self.identity = identity
-        self.link = OcppLink(url, identity, password, self._incoming, self.subprotocol, self.error_codes)
+        self.link = OcppLink(url, identity, password, self._incoming, self.subprotocol, self.error_codes, tls)
         self.profiles = ProfileStore(knobs)
         self.config: dict[str, str] = {
             "HeartbeatInterval": "300", "MeterValueSampleInterval": "60", "ClockAlignedDataInterval": "0",

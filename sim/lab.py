@@ -130,10 +130,12 @@ class VirtualLab:
             self.ocpp_port = ports.get("ocpp") or _free_port()
             if ocpp is not None:   # a wallbox whose installer entered no backend never dials one
                 station = SimStation201 if ocpp.get("version") == "2.0.1" else SimChargePoint
+                tls = {k.removeprefix("client_"): str(ocpp[k]) for k in ("cafile", "client_certfile", "client_keyfile")
+                       if ocpp.get(k)}   # wss://: the CA it trusts, and its own certificate (security profile 3)
                 self.wallbox.ocpp = station(self.world, self.wallbox, self.knobs,
-                                                   str(ocpp.get("url") or f"ws://{LOOPBACK}:{self.ocpp_port}"),
-                                                   str(ocpp.get("charge_point_id") or DEFAULT_CHARGE_POINT),
-                                                   ocpp.get("password"))
+                                            str(ocpp.get("url") or f"ws://{LOOPBACK}:{self.ocpp_port}"),
+                                            str(ocpp.get("charge_point_id") or DEFAULT_CHARGE_POINT),
+                                            ocpp.get("password"), tls)
             self.frontends: dict[str, FrontEnd] = {
                 "clock": ClockControl(self.world, realtime),
                 "cp": CpBoard(self.world, self.plant),

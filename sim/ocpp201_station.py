@@ -72,8 +72,8 @@ class SimStation201(SimChargePoint):
     error_codes = CALLERROR_201
 
     def __init__(self, world: World, box: SimulatedWallbox, knobs: Knobs, url: str, identity: str,
-                 password: str | None) -> None:
-        super().__init__(world, box, knobs, url, identity, password)
+                 password: str | None, tls: dict[str, str] | None = None) -> None:
+        super().__init__(world, box, knobs, url, identity, password, tls)
         self._tx_numbers = itertools.count(1)
         self._reports = itertools.count(1)
         self._state_sent: str | None = None   # the charging state last told in a TransactionEvent

@@ -45,11 +45,15 @@ class OcppLink:
     """Wall time the firmware waits for an answer before it counts the backend as gone."""
 
     def __init__(self, url: str, identity: str, password: str | None, incoming: Incoming,
-                 subprotocol: str = "ocpp1.6", error_codes: dict[str, str] | None = None) -> None:
+                 subprotocol: str = "ocpp1.6", error_codes: dict[str, str] | None = None,
+                 tls: dict[str, str] | None = None) -> None:
         self.url, self.identity, self.password = url.rstrip("/"), identity, password
         self.subprotocol = subprotocol
         self._codes = dict(error_codes or {})
         """The firmware's error codes (1.6's spelling) as this version spells them."""
+        self.tls = dict(tls or {})
+        """On wss://: `cafile` (the CA the backend's certificate must chain to; the system's otherwise),
+        and for security profile 3 the modem's own `certfile` and `keyfile` (its client certificate)."""
         self._incoming = incoming
         self._socket: Any = None
         self._ids = itertools.count(1)
@@ -74,9 +78,15 @@ class OcppLink:
         if self.password is not None:
             token = base64.b64encode(f"{self.identity}:{self.password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
+        context = None
+        if self.url.startswith("wss://"):
+            import ssl
+            context = ssl.create_default_context(cafile=self.tls.get("cafile"))
+            if self.tls.get("certfile"):
+                context.load_cert_chain(self.tls["certfile"], self.tls.get("keyfile"))
         try:
             sock = connect(f"{self.url}/{self.identity}", subprotocols=[Subprotocol(self.subprotocol)],
-                           additional_headers=headers,
+                           additional_headers=headers, ssl=context,
                            open_timeout=2.0, close_timeout=0.5, ping_interval=None)
         except Exception as exc:  # noqa: BLE001 - refused, 401, 503, no listener: offline to the firmware
             log.debug("ocpp connect %s: %s", self.url, exc)

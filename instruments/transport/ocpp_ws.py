@@ -131,8 +131,14 @@ class CentralSystemServer:
     def __init__(self, address: str, *, password: str | None, handler: Handler, on_frame: FrameSink,
                  on_connection: ConnectionSink, certfile: str | None = None,
                  keyfile: str | None = None, response_timeout_s: float = 10.0,
-                 identities: frozenset[str] | None = None, versions: tuple[str, ...] = ("1.6",)) -> None:
+                 identities: frozenset[str] | None = None, versions: tuple[str, ...] = ("1.6",),
+                 client_cafile: str | None = None) -> None:
         self.listen = ListenAddress.parse(address)
+        if client_cafile and not self.listen.tls:
+            raise InvalidValue(f"{address}: client certificates (security profile 3) need wss:// and a certfile")
+        self.client_cafile = client_cafile
+        """Security profile 3: the CA a charge point's client certificate must chain to; its commonName
+        must be the identity it connects as."""
         if not versions:
             raise InvalidValue("a central system offers at least one OCPP version")
         self.versions = tuple(ocpp_version(v) for v in versions)
@@ -187,6 +193,9 @@ class CentralSystemServer:
         if self.listen.tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self._certfile or "", self._keyfile)
+            if self.client_cafile:
+                context.verify_mode = ssl.CERT_REQUIRED
+                context.load_verify_locations(self.client_cafile)
         self._server = await serve(self._accept, self.listen.host, self.listen.port,
                                    subprotocols=[Subprotocol(v.subprotocol) for v in self.versions],
                                    process_request=self._authorise, ssl=context, ping_interval=None)
@@ -200,6 +209,12 @@ class CentralSystemServer:
         if not self._accepting:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "backend offline (rig)\n")
         identity = request.path.rstrip("/").rsplit("/", 1)[-1]
+        if self.client_cafile:
+            from instruments.transport.test_ca import peer_common_name
+            common_name = peer_common_name(connection.transport.get_extra_info("peercert"))
+            if common_name != identity:
+                log.warning("refused charge point %r: its certificate is for %r", identity, common_name)
+                return connection.respond(HTTPStatus.FORBIDDEN, "the client certificate is not this charge point's\n")
         if self.identities is not None and identity not in self.identities:
             log.warning("refused charge point %r: not one of %s", identity, ", ".join(sorted(self.identities)))
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown charge point identity\n")
