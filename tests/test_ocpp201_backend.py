@@ -28,6 +28,7 @@ from websockets.typing import Subprotocol
 from instruments.backend import Ocpp201CentralSystem, OcppCentralSystem
 from instruments.ocpp_dialect import Ocpp201
 from instruments.transport.ocpp_ws import call_problem
+from tests.ocpp_peers import serve_peer
 from tests.test_ocpp_interop import REPO, free_port, plan_around_now
 
 STATION = "IND-CS-1"
@@ -372,30 +373,6 @@ class IndependentCsms(ChargePoint):
         return call_result.MeterValues()
 
 
-def serve_csms(port: int, heard: list[tuple[str, dict[str, Any]]]) -> tuple[Any, threading.Thread]:
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    done: asyncio.Future[None] = loop.create_future()
-
-    async def handler(ws: Any) -> None:
-        point = IndependentCsms(ws.request.path.strip("/"), ws)
-        point.heard = heard
-        try:
-            await point.start()
-        except websockets.ConnectionClosed:
-            pass
-
-    async def main() -> None:
-        async with websockets.serve(handler, "127.0.0.1", port, subprotocols=[Subprotocol("ocpp2.0.1")]):
-            ready.set()
-            await done
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    return lambda: loop.call_soon_threadsafe(done.set_result, None), thread
-
-
 def test_an_independent_csms_accepts_the_simulated_2_0_1_station() -> None:
     """The simulated wallbox as a 2.0.1 station against a CSMS that is not the rig's: it boots, reports
     its connector, and a session plugged in, charged for two minutes and unplugged arrives as one
@@ -404,7 +381,7 @@ def test_an_independent_csms_accepts_the_simulated_2_0_1_station() -> None:
 
     heard: list[tuple[str, dict[str, Any]]] = []
     lab = VirtualLab(seed=5, knobs={}, ocpp={"charge_point_id": "SIM-IND", "password": None, "version": "2.0.1"})
-    stop, thread = serve_csms(int(lab.endpoints["ocpp"].rsplit(":", 1)[1]), heard)
+    stop, thread = serve_peer(int(lab.endpoints["ocpp"].rsplit(":", 1)[1]), IndependentCsms, heard, "ocpp2.0.1")
     try:
         cp, world = lab.frontends["cp"], lab.world
         with world.lock:

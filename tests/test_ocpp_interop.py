@@ -13,7 +13,6 @@ import base64
 import socket
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ import websockets
 from websockets.typing import Subprotocol
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
+
+from tests.ocpp_peers import serve_peer
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "interop-basic-auth-key-01"
@@ -204,37 +205,12 @@ class IndependentCentralSystem(ChargePoint):
         return call_result.StopTransaction(id_tag_info={"status": "Accepted"})
 
 
-def serve_central_system(port: int, heard: list[tuple[str, dict[str, Any]]]) -> tuple[Any, threading.Thread]:
-    """The independent central system on its own loop and thread; call the returned stop() to end it."""
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    done: asyncio.Future[None] = loop.create_future()
-
-    async def handler(ws: Any) -> None:
-        point = IndependentCentralSystem(ws.request.path.strip("/"), ws)
-        point.heard = heard
-        try:
-            await point.start()
-        except websockets.ConnectionClosed:
-            pass
-
-    async def main() -> None:
-        async with websockets.serve(handler, "127.0.0.1", port, subprotocols=[Subprotocol("ocpp1.6")]):
-            ready.set()
-            await done
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    return lambda: loop.call_soon_threadsafe(done.set_result, None), thread
-
-
 def test_an_independent_central_system_accepts_the_simulated_wallbox() -> None:
     from sim.lab import VirtualLab
 
     heard: list[tuple[str, dict[str, Any]]] = []
     lab = VirtualLab(seed=5, knobs={}, ocpp={"charge_point_id": "SIM-IND", "password": None})
-    stop, thread = serve_central_system(int(lab.endpoints["ocpp"].rsplit(":", 1)[1]), heard)
+    stop, thread = serve_peer(int(lab.endpoints["ocpp"].rsplit(":", 1)[1]), IndependentCentralSystem, heard, "ocpp1.6")
     try:
         cp, world = lab.frontends["cp"], lab.world
         with world.lock:
@@ -253,10 +229,10 @@ def test_an_independent_central_system_accepts_the_simulated_wallbox() -> None:
     actions = [a for a, _ in heard]
     assert actions[0] == "BootNotification" and heard[0][1]["charge_point_vendor"] == "WALLBOX-RIG"
     start = next(kw for a, kw in heard if a == "StartTransaction")
-    stop = next(kw for a, kw in heard if a == "StopTransaction")
+    ended = next(kw for a, kw in heard if a == "StopTransaction")
     assert start["connector_id"] == 1 and start["id_tag"] == "FREEVEND"
-    assert stop["transaction_id"] == 4711 and stop["reason"] == "EVDisconnected"
-    assert stop["meter_stop"] > start["meter_start"]          # it charged: 16 A on L1 for two minutes
+    assert ended["transaction_id"] == 4711 and ended["reason"] == "EVDisconnected"
+    assert ended["meter_stop"] > start["meter_start"]          # it charged: 16 A on L1 for two minutes
     statuses = [kw["status"] for a, kw in heard if a == "StatusNotification" and kw["connector_id"] == 1]
     assert statuses[:1] == ["Available"] and "Charging" in statuses and statuses[-1] == "Available"
     assert actions.index("StartTransaction") < actions.index("StopTransaction")

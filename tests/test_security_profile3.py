@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from websockets.typing import Subprotocol
 from core.errors import InvalidValue
 from instruments.backend import Ocpp201CentralSystem
 from instruments.transport.test_ca import TestCa, make_test_ca, peer_common_name
+from tests.ocpp_peers import serve_peer
 from tests.test_ocpp201_backend import IndependentCsms, IndependentStation, STATION
 
 OTHER = "IND-CS-2"
@@ -88,36 +88,13 @@ def test_client_certificates_need_tls() -> None:
         Ocpp201CentralSystem("ws://127.0.0.1:0", {"charge_point_id": STATION, "client_cafile": "/ca.pem"})
 
 
-def serve_csms_tls(port: int, ca: TestCa, heard: list[tuple[str, dict[str, Any]]],
-                   peers: list[str | None]) -> tuple[Any, threading.Thread]:
-    """An independent 2.0.1 CSMS (the `ocpp` package) requiring client certificates from the test CA."""
+def csms_context(ca: TestCa) -> ssl.SSLContext:
+    """An independent CSMS's TLS: its server certificate, and client certificates required from the CA."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(ca.server.certfile), str(ca.server.keyfile))
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_verify_locations(str(ca.cafile))
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    done: asyncio.Future[None] = loop.create_future()
-
-    async def handler(ws: Any) -> None:
-        peers.append(peer_common_name(ws.transport.get_extra_info("peercert")))
-        point = IndependentCsms(ws.request.path.strip("/"), ws)
-        point.heard = heard
-        try:
-            await point.start()
-        except websockets.ConnectionClosed:
-            pass
-
-    async def main() -> None:
-        async with websockets.serve(handler, "127.0.0.1", port, subprotocols=[Subprotocol("ocpp2.0.1")],
-                                    ssl=context):
-            ready.set()
-            await done
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    return lambda: loop.call_soon_threadsafe(done.set_result, None), thread
+    return context
 
 
 def test_the_simulated_station_connects_to_an_independent_csms_with_its_client_certificate(ca: TestCa) -> None:
@@ -127,7 +104,8 @@ def test_the_simulated_station_connects_to_an_independent_csms_with_its_client_c
     port = free_port()
     heard: list[tuple[str, dict[str, Any]]] = []
     peers: list[str | None] = []
-    stop, thread = serve_csms_tls(port, ca, heard, peers)
+    stop, thread = serve_peer(port, IndependentCsms, heard, "ocpp2.0.1", csms_context(ca),
+                              lambda ws: peers.append(peer_common_name(ws.transport.get_extra_info("peercert"))))
     mine = ca.stations["SIM-SP3"]
     lab = VirtualLab(seed=5, knobs={}, ocpp={"charge_point_id": "SIM-SP3", "password": None, "version": "2.0.1",
                                              "url": f"wss://127.0.0.1:{port}", "cafile": str(ca.cafile),
