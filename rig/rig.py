@@ -435,12 +435,21 @@ def ocpp_account(config: RigConfig, url: str | None = None) -> dict[str, Any] | 
         address = ""
     for wildcard in ("0.0.0.0", "[::]"):
         address = address.replace(f"//{wildcard}:", "//127.0.0.1:")
+    return {"charge_point_id": backend.settings.get("charge_point_id"), "password": backend.settings.get("password"),
+            "url": address.rstrip("/") or None, "version": backend_versions(config)[0]}
+
+
+def backend_versions(config: RigConfig) -> tuple[str, ...]:
+    """The OCPP versions the rig file's backend offers, preferred first (its `versions`, or its driver's);
+    () without a backend."""
+    backend = config.instruments.get("backend")
+    if backend is None:
+        return ()
     drivers = available_drivers("backend")
     default = getattr(load_object(drivers[backend.driver]), "VERSIONS", ("1.6",)) if backend.driver in drivers \
         else ("1.6",)
     versions: Sequence[str] = backend.settings.get("versions") or default
-    return {"charge_point_id": backend.settings.get("charge_point_id"), "password": backend.settings.get("password"),
-            "url": address.rstrip("/") or None, "version": str(versions[0])}
+    return tuple(str(v) for v in versions)
 
 
 def lab_cards(config: RigConfig) -> dict[str, Any] | None:

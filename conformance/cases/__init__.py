@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from core.case_ids import CASE_ID_OF, version_of
 from core.errors import ConfigError
 from core.tables import Table, read_toml
 
@@ -21,18 +22,7 @@ CASES_DIR = Path(__file__).resolve().parent
 FILES = {"1.6": CASES_DIR / "ocpp16.toml", "2.0.1": CASES_DIR / "ocpp201.toml"}
 """OCPP version → its cases."""
 CASE_ID = re.compile(r"TC_\d{3}(_\d)?_CS|TC_[A-P]_\d{2}_CS")
-CASE_ID_OF = {"1.6": re.compile(r"TC_\d{3}(_\d)?_CS"), "2.0.1": re.compile(r"TC_[A-P]_\d{2}_CS")}
-"""Each version's own id form: 1.6's numbered cases (TC_003_CS), 2.0.1's by functional block (TC_E_01_CS)."""
-
-
-def version_of(case_id: str) -> str:
-    """The OCPP version whose test tool names a case so."""
-    for version, form in CASE_ID_OF.items():
-        if form.fullmatch(case_id):
-            return version
-    raise ValueError(f"{case_id!r} is no charge-point case id of OCPP 1.6 (TC_003_CS) or 2.0.1 (TC_E_01_CS)")
-
-
+__all__ = ["CASE_ID_OF", "OcppCase", "case_ids_of", "cases", "check_map", "version_of"]
 @dataclass(frozen=True)
 class OcppCase:
     id: str
