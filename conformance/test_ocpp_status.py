@@ -106,6 +106,7 @@ def fault_effect(edges: list, fault: str, t_inject: float) -> float:
 @pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
 @pytest.mark.red_on("ocpp_status_on_fault=SuspendedEVSE")
 @pytest.mark.red_on("weld_detection=false", only=("weld",))   # an undetected weld is never reported
+@pytest.mark.ocpp_case("TC_041_CS")
 def test_a_fault_is_reported_faulted_with_its_error_code(fault: str, cp: CpEmulator, fault_box: FaultBox,
                                                          source: AcSource, clock: Clock, backend: Backend, rig: Rig,
                                                          evidence: Evidence) -> None:
