@@ -104,8 +104,6 @@ def first_fault(edges: list[Edge], after_s: float) -> float:
     return min(times) if times else INF
 
 
-
-
 def power_up(rig: Rig, clock: Clock, volts: float | None = None, hz: float | None = None, phases: int = 3) -> bool:
     """Vehicle unplugged, supply off for the rig's power-off time, then on (the rig file's idle
     supply unless given); True once the DUT idles in A1 within the ready timeout."""

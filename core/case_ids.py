@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 
 CASE_ID_OF = {"1.6": re.compile(r"TC_\d{3}(_\d)?_CS"), "2.0.1": re.compile(r"TC_[A-P]_\d{2}_CS")}
+CASE_ID = re.compile("|".join(form.pattern for form in CASE_ID_OF.values()))
+"""A charge-point case id of either version."""
 
 
 def version_of(case_id: str) -> str:

@@ -80,6 +80,8 @@ class KeysightDaq970(ScpiInstrument, Switch):
     """DAQ970A / 34970A with a switch module: channels are slot × 100 + n."""
 
     channel_forms = "slot × 100 + channel, e.g. 101…120, 201…, 301…"
+    FACTS = "keysight-daq970"
+    """Its internal DMM's figures: instruments/facts/keysight-daq970.toml."""
 
     def valid_channel(self, channel: int) -> bool:
         return channel // 100 in DAQ_SLOTS and 1 <= channel % 100 <= DAQ_CHANNELS_PER_SLOT

@@ -32,8 +32,6 @@ _BOOLEAN_KEYS = {"AuthorizeRemoteTxRequests", "FreeVendEnabled", "StopTransactio
 _TRIGGERS = ("BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification", "Heartbeat",
              "MeterValues", "StatusNotification")
 """TriggerMessage's requestedMessage values (OCPP 1.6 §7.48 MessageTrigger)."""
-_VENDOR = "WALLBOX-RIG"
-_MODEL = "SimWallbox"
 
 
 def _stamp(posix_s: float) -> str:
@@ -46,7 +44,7 @@ class SimChargePoint:
 
     subprotocol = "ocpp1.6"
     error_codes: dict[str, str] = {}
-    VENDOR, MODEL = _VENDOR, _MODEL
+    VENDOR, MODEL = "WALLBOX-RIG", "SimWallbox"
 
     def __init__(self, world: World, box: SimulatedWallbox, knobs: Knobs, url: str, identity: str,
                  password: str | None, tls: dict[str, str] | None = None) -> None:
@@ -350,7 +348,7 @@ class SimChargePoint:
     def announce_pairing(self, wallbox_id: str) -> None:
         """The pairing button: the backend hears the Wallbox ID (now, or once the link is up)."""
         self._pairing = wallbox_id
-        if self.link.connected and self._send("DataTransfer", {"vendorId": _VENDOR, "messageId": "Pairing",
+        if self.link.connected and self._send("DataTransfer", {"vendorId": self.VENDOR, "messageId": "Pairing",
                                                                "data": wallbox_id}) is not None:
             self._pairing = None
 
@@ -697,4 +695,4 @@ class SimChargePoint:
     def _on_DataTransfer(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Only this firmware's own vendor id is known, and it takes no message from the backend (§5.6)."""
         vendor = self._field(payload, "vendorId", str)
-        return {"status": "UnknownMessageId" if vendor == _VENDOR else "UnknownVendorId"}
+        return {"status": "UnknownMessageId" if vendor == self.VENDOR else "UnknownVendorId"}

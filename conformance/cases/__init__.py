@@ -8,20 +8,18 @@ test names, is an error here, not a stale row in a report.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from core.case_ids import CASE_ID_OF, version_of
+from core.case_ids import CASE_ID, CASE_ID_OF, version_of
 from core.errors import ConfigError
 from core.tables import Table, read_toml
 
 CASES_DIR = Path(__file__).resolve().parent
 FILES = {"1.6": CASES_DIR / "ocpp16.toml", "2.0.1": CASES_DIR / "ocpp201.toml"}
 """OCPP version → its cases."""
-CASE_ID = re.compile(r"TC_\d{3}(_\d)?_CS|TC_[A-P]_\d{2}_CS")
 __all__ = ["CASE_ID_OF", "OcppCase", "case_ids_of", "cases", "check_map", "version_of"]
 @dataclass(frozen=True)
 class OcppCase:

@@ -27,9 +27,9 @@ from core.errors import InstrumentOperationError, InvalidValue
 from core.uncertainty import expanded_u
 from instruments.facts import accuracy_bound, fact
 from instruments.parts.wiring import Wiring
-from instruments.switch import Switch
+from instruments.switch import KeysightDaq970, Switch
 
-DMM = "keysight-daq970"
+DMM = KeysightDaq970.FACTS
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,12 @@ from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, CpEmulator,
 from instruments.parts.recorder import ZOOM_S, ScopeRecorder
 from instruments.parts.wiring import CP_FUNCTIONS, CP_RESISTORS, Wiring
 from instruments.scope import Scope
-from instruments.switch import Switch
+from instruments.switch import KeysightDaq970, Switch
 
 STATE_NETWORK = {"A": (), "B": ("R3",), "C": ("R3", "R2"), "D": ("R3", "R2D"), "E": ("cp_short",)}
 """Which parts of the network each vehicle state closes (IEC 61851-1:2017 Annex A)."""
 CP_VOLTS_PER_DIV = 4.0
-DMM = "keysight-daq970"
+DMM = KeysightDaq970.FACTS
 CP_DMM_RANGE_V = fact(DMM, "dcv_100v_range")
 CP_DMM_INPUT_OHM = fact(DMM, "dcv_100v_input_ohm")
 CP_SOURCE_OHM = 1030.0

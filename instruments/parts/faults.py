@@ -39,10 +39,10 @@ from instruments.parts.cp import PartsCpEmulator, recorder_for
 from instruments.parts.recorder import ZOOM_S
 from instruments.parts.wiring import FAULT_FUNCTIONS, Wiring
 from instruments.scope import Scope
-from instruments.switch import Switch
+from instruments.switch import KeysightDaq970, Switch
 
 WELD = ("weld_l1", "weld_l2", "weld_l3")
-DMM = "keysight-daq970"
+DMM = KeysightDaq970.FACTS
 AC_RANGE_V = fact(DMM, "acv_1v_range")
 DC_RANGE_V = fact(DMM, "dcv_100mv_range")
 SHUNT_TOLERANCE_PCT = 0.1

@@ -75,8 +75,6 @@ OCPP201 = OcppVersion(
 (FormatViolation, OccurrenceConstraintViolation)."""
 
 VERSIONS = {v.name: v for v in (OCPP16, OCPP201)}
-SUBPROTOCOL = OCPP16.subprotocol
-"""The WebSocket subprotocol of OCPP-J 1.6 (OCPP-J 1.6 specification §3.1.2)."""
 
 
 def ocpp_version(name: str) -> OcppVersion:
