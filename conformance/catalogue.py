@@ -148,7 +148,8 @@ def ocpp_map(version: str = "1.6") -> str:
     for case in sorted(known.values(), key=lambda c: c.id):
         by = "<br>".join(f"`{t}`" for t in tested.get(case.id, [])) or "not covered"
         what = case.judged if case.judged is not None else f"*{case.not_covered}*"
-        lines.append(f"| [{case.id}]({case.url}) {case.name} | {case.page} | {case.checks} | {by} | {what} |")
+        page = case.page if case.page is not None else f"— (not read; named in {case.named_in})"
+        lines.append(f"| [{case.id}]({case.url}) {case.name} | {page} | {case.checks} | {by} | {what} |")
     covered = sum(1 for c in known.values() if c.judged is not None)
     lines += ["", f"{covered} of {len(known)} cases automated, by {len({t for ts in tested.values() for t in ts})} tests."]
     return "\n".join(lines) + "\n"

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from conformance.backend import charge_at_meter_draw, energy_u_pct, judges_the_meter, ocpp_of, stamp_resolution_s
+from conformance.backend import (charge_at_meter_draw, energy_u_pct, judges_the_meter, ocpp_of, stamp_resolution_s,
+                                 watch_status)
 from conformance.limits import LIMITS
 from conformance.session import measured_offer_a, offer_u_a
 from core.errors import PreconditionError
@@ -57,6 +58,7 @@ def metered_session(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock
 
 
 @judges_the_meter
+@pytest.mark.ocpp_case("TC_J_10_CS")
 def test_transaction_energy_is_the_energy_the_analyser_measured(cp: CpEmulator, load: AcLoad,
                                                                 analyser: PowerAnalyser, clock: Clock,
                                                                 backend: Backend, rig: Rig,
@@ -111,7 +113,7 @@ def test_meter_values_come_at_the_interval_and_agree_with_the_instruments(cp: Cp
 
 @pytest.mark.red_on("ocpp_clock_aligned_offset_s=7")
 @judges_the_meter
-@pytest.mark.ocpp_case("TC_071_CS")
+@pytest.mark.ocpp_case("TC_071_CS", "TC_J_02_CS")
 def test_clock_aligned_meter_values_come_on_the_clocks_boundaries(cp: CpEmulator, load: AcLoad,
                                                                   analyser: PowerAnalyser, clock: Clock,
                                                                   backend: Backend, rig: Rig,
@@ -147,3 +149,32 @@ def test_clock_aligned_meter_values_come_on_the_clocks_boundaries(cp: CpEmulator
     evidence.check("register rise vs analyser energy", abs(metered - true_wh) / true_wh * 100.0,
                    ocpp.energy_accuracy_pct,
                    u=energy_u_pct(analyser, true_wh, last.t_s - first.t_s, rig.profile.electrical.phases))
+
+
+@pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §5.17 TriggerMessage, §4.7 MeterValues")
+@pytest.mark.red_on("ocpp_trigger_values_stale=true")
+@pytest.mark.ocpp_case("TC_054_CS", "TC_F_13_CS")
+def test_triggered_meter_values_are_the_current_flowing_now(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser,
+                                                            clock: Clock, backend: Backend, rig: Rig,
+                                                            evidence: Evidence) -> None:
+    """The vehicle charges at the metering draw past a periodic sample, then its draw falls to the rig's
+    trigger draw.  TriggerMessage for the meter values (OCPP 1.6 §5.17 MeterValues; 2.0.1 F06, the
+    transaction's TransactionEvent) brings a Trigger reading (watched for as long as a status is) whose
+    Current.Import is what the analyser measures now, not what flowed before the fall."""
+    ocpp = ocpp_of(rig)
+    charge_metered(cp, load, clock, backend)
+    clock.sleep(LIMITS.ocpp.meter_sample_interval.value)   # a periodic sample at the first draw
+    load.set_current(LIMITS.ocpp.trigger_draw.value)
+    clock.sleep(LIMITS.rig.load_settle.value)
+    record = analyser.read()
+    since = clock.now()
+    if backend.trigger_values() != "Accepted":
+        raise PreconditionError("the DUT did not accept TriggerMessage for its meter values")
+    watch_status(clock, ocpp)
+    readings = [s for s in backend.meter_samples(since, "Current.Import") if s.context == "Trigger"
+                and s.phase in ("L1", "")]
+    first = evidence.found("triggered Current.Import readings", readings[0] if readings else None,
+                           LIMITS.ocpp.triggered_value_reports)
+    evidence.record("TriggerMessage to the reading", first.t_s - since, "s", u=interval_u(clock.resolution_s))
+    evidence.check("triggered Current.Import L1 vs analyser", abs(first.value - record.phases[0].i_a),
+                   ocpp.current_accuracy_a, t_s=record.t_s, u=analyser.u_a(record.phases[0].i_a))

@@ -37,7 +37,7 @@ def offline_backend(backend: Backend) -> Iterator[Backend]:
 
 @pytest.mark.needs("cp", "load", "analyser", "backend")
 @pytest.mark.red_on("ocpp_offline_queue=false")
-@pytest.mark.ocpp_case("TC_038_CS")
+@pytest.mark.ocpp_case("TC_038_CS", "TC_E_44_CS")
 def test_transaction_messages_made_offline_arrive_in_order_on_reconnection(cp: CpEmulator, load: AcLoad,
                                                                            analyser: PowerAnalyser, clock: Clock,
                                                                            offline_backend: Backend, rig: Rig,
@@ -108,7 +108,7 @@ def test_a_mains_loss_ends_the_transaction_with_reason_power_loss(cp: CpEmulator
 @pytest.mark.needs("cp", "load", "analyser", "backend")
 @pytest.mark.red_on("ocpp_offline_queue=false")
 @judges_the_meter
-@pytest.mark.ocpp_case("TC_039_CS")
+@pytest.mark.ocpp_case("TC_039_CS", "TC_E_43_CS")
 def test_a_session_started_and_ended_offline_is_reported_on_reconnection(cp: CpEmulator, load: AcLoad,
                                                                         analyser: PowerAnalyser, clock: Clock,
                                                                         offline_backend: Backend, rig: Rig,

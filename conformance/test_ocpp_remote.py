@@ -21,7 +21,7 @@ from rig.rig import Rig
 
 pytestmark = [pytest.mark.needs("cp", "backend"),
               pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §5.11 RemoteStartTransaction, "
-                                                                "§5.12 RemoteStopTransaction, §4.2 Authorize")]
+                                                                "§5.12 RemoteStopTransaction, §4.1 Authorize")]
 
 REMOTE_TAG = "RIG-TAG-1"
 """An idTag the rig's backend accepts (rig file: accepted_id_tags)."""
@@ -43,7 +43,7 @@ def authorised_only(backend: Backend) -> Iterator[Backend]:
 
 @pytest.mark.red_on("c1_cutoff_s=15", profile="mini-wallbox-plus")   # the vehicle stays in C: opened by the C1 cut-off
 @pytest.mark.red_on("contactor_close_delay_ms=3500")                 # the offer to the closing is Table A.6's 3 s
-@pytest.mark.ocpp_case("TC_010_CS", "TC_012_CS", "TC_E_35_CS")
+@pytest.mark.ocpp_case("TC_010_CS", "TC_012_CS", "TC_E_35_CS", "TC_F_01_CS")
 def test_remote_start_offers_then_closes_and_remote_stop_opens(cp: CpEmulator, clock: Clock,
                                                                authorised_only: Backend, rig: Rig,
                                                                evidence: Evidence) -> None:
@@ -104,7 +104,7 @@ def test_an_id_tag_the_backend_rejects_never_closes_the_contactor(cp: CpEmulator
 
 @pytest.mark.red_on("ocpp_remote_start_waits=false")
 @pytest.mark.red_on("contactor_close_delay_ms=3500")                 # the offer to the closing is Table A.6's 3 s
-@pytest.mark.ocpp_case("TC_011_1_CS")
+@pytest.mark.ocpp_case("TC_011_1_CS", "TC_F_02_CS")
 def test_a_remote_start_before_plug_in_waits_for_the_vehicle(cp: CpEmulator, clock: Clock, authorised_only: Backend,
                                                             rig: Rig, evidence: Evidence) -> None:
     """RemoteStartTransaction with no vehicle connected: the charge point waits for the cable until
@@ -135,7 +135,7 @@ def test_a_remote_start_before_plug_in_waits_for_the_vehicle(cp: CpEmulator, clo
 @pytest.mark.red_on("ocpp_remote_profile_applies=false")
 @pytest.mark.red_on("ocpp_schedule_follow=false")                    # the profile is stored, the offer ignores it
 @pytest.mark.red_on("ocpp_schedule_follow=false", profile="mini-wallbox-plus")
-@pytest.mark.ocpp_case("TC_059_CS")
+@pytest.mark.ocpp_case("TC_059_CS", "TC_K_37_CS")
 def test_a_remote_start_with_a_profile_offers_the_profiles_limit(cp: CpEmulator, clock: Clock,
                                                                 authorised_only: Backend, rig: Rig,
                                                                 evidence: Evidence) -> None:

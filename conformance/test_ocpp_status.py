@@ -11,16 +11,17 @@ from collections.abc import Callable
 
 import pytest
 
-from conformance.backend import board_offset, delay_to, ocpp_of, status_after, watch_status
+from conformance.backend import board_offset, delay_to, ocpp_of, open_transaction, status_after, watch_status
 from conformance.injection import first_fault, power_cycle
 from conformance.limits import LIMITS
-from conformance.session import judge_offers, observe_b2, start_charging
+from conformance.session import judge_offers, observe_b2, start_charging, watch
 from core.errors import PreconditionError
 from core.types import Channel
+from core.uncertainty import interval_u
 from fixtures.evidence import Evidence
-from fixtures.timing import markers
+from fixtures.timing import delay_s, markers
 from instruments.ac_source import AcSource
-from instruments.backend import CALL, Backend
+from instruments.backend import CALL, Backend, Frame
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
 from rig.clock import Clock
@@ -197,3 +198,143 @@ def test_an_inoperative_connector_offers_nothing_even_after_a_hard_reset(cp: CpE
                 or not clock.wait_until(lambda: dut_idle(rig), READY_TIMEOUT_S, poll_s=0.25):
             raise PreconditionError("the DUT did not boot again and reach A1 after the reset")
     stays_inoperative(cp, clock, backend, rig, evidence, hard_reset, "hard reset")
+
+
+INF = float("inf")
+
+
+def boot_since(backend: Backend, since_s: float) -> Frame | None:
+    """The first BootNotification the DUT sent since `since_s` (rig time), if any."""
+    return next((f for f in backend.frames(since_s)
+                 if f.direction == "in" and f.kind == CALL and f.action == "BootNotification"), None)
+
+
+@pytest.mark.needs("cp", "backend", "source")
+@pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §4.2 BootNotification, §4.9 StatusNotification")
+@pytest.mark.red_on("ocpp_status_delay_s=30")
+@pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
+@pytest.mark.ocpp_case("TC_001_CS", "TC_B_01_CS")
+def test_a_power_cycle_is_followed_by_a_boot_and_the_status_cp_shows(cp: CpEmulator, clock: Clock, backend: Backend,
+                                                                     rig: Rig, evidence: Evidence) -> None:
+    """The supply off and on (the AC source; WB-TR-01's power cycle): the DUT announces itself with
+    BootNotification and reports its connector Available within the profile's status latency of the
+    boot being accepted, while the CP emulator reads the idle level of state A (no vehicle, no fault)."""
+    ocpp = ocpp_of(rig)
+    since = clock.now()
+    power_cycle(rig, clock)
+    clock.wait_until(lambda: boot_since(backend, since) is not None, LIMITS.ocpp.boot_timeout.value, poll_s=1.0)
+    boot = evidence.found("BootNotification after the power cycle", boot_since(backend, since),
+                          LIMITS.ocpp.boot_reports)
+    watch_status(clock, ocpp)
+    available = next((r for r in backend.reported_statuses(boot.t_s) if r.status == "Available"), None)
+    evidence.check("boot accepted to status Available", INF if available is None else available.t_s - boot.t_s,
+                   ocpp.status_within_s, u=interval_u(clock.resolution_s),
+                   note="both ends stamped as they passed the backend")
+    level = cp.measure_cp_level()
+    evidence.check("CP level while the connector is reported Available", level.volts,
+                   LIMITS.iec61851.state_a_level, t_s=level.t_s, u=level.u_v)
+
+
+@pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §5.14 Reset")
+@pytest.mark.red_on("ocpp_reset_ends_transaction=false")
+@pytest.mark.ocpp_case("TC_015_CS", "TC_B_22_CS")
+def test_a_hard_reset_while_charging_opens_the_contactor_and_ends_the_transaction(cp: CpEmulator, clock: Clock,
+                                                                                  backend: Backend, rig: Rig,
+                                                                                  evidence: Evidence) -> None:
+    """Reset Hard (2.0.1: Immediate) while the vehicle charges.  OCPP 1.6 §5.14: any transaction is
+    terminated normally, then the charge point reboots.  The contactor opens within the profile's
+    remote-stop latency of the request; the transaction ends once, with the reset's reason (HardReset;
+    2.0.1 ImmediateReset), told before or after the DUT announces itself again."""
+    ocpp = ocpp_of(rig)
+    since = clock.now()
+    start_charging(cp, clock)
+    tx = open_transaction(backend, since)
+    t_reset, t_rig = cp.time(), clock.now()
+    if backend.reset(hard=True) != "Accepted":
+        raise PreconditionError("the DUT did not accept Reset (Hard)")
+    clock.sleep(watch(ocpp.remote_stop_open_within_s))
+    edges = cp.read_edges()
+    early = cp.interval_u_s   # a DUT that opens at once has its edge dated up to the stamps' U before the request
+    opened = max(0.0, delay_s(edges, t_reset - early, Channel.OVP, "0") - early)
+    evidence.trace("hard reset while charging", edges,
+                   markers(reset=t_reset, **({"contactor_open": t_reset + opened} if opened != INF else {})))
+    evidence.check("Reset to contactor open", opened, ocpp.remote_stop_open_within_s, t_s=t_reset, u=cp.interval_u_s)
+    if not clock.wait_until(lambda: boot_since(backend, t_rig) is not None, LIMITS.ocpp.boot_timeout.value,
+                            poll_s=1.0):
+        raise PreconditionError("the DUT did not announce itself again after the reset: how the transaction "
+                                "ended cannot be told")
+    watch_status(clock, ocpp)   # what was queued across the reboot is delivered
+    reason = backend.dialect.hard_reset_reason
+    ended = [t for t in backend.transactions(since) if t.transaction_id == tx and t.t_stop_s is not None]
+    evidence.check(f"transaction ended with reason {reason}", sum(t.reason == reason for t in ended),
+                   LIMITS.ocpp.reset_stops, note=f"stop reasons: {[t.reason for t in ended]}")
+
+
+@pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §5.17 TriggerMessage, §4.9 StatusNotification")
+@pytest.mark.red_on("ocpp_trigger_status_available=true")
+@pytest.mark.ocpp_case("TC_054_CS", "TC_F_24_CS")
+def test_a_triggered_status_is_the_state_the_cp_emulator_holds(cp: CpEmulator, clock: Clock, backend: Backend,
+                                                               rig: Rig, evidence: Evidence) -> None:
+    """TriggerMessage StatusNotification (OCPP 1.6 §5.17; 2.0.1 F06), with no vehicle (A) and with one
+    plugged in (B): each triggered report comes within the profile's status latency and names what the
+    CP emulator holds: Available in A; in B an occupied status (1.6 Preparing, SuspendedEV(SE), Charging,
+    Finishing; 2.0.1 Occupied)."""
+    ocpp = ocpp_of(rig)
+    told: list[str] = []
+    wrong = 0
+    for state in ("A", "B"):
+        cp.set_state(state)
+        watch_status(clock, ocpp)   # the change itself is reported and over with
+        since = clock.now()
+        if backend.trigger_status() != "Accepted":
+            raise PreconditionError(f"the DUT did not accept TriggerMessage StatusNotification in state {state}")
+        watch_status(clock, ocpp)
+        report = next(iter(backend.reported_statuses(since)), None)
+        evidence.check(f"TriggerMessage to StatusNotification (state {state})",
+                       INF if report is None else report.t_s - since, ocpp.status_within_s,
+                       u=interval_u(clock.resolution_s))
+        status = "none" if report is None else report.status   # (an absent report failed just above)
+        told.append(f"{state}: {status}")
+        wrong += (status == "Available") != (state == "A")
+    evidence.check("triggered statuses other than what the CP state is", wrong,
+                   LIMITS.ocpp.triggered_status_mismatches, note="; ".join(told))
+
+
+@pytest.mark.requirement(wb_id="WB-CO-01", clause="OCPP 1.6 §5.2 Change Availability")
+@pytest.mark.red_on("ocpp_availability_applies=false")
+@pytest.mark.red_on("ocpp_status_delay_s=30")                      # Unavailable and Available reported too late
+@pytest.mark.red_on("ocpp_status_delay_s=30", profile="mini-wallbox-plus")
+@pytest.mark.ocpp_case("TC_G_03_CS", "TC_G_04_CS")
+def test_an_evse_made_inoperative_offers_nothing_and_operative_again_is_available(cp: CpEmulator, clock: Clock,
+                                                                                   backend: Backend, rig: Rig,
+                                                                                   evidence: Evidence) -> None:
+    """ChangeAvailability for the EVSE alone (1.6: connector 1; 2.0.1: EVSE 1), not the whole station:
+    Inoperative, it reports Unavailable and a vehicle that plugs in and asks gets no offer and no
+    closing; Operative again, it reports Available."""
+    ocpp = ocpp_of(rig)
+    cp.set_state("A")
+    watch_status(clock, ocpp)   # no vehicle, so no session the change would have to wait for
+    since = clock.now()
+    answer = backend.change_availability(1, operative=False)
+    if answer != "Accepted":
+        raise PreconditionError(f"the DUT answered ChangeAvailability Inoperative (EVSE 1) with {answer}")
+    watch_status(clock, ocpp)
+    evidence.check("Unavailable reported (EVSE Inoperative)",
+                   sum(r.status == "Unavailable" for r in backend.statuses(since)), LIMITS.ocpp.unavailable_reports)
+    t_b = cp.set_state("B")
+    cp.set_state("C")
+    observe_b2(clock)
+    clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
+    edges = cp.read_edges()
+    evidence.trace("a vehicle at the Inoperative EVSE", edges, markers(plug_in=t_b))
+    judge_offers(evidence, edges, t_b, "while the EVSE is Inoperative", LIMITS.ocpp.offers_while_inoperative,
+                 LIMITS.ocpp.closures_while_inoperative)
+    cp.set_state("A")
+    watch_status(clock, ocpp)
+    since = clock.now()
+    answer = backend.change_availability(1, operative=True)
+    if answer != "Accepted":
+        raise PreconditionError(f"the DUT answered ChangeAvailability Operative (EVSE 1) with {answer}")
+    watch_status(clock, ocpp)
+    evidence.check("Available reported (EVSE Operative again)",
+                   sum(r.status == "Available" for r in backend.statuses(since)), LIMITS.ocpp.available_reports)

@@ -121,6 +121,7 @@ def charge_and_align(cp: CpEmulator, load: AcLoad, clock: Clock, backend: Backen
 
 
 @follows_the_schedule
+@pytest.mark.ocpp_case("TC_056_CS", "TC_K_28_CS")
 def test_each_period_of_a_charging_profile_is_followed(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser,
                                                        clock: Clock, backend: Backend, rig: Rig,
                                                        evidence: Evidence) -> None:
@@ -145,7 +146,7 @@ def test_each_period_of_a_charging_profile_is_followed(cp: CpEmulator, load: AcL
 
 @pytest.mark.red_on("ocpp_stack_level_highest_wins=false")
 @follows_the_schedule
-@pytest.mark.ocpp_case("TC_072_CS")
+@pytest.mark.ocpp_case("TC_072_CS", "TC_K_40_CS")
 def test_the_higher_stack_level_rules(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock: Clock,
                                       backend: Backend, rig: Rig, evidence: Evidence) -> None:
     """Two TxDefaultProfiles at once: stack level 2 (low limit) over stack level 1 (high limit):
@@ -166,6 +167,7 @@ def test_the_higher_stack_level_rules(cp: CpEmulator, load: AcLoad, analyser: Po
 @pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer (after the profile) is short
 @pytest.mark.red_on("rated_current_a=16")         # the installer's setting is not the rig file's: likewise
 @follows_the_schedule
+@pytest.mark.ocpp_case("TC_K_22_CS")
 def test_a_profile_stops_applying_at_its_valid_to(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser,
                                                   clock: Clock, backend: Backend, rig: Rig,
                                                   evidence: Evidence) -> None:
@@ -230,7 +232,7 @@ def test_a_tariff_plan_charges_in_the_cheap_hours_and_is_ready_by_departure(cp: 
 @pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer (after the profile) is short
 @pytest.mark.red_on("rated_current_a=16")         # the installer's setting is not the rig file's: likewise
 @follows_the_schedule
-@pytest.mark.ocpp_case("TC_066_CS")
+@pytest.mark.ocpp_case("TC_066_CS", "TC_K_41_CS")
 def test_the_composite_schedule_claims_what_the_duty_does(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser,
                                                           clock: Clock, backend: Backend, rig: Rig,
                                                           evidence: Evidence) -> None:
@@ -304,6 +306,7 @@ def test_a_limit_in_watts_is_turned_into_current_at_the_measured_voltage(cp: CpE
 @pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer (after the profile) is short
 @pytest.mark.red_on("rated_current_a=16")         # the installer's setting is not the rig file's: likewise
 @follows_the_schedule
+@pytest.mark.ocpp_case("TC_K_19_CS")
 def test_a_daily_recurring_profile_runs_across_midnight(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser,
                                                         clock: Clock, dut_calendar: Backend, rig: Rig,
                                                         evidence: Evidence) -> None:
@@ -335,6 +338,7 @@ def test_a_daily_recurring_profile_runs_across_midnight(cp: CpEmulator, load: Ac
 
 @pytest.mark.red_on("ocpp_relative_on_wall_clock=true")
 @follows_the_schedule
+@pytest.mark.ocpp_case("TC_057_CS", "TC_K_60_CS")
 def test_a_jump_of_the_backends_clock_leaves_a_relative_schedule_alone(cp: CpEmulator, load: AcLoad,
                                                                        analyser: PowerAnalyser, clock: Clock,
                                                                        dut_calendar: Backend, rig: Rig,
@@ -368,7 +372,7 @@ def test_a_jump_of_the_backends_clock_leaves_a_relative_schedule_alone(cp: CpEmu
 @pytest.mark.red_on("ocpp_clear_applies=false")
 @pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer (after the clear) is short
 @pytest.mark.red_on("rated_current_a=16")         # the installer's setting is not the rig file's: likewise
-@pytest.mark.ocpp_case("TC_067_CS")
+@pytest.mark.ocpp_case("TC_067_CS", "TC_K_05_CS")
 @follows_the_schedule
 def test_a_cleared_profile_gives_the_offer_back(cp: CpEmulator, load: AcLoad, analyser: PowerAnalyser, clock: Clock,
                                                 backend: Backend, rig: Rig, evidence: Evidence) -> None:
@@ -392,7 +396,7 @@ def test_a_cleared_profile_gives_the_offer_back(cp: CpEmulator, load: AcLoad, an
 @pytest.mark.red_on("ocpp_txprofile_needs_transaction=false")
 @pytest.mark.red_on("pp_resistance_ohm=680")     # a 20 A cable coding: the full offer is short
 @pytest.mark.red_on("rated_current_a=16")         # the installer's setting is not the rig file's: likewise
-@pytest.mark.ocpp_case("TC_058_1_CS")
+@pytest.mark.ocpp_case("TC_058_1_CS", "TC_K_02_CS")
 def test_a_tx_profile_without_a_transaction_is_refused_and_limits_nothing(cp: CpEmulator, load: AcLoad,
                                                                          clock: Clock, backend: Backend, rig: Rig,
                                                                          evidence: Evidence) -> None:

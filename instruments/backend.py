@@ -204,6 +204,16 @@ class Backend(Instrument):
     def reset(self, hard: bool = True) -> str:
         return str(self.call(*self.dialect.reset(hard))["status"])
 
+    def trigger_status(self, connector: int = 1) -> str:
+        return str(self.call(*self.dialect.trigger_status(connector))["status"])
+
+    def trigger_values(self, connector: int = 1) -> str:
+        return str(self.call(*self.dialect.trigger_values(connector))["status"])
+
+    def reported_statuses(self, since_t_s: float = float("-inf"), connector: int = 1) -> list[StatusReport]:
+        """The StatusNotifications the connector sent since `since_t_s`, as sent (`Dialect.reported_statuses`)."""
+        return self.dialect.reported_statuses(self.frames(since_t_s), connector)
+
 
 RECONNECT_WAIT = Setting("reconnect_wait_s", float, "how long a safe state waits for a DUT that went offline after "
                          "a test changed its configuration or profiles, to restore them", unit="s", low=0, high=3600,

@@ -170,6 +170,24 @@ class Dialect(ABC):
         return "TriggerMessage", {"requestedMessage": message}
 
     @abstractmethod
+    def trigger_status(self, connector: int) -> tuple[str, dict[str, Any]]:
+        """TriggerMessage for the connector's StatusNotification (1.6 §5.17; 2.0.1 F06)."""
+
+    @abstractmethod
+    def trigger_values(self, connector: int) -> tuple[str, dict[str, Any]]:
+        """TriggerMessage for the connector's present meter values: 1.6 MeterValues (§5.17); 2.0.1 the
+        running transaction's TransactionEvent (triggerReason Trigger, F06.FR.07)."""
+
+    hard_reset_reason: str
+    """The reason a transaction ended by Reset Hard (2.0.1: Immediate) is stopped with (1.6 §7.35
+    HardReset; 2.0.1 ReasonEnumType ImmediateReset)."""
+
+    def reported_statuses(self, frames: Sequence[JournalFrame], connector: int) -> list[StatusReport]:
+        """Each StatusNotification the connector sent, as sent (its version's names; 2.0.1 carries no
+        error code): what a triggered report said, where `statuses` folds reports into changes."""
+        return self.statuses(frames, connector)
+
+    @abstractmethod
     def restores(self, action: str, payload: Mapping[str, Any]) -> Restore: ...
 
 
@@ -272,6 +290,14 @@ class Ocpp16(Dialect):
 
     def reset(self, hard: bool) -> tuple[str, dict[str, Any]]:
         return "Reset", {"type": "Hard" if hard else "Soft"}
+
+    hard_reset_reason = "HardReset"
+
+    def trigger_status(self, connector: int) -> tuple[str, dict[str, Any]]:
+        return "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": connector}
+
+    def trigger_values(self, connector: int) -> tuple[str, dict[str, Any]]:
+        return "TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": connector}
 
     def restores(self, action: str, payload: Mapping[str, Any]) -> Restore:
         if action == "ChangeAvailability":
@@ -545,6 +571,18 @@ class Ocpp201(Dialect):
 
     def reset(self, hard: bool) -> tuple[str, dict[str, Any]]:
         return "Reset", {"type": "Immediate" if hard else "OnIdle"}
+
+    hard_reset_reason = "ImmediateReset"
+
+    def trigger_status(self, connector: int) -> tuple[str, dict[str, Any]]:
+        return "TriggerMessage", {"requestedMessage": "StatusNotification", "evse": {"id": connector, "connectorId": 1}}
+
+    def trigger_values(self, connector: int) -> tuple[str, dict[str, Any]]:
+        return "TriggerMessage", {"requestedMessage": "TransactionEvent", "evse": {"id": connector}}
+
+    def reported_statuses(self, frames: Sequence[JournalFrame], connector: int) -> list[StatusReport]:
+        return [StatusReport(f.t_s, connector, str(f.payload.get("connectorStatus")), "")
+                for f in _incoming_calls(frames, "StatusNotification") if int(f.payload.get("evseId", 0)) == connector]
 
     def restores(self, action: str, payload: Mapping[str, Any]) -> Restore:
         if action == "ChangeAvailability":

@@ -79,6 +79,7 @@ class SimChargePoint:
         self._local_ids = iter(range(-1, -1_000_000, -1))
         self._id_map: dict[int, int] = {}
         self._pending_power_loss: dict[str, Any] | None = None
+        self._last_sample: dict[str, Any] | None = None   # the last periodic MeterValue taken
         self.operative = self._operative_next = True
         """The connector's availability (ChangeAvailability), kept across reboots (OCPP 1.6 §5.2)."""
         self._remote_tx_profile: dict[str, Any] | None = None
@@ -352,8 +353,9 @@ class SimChargePoint:
                                                                "data": wallbox_id}) is not None:
             self._pairing = None
 
-    def _send_status(self) -> None:
-        status, code = self.status()
+    def _send_status(self, told: tuple[str, str] | None = None) -> None:
+        """`told`: what to report instead of the present status (a misbehaving triggered report)."""
+        status, code = told or self.status()
         if f"{status}/{code}" == self._sent or not self.link.connected:
             return
         self._sent = f"{status}/{code}"
@@ -409,6 +411,11 @@ class SimChargePoint:
         self._power_w = sum(plant.phase_power_w(k) for k in range(3))
 
     def _values(self, context: str) -> dict[str, Any]:
+        """The configured measurands now; a triggered reading with `ocpp_trigger_values_stale` is the
+        last periodic sample again, relabelled (a firmware answering from its cache)."""
+        if context == "Trigger" and self.knobs.ocpp.trigger_values_stale and self._last_sample is not None:
+            return {**self._last_sample, "sampledValue": [{**v, "context": context}
+                                                          for v in self._last_sample["sampledValue"]]}
         self._integrate()
         plant = self.box.plant
         wanted = self.config["MeterValuesSampledData"].split(",")
@@ -423,7 +430,10 @@ class SimChargePoint:
             values.append(self._sampled("Current.Offered", offered, "A", context))
         if "Power.Active.Import" in wanted:
             values.append(self._sampled("Power.Active.Import", self._power_w, "W", context, digits=0))
-        return {"timestamp": _stamp(self.now_utc()), "sampledValue": values}
+        out = {"timestamp": _stamp(self.now_utc()), "sampledValue": values}
+        if context == "Sample.Periodic":
+            self._last_sample = out
+        return out
 
     def _sample(self) -> None:
         if self.transaction is None:
@@ -616,7 +626,7 @@ class SimChargePoint:
         kind = payload.get("type", "Soft")
 
         def reset() -> None:
-            if self.transaction is not None:
+            if self.transaction is not None and self.knobs.ocpp.reset_ends_transaction:
                 self._stop_transaction("HardReset" if kind == "Hard" else "SoftReset")
             self.link.close()
             self.box.restart()
@@ -653,7 +663,12 @@ class SimChargePoint:
                                               "timestamp": _stamp(self.now_utc())})
         if connector in (None, 1):
             self._sent = None
-            self._send_status()
+            self._send_status(self._cached_status())
+
+    def _cached_status(self) -> tuple[str, str] | None:
+        """The status a triggered StatusNotification tells: None (the present one), or, with
+        `ocpp_trigger_status_available`, the cached Available of a firmware that does not look."""
+        return ("Available", "NoError") if self.knobs.ocpp.trigger_status_available else None
 
     def _on_ChangeAvailability(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Accepted, or Scheduled while a transaction runs, which then ends first (OCPP 1.6 §5.2): an

@@ -177,11 +177,11 @@ class SimStation201(SimChargePoint):
             out["phase"] = phase
         return out
 
-    def _send_status(self) -> None:
+    def _send_status(self, told: tuple[str, str] | None = None) -> None:
         """A change of connector status is a StatusNotification (a fault also a NotifyEvent with its
         code, sent first); a change of what an occupied connector does is told in a TransactionEvent
         (ChargingStateChanged) while a transaction runs."""
-        status, code = self.status()
+        status, code = told or self.status()
         if f"{status}/{code}" == self._sent or not self.link.connected:
             return
         before = (self._sent or "/").split("/")[0]
@@ -357,7 +357,7 @@ class SimStation201(SimChargePoint):
 
     def _trigger_status(self, connector: int | None = None) -> None:
         self._sent = None
-        self._send_status()
+        self._send_status(self._cached_status())
 
     def _trigger_transaction(self) -> None:
         tx = self.transaction

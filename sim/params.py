@@ -265,6 +265,13 @@ KNOBS: tuple[Knob, ...] = (
     Knob("ocpp_status_repeats", 1, "", "how many StatusNotifications each change of status is reported with", 1, 5),
     Knob("ocpp_clock_aligned_offset_s", 0.0, "s", "clock-aligned MeterValues are taken this long after the "
          "clock's interval boundary (0: on it, OCPP 1.6 §9.1.4)", 0, 3600),
+    Knob("ocpp_reset_ends_transaction", True, "", "a Reset ends the running transaction (reason HardReset or "
+         "SoftReset; 2.0.1 ImmediateReset) before the reboot (off: it reboots with the transaction open, which "
+         "is then reported as a power loss)"),
+    Knob("ocpp_trigger_status_available", False, "", "a triggered StatusNotification says Available from a cache, "
+         "whatever the connector is doing"),
+    Knob("ocpp_trigger_values_stale", False, "", "triggered meter values repeat the last sample taken instead of "
+         "measuring now"),
     # access control (RFID), the beeper, the pairing button
     Knob("access_control", "factory_off", "", "factory_off: off until the installer switches it on (WB-AC-01); "
          "factory_on: delivered on; ignored: the installer's switch has no effect",
@@ -490,6 +497,9 @@ class OcppKnobs:
     composite_watts_inverted: bool = _knob("ocpp_composite_watts_inverted")
     composite_merges: bool = _knob("ocpp_composite_merges")
     status_repeats: int = _knob("ocpp_status_repeats")
+    reset_ends_transaction: bool = _knob("ocpp_reset_ends_transaction")
+    trigger_status_available: bool = _knob("ocpp_trigger_status_available")
+    trigger_values_stale: bool = _knob("ocpp_trigger_values_stale")
 
 
 @dataclass(frozen=True)

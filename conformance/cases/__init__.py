@@ -26,7 +26,8 @@ class OcppCase:
     id: str
     version: str
     name: str
-    page: int
+    page: int | None
+    """The page of the test-case document the case is on; None where its page was not read."""
     checks: str
     """What the certification tool checks (its messages)."""
     judged: str | None
@@ -34,8 +35,12 @@ class OcppCase:
     not_covered: str | None
     document: str
     url: str
+    named_in: str | None = None
+    """Where a case whose page was not read is named (its id, name and purpose), and so how far it is known."""
 
     def cite(self) -> str:
+        if self.page is None:
+            return f"{self.document} (page not read; named in {self.named_in})"
         return f"{self.document}, p. {self.page}"
 
 
@@ -53,7 +58,7 @@ def cases(version: str = "1.6") -> dict[str, OcppCase]:
         if not isinstance(raw, dict):
             raise ConfigError(path, f"case[{n}]", "a table ([[case]])", raw)
         t = Table(raw, path, f"case[{n}]")
-        t.reject_unknown({"id", "name", "page", "checks", "judged", "not_covered"})
+        t.reject_unknown({"id", "name", "page", "named_in", "checks", "judged", "not_covered"})
         case_id = t.get("id", str)
         form = CASE_ID_OF.get(version, CASE_ID)
         if not form.fullmatch(case_id):
@@ -64,9 +69,13 @@ def cases(version: str = "1.6") -> dict[str, OcppCase]:
         if (judged is None) == (not_covered is None):
             raise ConfigError(path, f"case[{n}]", "exactly one of judged (what the suite judges) or not_covered "
                               "(why no test automates it)", "both" if judged else "neither")
-        out[case_id] = OcppCase(case_id, version, t.get("name", str), int(t.number("page", low=1, high=10_000)),
-                                t.get("checks", str), judged, not_covered, title,
-                                base + case_id.lower().replace("_", "-"))
+        named_in = t.get("named_in", str, None)
+        if ("page" in raw) == (named_in is not None):
+            raise ConfigError(path, f"case[{n}]", "exactly one of page (the page read) or named_in (where a case "
+                              "whose page was not read is named)", "both" if named_in else "neither")
+        page = int(t.number("page", low=1, high=10_000)) if named_in is None else None
+        out[case_id] = OcppCase(case_id, version, t.get("name", str), page, t.get("checks", str), judged,
+                                not_covered, title, base + case_id.lower().replace("_", "-"), named_in)
     return out
 
 

@@ -58,3 +58,9 @@ class OcppLimits:
     composite_watts_error: AtMost
     unmerged_periods: Count
     repeated_status_reports: Count
+    boot_reports: AtLeast
+    reset_stops: Count
+    triggered_status_mismatches: Count
+    triggered_value_reports: AtLeast
+    trigger_draw: Setting
+    available_reports: AtLeast
