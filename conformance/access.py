@@ -19,6 +19,7 @@ from core.profile import Access, Pairing
 from fixtures.evidence import Evidence, step
 from instruments.buzzer import Buzzer
 from instruments.card import Card, CardPresenter
+from instruments.installer import Installer
 from instruments.led.classifier import SegmentState, summary
 from rig.clock import Clock
 from rig.rig import Rig
@@ -66,12 +67,12 @@ def listen(buzzer: Buzzer | None, clock: Clock, evidence: Evidence, name: str,
 
 
 def judge_beep(evidence: Evidence, rig: Rig, name: str, heard: str | None, expected: str, key: str,
-               wb_id: str) -> None:
-    """1 when the beeper said what the profile's `[access] key` declares."""
+               wb_id: str, table: str = "access") -> None:
+    """1 when the beeper said what the profile's `[table] key` declares."""
     if heard is None:
         return
     declared = Count(name=key, value=1, unit="", clause=wb_id, cites=("MANUAL",),
-                     source=f"DUT profile {rig.profile.id} [access] {key} = {expected!r}")
+                     source=f"DUT profile {rig.profile.id} [{table}] {key} = {expected!r}")
     evidence.check(f"{name}: heard the declared beep", 1 if heard == expected else 0, declared,
                    note=f"heard {heard!r}, declared {expected!r}")
 
@@ -109,6 +110,15 @@ def charging_cards(card: CardPresenter, count: int) -> tuple[Card, ...]:
         raise PreconditionError(f"the test needs {count} charging cards; the rig file's card role names "
                                 f"{len(card.deck.cards)} (cards = [...])")
     return card.deck.cards[:count]
+
+
+def switch_access_on(installer: Installer) -> None:
+    """Access control switched on in the installer's app (the installer's SAFE switches it back)."""
+    with step("arrange", "switch access control on (installer app)"):
+        installer.set_access_control(True)
+        on, _ = installer.access_control()
+        if not on:
+            raise PreconditionError("the installer interface did not report access control on after switching it on")
 
 
 def buzzer_of(rig: Rig) -> Buzzer | None:

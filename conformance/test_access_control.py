@@ -15,11 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 from conformance.access import (access_of, buzzer_of, charging_cards, judge_bar, judge_beep, judge_not_beep, listen,
-                                register, tap)
+                                register, switch_access_on, tap)
 from conformance.led import observe
 from conformance.limits import LIMITS
 from conformance.session import judge_offers, observe_b2, watch
-from core.errors import PreconditionError
 from core.limits import Judged
 from core.types import Channel
 from fixtures.evidence import Evidence, step
@@ -37,11 +36,7 @@ pytestmark = pytest.mark.needs("cp", "card", "installer")
 @pytest.fixture
 def access_on(installer: Installer) -> Iterator[Installer]:
     """Access control switched on in the installer's app (the installer's SAFE switches it back)."""
-    with step("arrange", "switch access control on (installer app)"):
-        installer.set_access_control(True)
-        on, _ = installer.access_control()
-        if not on:
-            raise PreconditionError("the installer interface did not report access control on after switching it on")
+    switch_access_on(installer)
     yield installer
 
 

@@ -214,6 +214,24 @@ class Access:
 
 
 @dataclass(frozen=True)
+class PlugAndCharge:
+    """ISO 15118 vehicles registered by their EVCC ID, the MAC, in place of a card (the MINI's
+    WB-AC-05): with registration mode on (the setup card, as for cards), a vehicle that plugs in is
+    registered, with a beep; later it charges without a card.  The protocol an AC wallbox negotiates,
+    the latency and the idTag a backend hears are the product's values, unconfirmed."""
+
+    requirements: tuple[str, ...]
+    protocol: Literal["iso2", "din"]
+    """What the DUT chooses in supportedAppProtocol (an AC wallbox: ISO 15118-2)."""
+    vehicle_registered_beep: Beep
+    authorise_within_s: AtMost = field(metadata=judged("s", "WB-AC-05 (a registered vehicle's SessionSetupReq to "
+                                                      "the PWM offer)", unconfirmed=True, low=0.0, high=600.0))
+    ocpp_id_tag: str
+    """How an OCPP 1.6 backend hears a vehicle authorised by its MAC: the text with {mac} as the MAC in
+    upper-case hex (OCPP 2.0.1 names it by idToken type MacAddress)."""
+
+
+@dataclass(frozen=True)
 class Pairing:
     """The backend pairing button (WB-CO-03): held at least `hold_s` inside a window that opens at
     power-up; the wallbox's ID has `id_digits` digits; the backend hears of it in a DataTransfer."""
@@ -249,6 +267,8 @@ class Profile:
     """Absent: the product has no card reader (the access-control family skips)."""
     pairing: Pairing | None = None
     """Absent: no pairing button (only the BMW i Wallbox Connect has one)."""
+    plug_and_charge: PlugAndCharge | None = None
+    """Absent: the product registers no ISO 15118 vehicles (the plug-and-charge family skips)."""
     manual_requirements: dict[str, str] = field(default_factory=dict)
     """Every requirement the product's manual makes: ID -> its text (empty for a generic profile)."""
     not_covered: dict[str, str] = field(default_factory=dict)
@@ -277,7 +297,7 @@ class Profile:
 
 SECTIONS = ("profile", "electrical", "connector", "control_pilot", "residual_current", "temperature",
             "protection", "cold_load", "led", "meter", "energy")
-OPTIONAL_SECTIONS = ("ocpp", "access", "pairing")
+OPTIONAL_SECTIONS = ("ocpp", "access", "pairing", "plug_and_charge")
 TEXT_TABLES = ("manual_requirements", "not_covered", "partly_covered")
 
 

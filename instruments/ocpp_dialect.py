@@ -70,6 +70,8 @@ class Transaction:
     t_stop_s: float | None = None
     meter_stop_wh: float | None = None
     reason: str | None = None
+    id_type: str = ""
+    """2.0.1's idToken type (IdTokenEnumType: ISO14443, MacAddress, Central, …); 1.6 has none ("")."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,11 @@ class Dialect(ABC):
         running transaction's TransactionEvent (triggerReason Trigger, F06.FR.07)."""
 
     hard_reset_reason: str
+
+    @abstractmethod
+    def vehicle_id_tag(self, mac: bytes, template: str) -> tuple[str, str]:
+        """(idTag, idToken type) a transaction of a vehicle authorised by its MAC carries: 1.6 the
+        profile's `template` with {mac}; 2.0.1 the MAC with type MacAddress (IdTokenEnumType)."""
     """The reason a transaction ended by Reset Hard (2.0.1: Immediate) is stopped with (1.6 §7.35
     HardReset; 2.0.1 ReasonEnumType ImmediateReset)."""
 
@@ -292,6 +299,9 @@ class Ocpp16(Dialect):
         return "Reset", {"type": "Hard" if hard else "Soft"}
 
     hard_reset_reason = "HardReset"
+
+    def vehicle_id_tag(self, mac: bytes, template: str) -> tuple[str, str]:
+        return template.format(mac=mac.hex().upper()), ""
 
     def trigger_status(self, connector: int) -> tuple[str, dict[str, Any]]:
         return "TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": connector}
@@ -460,15 +470,16 @@ class Ocpp201(Dialect):
             info = dict(f.payload.get("transactionInfo", {}))
             tx = str(info.get("transactionId", ""))
             token = str(dict(f.payload.get("idToken", {})).get("idToken", ""))
+            kind = str(dict(f.payload.get("idToken", {})).get("type", ""))
             energy = self._energy(f.payload)
             before = out.get(tx)
             if f.payload.get("eventType") == "Started" or before is None:
-                out[tx] = before = Transaction(tx, token, f.t_s, math.nan if energy is None else energy)
+                out[tx] = before = Transaction(tx, token, f.t_s, math.nan if energy is None else energy, id_type=kind)
             elif token and not before.id_tag:
-                out[tx] = before = Transaction(tx, token, before.t_start_s, before.meter_start_wh)
+                out[tx] = before = Transaction(tx, token, before.t_start_s, before.meter_start_wh, id_type=kind)
             if f.payload.get("eventType") == "Ended":
                 out[tx] = Transaction(tx, before.id_tag or token, before.t_start_s, before.meter_start_wh, f.t_s,
-                                      energy, str(info.get("stoppedReason", "Local")))
+                                      energy, str(info.get("stoppedReason", "Local")), before.id_type or kind)
         return list(out.values())
 
     def transaction_events(self, frames: Sequence[JournalFrame]) -> list[tuple[float, str]]:
@@ -573,6 +584,9 @@ class Ocpp201(Dialect):
         return "Reset", {"type": "Immediate" if hard else "OnIdle"}
 
     hard_reset_reason = "ImmediateReset"
+
+    def vehicle_id_tag(self, mac: bytes, template: str) -> tuple[str, str]:
+        return mac.hex().upper(), "MacAddress"
 
     def trigger_status(self, connector: int) -> tuple[str, dict[str, Any]]:
         return "TriggerMessage", {"requestedMessage": "StatusNotification", "evse": {"id": connector, "connectorId": 1}}

@@ -69,7 +69,7 @@ def address_of(cls: str, params: Mapping[str, Any], name: str) -> str:
     if cls == "PyVISADevice":
         return str(params["url"])
     if cls == "NetworkService":
-        scheme = "ws" if params.get("username") == "ocpp" else "tcp"   # where the bench's backend listens
+        scheme = {"ocpp": "ws", "iso15118-sdp": "udp"}.get(str(params.get("username")), "tcp")   # the backend: ws
         return f"{scheme}://{params['address']}:{params.get('port', 22)}"
     if cls == "HTTPVideoStream":
         return f"video:{params['url']}"
@@ -105,6 +105,9 @@ def exporter_config(group: str, endpoints: Mapping[str, str]) -> str:
         elif address.startswith("ws://"):    # where the DUT dials its OCPP backend: the rig listens there
             host, _, port = address[len("ws://"):].rpartition(":")
             fields = {"cls": "NetworkService", "address": host, "port": port, "username": "ocpp"}
+        elif address.startswith("udp://"):   # the DUT's ISO 15118 SECC discovery (SDP) port
+            host, _, port = address[len("udp://"):].rpartition(":")
+            fields = {"cls": "NetworkService", "address": host, "port": port, "username": "iso15118-sdp"}
         else:
             raise RigError(f"endpoint {name} ({address}) has no labgrid resource class here")
         lines.append(f"  {name}:")

@@ -43,6 +43,8 @@ ROLES: tuple[Role, ...] = (
     Role("button", "instruments.button:Button",
          "actuator on the DUT's pairing button (a switch channel driving a solenoid)", "pairing button released"),
     Role("buzzer", "instruments.buzzer:Buzzer", "microphone at the DUT's beeper", "recording stopped"),
+    Role("ev_comms", "instruments.ev_comms:EvComms", "the vehicle's ISO 15118 communication controller (SDP, "
+         "V2GTP, SessionSetup with its EVCC ID)", None),
     Role("cp", "instruments.cp_emulator:CpEmulator",
          "CP/PP emulator (vehicle side of the control and proximity pilots)", "CP emulator to state A"),
     Role("switch", "instruments.switch:Switch", "switch unit or relay module: the vehicle's resistor network, "
@@ -93,6 +95,7 @@ BUILTIN_DRIVERS: dict[str, dict[str, str]] = {
     "card": {"chameleon-ultra": "instruments.card:ChameleonUltra", "card-carousel": "instruments.card:CardCarousel"},
     "buzzer": {"microphone": "instruments.buzzer:Microphone", "wbr-audio": "instruments.buzzer:WbrAudioBoard"},
     "button": {"switch-button": "instruments.button:SwitchButton"},
+    "ev_comms": {"v2g-ip": "instruments.ev_comms:V2gOverIp", "greenphy-ev": "instruments.ev_comms:GreenPhyEv"},
 }
 
 VIRTUAL_LAB = "sim.lab:start_virtual_lab"

@@ -21,6 +21,7 @@ from instruments.backend import Backend
 from instruments.base import Instrument
 from instruments.button import Button
 from instruments.buzzer import Buzzer
+from instruments.ev_comms import EvComms
 from instruments.card import CardPresenter, deck_from
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
@@ -120,6 +121,8 @@ class Rig:
                     self._build(role, classes[role], endpoints, every_role)
             if isinstance(self.instruments.get("backend"), Backend):
                 self.backend.attach_clock(self.clock.reader(), self.clock.virtual)
+            if isinstance(self.instruments.get("ev_comms"), EvComms):
+                self.ev_comms.attach_clock(self.clock.reader())
             for inst in self.instruments.values():
                 for every_s, callback in inst.watches():
                     self.clock.watch(every_s, callback)
@@ -260,6 +263,10 @@ class Rig:
     @property
     def buzzer(self) -> Buzzer:
         return self._role("buzzer", Buzzer)
+
+    @property
+    def ev_comms(self) -> EvComms:
+        return self._role("ev_comms", EvComms)
 
     @property
     def button(self) -> Button:

@@ -6,6 +6,12 @@ the setup card, only while no vehicle is connected and the bar is solid: setup c
 registration mode; each new card → two short beeps; setup card again → a long beep, mode off.  The
 reader takes MIFARE Classic cards only.  The BMW i Wallbox Connect's pairing button: held 5 s
 within 5 minutes of power-up, the wallbox announces its 8-digit ID to the backend.
+
+The MINI's ISO 15118 vehicles (its manual, WB-AC-05): with registration mode on (the setup card,
+no vehicle), a vehicle that plugs in and identifies itself (its EVCC ID, the MAC, in a
+SessionSetupReq) is registered: two short beeps, and the mode ends, since a vehicle is now
+connected.  A registered vehicle is authorised by its EVCC ID as a registered card is by its UID;
+an unknown one waits for a card.  Registered vehicles are kept in flash, as the cards are.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ class AccessControl:
         self.enabled = knobs.access.access_control == "factory_on"
         self.factory_enabled = self.enabled
         self.cards: set[bytes] = set()
+        self.vehicles: set[bytes] = set()
+        """EVCC IDs of the registered ISO 15118 vehicles (flash)."""
+        self.identified: bytes | None = None
+        """The EVCC ID the connected vehicle identified itself with on this plug-in."""
         self.registering = False
         self.authorised: bytes | None = None
         self._timers = Timers(world)
@@ -57,6 +67,7 @@ class AccessControl:
         """What the installer's SAFE restores: access control as delivered, no cards, no mode."""
         self._timers.stop("authorise")
         self.cards.clear()
+        self.vehicles.clear()
         self.registering = False
         self.setup_uid = self.factory_setup_uid
         if self.enabled != self.factory_enabled:
@@ -73,11 +84,14 @@ class AccessControl:
     def vehicle_left(self) -> None:
         self._timers.stop("authorise")
         self.authorised = None
+        self.identified = None
 
     def powered(self, on: bool) -> None:
         """A power cycle ends any session's authorisation and a registration mode (kept in RAM);
         the registered cards and the setting stay (kept in flash)."""
         self.vehicle_left()
+        if not on and not self.knobs.access.hlc_registration_persists:
+            self.vehicles.clear()
         if not on and self.registering:
             self.registering = False
             self.world.record("registration_mode", on=False, reason="power lost")
@@ -113,6 +127,30 @@ class AccessControl:
         self.registering = True
         self.world.record("registration_mode", on=True)
         self.beeper.beep(self._beeps["on"])
+        if self.identified is not None:   # only where the mode came up with a vehicle connected (a fault)
+            self._timers.start("register", self.knobs.access.hlc_auth_delay_s,
+                               lambda: self.vehicle_identified(self.identified or b""))
+
+    # --- ISO 15118 vehicles ------------------------------------------------------------------------
+    def vehicle_identified(self, evcc_id: bytes) -> None:
+        """The connected vehicle's SessionSetupReq named `evcc_id` (the SECC tells us, under the lock)."""
+        a = self.knobs.access
+        if not a.hlc_vehicle_registration or self.box.cp_letter not in ("B", "C", "D") or not evcc_id:
+            return
+        self.identified = evcc_id
+        mac = evcc_id.hex().upper()
+        self.world.record("vehicle_identified", evcc_id=mac)
+        if (self.registering or a.hlc_registers_without_setup_card) and evcc_id not in self.vehicles:
+            self.vehicles.add(evcc_id)
+            self.registering = False
+            self.world.record("vehicle_registered", evcc_id=mac)
+            self.beeper.beep(a.hlc_registered_beep)
+        if not self.required() or self.authorised is not None:
+            return
+        if evcc_id in self.vehicles or a.hlc_authorises_any:
+            self._timers.start("authorise", a.hlc_auth_delay_s, lambda: self._authorise(evcc_id, vehicle=True))
+        else:
+            self.world.record("vehicle_unknown", evcc_id=mac)
 
     def _authorisation(self, uid: bytes) -> None:
         if not self.required() or self.box.cp_letter not in ("B", "C", "D"):
@@ -131,13 +169,18 @@ class AccessControl:
             self.world.record("card_refused", uid=uid.hex().upper())
             self.beeper.beep(REFUSED_BEEP)
 
-    def _authorise(self, uid: bytes) -> None:
+    def _authorise(self, uid: bytes, vehicle: bool = False) -> None:
+        """A card's UID or, `vehicle`, an EVCC ID: the session is authorised (the backend hears the
+        card's UID, or the vehicle's MAC in the form this firmware reports it)."""
         if self.box.cp_letter not in ("B", "C", "D"):
             return
-        self.world.record("card_authorised", uid=uid.hex().upper())
+        self.world.record("vehicle_authorised" if vehicle else "card_authorised", uid=uid.hex().upper())
         self.authorised = uid
         if self.box.ocpp is not None:
-            self.box.ocpp.card_authorised(uid.hex().upper())
+            if vehicle:
+                self.box.ocpp.vehicle_authorised(uid)
+            else:
+                self.box.ocpp.card_authorised(uid.hex().upper())
         self.box.apply_offer()
 
 

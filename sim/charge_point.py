@@ -338,6 +338,15 @@ class SimChargePoint:
         self._finished = False
         self.world.schedule(0.0, self.changed)
 
+    def vehicle_authorised(self, evcc_id: bytes) -> None:
+        """An ISO 15118 vehicle authorised by its EVCC ID (its MAC): the transaction carries the idTag
+        this firmware names a vehicle with (`hlc_id_tag_prefix` and the MAC in hex, 20 characters at
+        most, OCPP 1.6 IdToken)."""
+        self.card_authorised(self.vehicle_id_tag(evcc_id))
+
+    def vehicle_id_tag(self, evcc_id: bytes) -> str:
+        return (self.knobs.access.hlc_id_tag_prefix + evcc_id.hex().upper())[:20]
+
     def card_stopped(self) -> None:
         """The session's card again: the transaction ends (reason Local, OCPP 1.6 §7.46)."""
         if self.transaction is not None:

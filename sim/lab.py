@@ -23,6 +23,7 @@ from sim.microphone import SimMicrophone
 from sim.plant import Plant
 from sim.ports import PORT_ORDER
 from sim.rfid import SimChameleon, physical_card
+from sim.secc import Secc
 from sim.server import LOOPBACK, FrontEnd, LineServer, StreamServer
 from sim.socketcand import SocketcandServer
 from sim.wallbox import SimulatedWallbox
@@ -158,6 +159,7 @@ class VirtualLab:
             self.fault_box = SimFaultBox(self.world, self.plant)
             self.can_servers["fault_box"] = SocketcandServer(self.fault_box, ports.get("fault_box", 0))
             self.card_server = StreamServer(SimChameleon(self.world, self.wallbox.rfid), ports.get("card", 0))
+            self.secc = Secc(self.world, self.wallbox, ports.get("secc", 0), ports.get("secc_tcp", 0))
             self.world.record("lab_started", source_file=source_file, knobs=self.knobs.values())
             if realtime:
                 self._realtime_thread = threading.Thread(target=self._run_realtime, daemon=True,
@@ -181,6 +183,7 @@ class VirtualLab:
         out.update({name: server.address for name, server in self.can_servers.items()})
         out["rs485"] = f"socket://{LOOPBACK}:{self.rs485_port}"
         out["ocpp"] = f"ws://{LOOPBACK}:{self.ocpp_port}"
+        out["secc"] = self.secc.address
         return out
 
     def knob_values(self) -> dict[str, Any]:
@@ -201,7 +204,8 @@ class VirtualLab:
         if wallbox is not None:
             with self.world.lock:
                 wallbox.energy.stop()
-        for server in [*self.servers.values(), *self.can_servers.values(), getattr(self, "card_server", None)]:
+        for server in [*self.servers.values(), *self.can_servers.values(), getattr(self, "card_server", None),
+                       getattr(self, "secc", None)]:
             if server is not None:
                 server.stop()
         if wallbox is not None and wallbox.ocpp is not None:

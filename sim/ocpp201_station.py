@@ -78,6 +78,7 @@ class SimStation201(SimChargePoint):
         self._reports = itertools.count(1)
         self._state_sent: str | None = None   # the charging state last told in a TransactionEvent
         self._remote_token: str | None = None  # the idToken of the last RequestStartTransaction
+        self._vehicles: set[str] = set()        # idTokens that are vehicles' MACs (type MacAddress)
         self._remote_start_id = 0
 
     # --- what the firmware says --------------------------------------------------------------------
@@ -94,9 +95,17 @@ class SimStation201(SimChargePoint):
     def _token(self, id_tag: str) -> dict[str, str]:
         """The backend's token of a remote start (Central), the firmware's free-vend id (Local), or a
         card's UID (ISO14443): IdTokenEnumType."""
+        if id_tag in self._vehicles:
+            return {"idToken": id_tag, "type": "MacAddress"}
         kind = "Central" if id_tag == self._remote_token else "Local" if id_tag == self.config["FreeVendIdTag"] \
             else "ISO14443"
         return {"idToken": id_tag, "type": kind}
+
+    def vehicle_id_tag(self, evcc_id: bytes) -> str:
+        """2.0.1 names a vehicle by its MAC as it is, with the idToken type MacAddress (IdTokenEnumType)."""
+        tag = evcc_id.hex().upper()
+        self._vehicles.add(tag)
+        return tag
 
     def _event(self, event_type: str, trigger: str, tx: dict[str, Any], context: str | None = None,
                **extra: Any) -> dict[str, Any]:

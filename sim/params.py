@@ -285,6 +285,20 @@ KNOBS: tuple[Knob, ...] = (
          expected="three beeps, comma-separated, each one of none, short, two short, long"),
     Knob("registration_requires_idle", True, "", "registration mode only with no vehicle and the bar solid"),
     Knob("rfid_auth_delay_s", 1.0, "s", "a registered card to the session's authorisation (then the offer)", 0, 600),
+    # ISO 15118 vehicles registered by their EVCC ID (the MINI's WB-AC-05)
+    Knob("hlc_vehicle_registration", False, "", "the firmware has an ISO 15118 side (SECC) that registers "
+         "vehicles by their EVCC ID and authorises them by it (off: no SECC answers a vehicle)"),
+    Knob("hlc_authorises_any", False, "", "any vehicle that identifies itself is authorised, registered or not"),
+    Knob("hlc_registers_without_setup_card", False, "", "a vehicle is registered whenever it identifies itself, "
+         "with no registration mode"),
+    Knob("hlc_registered_beep", "two short", "", "what sounds when a vehicle is registered",
+         choices=("two short", "short", "long", "none")),
+    Knob("hlc_registration_persists", True, "", "registered vehicles are kept in flash (off: in RAM, forgotten "
+         "at a power cycle)"),
+    Knob("hlc_auth_delay_s", 1.0, "s", "a registered vehicle's SessionSetupReq to the session's authorisation "
+         "(then the offer)", 0, 600),
+    Knob("hlc_id_tag_prefix", "VID:", "", "what the idTag a vehicle authorised by its MAC is reported with to an "
+         "OCPP 1.6 backend starts with (the MAC follows in hex)", choices=("VID:", "", "MAC:")),
     Knob("pairing_hold_s", 5.0, "s", "how long the pairing button must be held", 0.1, 60),
     Knob("pairing_window_s", 300.0, "s", "how long after power-up the pairing button pairs", 1, 86_400),
     Knob("wallbox_id", "40012345", "", "the Wallbox ID announced on pairing (the Connect's is 8 digits)",
@@ -513,6 +527,13 @@ class AccessKnobs:
     registration_beeps: str = _knob("registration_beeps")
     registration_requires_idle: bool = _knob("registration_requires_idle")
     rfid_auth_delay_s: float = _knob("rfid_auth_delay_s")
+    hlc_vehicle_registration: bool = _knob("hlc_vehicle_registration")
+    hlc_authorises_any: bool = _knob("hlc_authorises_any")
+    hlc_registers_without_setup_card: bool = _knob("hlc_registers_without_setup_card")
+    hlc_registered_beep: str = _knob("hlc_registered_beep")
+    hlc_auth_delay_s: float = _knob("hlc_auth_delay_s")
+    hlc_registration_persists: bool = _knob("hlc_registration_persists")
+    hlc_id_tag_prefix: str = _knob("hlc_id_tag_prefix")
     pairing_hold_s: float = _knob("pairing_hold_s")
     pairing_window_s: float = _knob("pairing_window_s")
 

@@ -29,3 +29,8 @@ class AccessLimits:
     pairing_reports: Count
     pairing_reports_refused: Count
     one_vehicle_tags: Count
+    hlc_sessions: AtLeast
+    offers_to_unknown_vehicles: Count
+    closures_for_unknown_vehicles: Count
+    registration_beeps_with_vehicle: Count
+    vehicle_id_tag_mismatches: Count

@@ -13,7 +13,9 @@ SERIAL_PREFIXES = ("socket://", "rfc2217://", "loop://", "/dev/", "COM")
 ADDRESS_FORMS = ("a VISA resource (TCPIP0::host::port::SOCKET, GPIB0::7::INSTR, …), a serial port "
                  "(/dev/ttyUSB0, COM3), a pyserial URL (socket://host:port), a Modbus TCP port for the meter emulator "
                  "(tcp://host:port), a CAN port (can:socketcan:can0), where the OCPP backend listens (ws://host:port, wss://…), "
-                 "a video source (video:0, video:rtsp://…, video:/path/clip.avi) or an audio input (audio:default, audio:2)")
+                 "a video source (video:0, video:rtsp://…, video:/path/clip.avi), an audio input (audio:default, audio:2) "
+                 "where a charger's SECC discovery answers (udp://host:port) or a network interface for raw frames "
+                 "(eth:eth1)")
 
 
 CAN_FORMS = ("a CAN port as can:INTERFACE:CHANNEL (can:socketcan:can0, can:pcan:PCAN_USBBUS1) or "
@@ -51,9 +53,9 @@ def address_problem(address: str) -> str | None:
         except InvalidValue:
             return CAN_FORMS
         return None
-    if is_visa_resource(address) or address.startswith((*SERIAL_PREFIXES, "tcp://", "ws://", "wss://")):
+    if is_visa_resource(address) or address.startswith((*SERIAL_PREFIXES, "tcp://", "ws://", "wss://", "udp://")):
         return None
-    if address.startswith(("video:", "audio:")) and len(address) > len("video:"):
+    if address.startswith(("video:", "audio:", "eth:")) and len(address) > len("eth:"):
         return None
     return ADDRESS_FORMS
 

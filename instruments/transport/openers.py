@@ -90,3 +90,7 @@ BYTE_STREAM = Opener("byte-stream", "a serial port (/dev/ttyACM0, COM3) or a pys
                      (TIMEOUT_S, BAUDRATE), _lazy("instruments.transport.byte_stream:open_byte_stream"))
 LISTEN = Opener("listen", "where the rig listens (ws://HOST:PORT, wss://HOST:PORT)", (), _address)
 AUDIO = Opener("audio", "audio:default or audio:DEVICE (a sounddevice name or index)", (), _address)
+ETHERNET = Opener("ethernet", "eth:IFACE: a Linux network interface reached with raw frames (a Green PHY modem's "
+                  "Ethernet side; the rig needs CAP_NET_RAW)", (), _address)
+V2G = Opener("v2g", "udp://HOST:PORT: where the charger's SECC discovery protocol answers (the virtual lab's "
+             "sim:secc, or udp://[ff02::1%IFACE]:15118 on a link a Green PHY modem has matched)", (), _address)
