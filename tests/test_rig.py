@@ -27,7 +27,7 @@ def sim_rig() -> Iterator[Rig]:
 
 def test_rig_opens_every_role_and_records_identities(sim_rig: Rig) -> None:
     assert set(sim_rig.identities) == {"cp", "installer", "fault_box", "analyser", "source", "load", "led", "meter",
-                                       "backend", "card", "buzzer", "switch", "button"}
+                                       "backend", "card", "buzzer", "switch", "button", "ev_comms"}
     assert sim_rig.identities["card"] == "RfidResearchGroup ChameleonUltra, application v2.0"
     assert sim_rig.identities["backend"].startswith("WALLBOX-RIG,OCPP 1.6J central system,ws://127.0.0.1:")
     assert sim_rig.identities["meter"] == "WALLBOX-RIG,METER-EMULATOR,inepro-pro380,1@9600E1"
