@@ -35,7 +35,8 @@ from instruments.transport.openers import ETHERNET, V2G
 from instruments.v2g import messages as m
 from instruments.v2g import slac
 from instruments.v2g.exi import ExiError
-from instruments.v2g.v2gtp import EXI_PAYLOAD, HEADER, SDP_PORT, SdpResponse, frame, parse_header, sdp_request
+from instruments.v2g.v2gtp import (EXI_PAYLOAD, HEADER, SDP_PORT, SdpResponse, frame, parse_header, read_exact,
+                                   sdp_request)
 
 PROTOCOL_KEYS = {"iso2": m.ISO2, "din": m.DIN}
 
@@ -220,11 +221,11 @@ class V2gOverIp(EvComms):
         conn.sendall(wire)
         exchange.messages.append(HlcMessage(self._now(), "EV→SECC", name, wire, text))
         try:
-            header = _read(conn, HEADER.size)
+            header = read_exact(conn, HEADER.size)
             if not header:
                 return None
             kind, length = parse_header(header)
-            payload = _read(conn, length)
+            payload = read_exact(conn, length)
         except TimeoutError:
             raise InstrumentTimeout(self.role, f"no answer to {name} within {self.timeout_s:g} s") from None
         except ExiError as exc:
@@ -250,14 +251,6 @@ def _describe(message: object) -> str:
     return repr(message)
 
 
-def _read(conn: socket.socket, count: int) -> bytes:
-    data = b""
-    while len(data) < count:
-        chunk = conn.recv(count - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def parse_udp(address: str) -> tuple[str, int, int]:

@@ -26,7 +26,8 @@ import threading
 
 from instruments.v2g import messages as m
 from instruments.v2g.exi import ExiError
-from instruments.v2g.v2gtp import EXI_PAYLOAD, HEADER, SDP_REQUEST, SdpResponse, frame, parse_header, unframe
+from instruments.v2g.v2gtp import (EXI_PAYLOAD, HEADER, SDP_REQUEST, SdpResponse, frame, parse_header, read_exact,
+                                   unframe)
 from sim.server import LOOPBACK
 from sim.world import World
 
@@ -60,11 +61,11 @@ class Secc:
                 protocol: m.Protocol | None = None
                 try:
                     while True:
-                        header = _read(self.request, HEADER.size)
+                        header = read_exact(self.request, HEADER.size)
                         if not header:
                             return
                         kind, length = parse_header(header)
-                        payload = _read(self.request, length)
+                        payload = read_exact(self.request, length)
                         if kind != EXI_PAYLOAD or len(payload) != length:
                             return
                         with world.lock:
@@ -156,13 +157,3 @@ class Secc:
         self._tcp.shutdown()
         self._tcp.server_close()
         self._udp.close()
-
-
-def _read(sock: socket.socket, count: int) -> bytes:
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data

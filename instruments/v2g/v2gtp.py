@@ -13,6 +13,7 @@ address travels IPv4-mapped (::ffff:a.b.c.d), as the virtual lab's loopback does
 from __future__ import annotations
 
 import ipaddress
+import socket
 import struct
 from dataclasses import dataclass
 
@@ -52,6 +53,18 @@ def unframe(message: bytes) -> tuple[int, bytes]:
     if len(payload) != length:
         raise ExiError(f"the header says {length} payload octets, {len(payload)} came")
     return kind, payload
+
+
+def read_exact(conn: socket.socket, count: int) -> bytes:
+    """`count` octets from a stream, or fewer if the other side closed it first (a V2GTP message's
+    header, then its payload, may arrive in pieces)."""
+    data = b""
+    while len(data) < count:
+        chunk = conn.recv(count - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def sdp_request(security: int = NO_TLS, transport: int = TCP) -> bytes:
