@@ -14,7 +14,7 @@ from core.limits import AtLeast, AtMost, Judged
 from core.types import Channel, Edge
 from core.uncertainty import combined, expanded_u
 from fixtures.evidence import Evidence, step
-from fixtures.timing import count_edges, delay_s, first_edge
+from fixtures.timing import count_edges, delay_s, first_edge, markers
 from instruments.cp_emulator import CpEmulator
 from rig.clock import Clock
 from rig.profile import Profile
@@ -162,3 +162,17 @@ def judge_offers(evidence: Evidence, edges: list[Edge], since: float, situation:
     counts (no session may come of a vehicle nobody authorised, an Inoperative connector, …)."""
     evidence.check(f"PWM offers {situation}", count_edges(edges, Channel.PWM, "1", since), offers)
     evidence.check(f"contactor closings {situation}", count_edges(edges, Channel.OVP, "1", since), closings)
+
+
+def judge_a_vehicle_unserved(cp: CpEmulator, clock: Clock, evidence: Evidence, trace_name: str, situation: str,
+                             offers: Judged, closings: Judged) -> None:
+    """A vehicle plugs in and asks for power (B, then C); once the EVSE had its observation window and
+    the closing time of Table A.6, its offers and closings since the plug-in are judged (no session
+    may come of a vehicle where the EVSE must refuse one)."""
+    t_b = cp.set_state("B")
+    cp.set_state("C")
+    observe_b2(clock)
+    clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
+    edges = cp.read_edges()
+    evidence.trace(trace_name, edges, markers(plug_in=t_b))
+    judge_offers(evidence, edges, t_b, situation, offers, closings)

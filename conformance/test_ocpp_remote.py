@@ -9,7 +9,7 @@ import pytest
 
 from conformance.backend import ocpp_of, open_transaction
 from conformance.limits import LIMITS
-from conformance.session import judge_offers, measured_offer_a, observe_b2, watch
+from conformance.session import judge_a_vehicle_unserved, judge_offers, measured_offer_a, observe_b2, watch
 from core.errors import PreconditionError
 from core.types import Channel
 from fixtures.evidence import Evidence
@@ -177,11 +177,5 @@ def test_a_remote_start_no_vehicle_takes_up_lapses_after_the_connection_timeout(
     if backend.remote_start(REMOTE_TAG) != "Accepted":
         raise PreconditionError("the DUT did not accept RemoteStartTransaction")
     clock.sleep(timeout + ocpp_of(rig).status_within_s.high)
-    t_b = cp.set_state("B")
-    cp.set_state("C")
-    observe_b2(clock)
-    clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
-    edges = cp.read_edges()
-    evidence.trace("remote start, then a vehicle too late", edges, markers(plug_in=t_b))
-    judge_offers(evidence, edges, t_b, "after the timeout", LIMITS.ocpp.offers_without_authorisation,
-                 LIMITS.ocpp.closures_without_authorisation)
+    judge_a_vehicle_unserved(cp, clock, evidence, "remote start, then a vehicle too late", "after the timeout",
+                             LIMITS.ocpp.offers_without_authorisation, LIMITS.ocpp.closures_without_authorisation)

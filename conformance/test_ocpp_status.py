@@ -14,8 +14,9 @@ import pytest
 from conformance.backend import board_offset, delay_to, ocpp_of, open_transaction, status_after, watch_status
 from conformance.injection import first_fault, power_cycle
 from conformance.limits import LIMITS
-from conformance.session import judge_offers, observe_b2, start_charging, watch
+from conformance.session import judge_a_vehicle_unserved, observe_b2, start_charging, watch
 from core.errors import PreconditionError
+from core.limits import AtLeast
 from core.types import Channel
 from core.uncertainty import interval_u
 from fixtures.evidence import Evidence
@@ -144,14 +145,8 @@ def stays_inoperative(cp: CpEmulator, clock: Clock, backend: Backend, rig: Rig, 
     unavailable = [r for r in backend.statuses(since) if r.status == "Unavailable"]
     evidence.check("Unavailable reported", len(unavailable), LIMITS.ocpp.unavailable_reports)
     for when in ("while Inoperative", f"after the {what}"):
-        t_b = cp.set_state("B")
-        cp.set_state("C")
-        observe_b2(clock)
-        clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
-        edges = cp.read_edges()
-        evidence.trace(f"a vehicle {when}", edges, markers(plug_in=t_b))
-        judge_offers(evidence, edges, t_b, when, LIMITS.ocpp.offers_while_inoperative,
-                     LIMITS.ocpp.closures_while_inoperative)
+        judge_a_vehicle_unserved(cp, clock, evidence, f"a vehicle {when}", when, LIMITS.ocpp.offers_while_inoperative,
+                                 LIMITS.ocpp.closures_while_inoperative)
         if when == "while Inoperative":
             cp.set_state("A")
             restart()
@@ -312,29 +307,21 @@ def test_an_evse_made_inoperative_offers_nothing_and_operative_again_is_availabl
     Inoperative, it reports Unavailable and a vehicle that plugs in and asks gets no offer and no
     closing; Operative again, it reports Available."""
     ocpp = ocpp_of(rig)
-    cp.set_state("A")
-    watch_status(clock, ocpp)   # no vehicle, so no session the change would have to wait for
-    since = clock.now()
-    answer = backend.change_availability(1, operative=False)
-    if answer != "Accepted":
-        raise PreconditionError(f"the DUT answered ChangeAvailability Inoperative (EVSE 1) with {answer}")
-    watch_status(clock, ocpp)
-    evidence.check("Unavailable reported (EVSE Inoperative)",
-                   sum(r.status == "Unavailable" for r in backend.statuses(since)), LIMITS.ocpp.unavailable_reports)
-    t_b = cp.set_state("B")
-    cp.set_state("C")
-    observe_b2(clock)
-    clock.sleep(LIMITS.iec61851.contactor_close_after_c.high)
-    edges = cp.read_edges()
-    evidence.trace("a vehicle at the Inoperative EVSE", edges, markers(plug_in=t_b))
-    judge_offers(evidence, edges, t_b, "while the EVSE is Inoperative", LIMITS.ocpp.offers_while_inoperative,
-                 LIMITS.ocpp.closures_while_inoperative)
-    cp.set_state("A")
-    watch_status(clock, ocpp)
-    since = clock.now()
-    answer = backend.change_availability(1, operative=True)
-    if answer != "Accepted":
-        raise PreconditionError(f"the DUT answered ChangeAvailability Operative (EVSE 1) with {answer}")
-    watch_status(clock, ocpp)
-    evidence.check("Available reported (EVSE Operative again)",
-                   sum(r.status == "Available" for r in backend.statuses(since)), LIMITS.ocpp.available_reports)
+
+    def make(operative: bool, reported: str, limit: AtLeast) -> None:
+        """No vehicle (so no session the change would wait for); ChangeAvailability for EVSE 1; the
+        status it must bring."""
+        cp.set_state("A")
+        watch_status(clock, ocpp)
+        since = clock.now()
+        kind = "Operative" if operative else "Inoperative"
+        answer = backend.change_availability(1, operative=operative)
+        if answer != "Accepted":
+            raise PreconditionError(f"the DUT answered ChangeAvailability {kind} (EVSE 1) with {answer}")
+        watch_status(clock, ocpp)
+        evidence.check(f"{reported} reported (EVSE {kind})", sum(r.status == reported for r in backend.statuses(since)),
+                       limit)
+    make(False, "Unavailable", LIMITS.ocpp.unavailable_reports)
+    judge_a_vehicle_unserved(cp, clock, evidence, "a vehicle at the Inoperative EVSE", "while the EVSE is Inoperative",
+                             LIMITS.ocpp.offers_while_inoperative, LIMITS.ocpp.closures_while_inoperative)
+    make(True, "Available", LIMITS.ocpp.available_reports)

@@ -113,7 +113,15 @@ class EvComms(Instrument):
     SETTINGS: ClassVar[tuple[Setting, ...]] = EV_COMMS_SETTINGS
     vehicles: tuple[bytes, ...]
     protocols: tuple[m.Protocol, ...]
+    timeout_s: float
     _now: Callable[[], float] = staticmethod(time.monotonic)
+
+    def _read_settings(self, settings: Mapping[str, Any]) -> None:
+        """What every driver of the role reads: the vehicles, the protocols they offer, the answer timeout."""
+        self.role = "ev_comms"
+        self.vehicles = tuple(mac_bytes(v) for v in settings["vehicles"])
+        self.protocols = tuple(PROTOCOL_KEYS[p] for p in settings.get("protocols", ["iso2", "din"]))
+        self.timeout_s = float(settings.get("timeout_s", 2.0))
 
     def attach_clock(self, now: Callable[[], float]) -> None:
         """Stamp the messages with the rig clock (`Rig.open` calls it once the clock is open)."""
@@ -136,12 +144,9 @@ class V2gOverIp(EvComms):
     opens = V2G
 
     def __init__(self, address: str, settings: Mapping[str, Any]) -> None:
-        self.role = "ev_comms"
+        self._read_settings(settings)
         self.host, self.port, self.scope = parse_udp(address)
-        self.vehicles = tuple(mac_bytes(v) for v in settings["vehicles"])
-        self.protocols = tuple(PROTOCOL_KEYS[p] for p in settings.get("protocols", ["iso2", "din"]))
         self.retries = int(settings.get("sdp_retries", 5))
-        self.timeout_s = float(settings.get("timeout_s", 2.0))
 
     @classmethod
     def build(cls, role: str, addresses: Sequence[str], settings: Mapping[str, Any],
@@ -289,12 +294,9 @@ class GreenPhyEv(EvComms):
 
     def __init__(self, interface: str, settings: Mapping[str, Any],
                  raw_socket: Callable[[str], Any] | None = None) -> None:
-        self.role = "ev_comms"
+        self._read_settings(settings)
         self.interface = interface
-        self.vehicles = tuple(mac_bytes(v) for v in settings["vehicles"])
-        self.protocols = tuple(PROTOCOL_KEYS[p] for p in settings.get("protocols", ["iso2", "din"]))
         self.modem = mac_bytes(str(settings.get("modem_mac", "00:B0:52:00:00:01")))
-        self.timeout_s = float(settings.get("timeout_s", 2.0))
         self.link_wait_s = float(settings.get("link_wait_s", 2.0))
         self._settings = dict(settings)
         self._raw_socket = raw_socket or _open_raw

@@ -181,13 +181,13 @@ class Dialect(ABC):
         running transaction's TransactionEvent (triggerReason Trigger, F06.FR.07)."""
 
     hard_reset_reason: str
+    """The reason a transaction ended by Reset Hard (2.0.1: Immediate) is stopped with (1.6 §7.35
+    HardReset; 2.0.1 ReasonEnumType ImmediateReset)."""
 
     @abstractmethod
     def vehicle_id_tag(self, mac: bytes, template: str) -> tuple[str, str]:
         """(idTag, idToken type) a transaction of a vehicle authorised by its MAC carries: 1.6 the
         profile's `template` with {mac}; 2.0.1 the MAC with type MacAddress (IdTokenEnumType)."""
-    """The reason a transaction ended by Reset Hard (2.0.1: Immediate) is stopped with (1.6 §7.35
-    HardReset; 2.0.1 ReasonEnumType ImmediateReset)."""
 
     def reported_statuses(self, frames: Sequence[JournalFrame], connector: int) -> list[StatusReport]:
         """Each StatusNotification the connector sent, as sent (its version's names; 2.0.1 carries no

@@ -19,32 +19,23 @@ Every message is handled under the world's lock at the virtual instant it arrive
 
 from __future__ import annotations
 
-import logging
 import socket
 import socketserver
 import threading
+from typing import TYPE_CHECKING
 
 from instruments.v2g import messages as m
 from instruments.v2g.exi import ExiError
 from instruments.v2g.v2gtp import (EXI_PAYLOAD, HEADER, SDP_REQUEST, SdpResponse, frame, parse_header, read_exact,
                                    unframe)
-from sim.server import LOOPBACK
+from sim.server import LOOPBACK, ThreadedServer
 from sim.world import World
-
-from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sim.wallbox import SimulatedWallbox
 
-log = logging.getLogger("wallbox_rig.sim")
-
 SUPPORTED = (m.ISO2,)
 """What this AC firmware negotiates."""
-
-
-class _TcpServer(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 class Secc:
@@ -78,7 +69,7 @@ class Secc:
                     with world.lock:
                         world.record("hlc_error", error=str(exc))
 
-        self._tcp = _TcpServer((LOOPBACK, tcp_port), Handler)
+        self._tcp = ThreadedServer((LOOPBACK, tcp_port), Handler)
         self.tcp_port = self._tcp.server_address[1]
         self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._udp.bind((LOOPBACK, udp_port))
@@ -146,8 +137,8 @@ class Secc:
             return b"", protocol, True
         session = bytes(self.world.dut_rng.randrange(256) for _ in range(8))
         evse_id = f"DE*SIM*E{self.box.knobs.dut.wallbox_id}"
-        res = m.SessionSetupRes(protocol, session, "OK_NewSessionEstablished", evse_id,
-                                int(self.box.ocpp.now_utc() if self.box.ocpp is not None else 0) or None)
+        stamp = int(self.box.ocpp.now_utc()) if self.box.ocpp is not None else None   # its clock: the backend's
+        res = m.SessionSetupRes(protocol, session, "OK_NewSessionEstablished", evse_id, stamp)
         self.world.record("hlc_session_setup", evcc_id=request_v2g.evcc_id.hex().upper(), protocol=protocol.key)
         self.box.access.vehicle_identified(request_v2g.evcc_id)
         return m.encode_v2g(res), protocol, True

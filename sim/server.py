@@ -49,7 +49,9 @@ class FrontEnd(ABC):
 _NO_LOCK = contextlib.nullcontext()
 
 
-class _Server(socketserver.ThreadingTCPServer):
+class ThreadedServer(socketserver.ThreadingTCPServer):
+    """A loopback TCP server, one daemon thread per connection (the lab's servers and the SECC's)."""
+
     daemon_threads = True
     allow_reuse_address = True
 
@@ -89,7 +91,7 @@ class LineServer:
                         self.wfile.write(raw + b"\n")
                         self.wfile.flush()
 
-        self._server = _Server((LOOPBACK, port), Handler)
+        self._server = ThreadedServer((LOOPBACK, port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=f"sim-{frontend.name}",
                                         daemon=True)
@@ -135,7 +137,7 @@ class StreamServer:
                     if answer:
                         self.request.sendall(answer)
 
-        self._server = _Server((LOOPBACK, port), Handler)
+        self._server = ThreadedServer((LOOPBACK, port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"sim-{frontend.name}", daemon=True)

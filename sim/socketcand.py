@@ -16,7 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from sim.server import LOOPBACK
+from sim.server import LOOPBACK, ThreadedServer
 from sim.world import World
 
 log = logging.getLogger("wallbox_rig.sim")
@@ -38,11 +38,6 @@ class CanNode(ABC):
 
     @abstractmethod
     def receive(self, arbitration_id: int, data: bytes) -> None: ...
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 class SocketcandServer:
@@ -119,7 +114,7 @@ class SocketcandServer:
                 else:
                     self.write(f"< error unknown command {' '.join(words)} >".encode())
 
-        self._server = _Server((LOOPBACK, port), _Client)
+        self._server = ThreadedServer((LOOPBACK, port), _Client)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"sim-{node.name}", daemon=True)

@@ -31,6 +31,7 @@ log = logging.getLogger("wallbox_rig.backend")
 logging.getLogger("ocpp").setLevel(logging.CRITICAL)   # its traceback per bad frame; ours is one line
 logging.getLogger("websockets").setLevel(logging.WARNING)
 
+
 @dataclass(frozen=True)
 class OcppVersion:
     """What differs on the wire between the versions the rig speaks."""

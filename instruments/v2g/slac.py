@@ -46,6 +46,14 @@ def parse(raw: bytes) -> tuple[bytes, bytes, int, bytes]:
     return raw[:6], raw[6:12], mmtype, raw[19:]
 
 
+def _expect(raw: bytes, mmtype: int, name: str, size: int) -> tuple[bytes, bytes]:
+    """(source, payload) of a frame that must be `name` with at least `size` payload octets."""
+    _, src, found, payload = parse(raw)
+    if found != mmtype or len(payload) < size:
+        raise ExiError(f"expected {name} ({size} octets), found MMTYPE {found:#06x} with {len(payload)}")
+    return src, payload
+
+
 def slac_parm_req(src: bytes, run_id: bytes) -> bytes:
     return frame(BROADCAST, src, CM_SLAC_PARM_REQ, bytes((APPLICATION_PEV_EVSE, SECURITY_NONE)) + _run(run_id))
 
@@ -62,9 +70,7 @@ class SlacParmCnf:
 
 
 def parse_slac_parm_cnf(raw: bytes) -> SlacParmCnf:
-    _, src, mmtype, p = parse(raw)
-    if mmtype != CM_SLAC_PARM_CNF or len(p) < 25:
-        raise ExiError(f"expected CM_SLAC_PARM.CNF, found MMTYPE {mmtype:#06x}")
+    src, p = _expect(raw, CM_SLAC_PARM_CNF, "CM_SLAC_PARM.CNF", 25)
     return SlacParmCnf(p[0:6], p[6], p[7], p[8], p[9:15], p[17:25], src)
 
 
@@ -91,9 +97,7 @@ class AttenCharInd:
 
 
 def parse_atten_char_ind(raw: bytes) -> AttenCharInd:
-    _, src, mmtype, p = parse(raw)
-    if mmtype != CM_ATTEN_CHAR_IND or len(p) < 52:
-        raise ExiError(f"expected CM_ATTEN_CHAR.IND, found MMTYPE {mmtype:#06x}")
+    src, p = _expect(raw, CM_ATTEN_CHAR_IND, "CM_ATTEN_CHAR.IND", 52)
     count = p[51]
     return AttenCharInd(p[8:16], p[16:33], p[33:50], p[50], tuple(p[52:52 + count]), src)
 
@@ -119,9 +123,7 @@ class SlacMatchCnf:
 
 
 def parse_slac_match_cnf(raw: bytes) -> SlacMatchCnf:
-    _, _, mmtype, p = parse(raw)
-    if mmtype != CM_SLAC_MATCH_CNF or len(p) < 90:
-        raise ExiError(f"expected CM_SLAC_MATCH.CNF, found MMTYPE {mmtype:#06x}")
+    _, p = _expect(raw, CM_SLAC_MATCH_CNF, "CM_SLAC_MATCH.CNF", 90)
     return SlacMatchCnf(p[50:58], p[66:73], p[74:90])
 
 
