@@ -4,9 +4,9 @@ Lab driver: a Watlow F4T controller (as in TestEquity and many other chambers) o
 or RTU, registers as the TestEquity F4T Controller manual lists them (Chapter 3, "Common Modbus
 Registers", p. 15): Temperature Set Point 4042 (IEEE float, RW), Actual Air Temperature 4182
 (IEEE float, R); floats span two registers, low-order word first.  The F4T's Display Units
-(register 1328: C = 15, F = 30; Watlow F4T Setup and Operations manual, Chapter 6 Appendix,
-p. 225) decide the unit of both, so the driver sets Celsius when it opens.  Register numbers are
-the protocol (PDU) addresses.
+(register 1328: C = 15, F = 30, default F; Watlow F4T Setup and Operations manual, Chapter 6
+Appendix, p. 225) decide the unit of both, so the driver sets Celsius when it opens.  Register
+numbers are the protocol (PDU) addresses; the figures are in instruments/facts/watlow-f4t.toml.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from typing import Any
 from core.errors import InvalidValue
 from core.types import Reading
 from instruments.base import Instrument, ModbusInstrument
+from instruments.facts import fact
 
-SETPOINT_REGISTER = 4042
-AIR_TEMPERATURE_REGISTER = 4182
-DISPLAY_UNITS_REGISTER = 1328
-CELSIUS = 15
+FACTS = "watlow-f4t"
+SETPOINT_REGISTER = int(fact(FACTS, "setpoint_register"))
+AIR_TEMPERATURE_REGISTER = int(fact(FACTS, "air_temperature_register"))
+DISPLAY_UNITS_REGISTER = int(fact(FACTS, "display_units_register"))
+CELSIUS = int(fact(FACTS, "display_units_celsius"))
 RANGE_C = (-70.0, 180.0)
 SAFE_C = 25.0
 

@@ -1,10 +1,11 @@
-"""A programmable DC source: here, the smooth DC residual current from vehicle-side L1 to PE.
+"""A programmable DC source: here, the smooth DC residual current from vehicle-side N to PE.
 
 Lab driver: Keysight E36100B Series bench supplies over LAN/USB, SCPI as the E36100B Series
 Programming Guide gives it (`[SOURce:]VOLTage`, `[SOURce:]CURRent`, `OUTPut[:STATe]`,
-`MEASure:CURRent?`).  The source runs in constant current: the voltage setting is only the
-compliance that lets the set current flow through the leakage path (docs/bench/cots.md shows
-the decoupling from the mains on L1).
+`MEASure:CURRent?`).  The source runs in constant current; its voltage setting is the compliance,
+held at the 10 V the decoupling of docs/bench/cots.md is designed for: with its 1 kΩ series
+resistor no fault of the source can push more than 10 mA into the vehicle side.  The supply's
+rating (instruments/facts/keysight-e36100.toml) bounds what the driver sends.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from abc import abstractmethod
 from core.errors import InvalidValue
 from core.types import Reading
 from instruments.base import Instrument, ScpiInstrument
+from instruments.facts import fact
 
-MAX_CURRENT_MA = 600.0
-COMPLIANCE_V = 30.0
+FACTS = "keysight-e36100"
+COMPLIANCE_V = 10.0
+"""The decoupled DC path's design voltage (docs/bench/cots.md): 10 V over 1 kΩ bounds the current to 10 mA."""
 
 
 class DcSource(Instrument):
@@ -33,8 +36,9 @@ class DcSource(Instrument):
 
 class KeysightE36100(ScpiInstrument, DcSource):
     def set_current_ma(self, milliamps: float) -> None:
-        if not math.isfinite(milliamps) or not 0 <= milliamps <= MAX_CURRENT_MA:
-            raise InvalidValue(f"DC residual current must be in [0, {MAX_CURRENT_MA:g}] mA, not {milliamps}")
+        most_ma = 1000.0 * fact(FACTS, "e36103b_current_max_a")
+        if not math.isfinite(milliamps) or not 0 <= milliamps <= most_ma:
+            raise InvalidValue(f"DC residual current must be in [0, {most_ma:g}] mA (the E36103B's rating), not {milliamps}")
         t = self.transport
         if milliamps == 0:
             t.write("OUTP OFF")

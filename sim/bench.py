@@ -103,6 +103,9 @@ class SimAnalyser(ScpiFrontEnd):
         return ",".join(f"{self._value(*self.items[n]):.6E}" for n in sorted(self.items))
 
 
+SOURCE = "ametek-lx"
+
+
 class SimSource(ScpiFrontEnd):
     """A three-phase source: settings go to every phase while coupled (`INST:COUP ALL`, the
     default, which is all a single-phase driver ever uses), else to the phase `INST:NSEL` chose."""
@@ -129,7 +132,8 @@ class SimSource(ScpiFrontEnd):
         self.command("VOLTage:MODE", lambda s, a: self._pulse_setting("mode", a, ("FIX", "FIXED", "PULS", "PULSE")))
         self.command("VOLTage:TRIGgered", lambda s, a: self._pulse_number("level_v", a, 0, 310))
         self.command("PULSe:WIDTh", lambda s, a: self._pulse_number("width_s", a, 1e-4, 10))
-        self.command("PULSe:COUNt", lambda s, a: self._pulse_number("count", a, 1, 1))
+        # one pulse is modelled: more is refused, stricter than the source (instruments/facts/ametek-lx.toml)
+        self.command("PULSe:COUNt", lambda s, a: self._pulse_number("count", a, fact(SOURCE, "pulse_count_min"), 1))
         self.command("INITiate", lambda s, a: self.pulse.update(armed=True))
         self.command("TRIGger", self._trigger)
 
@@ -137,9 +141,10 @@ class SimSource(ScpiFrontEnd):
         try:
             value = float(args[0])
         except (IndexError, ValueError):
-            value = None
-        if value is None or not low <= value <= high:
             self.bad_value()
+            return None
+        if not low <= value <= high:
+            self.out_of_range()
             return None
         return value
 

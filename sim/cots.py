@@ -178,7 +178,7 @@ class SimDaq970(ScpiFrontEnd):
             return overload
         function = "dcv_100v" if channel == [CP_SENSE] else "acv_1v" if ac else "dcv_100mv"
         if abs(range_v - fact(DMM, f"{function}_range")) > 1e-9:
-            self.errors.append('-222,"Data out of range"')
+            self.out_of_range()
             return overload
         plant = self.bench.plant
         if channel == [CP_SENSE]:
@@ -243,7 +243,7 @@ class SimDaq970(ScpiFrontEnd):
                 return overload
             decade = math.log10(range_ohm) if range_ohm > 0 else math.nan
             if not (low <= range_ohm <= high and abs(decade - round(decade)) < 1e-9):
-                self.errors.append('-222,"Data out of range"')   # stricter: only the ranges the facts cover
+                self.out_of_range()   # stricter: only the ranges the facts cover
                 return overload
         if value > range_ohm * fact(DMM, "overrange"):
             return overload
@@ -313,38 +313,48 @@ class SimRelayBoard(_ServedDevice):
         return None
 
 
+CHAMBER = "watlow-f4t"
+
+
 class SimChamber(_ServedDevice):
-    """A Watlow F4T chamber controller (Modbus TCP): setpoint 4042, air 4182 (floats, low word
-    first), display units 1328; the air moves to the setpoint at RATE_K_PER_MIN and is the plant's
-    ambient once the chamber has been given a setpoint."""
+    """A Watlow F4T chamber controller (Modbus TCP), its registers as instruments/facts/watlow-f4t.toml
+    gives them: setpoint and air (floats, low word first) in the Display Units, which start as the
+    controller ships, in degrees F, so a driver that forgets to choose C reads and sets Fahrenheit;
+    the air register is read-only.  The air moves to the setpoint at RATE_K_PER_MIN and is the
+    plant's ambient once the chamber has been given a setpoint."""
 
     RATE_K_PER_MIN = 3.0
     STEP_S = 10.0
-    REGISTERS = {0: 124, 1: 0, 1328: 30}
-    SETPOINT, AIR, UNITS = 4042, 4182, 1328
     SETPOINT_RANGE_C = (-70.0, 180.0)
+    """The virtual chamber's own span (a real chamber's is its model's; the F4T takes any float)."""
 
     def __init__(self, world: World, plant: Plant, port: int = 0) -> None:
         self.plant = plant
         self.air_c = self.setpoint_c = plant.room_c
-        self.registers = dict(self.REGISTERS)
+        self.setpoint, self.air = int(fact(CHAMBER, "setpoint_register")), int(fact(CHAMBER, "air_temperature_register"))
+        self.units = int(fact(CHAMBER, "display_units_register"))
+        self.celsius, self.fahrenheit = int(fact(CHAMBER, "display_units_celsius")), int(fact(CHAMBER, "display_units_fahrenheit"))
+        self.registers = {0: 124, 1: 0, self.units: int(fact(CHAMBER, "display_units_default"))}
         self._event: Event | None = None
         super().__init__(world, 1, False, port)
 
     def ranges(self, table: str) -> Sequence[tuple[int, int]]:
         if table != "holding_registers":
             return []
-        return [(0, 2), (self.UNITS, 1), (self.SETPOINT, 2), (self.AIR, 2)]
+        return [(0, 2), (self.units, 1), (self.setpoint, 2), (self.air, 2)]
 
-    def _words(self, value: float) -> list[int]:
-        high, low = struct.unpack(">HH", struct.pack(">f", value))
-        return [low, high]
+    def _shown(self, celsius: float) -> float:
+        return celsius * 9.0 / 5.0 + 32.0 if self.registers[self.units] == self.fahrenheit else celsius
+
+    def _taken(self, shown: float) -> float:
+        return (shown - 32.0) * 5.0 / 9.0 if self.registers[self.units] == self.fahrenheit else shown
 
     def _register(self, address: int) -> int:
-        floats = {self.SETPOINT: self.setpoint_c, self.AIR: self.air_c}
+        floats = {self.setpoint: self._shown(self.setpoint_c), self.air: self._shown(self.air_c)}
         for base, value in floats.items():
             if address in (base, base + 1):
-                return self._words(value)[address - base]
+                high, low = struct.unpack(">HH", struct.pack(">f", value))
+                return [low, high][address - base]
         return self.registers[address]
 
     def _step(self) -> None:
@@ -364,8 +374,8 @@ class SimChamber(_ServedDevice):
         words = [int(v) for v in values]
         if fc != 16:
             return "ILLEGAL_FUNCTION"
-        if address == self.SETPOINT and len(words) == 2:
-            value = struct.unpack(">f", struct.pack(">HH", words[1], words[0]))[0]
+        if address == self.setpoint and len(words) == 2:
+            value = self._taken(struct.unpack(">f", struct.pack(">HH", words[1], words[0]))[0])
             low, high = self.SETPOINT_RANGE_C
             if not low <= value <= high:
                 return "ILLEGAL_VALUE"
@@ -374,10 +384,10 @@ class SimChamber(_ServedDevice):
             if self._event is not None:
                 self._event.cancel()
             self._step()
-        elif address == self.UNITS and len(words) == 1 and words[0] in (15, 30):
-            self.registers[self.UNITS] = words[0]
+        elif address == self.units and len(words) == 1 and words[0] in (self.celsius, self.fahrenheit):
+            self.registers[self.units] = words[0]
         else:
-            return "ILLEGAL_ADDRESS"
+            return "ILLEGAL_ADDRESS"     # read-only (the air) or no such register
         return None
 
 
@@ -711,56 +721,52 @@ class SimScope(ScpiFrontEnd):
         return f"{value:+.6E}"
 
 
-class _LeakagePath(ScpiFrontEnd):
-    """A source of current into the leakage path (docs/bench/cots.md); it flows only while the
+DC_SOURCE = "keysight-e36100"
+DC_DECOUPLING_OHM = 1000.0
+"""The series resistor between the DC source and the leakage path (docs/bench/cots.md, DC)."""
+
+
+class SimDcSource(ScpiFrontEnd):
+    """An E36103B in constant current on the DC leakage path, through its decoupling: it takes only
+    what the model's rating allows (-222 beyond it, instruments/facts/keysight-e36100.toml), and
+    what flows is what its voltage setting can drive through the series resistor, so a compliance
+    set too low shows on the shunt as a current short of the one set.  Current flows only while the
     vehicle side is live (plant)."""
 
-    channel = "ac"
+    name = "dc_source"
+    idn = "Keysight Technologies,E36103B,SIM00001,1.0.0"
 
     def __init__(self, world: World, plant: Plant) -> None:
         super().__init__(world)
         self.plant = plant
-        self.set_a, self.on = 0.0, False
+        self.set_a, self.volt_v, self.on = 0.0, 0.0, False
+        self.command("VOLTage", lambda s, a: self._setting(a, "volt_v", fact(DC_SOURCE, "e36103b_voltage_max_v")))
+        self.command("CURRent", lambda s, a: self._setting(a, "set_a", fact(DC_SOURCE, "e36103b_current_max_a")))
+        self.command("OUTPut", self._switch)
+        self.command("MEASure:CURRent?", lambda s, a: f"{self.plant.residual_flowing_ma('dc') / 1000.0:.6f}")
 
     def _apply(self) -> None:
-        self.plant.injection.residual_ma[self.channel] = self.set_a * 1000.0 if self.on else 0.0
-        self.world.record("leakage", channel=self.channel, ma=self.plant.injection.residual_ma[self.channel])
+        driven_a = min(self.set_a, self.volt_v / DC_DECOUPLING_OHM)
+        self.plant.injection.residual_ma["dc"] = driven_a * 1000.0 if self.on else 0.0
+        self.world.record("leakage", channel="dc", ma=self.plant.injection.residual_ma["dc"])
         self.plant.changed()
 
-    def _current(self, s: str, a: list[str]) -> None:
+    def _setting(self, a: list[str], attribute: str, maximum: float) -> None:
         try:
             value = float(a[0])
         except (IndexError, ValueError):
             self.bad_value()
             return
-        if not 0 <= value <= 10:
-            self.bad_value()
+        if not 0 <= value <= maximum:
+            self.out_of_range()
             return
-        self.set_a = value
+        setattr(self, attribute, value)
         self._apply()
 
-    def _switch(self, a: list[str], on_words: tuple[str, ...]) -> None:
+    def _switch(self, s: str, a: list[str]) -> None:
         arg = a[0].upper() if a else ""
-        if arg not in (*on_words, "OFF", "0"):
+        if arg not in ("ON", "1", "OFF", "0"):
             self.bad_value()
             return
-        self.on = arg in on_words
+        self.on = arg in ("ON", "1")
         self._apply()
-
-    def _flowing_a(self) -> str:
-        return f"{self.plant.residual_flowing_ma(self.channel) / 1000.0:.6f}"
-
-
-class SimDcSource(_LeakagePath):
-    """An E36100B supply in constant current on the leakage path (through its decoupling)."""
-
-    name = "dc_source"
-    idn = "Keysight Technologies,E36103B,SIM00001,1.0.0"
-    channel = "dc"
-
-    def __init__(self, world: World, plant: Plant) -> None:
-        super().__init__(world, plant)
-        self.command("VOLTage", lambda s, a: None)
-        self.command("CURRent", self._current)
-        self.command("OUTPut", lambda s, a: self._switch(a, ("ON", "1")))
-        self.command("MEASure:CURRent?", lambda s, a: self._flowing_a())

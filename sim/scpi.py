@@ -78,3 +78,7 @@ class ScpiFrontEnd(FrontEnd):
 
     def bad_value(self) -> None:
         self.errors.append('-224,"Illegal parameter value"')
+
+    def out_of_range(self) -> None:
+        """A number the instrument parses but cannot take (SCPI-99's -222, "Data out of range")."""
+        self.errors.append('-222,"Data out of range"')

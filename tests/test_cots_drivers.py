@@ -88,7 +88,7 @@ def test_infiniivision_block_of_the_wrong_length_is_an_operation_error() -> None
 
 
 def test_e36100_drives_a_current_with_compliance_and_switches_off() -> None:
-    steps = [("VOLT 30", None), ("CURR 0.006000", None), ("OUTP ON", None), ("*OPC?", "1"),
+    steps = [("VOLT 10", None), ("CURR 0.006000", None), ("OUTP ON", None), ("*OPC?", "1"),
              ("MEAS:CURR?", "+5.99E-03"), ("OUTP OFF", None), ("*OPC?", "1")]
     with expected_protocol(steps) as t:
         dc = KeysightE36100(t)
