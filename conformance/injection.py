@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conformance.limits import LIMITS
-from fixtures.evidence import step
+from fixtures.evidence import Evidence, step
 from rig.rig import READY_TIMEOUT_S, Rig, dut_idle
 from instruments.ac_source import AcSource
 from instruments.cp_emulator import CpEmulator
@@ -79,8 +79,17 @@ def residual_ramp(box: FaultBox, clock: Clock, channel: str, start: float, stop:
     return ramp
 
 
-def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, observe_s: float) -> tuple[float, float]:
-    """Step from 0 to `milliamps`; (box time the current began to flow, seconds until it stopped)."""
+def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, observe_s: float,
+                   evidence: Evidence | None = None) -> tuple[float, float]:
+    """Step from 0 to `milliamps`; (box time the current began to flow, seconds until it stopped).  Where
+    the box times it in one triggered acquisition (`FaultBox.capture_trip`) the evidence says so, with
+    the record's sample interval; a test that reads other edges around the trip passes no `evidence` and
+    is timed from the box's events."""
+    captured = box.capture_trip(channel, milliamps, observe_s, clock.sleep) if evidence is not None else None
+    if captured is not None:
+        assert evidence is not None
+        evidence.parameters.update({"timing record": captured.how, "sample interval (s)": captured.sample_interval_s})
+        return captured.t_on, captured.trip_s
     t_command = box.set_residual_ma(channel, milliamps)
     first = min(box.step_search_s, observe_s)
     clock.sleep(first)

@@ -144,12 +144,22 @@ def watch(deadline: AtMost) -> float:
 
 
 def judge_contactor_opening(cp: CpEmulator, clock: Clock, evidence: Evidence, lim: AtMost,
-                            act: Callable[[], float], act_label: str, trace_name: str, measurement: str) -> None:
-    """Charge, perform `act` (returns its board time), judge the time to contactor open against `lim`."""
+                            act: Callable[[], float], act_label: str, trace_name: str, measurement: str,
+                            cp_rises: bool) -> None:
+    """Charge, perform `act` (returns its board time), judge the time to contactor open against `lim`.
+    Where the CP emulator makes a triggered acquisition of it (`cp_rises`: the action raises CP's high
+    level, which a scope triggers on), the time comes from that one record; else from its edges."""
     start_charging(cp, clock)
-    t_act = act()
-    clock.sleep(max(LIMITS.rig.opening_observation_min.value, lim.high * LIMITS.rig.opening_observation_factor.value))
-    edges = cp.read_edges()
+    window = max(LIMITS.rig.opening_observation_min.value, lim.high * LIMITS.rig.opening_observation_factor.value)
+    capture = cp.capture_after(act, window, clock.sleep, cp_rises)
+    if capture is None:
+        t_act = act()
+        clock.sleep(window)
+        edges, interval = cp.read_edges(), cp.stamp_resolution_s
+    else:
+        t_act, edges, interval = capture.t_act, capture.edges, capture.sample_interval_s
+        evidence.parameters["timing record"] = capture.how
+    evidence.parameters["sample interval (s)"] = interval
     opening = delay_s(edges, t_act, Channel.OVP, "0")
     marks = {act_label: t_act, **({"contactor open": t_act + opening} if opening != float("inf") else {})}
     evidence.trace(trace_name, edges, marks, window=(t_act, t_act + lim.high))

@@ -80,7 +80,7 @@ def judge_opening_after(vehicle_state: str, lim: AtMost, cp: CpEmulator, clock: 
     """Charge, switch the vehicle to `vehicle_state`, judge the time to contactor open."""
     judge_contactor_opening(cp, clock, evidence, lim, lambda: cp.set_state(vehicle_state),
                             f"vehicle: {vehicle_state}", f"C2 to {vehicle_state}",
-                            f"contactor opening time after C -> {vehicle_state}")
+                            f"contactor opening time after C -> {vehicle_state}", cp_rises=True)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> B2)")

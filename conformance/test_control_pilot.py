@@ -96,7 +96,7 @@ def test_contactor_opens_when_cp_is_shorted_to_pe_while_charging(cp: CpEmulator,
     """A CP-PE short while charging (state E) opens the contactor within the profile's deadline."""
     lim = rig.profile.control_pilot.e_f_contactor_open_ms
     judge_contactor_opening(cp, clock, evidence, lim, lambda: cp.set_state("E"), "CP shorted", "C2 to E",
-                            "contactor opening time after CP short")
+                            "contactor opening time after CP short", cp_rises=False)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state D: ventilation required)")
@@ -196,7 +196,7 @@ def test_contactor_opens_when_the_vehicle_loses_pe_while_charging(cp: CpEmulator
     (vehicle gone), so the contactor opens as after an unplug."""
     judge_contactor_opening(cp, clock, evidence, LIMITS.iec61851.contactor_open_after_unplug,
                             lambda: cp.set_pe(False), "PE lost", "PE lost in C2",
-                            "contactor opening time after loss of PE")
+                            "contactor opening time after loss of PE", cp_rises=True)
 
 
 @pytest.mark.needs("cp", "installer", "load")

@@ -102,7 +102,7 @@ def test_ac_residual_current_trips_within_the_type_a_time(cp: CpEmulator, fault_
     start_charging(cp, clock)
     level = rated * multiple
     observe = max(LIMITS.rig.trip_observation_min.value, LIMITS.rig.trip_observation_factor.value * lim.high)
-    t_on, trip_s = step_trip_time(fault_box, clock, "ac", level, observe)
+    t_on, trip_s = step_trip_time(fault_box, clock, "ac", level, observe, evidence)
     evidence.parameters.update(injected_ma=level)
     evidence.series(f"step to {level:g} mA", {"injected AC residual current (mA)": [(t_on, level)] + (
         [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + observe, level)])},
@@ -120,7 +120,7 @@ def test_dc_residual_current_at_the_band_top_trips_within_10_s(cp: CpEmulator, f
     level = band(rig, "dc").high
     lim = LIMITS.protection.rcd_dc_trip_time
     start_charging(cp, clock)
-    t_on, trip_s = step_trip_time(fault_box, clock, "dc", level, watch(lim))
+    t_on, trip_s = step_trip_time(fault_box, clock, "dc", level, watch(lim), evidence)
     evidence.series(f"step to {level:g} mA DC", {"injected DC residual current (mA)": [(t_on, level)] + (
         [(t_on + trip_s, 0.0)] if trip_s != INF else [(t_on + watch(lim), level)])},
         {"step": t_on, f"limit {lim.high:g} s": t_on + lim.high,

@@ -8,6 +8,7 @@ share one timebase.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from instruments.base import Instrument, LineInstrument
@@ -49,10 +50,30 @@ class CpLevel:
     t_s: float
 
 
+@dataclass(frozen=True)
+class Capture:
+    """What one triggered acquisition showed of an action and its consequence: the action's step at
+    `t_act` and what followed, as edges on the emulator's timebase (placed there: within the record
+    their times are exact, relative to the trigger), with the record's sample interval."""
+
+    t_act: float
+    edges: list[Edge]
+    sample_interval_s: float
+    how: str
+
+
 class CpEmulator(Instrument):
     """Vehicle CP/PP circuit: resistances, diode, PP coding, CP measurement, edge capture."""
 
     role = "cp"
+
+    def capture_after(self, act: Callable[[], float], window_s: float, wait: Callable[[float], None],
+                      cp_rises: bool) -> Capture | None:
+        """Time what follows `act` in one triggered acquisition, where this emulator makes one (a scope
+        that triggers on CP's step when the action raises CP's high level: `cp_rises`).  None: its
+        edges already time it (a board stamps its own switching and the EVSE's edges on one clock), so
+        the caller acts, waits and reads `read_edges`."""
+        return None
 
     @abstractmethod
     def set_state(self, state: str) -> float:

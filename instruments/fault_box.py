@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,8 +55,27 @@ class ResidualEvent:
     t_s: float
 
 
+@dataclass(frozen=True)
+class TripCapture:
+    """A residual current's step and the output leaving the supply in one triggered acquisition: `t_on`
+    placed on the box's timebase, `trip_s` measured inside the record (inf: still live at its end)."""
+
+    t_on: float
+    trip_s: float
+    sample_interval_s: float
+    how: str
+
+
 class FaultBox(Instrument):
     role = "fault_box"
+
+    def capture_trip(self, channel: str, milliamps: float, observe_s: float,
+                     wait: Callable[[float], None]) -> TripCapture | None:
+        """Step the residual current from 0 to `milliamps` and time the trip in one triggered acquisition,
+        where this box makes one (a scope across the leakage shunt whose memory holds `observe_s`); the
+        current is 0 again when this returns.  None: its own stamps time it (the caller steps, waits and
+        reads `events`)."""
+        return None
 
     temperature_modes: tuple[str, ...] = ("sensor", "chamber")
     """What this fault injection can do to the DUT's temperature (a bench without a chamber: none)."""

@@ -24,6 +24,11 @@ whole (`:WAVeform:POINts MAXimum`: every sample displayed), and running again (`
 new record.  Points beyond the newest sample are holes, which is how the end of a stopped record is
 found on the scope's own timebase.  That the timebase runs on across `:STOP`/`:RUN` in roll mode is
 the reading this driver takes; a bench must confirm it (docs/bench/cots.md).
+
+A timing verdict can instead come from one single acquisition (`arm_single`): main time base, an
+edge trigger, `:SINGle`, the Operation Status Condition Register polled (Wait Trig: armed; Run
+clear: done), the stopped record read with its times relative to the trigger, then roll mode again
+(a new record on a new timebase).
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ MAX_POINTS = 1_000_000
 DECIMATED_POINTS = int(fact("keysight-infiniivision", "measurement_record_points"))
 """`:WAVeform:POINts` is an even divisor of this, or MAXimum (M924x guide p. 1171)."""
 HOLE, CLIPPED_LOW, CLIPPED_HIGH = 0, 1, 0xFFFF
+RUN_BIT = 8
+"""Bit 3 of the Operation Status Condition Register: the scope is running, or armed for a single
+acquisition it has not finished (4000 X-Series Programmer's Guide p. 1571; polled as p. 1603 shows)."""
+WAIT_TRIG_BIT = 32
+"""Bit 5 of the same register: the trigger is armed (p. 1571)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,29 @@ class Scope(Instrument):
     @abstractmethod
     def run(self) -> None:
         """Acquire again: a new record begins; the one read before is gone."""
+
+    # --- a single triggered acquisition: a timing verdict from one record a real scope makes --------
+    def arm_single(self, source: int, level_v: float, rising: bool, pre_s: float, post_s: float) -> None:
+        """Leave the running record for one acquisition triggered where `source` crosses `level_v`
+        (rising or falling), holding `pre_s` before the trigger and `post_s` after it; armed when this
+        returns."""
+        raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
+
+    def single_waits(self) -> bool:
+        """The acquisition holds its pre-trigger part and waits for the trigger: an action now is seen."""
+        raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
+
+    def single_done(self) -> bool:
+        """The armed acquisition has triggered and filled its record (the scope has stopped)."""
+        raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
+
+    def single_window(self, channel: int) -> Waveform:
+        """Every sample of the finished acquisition on `channel`, its times relative to the trigger."""
+        raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
+
+    def resume_roll(self) -> None:
+        """Back to the running record after a single acquisition: a new record on a new timebase."""
+        raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
 
     def now(self, since_s: float = 0.0, resolution_s: float = 2e-6) -> float:
         """The stopped record's newest sample's time (at least `since_s`), to `resolution_s`: found from
@@ -162,6 +195,8 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
 
     def __init__(self, transport: LineTransport) -> None:
         super().__init__(transport)
+        self._single: tuple[float, float] | None = None
+        """The armed acquisition's view (position, range): what `single_window` reads whole."""
         self._source: int | None = None
         self._points: int | None = -1    # -1: not sent yet (None is MAXimum)
         self._window: tuple[float, float] | None = None
@@ -237,7 +272,26 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
             self._points = points
         if settings:
             t.write(";".join(settings))
-        pre = t.query(":WAVeform:PREamble?").split(",")
+        return self._fetch(channel)
+
+    def _fetch(self, channel: int, preamble: tuple[int, float, float, tuple[float, float, float]] | None = None) \
+            -> Waveform:
+        """The data block of the waveform source as set, after its preamble (read here unless given)."""
+        count, x_inc, x_start, y = self._preamble() if preamble is None else preamble
+        if count > MAX_POINTS:
+            raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: {count} points, the most a read takes "
+                                                      f"is {MAX_POINTS}")
+        raw = self.transport.query_block(":WAVeform:DATA?")
+        if len(raw) != 2 * count:
+            raise InstrumentOperationError(self.role, f":WAVeform:DATA?: {len(raw)} bytes for {count} WORD points")
+        codes = np.frombuffer(raw, dtype=">u2").astype(np.float64)
+        values = (codes - y[2]) * y[0] + y[1]
+        values[codes == HOLE] = np.nan
+        return Waveform(channel, x_start, x_inc, values)
+
+    def _preamble(self) -> tuple[int, float, float, tuple[float, float, float]]:
+        """(points, x increment, time of the first point, (y increment, y origin, y reference))."""
+        pre = self.transport.query(":WAVeform:PREamble?").split(",")
         if len(pre) != 10:
             raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: expected 10 fields, got {','.join(pre)!r}")
         try:
@@ -248,16 +302,76 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
             raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: not numbers: {pre!r}") from exc
         if fmt != 1:
             raise InstrumentOperationError(self.role, f"waveform format {fmt}, expected 1 (WORD)")
-        if not 0 <= count <= MAX_POINTS:
-            raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: {count} points, the most a read takes "
-                                                      f"is {MAX_POINTS}")
-        raw = t.query_block(":WAVeform:DATA?")
-        if len(raw) != 2 * count:
-            raise InstrumentOperationError(self.role, f":WAVeform:DATA?: {len(raw)} bytes for {count} WORD points")
-        codes = np.frombuffer(raw, dtype=">u2").astype(np.float64)
-        values = (codes - y_ref) * y_inc + y_orig
-        values[codes == HOLE] = np.nan
-        return Waveform(channel, x_orig - x_ref * x_inc, x_inc, values)
+        if count < 0:
+            raise InstrumentOperationError(self.role, f":WAVeform:PREamble?: {count} points")
+        return count, x_inc, x_orig - x_ref * x_inc, (y_inc, y_orig, y_ref)
+
+    # --- a single triggered acquisition ------------------------------------------------------------
+    def arm_single(self, source: int, level_v: float, rising: bool, pre_s: float, post_s: float) -> None:
+        """`:TIMebase:MODE MAIN` with the reference at the left edge `pre_s` before the trigger
+        (`:TIMebase:POSition` is the time from the trigger to the reference), an edge trigger
+        (3000T X-Series Programmer's Guide, :TRIGger[:EDGE] commands, p. 1036), the trigger event
+        register cleared by reading it (`:TER?`, 4000 X guide p. 296), then `:SINGle`, which forces the
+        sweep to NORMal: it waits for the trigger (p. 1603).  The Run bit read back is the sync: set, the
+        scope is armed."""
+        if source not in (1, 2, 3, 4) or not math.isfinite(level_v) or not (pre_s >= 0 and post_s > 0):
+            raise InvalidValue(f"single acquisition: needs channel 1…4, a finite level, pre ≥ 0 and post > 0 s, "
+                               f"not {source}, {level_v}, {pre_s}, {post_s}")
+        t = self.transport
+        t.write(":STOP")
+        t.write(";".join([":TIMebase:MODE MAIN", ":TIMebase:REFerence LEFT", f":TIMebase:RANGe {pre_s + post_s:.9E}",
+                          f":TIMebase:POSition {-pre_s:.9E}", ":TRIGger:MODE EDGE",
+                          f":TRIGger:EDGE:SOURce CHANnel{source}", f":TRIGger:EDGE:LEVel {level_v:.6E}",
+                          f":TRIGger:EDGE:SLOPe {'POSitive' if rising else 'NEGative'}"]))
+        t.query(":TER?")
+        t.write(":SINGle")
+        if not self._condition() & RUN_BIT:
+            raise InstrumentOperationError(self.role, "the scope did not arm for its single acquisition "
+                                                      "(the Run bit stayed clear after :SINGle)")
+        self._source, self._points = None, -1
+        self._window = self._single = (-pre_s, pre_s + post_s)
+
+    def _condition(self) -> int:
+        return int(self._floats(self.transport.query(":OPERegister:CONDition?"), 1, ":OPERegister:CONDition?")[0])
+
+    def single_waits(self) -> bool:
+        return bool(self._condition() & WAIT_TRIG_BIT)
+
+    def single_done(self) -> bool:
+        return not self._condition() & RUN_BIT
+
+    def single_window(self, channel: int) -> Waveform:
+        """`:WAVeform:POINts MAXimum` on the stopped record, as a roll record is read (M924x guide
+        p. 1171): every sample of the acquisition, the x origin relative to the trigger."""
+        if channel not in (1, 2, 3, 4):
+            raise InvalidValue(f"scope channel {channel}: needs channel 1…4")
+        if self._single is None:
+            raise InstrumentOperationError(self.role, "no single acquisition was armed to read")
+        settings = [f":WAVeform:SOURce CHANnel{channel}", ":WAVeform:POINts MAXimum"]
+        if self._window != self._single:     # a long record read in pieces panned the view: the whole again
+            settings = [f":TIMebase:POSition {self._single[0]:.9E}", f":TIMebase:RANGe {self._single[1]:.9E}"] + settings
+        self.transport.write(";".join(settings))
+        self._source, self._points, self._window = channel, None, self._single
+        preamble = self._preamble()
+        count, x_inc, x_start, _ = preamble
+        if count <= MAX_POINTS:
+            return self._fetch(channel, preamble)
+        # a record longer than one read takes: panned over in pieces, as a stopped roll record is read
+        pieces, start, end = [], x_start, x_start + count * x_inc
+        while start < end - x_inc / 2:
+            span = min(MAX_POINTS * x_inc, end - start)
+            piece = self.window(channel, start, span, None)
+            pieces.append(piece.values)
+            start += len(piece.values) * x_inc
+        return Waveform(channel, x_start, x_inc, np.concatenate(pieces))
+
+    def resume_roll(self) -> None:
+        t = self.transport
+        t.write(":TIMebase:MODE ROLL")
+        t.write(":TIMebase:REFerence LEFT")
+        t.write(":RUN")
+        self._sync()
+        self._source, self._points, self._window, self._single = None, -1, None, None
 
     def safe(self) -> None:
         """A scope drives nothing: its safe state is the one it is in."""

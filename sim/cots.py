@@ -525,6 +525,13 @@ class SimScope(ScpiFrontEnd):
       mean of the bucket;
     - points not acquired (before the record, after its end, rolled out) are holes (0x0000).
 
+    A single triggered acquisition (`:TIMebase:MODE MAIN`, an edge trigger, `:SINGle`): the record
+    starts at the arming (nothing before it), the trigger is the first sample at which the source
+    crosses the level with the slope set once the pre-trigger part is held (Wait Trig), the acquisition is done once `:TIMebase:RANGe` past the
+    reference (`:TIMebase:POSition` from the trigger) is held; until then the Run bit of
+    `:OPERegister:CONDition?` stays set and `:WAVeform:DATA?` is refused (-221: the stricter reading);
+    the record is read with its times relative to the trigger.  Back in roll mode a new timebase begins.
+
     Still kinder than the real one (docs/bench/cots.md): the timebase runs on across `:STOP`/`:RUN`
     (the model's reading; a bench must confirm it), and a read takes no acquisition time away, because the
     virtual world stands still while the rig reads; a real scope misses what happens between its
@@ -551,7 +558,19 @@ class SimScope(ScpiFrontEnd):
         self.points: int | None = MEASUREMENT_RECORD_POINTS
         """None: MAXimum (every sample of the window while stopped)."""
         self.displayed: set[int] = set()
+        self.mode = "ROLL"
+        self.trigger: dict[str, Any] = {"source": 1, "level": 0.0, "rising": True}
+        self.single: dict[str, Any] | None = None
+        """The armed single acquisition: armed_at, searched (world time looked through), last (the
+        sample before it), at (the trigger's world time), told (`:TER?` read since)."""
         self.command(":CHANnel<n>:DISPlay", self._display)
+        self.command(":TRIGger:MODE", lambda s, a: None if a and a[0].upper() == "EDGE" else self.bad_value())
+        self.command(":TRIGger:EDGE:SOURce", self._trigger_source)
+        self.command(":TRIGger:EDGE:LEVel", self._trigger_level)
+        self.command(":TRIGger:EDGE:SLOPe", self._trigger_slope)
+        self.command(":SINGle", self._single)
+        self.command(":TER?", self._ter)
+        self.command(":OPERegister:CONDition?", self._condition)
         for pattern in (":CHANnel<n>:PROBe", ":CHANnel<n>:OFFSet", ":ACQuire:TYPE",
                         ":TIMebase:REFerence", ":WAVeform:FORMat", ":WAVeform:BYTeorder", ":WAVeform:UNSigned"):
             self.command(pattern, lambda s, a: None)
@@ -588,15 +607,103 @@ class SimScope(ScpiFrontEnd):
         return lambda suffix, args: self._measure(item, args)
 
     def _mode(self, s: str, a: list[str]) -> None:
-        self.t_origin = None
+        mode = self.word(a, ("MAIN", "ROLL"))
+        if mode is not None:
+            self.mode, self.t_origin, self.single = mode, None, None
+
+    # --- a single triggered acquisition --------------------------------------------------------
+    def _trigger_source(self, s: str, a: list[str]) -> None:
+        arg = a[0].upper() if a else ""
+        channel = next((n for n in (1, 2, 3, 4) if arg in (f"CHAN{n}", f"CHANNEL{n}")), None)
+        if channel is None:
+            self.bad_value()
+            return
+        self.trigger["source"] = channel
+
+    def _trigger_level(self, s: str, a: list[str]) -> None:
+        try:
+            self.trigger["level"] = float(a[0])
+        except (ValueError, IndexError):
+            self.bad_value()
+
+    def _trigger_slope(self, s: str, a: list[str]) -> None:
+        arg = self.word(a, ("POS", "POSITIVE", "NEG", "NEGATIVE"))
+        if arg is not None:
+            self.trigger["rising"] = arg.startswith("POS")
+
+    def _single(self, s: str, a: list[str]) -> None:
+        if self.mode != "MAIN" or self.trigger["source"] not in self.wiring:
+            self.errors.append('-221,"Settings conflict"')    # roll mode is untriggered (the stricter reading)
+            return
+        if any(self.range / SCOPE_SAMPLE_S > self.memory_points(c) for c in self.displayed):
+            self.out_of_range()                                  # more than the memory holds at the record's interval
+            return
+        now = self.world.now
+        self.running, self.stopped_at, self.record_from = False, None, now
+        self.single = {"armed_at": now, "searched": now, "last": math.nan, "at": None, "told": False,
+                       "position": self.position, "range": self.range}
+
+    def _condition(self, s: str, a: list[str]) -> str:
+        """Run (8) while running or a single is not done; Wait Trig (32) once its pre-trigger part is
+        held and until it triggers (4000 X-Series Programmer's Guide p. 1571)."""
+        running = self.running or self._armed()
+        waiting = self.single is not None and self.single["at"] is None and self.world.now >= self._trigger_from()
+        return f"+{(8 if running else 0) + (32 if waiting else 0)}"
+
+    def _trigger_from(self) -> float:
+        """A trigger counts only once the record before it is held: the pre-trigger part of the screen."""
+        assert self.single is not None
+        return self.single["armed_at"] + max(0.0, -self.single["position"])
+
+    def _armed(self) -> bool:
+        """Armed and not yet done: the trigger not found, or the record after it not yet full."""
+        single = self.single
+        if single is None:
+            return False
+        if single["at"] is None:
+            self._look_for_trigger(single)
+        return single["at"] is None or self.world.now < single["at"] + single["position"] + single["range"]
+
+    def _look_for_trigger(self, single: dict[str, Any]) -> None:
+        what, gain = self.wiring[self.trigger["source"]]
+        level, rising = self.trigger["level"], self.trigger["rising"]
+        t, now = max(single["searched"], self._trigger_from()), self.world.now
+        if math.isnan(single["last"]) and t + SCOPE_SAMPLE_S <= now:    # the comparator's state as it is armed
+            single["last"] = float(gain * self._means(what, np.array([t - SCOPE_SAMPLE_S]))[0])
+        while t + SCOPE_SAMPLE_S <= now:
+            n = min(int((now - t) / SCOPE_SAMPLE_S), 250_000)
+            starts = t + SCOPE_SAMPLE_S * np.arange(n)
+            v = gain * self._means(what, starts)
+            before = np.concatenate(([single["last"]], v[:-1]))
+            crossed = (before < level) & (v >= level) if rising else (before > level) & (v <= level)
+            hits = np.flatnonzero(crossed)
+            if len(hits):
+                single["at"] = float(starts[hits[0]])
+                return
+            single["last"], t = float(v[-1]), float(starts[-1]) + SCOPE_SAMPLE_S
+        single["searched"] = t
+
+    def _ter(self, s: str, a: list[str]) -> str:
+        single = self.single
+        if single is not None and single["at"] is None:
+            self._look_for_trigger(single)
+        if single is None or single["at"] is None or single["told"]:
+            return "+0"
+        single["told"] = True
+        return "+1"
 
     def _run(self, s: str, a: list[str]) -> None:
+        if self.mode != "ROLL":
+            self.errors.append('-221,"Settings conflict"')    # a running triggered sweep is not modelled
+            return
         if self.t_origin is None:
             self.t_origin = self.world.now
         if not self.running:
             self.running, self.record_from, self.stopped_at = True, self.world.now, None
 
     def _stop(self, s: str, a: list[str]) -> None:
+        if self._armed():
+            self.single = None                                   # a stop aborts a single not yet done
         if self.running:
             self.running, self.stopped_at = False, self.world.now
 
@@ -654,14 +761,22 @@ class SimScope(ScpiFrontEnd):
         n = MEASUREMENT_RECORD_POINTS if self.points is None else self.points
         return n, self.range / n, False
 
+    def _origin(self) -> float:
+        """World time of scope time 0: the roll record's first `:RUN`, or a single acquisition's trigger."""
+        if self.mode == "MAIN":
+            return self.single["at"] if self.single is not None and self.single["at"] is not None else 0.0
+        return self.t_origin if self.t_origin is not None else 0.0
+
     def _newest(self) -> float:
+        if self.mode == "MAIN":   # the record's end, wherever the view is panned
+            single = self.single
+            return self._origin() + single["position"] + single["range"] if single is not None else self.record_from
         return self.world.now if self.running or self.stopped_at is None else self.stopped_at
 
     def _start(self) -> float:
         """The displayed window's left edge on the scope's timebase: while running in roll mode the screen
         ends at the newest sample whatever `:TIMebase:POSition` says; stopped, the position pans."""
-        origin = self.t_origin if self.t_origin is not None else 0.0
-        return self._newest() - origin - self.range if self.running else self.position
+        return self._newest() - self._origin() - self.range if self.running else self.position
 
     def _preamble(self, s: str, a: list[str]) -> str:
         inc, ref = self._y()
@@ -674,8 +789,11 @@ class SimScope(ScpiFrontEnd):
             # X-Series's own number for it is not in the facts; the stricter reading, in docs/bench/cots.md)
             self.errors.append('-221,"Settings conflict"')
             return b"#10"
+        if self.mode == "MAIN" and (self.single is None or self._armed()):
+            self.errors.append('-221,"Settings conflict"')      # no finished acquisition to read yet
+            return b"#10"
         n, dt, raw = self._grid()
-        origin = self.t_origin if self.t_origin is not None else 0.0
+        origin = self._origin()
         # each point is one stored sample: a raw one from its start, a decimated one the last of its bucket
         starts = origin + self._start() + dt * np.arange(n) + (0.0 if raw else dt - SCOPE_SAMPLE_S)
         newest = self._newest()
@@ -764,9 +882,7 @@ class SimDcSource(ScpiFrontEnd):
         self._apply()
 
     def _switch(self, s: str, a: list[str]) -> None:
-        arg = a[0].upper() if a else ""
-        if arg not in ("ON", "1", "OFF", "0"):
-            self.bad_value()
-            return
-        self.on = arg in ("ON", "1")
-        self._apply()
+        arg = self.word(a, ("ON", "1", "OFF", "0"))
+        if arg is not None:
+            self.on = arg in ("ON", "1")
+            self._apply()

@@ -79,6 +79,14 @@ class ScpiFrontEnd(FrontEnd):
     def bad_value(self) -> None:
         self.errors.append('-224,"Illegal parameter value"')
 
+    def word(self, a: list[str], allowed: tuple[str, ...]) -> str | None:
+        """The first argument, upper case, if it is one of `allowed`; else -224 and None."""
+        arg = a[0].strip().upper() if a else ""
+        if arg not in allowed:
+            self.bad_value()
+            return None
+        return arg
+
     def out_of_range(self) -> None:
         """A number the instrument parses but cannot take (SCPI-99's -222, "Data out of range")."""
         self.errors.append('-222,"Data out of range"')

@@ -14,6 +14,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -513,3 +514,130 @@ def test_a_wait_shorter_than_a_sample_still_moves_the_scopes_time_after_hours() 
             later = cp.time()
             assert 2e-6 <= later - t <= 8e-6
             t = later
+
+
+def test_infiniivision_single_acquisition_arms_waits_and_reads_the_stopped_record() -> None:
+    """Main time base with the reference `pre` before the trigger, an edge trigger (3000T X guide,
+    :TRIGger[:EDGE] p. 1036), the trigger event register cleared by reading it (4000 X guide :TER p. 296),
+    :SINGle; the Operation Status Condition Register tells armed (Run, bit 3), waiting for the trigger
+    (Wait Trig, bit 5) and done (Run clear) (p. 1571, polled as p. 1603 shows); the record read with
+    its x origin relative to the trigger; then back to the roll record."""
+    codes = np.array([32768, 32768 + 4096], dtype=">u2").tobytes()
+    steps = [(":STOP", None),
+             (":TIMebase:MODE MAIN;:TIMebase:REFerence LEFT;:TIMebase:RANGe 5.100000000E-01;"
+              ":TIMebase:POSition -1.000000000E-02;:TRIGger:MODE EDGE;:TRIGger:EDGE:SOURce CHANnel1;"
+              ":TRIGger:EDGE:LEVel 7.500000E+00;:TRIGger:EDGE:SLOPe POSitive", None),
+             (":TER?", "+0"), (":SINGle", None), (":OPERegister:CONDition?", "+8"),
+             (":OPERegister:CONDition?", "+40"), (":OPERegister:CONDition?", "+8"), (":OPERegister:CONDition?", "+0"),
+             (":WAVeform:SOURce CHANnel3;:WAVeform:POINts MAXimum", None),
+             (":WAVeform:PREamble?", "+1,+3,+2,+1,+2.0E-06,-1.0E-02,+0,+1.220703125E-02,+0.0E+00,+32768"),
+             (":WAVeform:DATA?", b"#14" + codes + b"\n"),
+             (":TIMebase:MODE ROLL", None), (":TIMebase:REFerence LEFT", None), (":RUN", None), ("*OPC?", "1")]
+    with expected_protocol(steps) as t:
+        scope = KeysightInfiniiVision(t)
+        scope.arm_single(1, 7.5, True, 0.01, 0.5)
+        assert scope.single_waits() and not scope.single_waits()
+        assert scope.single_done()
+        wave = scope.single_window(3)
+        scope.resume_roll()
+    assert wave.t0_s == pytest.approx(-0.01) and wave.dt_s == pytest.approx(2e-6)
+    assert wave.values[1] == pytest.approx(50.0)
+
+
+def test_infiniivision_refuses_a_single_acquisition_it_cannot_arm_before_any_io() -> None:
+    with expected_protocol([]) as t:
+        with pytest.raises(InvalidValue, match="single acquisition"):
+            KeysightInfiniiVision(t).arm_single(5, 7.5, True, 0.01, 0.5)
+    with expected_protocol([(":STOP", None), (":TIMebase:MODE MAIN;:TIMebase:REFerence LEFT;:TIMebase:RANGe "
+                             "1.000000000E+00;:TIMebase:POSition -0.000000000E+00;:TRIGger:MODE EDGE;:TRIGger:EDGE:"
+                             "SOURce CHANnel1;:TRIGger:EDGE:LEVel 1.000000E+00;:TRIGger:EDGE:SLOPe NEGative", None),
+                            (":TER?", "+0"), (":SINGle", None), (":OPERegister:CONDition?", "+0")]) as t:
+        with pytest.raises(InstrumentOperationError, match="did not arm"):
+            KeysightInfiniiVision(t).arm_single(1, 1.0, False, 0.0, 1.0)
+
+
+def test_the_virtual_scope_triggers_a_single_acquisition_only_once_its_pre_trigger_part_is_held() -> None:
+    """The virtual X-Series as the programmer's guide describes it: :SINGle only in the main time base;
+    no trigger before the pre-trigger part is held (Wait Trig: a CP already high when armed is no edge);
+    the record is read only once done, its times relative to the trigger; back in roll mode it runs."""
+    from sim.lab import start_virtual_lab
+    lab = start_virtual_lab(seed=2, knobs={})
+    try:
+        frontend, world, plant = lab.frontends["scope"], lab.world, lab.plant
+
+        def scope(line: str) -> str | bytes | None:
+            return frontend.handle(line)
+        for ch in (1, 3):
+            scope(f":CHANnel{ch}:DISPlay 1")
+        scope(":TIMebase:MODE ROLL")
+        scope(":RUN")
+        scope(":SINGle")
+        assert scope(":SYSTem:ERRor?") == '-221,"Settings conflict"'      # roll mode is untriggered
+        scope(":STOP")
+        scope(":TIMebase:MODE MAIN;:TIMebase:REFerence LEFT;:TIMebase:RANGe 2.0E-02;:TIMebase:POSition -5.0E-03;"
+              ":TRIGger:MODE EDGE;:TRIGger:EDGE:SOURce CHANnel1;:TRIGger:EDGE:LEVel 6.0;:TRIGger:EDGE:SLOPe POSitive")
+        plant.generator.mode, plant.generator.amplitude_v = "dc", 12.0     # CP already high: no edge to see
+        plant.changed()
+        scope(":SINGle")
+        assert scope(":OPERegister:CONDition?") == "+8"                 # armed, the pre-trigger part not yet held
+        world.advance_to(world.now + 0.006)
+        assert scope(":OPERegister:CONDition?") == "+40"                # waiting for the trigger
+        scope(":WAVeform:SOURce CHANnel1;:WAVeform:POINts MAXimum")
+        assert scope(":WAVeform:DATA?") == b"#10" and str(scope(":SYSTem:ERRor?")).startswith("-221")   # not done
+        assert scope(":TER?") == "+0"
+        step_at = world.now + 0.003
+
+        def generator_at(volts: float) -> Callable[[], None]:
+            def set_it() -> None:
+                plant.generator.amplitude_v = volts
+                plant.changed()
+            return set_it
+        world.schedule(0.003, generator_at(0.0))                       # CP drops for 1 ms, then rises: the edge
+        world.schedule(0.004, generator_at(12.0))
+        world.advance_to(world.now + 0.010)
+        assert scope(":TER?") == "+1" and scope(":TER?") == "+0"          # read, then cleared
+        assert scope(":OPERegister:CONDition?") == "+8"                 # triggered, the record not yet full
+        world.advance_to(world.now + 0.020)
+        assert scope(":OPERegister:CONDition?") == "+0"
+        pre = str(scope(":WAVeform:PREamble?")).split(",")
+        n, dt, x0 = int(pre[2]), float(pre[4]), float(pre[5])
+        assert n == 10_000 and dt == pytest.approx(2e-6) and x0 == pytest.approx(-5e-3)
+        block = scope(":WAVeform:DATA?")
+        assert isinstance(block, bytes)
+        codes = np.frombuffer(block[2 + int(block[1:2]):], dtype=">u2")
+        volts = (codes.astype(float) - 32768) * 8 * 4.0 / 65536
+        assert volts[2499] < 6.0 < volts[2500]                          # the trigger is sample 2500 (t = 0)
+        assert np.all(volts[2000:2499] < 1.0) and np.all(volts[:2000] > 6.0)   # 1 ms low before it, high before that
+        assert step_at == pytest.approx(world.now - 0.030 + 0.003, abs=1e-9)   # the record ends 26 ms after it
+        scope(":TIMebase:MODE ROLL")
+        scope(":RUN")
+        assert scope(":OPERegister:CONDition?") == "+8"
+    finally:
+        lab.stop()
+
+
+def test_the_opening_from_a_single_acquisition_reads_the_simulated_delay_and_the_roll_record_runs_on() -> None:
+    """The C -> B opening measured in one triggered record, at six phases of the PWM and the mains:
+    98 ms within the 1 ms a vehicle step can hide; the record's sample interval is stated; after each
+    capture the roll record is followed again on a later timebase and still sees the contactor."""
+    from fixtures.timing import delay_s
+    from instruments.parts.cp import PartsCpEmulator
+    with Rig.from_file("rigs/sim-cots.toml", sim_overrides={"contactor_open_delay_ms": "98"}) as rig:
+        cp, clock = cast(PartsCpEmulator, rig.cp), rig.clock
+        rig.energise()
+        clock.sleep(10)
+        found, before = [], -1.0
+        for k in range(6):
+            cp.set_state("B")
+            clock.sleep(3)
+            t0 = cp.start_capture()
+            assert t0 > before                                   # times only grow across captures
+            cp.set_state("C")
+            clock.sleep(2.0 + k * 0.0037)
+            assert any(e.channel == Channel.OVP and e.value == "1" for e in cp.read_edges())   # roll record: closed
+            capture = cp.capture_after(lambda: cp.set_state("B"), 0.5, clock.sleep, cp_rises=True)
+            assert capture is not None and capture.sample_interval_s == pytest.approx(2e-6)
+            found.append(delay_s(capture.edges, capture.t_act, Channel.OVP, "0"))
+            before = cp.time()
+        assert len(cp.recorder.gaps) >= 6
+    assert all(abs(d - 0.098) <= 1e-3 for d in found), found

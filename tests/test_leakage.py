@@ -22,6 +22,7 @@ from instruments.parts.wiring import Wiring, parse_wiring
 from instruments.switch import KeysightDaq970
 from instruments.transport.scripted import expected_protocol
 from rig.config import load_rig_file
+from rig.rig import Rig
 
 DMM = "keysight-daq970"
 
@@ -214,3 +215,29 @@ def test_a_dc_step_is_stamped_where_it_reaches_half_its_level() -> None:
     box.role, box.wiring, box.leakage_channel = "fault_box", cots_wiring(), 4
     box.recorder = Kept(Record())  # type: ignore[assignment]
     assert abs(box.flowing_from("dc", 0.0100, 6.0) - 0.0105) <= 4e-6
+
+
+@pytest.mark.parametrize("trip_ms", [25.0, 200.0])
+def test_an_ac_trip_is_timed_in_one_triggered_record_and_a_10_s_dc_window_from_the_roll_record(trip_ms: float) -> None:
+    """The 5 x 30 mA step and the output leaving the sine in one single acquisition triggered on the
+    shunt (its sample interval stated); the simulated trip within the stated U.  A 15 s DC window
+    (1.5 x its 10 s limit) is more than the memory holds at 2 us a point: the box declines it, and the
+    roll record times it; the roll record runs on after a capture."""
+    from instruments.parts.faults import PartsFaultBox
+    with Rig.from_file("rigs/sim-cots.toml", sim_overrides={"rcd_ac_trip_time_ms": str(trip_ms)}) as rig:
+        cp, clock = rig.cp, rig.clock
+        box = rig.instruments["fault_box"]
+        assert isinstance(box, PartsFaultBox)
+        rig.energise()
+        clock.sleep(10)
+        cp.set_state("B")
+        clock.sleep(3)
+        cp.set_state("C")
+        clock.sleep(3)
+        before = cp.time()
+        captured = box.capture_trip("ac", 150.0, 1.0, clock.sleep)
+        assert captured is not None and captured.sample_interval_s == pytest.approx(2e-6)
+        assert abs(captured.trip_s - trip_ms / 1000.0) <= box.trip_time_u_s, captured
+        assert captured.t_on > before and cp.time() > captured.t_on               # times only grow
+        assert box.capture_trip("dc", 6.0, 15.0, clock.sleep) is None
+        assert 4 not in box.scope.displayed                                     # nothing flows: the shunt off

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from core.uncertainty import combined, expanded_u, interval_u, lag_u
@@ -19,8 +19,8 @@ from core.settings import Setting
 from core.types import Channel, Edge, Reading
 from instruments.base import ComposedInstrument
 from instruments.facts import accuracy_bound, fact
-from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, CpEmulator, CpLevel, CpMeasurement
-from instruments.parts.recorder import ZOOM_S, ScopeRecorder
+from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, Capture, CpEmulator, CpLevel, CpMeasurement
+from instruments.parts.recorder import ZOOM_S, ScopeRecorder, opening_in
 from instruments.parts.wiring import CP_FUNCTIONS, CP_RESISTORS, Wiring
 from instruments.scope import Scope
 from instruments.switch import KeysightDaq970, Switch
@@ -38,6 +38,14 @@ DMM_SCOPE_AGREEMENT_V = 1.0
 """How far the DMM's and the scope's reading of one DC level may differ before the rig, not the DUT, is
 taken to be wrong: far wider than either's error, far narrower than a CP state's step (3 V)."""
 OUTPUT_VOLTS_PER_DIV = 100.0
+CAPTURE_TRIGGER_STEP_V = 1.5
+"""A capture triggers where CP rises this far above the high level it had: half the 3 V between C's
+6 V and B's 9 V (IEC 61851-1:2017 Table A.4), far above the scope's noise."""
+CAPTURE_PRE_S = 0.01
+"""The record held before the trigger: half a mains period at least, so the sine shows before the step."""
+CAPTURE_POLL_S = 0.05
+CAPTURE_POLLS = 20
+"""After the window, how often and how long the rig asks whether the acquisition is done (1 s more)."""
 
 
 CP_CHANNEL = Setting("cp_channel", int, "the scope channel probing CP", choices=(1, 2, 3, 4), default=1)
@@ -46,6 +54,19 @@ OUTPUT_CHANNEL = Setting("output_channel", int, "the scope channel probing vehic
 OUTPUT_PROBE = Setting("output_probe", float, "the output probe's attenuation", unit=":1", low=1.0, high=10000.0,
                        default=100.0)
 _RECORDERS: weakref.WeakKeyDictionary[Scope, ScopeRecorder] = weakref.WeakKeyDictionary()
+
+
+def wait_for(role: str, ready: Callable[[], bool], wait: Callable[[float], None], first_s: float, fault: str) -> float:
+    """Wait `first_s`, then ask the scope `ready` every CAPTURE_POLL_S up to CAPTURE_POLLS times; the time
+    waited.  A scope never ready is the rig's fault (`fault`), not the DUT's."""
+    wait(first_s)
+    waited = first_s
+    for _ in range(CAPTURE_POLLS):
+        if ready():
+            return waited
+        wait(CAPTURE_POLL_S)
+        waited += CAPTURE_POLL_S
+    raise InstrumentOperationError(role, fault)
 
 
 def recorder_for(scope: Scope, settings: Mapping[str, Any]) -> ScopeRecorder:
@@ -91,7 +112,8 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
                 f"{self.recorder.output_channel}); edges from the scope's record at {ZOOM_S * 1e6:g} us, a vehicle "
                 f"step in the PWM's negative half shows up to {self.VEHICLE_STEP_HIDDEN_S * 1e3:g} ms late, a PWM "
                 f"start at its first fall up to {self.PWM_START_HIDDEN_S * 1e3:g} ms late, the contactor near a zero "
-                f"crossing up to {self.ZERO_CROSSING_HIDDEN_S * 1e3:g} ms early")
+                f"crossing up to {self.ZERO_CROSSING_HIDDEN_S * 1e3:g} ms early; the contactor's opening after a "
+                f"vehicle step from one single acquisition triggered on it")
 
     VEHICLE_STEP_HIDDEN_S = 1e-3
     """A vehicle step in the PWM's negative half shows at the next positive one: up to one 1 kHz period."""
@@ -134,6 +156,44 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         t = steps[0] if steps else t_after
         self._veh.append(Edge(t, Channel.VEH, veh))
         return t
+
+    def capture_after(self, act: Callable[[], float], window_s: float, wait: Callable[[float], None],
+                      cp_rises: bool) -> Capture | None:
+        """One single acquisition, as a real scope makes it: armed to trigger where CP rises through
+        CAPTURE_TRIGGER_STEP_V above its high level now (the vehicle's step: shown at the next PWM
+        rise, ≤ 1 ms late, the same lag a roll record's stamp has), `window_s` held after it; `act`;
+        waited for on the scope (its Run bit); both channels read from the stopped record, the opening
+        measured in it (`opening_in`).  The roll record is then followed afresh on its new timebase
+        (`ScopeRecorder.restart`).  An action that does not raise CP (a short: state E) is timed from
+        the roll record's edges (None)."""
+        if not cp_rises:
+            return None
+        recorder = self.recorder
+        level = self.measure_cp().high_v + CAPTURE_TRIGGER_STEP_V
+        t_arm = self.time()
+        waited = 0.0
+        recorder.paused = True
+        try:
+            self.scope.arm_single(recorder.cp_channel, level, True, CAPTURE_PRE_S, window_s)
+            waited = wait_for(self.role, self.scope.single_waits, wait, CAPTURE_PRE_S,
+                                    "the scope never armed its trigger (Wait Trig) after :SINGle")
+            act()
+            waited += wait_for(self.role, self.scope.single_done, wait, window_s,
+                                     f"the scope never triggered: CP on channel {recorder.cp_channel} did not "
+                                     f"rise through {level:.2f} V after the vehicle's switching (probe, wiring, "
+                                     "or the switch unit's channel)")
+            out = self.scope.single_window(recorder.output_channel)
+        finally:
+            self.scope.resume_roll()
+            recorder.restart(t_arm + CAPTURE_PRE_S + waited)
+        opening = opening_in(out, 0.0)
+        veh = self._veh[-1].value if self._veh else "?"
+        edges = [Edge(t_arm, Channel.VEH, veh)]
+        if math.isfinite(opening):
+            edges.append(Edge(t_arm + max(0.0, opening), Channel.OVP, "0"))
+        return Capture(t_arm, edges, out.dt_s,
+                       f"a single acquisition triggered on channel {recorder.cp_channel} rising through {level:.2f} V, "
+                       f"{out.dt_s * 1e6:g} us a sample")
 
     def _network(self, names: Iterable[str], veh: str) -> float:
         network = {"cp_short", *(r.name for r in self.wiring.cp_resistors)}

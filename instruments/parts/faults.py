@@ -21,7 +21,7 @@ ambient run here.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -34,9 +34,10 @@ from instruments.base import ComposedInstrument
 from instruments.chamber import SAFE_C, Chamber
 from instruments.dc_source import DcSource
 from instruments.facts import accuracy_bound, fact
-from instruments.fault_box import MAX_RESIDUAL_MA, RESIDUAL_CHANNELS, FaultBox, FaultBoxState, ResidualEvent
-from instruments.parts.cp import PartsCpEmulator, recorder_for
-from instruments.parts.recorder import ZOOM_S
+from instruments.fault_box import (MAX_RESIDUAL_MA, RESIDUAL_CHANNELS, FaultBox, FaultBoxState, ResidualEvent,
+                                   TripCapture)
+from instruments.parts.cp import PartsCpEmulator, recorder_for, wait_for
+from instruments.parts.recorder import ZOOM_S, opening_in
 from instruments.parts.wiring import FAULT_FUNCTIONS, Wiring
 from instruments.scope import Scope
 from instruments.switch import KeysightDaq970, Switch
@@ -63,6 +64,9 @@ DC_STEP_FRACTION = 0.5
 and 5 % of that would be within the scope's noise."""
 STEP_SEARCH_S = 0.04
 """How long after its command a current step is looked for: the relay's operate time, and two periods."""
+TRIP_PRE_S = 0.025
+"""A trip's record holds this much before its trigger: an AC step triggers on its first positive
+half-wave, which may follow a negative one by up to 10 ms; the step itself is then found in the record."""
 
 
 class PartsFaultBox(ComposedInstrument, FaultBox):
@@ -141,6 +145,54 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
                                                       f"{self.leakage_channel} within {STEP_SEARCH_S * 1e3:g} ms")
         return max(t_command, wave.t0_s + float(seen[0]) * wave.dt_s - (STEP_HIDDEN_S / 2 if ac else 0.0))
 
+    def capture_trip(self, channel: str, milliamps: float, observe_s: float,
+                     wait: Callable[[float], None]) -> TripCapture | None:
+        """The step and the trip in one single acquisition a real scope makes: triggered on the shunt
+        rising through the level `flowing_from` stamps a step at (an AC step may begin in a negative
+        half-wave: the record's TRIP_PRE_S before the trigger holds it), the current switched on only
+        once the scope waits for its trigger, the record read when done; the step is found in it as
+        `flowing_from` finds it, the trip as the output leaving the sine (`opening_in`).  None (the roll
+        record then times it) where no shunt is wired or the memory cannot hold the window at the
+        record's interval (a 10 s DC trip)."""
+        shunt = self.wiring.leakage_shunt_ohm
+        leak = self.leakage_channel
+        shown = frozenset(self.scope.displayed) | {leak}
+        if shunt is None or self.scope.channel_memory_points(leak, shown) * ZOOM_S < TRIP_PRE_S + observe_s:
+            return None
+        if not math.isfinite(milliamps) or not 0 < milliamps <= MAX_RESIDUAL_MA or channel not in RESIDUAL_CHANNELS:
+            raise InvalidValue(f"a trip step needs a channel of {RESIDUAL_CHANNELS} and (0, {MAX_RESIDUAL_MA:g}] mA, "
+                               f"not {channel!r}, {milliamps}")
+        ac = channel == "ac"
+        threshold = milliamps / 1000.0 * shunt * (math.sqrt(2.0) * STEP_FRACTION if ac else DC_STEP_FRACTION)
+        self._collect()
+        if leak not in self.scope.displayed:
+            self.scope.show(leak, True)
+        volts = self.scope.measure("vrms", self.recorder.output_channel) if ac else None
+        recorder, t_arm, waited = self.recorder, self._now(), 0.0
+        recorder.paused = True
+        try:
+            self.scope.arm_single(leak, threshold, True, TRIP_PRE_S, observe_s)
+            waited = wait_for(self.role, self.scope.single_waits, wait, TRIP_PRE_S, "the scope never armed its trigger")
+            t_on = t_arm + waited
+            self._inject(channel, milliamps, volts)
+            self._set_ma[channel] = milliamps
+            waited += wait_for(self.role, self.scope.single_done, wait, observe_s,
+                                     f"the {channel.upper()} residual current of {milliamps:g} mA did not show on "
+                                     f"scope channel {leak} (the probe, the shunt, a ladder that did not close)")
+            step = self.scope.single_window(leak)
+            out = self.scope.single_window(recorder.output_channel)
+        finally:
+            self.scope.resume_roll()
+            recorder.restart(t_arm + TRIP_PRE_S + waited)
+            self._seen_until = recorder.read_until_s
+        self.set_residual_ma(channel, 0.0)
+        seen = np.flatnonzero(np.abs(np.nan_to_num(step.values)) >= threshold)
+        on = step.t0_s + float(seen[0]) * step.dt_s - (STEP_HIDDEN_S / 2 if ac else 0.0)
+        trip = opening_in(out, on) - on
+        return TripCapture(t_on, max(0.0, trip), step.dt_s,
+                           f"a single acquisition triggered on channel {leak} rising through {threshold * 1e3:.1f} mV, "
+                           f"{step.dt_s * 1e6:g} us a sample")
+
     @property
     def residual_u_ma(self) -> float | None:
         """The current as the DMM measures it across the shunt: the DMM's accuracy on its fixed range and
@@ -195,12 +247,7 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         flowing = any(ma > 0 for ch, ma in self._set_ma.items() if ch != channel) or milliamps > 0
         if shunt and flowing and self.leakage_channel not in self.scope.displayed:
             self.scope.show(self.leakage_channel, True)     # recorded from the next record on (this command's)
-        if channel == "ac":
-            self._ladder(milliamps)
-        else:
-            if self.dc is None:
-                raise InstrumentOperationError(self.role, "no dc_source instrument for a DC residual current")
-            self.dc.set_current_ma(milliamps)
+        self._inject(channel, milliamps)
         self._set_ma[channel] = milliamps
         t = self._now()
         if shunt and flowing:   # where flowing_from will look, kept as records pass
@@ -210,17 +257,26 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         self._seen_until = max(self._seen_until, t)   # what the output did before is not this current's doing
         return t
 
-    def _ladder(self, milliamps: float) -> None:
-        """Close the ladder's combination for `milliamps` at the L1 voltage now (the design voltage while
-        the output is dead: the current flows only once it is live).  Break before make: between two
-        combinations less current flows, never more, so no step overshoots into a trip."""
+    def _inject(self, channel: str, milliamps: float, volts: float | None = None) -> None:
+        if channel == "ac":
+            self._ladder(milliamps, volts)
+        else:
+            if self.dc is None:
+                raise InstrumentOperationError(self.role, "no dc_source instrument for a DC residual current")
+            self.dc.set_current_ma(milliamps)
+
+    def _ladder(self, milliamps: float, volts: float | None = None) -> None:
+        """Close the ladder's combination for `milliamps` at the L1 voltage now, or `volts` read before
+        (the design voltage while the output is dead: the current flows only once it is live).  Break
+        before make: between two combinations less current flows, never more, so no step overshoots."""
         ladder = self.wiring.leakage_resistors
         if not ladder:
             raise InstrumentOperationError(self.role, "no AC leakage path: wire [wiring.leakage_resistors] "
                                                       "(docs/bench/cots.md)")
         chosen: tuple[str, ...] = ()
         if milliamps > 0:
-            volts = self.scope.measure("vrms", self.recorder.output_channel)
+            if volts is None:
+                volts = self.scope.measure("vrms", self.recorder.output_channel)
             live = math.isfinite(volts) and volts > self.LIVE_RMS_V
             chosen = tuple(r.name for r in self.wiring.leakage_combination(
                 milliamps, volts if live else self.wiring.leakage_supply_v))

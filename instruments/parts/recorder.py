@@ -119,6 +119,11 @@ class ScopeRecorder:
     _kept: dict[int, list[Waveform]] = field(default_factory=dict)
     _emit_from: float = -math.inf
     _learning: bool = False
+    paused: bool = False
+    """A single triggered acquisition holds the scope: reads wait until `restart`."""
+    _offset_s: float = 0.0
+    """This recorder's time minus the scope's: 0 until a single acquisition made the scope begin a new
+    timebase (`restart`)."""
 
     @property
     def memory_s(self) -> float:
@@ -148,7 +153,10 @@ class ScopeRecorder:
 
     def update(self) -> float:
         """Read the record up to its newest sample; returns the scope time up to which edges are known
-        (the record's end: found from the holes after it, so no separate "now" is asked)."""
+        (the record's end: found from the holes after it, so no separate "now" is asked).  While a single
+        acquisition holds the scope (`paused`), nothing is read: the time known is the last one read."""
+        if self.paused:
+            return self.read_until_s
         self.scope.stop()
         try:
             end = self._learn_record() if self._learning else self._read_record()
@@ -158,9 +166,27 @@ class ScopeRecorder:
         self.read_until_s = self._record_s = end
         return end
 
+    def _window(self, channel: int, start_s: float, span_s: float, points: int | None) -> Waveform:
+        """`Scope.window` on this recorder's time."""
+        wave = self.scope.window(channel, start_s - self._offset_s, span_s, points)
+        return Waveform(wave.channel, wave.t0_s + self._offset_s, wave.dt_s, wave.values)
+
+    def restart(self, after_s: float) -> None:
+        """The scope left its running record for a single acquisition and runs a new one on a new
+        timebase (the stricter reading: a roll record's time origin does not survive a change of time
+        base mode).  Follow it afresh, its time 0 taken as `after_s`, later than every time known before,
+        so that times only grow; what happened in between is a gap no record holds (`gaps`): no
+        verdict may take a difference across it."""
+        gaps, period, before = self.gaps, self.period_s, self.read_until_s
+        self.__dict__.update(ScopeRecorder(self.scope, self.cp_channel, self.output_channel).__dict__)
+        self.gaps, self.period_s, self._offset_s = gaps, period, after_s
+        self.read_until_s = self._record_s = self._known_s = after_s
+        self.gaps.append((before, after_s))
+        self.start()
+
     def _learn_record(self) -> float:
         try:
-            end = self.scope.now(self.read_until_s)
+            end = self.scope.now(self.read_until_s - self._offset_s) + self._offset_s
         except InstrumentOperationError:
             return self.read_until_s        # nothing acquired yet: learn at the next read
         self._record_s = max(self.read_until_s, end - 4 * PERIOD_MAX_S)
@@ -190,7 +216,7 @@ class ScopeRecorder:
         for channel, a, b in self._keeps:
             lo, hi = max(a, self._record_s), min(b, end)
             if hi > lo:
-                wave = self.scope.window(channel, lo, hi - lo, None)
+                wave = self._window(channel, lo, hi - lo, None)
                 first, stop = _held(wave.values)
                 self._kept.setdefault(channel, []).append(
                     Waveform(channel, wave.t0_s + first * wave.dt_s, wave.dt_s, wave.values[first:stop]))
@@ -210,8 +236,8 @@ class ScopeRecorder:
         last_t: float | None = None
         first = True
         while True:
-            cp = self.scope.window(self.cp_channel, t, OVERVIEW_POINTS * delta, OVERVIEW_POINTS)
-            out = self.scope.window(self.output_channel, t, OVERVIEW_POINTS * delta, OVERVIEW_POINTS)
+            cp = self._window(self.cp_channel, t, OVERVIEW_POINTS * delta, OVERVIEW_POINTS)
+            out = self._window(self.output_channel, t, OVERVIEW_POINTS * delta, OVERVIEW_POINTS)
             a, b = _held(cp.values)
             a_out, b_out = _held(out.values)
             a, b = max(a, a_out), min(b, b_out)
@@ -371,7 +397,7 @@ class ScopeRecorder:
         t0 = lo
         if b > lo:
             self.zooms += 1
-            wave = self.scope.window(channel, lo, b - lo, None)
+            wave = self._window(channel, lo, b - lo, None)
             first, stop = _held(wave.values)
             values, t0 = wave.values[first:stop], wave.t0_s + first * wave.dt_s
         tail = self._tail.get(channel)
@@ -565,6 +591,23 @@ class ScopeRecorder:
         if st.ovp and end - st.last_live_s > DEAD_S:
             st.ovp = False
             self._emit(st.last_live_s + ZOOM_S, Channel.OVP, "0")
+
+
+def opening_in(out: Waveform, after_s: float) -> float:
+    """Where the output left the supply's sine in one record, by the rule `OVP 0` follows in a roll
+    record: the sample after the last one above LIVE_V that no other follows within DEAD_S (nor before
+    the record's end).  The first such whose dead stretch reaches past `after_s` (a contactor opening
+    just after a zero crossing shows its last live sample up to 0.2 ms before it); inf while the output
+    is live to the record's end; the record's start if nothing in it was live."""
+    live = np.flatnonzero(np.abs(np.nan_to_num(out.values)) > LIVE_V)
+    if not len(live):
+        return out.t0_s
+    times = out.t0_s + live * out.dt_s
+    end = out.t0_s + len(out.values) * out.dt_s
+    dead = np.diff(np.append(times, end)) > DEAD_S
+    openings = times[dead] + out.dt_s
+    openings = openings[openings + DEAD_S > after_s]
+    return float(openings[0]) if len(openings) else math.inf
 
 
 def _duty(s: np.ndarray, t0: float) -> float | None:
