@@ -208,6 +208,9 @@ class TestRecord:
     """The run folder's subfolder holding this test's evidence (plots, traces), if it kept any."""
     ocpp_cases: tuple[str, ...] = ()
     """The OCPP certification tool's test cases the test automates (e.g. TC_003_CS)."""
+    parameters: tuple[tuple[str, Any], ...] = ()
+    """What the test chose or the instruments reached, by name (an injected current, the timing record
+    and its sample interval): a reader needs them to repeat or to trust a verdict."""
 
     MESSAGE_CHARS = 2000
     """A message is cut here: an instrument's runaway answer must not fill a report."""
@@ -225,7 +228,8 @@ class TestRecord:
         return {"nodeid": self.nodeid, "name": self.name, "requirement": self.requirement, "clause": self.clause,
                 "outcome": str(self.outcome), "message": self.message[: self.MESSAGE_CHARS],
                 "measurements": [m.to_json() for m in self.measurements], "evidence": self.evidence,
-                **({"ocpp_cases": list(self.ocpp_cases)} if self.ocpp_cases else {})}
+                **({"ocpp_cases": list(self.ocpp_cases)} if self.ocpp_cases else {}),
+                **({"parameters": dict(self.parameters)} if self.parameters else {})}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str = "test record") -> TestRecord:
@@ -234,6 +238,7 @@ class TestRecord:
                        str(data.get("clause") or ""), Outcome(data["outcome"]), str(data.get("message") or ""),
                        tuple(MeasurementRecord.from_json(m, f"{where}, measurement {k + 1}")
                              for k, m in enumerate(data.get("measurements") or ())),
-                       data.get("evidence"), tuple(str(c) for c in data.get("ocpp_cases") or ()))
+                       data.get("evidence"), tuple(str(c) for c in data.get("ocpp_cases") or ()),
+                       tuple((str(k), v) for k, v in dict(data.get("parameters") or {}).items()))
         except (KeyError, ValueError, TypeError) as exc:
             raise RecordError(f"{where}: not a test record ({exc!r})") from None

@@ -48,6 +48,12 @@ MEASUREMENTS = {"vtop": "VTOP", "vbase": "VBASe", "frequency": "FREQuency", "dut
 INVALID = 9.0e37
 """X-Series answer for a measurement that cannot be made (9.9E+37), e.g. the frequency of a DC level."""
 MAX_POINTS = 1_000_000
+RECORD_REACH_S = 1.0e6
+"""How far past the last read `now` looks for a record's newest sample (eleven days of running): an
+empty record (just after `:RUN`) is found empty in a dozen reads, not at absurd positions."""
+PIECE_POINTS = 250_000
+"""A single acquisition's record longer than this is read in pieces of it (0.5 MB in WORD format): each
+read answers well within the transport's timeout, on a bench and in the virtual lab alike."""
 DECIMATED_POINTS = int(fact("keysight-infiniivision", "measurement_record_points"))
 """`:WAVeform:POINts` is an even divisor of this, or MAXimum (M924x guide p. 1171)."""
 HOLE, CLIPPED_LOW, CLIPPED_HIGH = 0, 1, 0xFFFF
@@ -141,7 +147,7 @@ class Scope(Instrument):
         (rolled out, or before its `:RUN`) are holes too, so it is the last point held that counts."""
         span, start = max(2.0 * self._gap, 1e-3), since_s
         newest: float | None = None
-        for _ in range(64):
+        while start - since_s < RECORD_REACH_S:
             wave = self.window(self.reference_channel, start, span, DECIMATED_POINTS)
             held = np.flatnonzero(~np.isnan(wave.values))
             if len(held):
@@ -354,12 +360,12 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
         self._source, self._points, self._window = channel, None, self._single
         preamble = self._preamble()
         count, x_inc, x_start, _ = preamble
-        if count <= MAX_POINTS:
+        if count <= PIECE_POINTS:
             return self._fetch(channel, preamble)
-        # a record longer than one read takes: panned over in pieces, as a stopped roll record is read
+        # a long record: panned over in pieces, as a stopped roll record is read
         pieces, start, end = [], x_start, x_start + count * x_inc
         while start < end - x_inc / 2:
-            span = min(MAX_POINTS * x_inc, end - start)
+            span = min(PIECE_POINTS * x_inc, end - start)
             piece = self.window(channel, start, span, None)
             pieces.append(piece.values)
             start += len(piece.values) * x_inc

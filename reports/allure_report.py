@@ -122,6 +122,8 @@ def attach_evidence(evidence: Evidence, folder: Path | None, plots: bool = True)
         from reports.plots import distribution_plot, led_strip, series_plot, sound_plot, timing_plot
 
     test = evidence.test_id.split("::")[-1]
+    for key, value in evidence.parameters.items():   # what the test chose or its instruments reached
+        allure.dynamic.parameter(key, value)
 
     def keep(name: str, file: str, content: str | bytes) -> None:
         """Attach to Allure and write the same bytes into the run folder."""

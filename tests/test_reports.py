@@ -249,7 +249,8 @@ def test_a_record_reads_back_as_written_and_a_bad_line_names_its_file_and_line(t
     m = MeasurementRecord("C2 to B", 0.15, "s", None, 0.1, Verdict.FAIL, -0.05, "WB-EL-03", "IEC 61851-1 Table A.6",
                           "EVI", t_s=12.5, cites=("iec61851-1",))
     record = TestRecord("conformance/x.py::test_x", "test_x", "WB-EL-03", "Table A.6", Outcome.FAILED, "too slow", (m,),
-                        "evidence/test_x")
+                        "evidence/test_x", parameters=(("timing record", "a single acquisition"),
+                                                       ("sample interval (s)", 2e-06)))
     writer = ResultsWriter(tmp_path)
     writer.test_finished(record)
     with (tmp_path / "tests.jsonl").open("a") as fh:

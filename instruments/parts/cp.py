@@ -13,6 +13,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from core.uncertainty import combined, expanded_u, interval_u, lag_u
 from core.errors import InstrumentOperationError, InvalidValue, RigError
 from core.settings import Setting
@@ -20,7 +22,7 @@ from core.types import Channel, Edge, Reading
 from instruments.base import ComposedInstrument
 from instruments.facts import accuracy_bound, fact
 from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, Capture, CpEmulator, CpLevel, CpMeasurement
-from instruments.parts.recorder import ZOOM_S, ScopeRecorder, opening_in
+from instruments.parts.recorder import LOW_V, ZOOM_S, ScopeRecorder, opening_in
 from instruments.parts.wiring import CP_FUNCTIONS, CP_RESISTORS, Wiring
 from instruments.scope import Scope
 from instruments.switch import KeysightDaq970, Switch
@@ -43,6 +45,8 @@ CAPTURE_TRIGGER_STEP_V = 1.5
 6 V and B's 9 V (IEC 61851-1:2017 Table A.4), far above the scope's noise."""
 CAPTURE_PRE_S = 0.01
 """The record held before the trigger: half a mains period at least, so the sine shows before the step."""
+CAPTURE_LEVEL_S = 0.005
+"""How much of CP after the trigger tells its new high level (five PWM periods)."""
 CAPTURE_POLL_S = 0.05
 CAPTURE_POLLS = 20
 """After the window, how often and how long the rig asks whether the acquisition is done (1 s more)."""
@@ -171,24 +175,33 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         recorder = self.recorder
         level = self.measure_cp().high_v + CAPTURE_TRIGGER_STEP_V
         t_arm = self.time()
+        before = recorder.state      # what the roll record knew as the acquisition was armed
         waited = 0.0
         recorder.paused = True
         try:
             self.scope.arm_single(recorder.cp_channel, level, True, CAPTURE_PRE_S, window_s)
             waited = wait_for(self.role, self.scope.single_waits, wait, CAPTURE_PRE_S,
-                                    "the scope never armed its trigger (Wait Trig) after :SINGle")
+                              "the scope never armed its trigger (Wait Trig) after :SINGle")
             act()
             waited += wait_for(self.role, self.scope.single_done, wait, window_s,
-                                     f"the scope never triggered: CP on channel {recorder.cp_channel} did not "
-                                     f"rise through {level:.2f} V after the vehicle's switching (probe, wiring, "
-                                     "or the switch unit's channel)")
+                               f"the scope never triggered: CP on channel {recorder.cp_channel} did not "
+                               f"rise through {level:.2f} V after the vehicle's switching (probe, wiring, "
+                               "or the switch unit's channel)")
             out = self.scope.single_window(recorder.output_channel)
+            after = self.scope.window(recorder.cp_channel, 0.0, CAPTURE_LEVEL_S, None)   # CP just after the step
         finally:
             self.scope.resume_roll()
             recorder.restart(t_arm + CAPTURE_PRE_S + waited)
         opening = opening_in(out, 0.0)
-        veh = self._veh[-1].value if self._veh else "?"
-        edges = [Edge(t_arm, Channel.VEH, veh)]
+        start = t_arm - CAPTURE_PRE_S
+        edges = [Edge(start, channel, value) for channel, value, known in (
+            (Channel.CPH, f"{before.cph or 0.0:.2f}", before.cph is not None),
+            (Channel.PWM, "1" if before.pwm else "0", before.pwm is not None),
+            (Channel.OVP, "1" if before.ovp else "0", before.ovp is not None)) if known]
+        edges.append(Edge(t_arm, Channel.VEH, self._veh[-1].value if self._veh else "?"))
+        positive = after.values[np.nan_to_num(after.values, nan=-math.inf) > LOW_V]
+        if len(positive):
+            edges.append(Edge(t_arm, Channel.CPH, f"{float(np.median(positive)):.2f}"))
         if math.isfinite(opening):
             edges.append(Edge(t_arm + max(0.0, opening), Channel.OVP, "0"))
         return Capture(t_arm, edges, out.dt_s,
