@@ -118,6 +118,9 @@ class Scope(Instrument):
         """Acquire again: a new record begins; the one read before is gone."""
 
     # --- a single triggered acquisition: a timing verdict from one record a real scope makes --------
+    makes_single = False
+    """The driver arms single triggered acquisitions (else timing comes from the running record)."""
+
     def arm_single(self, source: int, level_v: float, rising: bool, pre_s: float, post_s: float) -> None:
         """Leave the running record for one acquisition triggered where `source` crosses `level_v`
         (rising or falling), holding `pre_s` before the trigger and `post_s` after it; armed when this
@@ -196,6 +199,7 @@ class Scope(Instrument):
 class KeysightInfiniiVision(ScpiInstrument, Scope):
     """InfiniiVision X-Series over VISA (LAN port 5025 or USBTMC)."""
 
+    makes_single = True
     memory_points = int(fact("keysight-infiniivision", "memory_points"))
     pair_size = int(fact("keysight-infiniivision", "channels_per_memory_pair"))
 

@@ -640,4 +640,6 @@ def test_the_opening_from_a_single_acquisition_reads_the_simulated_delay_and_the
             found.append(delay_s(capture.edges, capture.t_act, Channel.OVP, "0"))
             before = cp.time()
         assert len(cp.recorder.gaps) >= 6
+        cp.scope.makes_single = False                            # a scope driver without single acquisitions:
+        assert cp.capture_after(lambda: cp.set_state("B"), 0.5, clock.sleep, cp_rises=True) is None   # the roll record
     assert all(abs(d - 0.098) <= 1e-3 for d in found), found

@@ -168,9 +168,9 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         rise, ≤ 1 ms late, the same lag a roll record's stamp has), `window_s` held after it; `act`;
         waited for on the scope (its Run bit); both channels read from the stopped record, the opening
         measured in it (`opening_in`).  The roll record is then followed afresh on its new timebase
-        (`ScopeRecorder.restart`).  An action that does not raise CP (a short: state E) is timed from
-        the roll record's edges (None)."""
-        if not cp_rises:
+        (`ScopeRecorder.restart`).  An action that does not raise CP (a short: state E), or a scope
+        driver without single acquisitions, is timed from the roll record's edges (None)."""
+        if not cp_rises or not self.scope.makes_single:
             return None
         recorder = self.recorder
         level = self.measure_cp().high_v + CAPTURE_TRIGGER_STEP_V

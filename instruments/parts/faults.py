@@ -157,7 +157,8 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         shunt = self.wiring.leakage_shunt_ohm
         leak = self.leakage_channel
         shown = frozenset(self.scope.displayed) | {leak}
-        if shunt is None or self.scope.channel_memory_points(leak, shown) * ZOOM_S < TRIP_PRE_S + observe_s:
+        if shunt is None or not self.scope.makes_single or \
+                self.scope.channel_memory_points(leak, shown) * ZOOM_S < TRIP_PRE_S + observe_s:
             return None
         if not math.isfinite(milliamps) or not 0 < milliamps <= MAX_RESIDUAL_MA or channel not in RESIDUAL_CHANNELS:
             raise InvalidValue(f"a trip step needs a channel of {RESIDUAL_CHANNELS} and (0, {MAX_RESIDUAL_MA:g}] mA, "
