@@ -166,8 +166,8 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         """One single acquisition, as a real scope makes it: armed to trigger where CP rises through
         CAPTURE_TRIGGER_STEP_V above its high level now (the vehicle's step: shown at the next PWM
         rise, ≤ 1 ms late, the same lag a roll record's stamp has), `window_s` held after it; `act`;
-        waited for on the scope (its Run bit); both channels read from the stopped record, the opening
-        measured in it (`opening_in`).  The roll record is then followed afresh on its new timebase
+        waited for on the scope (its Run bit); the output's whole record and CP's first CAPTURE_LEVEL_S
+        after the trigger read from the stopped record, the opening measured in it (`opening_in`).  The roll record is then followed afresh on its new timebase
         (`ScopeRecorder.restart`).  An action that does not raise CP (a short: state E), or a scope
         driver without single acquisitions, is timed from the roll record's edges (None)."""
         if not cp_rises or not self.scope.makes_single:
