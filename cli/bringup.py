@@ -68,8 +68,14 @@ def _report(rig: Rig, config: RigConfig) -> tuple[list[str], list[str]]:
             state = f"cannot be read ({exc})"
         print(f"  interlock: {state}" + ("" if needed else " (not required on this rig)"))
         print(f"  timing: edges are stamped on a {rig.cp.stamp_resolution_s * 1e6:g} us grid; each time between "
-              f"two CP-emulator stamps (contactor opening and closing after a vehicle action) carries "
+              f"two CP-emulator stamps (a contactor opening or closing after a vehicle action no single "
+              f"acquisition times) carries "
               f"U = {rig.cp.interval_u_s * 1e3:.3g} ms (k = 2); decision rule: {config.suite.decision_rule} acceptance")
+        capture_u, cp_scope = getattr(rig.cp, "capture_u_s", None), getattr(rig.cp, "scope", None)
+        if capture_u is not None and cp_scope is not None and cp_scope.makes_single:
+            print(f"  single acquisitions: the contactor's opening after a vehicle's step up carries "
+                  f"U = {capture_u('up') * 1e3:.3g} ms, its closing after a step down U = {capture_u('down') * 1e3:.3g} ms "
+                  f"(k = 2), each at the record's sample interval (2 us where the memory holds the window)")
         recorder = getattr(rig.cp, "recorder", None)
         if recorder is not None:
             print(f"  scope record: holds {recorder.memory_s:.3g} s on its shallowest channel (the memory shared within "

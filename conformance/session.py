@@ -143,27 +143,49 @@ def watch(deadline: AtMost) -> float:
     return deadline.high * LIMITS.rig.observation_factor.value
 
 
-def judge_contactor_opening(cp: CpEmulator, clock: Clock, evidence: Evidence, lim: AtMost,
-                            act: Callable[[], float], act_label: str, trace_name: str, measurement: str,
-                            cp_rises: bool) -> None:
-    """Charge, perform `act` (returns its board time), judge the time to contactor open against `lim`.
-    Where the CP emulator makes a triggered acquisition of it (`cp_rises`: the action raises CP's high
-    level, which a scope triggers on), the time comes from that one record; else from its edges."""
-    start_charging(cp, clock)
-    window = max(LIMITS.rig.opening_observation_min.value, lim.high * LIMITS.rig.opening_observation_factor.value)
-    capture = cp.capture_after(act, window, clock.sleep, cp_rises)
+def act_and_record(cp: CpEmulator, clock: Clock, evidence: Evidence, act: Callable[[], float], window_s: float,
+                   cp_step: str | None) -> tuple[float, list[Edge], float]:
+    """Perform `act` (returns its board time) and record `window_s` of what follows: in one triggered
+    acquisition where the CP emulator makes one of it (`cp_step`: how the act moves CP's high level,
+    `CpEmulator.capture_after`), else from its edges.  (the act's time, the edges, the U (k = 2) of a
+    time from the act to an edge); the evidence names the record and its sample interval."""
+    capture = cp.capture_after(act, window_s, clock.sleep, cp_step)
     if capture is None:
         t_act = act()
-        clock.sleep(window)
-        edges, interval = cp.read_edges(), cp.stamp_resolution_s
+        clock.sleep(window_s)
+        edges, interval, u = cp.read_edges(), cp.stamp_resolution_s, cp.interval_u_s
     else:
-        t_act, edges, interval = capture.t_act, capture.edges, capture.sample_interval_s
+        t_act, edges, interval, u = capture.t_act, capture.edges, capture.sample_interval_s, capture.u_s
         evidence.parameters["timing record"] = capture.how
     evidence.parameters["sample interval (s)"] = interval
+    return t_act, edges, u
+
+
+def judge_contactor_opening(cp: CpEmulator, clock: Clock, evidence: Evidence, lim: AtMost,
+                            act: Callable[[], float], act_label: str, trace_name: str, measurement: str,
+                            cp_step: str | None) -> None:
+    """Charge, perform `act` (returns its board time), judge the time to contactor open against `lim`,
+    timed as `act_and_record` times it (`cp_step`: "up" where the act raises CP's high level)."""
+    start_charging(cp, clock)
+    window = max(LIMITS.rig.opening_observation_min.value, lim.high * LIMITS.rig.opening_observation_factor.value)
+    t_act, edges, u = act_and_record(cp, clock, evidence, act, window, cp_step)
     opening = delay_s(edges, t_act, Channel.OVP, "0")
     marks = {act_label: t_act, **({"contactor open": t_act + opening} if opening != float("inf") else {})}
     evidence.trace(trace_name, edges, marks, window=(t_act, t_act + lim.high))
-    evidence.check(measurement, opening, lim, t_s=t_act, u=cp.interval_u_s)   # both ends stamped by the CP emulator
+    evidence.check(measurement, opening, lim, t_s=t_act, u=u)   # both ends in one record (or the CP emulator's stamps)
+
+
+def judge_contactor_closing(cp: CpEmulator, clock: Clock, evidence: Evidence, act: Callable[[], float],
+                            act_label: str, trace_name: str, measurement: str, note: str = "") -> None:
+    """With the vehicle plugged in and offered power, perform `act` (asks for power: CP's high level
+    steps down), judge the time to contactor closed against Table A.6's deadline, timed as
+    `act_and_record` times it."""
+    lim = LIMITS.iec61851.contactor_close_after_c
+    t_act, edges, u = act_and_record(cp, clock, evidence, act, watch(lim), "down")
+    closing = delay_s(edges, t_act, Channel.OVP, "1")
+    marks = {act_label: t_act, **({"contactor closed": t_act + closing} if closing != float("inf") else {})}
+    evidence.trace(trace_name, edges, marks, window=(t_act, t_act + lim.high))
+    evidence.check(measurement, closing, lim, t_s=t_act, u=u, note=note)
 
 
 def judge_offers(evidence: Evidence, edges: list[Edge], since: float, situation: str, offers: Judged,

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.types import Channel
 from conformance.limits import LIMITS, expected_duty_pct
-from conformance.session import judge_contactor_opening, offered_current_a, plug_in, start_charging, watch
+from conformance.session import (judge_contactor_closing, judge_contactor_opening, offered_current_a, plug_in,
+                                 start_charging)
 from core.limits import AtMost
 from core.uncertainty import times
 from fixtures.evidence import Evidence
-from fixtures.timing import delay_s
 from instruments.ac_load import AcLoad
 from instruments.cp_emulator import CpEmulator
 from instruments.power_analyser import PowerAnalyser
@@ -62,17 +61,10 @@ def test_duty_cycle_offers_configured_current_in_b2(cp: CpEmulator, clock: Clock
 @pytest.mark.red_on("contactor_close_delay_ms=3500")
 def test_contactor_closes_within_3_s_after_b2_to_c2(cp: CpEmulator, clock: Clock, evidence: Evidence) -> None:
     """When the vehicle asks for power (B2 -> C2), the EVSE closes the contactor within 3 s."""
-    lim = LIMITS.iec61851.contactor_close_after_c
     plug_in(cp, clock)
-    t_c = cp.set_state("C")
-    clock.sleep(watch(lim))
-    edges = cp.read_edges()
-    closing = delay_s(edges, t_c, Channel.OVP, "1")
-    evidence.trace("B2 to C2", edges, {"vehicle: C": t_c, **({"contactor closed": t_c + closing}
-                                                              if closing != float("inf") else {})},
-                   window=(t_c, t_c + lim.high))
-    evidence.check("contactor closing time after C", closing, lim, t_s=t_c, u=cp.interval_u_s,
-                   note="from the board's switch to C to output voltage on the vehicle side")
+    judge_contactor_closing(cp, clock, evidence, lambda: cp.set_state("C"), "vehicle: C", "B2 to C2",
+                            "contactor closing time after C",
+                            note="from the vehicle's switch to C to output voltage on the vehicle side")
 
 
 def judge_opening_after(vehicle_state: str, lim: AtMost, cp: CpEmulator, clock: Clock,
@@ -80,7 +72,7 @@ def judge_opening_after(vehicle_state: str, lim: AtMost, cp: CpEmulator, clock: 
     """Charge, switch the vehicle to `vehicle_state`, judge the time to contactor open."""
     judge_contactor_opening(cp, clock, evidence, lim, lambda: cp.set_state(vehicle_state),
                             f"vehicle: {vehicle_state}", f"C2 to {vehicle_state}",
-                            f"contactor opening time after C -> {vehicle_state}", cp_rises=True)
+                            f"contactor opening time after C -> {vehicle_state}", cp_step="up")
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A, Table A.6 (C2 -> B2)")

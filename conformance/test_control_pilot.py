@@ -12,8 +12,8 @@ import pytest
 
 from core.types import Channel
 from conformance.limits import LIMITS
-from conformance.session import (bracketed_u_s, judge_contactor_opening, measured_offer_a, observe_b2, plug_in,
-                                 start_charging, watch)
+from conformance.session import (bracketed_u_s, judge_contactor_closing, judge_contactor_opening, measured_offer_a,
+                                 observe_b2, plug_in, start_charging, watch)
 from core.limits import Band, Count, derived_from
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, first_edge, markers, pulses
@@ -96,7 +96,7 @@ def test_contactor_opens_when_cp_is_shorted_to_pe_while_charging(cp: CpEmulator,
     """A CP-PE short while charging (state E) opens the contactor within the profile's deadline."""
     lim = rig.profile.control_pilot.e_f_contactor_open_ms
     judge_contactor_opening(cp, clock, evidence, lim, lambda: cp.set_state("E"), "CP shorted", "C2 to E",
-                            "contactor opening time after CP short", cp_rises=False)
+                            "contactor opening time after CP short", cp_step=None)
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state D: ventilation required)")
@@ -157,19 +157,13 @@ def test_state_c_is_recognised_at_both_ends_of_the_resistance_band(cp: CpEmulato
     """A vehicle switching in R2 at either end of its band (R3 nominal) is recognised as C: the EVSE closes."""
     band = LIMITS.iec61851.state_c_switched_resistance_band
     r3 = LIMITS.iec61851.vehicle_r3.value
-    close = LIMITS.iec61851.contactor_close_after_c
     r2 = band.low if end == "low" else band.high
     ohm = 1.0 / (1.0 / r3 + 1.0 / r2)
     evidence.parameters.update(r2_ohm=r2, cp_pe_ohm=round(ohm, 1))
     plug_in(cp, clock)
-    t_c = cp.set_resistance(ohm)
-    clock.sleep(watch(close))
-    edges = cp.read_edges()
-    closing = delay_s(edges, t_c, Channel.OVP, "1")
-    evidence.trace(f"C with R2 {r2:.0f} ohm", edges, markers(vehicle_C=t_c, contactor_closed=t_c + closing),
-                   window=(t_c, t_c + close.high))
-    evidence.check(f"contactor closing time with R2 = {r2:.0f} ohm ({ohm:.0f} ohm CP-PE)", closing, close, t_s=t_c,
-                   u=cp.interval_u_s)
+    judge_contactor_closing(cp, clock, evidence, lambda: cp.set_resistance(ohm), "vehicle: C",
+                            f"C with R2 {r2:.0f} ohm",
+                            f"contactor closing time with R2 = {r2:.0f} ohm ({ohm:.0f} ohm CP-PE)")
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 Annex A (state sequence: C straight from A, no offer made)")
@@ -196,7 +190,7 @@ def test_contactor_opens_when_the_vehicle_loses_pe_while_charging(cp: CpEmulator
     (vehicle gone), so the contactor opens as after an unplug."""
     judge_contactor_opening(cp, clock, evidence, LIMITS.iec61851.contactor_open_after_unplug,
                             lambda: cp.set_pe(False), "PE lost", "PE lost in C2",
-                            "contactor opening time after loss of PE", cp_rises=True)
+                            "contactor opening time after loss of PE", cp_step="up")
 
 
 @pytest.mark.needs("cp", "installer", "load")

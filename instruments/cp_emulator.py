@@ -54,12 +54,19 @@ class CpLevel:
 class Capture:
     """What one triggered acquisition showed of an action and its consequence: the action's step at
     `t_act` and what followed, as edges on the emulator's timebase (placed there: within the record
-    their times are exact, relative to the trigger), with the record's sample interval."""
+    their times are exact, relative to the trigger), with the record's sample interval and the U (k = 2)
+    of a time from the step to an edge in it (the interval, and how late the trigger can show the step)."""
 
     t_act: float
     edges: list[Edge]
     sample_interval_s: float
     how: str
+    u_s: float
+
+
+CP_STEPS = ("up", "down")
+"""How an action moves CP's high level while the EVSE's PWM runs: up (C → B, C → A, PE lost), which an
+edge trigger catches, or down (B → C, B → D), which a runt trigger catches."""
 
 
 class CpEmulator(Instrument):
@@ -68,11 +75,14 @@ class CpEmulator(Instrument):
     role = "cp"
 
     def capture_after(self, act: Callable[[], float], window_s: float, wait: Callable[[float], None],
-                      cp_rises: bool) -> Capture | None:
+                      cp_step: str | None) -> Capture | None:
         """Time what follows `act` in one triggered acquisition, where this emulator makes one (a scope
-        that triggers on CP's step when the action raises CP's high level: `cp_rises`).  None: its
-        edges already time it (a board stamps its own switching and the EVSE's edges on one clock), so
-        the caller acts, waits and reads `read_edges`."""
+        that triggers on CP's step: `cp_step`, one of CP_STEPS, or None where the action shows none a
+        trigger can tell, such as a short to PE).  None: `act` was not performed and its edges time it
+        (a board stamps its own switching and the EVSE's edges on one clock), so the caller acts, waits
+        and reads `read_edges`."""
+        if cp_step is not None and cp_step not in CP_STEPS:
+            raise InvalidValue(f"cp_step must be one of {CP_STEPS} or None, not {cp_step!r}")
         return None
 
     @abstractmethod

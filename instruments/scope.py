@@ -127,6 +127,13 @@ class Scope(Instrument):
         returns."""
         raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
 
+    def arm_single_runt(self, source: int, low_v: float, high_v: float, pre_s: float, post_s: float) -> None:
+        """As `arm_single`, triggered by a positive runt on `source`: a pulse that rises through `low_v`
+        and falls back through it without reaching `high_v` (the trigger at that fall).  A CP whose PWM's
+        high level drops from B's 9 V to C's 6 V shows its first runt at the first pulse after the step,
+        where an edge trigger would fire on every pulse."""
+        raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
+
     def single_waits(self) -> bool:
         """The acquisition holds its pre-trigger part and waits for the trigger: an action now is seen."""
         raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
@@ -324,15 +331,32 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
         register cleared by reading it (`:TER?`, 4000 X guide p. 296), then `:SINGle`, which forces the
         sweep to NORMal: it waits for the trigger (p. 1603).  The Run bit read back is the sync: set, the
         scope is armed."""
-        if source not in (1, 2, 3, 4) or not math.isfinite(level_v) or not (pre_s >= 0 and post_s > 0):
-            raise InvalidValue(f"single acquisition: needs channel 1…4, a finite level, pre ≥ 0 and post > 0 s, "
-                               f"not {source}, {level_v}, {pre_s}, {post_s}")
+        if not math.isfinite(level_v):
+            raise InvalidValue(f"single acquisition: needs a finite trigger level, not {level_v}")
+        self._arm(source, pre_s, post_s, [":TRIGger:MODE EDGE", f":TRIGger:EDGE:SOURce CHANnel{source}",
+                                          f":TRIGger:EDGE:LEVel {level_v:.6E}",
+                                          f":TRIGger:EDGE:SLOPe {'POSitive' if rising else 'NEGative'}"])
+
+    def arm_single_runt(self, source: int, low_v: float, high_v: float, pre_s: float, post_s: float) -> None:
+        """The runt trigger (3000T X-Series Programmer's Guide, :TRIGger:RUNT commands, p. 1056) on a
+        positive runt with no width qualifier, its two thresholds set per source by `:TRIGger:LEVel:LOW`
+        (p. 1015) and `:TRIGger:LEVel:HIGH` (p. 1014), each within 0.75 of full scale from the centre;
+        armed as `arm_single` arms."""
+        if not (math.isfinite(low_v) and math.isfinite(high_v) and low_v < high_v):
+            raise InvalidValue(f"runt trigger: needs finite thresholds, low < high, not {low_v}, {high_v}")
+        self._arm(source, pre_s, post_s, [":TRIGger:MODE RUNT", f":TRIGger:RUNT:SOURce CHANnel{source}",
+                                          ":TRIGger:RUNT:POLarity POSitive", ":TRIGger:RUNT:QUALifier NONE",
+                                          f":TRIGger:LEVel:LOW {low_v:.6E},CHANnel{source}",
+                                          f":TRIGger:LEVel:HIGH {high_v:.6E},CHANnel{source}"])
+
+    def _arm(self, source: int, pre_s: float, post_s: float, trigger: list[str]) -> None:
+        if source not in (1, 2, 3, 4) or not (pre_s >= 0 and post_s > 0):
+            raise InvalidValue(f"single acquisition: needs channel 1…4, pre ≥ 0 and post > 0 s, "
+                               f"not {source}, {pre_s}, {post_s}")
         t = self.transport
         t.write(":STOP")
         t.write(";".join([":TIMebase:MODE MAIN", ":TIMebase:REFerence LEFT", f":TIMebase:RANGe {pre_s + post_s:.9E}",
-                          f":TIMebase:POSition {-pre_s:.9E}", ":TRIGger:MODE EDGE",
-                          f":TRIGger:EDGE:SOURce CHANnel{source}", f":TRIGger:EDGE:LEVel {level_v:.6E}",
-                          f":TRIGger:EDGE:SLOPe {'POSitive' if rising else 'NEGative'}"]))
+                          f":TIMebase:POSition {-pre_s:.9E}", *trigger]))
         t.query(":TER?")
         t.write(":SINGle")
         if not self._condition() & RUN_BIT:

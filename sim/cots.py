@@ -559,13 +559,19 @@ class SimScope(ScpiFrontEnd):
         """None: MAXimum (every sample of the window while stopped)."""
         self.displayed: set[int] = set()
         self.mode = "ROLL"
-        self.trigger: dict[str, Any] = {"source": 1, "level": 0.0, "rising": True}
+        self.trigger: dict[str, Any] = {"mode": "EDGE", "source": 1, "level": 0.0, "rising": True, "runt_source": 1,
+                                        "low": {n: 0.0 for n in (1, 2, 3, 4)}, "high": {n: 0.0 for n in (1, 2, 3, 4)}}
         self.single: dict[str, Any] | None = None
         """The armed single acquisition: armed_at, searched (world time looked through), last (the
         sample before it), at (the trigger's world time), told (`:TER?` read since)."""
         self.command(":CHANnel<n>:DISPlay", self._display)
-        self.command(":TRIGger:MODE", lambda s, a: None if a and a[0].upper() == "EDGE" else self.bad_value())
-        self.command(":TRIGger:EDGE:SOURce", self._trigger_source)
+        self.command(":TRIGger:MODE", self._trigger_mode)
+        self.command(":TRIGger:EDGE:SOURce", lambda s, a: self._trigger_source("source", a))
+        self.command(":TRIGger:RUNT:SOURce", lambda s, a: self._trigger_source("runt_source", a))
+        self.command(":TRIGger:RUNT:POLarity", lambda s, a: self._only(a, ("POS", "POSITIVE")))
+        self.command(":TRIGger:RUNT:QUALifier", lambda s, a: self._only(a, ("NONE",)))
+        self.command(":TRIGger:LEVel:LOW", lambda s, a: self._threshold("low", a))
+        self.command(":TRIGger:LEVel:HIGH", lambda s, a: self._threshold("high", a))
         self.command(":TRIGger:EDGE:LEVel", self._trigger_level)
         self.command(":TRIGger:EDGE:SLOPe", self._trigger_slope)
         self.command(":SINGle", self._single)
@@ -612,13 +618,44 @@ class SimScope(ScpiFrontEnd):
             self.mode, self.t_origin, self.single = mode, None, None
 
     # --- a single triggered acquisition --------------------------------------------------------
-    def _trigger_source(self, s: str, a: list[str]) -> None:
-        arg = a[0].upper() if a else ""
-        channel = next((n for n in (1, 2, 3, 4) if arg in (f"CHAN{n}", f"CHANNEL{n}")), None)
+    @staticmethod
+    def _channel_arg(arg: str) -> int | None:
+        arg = arg.strip().upper()
+        return next((n for n in (1, 2, 3, 4) if arg in (f"CHAN{n}", f"CHANNEL{n}")), None)
+
+    def _trigger_mode(self, s: str, a: list[str]) -> None:
+        mode = self.word(a, ("EDGE", "RUNT"))
+        if mode is not None:
+            self.trigger["mode"] = mode
+
+    def _trigger_source(self, key: str, a: list[str]) -> None:
+        channel = self._channel_arg(a[0]) if a else None
         if channel is None:
             self.bad_value()
             return
-        self.trigger["source"] = channel
+        self.trigger[key] = channel
+
+    def _only(self, a: list[str], modelled: tuple[str, ...]) -> None:
+        """A runt setting the model does not hold (a negative runt, a width qualifier) is refused as a
+        settings conflict rather than obeyed wrongly."""
+        if not a or a[0].strip().upper() not in modelled:
+            self.errors.append('-221,"Settings conflict"')
+
+    def _threshold(self, key: str, a: list[str]) -> None:
+        """`:TRIGger:LEVel:LOW|HIGH <level>,CHANnel<n>`: within 0.75 of full scale (eight divisions) from
+        the centre (3000T X-Series Programmer's Guide pp. 1014-1015), else -222."""
+        channel = self._channel_arg(a[1]) if len(a) == 2 else None
+        try:
+            level = float(a[0])
+        except (ValueError, IndexError):
+            level = math.nan
+        if channel is None or not math.isfinite(level):
+            self.bad_value()
+            return
+        if abs(level) > fact("keysight-infiniivision", "trigger_level_fraction") * 8 * self.scale[channel]:
+            self.out_of_range()
+            return
+        self.trigger[key][channel] = level
 
     def _trigger_level(self, s: str, a: list[str]) -> None:
         try:
@@ -631,8 +668,14 @@ class SimScope(ScpiFrontEnd):
         if arg is not None:
             self.trigger["rising"] = arg.startswith("POS")
 
+    def _trigger_channel(self) -> int:
+        return int(self.trigger["runt_source" if self.trigger["mode"] == "RUNT" else "source"])
+
     def _single(self, s: str, a: list[str]) -> None:
-        if self.mode != "MAIN" or self.trigger["source"] not in self.wiring:
+        runt = self.trigger["mode"] == "RUNT"
+        channel = self._trigger_channel()
+        if self.mode != "MAIN" or channel not in self.wiring or \
+                runt and not self.trigger["low"][channel] < self.trigger["high"][channel]:
             self.errors.append('-221,"Settings conflict"')    # roll mode is untriggered (the stricter reading)
             return
         if any(self.range / SCOPE_SAMPLE_S > self.memory_points(c) for c in self.displayed):
@@ -641,7 +684,7 @@ class SimScope(ScpiFrontEnd):
         now = self.world.now
         self.running, self.stopped_at, self.record_from = False, None, now
         self.single = {"armed_at": now, "searched": now, "last": math.nan, "at": None, "told": False,
-                       "position": self.position, "range": self.range}
+                       "position": self.position, "range": self.range, "pulse_top": math.inf}
 
     def _condition(self, s: str, a: list[str]) -> str:
         """Run (8) while running or a single is not done; Wait Trig (32) once its pre-trigger part is
@@ -665,8 +708,8 @@ class SimScope(ScpiFrontEnd):
         return single["at"] is None or self.world.now < single["at"] + single["position"] + single["range"]
 
     def _look_for_trigger(self, single: dict[str, Any]) -> None:
-        what, gain = self.wiring[self.trigger["source"]]
-        level, rising = self.trigger["level"], self.trigger["rising"]
+        channel = self._trigger_channel()
+        what, gain = self.wiring[channel]
         t, now = max(single["searched"], self._trigger_from()), self.world.now
         if math.isnan(single["last"]) and t + SCOPE_SAMPLE_S <= now:    # the comparator's state as it is armed
             single["last"] = float(gain * self._means(what, np.array([t - SCOPE_SAMPLE_S]))[0])
@@ -674,14 +717,46 @@ class SimScope(ScpiFrontEnd):
             n = min(int((now - t) / SCOPE_SAMPLE_S), 250_000)
             starts = t + SCOPE_SAMPLE_S * np.arange(n)
             v = gain * self._means(what, starts)
-            before = np.concatenate(([single["last"]], v[:-1]))
-            crossed = (before < level) & (v >= level) if rising else (before > level) & (v <= level)
-            hits = np.flatnonzero(crossed)
-            if len(hits):
-                single["at"] = float(starts[hits[0]])
+            hit = self._runt(single, v, channel) if self.trigger["mode"] == "RUNT" else self._edge(single, v)
+            if hit is not None:
+                single["at"] = float(starts[hit])
                 return
             single["last"], t = float(v[-1]), float(starts[-1]) + SCOPE_SAMPLE_S
         single["searched"] = t
+
+    def _edge(self, single: dict[str, Any], v: np.ndarray) -> int | None:
+        """The first sample at which the source crossed the level with the slope set."""
+        level, rising = self.trigger["level"], self.trigger["rising"]
+        before = np.concatenate(([single["last"]], v[:-1]))
+        crossed = (before < level) & (v >= level) if rising else (before > level) & (v <= level)
+        hits = np.flatnonzero(crossed)
+        return int(hits[0]) if len(hits) else None
+
+    def _runt(self, single: dict[str, Any], v: np.ndarray, channel: int) -> int | None:
+        """The first sample at which a positive runt ends: the source falls back through the low threshold
+        and nothing since it rose through it reached the high one.  A pulse already above the low
+        threshold when the search began counts as a full one (its start was not seen)."""
+        low, high = self.trigger["low"][channel], self.trigger["high"][channel]
+        before = np.concatenate(([single["last"]], v[:-1]))
+        above = v >= low
+        rises = np.flatnonzero(~(before >= low) & above)
+        falls = np.flatnonzero((before >= low) & ~above)
+        top = single["pulse_top"] if before[0] >= low else -math.inf     # the pulse open at the chunk's start
+        start = 0
+        for fall in falls:
+            open_rises = rises[(rises >= start) & (rises < fall)]
+            first = int(open_rises[-1]) if len(open_rises) else start
+            peak = float(np.max(v[first:fall])) if fall > first else -math.inf
+            top = peak if len(open_rises) else max(top, peak)
+            if top < high:
+                return int(fall)
+            start, top = int(fall), -math.inf
+        tail = rises[rises >= start]
+        if len(tail):
+            single["pulse_top"] = float(np.max(v[int(tail[-1]):]))
+        elif len(v) > start and v[-1] >= low:
+            single["pulse_top"] = max(top, float(np.max(v[start:])))
+        return None
 
     def _ter(self, s: str, a: list[str]) -> str:
         single = self.single

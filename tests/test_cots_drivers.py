@@ -11,6 +11,7 @@ Programming Guide (VOLTage, CURRent, OUTPut, MEASure:CURRent?).
 
 from __future__ import annotations
 
+import math
 import socket
 import struct
 import threading
@@ -556,6 +557,75 @@ def test_infiniivision_refuses_a_single_acquisition_it_cannot_arm_before_any_io(
             KeysightInfiniiVision(t).arm_single(1, 1.0, False, 0.0, 1.0)
 
 
+def test_infiniivision_runt_trigger_is_set_per_source_before_the_single_acquisition() -> None:
+    """The runt trigger as the 3000T X guide gives it (:TRIGger:RUNT commands p. 1056; the thresholds per
+    source, :TRIGger:LEVel:LOW p. 1015 and :HIGH p. 1014), armed as an edge-triggered one is; thresholds
+    that are not a low under a high are refused before any I/O."""
+    steps = [(":STOP", None),
+             (":TIMebase:MODE MAIN;:TIMebase:REFerence LEFT;:TIMebase:RANGe 4.510000000E+00;"
+              ":TIMebase:POSition -1.000000000E-02;:TRIGger:MODE RUNT;:TRIGger:RUNT:SOURce CHANnel1;"
+              ":TRIGger:RUNT:POLarity POSitive;:TRIGger:RUNT:QUALifier NONE;"
+              ":TRIGger:LEVel:LOW 1.000000E+00,CHANnel1;:TRIGger:LEVel:HIGH 7.500000E+00,CHANnel1", None),
+             (":TER?", "+0"), (":SINGle", None), (":OPERegister:CONDition?", "+8")]
+    with expected_protocol(steps) as t:
+        KeysightInfiniiVision(t).arm_single_runt(1, 1.0, 7.5, 0.01, 4.5)
+    with expected_protocol([]) as t:
+        with pytest.raises(InvalidValue, match="runt trigger"):
+            KeysightInfiniiVision(t).arm_single_runt(1, 7.5, 1.0, 0.01, 4.5)
+
+
+def test_the_virtual_scope_triggers_on_the_first_runt_after_cp_steps_down() -> None:
+    """A PWM whose high level drops from B's 9 V to C's 6 V: the pulse in which the step fell reached 9 V
+    and is no runt; the next one is, and the trigger is where it falls back through the low threshold.
+    Thresholds beyond 0.75 of full scale are refused (-222), settings the model does not hold as a
+    settings conflict (-221)."""
+    from sim.lab import start_virtual_lab
+    lab = start_virtual_lab(seed=3, knobs={})
+    try:
+        frontend, world, plant = lab.frontends["scope"], lab.world, lab.plant
+
+        def scope(line: str) -> str | bytes | None:
+            return frontend.handle(line)
+        for ch in (1, 3):
+            scope(f":CHANnel{ch}:DISPlay 1")
+        scope(":CHANnel1:SCALe 4")
+        scope(":TRIGger:LEVel:HIGH 30.0,CHANnel1")
+        assert scope(":SYSTem:ERRor?") == '-222,"Data out of range"'          # 24 V is 0.75 of 8 x 4 V
+        scope(":TRIGger:RUNT:POLarity NEGative")
+        assert scope(":SYSTem:ERRor?") == '-221,"Settings conflict"'
+        plant.generator.mode, plant.generator.duty_pct = "pwm", 20.0
+        plant.vehicle.r_ohm = 2740.0                                          # B: 9 V
+        plant.changed()
+        world.advance_to(math.floor(world.now * 1000) / 1000 + 0.0005)       # the middle of a PWM period
+        scope(":STOP;:TIMebase:MODE MAIN;:TIMebase:REFerence LEFT;:TIMebase:RANGe 2.0E-02;:TIMebase:POSition "
+              "-5.0E-03;:TRIGger:MODE RUNT;:TRIGger:RUNT:SOURce CHANnel1;:TRIGger:RUNT:POLarity POSitive;"
+              ":TRIGger:RUNT:QUALifier NONE;:TRIGger:LEVel:LOW 1.0,CHANnel1;:TRIGger:LEVel:HIGH 7.5,CHANnel1")
+        scope(":SINGle")
+        world.advance_to(world.now + 0.0101)                                  # pre-trigger held: 9 V pulses only
+        assert scope(":OPERegister:CONDition?") == "+40"
+        step = math.floor(world.now * 1000) / 1000 + 0.001 + 0.0001          # inside a pulse (0.2 ms high)
+
+        def to_c() -> None:
+            plant.vehicle.r_ohm = 1.0 / (1.0 / 2740.0 + 1.0 / 1300.0)
+            plant.changed()
+        world.schedule(step - world.now, to_c)
+        world.advance_to(step + 0.030)
+        assert scope(":OPERegister:CONDition?") == "+0"
+        scope(":WAVeform:SOURce CHANnel1;:WAVeform:POINts MAXimum")
+        pre = str(scope(":WAVeform:PREamble?")).split(",")
+        block = scope(":WAVeform:DATA?")
+        assert isinstance(block, bytes)
+        codes = np.frombuffer(block[2 + int(block[1:2]):], dtype=">u2")
+        volts = (codes.astype(float) - 32768) * 8 * 4.0 / 65536
+        trigger = round(-float(pre[5]) / 2e-6)
+        assert volts[trigger - 1] > 1.0 > volts[trigger]                      # the runt's fall
+        assert 5.5 < volts[trigger - 20] < 6.5                                # 6 V: C's level, a runt
+        assert volts[trigger - 500 - 60] > 8.5                                # the pulse a period before: 9 V
+        assert float(pre[5]) == pytest.approx(-5e-3)                          # times relative to the trigger
+    finally:
+        lab.stop()
+
+
 def test_the_virtual_scope_triggers_a_single_acquisition_only_once_its_pre_trigger_part_is_held() -> None:
     """The virtual X-Series as the programmer's guide describes it: :SINGle only in the main time base;
     no trigger before the pre-trigger part is held (Wait Trig: a CP already high when armed is no edge);
@@ -616,6 +686,36 @@ def test_the_virtual_scope_triggers_a_single_acquisition_only_once_its_pre_trigg
         lab.stop()
 
 
+def test_the_closing_from_a_single_acquisition_reads_the_simulated_delay() -> None:
+    """B -> C timed in one record triggered on the first runt: the simulated 500 ms less at most the runt
+    trigger's lag (`RUNT_HIDDEN_S`), at three phases of the PWM; the record's sample interval and its U
+    are stated.  Without a PWM no pulse can be a runt: the roll record times it, and the act is left to
+    the caller."""
+    from fixtures.timing import delay_s
+    from instruments.parts.cp import PartsCpEmulator
+    with Rig.from_file("rigs/sim-cots.toml") as rig:
+        cp, clock = cast(PartsCpEmulator, rig.cp), rig.clock
+        rig.energise()
+        clock.sleep(10)
+        assert cp.capture_after(lambda: cp.set_state("C"), 4.5, clock.sleep, "down") is None   # A: no PWM
+        assert cp.measure_cp().high_v > 11.0                                                     # not acted
+        found = []
+        for k in range(3):
+            cp.set_state("B")
+            clock.sleep(3.0 + k * 0.00037)
+            capture = cp.capture_after(lambda: cp.set_state("C"), 4.5, clock.sleep, "down")
+            assert capture is not None and capture.sample_interval_s == pytest.approx(2e-6)
+            assert "runt" in capture.how and 1e-3 < capture.u_s < 3e-3
+            found.append(delay_s(capture.edges, capture.t_act, Channel.OVP, "1"))
+            clock.sleep(1.0)
+            assert cp.output_present().value == 1                              # the roll record runs on, closed
+            cp.set_state("B")
+            clock.sleep(1.0)
+        with pytest.raises(InvalidValue, match="cp_step"):
+            cp.capture_after(lambda: cp.set_state("C"), 4.5, clock.sleep, "sideways")
+    assert all(0.5 - PartsCpEmulator.RUNT_HIDDEN_S - 1e-3 <= d <= 0.5 + 1e-3 for d in found), found
+
+
 def test_the_opening_from_a_single_acquisition_reads_the_simulated_delay_and_the_roll_record_runs_on() -> None:
     """The C -> B opening measured in one triggered record, at six phases of the PWM and the mains:
     98 ms within the 1 ms a vehicle step can hide; the record's sample interval is stated; after each
@@ -635,11 +735,26 @@ def test_the_opening_from_a_single_acquisition_reads_the_simulated_delay_and_the
             cp.set_state("C")
             clock.sleep(2.0 + k * 0.0037)
             assert any(e.channel == Channel.OVP and e.value == "1" for e in cp.read_edges())   # roll record: closed
-            capture = cp.capture_after(lambda: cp.set_state("B"), 0.5, clock.sleep, cp_rises=True)
+            capture = cp.capture_after(lambda: cp.set_state("B"), 0.5, clock.sleep, cp_step="up")
             assert capture is not None and capture.sample_interval_s == pytest.approx(2e-6)
             found.append(delay_s(capture.edges, capture.t_act, Channel.OVP, "0"))
             before = cp.time()
         assert len(cp.recorder.gaps) >= 6
         cp.scope.makes_single = False                            # a scope driver without single acquisitions:
-        assert cp.capture_after(lambda: cp.set_state("B"), 0.5, clock.sleep, cp_rises=True) is None   # the roll record
+        assert cp.capture_after(lambda: cp.set_state("B"), 0.5, clock.sleep, cp_step="up") is None   # the roll record
     assert all(abs(d - 0.098) <= 1e-3 for d in found), found
+
+
+def test_a_closing_is_where_the_sine_joins_after_a_dead_stretch_never_a_record_live_from_its_start() -> None:
+    """`closing_in` on made-up records at 2 µs: a join after more than DEAD_S dead counts; a zero crossing
+    inside a live sine does not; a record live from its first sample was closed before it began (inf), as
+    the roll record's `OVP 1` never comes for an output already live."""
+    from instruments.parts.recorder import closing_in
+    from instruments.scope import Waveform
+    t = np.arange(0.0, 0.1, 2e-6)
+    sine = 325.0 * np.sin(2 * np.pi * 50.0 * t)
+    joined = np.where(t >= 0.0403, sine, 0.0)
+    assert closing_in(Waveform(3, -0.01, 2e-6, joined), 0.0) == pytest.approx(-0.01 + 0.0403, abs=0.3e-3)
+    assert closing_in(Waveform(3, -0.01, 2e-6, sine), -0.01) == math.inf              # live from the start
+    assert closing_in(Waveform(3, 0.0, 2e-6, np.zeros_like(t)), 0.0) == math.inf      # never live
+    assert closing_in(Waveform(3, 0.0, 2e-6, joined), 0.05) == math.inf               # joined before `after`

@@ -22,9 +22,9 @@ from core.types import Channel, Edge, Reading
 from instruments.base import ComposedInstrument
 from instruments.facts import accuracy_bound, fact
 from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, Capture, CpEmulator, CpLevel, CpMeasurement
-from instruments.parts.recorder import LOW_V, ZOOM_S, ScopeRecorder, opening_in
+from instruments.parts.recorder import DEAD_S, LIVE_V, LOW_V, ZOOM_S, ScopeRecorder, closing_in, opening_in
 from instruments.parts.wiring import CP_FUNCTIONS, CP_RESISTORS, Wiring
-from instruments.scope import Scope
+from instruments.scope import DECIMATED_POINTS, Scope, Waveform
 from instruments.switch import KeysightDaq970, Switch
 
 STATE_NETWORK = {"A": (), "B": ("R3",), "C": ("R3", "R2"), "D": ("R3", "R2D"), "E": ("cp_short",)}
@@ -47,6 +47,10 @@ CAPTURE_PRE_S = 0.01
 """The record held before the trigger: half a mains period at least, so the sine shows before the step."""
 CAPTURE_LEVEL_S = 0.005
 """How much of CP after the trigger tells its new high level (five PWM periods)."""
+CAPTURE_RUNT_LOW_V = 1.0
+"""A runt trigger's low threshold: above the PWM's −12 V half and below state D's 3 V high level
+(IEC 61851-1:2017 Table A.4), so every pulse of the PWM crosses it; the high threshold lies
+CAPTURE_TRIGGER_STEP_V under the high level before the step."""
 CAPTURE_POLL_S = 0.05
 CAPTURE_POLLS = 20
 """After the window, how often and how long the rig asks whether the acquisition is done (1 s more)."""
@@ -60,17 +64,25 @@ OUTPUT_PROBE = Setting("output_probe", float, "the output probe's attenuation", 
 _RECORDERS: weakref.WeakKeyDictionary[Scope, ScopeRecorder] = weakref.WeakKeyDictionary()
 
 
-def wait_for(role: str, ready: Callable[[], bool], wait: Callable[[float], None], first_s: float, fault: str) -> float:
-    """Wait `first_s`, then ask the scope `ready` every CAPTURE_POLL_S up to CAPTURE_POLLS times; the time
-    waited.  A scope never ready is the rig's fault (`fault`), not the DUT's."""
+def poll(ready: Callable[[], bool], wait: Callable[[float], None], first_s: float) -> tuple[bool, float]:
+    """Wait `first_s`, then ask the scope `ready` every CAPTURE_POLL_S up to CAPTURE_POLLS times: whether
+    it became ready, and the time waited."""
     wait(first_s)
     waited = first_s
     for _ in range(CAPTURE_POLLS):
         if ready():
-            return waited
+            return True, waited
         wait(CAPTURE_POLL_S)
         waited += CAPTURE_POLL_S
-    raise InstrumentOperationError(role, fault)
+    return False, waited
+
+
+def wait_for(role: str, ready: Callable[[], bool], wait: Callable[[float], None], first_s: float, fault: str) -> float:
+    """`poll`, where a scope never ready is the rig's fault (`fault`), not the DUT's: the time waited."""
+    done, waited = poll(ready, wait, first_s)
+    if not done:
+        raise InstrumentOperationError(role, fault)
+    return waited
 
 
 def recorder_for(scope: Scope, settings: Mapping[str, Any]) -> ScopeRecorder:
@@ -117,7 +129,8 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
                 f"step in the PWM's negative half shows up to {self.VEHICLE_STEP_HIDDEN_S * 1e3:g} ms late, a PWM "
                 f"start at its first fall up to {self.PWM_START_HIDDEN_S * 1e3:g} ms late, the contactor near a zero "
                 f"crossing up to {self.ZERO_CROSSING_HIDDEN_S * 1e3:g} ms early; the contactor's opening after a "
-                f"vehicle step from one single acquisition triggered on it")
+                f"vehicle step up and its closing after a step down from one single acquisition triggered on "
+                f"the step (an edge; a runt, up to {self.RUNT_HIDDEN_S * 1e3:g} ms late)")
 
     VEHICLE_STEP_HIDDEN_S = 1e-3
     """A vehicle step in the PWM's negative half shows at the next positive one: up to one 1 kHz period."""
@@ -161,52 +174,130 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         self._veh.append(Edge(t, Channel.VEH, veh))
         return t
 
+    RUNT_HIDDEN_S = 2e-3
+    """A runt trigger fires where the first pulse after a step down falls back through its low threshold:
+    up to one 1 kHz period after the step, and that pulse's high part (less than a period) on top."""
+
+    def capture_u_s(self, cp_step: str, sample_s: float = ZOOM_S) -> float:
+        """U (k = 2) of a time from a vehicle's step to the contactor in one single acquisition at
+        `sample_s`: the grid, how late the trigger shows the step (the next PWM rise for a step up, the
+        first runt's fall for a step down: `lag_u`) and the sine's zero crossing."""
+        hidden = self.VEHICLE_STEP_HIDDEN_S if cp_step == "up" else self.RUNT_HIDDEN_S
+        return combined(interval_u(sample_s), lag_u(hidden, self.ZERO_CROSSING_HIDDEN_S))
+
     def capture_after(self, act: Callable[[], float], window_s: float, wait: Callable[[float], None],
-                      cp_rises: bool) -> Capture | None:
-        """One single acquisition, as a real scope makes it: armed to trigger where CP rises through
-        CAPTURE_TRIGGER_STEP_V above its high level now (the vehicle's step: shown at the next PWM
-        rise, ≤ 1 ms late, the same lag a roll record's stamp has), `window_s` held after it; `act`;
-        waited for on the scope (its Run bit); the output's whole record and CP's first CAPTURE_LEVEL_S
-        after the trigger read from the stopped record, the opening measured in it (`opening_in`).  The roll record is then followed afresh on its new timebase
-        (`ScopeRecorder.restart`).  An action that does not raise CP (a short: state E), or a scope
-        driver without single acquisitions, is timed from the roll record's edges (None)."""
-        if not cp_rises or not self.scope.makes_single:
+                      cp_step: str | None) -> Capture | None:
+        """One single acquisition, as a real scope makes it: armed on CP (a step up: an edge trigger
+        CAPTURE_TRIGGER_STEP_V above the high level now, shown at the next PWM rise; a step down: a
+        positive runt, a pulse that no longer reaches that far under it, shown as the first such pulse
+        ends), `window_s` held after the trigger; `act`; waited for on the scope (its Run bit); the
+        output read from the stopped record (`_output_record`) and CP's first CAPTURE_LEVEL_S after the
+        trigger; the opening (up) or closing (down) measured in it.  The roll record is then followed
+        afresh on its new timebase (`ScopeRecorder.restart`).  None, and `act` not performed, where the
+        roll record times it instead: no step a trigger tells (a short: state E), a scope driver without
+        single acquisitions, a window the memory cannot hold at ZOOM_S, or no PWM before a step down
+        (no pulse can be a runt)."""
+        CpEmulator.capture_after(self, act, window_s, wait, cp_step)     # validates cp_step
+        recorder, scope = self.recorder, self.scope
+        channels = (recorder.cp_channel, recorder.output_channel)
+        if cp_step is None or not scope.makes_single or any(
+                scope.channel_memory_points(c) * ZOOM_S < CAPTURE_PRE_S + window_s for c in channels):
             return None
-        recorder = self.recorder
-        level = self.measure_cp().high_v + CAPTURE_TRIGGER_STEP_V
+        now = self.measure_cp()
+        up = cp_step == "up"
+        if up:
+            level = now.high_v + CAPTURE_TRIGGER_STEP_V
+            trigger = f"channel {recorder.cp_channel} rising through {level:.2f} V"
+        else:
+            level = now.high_v - CAPTURE_TRIGGER_STEP_V
+            if now.frequency_hz <= 0 or not level > CAPTURE_RUNT_LOW_V:
+                return None
+            trigger = (f"a positive runt on channel {recorder.cp_channel} (above {CAPTURE_RUNT_LOW_V:.2f} V, "
+                       f"not {level:.2f} V)")
         t_arm = self.time()
         before = recorder.state      # what the roll record knew as the acquisition was armed
-        waited = 0.0
+        waited, done = 0.0, False
         recorder.paused = True
         try:
-            self.scope.arm_single(recorder.cp_channel, level, True, CAPTURE_PRE_S, window_s)
-            waited = wait_for(self.role, self.scope.single_waits, wait, CAPTURE_PRE_S,
+            if up:
+                scope.arm_single(recorder.cp_channel, level, True, CAPTURE_PRE_S, window_s)
+            else:
+                scope.arm_single_runt(recorder.cp_channel, CAPTURE_RUNT_LOW_V, level, CAPTURE_PRE_S, window_s)
+            waited = wait_for(self.role, scope.single_waits, wait, CAPTURE_PRE_S,
                               "the scope never armed its trigger (Wait Trig) after :SINGle")
             act()
-            waited += wait_for(self.role, self.scope.single_done, wait, window_s,
-                               f"the scope never triggered: CP on channel {recorder.cp_channel} did not "
-                               f"rise through {level:.2f} V after the vehicle's switching (probe, wiring, "
-                               "or the switch unit's channel)")
-            out = self.scope.single_window(recorder.output_channel)
-            after = self.scope.window(recorder.cp_channel, 0.0, CAPTURE_LEVEL_S, None)   # CP just after the step
+            done, more = poll(scope.single_done, wait, window_s)
+            waited += more
+            if done:
+                out = self._output_record(window_s, up)
+                after = scope.window(recorder.cp_channel, 0.0, CAPTURE_LEVEL_S, None)   # CP just after the step
+            else:
+                scope.stop()
         finally:
-            self.scope.resume_roll()
+            scope.resume_roll()
             recorder.restart(t_arm + CAPTURE_PRE_S + waited)
-        opening = opening_in(out, 0.0)
+        recorder.settle(wait)
         start = t_arm - CAPTURE_PRE_S
         edges = [Edge(start, channel, value) for channel, value, known in (
             (Channel.CPH, f"{before.cph or 0.0:.2f}", before.cph is not None),
             (Channel.PWM, "1" if before.pwm else "0", before.pwm is not None),
             (Channel.OVP, "1" if before.ovp else "0", before.ovp is not None)) if known]
         edges.append(Edge(t_arm, Channel.VEH, self._veh[-1].value if self._veh else "?"))
+        if not done:
+            if up:
+                raise InstrumentOperationError(self.role, f"the scope never triggered: CP on channel "
+                                               f"{recorder.cp_channel} did not rise through {level:.2f} V after the "
+                                               "vehicle's switching (probe, wiring, or the switch unit's channel)")
+            how = self._no_runt(now, level, window_s)
+            return Capture(t_arm, edges, ZOOM_S, how, self.capture_u_s(cp_step))
         positive = after.values[np.nan_to_num(after.values, nan=-math.inf) > LOW_V]
         if len(positive):
             edges.append(Edge(t_arm, Channel.CPH, f"{float(np.median(positive)):.2f}"))
-        if math.isfinite(opening):
-            edges.append(Edge(t_arm + max(0.0, opening), Channel.OVP, "0"))
-        return Capture(t_arm, edges, out.dt_s,
-                       f"a single acquisition triggered on channel {recorder.cp_channel} rising through {level:.2f} V, "
-                       f"{out.dt_s * 1e6:g} us a sample")
+        moment = opening_in(out, 0.0) if up else closing_in(out, -CAPTURE_PRE_S)
+        if math.isfinite(moment):
+            edges.append(Edge(t_arm + max(0.0, moment), Channel.OVP, "0" if up else "1"))
+        return Capture(t_arm, edges, out.dt_s, f"a single acquisition triggered on {trigger}, "
+                                               f"{out.dt_s * 1e6:g} us a sample", self.capture_u_s(cp_step, out.dt_s))
+
+    def _output_record(self, window_s: float, whole: bool) -> Waveform:
+        """The output in the stopped record: whole (an opening within a second), or, for a closing that may
+        come seconds after the trigger, located on the last sample of each of DECIMATED_POINTS buckets
+        and then read whole from DEAD_S before the last bucket that did not show the sine (a bucket's
+        last sample near a zero crossing looks dead, so the read reaches back until DEAD_S of it is)."""
+        scope, channel = self.scope, self.recorder.output_channel
+        if whole:
+            return scope.single_window(channel)
+        coarse = scope.window(channel, 0.0, window_s, DECIMATED_POINTS)
+        live = np.flatnonzero(np.abs(np.nan_to_num(coarse.values)) > LIVE_V)
+        if not len(live):
+            return coarse
+        end = coarse.t0_s + (int(live[0]) + 1) * coarse.dt_s
+        start = max(-CAPTURE_PRE_S, end - 2 * coarse.dt_s - DEAD_S)
+        while True:
+            fine = scope.window(channel, start, end - start, None)
+            first = np.flatnonzero(np.abs(np.nan_to_num(fine.values)) > LIVE_V)
+            if start <= -CAPTURE_PRE_S or len(first) and first[0] * fine.dt_s > DEAD_S:
+                return fine
+            start = max(-CAPTURE_PRE_S, start - 2 * DEAD_S)
+
+    def _no_runt(self, before: CpMeasurement, level: float, window_s: float) -> str:
+        """No runt within the window: the EVSE's doing only where CP did step down and shows no PWM (it
+        withdrew its offer at the vehicle's request, so nothing can close: judged as never closed);
+        anything else is the rig's (the switching, the trigger)."""
+        m = self.measure_cp()
+        volts = self.scope.measure("vrms", self.recorder.output_channel)
+        if not m.high_v < level:
+            raise InstrumentOperationError(self.role, f"CP's high level stayed at {m.high_v:.2f} V (it was "
+                                           f"{before.high_v:.2f} V) after the vehicle's switching: check the switch "
+                                           "unit's channel and the CP network's wiring")
+        if m.frequency_hz > 0:
+            raise InstrumentOperationError(self.role, f"CP shows a PWM at {m.high_v:.2f} V, yet the scope never "
+                                           f"triggered on a runt below {level:.2f} V (trigger, probe)")
+        if math.isfinite(volts) and volts > LIVE_V:
+            raise InstrumentOperationError(self.role, f"the output is live ({volts:.0f} V rms) but CP showed no "
+                                           "runt: its closing cannot be timed from one record")
+        return (f"no runt on channel {self.recorder.cp_channel} within {window_s:g} s: the EVSE withdrew its PWM at "
+                f"the step down (CP {m.high_v:.2f} V without a period) and the output stayed dead")
 
     def _network(self, names: Iterable[str], veh: str) -> float:
         network = {"cp_short", *(r.name for r in self.wiring.cp_resistors)}

@@ -186,6 +186,7 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
             self.scope.resume_roll()
             recorder.restart(t_arm + TRIP_PRE_S + waited)
             self._seen_until = recorder.read_until_s
+        recorder.settle(wait)
         self.set_residual_ma(channel, 0.0)
         seen = np.flatnonzero(np.abs(np.nan_to_num(step.values)) >= threshold)
         on = step.t0_s + float(seen[0]) * step.dt_s - (STEP_HIDDEN_S / 2 if ac else 0.0)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +58,10 @@ CP_MOVE_V = 0.08
 """An overview point this far from the level known disagrees with it (noise is ~5 mV a sample)."""
 CPH_STEP_V = 0.3
 """A CP high-level change reported as an edge (the board protocol's threshold)."""
+SETTLE_S = 0.01
+SETTLE_POLLS = 20
+"""How a new record is waited for before its state is learnt: 10 ms (ten PWM periods) at a time, up to
+0.2 s."""
 LOW_V = -2.0
 """CP below this is the generator's negative half (or state F): every high level is ≥ 0 V."""
 LIVE_V = 20.0
@@ -183,6 +188,20 @@ class ScopeRecorder:
         self.read_until_s = self._record_s = self._known_s = after_s
         self.gaps.append((before, after_s))
         self.start()
+
+    def settle(self, wait: Callable[[float], None]) -> None:
+        """After `restart`, before the rig acts again: let the new record hold a few PWM periods
+        (SETTLE_S at a time, on the instrument's clock) and learn the state from them.  A first read
+        that came only after the next action would learn the state that action left, and the edges it
+        caused would be lost (a PWM starting 0.1 s after a vehicle's plug-in, unseen)."""
+        for _ in range(SETTLE_POLLS):
+            if not self._learning:
+                return
+            wait(SETTLE_S)
+            self.update()
+        if self._learning:
+            raise InstrumentOperationError("scope", f"the scope's new record held no sample on channel "
+                                                    f"{self.cp_channel} {SETTLE_POLLS * SETTLE_S:g} s after :RUN")
 
     def _learn_record(self) -> float:
         try:
@@ -608,6 +627,27 @@ def opening_in(out: Waveform, after_s: float) -> float:
     openings = times[dead] + out.dt_s
     openings = openings[openings + DEAD_S > after_s]
     return float(openings[0]) if len(openings) else math.inf
+
+
+SINE_GAP_S = 1e-3
+"""The longest a live sine stays under LIVE_V about a zero crossing (0.43 ms at 45 Hz and 207 V rms),
+doubled: a record that starts dead for longer than this was dead, not crossing zero."""
+
+
+def closing_in(out: Waveform, after_s: float) -> float:
+    """Where the output joined the supply's sine in one record, by the rule `OVP 1` follows in a roll
+    record: the first sample above LIVE_V at or after `after_s` that no other precedes within DEAD_S,
+    inf if none.  The record's first live sample counts only where more than SINE_GAP_S of the record
+    before it is dead: live from its start, the output was closed before the record began."""
+    live = np.flatnonzero(np.abs(np.nan_to_num(out.values)) > LIVE_V)
+    if not len(live):
+        return math.inf
+    times = out.t0_s + live * out.dt_s
+    joins = times[1:][np.diff(times) > DEAD_S]
+    if live[0] * out.dt_s > SINE_GAP_S:
+        joins = np.concatenate((times[:1], joins))
+    joins = joins[joins >= after_s]
+    return float(joins[0]) if len(joins) else math.inf
 
 
 def _duty(s: np.ndarray, t0: float) -> float | None:
