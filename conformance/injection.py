@@ -80,16 +80,16 @@ def residual_ramp(box: FaultBox, clock: Clock, channel: str, start: float, stop:
 
 
 def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, observe_s: float,
-                   evidence: Evidence | None = None) -> tuple[float, float]:
-    """Step from 0 to `milliamps`; (box time the current began to flow, seconds until it stopped).  Where
-    the box times it in one triggered acquisition (`FaultBox.capture_trip`) the evidence says so, with
-    the record's sample interval; a test that reads other edges around the trip passes no `evidence` and
-    is timed from the box's events."""
+                   evidence: Evidence | None = None) -> tuple[float, float, float]:
+    """Step from 0 to `milliamps`; (box time the current began to flow, seconds until it stopped, the U
+    (k = 2) of those seconds).  Where the box times it in one triggered acquisition
+    (`FaultBox.capture_trip`) the evidence says so, with the record's sample interval; a test that reads
+    other edges around the trip passes no `evidence` and is timed from the box's events."""
     captured = box.capture_trip(channel, milliamps, observe_s, clock.sleep) if evidence is not None else None
     if captured is not None:
         assert evidence is not None
         evidence.parameters.update({"timing record": captured.how, "sample interval (s)": captured.sample_interval_s})
-        return captured.t_on, captured.trip_s
+        return captured.t_on, captured.trip_s, captured.u_s
     t_command = box.set_residual_ma(channel, milliamps)
     first = min(box.step_search_s, observe_s)
     clock.sleep(first)
@@ -97,7 +97,7 @@ def step_trip_time(box: FaultBox, clock: Clock, channel: str, milliamps: float, 
     clock.sleep(observe_s - first)
     t_off = interrupted_after(box, channel, t_command)
     box.set_residual_ma(channel, 0.0)
-    return t_on, t_off - t_on
+    return t_on, t_off - t_on, box.trip_time_u_s
 
 
 def ramp_u(step: float, instrument_u: float | None) -> float | None:

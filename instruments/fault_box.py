@@ -64,6 +64,8 @@ class TripCapture:
     trip_s: float
     sample_interval_s: float
     how: str
+    u_s: float
+    """U (k = 2) of `trip_s`: the record's sample interval and what the signals hide."""
 
 
 class FaultBox(Instrument):

@@ -506,6 +506,20 @@ on 4 (volts per amp: the shunt as built replaces the nominal ohms)."""
 
 SCOPE_SAMPLE_S = 2e-6
 """The roll record's sample interval the virtual scope models: the finest interval the rig reads it at."""
+
+
+def single_interval_s(range_s: float, points: int) -> float | None:
+    """A single acquisition's sample interval: the finest step of 1-2-5 from SCOPE_SAMPLE_S up at which
+    `points` of memory hold `range_s`, as a real X-Series lowers its sample rate to fill its memory
+    with the screen (3000 X User's Guide p. 270: single acquisitions use the full memory); its own
+    steps are not in the facts, so the model takes 1-2-5 rounded up, never finer than a real one could
+    be.  None beyond 1 s a sample."""
+    for exponent in range(-6, 1):
+        for mantissa in (1.0, 2.0, 5.0):
+            dt = mantissa * 10.0 ** exponent
+            if dt >= SCOPE_SAMPLE_S * (1 - 1e-9) and range_s / dt <= points:
+                return dt
+    return None
 MEASUREMENT_RECORD_POINTS = int(fact("keysight-infiniivision", "measurement_record_points"))
 """The most points `:WAVeform:DATA?` gives while running (the measurement record), and what every
 decimated read divides: instruments/facts/keysight-infiniivision.toml (`measurement_record_points`)."""
@@ -525,8 +539,9 @@ class SimScope(ScpiFrontEnd):
       mean of the bucket;
     - points not acquired (before the record, after its end, rolled out) are holes (0x0000).
 
-    A single triggered acquisition (`:TIMebase:MODE MAIN`, an edge trigger, `:SINGle`): the record
-    starts at the arming (nothing before it), the trigger is the first sample at which the source
+    A single triggered acquisition (`:TIMebase:MODE MAIN`, an edge or a positive runt trigger,
+    `:SINGle`): sampled at `single_interval_s` (2 µs where the memory holds the screen, coarser where it
+    does not), the record starts at the arming (nothing before it), the trigger is the first sample at which the source
     crosses the level with the slope set once the pre-trigger part is held (Wait Trig), the acquisition is done once `:TIMebase:RANGe` past the
     reference (`:TIMebase:POSition` from the trigger) is held; until then the Run bit of
     `:OPERegister:CONDition?` stays set and `:WAVeform:DATA?` is refused (-221: the stricter reading);
@@ -678,13 +693,14 @@ class SimScope(ScpiFrontEnd):
                 runt and not self.trigger["low"][channel] < self.trigger["high"][channel]:
             self.errors.append('-221,"Settings conflict"')    # roll mode is untriggered (the stricter reading)
             return
-        if any(self.range / SCOPE_SAMPLE_S > self.memory_points(c) for c in self.displayed):
-            self.out_of_range()                                  # more than the memory holds at the record's interval
+        dt = single_interval_s(self.range, min((self.memory_points(c) for c in self.displayed), default=1))
+        if dt is None:
+            self.out_of_range()                                  # more than the memory holds at any interval
             return
         now = self.world.now
         self.running, self.stopped_at, self.record_from = False, None, now
         self.single = {"armed_at": now, "searched": now, "last": math.nan, "at": None, "told": False,
-                       "position": self.position, "range": self.range, "pulse_top": math.inf}
+                       "position": self.position, "range": self.range, "pulse_top": math.inf, "dt": dt}
 
     def _condition(self, s: str, a: list[str]) -> str:
         """Run (8) while running or a single is not done; Wait Trig (32) once its pre-trigger part is
@@ -711,17 +727,18 @@ class SimScope(ScpiFrontEnd):
         channel = self._trigger_channel()
         what, gain = self.wiring[channel]
         t, now = max(single["searched"], self._trigger_from()), self.world.now
-        if math.isnan(single["last"]) and t + SCOPE_SAMPLE_S <= now:    # the comparator's state as it is armed
-            single["last"] = float(gain * self._means(what, np.array([t - SCOPE_SAMPLE_S]))[0])
-        while t + SCOPE_SAMPLE_S <= now:
-            n = min(int((now - t) / SCOPE_SAMPLE_S), 250_000)
-            starts = t + SCOPE_SAMPLE_S * np.arange(n)
-            v = gain * self._means(what, starts)
+        dt = single["dt"]
+        if math.isnan(single["last"]) and t + dt <= now:    # the comparator's state as it is armed
+            single["last"] = float(gain * self._means(what, np.array([t - dt]), dt)[0])
+        while t + dt <= now:
+            n = min(int((now - t) / dt), 250_000)
+            starts = t + dt * np.arange(n)
+            v = gain * self._means(what, starts, dt)
             hit = self._runt(single, v, channel) if self.trigger["mode"] == "RUNT" else self._edge(single, v)
             if hit is not None:
                 single["at"] = float(starts[hit])
                 return
-            single["last"], t = float(v[-1]), float(starts[-1]) + SCOPE_SAMPLE_S
+            single["last"], t = float(v[-1]), float(starts[-1]) + dt
         single["searched"] = t
 
     def _edge(self, single: dict[str, Any], v: np.ndarray) -> int | None:
@@ -831,8 +848,9 @@ class SimScope(ScpiFrontEnd):
         """Points, their interval, and whether each is a raw sample (MAXimum while stopped) rather than
         the last sample of its bucket."""
         if self.points is None and not self.running:
-            n = max(1, int(round(self.range / SCOPE_SAMPLE_S)))
-            return min(n, self.memory_points(self.source)), SCOPE_SAMPLE_S, True
+            sample = self._sample_s()
+            n = max(1, int(round(self.range / sample)))
+            return min(n, self.memory_points(self.source)), sample, True
         n = MEASUREMENT_RECORD_POINTS if self.points is None else self.points
         return n, self.range / n, False
 
@@ -870,15 +888,16 @@ class SimScope(ScpiFrontEnd):
         n, dt, raw = self._grid()
         origin = self._origin()
         # each point is one stored sample: a raw one from its start, a decimated one the last of its bucket
-        starts = origin + self._start() + dt * np.arange(n) + (0.0 if raw else dt - SCOPE_SAMPLE_S)
+        sample = self._sample_s()
+        starts = origin + self._start() + dt * np.arange(n) + (0.0 if raw else dt - sample)
         newest = self._newest()
-        kept_from = max(self.record_from, newest - self.memory_points(self.source) * SCOPE_SAMPLE_S)
-        acquired = (starts + SCOPE_SAMPLE_S <= newest + 1e-12) & (starts >= kept_from - 1e-12)
+        kept_from = max(self.record_from, newest - self.memory_points(self.source) * sample)
+        acquired = (starts + sample <= newest + 1e-12) & (starts >= kept_from - 1e-12)
         values = np.zeros(n)
         if self.source in self.wiring:
             what, gain = self.wiring[self.source]
             if acquired.any():
-                values[acquired] = gain * self._means(what, starts[acquired])
+                values[acquired] = gain * self._means(what, starts[acquired], sample)
         values += self._noise.normal(0.0, self.NOISE_V.get(self.source, 0.001), n)
         inc, ref = self._y()
         codes = np.clip(np.round(values / inc + ref), 1, 65535).astype(">u2")
@@ -887,11 +906,17 @@ class SimScope(ScpiFrontEnd):
         header = str(len(raw_bytes)).encode()
         return b"#" + str(len(header)).encode() + header + raw_bytes
 
-    def _means(self, what: str, starts: np.ndarray) -> np.ndarray:
-        """Each stored sample: the high-resolution mean over its SCOPE_SAMPLE_S."""
-        t = np.column_stack((starts, starts + SCOPE_SAMPLE_S)).ravel()
+    def _sample_s(self) -> float:
+        """The stored record's sample interval: a single acquisition's own, else the roll record's."""
+        if self.mode == "MAIN" and self.single is not None:
+            return float(self.single["dt"])
+        return SCOPE_SAMPLE_S
+
+    def _means(self, what: str, starts: np.ndarray, width: float = SCOPE_SAMPLE_S) -> np.ndarray:
+        """Each stored sample: the high-resolution mean over its interval (`width`)."""
+        t = np.column_stack((starts, starts + width)).ravel()
         integral = self.history.integral(what, t)
-        return (integral[1::2] - integral[0::2]) / SCOPE_SAMPLE_S
+        return (integral[1::2] - integral[0::2]) / width
 
     def _measure(self, item: str, args: list[str]) -> str:
         channel = args[0].upper().removeprefix("CHANNEL").removeprefix("CHAN") if args else ""

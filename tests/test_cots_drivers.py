@@ -758,3 +758,14 @@ def test_a_closing_is_where_the_sine_joins_after_a_dead_stretch_never_a_record_l
     assert closing_in(Waveform(3, -0.01, 2e-6, sine), -0.01) == math.inf              # live from the start
     assert closing_in(Waveform(3, 0.0, 2e-6, np.zeros_like(t)), 0.0) == math.inf      # never live
     assert closing_in(Waveform(3, 0.0, 2e-6, joined), 0.05) == math.inf               # joined before `after`
+
+
+def test_a_single_acquisitions_sample_interval_is_the_finest_1_2_5_step_its_memory_holds_the_screen_at() -> None:
+    """2 µs wherever the memory holds the screen at it (8 s in 4 Mpts), coarser beyond (10 µs for a 15 s
+    screen in 2 Mpts, 5 µs for 15 s in 4 Mpts), never finer than the roll record's 2 µs."""
+    from sim.cots import single_interval_s
+    assert single_interval_s(1e-3, 4_000_000) == pytest.approx(2e-6)
+    assert single_interval_s(8.0, 4_000_000) == pytest.approx(2e-6)
+    assert single_interval_s(15.025, 4_000_000) == pytest.approx(5e-6)
+    assert single_interval_s(15.025, 2_000_000) == pytest.approx(1e-5)
+    assert single_interval_s(1e9, 1000) is None

@@ -218,11 +218,10 @@ def test_a_dc_step_is_stamped_where_it_reaches_half_its_level() -> None:
 
 
 @pytest.mark.parametrize("trip_ms", [25.0, 200.0])
-def test_an_ac_trip_is_timed_in_one_triggered_record_and_a_10_s_dc_window_from_the_roll_record(trip_ms: float) -> None:
+def test_an_ac_trip_is_timed_in_one_triggered_record(trip_ms: float) -> None:
     """The 5 x 30 mA step and the output leaving the sine in one single acquisition triggered on the
-    shunt (its sample interval stated); the simulated trip within the stated U.  A 15 s DC window
-    (1.5 x its 10 s limit) is more than the memory holds at 2 us a point: the box declines it, and the
-    roll record times it; the roll record runs on after a capture."""
+    shunt (its sample interval stated); the simulated trip within the stated U; the roll record runs on
+    after a capture."""
     from instruments.parts.faults import PartsFaultBox
     with Rig.from_file("rigs/sim-cots.toml", sim_overrides={"rcd_ac_trip_time_ms": str(trip_ms)}) as rig:
         cp, clock = rig.cp, rig.clock
@@ -239,5 +238,26 @@ def test_an_ac_trip_is_timed_in_one_triggered_record_and_a_10_s_dc_window_from_t
         assert captured is not None and captured.sample_interval_s == pytest.approx(2e-6)
         assert abs(captured.trip_s - trip_ms / 1000.0) <= box.trip_time_u_s, captured
         assert captured.t_on > before and cp.time() > captured.t_on               # times only grow
-        assert box.capture_trip("dc", 6.0, 15.0, clock.sleep) is None
         assert 4 not in box.scope.displayed                                     # nothing flows: the shunt off
+
+
+def test_a_dc_trip_window_the_memory_cannot_hold_at_2_us_is_sampled_coarser_as_the_scope_chooses() -> None:
+    """A 15 s DC window (1.5 x its 10 s limit) with the output and the shunt sharing a channel pair (2 Mpts
+    each): the virtual scope samples it at 10 us, the 1-2-5 step that fills its memory, as a real one
+    lowers its rate; the trip, the interval and a U that holds it come out of the one record."""
+    from instruments.parts.faults import PartsFaultBox
+    with Rig.from_file("rigs/sim-cots.toml", sim_overrides={"rcd_dc_trip_time_ms": "400"}) as rig:
+        cp, clock = rig.cp, rig.clock
+        box = rig.instruments["fault_box"]
+        assert isinstance(box, PartsFaultBox)
+        rig.energise()
+        clock.sleep(10)
+        cp.set_state("B")
+        clock.sleep(3)
+        cp.set_state("C")
+        clock.sleep(3)
+        captured = box.capture_trip("dc", 6.0, 15.0, clock.sleep)
+        assert captured is not None and captured.sample_interval_s == pytest.approx(1e-5)
+        assert captured.u_s == pytest.approx(box.trip_u_s(1e-5)) and captured.u_s > box.trip_time_u_s
+        assert abs(captured.trip_s - 0.400) <= captured.u_s, captured
+        assert 4 not in box.scope.displayed

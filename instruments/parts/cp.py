@@ -195,13 +195,12 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         trigger; the opening (up) or closing (down) measured in it.  The roll record is then followed
         afresh on its new timebase (`ScopeRecorder.restart`).  None, and `act` not performed, where the
         roll record times it instead: no step a trigger tells (a short: state E), a scope driver without
-        single acquisitions, a window the memory cannot hold at ZOOM_S, or no PWM before a step down
-        (no pulse can be a runt)."""
+        single acquisitions, or no PWM before a step down (no pulse can be a runt).  A window longer than
+        the memory holds at ZOOM_S is sampled more coarsely, as the scope chooses; the interval reached
+        is in the capture and its U."""
         CpEmulator.capture_after(self, act, window_s, wait, cp_step)     # validates cp_step
         recorder, scope = self.recorder, self.scope
-        channels = (recorder.cp_channel, recorder.output_channel)
-        if cp_step is None or not scope.makes_single or any(
-                scope.channel_memory_points(c) * ZOOM_S < CAPTURE_PRE_S + window_s for c in channels):
+        if cp_step is None or not scope.makes_single:
             return None
         now = self.measure_cp()
         up = cp_step == "up"

@@ -120,10 +120,15 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
 
     @property
     def trip_time_u_s(self) -> float:
-        """Both ends read off the scope's record like the CP emulator's edges: its sample grid, the
-        current's step (centred, `flowing_from`), the output's stop near a zero crossing showing early
-        (one-sided, `lag_u`)."""
-        return combined(interval_u(ZOOM_S, STEP_HIDDEN_S), lag_u(PartsCpEmulator.ZERO_CROSSING_HIDDEN_S))
+        """`trip_u_s` on the roll record's 2 µs grid."""
+        return self.trip_u_s(ZOOM_S)
+
+    @staticmethod
+    def trip_u_s(sample_s: float) -> float:
+        """Both ends read off one scope record at `sample_s`: its sample grid, the current's step
+        (centred, `flowing_from`), the output's stop near a zero crossing showing early (one-sided,
+        `lag_u`)."""
+        return combined(interval_u(sample_s, STEP_HIDDEN_S), lag_u(PartsCpEmulator.ZERO_CROSSING_HIDDEN_S))
 
     step_search_s = STEP_SEARCH_S
 
@@ -151,14 +156,13 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         rising through the level `flowing_from` stamps a step at (an AC step may begin in a negative
         half-wave: the record's TRIP_PRE_S before the trigger holds it), the current switched on only
         once the scope waits for its trigger, the record read when done; the step is found in it as
-        `flowing_from` finds it, the trip as the output leaving the sine (`opening_in`).  None (the roll
-        record then times it) where no shunt is wired or the memory cannot hold the window at the
-        record's interval (a 10 s DC trip)."""
+        `flowing_from` finds it, the trip as the output leaving the sine (`opening_in`).  A window longer
+        than the memory holds at 2 µs (a 10 s DC trip's 15 s) is sampled more coarsely, as the scope chooses:
+        the interval it reached is in the capture and its U.  None (the roll record then times it) where
+        no shunt is wired or the scope driver makes no single acquisitions."""
         shunt = self.wiring.leakage_shunt_ohm
         leak = self.leakage_channel
-        shown = frozenset(self.scope.displayed) | {leak}
-        if shunt is None or not self.scope.makes_single or \
-                self.scope.channel_memory_points(leak, shown) * ZOOM_S < TRIP_PRE_S + observe_s:
+        if shunt is None or not self.scope.makes_single:
             return None
         if not math.isfinite(milliamps) or not 0 < milliamps <= MAX_RESIDUAL_MA or channel not in RESIDUAL_CHANNELS:
             raise InvalidValue(f"a trip step needs a channel of {RESIDUAL_CHANNELS} and (0, {MAX_RESIDUAL_MA:g}] mA, "
@@ -193,7 +197,7 @@ class PartsFaultBox(ComposedInstrument, FaultBox):
         trip = opening_in(out, on) - on
         return TripCapture(t_on, max(0.0, trip), step.dt_s,
                            f"a single acquisition triggered on channel {leak} rising through {threshold * 1e3:.1f} mV, "
-                           f"{step.dt_s * 1e6:g} us a sample")
+                           f"{step.dt_s * 1e6:g} us a sample", self.trip_u_s(step.dt_s))
 
     @property
     def residual_u_ma(self) -> float | None:
