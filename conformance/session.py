@@ -144,12 +144,13 @@ def watch(deadline: AtMost) -> float:
 
 
 def act_and_record(cp: CpEmulator, clock: Clock, evidence: Evidence, act: Callable[[], float], window_s: float,
-                   cp_step: str | None) -> tuple[float, list[Edge], float]:
+                   cp_step: str | None, cp_record: bool = False) -> tuple[float, list[Edge], float]:
     """Perform `act` (returns its board time) and record `window_s` of what follows: in one triggered
     acquisition where the CP emulator makes one of it (`cp_step`: how the act moves CP's high level,
-    `CpEmulator.capture_after`), else from its edges.  (the act's time, the edges, the U (k = 2) of a
-    time from the act to an edge); the evidence names the record and its sample interval."""
-    capture = cp.capture_after(act, window_s, clock.sleep, cp_step)
+    `CpEmulator.capture_after`; `cp_record`: CP's levels in it are judged too), else from its edges.
+    (the act's time, the edges, the U (k = 2) of a time from the act to an edge); the evidence names the
+    record and its sample interval."""
+    capture = cp.capture_after(act, window_s, clock.sleep, cp_step, cp_record)
     if capture is None:
         t_act = act()
         clock.sleep(window_s)

@@ -75,10 +75,11 @@ class CpEmulator(Instrument):
     role = "cp"
 
     def capture_after(self, act: Callable[[], float], window_s: float, wait: Callable[[float], None],
-                      cp_step: str | None) -> Capture | None:
+                      cp_step: str | None, cp_record: bool = False) -> Capture | None:
         """Time what follows `act` in one triggered acquisition, where this emulator makes one (a scope
         that triggers on CP's step: `cp_step`, one of CP_STEPS, or None where the action shows none a
-        trigger can tell, such as a short to PE).  None: `act` was not performed and its edges time it
+        trigger can tell, such as a short to PE); `cp_record`: CP's levels in the record matter too (a
+        state F that follows), not only the contactor.  None: `act` was not performed and its edges time it
         (a board stamps its own switching and the EVSE's edges on one clock), so the caller acts, waits
         and reads `read_edges`."""
         if cp_step is not None and cp_step not in CP_STEPS:

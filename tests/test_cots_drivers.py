@@ -769,3 +769,16 @@ def test_a_single_acquisitions_sample_interval_is_the_finest_1_2_5_step_its_memo
     assert single_interval_s(15.025, 4_000_000) == pytest.approx(5e-6)
     assert single_interval_s(15.025, 2_000_000) == pytest.approx(1e-5)
     assert single_interval_s(1e9, 1000) is None
+
+
+def test_state_f_in_one_record_is_the_first_negative_stretch_longer_than_a_pwm_period() -> None:
+    """`low_level_in` on a made-up CP at 2 µs: a 1 kHz PWM's negative halves (0.5 ms) are not state F;
+    −12 V held from 40.3 ms on is, stamped at the start of its stretch, with its level."""
+    from instruments.parts.recorder import low_level_in
+    from instruments.scope import Waveform
+    t = np.arange(0.0, 0.06, 2e-6)
+    cp = np.where((t * 1000.0) % 1.0 < 0.5, 9.0, -12.0)
+    assert low_level_in(Waveform(1, 0.0, 2e-6, cp), 0.0) is None
+    faulted = np.where(t >= 0.0403, -12.0, cp)
+    onset, level = low_level_in(Waveform(1, 0.0, 2e-6, faulted), 0.0) or (math.inf, 0.0)
+    assert onset == pytest.approx(0.0403, abs=4e-6) and level == pytest.approx(-12.0)

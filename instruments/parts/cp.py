@@ -22,7 +22,8 @@ from core.types import Channel, Edge, Reading
 from instruments.base import ComposedInstrument
 from instruments.facts import accuracy_bound, fact
 from instruments.cp_emulator import MAX_VEHICLE_OHM, VEHICLE_STATES, Capture, CpEmulator, CpLevel, CpMeasurement
-from instruments.parts.recorder import DEAD_S, LIVE_V, LOW_V, ZOOM_S, ScopeRecorder, closing_in, opening_in
+from instruments.parts.recorder import (DEAD_S, LIVE_V, LOW_V, ZOOM_S, ScopeRecorder, closing_in, low_level_in,
+                                       opening_in)
 from instruments.parts.wiring import CP_FUNCTIONS, CP_RESISTORS, Wiring
 from instruments.scope import DECIMATED_POINTS, Scope, Waveform
 from instruments.switch import KeysightDaq970, Switch
@@ -178,27 +179,33 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
     """A runt trigger fires where the first pulse after a step down falls back through its low threshold:
     up to one 1 kHz period after the step, and that pulse's high part (less than a period) on top."""
 
-    def capture_u_s(self, cp_step: str, sample_s: float = ZOOM_S) -> float:
+    FAULT_ONSET_HIDDEN_S = 1e-3
+    """State F entered during the PWM's negative half shows from that half's start: up to a period early."""
+
+    def capture_u_s(self, cp_step: str, sample_s: float = ZOOM_S, cp_record: bool = False) -> float:
         """U (k = 2) of a time from a vehicle's step to the contactor in one single acquisition at
         `sample_s`: the grid, how late the trigger shows the step (the next PWM rise for a step up, the
-        first runt's fall for a step down: `lag_u`) and the sine's zero crossing."""
+        first runt's fall for a step down: `lag_u`) and the sine's zero crossing; with CP's record read
+        too (`cp_record`), how early a state F shows, so the U holds for either event."""
         hidden = self.VEHICLE_STEP_HIDDEN_S if cp_step == "up" else self.RUNT_HIDDEN_S
-        return combined(interval_u(sample_s), lag_u(hidden, self.ZERO_CROSSING_HIDDEN_S))
+        lags = (hidden, self.ZERO_CROSSING_HIDDEN_S, *((self.FAULT_ONSET_HIDDEN_S,) if cp_record else ()))
+        return combined(interval_u(sample_s), lag_u(*lags))
 
     def capture_after(self, act: Callable[[], float], window_s: float, wait: Callable[[float], None],
-                      cp_step: str | None) -> Capture | None:
+                      cp_step: str | None, cp_record: bool = False) -> Capture | None:
         """One single acquisition, as a real scope makes it: armed on CP (a step up: an edge trigger
         CAPTURE_TRIGGER_STEP_V above the high level now, shown at the next PWM rise; a step down: a
         positive runt, a pulse that no longer reaches that far under it, shown as the first such pulse
         ends), `window_s` held after the trigger; `act`; waited for on the scope (its Run bit); the
         output read from the stopped record (`_output_record`) and CP's first CAPTURE_LEVEL_S after the
-        trigger; the opening (up) or closing (down) measured in it.  The roll record is then followed
+        trigger; the opening (up) or closing (down) measured in it; with `cp_record`, CP's whole record too,
+        and the state F in it (`low_level_in`).  The roll record is then followed
         afresh on its new timebase (`ScopeRecorder.restart`).  None, and `act` not performed, where the
         roll record times it instead: no step a trigger tells (a short: state E), a scope driver without
         single acquisitions, or no PWM before a step down (no pulse can be a runt).  A window longer than
         the memory holds at ZOOM_S is sampled more coarsely, as the scope chooses; the interval reached
         is in the capture and its U."""
-        CpEmulator.capture_after(self, act, window_s, wait, cp_step)     # validates cp_step
+        CpEmulator.capture_after(self, act, window_s, wait, cp_step, cp_record)     # validates cp_step
         recorder, scope = self.recorder, self.scope
         if cp_step is None or not scope.makes_single:
             return None
@@ -215,7 +222,7 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
                        f"not {level:.2f} V)")
         t_arm = self.time()
         before = recorder.state      # what the roll record knew as the acquisition was armed
-        waited, done = 0.0, False
+        waited, done, whole_cp = 0.0, False, None
         recorder.paused = True
         try:
             if up:
@@ -230,6 +237,8 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
             if done:
                 out = self._output_record(window_s, up)
                 after = scope.window(recorder.cp_channel, 0.0, CAPTURE_LEVEL_S, None)   # CP just after the step
+                if cp_record:
+                    whole_cp = scope.single_window(recorder.cp_channel)
             else:
                 scope.stop()
         finally:
@@ -255,8 +264,13 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         moment = opening_in(out, 0.0) if up else closing_in(out, -CAPTURE_PRE_S)
         if math.isfinite(moment):
             edges.append(Edge(t_arm + max(0.0, moment), Channel.OVP, "0" if up else "1"))
+        fault = low_level_in(whole_cp, 0.0) if whole_cp is not None else None
+        if fault is not None:
+            edges.append(Edge(t_arm + max(0.0, fault[0]), Channel.CPH, f"{fault[1]:.2f}"))
+        edges.sort(key=lambda e: e.t_s)
         return Capture(t_arm, edges, out.dt_s, f"a single acquisition triggered on {trigger}, "
-                                               f"{out.dt_s * 1e6:g} us a sample", self.capture_u_s(cp_step, out.dt_s))
+                                               f"{out.dt_s * 1e6:g} us a sample",
+                       self.capture_u_s(cp_step, out.dt_s, cp_record))
 
     def _output_record(self, window_s: float, whole: bool) -> Waveform:
         """The output in the stopped record: whole (an opening within a second), or, for a closing that may

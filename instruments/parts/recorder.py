@@ -650,6 +650,22 @@ def closing_in(out: Waveform, after_s: float) -> float:
     return float(joins[0]) if len(joins) else math.inf
 
 
+def low_level_in(cp: Waveform, after_s: float) -> tuple[float, float] | None:
+    """Where CP went to a negative DC level (state F) in one record, by the rule a roll record stamps
+    it: the start of the first stretch below LOW_V longer than a PWM period (PERIOD_MAX_S) that ends
+    at or after `after_s`; (its start, its median level), None if there is none."""
+    values = np.nan_to_num(cp.values, nan=math.inf)
+    low = values < LOW_V
+    if not low.any():
+        return None
+    flips = np.flatnonzero(low[1:] != low[:-1]) + 1
+    bounds = np.concatenate(([0], flips, [len(values)]))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if low[a] and (b - a) * cp.dt_s > PERIOD_MAX_S and cp.t0_s + b * cp.dt_s >= after_s:
+            return cp.t0_s + int(a) * cp.dt_s, float(np.median(values[a:b]))
+    return None
+
+
 def _duty(s: np.ndarray, t0: float) -> float | None:
     low = s < LOW_V
     rises = np.flatnonzero(~low[1:] & low[:-1]) + 1
