@@ -11,13 +11,14 @@ Programming Guide (VOLTage, CURRent, OUTPut, MEASure:CURRent?).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import socket
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -557,6 +558,21 @@ def test_infiniivision_refuses_a_single_acquisition_it_cannot_arm_before_any_io(
             KeysightInfiniiVision(t).arm_single(1, 1.0, False, 0.0, 1.0)
 
 
+@contextlib.contextmanager
+def virtual_scope(seed: int) -> Iterator[tuple[Callable[[str], str | bytes | None], Any, Any]]:
+    """The virtual lab's scope front end, spoken to line by line, CP (1) and the output (3) shown; with
+    the lab's world and plant to move."""
+    from sim.lab import start_virtual_lab
+    lab = start_virtual_lab(seed=seed, knobs={})
+    try:
+        frontend = lab.frontends["scope"]
+        for ch in (1, 3):
+            frontend.handle(f":CHANnel{ch}:DISPlay 1")
+        yield frontend.handle, lab.world, lab.plant
+    finally:
+        lab.stop()
+
+
 def test_infiniivision_runt_trigger_is_set_per_source_before_the_single_acquisition() -> None:
     """The runt trigger as the 3000T X guide gives it (:TRIGger:RUNT commands p. 1056; the thresholds per
     source, :TRIGger:LEVel:LOW p. 1015 and :HIGH p. 1014), armed as an edge-triggered one is; thresholds
@@ -579,15 +595,7 @@ def test_the_virtual_scope_triggers_on_the_first_runt_after_cp_steps_down() -> N
     and is no runt; the next one is, and the trigger is where it falls back through the low threshold.
     Thresholds beyond 0.75 of full scale are refused (-222), settings the model does not hold as a
     settings conflict (-221)."""
-    from sim.lab import start_virtual_lab
-    lab = start_virtual_lab(seed=3, knobs={})
-    try:
-        frontend, world, plant = lab.frontends["scope"], lab.world, lab.plant
-
-        def scope(line: str) -> str | bytes | None:
-            return frontend.handle(line)
-        for ch in (1, 3):
-            scope(f":CHANnel{ch}:DISPlay 1")
+    with virtual_scope(seed=3) as (scope, world, plant):
         scope(":CHANnel1:SCALe 4")
         scope(":TRIGger:LEVel:HIGH 30.0,CHANnel1")
         assert scope(":SYSTem:ERRor?") == '-222,"Data out of range"'          # 24 V is 0.75 of 8 x 4 V
@@ -622,23 +630,13 @@ def test_the_virtual_scope_triggers_on_the_first_runt_after_cp_steps_down() -> N
         assert 5.5 < volts[trigger - 20] < 6.5                                # 6 V: C's level, a runt
         assert volts[trigger - 500 - 60] > 8.5                                # the pulse a period before: 9 V
         assert float(pre[5]) == pytest.approx(-5e-3)                          # times relative to the trigger
-    finally:
-        lab.stop()
 
 
 def test_the_virtual_scope_triggers_a_single_acquisition_only_once_its_pre_trigger_part_is_held() -> None:
     """The virtual X-Series as the programmer's guide describes it: :SINGle only in the main time base;
     no trigger before the pre-trigger part is held (Wait Trig: a CP already high when armed is no edge);
     the record is read only once done, its times relative to the trigger; back in roll mode it runs."""
-    from sim.lab import start_virtual_lab
-    lab = start_virtual_lab(seed=2, knobs={})
-    try:
-        frontend, world, plant = lab.frontends["scope"], lab.world, lab.plant
-
-        def scope(line: str) -> str | bytes | None:
-            return frontend.handle(line)
-        for ch in (1, 3):
-            scope(f":CHANnel{ch}:DISPlay 1")
+    with virtual_scope(seed=2) as (scope, world, plant):
         scope(":TIMebase:MODE ROLL")
         scope(":RUN")
         scope(":SINGle")
@@ -682,8 +680,6 @@ def test_the_virtual_scope_triggers_a_single_acquisition_only_once_its_pre_trigg
         scope(":TIMebase:MODE ROLL")
         scope(":RUN")
         assert scope(":OPERegister:CONDition?") == "+8"
-    finally:
-        lab.stop()
 
 
 def test_the_closing_from_a_single_acquisition_reads_the_simulated_delay() -> None:

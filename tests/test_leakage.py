@@ -7,21 +7,26 @@ the accuracy figures: DAQ970A Data Sheet p. 10 (instruments/facts/keysight-daq97
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 from importlib import resources
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.errors import InstrumentOperationError, InvalidValue
+from instruments.cp_emulator import CpEmulator
 from instruments.facts import accuracy_bound, fact, facts, parse_facts
+from instruments.parts.faults import PartsFaultBox
 from instruments.parts.wiring import Wiring, parse_wiring
 from instruments.switch import KeysightDaq970
 from instruments.transport.scripted import expected_protocol
 from rig.config import load_rig_file
+from rig.clock import Clock
 from rig.rig import Rig
 
 DMM = "keysight-daq970"
@@ -217,13 +222,10 @@ def test_a_dc_step_is_stamped_where_it_reaches_half_its_level() -> None:
     assert abs(box.flowing_from("dc", 0.0100, 6.0) - 0.0105) <= 4e-6
 
 
-@pytest.mark.parametrize("trip_ms", [25.0, 200.0])
-def test_an_ac_trip_is_timed_in_one_triggered_record(trip_ms: float) -> None:
-    """The 5 x 30 mA step and the output leaving the sine in one single acquisition triggered on the
-    shunt (its sample interval stated); the simulated trip within the stated U; the roll record runs on
-    after a capture."""
-    from instruments.parts.faults import PartsFaultBox
-    with Rig.from_file("rigs/sim-cots.toml", sim_overrides={"rcd_ac_trip_time_ms": str(trip_ms)}) as rig:
+@contextlib.contextmanager
+def charging_on_parts(overrides: dict[str, str]) -> Iterator[tuple[CpEmulator, Clock, PartsFaultBox]]:
+    """The virtual bench of parts (rigs/sim-cots.toml) with `overrides`, energised, a vehicle charging."""
+    with Rig.from_file("rigs/sim-cots.toml", sim_overrides=overrides) as rig:
         cp, clock = rig.cp, rig.clock
         box = rig.instruments["fault_box"]
         assert isinstance(box, PartsFaultBox)
@@ -233,6 +235,15 @@ def test_an_ac_trip_is_timed_in_one_triggered_record(trip_ms: float) -> None:
         clock.sleep(3)
         cp.set_state("C")
         clock.sleep(3)
+        yield cp, clock, box
+
+
+@pytest.mark.parametrize("trip_ms", [25.0, 200.0])
+def test_an_ac_trip_is_timed_in_one_triggered_record(trip_ms: float) -> None:
+    """The 5 x 30 mA step and the output leaving the sine in one single acquisition triggered on the
+    shunt (its sample interval stated); the simulated trip within the stated U; the roll record runs on
+    after a capture."""
+    with charging_on_parts({"rcd_ac_trip_time_ms": str(trip_ms)}) as (cp, clock, box):
         before = cp.time()
         captured = box.capture_trip("ac", 150.0, 1.0, clock.sleep)
         assert captured is not None and captured.sample_interval_s == pytest.approx(2e-6)
@@ -245,17 +256,7 @@ def test_a_dc_trip_window_the_memory_cannot_hold_at_2_us_is_sampled_coarser_as_t
     """A 15 s DC window (1.5 x its 10 s limit) with the output and the shunt sharing a channel pair (2 Mpts
     each): the virtual scope samples it at 10 us, the 1-2-5 step that fills its memory, as a real one
     lowers its rate; the trip, the interval and a U that holds it come out of the one record."""
-    from instruments.parts.faults import PartsFaultBox
-    with Rig.from_file("rigs/sim-cots.toml", sim_overrides={"rcd_dc_trip_time_ms": "400"}) as rig:
-        cp, clock = rig.cp, rig.clock
-        box = rig.instruments["fault_box"]
-        assert isinstance(box, PartsFaultBox)
-        rig.energise()
-        clock.sleep(10)
-        cp.set_state("B")
-        clock.sleep(3)
-        cp.set_state("C")
-        clock.sleep(3)
+    with charging_on_parts({"rcd_dc_trip_time_ms": "400"}) as (_, clock, box):
         captured = box.capture_trip("dc", 6.0, 15.0, clock.sleep)
         assert captured is not None and captured.sample_interval_s == pytest.approx(1e-5)
         assert captured.u_s == pytest.approx(box.trip_u_s(1e-5)) and captured.u_s > box.trip_time_u_s
