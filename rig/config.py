@@ -136,8 +136,22 @@ class RigConfig:
         return self.sim is not None and not self.sim["served"]
 
 
+def rig_path(path: str | Path) -> Path:
+    """A rig file as given; else one shipped with the package, by its name (`sim-cots`) or by its path in
+    the repository (`rigs/sim-cots.toml`), so the commands the docs give work from an installed wheel,
+    whose shipped rig files lie in site-packages rather than under the current folder."""
+    given = Path(path)
+    if given.exists() or given.parent not in (Path("."), Path("rigs")):
+        return given
+    shipped = REPO_ROOT / "rigs"
+    for candidate in (shipped / given.name, shipped / f"{given.name}.toml"):
+        if candidate.is_file():
+            return candidate
+    return given
+
+
 def load_rig_file(path: str | Path) -> RigConfig:
-    path = Path(path)
+    path = rig_path(path)
     root = Table(read_toml(path), path)
     root.reject_unknown({"rig", "clock", "sim", "instruments", "safety", "dut", "suite", "place", "wiring"})
 

@@ -284,3 +284,20 @@ def test_rig_check_refuses_two_roles_on_one_port(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\[instruments.installer.address\]: expected a port or resource of its own "
                                           r"\(/dev/ttyACM0 is the cp's\)"):
         load_rig_file(write(tmp_path, text))
+
+
+def test_a_shipped_rig_file_is_found_by_its_name_or_its_repository_path_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From an installed wheel the rig files lie in site-packages: `sim-cots` and `rigs/sim-cots.toml`
+    (as the docs write it) find the shipped file from any folder; a file of that name in the folder
+    wins; a missing one is still an error naming it."""
+    monkeypatch.chdir(tmp_path)
+    shipped = REPO_ROOT / "rigs" / "sim-cots.toml"
+    assert load_rig_file("sim-cots").path == shipped
+    assert load_rig_file("rigs/sim-cots.toml").path == shipped
+    (tmp_path / "rigs").mkdir()
+    own = tmp_path / "rigs" / "sim-cots.toml"
+    own.write_text(shipped.read_text())
+    assert load_rig_file("rigs/sim-cots.toml").path == Path("rigs/sim-cots.toml")
+    with pytest.raises(ConfigError, match="no-such-rig"):
+        load_rig_file("no-such-rig")
