@@ -35,8 +35,13 @@ def detection_limit(rig: Rig) -> AtMost:
     return rig.profile.protection.weld_signal_within_s
 
 
+def detection_window_s(rig: Rig) -> float:
+    """How long a weld's detection is watched: the rig's factor times the profile's detection time."""
+    return detection_limit(rig).high * LIMITS.rig.weld_observation_factor.value
+
+
 def watch_detection(clock: Clock, rig: Rig) -> None:
-    clock.sleep(detection_limit(rig).high * LIMITS.rig.weld_observation_factor.value)
+    clock.sleep(detection_window_s(rig))
 
 
 @pytest.mark.red_on("weld_detection=false")
@@ -48,8 +53,8 @@ def test_welded_pole_is_detected_after_the_contactor_opens(cp: CpEmulator, fault
     lim = detection_limit(rig)
     start_charging(cp, clock)
     fault_box.set_weld([WELDED_PHASE])
-    t_stop, edges, u = act_and_record(cp, clock, evidence, lambda: cp.set_state("B"),
-                                      lim.high * LIMITS.rig.weld_observation_factor.value, "up", cp_record=True)
+    t_stop, edges, u = act_and_record(cp, clock, evidence, lambda: cp.set_state("B"), detection_window_s(rig), "up",
+                                      cp_record=True)
     detected = first_fault(edges, t_stop) - t_stop
     evidence.trace("weld after C to B", edges, markers(vehicle_B=t_stop, fault=t_stop + detected),
                    window=(t_stop, t_stop + lim.high))

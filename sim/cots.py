@@ -506,6 +506,9 @@ on 4 (volts per amp: the shunt as built replaces the nominal ohms)."""
 
 SCOPE_SAMPLE_S = 2e-6
 """The roll record's sample interval the virtual scope models: the finest interval the rig reads it at."""
+MEASUREMENT_RECORD_POINTS = int(fact("keysight-infiniivision", "measurement_record_points"))
+"""The most points `:WAVeform:DATA?` gives while running (the measurement record), and what every
+decimated read divides: instruments/facts/keysight-infiniivision.toml (`measurement_record_points`)."""
 
 
 def single_interval_s(range_s: float, points: int) -> float | None:
@@ -520,9 +523,6 @@ def single_interval_s(range_s: float, points: int) -> float | None:
             if dt >= SCOPE_SAMPLE_S * (1 - 1e-9) and range_s / dt <= points:
                 return dt
     return None
-MEASUREMENT_RECORD_POINTS = int(fact("keysight-infiniivision", "measurement_record_points"))
-"""The most points `:WAVeform:DATA?` gives while running (the measurement record), and what every
-decimated read divides: instruments/facts/keysight-infiniivision.toml (`measurement_record_points`)."""
 
 
 class SimScope(ScpiFrontEnd):
@@ -656,27 +656,37 @@ class SimScope(ScpiFrontEnd):
         if not a or a[0].strip().upper() not in modelled:
             self.errors.append('-221,"Settings conflict"')
 
-    def _threshold(self, key: str, a: list[str]) -> None:
-        """`:TRIGger:LEVel:LOW|HIGH <level>,CHANnel<n>`: within 0.75 of full scale (eight divisions) from
-        the centre (3000T X-Series Programmer's Guide pp. 1014-1015), else -222."""
-        channel = self._channel_arg(a[1]) if len(a) == 2 else None
+    def _level(self, a: list[str], channel: int | None) -> float | None:
+        """A trigger level for `channel`: within 0.75 of full scale (eight divisions) from the centre
+        (`trigger_level_fraction`, 3000T X-Series Programmer's Guide pp. 1014-1015), else -222; not a
+        number, or no channel, -224.  None when refused."""
         try:
             level = float(a[0])
         except (ValueError, IndexError):
             level = math.nan
         if channel is None or not math.isfinite(level):
             self.bad_value()
-            return
+            return None
         if abs(level) > fact("keysight-infiniivision", "trigger_level_fraction") * 8 * self.scale[channel]:
             self.out_of_range()
-            return
-        self.trigger[key][channel] = level
+            return None
+        return level
+
+    def _threshold(self, key: str, a: list[str]) -> None:
+        """`:TRIGger:LEVel:LOW|HIGH <level>,CHANnel<n>` (pp. 1014-1015)."""
+        channel = self._channel_arg(a[1]) if len(a) == 2 else None
+        level = self._level(a, channel)
+        if level is not None and channel is not None:
+            self.trigger[key][channel] = level
 
     def _trigger_level(self, s: str, a: list[str]) -> None:
-        try:
-            self.trigger["level"] = float(a[0])
-        except (ValueError, IndexError):
-            self.bad_value()
+        """`:TRIGger[:EDGE]:LEVel <level>[,<source>]`, for the edge source set unless one is given; held to
+        the same range as the runt thresholds (the edge command's own page is not in the library: the
+        stricter reading, where a real one might take more)."""
+        channel = self._channel_arg(a[1]) if len(a) == 2 else int(self.trigger["source"])
+        level = self._level(a, channel)
+        if level is not None:
+            self.trigger["level"] = level
 
     def _trigger_slope(self, s: str, a: list[str]) -> None:
         arg = self.word(a, ("POS", "POSITIVE", "NEG", "NEGATIVE"))

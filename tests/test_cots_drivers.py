@@ -593,21 +593,28 @@ def test_infiniivision_runt_trigger_is_set_per_source_before_the_single_acquisit
 def test_the_virtual_scope_triggers_on_the_first_runt_after_cp_steps_down() -> None:
     """A PWM whose high level drops from B's 9 V to C's 6 V: the pulse in which the step fell reached 9 V
     and is no runt; the next one is, and the trigger is where it falls back through the low threshold.
-    Thresholds beyond 0.75 of full scale are refused (-222), settings the model does not hold as a
-    settings conflict (-221)."""
+    Thresholds and edge levels beyond 0.75 of full scale are refused (-222, 3000T guide pp. 1014-1015),
+    thresholds out of order and settings the model does not hold as a settings conflict (-221)."""
     with virtual_scope(seed=3) as (scope, world, plant):
         scope(":CHANnel1:SCALe 4")
         scope(":TRIGger:LEVel:HIGH 30.0,CHANnel1")
         assert scope(":SYSTem:ERRor?") == '-222,"Data out of range"'          # 24 V is 0.75 of 8 x 4 V
         scope(":TRIGger:RUNT:POLarity NEGative")
         assert scope(":SYSTem:ERRor?") == '-221,"Settings conflict"'
+        scope(":TRIGger:EDGE:SOURce CHANnel1;:TRIGger:EDGE:LEVel -25.0")           # an edge level: the same range
+        assert scope(":SYSTem:ERRor?") == '-222,"Data out of range"'
+        scope(":TRIGger:EDGE:LEVel 24.0")
+        assert scope(":SYSTem:ERRor?") == '0,"No error"'
         plant.generator.mode, plant.generator.duty_pct = "pwm", 20.0
         plant.vehicle.r_ohm = 2740.0                                          # B: 9 V
         plant.changed()
         world.advance_to(math.floor(world.now * 1000) / 1000 + 0.0005)       # the middle of a PWM period
         scope(":STOP;:TIMebase:MODE MAIN;:TIMebase:REFerence LEFT;:TIMebase:RANGe 2.0E-02;:TIMebase:POSition "
               "-5.0E-03;:TRIGger:MODE RUNT;:TRIGger:RUNT:SOURce CHANnel1;:TRIGger:RUNT:POLarity POSitive;"
-              ":TRIGger:RUNT:QUALifier NONE;:TRIGger:LEVel:LOW 1.0,CHANnel1;:TRIGger:LEVel:HIGH 7.5,CHANnel1")
+              ":TRIGger:RUNT:QUALifier NONE;:TRIGger:LEVel:LOW 8.0,CHANnel1;:TRIGger:LEVel:HIGH 7.5,CHANnel1")
+        scope(":SINGle")
+        assert scope(":SYSTem:ERRor?") == '-221,"Settings conflict"'          # the low threshold above the high
+        scope(":TRIGger:LEVel:LOW 1.0,CHANnel1")
         scope(":SINGle")
         world.advance_to(world.now + 0.0101)                                  # pre-trigger held: 9 V pulses only
         assert scope(":OPERegister:CONDition?") == "+40"
