@@ -74,8 +74,9 @@ def _report(rig: Rig, config: RigConfig) -> tuple[list[str], list[str]]:
         capture_u, cp_scope = getattr(rig.cp, "capture_u_s", None), getattr(rig.cp, "scope", None)
         if capture_u is not None and cp_scope is not None and cp_scope.makes_single:
             print(f"  single acquisitions: the contactor's opening after a vehicle's step up carries "
-                  f"U = {capture_u('up') * 1e3:.3g} ms, its closing after a step down U = {capture_u('down') * 1e3:.3g} ms "
-                  f"(k = 2), each at the record's sample interval (2 us where the memory holds the window)")
+                  f"U = {capture_u('up') * 1e3:.3g} ms, after a CP short U = {capture_u('flat') * 1e3:.3g} ms, its "
+                  f"closing after a step down U = {capture_u('down') * 1e3:.3g} ms (k = 2), each at the record's "
+                  f"sample interval (2 us where the memory holds the window)")
         recorder = getattr(rig.cp, "recorder", None)
         if recorder is not None:
             print(f"  scope record: holds {recorder.memory_s:.3g} s on its shallowest channel (the memory shared within "

@@ -146,8 +146,8 @@ def watch(deadline: AtMost) -> float:
 def act_and_record(cp: CpEmulator, clock: Clock, evidence: Evidence, act: Callable[[], float], window_s: float,
                    cp_step: str | None, cp_record: bool = False) -> tuple[float, list[Edge], float]:
     """Perform `act` (returns its board time) and record `window_s` of what follows: in one triggered
-    acquisition where the CP emulator makes one of it (`cp_step`: how the act moves CP's high level,
-    `CpEmulator.capture_after`; `cp_record`: CP's levels in it are judged too), else from its edges.
+    acquisition where the CP emulator makes one of it (`cp_step`: how the act moves CP, one of
+    `CP_STEPS`, `CpEmulator.capture_after`; `cp_record`: CP's levels in it are judged too), else from its edges.
     (the act's time, the edges, the U (k = 2) of a time from the act to an edge); the evidence names the
     record and its sample interval."""
     capture = cp.capture_after(act, window_s, clock.sleep, cp_step, cp_record)
@@ -166,7 +166,8 @@ def judge_contactor_opening(cp: CpEmulator, clock: Clock, evidence: Evidence, li
                             act: Callable[[], float], act_label: str, trace_name: str, measurement: str,
                             cp_step: str | None) -> None:
     """Charge, perform `act` (returns its board time), judge the time to contactor open against `lim`,
-    timed as `act_and_record` times it (`cp_step`: "up" where the act raises CP's high level)."""
+    timed as `act_and_record` times it (`cp_step`: "up" where the act raises CP's high level, "flat"
+    where it ends the PWM's low half)."""
     start_charging(cp, clock)
     window = max(LIMITS.rig.opening_observation_min.value, lim.high * LIMITS.rig.opening_observation_factor.value)
     t_act, edges, u = act_and_record(cp, clock, evidence, act, window, cp_step)

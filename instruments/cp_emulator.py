@@ -64,9 +64,10 @@ class Capture:
     u_s: float
 
 
-CP_STEPS = ("up", "down")
-"""How an action moves CP's high level while the EVSE's PWM runs: up (C → B, C → A, PE lost), which an
-edge trigger catches, or down (B → C, B → D), which a runt trigger catches."""
+CP_STEPS = ("up", "down", "flat")
+"""How an action moves CP while the EVSE's PWM runs: its high level up (C → B, C → A, PE lost), which an
+edge trigger catches; down (B → C, B → D), which a runt trigger catches; or flat, the PWM's low half gone
+(a short to PE: state E), which a pattern trigger with a timeout catches."""
 
 
 class CpEmulator(Instrument):
@@ -78,7 +79,7 @@ class CpEmulator(Instrument):
                       cp_step: str | None, cp_record: bool = False) -> Capture | None:
         """Time what follows `act` in one triggered acquisition, where this emulator makes one (a scope
         that triggers on CP's step: `cp_step`, one of CP_STEPS, or None where the action shows none a
-        trigger can tell, such as a short to PE); `cp_record`: CP's levels in the record matter too (a
+        trigger can tell); `cp_record`: CP's levels in the record matter too (a
         state F that follows), not only the contactor.  None: `act` was not performed and its edges time it
         (a board stamps its own switching and the EVSE's edges on one clock), so the caller acts, waits
         and reads `read_edges`."""

@@ -62,6 +62,9 @@ RUN_BIT = 8
 acquisition it has not finished (4000 X-Series Programmer's Guide p. 1571; polled as p. 1603 shows)."""
 WAIT_TRIG_BIT = 32
 """Bit 5 of the same register: the trigger is armed (p. 1571)."""
+PATTERN_HELD_RANGE_S = (fact("keysight-infiniivision", "pattern_time_min"),
+                        fact("keysight-infiniivision", "pattern_time_max"))
+"""The times a pattern trigger's duration takes (instruments/facts/keysight-infiniivision.toml)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,13 @@ class Scope(Instrument):
         and falls back through it without reaching `high_v` (the trigger at that fall).  A CP whose PWM's
         high level drops from B's 9 V to C's 6 V shows its first runt at the first pulse after the step,
         where an edge trigger would fire on every pulse."""
+        raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
+
+    def arm_single_held(self, source: int, level_v: float, above: bool, longer_than_s: float, pre_s: float,
+                        post_s: float) -> None:
+        """As `arm_single`, triggered once `source` has stayed above (or below) `level_v` for
+        `longer_than_s` (the trigger at that moment, not when it leaves): a CP whose PWM stops, shorted to
+        PE (state E), no longer falls to its −12 V half, which no edge or runt trigger can tell."""
         raise InstrumentOperationError(self.role, f"{type(self).__name__} makes no triggered acquisition")
 
     def single_waits(self) -> bool:
@@ -348,6 +358,27 @@ class KeysightInfiniiVision(ScpiInstrument, Scope):
                                           ":TRIGger:RUNT:POLarity POSitive", ":TRIGger:RUNT:QUALifier NONE",
                                           f":TRIGger:LEVel:LOW {low_v:.6E},CHANnel{source}",
                                           f":TRIGger:LEVel:HIGH {high_v:.6E},CHANnel{source}"])
+
+    def arm_single_held(self, source: int, level_v: float, above: bool, longer_than_s: float, pre_s: float,
+                        post_s: float) -> None:
+        """The pattern trigger with its TIMeout qualifier (3000 X-Series Programmer's Guide: :TRIGger:MODE
+        p. 886, :TRIGger:PATTern p. 919, :TRIGger:PATTern:QUALifier p. 924): one channel in the pattern,
+        1 (above its level) or 0 (below), the others X; the trigger comes when the pattern has held for the
+        :TRIGger:PATTern:GREaterthan time, not when it ends.  The pattern compares each analog channel with
+        that channel's own trigger level (5000 Series User's Guide p. 137), which the driver sets as the
+        edge trigger's level on that source before it chooses the pattern mode (an order that holds
+        whichever way a model keeps the level).  The time is held to the range the guide gives a
+        pattern's duration (p. 926: 10 ns to 9.99 s).  Armed as `arm_single` arms."""
+        low, high = PATTERN_HELD_RANGE_S
+        if not math.isfinite(level_v) or not low <= longer_than_s <= high:
+            raise InvalidValue(f"pattern trigger: needs a finite level and {low:g} s <= time <= {high:g} s, "
+                               f"not {level_v}, {longer_than_s}")
+        pattern = "".join(("1" if above else "0") if n == source else "X" for n in (1, 2, 3, 4))
+        self._arm(source, pre_s, post_s, [":TRIGger:MODE EDGE", f":TRIGger:EDGE:SOURce CHANnel{source}",
+                                          f":TRIGger:EDGE:LEVel {level_v:.6E}", ":TRIGger:MODE PATTern",
+                                          ":TRIGger:PATTern:FORMat ASCii", f':TRIGger:PATTern "{pattern}"',
+                                          ":TRIGger:PATTern:QUALifier TIMeout",
+                                          f":TRIGger:PATTern:GREaterthan {longer_than_s:.6E}"])
 
     def _arm(self, source: int, pre_s: float, post_s: float, trigger: list[str]) -> None:
         if source not in (1, 2, 3, 4) or not (pre_s >= 0 and post_s > 0):

@@ -232,10 +232,8 @@ class SimLoad(ScpiFrontEnd):
         self.command("MEASure:CURRent?", lambda s, a: f"{plant.phase_current_a(phase):.4f}")
 
     def _current(self, s: str, a: list[str]) -> None:
-        try:
-            value = float(a[0])
-        except (IndexError, ValueError):
-            self.bad_value()
+        value = self.number(a)
+        if value is None:
             return
         self.plant.load.current_a[self.phase] = value
         self.plant.changed()

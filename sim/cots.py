@@ -539,10 +539,11 @@ class SimScope(ScpiFrontEnd):
       mean of the bucket;
     - points not acquired (before the record, after its end, rolled out) are holes (0x0000).
 
-    A single triggered acquisition (`:TIMebase:MODE MAIN`, an edge or a positive runt trigger,
-    `:SINGle`): sampled at `single_interval_s` (2 µs where the memory holds the screen, coarser where it
-    does not), the record starts at the arming (nothing before it), the trigger is the first sample at which the source
-    crosses the level with the slope set once the pre-trigger part is held (Wait Trig), the acquisition is done once `:TIMebase:RANGe` past the
+    A single triggered acquisition (`:TIMebase:MODE MAIN`, an edge, a positive runt or a one-channel
+    pattern trigger with the TIMeout qualifier, `:SINGle`): sampled at `single_interval_s` (2 µs where the
+    memory holds the screen, coarser where it does not), the record starts at the arming (nothing before
+    it), the trigger is the first sample at which the source crosses the level with the slope set (ends a
+    runt, has held the pattern for its time) once the pre-trigger part is held (Wait Trig), the acquisition is done once `:TIMebase:RANGe` past the
     reference (`:TIMebase:POSition` from the trigger) is held; until then the Run bit of
     `:OPERegister:CONDition?` stays set and `:WAVeform:DATA?` is refused (-221: the stricter reading);
     the record is read with its times relative to the trigger.  Back in roll mode a new timebase begins.
@@ -574,8 +575,12 @@ class SimScope(ScpiFrontEnd):
         """None: MAXimum (every sample of the window while stopped)."""
         self.displayed: set[int] = set()
         self.mode = "ROLL"
-        self.trigger: dict[str, Any] = {"mode": "EDGE", "source": 1, "level": 0.0, "rising": True, "runt_source": 1,
-                                        "low": {n: 0.0 for n in (1, 2, 3, 4)}, "high": {n: 0.0 for n in (1, 2, 3, 4)}}
+        self.trigger: dict[str, Any] = {"mode": "EDGE", "source": 1, "rising": True, "runt_source": 1,
+                                        "level": {n: 0.0 for n in (1, 2, 3, 4)},
+                                        "low": {n: 0.0 for n in (1, 2, 3, 4)}, "high": {n: 0.0 for n in (1, 2, 3, 4)},
+                                        "pattern": None, "held_s": 1e-3}
+        """`level`: each channel's own trigger level, which the edge trigger and the pattern use; `pattern`:
+        (channel, above) of the one channel in it, None when it names none."""
         self.single: dict[str, Any] | None = None
         """The armed single acquisition: armed_at, searched (world time looked through), last (the
         sample before it), at (the trigger's world time), told (`:TER?` read since)."""
@@ -589,6 +594,10 @@ class SimScope(ScpiFrontEnd):
         self.command(":TRIGger:LEVel:HIGH", lambda s, a: self._threshold("high", a))
         self.command(":TRIGger:EDGE:LEVel", self._trigger_level)
         self.command(":TRIGger:EDGE:SLOPe", self._trigger_slope)
+        self.command(":TRIGger:PATTern", self._pattern_string)
+        self.command(":TRIGger:PATTern:FORMat", lambda s, a: self._only(a, ("ASC", "ASCII")))
+        self.command(":TRIGger:PATTern:QUALifier", lambda s, a: self._only(a, ("TIM", "TIMEOUT")))
+        self.command(":TRIGger:PATTern:GREaterthan", self._pattern_time)
         self.command(":SINGle", self._single)
         self.command(":TER?", self._ter)
         self.command(":OPERegister:CONDition?", self._condition)
@@ -639,9 +648,9 @@ class SimScope(ScpiFrontEnd):
         return next((n for n in (1, 2, 3, 4) if arg in (f"CHAN{n}", f"CHANNEL{n}")), None)
 
     def _trigger_mode(self, s: str, a: list[str]) -> None:
-        mode = self.word(a, ("EDGE", "RUNT"))
+        mode = self.word(a, ("EDGE", "RUNT", "PATT", "PATTERN"))
         if mode is not None:
-            self.trigger["mode"] = mode
+            self.trigger["mode"] = mode[:4]
 
     def _trigger_source(self, key: str, a: list[str]) -> None:
         channel = self._channel_arg(a[0]) if a else None
@@ -651,8 +660,9 @@ class SimScope(ScpiFrontEnd):
         self.trigger[key] = channel
 
     def _only(self, a: list[str], modelled: tuple[str, ...]) -> None:
-        """A runt setting the model does not hold (a negative runt, a width qualifier) is refused as a
-        settings conflict rather than obeyed wrongly."""
+        """A trigger setting the model does not hold (a negative runt, a width qualifier, a pattern
+        qualifier other than TIMeout, the HEX format) is refused as a settings conflict rather than obeyed
+        wrongly."""
         if not a or a[0].strip().upper() not in modelled:
             self.errors.append('-221,"Settings conflict"')
 
@@ -685,16 +695,43 @@ class SimScope(ScpiFrontEnd):
         stricter reading, where a real one might take more)."""
         channel = self._channel_arg(a[1]) if len(a) == 2 else int(self.trigger["source"])
         level = self._level(a, channel)
-        if level is not None:
-            self.trigger["level"] = level
+        if level is not None and channel is not None:
+            self.trigger["level"][channel] = level
+
+    def _pattern_string(self, s: str, a: list[str]) -> None:
+        """`:TRIGger:PATTern "nnnn"` (3000 X guide p. 919), channel 1 first: one channel 0 or 1, the rest X
+        (several channels or an edge in the pattern are not modelled: -221); anything else -224."""
+        text = a[0].strip().strip('"').upper() if len(a) == 1 else ""
+        if len(text) != 4 or set(text) - set("01XRF"):
+            self.bad_value()
+            return
+        named = [(n, c) for n, c in zip((1, 2, 3, 4), text) if c != "X"]
+        if len(named) != 1 or named[0][1] not in "01":
+            self.errors.append('-221,"Settings conflict"')
+            return
+        self.trigger["pattern"] = (named[0][0], named[0][1] == "1")
+
+    def _pattern_time(self, s: str, a: list[str]) -> None:
+        """`:TRIGger:PATTern:GREaterthan <time>`: within `pattern_time_min` … `pattern_time_max` (-222)."""
+        held = self.number(a)
+        if held is None:
+            return
+        if not fact("keysight-infiniivision", "pattern_time_min") <= held <= fact("keysight-infiniivision",
+                                                                                 "pattern_time_max"):
+            self.out_of_range()
+            return
+        self.trigger["held_s"] = held
 
     def _trigger_slope(self, s: str, a: list[str]) -> None:
         arg = self.word(a, ("POS", "POSITIVE", "NEG", "NEGATIVE"))
         if arg is not None:
             self.trigger["rising"] = arg.startswith("POS")
 
-    def _trigger_channel(self) -> int:
-        return int(self.trigger["runt_source" if self.trigger["mode"] == "RUNT" else "source"])
+    def _trigger_channel(self) -> int | None:
+        mode = self.trigger["mode"]
+        if mode == "PATT":
+            return None if self.trigger["pattern"] is None else int(self.trigger["pattern"][0])
+        return int(self.trigger["runt_source" if mode == "RUNT" else "source"])
 
     def _single(self, s: str, a: list[str]) -> None:
         runt = self.trigger["mode"] == "RUNT"
@@ -710,7 +747,8 @@ class SimScope(ScpiFrontEnd):
         now = self.world.now
         self.running, self.stopped_at, self.record_from = False, None, now
         self.single = {"armed_at": now, "searched": now, "last": math.nan, "at": None, "told": False,
-                       "position": self.position, "range": self.range, "pulse_top": math.inf, "dt": dt}
+                       "position": self.position, "range": self.range, "pulse_top": math.inf, "dt": dt,
+                       "held_since": None}
 
     def _condition(self, s: str, a: list[str]) -> str:
         """Run (8) while running or a single is not done; Wait Trig (32) once its pre-trigger part is
@@ -735,25 +773,28 @@ class SimScope(ScpiFrontEnd):
 
     def _look_for_trigger(self, single: dict[str, Any]) -> None:
         channel = self._trigger_channel()
+        assert channel is not None           # :SINGle refuses a trigger without one
         what, gain = self.wiring[channel]
         t, now = max(single["searched"], self._trigger_from()), self.world.now
         dt = single["dt"]
         if math.isnan(single["last"]) and t + dt <= now:    # the comparator's state as it is armed
             single["last"] = float(gain * self._means(what, np.array([t - dt]), dt)[0])
         while t + dt <= now:
-            n = min(int((now - t) / dt), 250_000)
+            n = max(1, min(int((now - t) / dt), 250_000))    # t + dt <= now: one at least, whatever the rounding
             starts = t + dt * np.arange(n)
             v = gain * self._means(what, starts, dt)
-            hit = self._runt(single, v, channel) if self.trigger["mode"] == "RUNT" else self._edge(single, v)
+            mode = self.trigger["mode"]
+            hit = (self._runt(single, v, channel) if mode == "RUNT" else
+                   self._held(single, v, starts, channel) if mode == "PATT" else self._edge(single, v, channel))
             if hit is not None:
                 single["at"] = float(starts[hit])
                 return
             single["last"], t = float(v[-1]), float(starts[-1]) + dt
         single["searched"] = t
 
-    def _edge(self, single: dict[str, Any], v: np.ndarray) -> int | None:
-        """The first sample at which the source crossed the level with the slope set."""
-        level, rising = self.trigger["level"], self.trigger["rising"]
+    def _edge(self, single: dict[str, Any], v: np.ndarray, channel: int) -> int | None:
+        """The first sample at which the source crossed its level with the slope set."""
+        level, rising = self.trigger["level"][channel], self.trigger["rising"]
         before = np.concatenate(([single["last"]], v[:-1]))
         crossed = (before < level) & (v >= level) if rising else (before > level) & (v <= level)
         hits = np.flatnonzero(crossed)
@@ -783,6 +824,24 @@ class SimScope(ScpiFrontEnd):
             single["pulse_top"] = float(np.max(v[int(tail[-1]):]))
         elif len(v) > start and v[-1] >= low:
             single["pulse_top"] = max(top, float(np.max(v[start:])))
+        return None
+
+    def _held(self, single: dict[str, Any], v: np.ndarray, starts: np.ndarray, channel: int) -> int | None:
+        """The first sample at which the pattern (the channel above, or below, its level) has held for the
+        GREaterthan time (TIMeout, p. 924): the timer starts on the sample that made it true, or at the
+        search's start for a pattern already true then (the stricter reading: never earlier)."""
+        level, above = self.trigger["level"][channel], self.trigger["pattern"][1]
+        true = v >= level if above else v < level
+        made_true = true & ~np.concatenate(([bool(single["held_since"] is not None)], true[:-1]))
+        index = np.where(made_true, np.arange(len(v)), -1)
+        latest = np.maximum.accumulate(index)
+        carried = single["held_since"] if single["held_since"] is not None else math.nan
+        since = np.where(latest >= 0, starts[np.maximum(latest, 0)], carried)
+        since = np.where(true, since, np.nan)
+        hits = np.flatnonzero(starts - since >= self.trigger["held_s"] - 1e-12)
+        if len(hits):
+            return int(hits[0])
+        single["held_since"] = float(since[-1]) if true[-1] else None
         return None
 
     def _ter(self, s: str, a: list[str]) -> str:
@@ -816,10 +875,8 @@ class SimScope(ScpiFrontEnd):
             self.bad_value()
 
     def _set(self, key: str, a: list[str]) -> None:
-        try:
-            value = float(a[0])
-        except (ValueError, IndexError):
-            self.bad_value()
+        value = self.number(a)
+        if value is None:
             return
         if key == "range" and not value > 0:
             self.bad_value()

@@ -79,6 +79,14 @@ class ScpiFrontEnd(FrontEnd):
     def bad_value(self) -> None:
         self.errors.append('-224,"Illegal parameter value"')
 
+    def number(self, a: list[str]) -> float | None:
+        """The first argument as a number; else -224 and None."""
+        try:
+            return float(a[0])
+        except (ValueError, IndexError):
+            self.bad_value()
+            return None
+
     def word(self, a: list[str], allowed: tuple[str, ...]) -> str | None:
         """The first argument, upper case, if it is one of `allowed`; else -224 and None."""
         arg = a[0].strip().upper() if a else ""

@@ -173,7 +173,7 @@ def test_rig_ping_on_the_bench_of_parts_states_its_timing_u_and_refuses_a_full_e
     assert main(["rig", "ping", "rigs/sim-cots.toml"]) == 0
     out = capsys.readouterr().out
     assert "carries U = 1.65 ms (k = 2); decision rule: simple acceptance" in out and "scope     error queue empty" in out
-    assert "step up carries U = 1.18 ms, its closing after a step down U = 2.32 ms (k = 2)" in out
+    assert "step up carries U = 1.18 ms, after a CP short U = 0.231 ms, its closing after a step down U = 2.32 ms (k = 2)" in out
     assert "each trip time carries U = 0.295 ms (k = 2), each residual current U = 0.141 mA" in out
     real = ScpiInstrument.check_errors
 

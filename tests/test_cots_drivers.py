@@ -573,6 +573,17 @@ def virtual_scope(seed: int) -> Iterator[tuple[Callable[[str], str | bytes | Non
         lab.stop()
 
 
+def stopped_cp_record(scope: Callable[[str], str | bytes | None]) -> tuple[np.ndarray, int, float]:
+    """CP's (channel 1, 4 V/div) whole stopped single acquisition at 2 µs: its volts, the trigger's
+    index, the first point's time relative to the trigger."""
+    scope(":WAVeform:SOURce CHANnel1;:WAVeform:POINts MAXimum")
+    x0 = float(str(scope(":WAVeform:PREamble?")).split(",")[5])
+    block = scope(":WAVeform:DATA?")
+    assert isinstance(block, bytes)
+    codes = np.frombuffer(block[2 + int(block[1:2]):], dtype=">u2")
+    return (codes.astype(float) - 32768) * 8 * 4.0 / 65536, round(-x0 / 2e-6), x0
+
+
 def test_infiniivision_runt_trigger_is_set_per_source_before_the_single_acquisition() -> None:
     """The runt trigger as the 3000T X guide gives it (:TRIGger:RUNT commands p. 1056; the thresholds per
     source, :TRIGger:LEVel:LOW p. 1015 and :HIGH p. 1014), armed as an edge-triggered one is; thresholds
@@ -626,17 +637,11 @@ def test_the_virtual_scope_triggers_on_the_first_runt_after_cp_steps_down() -> N
         world.schedule(step - world.now, to_c)
         world.advance_to(step + 0.030)
         assert scope(":OPERegister:CONDition?") == "+0"
-        scope(":WAVeform:SOURce CHANnel1;:WAVeform:POINts MAXimum")
-        pre = str(scope(":WAVeform:PREamble?")).split(",")
-        block = scope(":WAVeform:DATA?")
-        assert isinstance(block, bytes)
-        codes = np.frombuffer(block[2 + int(block[1:2]):], dtype=">u2")
-        volts = (codes.astype(float) - 32768) * 8 * 4.0 / 65536
-        trigger = round(-float(pre[5]) / 2e-6)
+        volts, trigger, x0 = stopped_cp_record(scope)
         assert volts[trigger - 1] > 1.0 > volts[trigger]                      # the runt's fall
         assert 5.5 < volts[trigger - 20] < 6.5                                # 6 V: C's level, a runt
         assert volts[trigger - 500 - 60] > 8.5                                # the pulse a period before: 9 V
-        assert float(pre[5]) == pytest.approx(-5e-3)                          # times relative to the trigger
+        assert x0 == pytest.approx(-5e-3)                                     # times relative to the trigger
 
 
 def test_the_virtual_scope_triggers_a_single_acquisition_only_once_its_pre_trigger_part_is_held() -> None:
@@ -746,6 +751,115 @@ def test_the_opening_from_a_single_acquisition_reads_the_simulated_delay_and_the
         cp.scope.makes_single = False                            # a scope driver without single acquisitions:
         assert cp.capture_after(lambda: cp.set_state("B"), 0.5, clock.sleep, cp_step="up") is None   # the roll record
     assert all(abs(d - 0.098) <= 1e-3 for d in found), found
+
+
+def test_infiniivision_pattern_trigger_holds_one_channel_over_its_level_for_a_time() -> None:
+    """The pattern trigger with its TIMeout qualifier as the 3000 X guide gives it (:TRIGger:PATTern
+    p. 919, ASCII, channel 1 first; :TRIGger:PATTern:QUALifier TIMeout p. 924): the channel's level set
+    through the edge trigger first, then the pattern; a time outside 10 ns … 9.99 s (p. 926) or a level
+    that is not a number is refused before any I/O."""
+    steps = [(":STOP", None),
+             (":TIMebase:MODE MAIN;:TIMebase:REFerence LEFT;:TIMebase:RANGe 1.100000000E-01;"
+              ":TIMebase:POSition -1.000000000E-02;:TRIGger:MODE EDGE;:TRIGger:EDGE:SOURce CHANnel3;"
+              ":TRIGger:EDGE:LEVel -2.000000E+00;:TRIGger:MODE PATTern;:TRIGger:PATTern:FORMat ASCii;"
+              ':TRIGger:PATTern "XX1X";:TRIGger:PATTern:QUALifier TIMeout;'
+              ":TRIGger:PATTern:GREaterthan 1.500000E-03", None),
+             (":TER?", "+0"), (":SINGle", None), (":OPERegister:CONDition?", "+8")]
+    with expected_protocol(steps) as t:
+        KeysightInfiniiVision(t).arm_single_held(3, -2.0, True, 1.5e-3, 0.01, 0.1)
+    with expected_protocol([]) as t:
+        scope = KeysightInfiniiVision(t)
+        for level, held in ((-2.0, 10.0), (-2.0, 1e-9), (math.nan, 1.5e-3)):
+            with pytest.raises(InvalidValue, match="pattern trigger"):
+                scope.arm_single_held(1, level, True, held, 0.01, 0.1)
+
+
+def test_the_virtual_scope_triggers_once_cp_has_held_above_a_level_for_the_pattern_time() -> None:
+    """A 1 kHz PWM between +6 V and −12 V never holds above −2 V for 1.5 ms; CP shorted to PE (0 V) does,
+    and the trigger is 1.5 ms after the short (the timer starts on the edge that made the pattern true).
+    What the model does not hold (two channels, an edge in the pattern, another qualifier, HEX) is a
+    settings conflict (-221), a time beyond 9.99 s out of range (-222), a string that is none -224."""
+    with virtual_scope(seed=4) as (scope, world, plant):
+        for command, error in ((':TRIGger:PATTern "1X1X"', "-221"), (':TRIGger:PATTern "RXXX"', "-221"),
+                               (':TRIGger:PATTern "1Y"', "-224"), (":TRIGger:PATTern:QUALifier GREaterthan", "-221"),
+                               (":TRIGger:PATTern:FORMat HEX", "-221"), (":TRIGger:PATTern:GREaterthan 10.0", "-222")):
+            scope(command)
+            assert str(scope(":SYSTem:ERRor?")).startswith(error), command
+        plant.generator.mode, plant.generator.duty_pct = "pwm", 53.3
+        plant.vehicle.r_ohm = 1.0 / (1.0 / 2740.0 + 1.0 / 1300.0)            # C: +6 V / -12 V
+        plant.changed()
+        scope(":STOP;:TIMebase:MODE MAIN;:TIMebase:REFerence LEFT;:TIMebase:RANGe 3.0E-02;:TIMebase:POSition "
+              '-1.0E-02;:TRIGger:MODE EDGE;:TRIGger:EDGE:SOURce CHANnel1;:TRIGger:EDGE:LEVel -2.0;'
+              ':TRIGger:MODE PATTern;:TRIGger:PATTern:FORMat ASCii;:TRIGger:PATTern "1XXX";'
+              ":TRIGger:PATTern:QUALifier TIMeout;:TRIGger:PATTern:GREaterthan 1.5E-03")
+        assert scope(":SYSTem:ERRor?") == '0,"No error"'
+        scope(":SINGle")
+        world.advance_to(world.now + 0.030)
+        assert scope(":OPERegister:CONDition?") == "+40"                      # 30 ms of PWM: no trigger
+        short = math.floor(world.now * 1000) / 1000 + 0.001 + 0.0002            # inside a +6 V half
+
+        def to_e() -> None:
+            plant.vehicle.shorted = True
+            plant.changed()
+        world.schedule(short - world.now, to_e)
+        world.advance_to(short + 0.025)
+        assert scope(":OPERegister:CONDition?") == "+0"
+        volts, trigger, x0 = stopped_cp_record(scope)
+        last_low = int(np.flatnonzero(volts[:trigger] < -2.0)[-1])
+        assert trigger - last_low == pytest.approx(750, abs=2)                # 1.5 ms after the last rise
+        assert abs(volts[trigger + 10]) < 0.5 and np.any(volts[last_low:trigger] > 5.0)   # 0 V; +6 V before it
+
+
+def test_the_opening_after_a_cp_short_from_a_single_acquisition_reads_the_simulated_delay() -> None:
+    """C → E timed in one record triggered on a pattern (CP held above −2 V for 1.5 ms): the short found in
+    the record, in the PWM's high or low half, the simulated 20 ms within the zero crossing's 0.2 ms and
+    the grid; without a PWM nothing stops coming, so the roll record times it."""
+    from fixtures.timing import delay_s
+    from instruments.parts.cp import PartsCpEmulator
+    with Rig.from_file("rigs/sim-cots.toml") as rig:
+        cp, clock = cast(PartsCpEmulator, rig.cp), rig.clock
+        rig.energise()
+        clock.sleep(10)
+        assert cp.capture_after(lambda: cp.set_state("E"), 0.5, clock.sleep, "flat") is None   # A: no PWM
+        found = []
+        for k in range(4):
+            cp.set_state("B")
+            clock.sleep(3.0)
+            cp.set_state("C")
+            clock.sleep(2.0 + k * 0.00029)
+            capture = cp.capture_after(lambda: cp.set_state("E"), 0.5, clock.sleep, "flat")
+            assert capture is not None and "pattern" in capture.how and capture.sample_interval_s == pytest.approx(2e-6)
+            assert capture.u_s == pytest.approx(cp.capture_u_s("flat")) and 0.2e-3 < capture.u_s < 0.3e-3
+            found.append(delay_s(capture.edges, capture.t_act, Channel.OVP, "0"))
+            cp.set_state("A")
+            clock.sleep(3.0)
+    assert all(0.020 - PartsCpEmulator.ZERO_CROSSING_HIDDEN_S - 4e-6 <= d <= 0.020 + 4e-6 for d in found), found
+
+
+def test_no_runt_after_a_step_down_is_the_dut_s_only_where_cp_stepped_and_its_pwm_is_gone() -> None:
+    """A runt trigger that never fires: the rig's fault where CP never stepped (the switch did not
+    switch: broken, with what to check); the DUT's where CP stepped down and shows no PWM (it withdrew its
+    offer, here paused through its installer interface before the vehicle asked: nothing can close)."""
+    from fixtures.timing import delay_s
+    from instruments.parts.cp import PartsCpEmulator
+    with Rig.from_file("rigs/sim-cots.toml") as rig:
+        cp, clock = cast(PartsCpEmulator, rig.cp), rig.clock
+        rig.energise()
+        clock.sleep(10)
+        cp.set_state("B")
+        clock.sleep(3.0)
+        assert cp.measure_cp().frequency_hz > 0                                        # B2: offered
+        with pytest.raises(InstrumentOperationError, match="stayed at .* after the vehicle's switching"):
+            cp.capture_after(cp.time, 1.0, clock.sleep, "down")                        # the act switched nothing
+
+        def paused_then_c() -> float:
+            rig.installer.set_paused(True)
+            clock.sleep(2.0)
+            return cp.set_state("C")
+        capture = cp.capture_after(paused_then_c, 1.0, clock.sleep, "down")
+        assert capture is not None and "no runt" in capture.how and "withdrew its PWM" in capture.how
+        assert delay_s(capture.edges, capture.t_act, Channel.OVP, "1") == math.inf
+        assert cp.output_present().value == 0
 
 
 def test_a_closing_is_where_the_sine_joins_after_a_dead_stretch_never_a_record_live_from_its_start() -> None:

@@ -34,6 +34,7 @@ OPEN_C_B = test_charging_session.test_contactor_opens_within_100_ms_after_c_to_b
 OPEN_C_A = test_charging_session.test_contactor_opens_within_100_ms_after_unplug.__name__
 PE_LOSS = test_control_pilot.test_contactor_opens_when_the_vehicle_loses_pe_while_charging.__name__
 CLOSE_B_C = test_charging_session.test_contactor_closes_within_3_s_after_b2_to_c2.__name__
+CP_SHORT = test_control_pilot.test_contactor_opens_when_cp_is_shorted_to_pe_while_charging.__name__
 C1 = test_control_pilot.test_vehicle_that_keeps_drawing_after_pwm_is_removed_is_cut_off.__name__
 WAKE = test_control_pilot.test_wake_up_step_in_b2_is_as_the_profile_declares.__name__
 DUTY_5S = test_duty_cycle.test_offered_duty_changes_at_most_once_per_5_s.__name__
@@ -63,6 +64,7 @@ RIGS = {COMMS_DEFECT: ("rigs/sim-comms-defect.toml", "bmw-wallbox-plus"),
 PARTS_KNOBS: list[tuple[str, tuple[str, ...]]] = [
     ("bmw-wallbox-plus", ("cp_generator_v=11.2",)), ("bmw-wallbox-plus", ("diode_check=false",)),
     ("bmw-wallbox-plus", ("contactor_open_delay_ms=150",)), ("bmw-wallbox-plus", ("b2_pwm_delay_ms=3500",)),
+    ("bmw-wallbox-plus", ("state_e_open_delay_ms=150",)),
     ("bmw-wallbox-plus", ("rcd_ac_trip_time_ms=200",)), ("bmw-wallbox-plus", ("rcd_dc_trip_ma=6.5",)),
     ("bmw-wallbox-plus", ("weld_detection=false",)), ("bmw-wallbox-plus", ("thermal_rise_c=30",)),
     ("bmw-wallbox-plus", ("overtemp_stop_c=90",)), ("bmw-wallbox-plus", ("overtemp_derate_c=80",)),
@@ -346,6 +348,11 @@ def test_the_bench_of_parts_measures_what_the_board_bench_measures(runs: dict) -
         # within it
         assert board["u"] == pytest.approx(8.2e-7, rel=0.01) and parts["u"] == pytest.approx(1.18e-3, rel=0.01)
         assert abs(parts["value"] - board["value"]) <= parts["u"] + board["u"]
+    # the opening after a CP short from a pattern trigger, the short found in the record: only the zero
+    # crossing hides anything (0.2 ms), so its U is a fifth of a vehicle step's
+    parts, board = judged(runs, "bmw-on-parts-conforms", CP_SHORT)[0], judged(runs, "bmw-conforms", CP_SHORT)[0]
+    assert parts["u"] == pytest.approx(2.31e-4, rel=0.01)
+    assert abs(parts["value"] - board["value"]) <= parts["u"] + board["u"], (parts, board)
     # the closing after B -> C from a runt trigger, up to 2 ms after the step: short by at most that, within U
     parts, board = judged(runs, "bmw-on-parts-conforms", CLOSE_B_C)[0], judged(runs, "bmw-conforms", CLOSE_B_C)[0]
     assert parts["u"] == pytest.approx(2.32e-3, rel=0.01)

@@ -52,6 +52,13 @@ CAPTURE_RUNT_LOW_V = 1.0
 """A runt trigger's low threshold: above the PWM's −12 V half and below state D's 3 V high level
 (IEC 61851-1:2017 Table A.4), so every pulse of the PWM crosses it; the high threshold lies
 CAPTURE_TRIGGER_STEP_V under the high level before the step."""
+CAPTURE_HELD_S = 1.5e-3
+"""A pattern trigger fires once CP has stayed above LOW_V this long: longer than any high half of a PWM
+(a period is at most PERIOD_MAX_S, instruments/parts/recorder.py), so no pulse fires it; a CP that no
+longer falls to the PWM's −12 V (a short to PE) fires it at most this long after the short."""
+CAPTURE_FLAT_TAIL_S = 0.2e-3
+"""How much of CP just before that trigger tells the level it stayed at: inside the flat stretch the
+trigger proves (CAPTURE_HELD_S less a PWM's longest high half)."""
 CAPTURE_POLL_S = 0.05
 CAPTURE_POLLS = 20
 """After the window, how often and how long the rig asks whether the acquisition is done (1 s more)."""
@@ -130,8 +137,9 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
                 f"step in the PWM's negative half shows up to {self.VEHICLE_STEP_HIDDEN_S * 1e3:g} ms late, a PWM "
                 f"start at its first fall up to {self.PWM_START_HIDDEN_S * 1e3:g} ms late, the contactor near a zero "
                 f"crossing up to {self.ZERO_CROSSING_HIDDEN_S * 1e3:g} ms early; the contactor's opening after a "
-                f"vehicle step up and its closing after a step down from one single acquisition triggered on "
-                f"the step (an edge; a runt, up to {self.RUNT_HIDDEN_S * 1e3:g} ms late)")
+                f"vehicle step up or a short to PE, and its closing after a step down, from one single "
+                f"acquisition triggered on the step (an edge; a pattern held {CAPTURE_HELD_S * 1e3:g} ms, the "
+                f"short found in the record; a runt, up to {self.RUNT_HIDDEN_S * 1e3:g} ms late)")
 
     VEHICLE_STEP_HIDDEN_S = 1e-3
     """A vehicle step in the PWM's negative half shows at the next positive one: up to one 1 kHz period."""
@@ -185,10 +193,11 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
     def capture_u_s(self, cp_step: str, sample_s: float = ZOOM_S, cp_record: bool = False) -> float:
         """U (k = 2) of a time from a vehicle's step to the contactor in one single acquisition at
         `sample_s`: the grid, how late the trigger shows the step (the next PWM rise for a step up, the
-        first runt's fall for a step down: `lag_u`) and the sine's zero crossing; with CP's record read
-        too (`cp_record`), how early a state F shows, so the U holds for either event."""
-        hidden = self.VEHICLE_STEP_HIDDEN_S if cp_step == "up" else self.RUNT_HIDDEN_S
-        lags = (hidden, self.ZERO_CROSSING_HIDDEN_S, *((self.FAULT_ONSET_HIDDEN_S,) if cp_record else ()))
+        first runt's fall for a step down: `lag_u`; a flat CP's step is found in the record itself, on
+        the grid) and the sine's zero crossing; with CP's record read too (`cp_record`), how early a state
+        F shows, so the U holds for either event."""
+        hidden = {"up": (self.VEHICLE_STEP_HIDDEN_S,), "down": (self.RUNT_HIDDEN_S,), "flat": ()}[cp_step]
+        lags = (*hidden, self.ZERO_CROSSING_HIDDEN_S, *((self.FAULT_ONSET_HIDDEN_S,) if cp_record else ()))
         return combined(interval_u(sample_s), lag_u(*lags))
 
     def capture_after(self, act: Callable[[], float], window_s: float, wait: Callable[[float], None],
@@ -196,13 +205,15 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         """One single acquisition, as a real scope makes it: armed on CP (a step up: an edge trigger
         CAPTURE_TRIGGER_STEP_V above the high level now, shown at the next PWM rise; a step down: a
         positive runt, a pulse that no longer reaches that far under it, shown as the first such pulse
-        ends), `window_s` held after the trigger; `act`; waited for on the scope (its Run bit); the
+        ends; flat: a pattern, CP held above LOW_V for CAPTURE_HELD_S, the step then found in CP's record
+        before it, `_step_in`), `window_s` held after the trigger; `act`; waited for on the scope (its Run bit); the
         output read from the stopped record (`_output_record`) and CP's first CAPTURE_LEVEL_S after the
-        trigger; the opening (up) or closing (down) measured in it; with `cp_record`, CP's whole record too,
+        trigger; the opening (up, flat) or closing (down) measured in it; with `cp_record`, CP's whole record too,
         and the state F in it (`low_level_in`).  The roll record is then followed
         afresh on its new timebase (`ScopeRecorder.restart`).  None, and `act` not performed, where the
-        roll record times it instead: no step a trigger tells (a short: state E), a scope driver without
-        single acquisitions, or no PWM before a step down (no pulse can be a runt).  A window longer than
+        roll record times it instead: no step a trigger tells (`cp_step` None), a scope driver without
+        single acquisitions, or no PWM before a step down or a flat one (no pulse can be a runt, no low
+        half can stop coming).  A window longer than
         the memory holds at ZOOM_S is sampled more coarsely, as the scope chooses; the interval reached
         is in the capture and its U."""
         CpEmulator.capture_after(self, act, window_s, wait, cp_step, cp_record)     # validates cp_step
@@ -214,6 +225,12 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         if up:
             level = now.high_v + CAPTURE_TRIGGER_STEP_V
             trigger = f"channel {recorder.cp_channel} rising through {level:.2f} V"
+        elif cp_step == "flat":
+            level = LOW_V
+            if now.frequency_hz <= 0:
+                return None
+            trigger = (f"a pattern: channel {recorder.cp_channel} above {level:.2f} V for "
+                       f"{CAPTURE_HELD_S * 1e3:g} ms (the PWM's low half no longer coming)")
         else:
             level = now.high_v - CAPTURE_TRIGGER_STEP_V
             if now.frequency_hz <= 0 or not level > CAPTURE_RUNT_LOW_V:
@@ -222,11 +239,13 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
                        f"not {level:.2f} V)")
         t_arm = self.time()
         before = recorder.state      # what the roll record knew as the acquisition was armed
-        waited, done, whole_cp = 0.0, False, None
+        waited, done, whole_cp, origin = 0.0, False, None, 0.0
         recorder.paused = True
         try:
             if up:
                 scope.arm_single(recorder.cp_channel, level, True, CAPTURE_PRE_S, window_s)
+            elif cp_step == "flat":
+                scope.arm_single_held(recorder.cp_channel, level, True, CAPTURE_HELD_S, CAPTURE_PRE_S, window_s)
             else:
                 scope.arm_single_runt(recorder.cp_channel, CAPTURE_RUNT_LOW_V, level, CAPTURE_PRE_S, window_s)
             waited = wait_for(self.role, scope.single_waits, wait, CAPTURE_PRE_S,
@@ -235,8 +254,10 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
             done, more = poll(scope.single_done, wait, window_s)
             waited += more
             if done:
-                out = self._output_record(window_s, up)
+                out = self._output_record(window_s, cp_step != "down")
                 after = scope.window(recorder.cp_channel, 0.0, CAPTURE_LEVEL_S, None)   # CP just after the step
+                if cp_step == "flat":
+                    origin = self._step_in(scope.window(recorder.cp_channel, -CAPTURE_PRE_S, CAPTURE_PRE_S, None))
                 if cp_record:
                     whole_cp = scope.single_window(recorder.cp_channel)
             else:
@@ -252,18 +273,19 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
             (Channel.OVP, "1" if before.ovp else "0", before.ovp is not None)) if known]
         edges.append(Edge(t_arm, Channel.VEH, self._veh[-1].value if self._veh else "?"))
         if not done:
-            if up:
+            if cp_step != "down":
+                what = f"rise through {level:.2f} V" if up else f"stay above {level:.2f} V"
                 raise InstrumentOperationError(self.role, f"the scope never triggered: CP on channel "
-                                               f"{recorder.cp_channel} did not rise through {level:.2f} V after the "
-                                               "vehicle's switching (probe, wiring, or the switch unit's channel)")
+                                               f"{recorder.cp_channel} did not {what} after the vehicle's "
+                                               "switching (probe, wiring, or the switch unit's channel)")
             how = self._no_runt(now, level, window_s)
             return Capture(t_arm, edges, ZOOM_S, how, self.capture_u_s(cp_step))
         positive = after.values[np.nan_to_num(after.values, nan=-math.inf) > LOW_V]
         if len(positive):
             edges.append(Edge(t_arm, Channel.CPH, f"{float(np.median(positive)):.2f}"))
-        moment = opening_in(out, 0.0) if up else closing_in(out, -CAPTURE_PRE_S)
+        moment = closing_in(out, -CAPTURE_PRE_S) if cp_step == "down" else opening_in(out, origin)
         if math.isfinite(moment):
-            edges.append(Edge(t_arm + max(0.0, moment), Channel.OVP, "0" if up else "1"))
+            edges.append(Edge(t_arm + max(0.0, moment - origin), Channel.OVP, "1" if cp_step == "down" else "0"))
         fault = low_level_in(whole_cp, 0.0) if whole_cp is not None else None
         if fault is not None:
             edges.append(Edge(t_arm + max(0.0, fault[0]), Channel.CPH, f"{fault[1]:.2f}"))
@@ -271,6 +293,20 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
         return Capture(t_arm, edges, out.dt_s, f"a single acquisition triggered on {trigger}, "
                                                f"{out.dt_s * 1e6:g} us a sample",
                        self.capture_u_s(cp_step, out.dt_s, cp_record))
+
+    def _step_in(self, cp: Waveform) -> float:
+        """Where CP reached the level it held up to a flat trigger (CAPTURE_FLAT_TAIL_S before it): the
+        sample after the last one that lay more than CAPTURE_TRIGGER_STEP_V from that level.  A short
+        to PE during the PWM's high half and one during its low half both show there, within a sample."""
+        values = np.nan_to_num(cp.values, nan=math.inf)
+        tail = values[-max(1, round(CAPTURE_FLAT_TAIL_S / cp.dt_s)):]
+        final = float(np.median(tail))
+        away = np.flatnonzero(np.abs(values - final) > CAPTURE_TRIGGER_STEP_V)
+        if not len(away):
+            raise InstrumentOperationError(self.role, f"CP stayed at {final:.2f} V through the {CAPTURE_PRE_S * 1e3:g} ms "
+                                           "before the trigger: the pattern fired on no step (the PWM had stopped "
+                                           "before the vehicle's switching)")
+        return cp.t0_s + (int(away[-1]) + 1) * cp.dt_s
 
     def _output_record(self, window_s: float, whole: bool) -> Waveform:
         """The output in the stopped record: whole (an opening within a second), or, for a closing that may
