@@ -12,8 +12,8 @@ import pytest
 
 from core.types import Channel
 from conformance.limits import LIMITS
-from conformance.session import (bracketed_u_s, judge_contactor_closing, judge_contactor_opening, measured_offer_a,
-                                 observe_b2, plug_in, start_charging, watch)
+from conformance.session import (act_and_record, bracketed_u_s, judge_contactor_closing, judge_contactor_opening,
+                                  measured_offer_a, observe_b2, plug_in, start_charging, watch)
 from core.limits import Band, Count, derived_from
 from fixtures.evidence import Evidence
 from fixtures.timing import count_edges, delay_s, first_edge, markers, pulses
@@ -211,10 +211,13 @@ def test_vehicle_that_keeps_drawing_after_pwm_is_removed_is_cut_off(cp: CpEmulat
     load.set_current(offered)
     load.set_on(True)
     clock.sleep(LIMITS.rig.load_settle.value)
-    t_pause = cp.time()
-    installer.set_paused(True)
-    clock.sleep(lim.high * LIMITS.rig.observation_factor.value)
-    edges = cp.read_edges()
+
+    def pause() -> float:
+        t = cp.time()
+        installer.set_paused(True)
+        return t
+    t_pause, edges, u = act_and_record(cp, clock, evidence, pause, lim.high * LIMITS.rig.observation_factor.value,
+                                       "withdrawn")
     removed = evidence.found("PWM withdrawn after the pause through the installer interface",
                              first_edge(edges, Channel.PWM, "0", t_pause), LIMITS.iec61851.pwm_withdrawals_when_paused,
                              t_s=t_pause)
@@ -224,7 +227,7 @@ def test_vehicle_that_keeps_drawing_after_pwm_is_removed_is_cut_off(cp: CpEmulat
                    markers(paused=t_pause, PWM_off=removed.t_s, contactor_open=removed.t_s + opening),
                    window=(removed.t_s + lim.low, removed.t_s + lim.high))
     evidence.check("PWM removed to contactor open, vehicle still in C", opening, lim, t_s=removed.t_s,
-                   u=cp.interval_u_s, note=f"the load kept drawing {offered:g} A per phase")
+                   u=u, note=f"the load kept drawing {offered:g} A per phase")
 
 
 @pytest.mark.requirement(clause="IEC 61851-1:2017 A.5.3 (wake-up)")

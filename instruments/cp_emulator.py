@@ -64,10 +64,11 @@ class Capture:
     u_s: float
 
 
-CP_STEPS = ("up", "down", "flat")
+CP_STEPS = ("up", "down", "flat", "withdrawn")
 """How an action moves CP while the EVSE's PWM runs: its high level up (C → B, C → A, PE lost), which an
-edge trigger catches; down (B → C, B → D), which a runt trigger catches; or flat, the PWM's low half gone
-(a short to PE: state E), which a pattern trigger with a timeout catches."""
+edge trigger catches; down (B → C, B → D), which a runt trigger catches; flat, the PWM's low half gone
+(a short to PE: state E), which a pattern trigger with a timeout catches; or withdrawn, the EVSE's own
+answer to the act (a pause): its PWM stops, caught as a short is, and never coming is the EVSE's."""
 
 
 class CpEmulator(Instrument):

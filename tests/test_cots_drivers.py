@@ -862,6 +862,32 @@ def test_no_runt_after_a_step_down_is_the_dut_s_only_where_cp_stepped_and_its_pw
         assert cp.output_present().value == 0
 
 
+def test_a_withdrawn_pwm_and_the_opening_after_it_come_from_one_record_and_one_never_withdrawn_is_the_dut_s() -> None:
+    """C2 → C1 through the installer's pause, the vehicle staying in C: the PWM's end and the contactor's
+    opening 6.5 s later (the simulated cut-off) from one record at 5 µs (15 s of window in 4 Mpts), within
+    its U (the stop up to a period early, the zero crossing); an act after which the PWM stays is the
+    EVSE's: no trigger, said so, and no withdrawal among the edges."""
+    from fixtures.timing import delay_s, first_edge
+    from instruments.parts.cp import PartsCpEmulator
+    with Rig.from_file("rigs/sim-cots.toml") as rig:
+        cp, clock = cast(PartsCpEmulator, rig.cp), rig.clock
+        rig.energise()
+        clock.sleep(10)
+        cp.set_state("B")
+        clock.sleep(3.0)
+        cp.set_state("C")
+        clock.sleep(3.0)
+        kept = cp.capture_after(cp.time, 0.5, clock.sleep, "withdrawn")
+        assert kept is not None and "did not withdraw" in kept.how
+        assert first_edge(kept.edges, Channel.PWM, "0", kept.t_act) is None
+        capture = cp.capture_after(lambda: (cp.time(), rig.installer.set_paused(True))[0], 15.0, clock.sleep,
+                                   "withdrawn")
+        assert capture is not None and capture.sample_interval_s == pytest.approx(5e-6)
+        removed = first_edge(capture.edges, Channel.PWM, "0", capture.t_act)
+        assert removed is not None and capture.u_s == pytest.approx(cp.capture_u_s("withdrawn", 5e-6))
+        assert delay_s(capture.edges, removed.t_s, Channel.OVP, "0") == pytest.approx(6.5, abs=capture.u_s)
+
+
 def test_a_closing_is_where_the_sine_joins_after_a_dead_stretch_never_a_record_live_from_its_start() -> None:
     """`closing_in` on made-up records at 2 µs: a join after more than DEAD_S dead counts; a zero crossing
     inside a live sine does not; a record live from its first sample was closed before it began (inf), as

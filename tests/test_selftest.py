@@ -64,7 +64,7 @@ RIGS = {COMMS_DEFECT: ("rigs/sim-comms-defect.toml", "bmw-wallbox-plus"),
 PARTS_KNOBS: list[tuple[str, tuple[str, ...]]] = [
     ("bmw-wallbox-plus", ("cp_generator_v=11.2",)), ("bmw-wallbox-plus", ("diode_check=false",)),
     ("bmw-wallbox-plus", ("contactor_open_delay_ms=150",)), ("bmw-wallbox-plus", ("b2_pwm_delay_ms=3500",)),
-    ("bmw-wallbox-plus", ("state_e_open_delay_ms=150",)),
+    ("bmw-wallbox-plus", ("state_e_open_delay_ms=150",)), ("bmw-wallbox-plus", ("c1_cutoff_s=3",)),
     ("bmw-wallbox-plus", ("rcd_ac_trip_time_ms=200",)), ("bmw-wallbox-plus", ("rcd_dc_trip_ma=6.5",)),
     ("bmw-wallbox-plus", ("weld_detection=false",)), ("bmw-wallbox-plus", ("thermal_rise_c=30",)),
     ("bmw-wallbox-plus", ("overtemp_stop_c=90",)), ("bmw-wallbox-plus", ("overtemp_derate_c=80",)),
@@ -352,6 +352,11 @@ def test_the_bench_of_parts_measures_what_the_board_bench_measures(runs: dict) -
     # crossing hides anything (0.2 ms), so its U is a fifth of a vehicle step's
     parts, board = judged(runs, "bmw-on-parts-conforms", CP_SHORT)[0], judged(runs, "bmw-conforms", CP_SHORT)[0]
     assert parts["u"] == pytest.approx(2.31e-4, rel=0.01)
+    assert abs(parts["value"] - board["value"]) <= parts["u"] + board["u"], (parts, board)
+    # the PWM withdrawn to the opening (C1 cut-off): the same trigger, the stop up to a period early
+    parts = judged(runs, "bmw-on-parts-conforms", C1, "PWM removed to contactor open")[0]
+    board = judged(runs, "bmw-conforms", C1, "PWM removed to contactor open")[0]
+    assert parts["u"] == pytest.approx(1.18e-3, rel=0.01)
     assert abs(parts["value"] - board["value"]) <= parts["u"] + board["u"], (parts, board)
     # the closing after B -> C from a runt trigger, up to 2 ms after the step: short by at most that, within U
     parts, board = judged(runs, "bmw-on-parts-conforms", CLOSE_B_C)[0], judged(runs, "bmw-conforms", CLOSE_B_C)[0]

@@ -190,73 +190,88 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
     FAULT_ONSET_HIDDEN_S = 1e-3
     """State F entered during the PWM's negative half shows from that half's start: up to a period early."""
 
+    PWM_STOP_HIDDEN_S = 1e-3
+    """A PWM the EVSE stops during its high half shows only as the fall that no longer comes: stamped
+    at its last rise (as the roll record stamps it), up to one 1 kHz period early."""
+
     def capture_u_s(self, cp_step: str, sample_s: float = ZOOM_S, cp_record: bool = False) -> float:
-        """U (k = 2) of a time from a vehicle's step to the contactor in one single acquisition at
+        """U (k = 2) of a time from a step on CP to the contactor in one single acquisition at
         `sample_s`: the grid, how late the trigger shows the step (the next PWM rise for a step up, the
-        first runt's fall for a step down: `lag_u`; a flat CP's step is found in the record itself, on
-        the grid) and the sine's zero crossing; with CP's record read too (`cp_record`), how early a state
-        F shows, so the U holds for either event."""
-        hidden = {"up": (self.VEHICLE_STEP_HIDDEN_S,), "down": (self.RUNT_HIDDEN_S,), "flat": ()}[cp_step]
+        first runt's fall for a step down: `lag_u`; a short's step is found in the record itself, on the
+        grid; a withdrawn PWM's up to a period early) and the sine's zero crossing; with CP's record read
+        too (`cp_record`), how early a state F shows, so the U holds for either event."""
+        hidden = {"up": (self.VEHICLE_STEP_HIDDEN_S,), "down": (self.RUNT_HIDDEN_S,), "flat": (),
+                  "withdrawn": (self.PWM_STOP_HIDDEN_S,)}[cp_step]
         lags = (*hidden, self.ZERO_CROSSING_HIDDEN_S, *((self.FAULT_ONSET_HIDDEN_S,) if cp_record else ()))
         return combined(interval_u(sample_s), lag_u(*lags))
 
+    def _trigger_for(self, cp_step: str, now: CpMeasurement, pre_s: float,
+                     window_s: float) -> tuple[Callable[[], None], str, float] | None:
+        """How a scope catches `cp_step` from CP as it is `now`: (arm it, what it triggers on, the level
+        that matters); None where it cannot (no PWM before a step down, a short or a withdrawal)."""
+        channel, scope = self.recorder.cp_channel, self.scope
+        if cp_step == "up":
+            level = now.high_v + CAPTURE_TRIGGER_STEP_V
+            return (lambda: scope.arm_single(channel, level, True, pre_s, window_s),
+                    f"channel {channel} rising through {level:.2f} V", level)
+        if now.frequency_hz <= 0:
+            return None
+        if cp_step in ("flat", "withdrawn"):
+            return (lambda: scope.arm_single_held(channel, LOW_V, True, CAPTURE_HELD_S, pre_s, window_s),
+                    f"a pattern: channel {channel} above {LOW_V:.2f} V for {CAPTURE_HELD_S * 1e3:g} ms (the PWM's low "
+                    "half no longer coming)", LOW_V)
+        level = now.high_v - CAPTURE_TRIGGER_STEP_V
+        if not level > CAPTURE_RUNT_LOW_V:
+            return None
+        return (lambda: scope.arm_single_runt(channel, CAPTURE_RUNT_LOW_V, level, pre_s, window_s),
+                f"a positive runt on channel {channel} (above {CAPTURE_RUNT_LOW_V:.2f} V, not {level:.2f} V)", level)
+
     def capture_after(self, act: Callable[[], float], window_s: float, wait: Callable[[float], None],
                       cp_step: str | None, cp_record: bool = False) -> Capture | None:
-        """One single acquisition, as a real scope makes it: armed on CP (a step up: an edge trigger
-        CAPTURE_TRIGGER_STEP_V above the high level now, shown at the next PWM rise; a step down: a
-        positive runt, a pulse that no longer reaches that far under it, shown as the first such pulse
-        ends; flat: a pattern, CP held above LOW_V for CAPTURE_HELD_S, the step then found in CP's record
-        before it, `_step_in`), `window_s` held after the trigger; `act`; waited for on the scope (its Run bit); the
-        output read from the stopped record (`_output_record`) and CP's first CAPTURE_LEVEL_S after the
-        trigger; the opening (up, flat) or closing (down) measured in it; with `cp_record`, CP's whole record too,
-        and the state F in it (`low_level_in`).  The roll record is then followed
+        """One single acquisition, as a real scope makes it: armed on CP (`_trigger_for`: a step up, an
+        edge trigger CAPTURE_TRIGGER_STEP_V above the high level now, shown at the next PWM rise; a step
+        down, a positive runt, a pulse that no longer reaches that far under it, shown as the first such
+        pulse ends; a short (flat) or a withdrawn PWM, a pattern, CP held above LOW_V for CAPTURE_HELD_S,
+        the step then found in CP's record before it, `_step_in`), `window_s` held after the trigger;
+        `act`; waited for on the scope (its Run bit; for a withdrawal, which comes when the EVSE answers,
+        up to `window_s` more once it has triggered); the output read from the stopped record
+        (`_output_record`) and CP's first CAPTURE_LEVEL_S after the trigger; the opening (up, flat,
+        withdrawn) or closing (down) measured in it; with `cp_record`, CP's whole record too, and the
+        state F in it (`low_level_in`).  A short's or a withdrawal's times run from the step found in the
+        record, placed at the arming on the roll record's timebase.  The roll record is then followed
         afresh on its new timebase (`ScopeRecorder.restart`).  None, and `act` not performed, where the
         roll record times it instead: no step a trigger tells (`cp_step` None), a scope driver without
-        single acquisitions, or no PWM before a step down or a flat one (no pulse can be a runt, no low
-        half can stop coming).  A window longer than
-        the memory holds at ZOOM_S is sampled more coarsely, as the scope chooses; the interval reached
-        is in the capture and its U."""
+        single acquisitions, or no PWM before the act (`_trigger_for`).  A window longer than the memory
+        holds at ZOOM_S is sampled more coarsely, as the scope chooses; the interval reached is in the
+        capture and its U."""
         CpEmulator.capture_after(self, act, window_s, wait, cp_step, cp_record)     # validates cp_step
         recorder, scope = self.recorder, self.scope
         if cp_step is None or not scope.makes_single:
             return None
         now = self.measure_cp()
-        up = cp_step == "up"
-        if up:
-            level = now.high_v + CAPTURE_TRIGGER_STEP_V
-            trigger = f"channel {recorder.cp_channel} rising through {level:.2f} V"
-        elif cp_step == "flat":
-            level = LOW_V
-            if now.frequency_hz <= 0:
-                return None
-            trigger = (f"a pattern: channel {recorder.cp_channel} above {level:.2f} V for "
-                       f"{CAPTURE_HELD_S * 1e3:g} ms (the PWM's low half no longer coming)")
-        else:
-            level = now.high_v - CAPTURE_TRIGGER_STEP_V
-            if now.frequency_hz <= 0 or not level > CAPTURE_RUNT_LOW_V:
-                return None
-            trigger = (f"a positive runt on channel {recorder.cp_channel} (above {CAPTURE_RUNT_LOW_V:.2f} V, "
-                       f"not {level:.2f} V)")
+        plan = self._trigger_for(cp_step, now, CAPTURE_PRE_S, window_s)
+        if plan is None:
+            return None
+        arm, trigger, level = plan
+        found_in_record = cp_step in ("flat", "withdrawn")
         t_arm = self.time()
         before = recorder.state      # what the roll record knew as the acquisition was armed
         waited, done, whole_cp, origin = 0.0, False, None, 0.0
         recorder.paused = True
         try:
-            if up:
-                scope.arm_single(recorder.cp_channel, level, True, CAPTURE_PRE_S, window_s)
-            elif cp_step == "flat":
-                scope.arm_single_held(recorder.cp_channel, level, True, CAPTURE_HELD_S, CAPTURE_PRE_S, window_s)
-            else:
-                scope.arm_single_runt(recorder.cp_channel, CAPTURE_RUNT_LOW_V, level, CAPTURE_PRE_S, window_s)
+            arm()
             waited = wait_for(self.role, scope.single_waits, wait, CAPTURE_PRE_S,
                               "the scope never armed its trigger (Wait Trig) after :SINGle")
             act()
             done, more = poll(scope.single_done, wait, window_s)
             waited += more
+            if not done and cp_step == "withdrawn" and not scope.single_waits():   # triggered late: filling
+                done, more = poll(scope.single_done, wait, window_s)
+                waited += more
             if done:
                 out = self._output_record(window_s, cp_step != "down")
                 after = scope.window(recorder.cp_channel, 0.0, CAPTURE_LEVEL_S, None)   # CP just after the step
-                if cp_step == "flat":
+                if found_in_record:
                     origin = self._step_in(scope.window(recorder.cp_channel, -CAPTURE_PRE_S, CAPTURE_PRE_S, None))
                 if cp_record:
                     whole_cp = scope.single_window(recorder.cp_channel)
@@ -273,16 +288,13 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
             (Channel.OVP, "1" if before.ovp else "0", before.ovp is not None)) if known]
         edges.append(Edge(t_arm, Channel.VEH, self._veh[-1].value if self._veh else "?"))
         if not done:
-            if cp_step != "down":
-                what = f"rise through {level:.2f} V" if up else f"stay above {level:.2f} V"
-                raise InstrumentOperationError(self.role, f"the scope never triggered: CP on channel "
-                                               f"{recorder.cp_channel} did not {what} after the vehicle's "
-                                               "switching (probe, wiring, or the switch unit's channel)")
-            how = self._no_runt(now, level, window_s)
+            how = self._untriggered(cp_step, now, level, window_s)
             return Capture(t_arm, edges, ZOOM_S, how, self.capture_u_s(cp_step))
         positive = after.values[np.nan_to_num(after.values, nan=-math.inf) > LOW_V]
         if len(positive):
             edges.append(Edge(t_arm, Channel.CPH, f"{float(np.median(positive)):.2f}"))
+        if found_in_record:
+            edges.append(Edge(t_arm, Channel.PWM, "0"))
         moment = closing_in(out, -CAPTURE_PRE_S) if cp_step == "down" else opening_in(out, origin)
         if math.isfinite(moment):
             edges.append(Edge(t_arm + max(0.0, moment - origin), Channel.OVP, "1" if cp_step == "down" else "0"))
@@ -291,8 +303,28 @@ class PartsCpEmulator(ComposedInstrument, CpEmulator):
             edges.append(Edge(t_arm + max(0.0, fault[0]), Channel.CPH, f"{fault[1]:.2f}"))
         edges.sort(key=lambda e: e.t_s)
         return Capture(t_arm, edges, out.dt_s, f"a single acquisition triggered on {trigger}, "
-                                               f"{out.dt_s * 1e6:g} us a sample",
+                                               f"{out.dt_s * 1e6:g} us a sample"
+                       + (", times from the step found in the record" if found_in_record else ""),
                        self.capture_u_s(cp_step, out.dt_s, cp_record))
+
+    def _untriggered(self, cp_step: str, before: CpMeasurement, level: float, window_s: float) -> str:
+        """No trigger within the window: the DUT's doing where the step was its to make (a withdrawal it
+        never made; a closing it never offered, `_no_runt`), with what the capture saw; anything else is
+        the rig's (broken)."""
+        channel = self.recorder.cp_channel
+        if cp_step == "down":
+            return self._no_runt(before, level, window_s)
+        if cp_step == "withdrawn":
+            m = self.measure_cp()
+            if m.frequency_hz > 0:
+                return (f"no trigger within {window_s:g} s: CP on channel {channel} still shows its PWM "
+                        f"({m.frequency_hz:.0f} Hz at {m.high_v:.2f} V): the EVSE did not withdraw it")
+            raise InstrumentOperationError(self.role, f"CP shows no PWM ({m.high_v:.2f} V), yet the scope never "
+                                           f"triggered on it staying above {level:.2f} V (trigger, probe)")
+        what = f"rise through {level:.2f} V" if cp_step == "up" else f"stay above {level:.2f} V"
+        raise InstrumentOperationError(self.role, f"the scope never triggered: CP on channel {channel} did not "
+                                       f"{what} after the vehicle's switching (probe, wiring, or the switch "
+                                       "unit's channel)")
 
     def _step_in(self, cp: Waveform) -> float:
         """Where CP reached the level it held up to a flat trigger (CAPTURE_FLAT_TAIL_S before it): the
