@@ -836,18 +836,27 @@ def test_the_opening_after_a_cp_short_from_a_single_acquisition_reads_the_simula
     assert all(0.020 - PartsCpEmulator.ZERO_CROSSING_HIDDEN_S - 4e-6 <= d <= 0.020 + 4e-6 for d in found), found
 
 
-def test_no_runt_after_a_step_down_is_the_dut_s_only_where_cp_stepped_and_its_pwm_is_gone() -> None:
-    """A runt trigger that never fires: the rig's fault where CP never stepped (the switch did not
-    switch: broken, with what to check); the DUT's where CP stepped down and shows no PWM (it withdrew its
-    offer, here paused through its installer interface before the vehicle asked: nothing can close)."""
-    from fixtures.timing import delay_s
+@contextlib.contextmanager
+def vehicle_on_parts(*states: str) -> Iterator[tuple[Rig, Any, Any]]:
+    """The virtual bench of parts (rigs/sim-cots.toml) energised, the vehicle switched through `states`,
+    3 s each: (the rig, its parts CP emulator, its clock)."""
     from instruments.parts.cp import PartsCpEmulator
     with Rig.from_file("rigs/sim-cots.toml") as rig:
         cp, clock = cast(PartsCpEmulator, rig.cp), rig.clock
         rig.energise()
         clock.sleep(10)
-        cp.set_state("B")
-        clock.sleep(3.0)
+        for state in states:
+            cp.set_state(state)
+            clock.sleep(3.0)
+        yield rig, cp, clock
+
+
+def test_no_runt_after_a_step_down_is_the_dut_s_only_where_cp_stepped_and_its_pwm_is_gone() -> None:
+    """A runt trigger that never fires: the rig's fault where CP never stepped (the switch did not
+    switch: broken, with what to check); the DUT's where CP stepped down and shows no PWM (it withdrew its
+    offer, here paused through its installer interface before the vehicle asked: nothing can close)."""
+    from fixtures.timing import delay_s
+    with vehicle_on_parts("B") as (rig, cp, clock):
         assert cp.measure_cp().frequency_hz > 0                                        # B2: offered
         with pytest.raises(InstrumentOperationError, match="stayed at .* after the vehicle's switching"):
             cp.capture_after(cp.time, 1.0, clock.sleep, "down")                        # the act switched nothing
@@ -868,15 +877,7 @@ def test_a_withdrawn_pwm_and_the_opening_after_it_come_from_one_record_and_one_n
     its U (the stop up to a period early, the zero crossing); an act after which the PWM stays is the
     EVSE's: no trigger, said so, and no withdrawal among the edges."""
     from fixtures.timing import delay_s, first_edge
-    from instruments.parts.cp import PartsCpEmulator
-    with Rig.from_file("rigs/sim-cots.toml") as rig:
-        cp, clock = cast(PartsCpEmulator, rig.cp), rig.clock
-        rig.energise()
-        clock.sleep(10)
-        cp.set_state("B")
-        clock.sleep(3.0)
-        cp.set_state("C")
-        clock.sleep(3.0)
+    with vehicle_on_parts("B", "C") as (rig, cp, clock):
         kept = cp.capture_after(cp.time, 0.5, clock.sleep, "withdrawn")
         assert kept is not None and "did not withdraw" in kept.how
         assert first_edge(kept.edges, Channel.PWM, "0", kept.t_act) is None
