@@ -516,7 +516,7 @@ def single_interval_s(range_s: float, points: int) -> float | None:
     `points` of memory hold `range_s`, as a real X-Series lowers its sample rate to fill its memory
     with the screen (3000 X User's Guide p. 270: single acquisitions use the full memory); its own
     steps are not in the facts, so the model takes 1-2-5 rounded up, never finer than a real one could
-    be.  None beyond 1 s a sample."""
+    be.  None beyond 5 s a sample (the coarsest step modelled)."""
     for exponent in range(-6, 1):
         for mantissa in (1.0, 2.0, 5.0):
             dt = mantissa * 10.0 ** exponent
@@ -585,19 +585,21 @@ class SimScope(ScpiFrontEnd):
         """The armed single acquisition: armed_at, searched (world time looked through), last (the
         sample before it), at (the trigger's world time), told (`:TER?` read since)."""
         self.command(":CHANnel<n>:DISPlay", self._display)
-        self.command(":TRIGger:MODE", self._trigger_mode)
-        self.command(":TRIGger:EDGE:SOURce", lambda s, a: self._trigger_source("source", a))
-        self.command(":TRIGger:RUNT:SOURce", lambda s, a: self._trigger_source("runt_source", a))
-        self.command(":TRIGger:RUNT:POLarity", lambda s, a: self._only(a, ("POS", "POSITIVE")))
-        self.command(":TRIGger:RUNT:QUALifier", lambda s, a: self._only(a, ("NONE",)))
-        self.command(":TRIGger:LEVel:LOW", lambda s, a: self._threshold("low", a))
-        self.command(":TRIGger:LEVel:HIGH", lambda s, a: self._threshold("high", a))
+        # the trigger commands the drivers use, each modelled no further than its page says (the 3000T X
+        # guide for edge and runt, the 3000 X guide for the pattern; instruments/facts/keysight-infiniivision.toml)
+        self.command(":TRIGger:MODE", self._trigger_mode)                                     # 3000 X p. 886
+        self.command(":TRIGger:EDGE:SOURce", lambda s, a: self._trigger_source("source", a))  # 3000T p. 1036
+        self.command(":TRIGger:RUNT:SOURce", lambda s, a: self._trigger_source("runt_source", a))   # p. 1056
+        self.command(":TRIGger:RUNT:POLarity", lambda s, a: self._only(a, ("POS", "POSITIVE")))     # p. 1056
+        self.command(":TRIGger:RUNT:QUALifier", lambda s, a: self._only(a, ("NONE",)))              # p. 1056
+        self.command(":TRIGger:LEVel:LOW", lambda s, a: self._threshold("low", a))                  # p. 1015
+        self.command(":TRIGger:LEVel:HIGH", lambda s, a: self._threshold("high", a))                # p. 1014
         self.command(":TRIGger:EDGE:LEVel", self._trigger_level)
         self.command(":TRIGger:EDGE:SLOPe", self._trigger_slope)
-        self.command(":TRIGger:PATTern", self._pattern_string)
-        self.command(":TRIGger:PATTern:FORMat", lambda s, a: self._only(a, ("ASC", "ASCII")))
-        self.command(":TRIGger:PATTern:QUALifier", lambda s, a: self._only(a, ("TIM", "TIMEOUT")))
-        self.command(":TRIGger:PATTern:GREaterthan", self._pattern_time)
+        self.command(":TRIGger:PATTern", self._pattern_string)                                # 3000 X p. 919
+        self.command(":TRIGger:PATTern:FORMat", lambda s, a: self._only(a, ("ASC", "ASCII")))   # p. 919
+        self.command(":TRIGger:PATTern:QUALifier", lambda s, a: self._only(a, ("TIM", "TIMEOUT")))  # p. 924
+        self.command(":TRIGger:PATTern:GREaterthan", self._pattern_time)                      # p. 924, p. 926
         self.command(":SINGle", self._single)
         self.command(":TER?", self._ter)
         self.command(":OPERegister:CONDition?", self._condition)
@@ -648,6 +650,8 @@ class SimScope(ScpiFrontEnd):
         return next((n for n in (1, 2, 3, 4) if arg in (f"CHAN{n}", f"CHANNEL{n}")), None)
 
     def _trigger_mode(self, s: str, a: list[str]) -> None:
+        """`:TRIGger:MODE` (3000 X guide p. 886): the edge, runt and pattern triggers the drivers use; any
+        other mode a real one has (glitch, transition, …) is refused here (-224), never obeyed as another."""
         mode = self.word(a, ("EDGE", "RUNT", "PATT", "PATTERN"))
         if mode is not None:
             self.trigger["mode"] = mode[:4]
@@ -738,7 +742,9 @@ class SimScope(ScpiFrontEnd):
         channel = self._trigger_channel()
         if self.mode != "MAIN" or channel not in self.wiring or \
                 runt and not self.trigger["low"][channel] < self.trigger["high"][channel]:
-            self.errors.append('-221,"Settings conflict"')    # roll mode is untriggered (the stricter reading)
+            # roll mode is untriggered (the stricter reading); a pattern naming no channel, or runt thresholds
+            # out of order, cannot trigger
+            self.errors.append('-221,"Settings conflict"')
             return
         dt = single_interval_s(self.range, min((self.memory_points(c) for c in self.displayed), default=1))
         if dt is None:

@@ -810,6 +810,27 @@ def test_the_virtual_scope_triggers_once_cp_has_held_above_a_level_for_the_patte
         assert abs(volts[trigger + 10]) < 0.5 and np.any(volts[last_low:trigger] > 5.0)   # 0 V; +6 V before it
 
 
+def test_the_virtual_scope_refuses_the_trigger_settings_a_single_acquisition_cannot_hold() -> None:
+    """What the drivers never ask for is refused, not obeyed as something else: a trigger mode the model
+    does not hold (3000 X guide p. 886: -224), a runt with a width qualifier (3000T guide p. 1056: -221),
+    `:SINGle` on a pattern that names no channel (-221), and `:SINGle` on a screen the memory holds at no
+    sample interval the model has (-222: 4 Mpts, instruments/facts/keysight-infiniivision.toml, at most
+    5 s a sample)."""
+    with virtual_scope(seed=5) as (scope, world, plant):
+        scope(":TRIGger:MODE GLITch")
+        assert scope(":SYSTem:ERRor?") == '-224,"Illegal parameter value"'
+        scope(":TRIGger:RUNT:QUALifier GREaterthan")
+        assert scope(":SYSTem:ERRor?") == '-221,"Settings conflict"'
+        scope(":STOP;:TIMebase:MODE MAIN;:TIMebase:REFerence LEFT;:TIMebase:RANGe 2.0E-02;"
+              ":TIMebase:POSition -5.0E-03;:TRIGger:MODE PATTern")
+        scope(":SINGle")
+        assert scope(":SYSTem:ERRor?") == '-221,"Settings conflict"'           # no channel in the pattern
+        scope(':TRIGger:PATTern "1XXX";:TIMebase:RANGe 1.0E+08')
+        scope(":SINGle")
+        assert scope(":SYSTem:ERRor?") == '-222,"Data out of range"'           # 1e8 s in 4 Mpts: 25 s a sample
+        assert scope(":OPERegister:CONDition?") == "+0"                        # nothing armed
+
+
 def test_the_opening_after_a_cp_short_from_a_single_acquisition_reads_the_simulated_delay() -> None:
     """C → E timed in one record triggered on a pattern (CP held above −2 V for 1.5 ms): the short found in
     the record, in the PWM's high or low half, the simulated 20 ms within the zero crossing's 0.2 ms and
