@@ -16,6 +16,7 @@ from conformance.grid import Building
 from conformance.injection import recover
 from conformance.installation import Installation
 from conformance.session import settable_currents, socket_outlet, socket_test_cable
+from conformance.thermal import restore_ambient
 from fixtures.session import dut_profile
 from instruments.cp_emulator import CpEmulator
 from instruments.fault_box import FaultBox
@@ -80,10 +81,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def fault_box(idle_dut: Rig) -> Iterator[FaultBox]:
-    """The fault box; afterwards every injection is removed and the DUT recovered by the documented
-    procedure (power cycle), so the next test starts from A1 with nothing latched."""
+    """The fault box; afterwards a chamber is back at room temperature with the enclosure soaked, every
+    injection is removed and the DUT recovered by the documented procedure (power cycle), so the next
+    test starts from A1, cool, with nothing latched."""
     box = idle_dut.fault_box
     yield box
+    restore_ambient(box, idle_dut.clock)
     if idle_dut.has("source"):
         recover(idle_dut, idle_dut.clock)
     else:

@@ -50,7 +50,7 @@ def test_duty_cycle_offers_configured_current_in_b2(cp: CpEmulator, clock: Clock
     evidence.parameters["offered_current_a"] = offered
     plug_in(cp, clock)
     m = cp.measure_cp()
-    evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s,
+    evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s, u=cp.duty_u_pct,
                     note=f"expected {expected:.3f} % for {offered:g} A ({source})")
     evidence.check("duty cycle error", m.duty_pct - expected, LIMITS.iec61851.duty_tolerance, t_s=m.t_s,
                    u=cp.duty_u_pct)

@@ -42,9 +42,10 @@ def test_duty_cycle_offers_each_settable_current(cp: CpEmulator, installer: Inst
     m = cp.measure_cp()
     if offered > 0:
         expected, source = expected_duty_pct(offered)
-        evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s,
+        evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s, u=cp.duty_u_pct,
                         note=f"expected {expected:.3f} % for {offered:g} A ({source})")
         evidence.record("current a vehicle reads from the duty", decoded_current_a(m.duty_pct), "A", t_s=m.t_s,
+                        u=LIMITS.offer_u_a(decoded_current_a(m.duty_pct), cp.duty_u_pct),
                         note=LIMITS.iec61851.six_amp_region.source if offered == 6 else "")
         evidence.check("duty cycle error", m.duty_pct - expected, LIMITS.iec61851.duty_tolerance, t_s=m.t_s,
                        u=cp.duty_u_pct)

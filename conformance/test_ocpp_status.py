@@ -15,6 +15,7 @@ from conformance.backend import board_offset, delay_to, ocpp_of, open_transactio
 from conformance.injection import first_fault, power_cycle
 from conformance.limits import LIMITS
 from conformance.session import judge_a_vehicle_unserved, observe_b2, start_charging, watch
+from conformance.thermal import overheat
 from core.errors import PreconditionError
 from core.limits import AtLeast
 from core.types import Channel
@@ -84,10 +85,7 @@ def inject(fault: str, cp: CpEmulator, fault_box: FaultBox, source: AcSource, cl
         t = cp.time()
         source.set_voltage(rig.profile.protection.overvoltage_trip_v.high + LIMITS.ocpp.fault_overvoltage_margin.value)
         return t
-    if "sensor" not in fault_box.temperature_modes:
-        pytest.skip("this fault box cannot set the DUT's temperature sensor at a known instant")
-    return fault_box.set_temperature("sensor", rig.profile.temperature.stop_by_c.high
-                                     + LIMITS.ocpp.fault_overtemperature_margin.value)
+    return overheat(cp, fault_box, clock, rig)   # the delay is judged from the stop the bench sees, not this act
 
 
 def fault_effect(edges: list, fault: str, t_inject: float) -> float:
@@ -113,9 +111,10 @@ def test_a_fault_is_reported_faulted_with_its_error_code(fault: str, cp: CpEmula
                                                          source: AcSource, clock: Clock, backend: Backend, rig: Rig,
                                                          evidence: Evidence) -> None:
     """A residual-current trip, a welded pole, an over-voltage and an over-temperature stop while
-    charging (each well beyond the profile's threshold): once the fault shows on the bench (state F,
-    the contactor opening or the offer withdrawn), the connector is reported Faulted with the
-    matching errorCode within the profile's status latency."""
+    charging (each well beyond the profile's threshold; the over-temperature through the sensor, or on a
+    bench of bought parts the chamber's ambient): once the fault shows on the bench (state F, the
+    contactor opening or the offer withdrawn), the connector is reported Faulted with the matching
+    errorCode within the profile's status latency."""
     ocpp = ocpp_of(rig)
     offset = board_offset(cp, clock)
     since = clock.now()

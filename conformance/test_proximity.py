@@ -84,9 +84,10 @@ def test_socket_outlet_offer_never_exceeds_the_cable_rating(cp: CpEmulator, cloc
     cp.set_pp(coding.nominal)
     plug_in(cp, clock)
     m = cp.measure_cp()
-    evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s,
+    evidence.record("duty cycle in B2", m.duty_pct, "%", t_s=m.t_s, u=cp.duty_u_pct,
                     note=f"expected {expected:.3f} % for {offered:g} A ({source})")
     evidence.record("current a vehicle reads from the duty", decoded_current_a(m.duty_pct), "A", t_s=m.t_s,
+                    u=LIMITS.offer_u_a(decoded_current_a(m.duty_pct), cp.duty_u_pct),
                     note=f"cable rated {coding.rating_a:g} A")
     evidence.check("duty cycle error against min(setting, cable)", m.duty_pct - expected,
                    LIMITS.iec61851.duty_tolerance, t_s=m.t_s, u=cp.duty_u_pct)

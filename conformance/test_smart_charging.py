@@ -289,7 +289,8 @@ def test_a_limit_in_watts_is_turned_into_current_at_the_measured_voltage(cp: CpE
     phases = rig.profile.electrical.phases
     volts = sum(p.u_v for p in record.phases[:phases]) / phases
     watts = round(high * volts * phases)
-    evidence.record("measured supply voltage (mean of the phases used)", volts, "V", t_s=record.t_s)
+    evidence.record("measured supply voltage (mean of the phases used)", volts, "V", t_s=record.t_s,
+                    u=analyser.u_v(volts))   # not reduced by the mean: the elements' errors may go together
     evidence.record("limit sent", watts, "W")
     start = whole_second(backend.dut_utc(clock.now()))
     t0 = backend.rig_time_of(start) + (cp.time() - clock.now())

@@ -164,7 +164,7 @@ class MeasurementRecord:
 
     def value_text(self) -> str:
         """The value with its uncertainty where stated: "0.073 ± 1.2e-06 s (k = 2)"."""
-        if self.u is None or not self.judged:
+        if self.u is None:
             return f"{self.value:.6g} {self.unit}".rstrip()
         return f"{self.value:.6g} ± {self.u:.2g} {self.unit} (k = 2)".replace("  ", " ")
 

@@ -68,9 +68,10 @@ PARTS_KNOBS: list[tuple[str, tuple[str, ...]]] = [
     ("bmw-wallbox-plus", ("rcd_ac_trip_time_ms=200",)), ("bmw-wallbox-plus", ("rcd_dc_trip_ma=6.5",)),
     ("bmw-wallbox-plus", ("weld_detection=false",)), ("bmw-wallbox-plus", ("thermal_rise_c=30",)),
     ("bmw-wallbox-plus", ("overtemp_stop_c=90",)), ("bmw-wallbox-plus", ("overtemp_derate_c=80",)),
+    ("bmw-wallbox-plus", ("ocpp_status_on_fault=SuspendedEVSE",)),   # the over-temperature through the chamber
     ("generic-iec61851", ("pe_monitoring=false",)),
 ]
-"""Knob cases of the CP, timing, residual-current, weld, supply-PE and temperature families run
+"""Knob cases of the CP, timing, residual-current, weld, supply-PE, temperature and fault-status families run
 again on the bench of parts: each must go red there exactly as on the board bench.  They run only the
 families their red tests belong to (`wallbox-rig run --family`): that the other families stay green
 under the knob is the board-bench case's to show, and that the bench of parts measures them at all is
