@@ -69,6 +69,7 @@ PARTS_KNOBS: list[tuple[str, tuple[str, ...]]] = [
     ("bmw-wallbox-plus", ("weld_detection=false",)), ("bmw-wallbox-plus", ("thermal_rise_c=30",)),
     ("bmw-wallbox-plus", ("overtemp_stop_c=90",)), ("bmw-wallbox-plus", ("overtemp_derate_c=80",)),
     ("bmw-wallbox-plus", ("ocpp_status_on_fault=SuspendedEVSE",)),   # the over-temperature through the chamber
+    ("bmw-wallbox-plus", ("overtemp_resume_c=20",)),   # never resumes: the chamber's room temperature is above it
     ("generic-iec61851", ("pe_monitoring=false",)),
 ]
 """Knob cases of the CP, timing, residual-current, weld, supply-PE, temperature and fault-status families run
