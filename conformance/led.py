@@ -7,6 +7,7 @@ from conformance.limits import LIMITS
 from fixtures.evidence import Evidence, step
 from instruments.led import LedSensor
 from instruments.led.classifier import SegmentState, classify
+from core.uncertainty import times
 from rig.clock import Clock
 
 
@@ -18,5 +19,6 @@ def observe(led: LedSensor, clock: Clock, evidence: Evidence, name: str, seconds
     evidence.led_timeline(name, [(s.t_s, list(s.rgb)) for s in samples], [s.describe() for s in states])
     for state in states:
         if state.frequency_hz:
-            evidence.record(f"{state.segment} {state.pattern} rate", state.frequency_hz, "Hz")
+            evidence.record(f"{state.segment} {state.pattern} rate", state.frequency_hz, "Hz",
+                            u=times(state.period_u_s, state.frequency_hz ** 2))   # ΔF = F² · ΔT
     return states

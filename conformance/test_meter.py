@@ -99,7 +99,7 @@ def test_falls_back_to_failsafe_current_when_meter_data_stops(idle_dut: Rig, bui
     start_charging(rig.cp, rig.clock)
     building.run(LIMITS.rig.load_management_settle.value)
     before = building.samples[-1].offer_a
-    evidence.record("offer with the meter working", before, "A")
+    evidence.record("offer with the meter working", before, "A", u=offer_u_a(rig.cp, before))
     status = rig.installer.meter_status().status
     worked = status == "ok" and abs(before - failsafe_a()) > LIMITS.rig.failsafe_tolerance.value
     evidence.check("meter data used before the fault (status ok, offer off the failsafe current)", int(worked),

@@ -62,7 +62,7 @@ def test_over_temperature_reduces_the_current_before_it_stops(cp: CpEmulator, fa
     record_ramp(evidence, ramp, lim.high)
     derated = ramp.derated_offers(full)
     if derated:
-        evidence.record("lowest derated offer", min(derated), "A")
+        evidence.record("lowest derated offer", min(derated), "A", u=offer_u_a(cp, min(derated)))
     evidence.check("ramp steps with a reduced (non-zero) offer", len(derated), LIMITS.rig.derated_offers)
 
 
