@@ -17,7 +17,6 @@ from conformance.thermal import (can_set, prepare_ramp, ramp_end, ramp_mode, ram
 from core.uncertainty import combined, expanded_u, lag_u
 from conformance.session import (full_offer_limit, measured_offer_a, offer_u_a, offered_current_a, start_charging,
                                  try_charging, watch)
-from core.limits import AtLeast
 from fixtures.evidence import Evidence
 from instruments.ac_load import AcLoad
 from instruments.cp_emulator import CpEmulator
@@ -110,11 +109,9 @@ def test_charging_resumes_by_itself_after_cooling(cp: CpEmulator, fault_box: Fau
     if mode == "sensor":
         evidence.check("time from cooling to full offer again", back - t_cool, resume, t_s=t_cool, u=u)
         return
-    comeback = AtLeast(name="resumes_after_cooling", low=1, unit="", clause="WB-TH-02",
-                       source=f"DUT profile {rig.profile.id}: [temperature] resumes_after_cooling = true "
-                              "(by itself, no re-plug)", cites=("MANUAL",))
     evidence.found(f"full offer again without re-plugging, the ambient back at {cooled:g} degC for "
-                   f"{window - watch(resume):g} s and {watch(resume):g} s more", None if back == INF else back, comeback,
+                   f"{window - watch(resume):g} s and {watch(resume):g} s more", None if back == INF else back,
+                   LIMITS.rig.offers_back_after_cooling,
                    t_s=t_cool)
     evidence.record("time from the chamber's cooling command to the full offer (the enclosure's cooling in it)",
                     back - t_cool, "s", t_s=t_cool, u=u,

@@ -594,28 +594,30 @@ class SimScope(ScpiFrontEnd):
         self.command(":TRIGger:RUNT:QUALifier", lambda s, a: self._only(a, ("NONE",)))              # p. 1056
         self.command(":TRIGger:LEVel:LOW", lambda s, a: self._threshold("low", a))                  # p. 1015
         self.command(":TRIGger:LEVel:HIGH", lambda s, a: self._threshold("high", a))                # p. 1014
-        self.command(":TRIGger:EDGE:LEVel", self._trigger_level)
-        self.command(":TRIGger:EDGE:SLOPe", self._trigger_slope)
+        self.command(":TRIGger:EDGE:LEVel", self._trigger_level)        # 3000T p. 1036; range as pp. 1014-1015
+        self.command(":TRIGger:EDGE:SLOPe", self._trigger_slope)        # 3000T p. 1036
         self.command(":TRIGger:PATTern", self._pattern_string)                                # 3000 X p. 919
         self.command(":TRIGger:PATTern:FORMat", lambda s, a: self._only(a, ("ASC", "ASCII")))   # p. 919
         self.command(":TRIGger:PATTern:QUALifier", lambda s, a: self._only(a, ("TIM", "TIMEOUT")))  # p. 924
         self.command(":TRIGger:PATTern:GREaterthan", self._pattern_time)                      # p. 924, p. 926
-        self.command(":SINGle", self._single)
-        self.command(":TER?", self._ter)
-        self.command(":OPERegister:CONDition?", self._condition)
+        self.command(":SINGle", self._single)                   # 4000 X p. 1603: waits for its trigger
+        self.command(":TER?", self._ter)                         # 4000 X p. 296: cleared by reading it
+        self.command(":OPERegister:CONDition?", self._condition)   # 4000 X p. 1571: Run bit 3, Wait Trig bit 5
         for pattern in (":CHANnel<n>:PROBe", ":CHANnel<n>:OFFSet", ":ACQuire:TYPE",
                         ":TIMebase:REFerence", ":WAVeform:FORMat", ":WAVeform:BYTeorder", ":WAVeform:UNSigned"):
             self.command(pattern, lambda s, a: None)
+        # roll mode, :RUN and :STOP: no page in the library says what a stopped roll record keeps of its
+        # timebase; modelled as the driver reads it and named for a bench to confirm (docs/bench/cots.md)
         self.command(":TIMebase:MODE", self._mode)
-        self.command(":RUN", self._run)
-        self.command(":STOP", self._stop)
+        self.command(":RUN", self._run)                          # 3000 X User's Guide p. 270: a new record
+        self.command(":STOP", self._stop)                        # p. 270: the raw record readable once stopped
         self.command(":CHANnel<n>:SCALe", self._scale)
         self.command(":TIMebase:POSition", lambda s, a: self._set("position", a))
         self.command(":TIMebase:RANGe", lambda s, a: self._set("range", a))
-        self.command(":WAVeform:POINts", self._points)
-        self.command(":WAVeform:SOURce", self._source)
-        self.command(":WAVeform:PREamble?", self._preamble)
-        self.command(":WAVeform:DATA?", self._data)
+        self.command(":WAVeform:POINts", self._points)           # 4000 X p. 1246; M924x p. 1171 (1000's divisors)
+        self.command(":WAVeform:SOURce", self._source)           # 4000 X p. 1255
+        self.command(":WAVeform:PREamble?", self._preamble)      # 4000 X p. 1250
+        self.command(":WAVeform:DATA?", self._data)              # 4000 X p. 1243; while running 3000 X UG p. 270
         for item in ("VTOP", "VBASe", "FREQuency", "DUTYcycle", "VRMS"):
             self.command(f":MEASure:{item}?", self._measure_query(item))
 

@@ -813,9 +813,10 @@ def test_the_virtual_scope_triggers_once_cp_has_held_above_a_level_for_the_patte
 def test_the_virtual_scope_refuses_the_trigger_settings_a_single_acquisition_cannot_hold() -> None:
     """What the drivers never ask for is refused, not obeyed as something else: a trigger mode the model
     does not hold (3000 X guide p. 886: -224), a runt with a width qualifier (3000T guide p. 1056: -221),
-    `:SINGle` on a pattern that names no channel (-221), and `:SINGle` on a screen the memory holds at no
+    `:SINGle` on a pattern that names no channel (-221), `:SINGle` on a screen the memory holds at no
     sample interval the model has (-222: 4 Mpts, instruments/facts/keysight-infiniivision.toml, at most
-    5 s a sample)."""
+    5 s a sample), `:RUN` on the main time base (a running triggered sweep is not modelled: -221) and an
+    edge slope that is no slope (-224)."""
     with virtual_scope(seed=5) as (scope, world, plant):
         scope(":TRIGger:MODE GLITch")
         assert scope(":SYSTem:ERRor?") == '-224,"Illegal parameter value"'
@@ -829,6 +830,10 @@ def test_the_virtual_scope_refuses_the_trigger_settings_a_single_acquisition_can
         scope(":SINGle")
         assert scope(":SYSTem:ERRor?") == '-222,"Data out of range"'           # 1e8 s in 4 Mpts: 25 s a sample
         assert scope(":OPERegister:CONDition?") == "+0"                        # nothing armed
+        scope(":RUN")                                                          # a running triggered sweep
+        assert scope(":SYSTem:ERRor?") == '-221,"Settings conflict"'
+        scope(":TRIGger:EDGE:SLOPe SIDEways")
+        assert scope(":SYSTem:ERRor?") == '-224,"Illegal parameter value"'
 
 
 def test_the_opening_after_a_cp_short_from_a_single_acquisition_reads_the_simulated_delay() -> None:

@@ -46,6 +46,7 @@ class RigLimits:
     temperature_ramp_step: Setting
     temperature_ramp_dwell: Setting
     derated_offers: AtLeast
+    offers_back_after_cooling: AtLeast
     thermal_soak: Setting
     supply_ramp_step: Setting
     mains_outage: Setting
